@@ -1,0 +1,117 @@
+"""Endpoints and client configuration. Pure: no trio, no clock reads."""
+
+from __future__ import annotations
+
+import random
+from typing import Final, Literal
+
+import attrs
+
+from ._errors import UsageError
+
+Settle = Literal["usdt", "btc", "usd1"]
+
+LIVE_HOST: Final = "fx-ws.gateio.ws"
+LIVE_REST: Final = "https://api.gateio.ws/api/v4"
+TESTNET_REST: Final = "https://api-testnet.gateapi.io/api/v4"
+
+# spec section 1: perpetual and delivery endpoints, live and testnet.
+PERPETUAL_URLS: Final[dict[str, str]] = {
+    "usdt": "wss://fx-ws.gateio.ws/v4/ws/usdt",
+    "btc": "wss://fx-ws.gateio.ws/v4/ws/btc",
+    "usd1": "wss://fx-ws.gateio.ws/v4/ws/usd1",
+}
+PERPETUAL_TESTNET_URLS: Final[dict[str, str]] = {
+    "usdt": "wss://ws-testnet.gate.com/v4/ws/futures/usdt",
+    "btc": "wss://fx-ws-testnet.gateio.ws/v4/ws/btc",
+}
+DELIVERY_URLS: Final[dict[str, str]] = {
+    "usdt": "wss://fx-ws.gateio.ws/v4/ws/delivery/usdt",
+    "btc": "wss://fx-ws.gateio.ws/v4/ws/delivery/btc",
+}
+DELIVERY_TESTNET_URLS: Final[dict[str, str]] = {
+    "usdt": "wss://fx-ws-testnet.gateio.ws/v4/ws/delivery/usdt",
+    "btc": "wss://fx-ws-testnet.gateio.ws/v4/ws/delivery/btc",
+}
+
+SIZE_DECIMAL_HEADER: Final = ("X-Gate-Size-Decimal", "1")
+
+DEFAULT_PING_INTERVAL: Final = 10.0
+DEFAULT_PONG_TIMEOUT: Final = 10.0
+DEFAULT_SILENCE_TIMEOUT: Final = 45.0
+DEFAULT_CONNECT_DEADLINE: Final = 15.0
+DEFAULT_SUBSCRIBE_DEADLINE: Final = 15.0
+CLOSE_GRACE: Final = 2.0
+DEFAULT_BUFFER: Final = 256
+
+
+def endpoint_url(settle: str, *, delivery: bool = False, testnet: bool = False) -> str:
+    """Return Gate's WebSocket URL for a settle currency, or raise UsageError naming the choices."""
+    table = {
+        (False, False): PERPETUAL_URLS,
+        (False, True): PERPETUAL_TESTNET_URLS,
+        (True, False): DELIVERY_URLS,
+        (True, True): DELIVERY_TESTNET_URLS,
+    }[(delivery, testnet)]
+    try:
+        return table[settle]
+    except KeyError:
+        kind = ("delivery " if delivery else "perpetual ") + ("testnet" if testnet else "live")
+        raise UsageError(
+            f"settle={settle!r} has no {kind} endpoint; choose one of {sorted(table)} "
+            "or pass url=... explicitly"
+        ) from None
+
+
+def rest_base_url(ws_url: str) -> str:
+    """The REST base URL matching a WebSocket URL (live, testnet, or a loopback fake)."""
+    if "testnet" in ws_url:
+        return TESTNET_REST
+    if LIVE_HOST in ws_url:
+        return LIVE_REST
+    # a fake exchange serves REST on the same host and port as its WebSocket
+    scheme, _, rest = ws_url.partition("://")
+    host = rest.split("/", 1)[0]
+    return f"{'https' if scheme == 'wss' else 'http'}://{host}/api/v4"
+
+
+def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if not value > 0:
+        raise UsageError(f"{attribute.name} must be > 0 seconds, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class Credentials:
+    """An API key and secret for private channels and the trading API."""
+
+    key: str
+    secret: str = attrs.field(repr=False)
+    user_id: str = ""  # Gate UID, the first payload element of private channels
+
+    def __attrs_post_init__(self) -> None:
+        if not self.key or not self.secret:
+            raise UsageError("Credentials need a non-empty key and secret")
+
+
+@attrs.frozen(kw_only=True)
+class ClientConfig:
+    """How a client connects, watches liveness and recovers.
+
+    Durations are seconds of trio's clock. `max_reconnects=None` retries forever.
+    """
+
+    url: str = PERPETUAL_URLS["usdt"]
+    size_decimal: bool = True
+    ping_interval: float = attrs.field(default=DEFAULT_PING_INTERVAL, validator=_positive)
+    pong_timeout: float = attrs.field(default=DEFAULT_PONG_TIMEOUT, validator=_positive)
+    silence_timeout: float = attrs.field(default=DEFAULT_SILENCE_TIMEOUT, validator=_positive)
+    connect_deadline: float = attrs.field(default=DEFAULT_CONNECT_DEADLINE, validator=_positive)
+    subscribe_deadline: float = attrs.field(
+        default=DEFAULT_SUBSCRIBE_DEADLINE, validator=_positive
+    )
+    backoff_initial: float = attrs.field(default=0.5, validator=_positive)
+    backoff_max: float = attrs.field(default=30.0, validator=_positive)
+    backoff_jitter: float = 1.0
+    max_reconnects: int | None = None
+    credentials: Credentials | None = None
+    rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)

@@ -1,0 +1,126 @@
+"""The exception tree. Everything gatetrio raises derives from `GateTrioError`.
+
+    GateTrioError
+    ├── UsageError (ValueError)       a bad argument from the caller; raised at once, says what to do
+    ├── ProtocolError                 the server sent something undecodable / out of contract; .raw
+    │   └── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
+    ├── ExchangeError                 the server replied with an error; .code .message .channel
+    │   ├── AuthenticationError       bad key / signature / expired time
+    │   ├── SubscriptionRejected      a subscribe/unsubscribe failed (e.g. unknown contract)
+    │   └── RequestRejected           a trading-API request was rejected; .req_id .status .label
+    ├── ConnectionLost                the transport is gone; .reason
+    │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong before the deadline
+    │   └── ReconnectLimitReached     the configured reconnect attempts are used up
+    ├── SubscriptionOverflow          a FAIL-policy subscription's buffer overflowed; .channel
+    └── GateTrioInternalError         a bug in gatetrio; please report it
+
+No module here imports trio: this file is part of the sans-IO core.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+_RAW_REPR_LIMIT: Final = 200
+
+
+class GateTrioError(Exception):
+    """Root of every exception gatetrio raises (except trio.Cancelled and KeyboardInterrupt)."""
+
+
+class UsageError(GateTrioError, ValueError):
+    """A caller passed a bad argument; the message says what to pass instead."""
+
+
+class ProtocolError(GateTrioError):
+    """The server sent a frame that is not valid JSON or breaks the documented contract.
+
+    `raw` holds the offending frame, truncated to a couple of hundred characters.
+    """
+
+    def __init__(self, message: str, *, raw: str | bytes | None = None) -> None:
+        super().__init__(message)
+        if isinstance(raw, bytes):
+            raw = raw.decode("utf-8", "replace")
+        self.raw: str | None = None if raw is None else raw[:_RAW_REPR_LIMIT]
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.args[0]!r}, raw={self.raw!r})"
+
+
+class BookGap(ProtocolError):
+    """An order-book stream skipped update ids: `expected` was due, `got` arrived."""
+
+    def __init__(self, contract: str, *, expected: int, got: int) -> None:
+        super().__init__(f"order book gap on {contract}: expected update id {expected}, got {got}")
+        self.contract = contract
+        self.expected = expected
+        self.got = got
+
+    def __repr__(self) -> str:
+        return f"BookGap(contract={self.contract!r}, expected={self.expected}, got={self.got})"
+
+
+class ExchangeError(GateTrioError):
+    """The exchange answered a request with an error (`code`, `message`)."""
+
+    def __init__(self, message: str, *, code: int | str, channel: str = "") -> None:
+        super().__init__(f"{channel or 'gate'}: error {code}: {message}")
+        self.code = code
+        self.message = message
+        self.channel = channel
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(code={self.code!r}, message={self.message!r}, "
+            f"channel={self.channel!r})"
+        )
+
+
+class AuthenticationError(ExchangeError):
+    """The exchange rejected the credentials or signature (code 4, INVALID_KEY, ...)."""
+
+
+class SubscriptionRejected(ExchangeError):
+    """A subscribe or unsubscribe failed; one bad contract fails the whole batch."""
+
+
+class RequestRejected(ExchangeError):
+    """A trading-API request was answered with `errs` (label + message) or a non-200 status."""
+
+    def __init__(
+        self, message: str, *, label: str, status: str, req_id: str, channel: str = ""
+    ) -> None:
+        super().__init__(message, code=label or status, channel=channel)
+        self.label = label
+        self.status = status
+        self.req_id = req_id
+
+
+class ConnectionLost(GateTrioError):
+    """The WebSocket connection went away (closed, reset, refused handshake, stalled)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class HeartbeatTimeout(ConnectionLost, TimeoutError):
+    """No futures.pong arrived before the pong deadline."""
+
+
+class ReconnectLimitReached(ConnectionLost):
+    """The client gave up after the configured number of reconnect attempts."""
+
+
+class SubscriptionOverflow(GateTrioError):
+    """A subscription with OverflowPolicy.FAIL received more than its buffer holds."""
+
+    def __init__(self, channel: str, *, buffer: int) -> None:
+        super().__init__(f"subscription to {channel} overflowed its buffer of {buffer} events")
+        self.channel = channel
+        self.buffer = buffer
+
+
+class GateTrioInternalError(GateTrioError):
+    """Something happened that gatetrio does not expect: a bug. Please report it."""
