@@ -3,16 +3,162 @@
 `ChannelSpec` is what `gatetrio.channels.*` builds and `Client.subscribe` takes: one channel, the
 payloads to subscribe (positional channels need one subscribe frame per contract), and the routing
 keys that select which pushed items belong to it.
+
+Trading-API requests (spec section 8) are frozen records that validate the caller's arguments when
+they are built, so a bad order fails at once with a `UsageError` instead of a round trip to Gate.
+Each has a class-level `channel` and a `req_param()` giving the JSON value sent as
+``payload.req_param``: sizes given as `int` go out as JSON integers, `Decimal` sizes as decimal
+strings (the `X-Gate-Size-Decimal` header is on by default), prices always as strings, and fields
+left at their default are omitted. `_encode.encode_request` turns them into frames.
 """
 
 from __future__ import annotations
 
-from typing import Final
+import re
+from collections.abc import Iterable
+from decimal import Decimal, InvalidOperation
+from typing import ClassVar, Final, Literal, TypeAlias
 
 import attrs
 
+from ._errors import UsageError
+
 WILDCARD: Final = "*"
 """Routing key meaning "every item of the channel" (payload `!all`, balances, ...)."""
+
+ALL: Final = "!all"
+"""Gate's payload element for "every contract"."""
+
+JsonValue: TypeAlias = "str | int | bool | list[JsonValue] | dict[str, JsonValue] | None"
+
+TimeInForce: TypeAlias = Literal["gtc", "ioc", "poc", "fok"]
+AutoSize: TypeAlias = Literal["close_long", "close_short"]
+StpAction: TypeAlias = Literal["cn", "co", "cb"]
+Side: TypeAlias = Literal["bid", "ask"]
+OrderStatus: TypeAlias = Literal["open", "finished"]
+
+_TIFS: Final = ("gtc", "ioc", "poc", "fok")
+_AUTO_SIZES: Final = ("close_long", "close_short")
+_STP_ACTS: Final = ("cn", "co", "cb")
+_SIDES: Final = ("bid", "ask")
+_STATUSES: Final = ("open", "finished")
+_TEXT_RE: Final = re.compile(r"t-[0-9A-Za-z_.\-]{1,28}", re.ASCII)
+MAX_BATCH_ORDERS: Final = 10
+MAX_CANCEL_IDS: Final = 20
+MAX_LIST_LIMIT: Final = 1000
+
+
+# --------------------------------------------------------------------------- argument checks
+# Shared with gatetrio.channels. Each returns the value to send or raises UsageError saying what
+# to pass instead.
+
+
+def check_contract(contract: object, *, what: str = "contract") -> str:
+    """A contract name as Gate spells it: ``BASE_QUOTE`` upper case, non-ASCII letters allowed.
+
+    Rejects what the server would answer with "unknown contract" anyway, but with a message that
+    names the fix: empty or non-str values, whitespace or control characters, names without `_`,
+    all-lower-case names (``btc_usdt``), and ``!``-prefixed words such as ``!all``.
+    """
+    if not isinstance(contract, str) or not contract:
+        raise UsageError(f"{what} must be a non-empty str such as 'BTC_USDT', got {contract!r}")
+    if " " in contract or not contract.isprintable():
+        raise UsageError(
+            f"{what} {contract!r} contains whitespace or control characters; "
+            "pass the bare name, e.g. 'BTC_USDT'"
+        )
+    if contract.startswith("!"):
+        raise UsageError(
+            f"{what} {contract!r} is not a contract name; pass names like 'BTC_USDT'"
+            + (
+                " or call the builder with no contracts for every contract"
+                if contract == ALL
+                else ""
+            )
+        )
+    if "_" not in contract:
+        raise UsageError(
+            f"{what} {contract!r} is not a Gate contract name; they look like BASE_QUOTE, "
+            "e.g. 'BTC_USDT'"
+        )
+    # Gate's names are upper case; 'btc_usdt' is a typo the server would reject as unknown.
+    # Mixed case and non-ASCII names (币安人生_USDT) pass: only the unambiguous mistake is caught.
+    if contract.lower() == contract and contract.upper() != contract:
+        raise UsageError(
+            f"contract names are upper case: pass {contract.upper()!r}, not {contract!r}"
+        )
+    return contract
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+        kind = "a float loses precision; " if isinstance(value, float) else ""
+        raise UsageError(f"{what} must be a str or Decimal ({kind}e.g. '31503.28'), got {value!r}")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise UsageError(
+            f"{what} {value!r} is not a decimal number; pass e.g. '31503.28'"
+        ) from None
+    if not number.is_finite():
+        raise UsageError(f"{what} must be a finite number, got {value!r}")
+    return number
+
+
+def _non_negative_decimal_text(value: object, what: str) -> str:
+    number = _decimal(value, what)
+    if number < 0:
+        raise UsageError(f"{what} must be >= 0, got {value!r}")
+    # 'f' keeps the caller's digits ("100.00") but never emits exponent forms ("1E+2" -> "100").
+    return format(number, "f")
+
+
+def _size(value: object, what: str) -> int | Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
+        raise UsageError(
+            f"{what} must be an int number of contracts or a Decimal (e.g. Decimal('1.5')), "
+            f"got {value!r}"
+        )
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise UsageError(f"{what} must be a finite number, got {value!r}")
+    return value
+
+
+def size_json(size: int | Decimal) -> int | str:
+    """An order size on the wire: ints stay JSON ints, Decimals become plain decimal strings."""
+    return size if isinstance(size, int) else format(size, "f")
+
+
+def _choice(value: object, choices: tuple[str, ...], what: str) -> str:
+    if isinstance(value, str) and value in choices:
+        return value
+    hint = (
+        f" (lower case: {value.lower()!r})"
+        if isinstance(value, str) and value.lower() in choices
+        else ""
+    )
+    raise UsageError(f"{what} must be one of {', '.join(choices)}, got {value!r}{hint}")
+
+
+def _bool(value: object, what: str) -> None:
+    if not isinstance(value, bool):
+        raise UsageError(f"{what} must be True or False, got {value!r}")
+
+
+def check_order_id(order_id: object, what: str = "order_id") -> str:
+    """An order id as sent: a positive int or a non-empty str (the numeric id or the `t-` text)."""
+    if isinstance(order_id, int) and not isinstance(order_id, bool):
+        if order_id <= 0:
+            raise UsageError(f"{what} must be a positive order id, got {order_id!r}")
+        return str(order_id)
+    if isinstance(order_id, str) and order_id and order_id.isprintable() and " " not in order_id:
+        return order_id
+    raise UsageError(
+        f"{what} must be the order's id (int or str) or its 't-...' text, got {order_id!r}"
+    )
+
+
+# --------------------------------------------------------------------------- subscriptions
 
 
 @attrs.frozen(kw_only=True)
@@ -48,3 +194,379 @@ class Unsubscribe:
 @attrs.frozen(kw_only=True)
 class Ping:
     """Application-level futures.ping."""
+
+
+# --------------------------------------------------------------------------- trading API
+
+
+@attrs.frozen(kw_only=True)
+class Login:
+    """``futures.login``: authenticate the connection for the trading API (spec 8.4).
+
+    It carries no arguments: `encode_request` takes the credentials and signs
+    ``api\\nfutures.login\\n\\n<timestamp>``.
+    """
+
+    channel: ClassVar[str] = "futures.login"
+
+    def req_param(self) -> JsonValue:
+        return None
+
+
+@attrs.frozen(kw_only=True)
+class PlaceOrder:
+    """``futures.order_place``: one order (spec 8.5, REST ``POST /futures/{settle}/orders``).
+
+    `size` is signed (+ buy, - sell) and non-zero, except with ``close=True`` or `auto_size`,
+    which need ``size=0``. `price` ``"0"`` with ``tif="ioc"`` or ``"fok"`` is a market order.
+    `text` is your tag: ``"t-"`` and 1-28 characters of ``[0-9A-Za-z_.-]``.
+
+    Example::
+
+        PlaceOrder(contract="BTC_USDT", size=10, price="31503.28", text="t-my-id")
+        PlaceOrder(contract="ETH_USDT", size=Decimal("-0.5"), price="0", tif="ioc")  # market sell
+    """
+
+    channel: ClassVar[str] = "futures.order_place"
+
+    contract: str
+    size: int | Decimal
+    price: str | Decimal
+    tif: TimeInForce = "gtc"
+    text: str | None = None
+    reduce_only: bool = False
+    close: bool = False
+    iceberg: int | Decimal | None = None
+    auto_size: AutoSize | None = None
+    stp_act: StpAction | None = None
+    market_order_slip_ratio: str | Decimal | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_contract(self.contract)
+        size = _size(self.size, "size")
+        price = _decimal(self.price, "price")
+        if price < 0:
+            raise UsageError(f"price must be >= 0, got {self.price!r}")
+        _choice(self.tif, _TIFS, "tif")
+        _bool(self.reduce_only, "reduce_only")
+        _bool(self.close, "close")
+        if self.auto_size is not None:
+            _choice(self.auto_size, _AUTO_SIZES, "auto_size")
+            if self.close:
+                raise UsageError(
+                    "close=True is for single position mode and auto_size for dual mode; "
+                    "pass only one of them"
+                )
+        closing = self.close or self.auto_size is not None
+        if closing and size != 0:
+            raise UsageError(
+                f"size must be 0 with close=True or auto_size (Gate closes the whole position), "
+                f"got {self.size!r}"
+            )
+        if not closing and size == 0:
+            raise UsageError(
+                "size must be non-zero: positive to buy, negative to sell "
+                "(use close=True or auto_size=... with size=0 to close a position)"
+            )
+        if price == 0 and self.tif not in ("ioc", "fok"):
+            raise UsageError(
+                "price '0' is a market order, which needs tif='ioc' or tif='fok'; "
+                "pass one of those or a limit price"
+            )
+        if self.text is not None and (
+            not isinstance(self.text, str) or _TEXT_RE.fullmatch(self.text) is None
+        ):
+            raise UsageError(
+                "text must be 't-' followed by 1-28 characters of [0-9A-Za-z_.-], "
+                f"e.g. 't-my-order-1', got {self.text!r}"
+            )
+        if self.iceberg is not None and _size(self.iceberg, "iceberg") < 0:
+            raise UsageError(f"iceberg is a visible size and must be >= 0, got {self.iceberg!r}")
+        if self.stp_act is not None:
+            _choice(self.stp_act, _STP_ACTS, "stp_act")
+        if self.market_order_slip_ratio is not None:
+            _non_negative_decimal_text(self.market_order_slip_ratio, "market_order_slip_ratio")
+
+    def req_param(self) -> dict[str, JsonValue]:
+        # Field order follows the spec's table; it fixes the signed text (see encode_request).
+        param: dict[str, JsonValue] = {"contract": self.contract, "size": size_json(self.size)}
+        if self.iceberg is not None:
+            param["iceberg"] = size_json(self.iceberg)
+        param["price"] = _non_negative_decimal_text(self.price, "price")
+        if self.close:
+            param["close"] = True
+        if self.reduce_only:
+            param["reduce_only"] = True
+        param["tif"] = self.tif
+        if self.text is not None:
+            param["text"] = self.text
+        if self.auto_size is not None:
+            param["auto_size"] = self.auto_size
+        if self.stp_act is not None:
+            param["stp_act"] = self.stp_act
+        if self.market_order_slip_ratio is not None:
+            param["market_order_slip_ratio"] = _non_negative_decimal_text(
+                self.market_order_slip_ratio, "market_order_slip_ratio"
+            )
+        return param
+
+
+def _orders_tuple(orders: Iterable[PlaceOrder]) -> tuple[PlaceOrder, ...]:
+    # Typed for callers; checked at run time too, for untyped callers.
+    if isinstance(orders, PlaceOrder | str | bytes) or not isinstance(orders, Iterable):
+        raise UsageError(f"orders must be a list of PlaceOrder, got {orders!r}")
+    return tuple(orders)
+
+
+@attrs.frozen(kw_only=True)
+class BatchPlaceOrders:
+    """``futures.order_batch_place``: 1 to 10 orders in one request (spec 8.6).
+
+    The result lists one entry per order, in order, each with its own ``succeeded`` flag.
+    Giving each order a `text` makes the entries easy to match (Gate's REST docs require it).
+
+    Example::
+
+        BatchPlaceOrders(orders=[PlaceOrder(contract="BTC_USDT", size=1, price="60000")])
+    """
+
+    channel: ClassVar[str] = "futures.order_batch_place"
+
+    orders: tuple[PlaceOrder, ...] = attrs.field(converter=_orders_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= len(self.orders) <= MAX_BATCH_ORDERS:
+            raise UsageError(
+                f"a batch holds 1 to {MAX_BATCH_ORDERS} orders, got {len(self.orders)}; "
+                "split it into several BatchPlaceOrders"
+            )
+        for order in self.orders:
+            if not isinstance(order, PlaceOrder):
+                raise UsageError(f"orders must be PlaceOrder instances, got {order!r}")
+
+    def req_param(self) -> list[JsonValue]:
+        return [order.req_param() for order in self.orders]
+
+
+@attrs.frozen(kw_only=True)
+class CancelOrder:
+    """``futures.order_cancel``: cancel one order by id or by its ``t-`` text (spec 8.7).
+
+    Example::
+
+        CancelOrder(order_id=74046514)
+    """
+
+    channel: ClassVar[str] = "futures.order_cancel"
+
+    order_id: str | int
+
+    def __attrs_post_init__(self) -> None:
+        check_order_id(self.order_id)
+
+    def req_param(self) -> dict[str, JsonValue]:
+        return {"order_id": str(self.order_id)}
+
+
+def _ids_tuple(order_ids: Iterable[str | int]) -> tuple[str | int, ...]:
+    if isinstance(order_ids, str | bytes) or not isinstance(order_ids, Iterable):
+        raise UsageError(f"order_ids must be a list of order ids, got {order_ids!r}")
+    return tuple(order_ids)
+
+
+@attrs.frozen(kw_only=True)
+class CancelOrders:
+    """``futures.order_cancel_ids``: cancel up to 20 orders by id (spec 8.8).
+
+    Example::
+
+        CancelOrders(order_ids=["1694883366", 123])
+    """
+
+    channel: ClassVar[str] = "futures.order_cancel_ids"
+
+    order_ids: tuple[str | int, ...] = attrs.field(converter=_ids_tuple)
+
+    def __attrs_post_init__(self) -> None:
+        if not 1 <= len(self.order_ids) <= MAX_CANCEL_IDS:
+            raise UsageError(
+                f"order_ids holds 1 to {MAX_CANCEL_IDS} ids, got {len(self.order_ids)}; "
+                "split them into several CancelOrders"
+            )
+        texts = [check_order_id(order_id, "each of order_ids") for order_id in self.order_ids]
+        if len(set(texts)) != len(texts):
+            raise UsageError(f"order_ids has duplicates; pass each id once: {self.order_ids!r}")
+
+    def req_param(self) -> list[JsonValue]:
+        return [str(order_id) for order_id in self.order_ids]
+
+
+@attrs.frozen(kw_only=True)
+class CancelAllOrders:
+    """``futures.order_cancel_cp``: cancel every open order of a contract (spec 8.9).
+
+    `side` ``"bid"`` or ``"ask"`` limits it to buy or sell orders.
+
+    Example::
+
+        CancelAllOrders(contract="BTC_USDT", side="bid")
+    """
+
+    channel: ClassVar[str] = "futures.order_cancel_cp"
+
+    contract: str
+    side: Side | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_contract(self.contract)
+        if self.side is not None:
+            _choice(self.side, _SIDES, "side")
+
+    def req_param(self) -> dict[str, JsonValue]:
+        param: dict[str, JsonValue] = {"contract": self.contract}
+        if self.side is not None:
+            param["side"] = self.side
+        return param
+
+
+@attrs.frozen(kw_only=True)
+class AmendOrder:
+    """``futures.order_amend``: change an open order's price and/or size (spec 8.10).
+
+    `size` is the new total including what already filled, with the order's sign; a size at or
+    below the filled part cancels the order. At least one of `price` and `size` is required.
+
+    Example::
+
+        AmendOrder(order_id=74046543, price="31303.18")
+    """
+
+    channel: ClassVar[str] = "futures.order_amend"
+
+    order_id: str | int
+    price: str | Decimal | None = None
+    size: int | Decimal | None = None
+    amend_text: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        check_order_id(self.order_id)
+        if self.price is None and self.size is None:
+            raise UsageError("AmendOrder changes nothing: pass price=..., size=..., or both")
+        if self.price is not None:
+            _non_negative_decimal_text(self.price, "price")
+        if self.size is not None and _size(self.size, "size") == 0:
+            raise UsageError("size 0 would cancel the order; use CancelOrder instead")
+        if self.amend_text is not None and (
+            not isinstance(self.amend_text, str) or not self.amend_text
+        ):
+            raise UsageError(f"amend_text must be a non-empty str, got {self.amend_text!r}")
+
+    def req_param(self) -> dict[str, JsonValue]:
+        param: dict[str, JsonValue] = {"order_id": str(self.order_id)}
+        if self.price is not None:
+            param["price"] = _non_negative_decimal_text(self.price, "price")
+        if self.size is not None:
+            param["size"] = size_json(self.size)
+        if self.amend_text is not None:
+            param["amend_text"] = self.amend_text
+        return param
+
+
+@attrs.frozen(kw_only=True)
+class ListOrders:
+    """``futures.order_list``: list open or finished orders (spec 8.11).
+
+    Example::
+
+        ListOrders(status="open", contract="BTC_USDT", limit=100)
+    """
+
+    channel: ClassVar[str] = "futures.order_list"
+
+    status: OrderStatus
+    contract: str | None = None
+    limit: int | None = None
+    offset: int | None = None
+    last_id: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        _choice(self.status, _STATUSES, "status")
+        if self.contract is not None:
+            check_contract(self.contract)
+        if self.limit is not None and (
+            isinstance(self.limit, bool)
+            or not isinstance(self.limit, int)
+            or not 1 <= self.limit <= MAX_LIST_LIMIT
+        ):
+            raise UsageError(f"limit must be an int from 1 to {MAX_LIST_LIMIT}, got {self.limit!r}")
+        if self.offset is not None and (
+            isinstance(self.offset, bool) or not isinstance(self.offset, int) or self.offset < 0
+        ):
+            raise UsageError(f"offset must be an int >= 0, got {self.offset!r}")
+        if self.last_id is not None:
+            check_order_id(self.last_id, "last_id")
+
+    def req_param(self) -> dict[str, JsonValue]:
+        param: dict[str, JsonValue] = {}
+        if self.contract is not None:
+            param["contract"] = self.contract
+        param["status"] = self.status
+        if self.limit is not None:
+            param["limit"] = self.limit
+        if self.offset is not None:
+            param["offset"] = self.offset
+        if self.last_id is not None:
+            param["last_id"] = self.last_id
+        return param
+
+
+@attrs.frozen(kw_only=True)
+class GetOrder:
+    """``futures.order_status``: one order by id or ``t-`` text (spec 8.12).
+
+    Example::
+
+        GetOrder(order_id="t-my-id")
+    """
+
+    channel: ClassVar[str] = "futures.order_status"
+
+    order_id: str | int
+
+    def __attrs_post_init__(self) -> None:
+        check_order_id(self.order_id)
+
+    def req_param(self) -> dict[str, JsonValue]:
+        return {"order_id": str(self.order_id)}
+
+
+ApiRequest: TypeAlias = (
+    Login
+    | PlaceOrder
+    | BatchPlaceOrders
+    | CancelOrder
+    | CancelOrders
+    | CancelAllOrders
+    | AmendOrder
+    | ListOrders
+    | GetOrder
+)
+"""Every trading-API request: each has a class-level `channel` and a `req_param()` method."""
+
+Request: TypeAlias = Subscribe | Unsubscribe | Ping | ApiRequest
+"""Everything `encode_request` turns into a frame."""
+
+API_CHANNELS: Final[frozenset[str]] = frozenset(
+    cls.channel
+    for cls in (
+        Login,
+        PlaceOrder,
+        BatchPlaceOrders,
+        CancelOrder,
+        CancelOrders,
+        CancelAllOrders,
+        AmendOrder,
+        ListOrders,
+        GetOrder,
+    )
+)

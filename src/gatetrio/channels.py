@@ -1,0 +1,432 @@
+"""Builders for every Gate futures channel: each returns a `ChannelSpec` for `Client.subscribe`.
+
+A builder checks its arguments at once and raises `gatetrio.UsageError` with a message that says
+what to pass instead, so a typo fails here rather than as a server error after a round trip.
+
+Payload shapes follow the spec (sections 6 and 7): list channels (`tickers`, `trades`, ...) take
+any number of contracts in one payload; positional channels (`order_book`, `candlesticks`, ...)
+take one contract each; private channels take ``[user_id, contract]`` with ``"!all"`` for every
+contract. All payload elements are strings, as Gate requires.
+
+`ChannelSpec.keys` names the pushed items the subscription receives: the contract for most
+channels, the stream name ``ob.BTC_USDT.400`` for `obu`, ``1m_BTC_USDT`` (or ``1m_mark_BTC_USDT``)
+for candlesticks, and `WILDCARD` for ``"!all"`` and for balances.
+
+Example::
+
+    from gatetrio import channels
+
+    async with client.subscribe(channels.trades("BTC_USDT", "ETH_USDT")) as sub:
+        async for event in sub:
+            ...
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, TypeAlias
+
+from ._errors import UsageError
+from ._requests import ALL, WILDCARD, ChannelSpec, check_contract
+
+__all__ = [
+    "ALL",
+    "CANDLESTICK_INTERVALS",
+    "CONTRACT_STATS_INTERVALS",
+    "WILDCARD",
+    "ChannelSpec",
+    "adl_warning",
+    "auto_deleverages",
+    "autoorders",
+    "balances",
+    "book_ticker",
+    "candlesticks",
+    "contract_info",
+    "contract_stats",
+    "liquidates",
+    "obu",
+    "order_book",
+    "order_book_update",
+    "orders",
+    "position_adl_rank",
+    "position_closes",
+    "positions",
+    "public_liquidates",
+    "reduce_risk_limits",
+    "tickers",
+    "trades",
+    "usertrades",
+]
+
+CandlePrice: TypeAlias = Literal["last", "mark", "index"]
+
+CANDLESTICK_INTERVALS: Final = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
+"""Intervals `candlesticks` accepts (spec 6.7)."""
+
+CONTRACT_STATS_INTERVALS: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "3d", "7d")
+"""Intervals `contract_stats` accepts (spec 6.9)."""
+
+_ORDER_BOOK_LIMITS: Final = ("100", "50", "20", "10", "5", "1")
+_ORDER_BOOK_INTERVALS: Final = ("0",)
+_UPDATE_FREQUENCIES: Final = ("100ms", "20ms")
+_UPDATE_LEVELS: Final = ("100", "50", "20")
+_OBU_LEVELS: Final = ("400", "50")
+_CANDLE_PREFIXES: Final[dict[str, str]] = {"last": "", "mark": "mark_", "index": "index_"}
+
+
+# --------------------------------------------------------------------------- argument checks
+
+
+def _option(value: object, choices: tuple[str, ...], what: str) -> str:
+    # Gate wants strings ("20", "100ms"); ints are accepted for numeric options as a convenience.
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+    if isinstance(text, str) and text in choices:
+        return text
+    raise UsageError(f"{what} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
+
+
+def _contracts(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> tuple[str, ...]:
+    """The payload for a list channel: distinct valid contracts, or ``("!all",)``."""
+    if not contracts:
+        if allow_all:
+            return (ALL,)
+        raise UsageError(f"{channel} needs at least one contract, e.g. 'BTC_USDT'")
+    if ALL in contracts:
+        if not allow_all:
+            raise UsageError(f"{channel} has no '!all' form; list the contracts you want")
+        if len(contracts) > 1:
+            raise UsageError(
+                f"{channel}: '!all' cannot be mixed with contract names; pass either '!all' "
+                "(or nothing) or the contracts"
+            )
+        return contracts
+    for contract in contracts:
+        check_contract(contract)
+    _no_duplicates(contracts)
+    return contracts
+
+
+def _no_duplicates(items: tuple[str, ...]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item in seen:
+            raise UsageError(f"{item!r} is listed twice; pass each contract once")
+        seen.add(item)
+
+
+def _keys(items: tuple[str, ...]) -> frozenset[str]:
+    return frozenset(WILDCARD if item == ALL else item for item in items)
+
+
+def _list_channel(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> ChannelSpec:
+    payload = _contracts(channel, contracts, allow_all=allow_all)
+    return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys(payload), batched=True)
+
+
+def _user_id(user_id: object) -> str:
+    if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id >= 0:
+        return str(user_id)
+    if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit():
+        return user_id
+    raise UsageError(
+        f"user_id must be your numeric Gate UID, e.g. '20011' (the futures.login reply has it "
+        f"as uid), got {user_id!r}"
+    )
+
+
+def _contract_or_all(contract: object) -> str:
+    return ALL if contract == ALL else check_contract(contract)
+
+
+def _private(channel: str, payload: tuple[str, ...], contract: str) -> ChannelSpec:
+    return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys((contract,)), private=True)
+
+
+def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpec:
+    uid, target = _user_id(user_id), _contract_or_all(contract)
+    return _private(channel, (uid, target), target)
+
+
+# --------------------------------------------------------------------------- public channels
+
+
+def tickers(*contracts: str) -> ChannelSpec:
+    """``futures.tickers``: 24 h statistics and last/mark/index prices, about once a second.
+
+    Example::
+
+        tickers("BTC_USDT", "ETH_USDT")  # payload ["BTC_USDT", "ETH_USDT"]
+    """
+    return _list_channel("futures.tickers", contracts, allow_all=False)
+
+
+def trades(*contracts: str) -> ChannelSpec:
+    """``futures.trades``: public trades; `size` > 0 means the taker bought.
+
+    Example::
+
+        trades("BTC_USDT")  # payload ["BTC_USDT"]
+    """
+    return _list_channel("futures.trades", contracts, allow_all=False)
+
+
+def book_ticker(*contracts: str) -> ChannelSpec:
+    """``futures.book_ticker``: best bid and ask in real time.
+
+    Example::
+
+        book_ticker("BTC_USDT")  # payload ["BTC_USDT"]
+    """
+    return _list_channel("futures.book_ticker", contracts, allow_all=False)
+
+
+def order_book(contract: str, limit: str | int = "20", interval: str = "0") -> ChannelSpec:
+    """``futures.order_book``: periodic full snapshots (legacy; prefer `order_book_update`).
+
+    `limit` is the depth: 100, 50, 20, 10, 5 or 1. `interval` is the price merge; only "0"
+    is documented.
+
+    Example::
+
+        order_book("BTC_USDT", limit="20")  # payload ["BTC_USDT", "20", "0"]
+    """
+    check_contract(contract)
+    payload = (
+        contract,
+        _option(limit, _ORDER_BOOK_LIMITS, "order_book limit"),
+        _option(interval, _ORDER_BOOK_INTERVALS, "order_book interval"),
+    )
+    return ChannelSpec(
+        channel="futures.order_book", payloads=(payload,), keys=frozenset({contract})
+    )
+
+
+def order_book_update(
+    contract: str, frequency: str = "100ms", level: str | int = "100"
+) -> ChannelSpec:
+    """``futures.order_book_update``: incremental depth, to apply to a REST snapshot.
+
+    `frequency` is "100ms" (levels 100, 50 or 20) or "20ms" (level 20 only). Fetch the REST
+    snapshot with ``limit`` equal to `level`.
+
+    Example::
+
+        order_book_update("BTC_USDT", "100ms", "100")  # payload ["BTC_USDT", "100ms", "100"]
+    """
+    check_contract(contract)
+    frequency = _option(frequency, _UPDATE_FREQUENCIES, "order_book_update frequency")
+    level_text = _option(level, _UPDATE_LEVELS, "order_book_update level")
+    if frequency == "20ms" and level_text != "20":
+        raise UsageError(
+            f"order_book_update at 20ms only supports level '20', got level {level!r}; "
+            "pass level='20' or frequency='100ms'"
+        )
+    return ChannelSpec(
+        channel="futures.order_book_update",
+        payloads=((contract, frequency, level_text),),
+        keys=frozenset({contract}),
+    )
+
+
+def obu(*contracts: str, level: str | int = 400) -> ChannelSpec:
+    """``futures.obu`` (order book v2): a full snapshot, then deltas; level 400 or 50.
+
+    Level 400 updates every 100 ms, level 50 every 20 ms. The routing keys are the stream names.
+
+    Example::
+
+        obu("BTC_USDT", "ETH_USDT", level=50)  # payload ["ob.BTC_USDT.50", "ob.ETH_USDT.50"]
+    """
+    level_text = _option(level, _OBU_LEVELS, "obu level")
+    names = _contracts("futures.obu", contracts, allow_all=False)
+    streams = tuple(f"ob.{contract}.{level_text}" for contract in names)
+    return ChannelSpec(
+        channel="futures.obu", payloads=(streams,), keys=frozenset(streams), batched=True
+    )
+
+
+def candlesticks(contract: str, interval: str = "1m", price: CandlePrice = "last") -> ChannelSpec:
+    """``futures.candlesticks``: OHLC candles of the last, mark or index price.
+
+    `interval` is one of `CANDLESTICK_INTERVALS`. ``price="mark"`` or ``"index"`` subscribes to
+    ``mark_<contract>`` or ``index_<contract>`` candles.
+
+    Example::
+
+        candlesticks("BTC_USDT", "1m", price="mark")  # payload ["1m", "mark_BTC_USDT"]
+    """
+    for name, prefix in _CANDLE_PREFIXES.items():
+        if prefix and isinstance(contract, str) and contract.startswith(prefix):
+            bare = contract.removeprefix(prefix)
+            raise UsageError(
+                f"pass the bare contract and the price kind: "
+                f"candlesticks({bare!r}, price={name!r}), not {contract!r}"
+            )
+    check_contract(contract)
+    interval = _option(interval, CANDLESTICK_INTERVALS, "candlesticks interval")
+    kind = _CANDLE_PREFIXES.get(price) if isinstance(price, str) else None
+    if kind is None:
+        raise UsageError(f"candlesticks price must be 'last', 'mark' or 'index', got {price!r}")
+    target = kind + contract
+    return ChannelSpec(
+        channel="futures.candlesticks",
+        payloads=((interval, target),),
+        keys=frozenset({f"{interval}_{target}"}),
+    )
+
+
+def public_liquidates(*contracts: str) -> ChannelSpec:
+    """``futures.public_liquidates``: liquidation orders; no contracts (or "!all") means all.
+
+    Example::
+
+        public_liquidates()  # payload ["!all"]
+        public_liquidates("BTC_USDT")  # payload ["BTC_USDT"]
+    """
+    return _list_channel("futures.public_liquidates", contracts, allow_all=True)
+
+
+def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec:
+    """``futures.contract_stats``: open interest, long/short ratios and liquidation totals.
+
+    `interval` is one of `CONTRACT_STATS_INTERVALS`.
+
+    Example::
+
+        contract_stats("BTC_USDT", "5m")  # payload ["BTC_USDT", "5m"]
+    """
+    check_contract(contract)
+    interval = _option(interval, CONTRACT_STATS_INTERVALS, "contract_stats interval")
+    return ChannelSpec(
+        channel="futures.contract_stats",
+        payloads=((contract, interval),),
+        keys=frozenset({contract}),
+    )
+
+
+def contract_info(*contracts: str) -> ChannelSpec:
+    """``futures.contract_info``: precision and risk-tier changes; no contracts means all.
+
+    Example::
+
+        contract_info("BTC_USDT")  # payload ["BTC_USDT"]
+    """
+    return _list_channel("futures.contract_info", contracts, allow_all=True)
+
+
+def adl_warning(*contracts: str) -> ChannelSpec:
+    """``futures.adl_warning``: auto-deleverage risk state; no contracts means all.
+
+    Example::
+
+        adl_warning()  # payload ["!all"]
+    """
+    return _list_channel("futures.adl_warning", contracts, allow_all=True)
+
+
+# --------------------------------------------------------------------------- private channels
+
+
+def orders(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.orders`` (private): your order updates, for one contract or all.
+
+    Example::
+
+        orders("20011")  # payload ["20011", "!all"]
+        orders("20011", "BTC_USDT")  # payload ["20011", "BTC_USDT"]
+    """
+    return _user_channel("futures.orders", user_id, contract)
+
+
+def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.usertrades`` (private): your fills.
+
+    Example::
+
+        usertrades("20011", "BTC_USDT")  # payload ["20011", "BTC_USDT"]
+    """
+    return _user_channel("futures.usertrades", user_id, contract)
+
+
+def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.liquidates`` (private): your liquidations.
+
+    Example::
+
+        liquidates("20011")  # payload ["20011", "!all"]
+    """
+    return _user_channel("futures.liquidates", user_id, contract)
+
+
+def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.auto_deleverages`` (private): auto-deleverages of your positions.
+
+    Example::
+
+        auto_deleverages("20011")  # payload ["20011", "!all"]
+    """
+    return _user_channel("futures.auto_deleverages", user_id, contract)
+
+
+def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.position_closes`` (private): your closed positions and their pnl.
+
+    Example::
+
+        position_closes("20011")  # payload ["20011", "!all"]
+    """
+    return _user_channel("futures.position_closes", user_id, contract)
+
+
+def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.reduce_risk_limits`` (private): risk-limit reductions.
+
+    Example::
+
+        reduce_risk_limits("20011")  # payload ["20011", "!all"]
+    """
+    return _user_channel("futures.reduce_risk_limits", user_id, contract)
+
+
+def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.positions`` (private): your position updates.
+
+    Gate documents the user id here as a placeholder, but it is still sent.
+
+    Example::
+
+        positions("20011", "BTC_USDT")  # payload ["20011", "BTC_USDT"]
+    """
+    return _user_channel("futures.positions", user_id, contract)
+
+
+def balances(user_id: str | int) -> ChannelSpec:
+    """``futures.balances`` (private): every change of your futures balance.
+
+    Example::
+
+        balances("20011")  # payload ["20011"]
+    """
+    return _private("futures.balances", (_user_id(user_id),), ALL)
+
+
+def position_adl_rank(contract: str = ALL) -> ChannelSpec:
+    """``futures.position_adl_rank`` (private): your positions' place in the ADL queue.
+
+    The payload has no user id (spec 7.9).
+
+    Example::
+
+        position_adl_rank()  # payload ["!all"]
+    """
+    target = _contract_or_all(contract)
+    return _private("futures.position_adl_rank", (target,), target)
+
+
+def autoorders(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+    """``futures.autoorders`` (private): your price-triggered (TP/SL) orders.
+
+    Example::
+
+        autoorders("20011")  # payload ["20011", "!all"]
+    """
+    return _user_channel("futures.autoorders", user_id, contract)
