@@ -1,0 +1,153 @@
+"""Capped exponential backoff with additive jitter. Pure: no trio, no clock reads.
+
+The formula is stamina's (`stamina/_core.py` `_compute_backoff`), with the jitter added after the
+cap so the jitter still spreads clients that have all reached the cap:
+
+    delay(attempt) = min(maximum, initial * 2 ** (attempt - 1)) + uniform(0, jitter)
+
+`attempt` counts from 1. Randomness comes only from the injected `rng`; ``jitter=0`` gives exact,
+reproducible schedules for tests (stamina's testing mode).
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from typing import TYPE_CHECKING, Final
+
+from ._errors import UsageError
+
+if TYPE_CHECKING:
+    import random
+
+    from ._config import ClientConfig
+
+# 2.0 ** 1024 overflows a float; by this exponent every finite `initial` is past any finite cap.
+_MAX_EXPONENT: Final = 1000
+
+
+def _check(value: float, what: str, *, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise UsageError(f"{what} must be a finite number of seconds, got {value!r}")
+    if value < 0 or (positive and value == 0):
+        raise UsageError(f"{what} must be {'> 0' if positive else '>= 0'}, got {value!r}")
+
+
+def backoff_base(attempt: int, *, initial: float, maximum: float) -> float:
+    """The jitter-free delay before retry number `attempt` (1-based): non-decreasing, capped."""
+    if isinstance(attempt, bool) or not isinstance(attempt, int) or attempt < 1:
+        raise UsageError(f"attempt counts from 1, got {attempt!r}")
+    return min(maximum, initial * 2.0 ** min(attempt - 1, _MAX_EXPONENT))
+
+
+def compute_backoff(
+    attempt: int, *, initial: float, maximum: float, jitter: float, rng: random.Random
+) -> float:
+    """The delay before retry number `attempt`: ``min(maximum, initial*2**(attempt-1))`` plus
+    ``rng.uniform(0, jitter)``.
+
+    The result is always within ``[0, maximum + jitter]``, never NaN. `rng` is consumed only when
+    `jitter` > 0, so ``jitter=0`` schedules are exact and leave the generator untouched.
+
+    Raises:
+        UsageError: `attempt` < 1, `initial` <= 0, or a negative / non-finite `maximum` or
+            `jitter`.
+
+    Example::
+
+        compute_backoff(3, initial=0.5, maximum=30.0, jitter=0.0, rng=random.Random(0))  # 2.0
+    """
+    _check(initial, "initial", positive=True)
+    _check(maximum, "maximum", positive=False)
+    _check(jitter, "jitter", positive=False)
+    base = backoff_base(attempt, initial=initial, maximum=maximum)
+    return base + rng.uniform(0.0, jitter) if jitter > 0 else base
+
+
+@typing.final
+class Backoff:
+    """A retry schedule: call `next_delay()` before each retry, `reset()` after a success.
+
+    With `max_attempts` set, `exhausted` turns True once that many delays were handed out; the
+    caller then gives up (the client raises `ReconnectLimitReached`).
+
+    Example::
+
+        backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.0, rng=random.Random(0))
+        [backoff.next_delay() for _ in range(4)]  # [0.5, 1.0, 2.0, 4.0]
+    """
+
+    __slots__ = ("_attempt", "initial", "jitter", "max_attempts", "maximum", "rng")
+
+    def __init__(
+        self,
+        *,
+        initial: float,
+        maximum: float,
+        jitter: float,
+        rng: random.Random,
+        max_attempts: int | None = None,
+    ) -> None:
+        _check(initial, "initial", positive=True)
+        _check(maximum, "maximum", positive=False)
+        _check(jitter, "jitter", positive=False)
+        if max_attempts is not None and (
+            isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or max_attempts < 0
+        ):
+            raise UsageError(f"max_attempts must be None or an int >= 0, got {max_attempts!r}")
+        self.initial = initial
+        self.maximum = maximum
+        self.jitter = jitter
+        self.rng = rng
+        self.max_attempts = max_attempts
+        self._attempt = 0
+
+    @classmethod
+    def from_config(cls, config: ClientConfig) -> Backoff:
+        """The reconnect schedule a `ClientConfig` describes (`max_reconnects` -> max_attempts)."""
+        return cls(
+            initial=config.backoff_initial,
+            maximum=config.backoff_max,
+            jitter=config.backoff_jitter,
+            rng=config.rng,
+            max_attempts=config.max_reconnects,
+        )
+
+    @property
+    def attempt(self) -> int:
+        """How many delays `next_delay()` has handed out since the last `reset()`."""
+        return self._attempt
+
+    @property
+    def exhausted(self) -> bool:
+        """True once `max_attempts` delays were handed out (never, without `max_attempts`)."""
+        return self.max_attempts is not None and self._attempt >= self.max_attempts
+
+    def next_delay(self) -> float:
+        """Count one more attempt and return the delay to wait before it.
+
+        Raises:
+            UsageError: the schedule is `exhausted`; check that first.
+        """
+        if self.exhausted:
+            raise UsageError(
+                f"backoff exhausted after {self._attempt} attempts; check .exhausted first"
+            )
+        self._attempt += 1
+        return compute_backoff(
+            self._attempt,
+            initial=self.initial,
+            maximum=self.maximum,
+            jitter=self.jitter,
+            rng=self.rng,
+        )
+
+    def reset(self) -> None:
+        """Start over from attempt 1 (after a connection succeeded)."""
+        self._attempt = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Backoff(attempt={self._attempt}, initial={self.initial}, maximum={self.maximum}, "
+            f"jitter={self.jitter}, max_attempts={self.max_attempts})"
+        )

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gatetrio._backoff import Backoff, backoff_base, compute_backoff
+from gatetrio._config import ClientConfig
+from gatetrio._errors import UsageError
+
+durations = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
+non_negative = st.floats(min_value=0.0, max_value=1e6, allow_nan=False, allow_infinity=False)
+attempts = st.integers(min_value=1, max_value=5000)
+
+
+def test_exact_schedule_without_jitter() -> None:
+    rng = random.Random(0)
+    delays = [
+        compute_backoff(n, initial=0.5, maximum=5.0, jitter=0.0, rng=rng) for n in range(1, 8)
+    ]
+    assert delays == [0.5, 1.0, 2.0, 4.0, 5.0, 5.0, 5.0]
+
+
+def test_zero_jitter_leaves_rng_untouched() -> None:
+    rng = random.Random(7)
+    state = rng.getstate()
+    compute_backoff(3, initial=1.0, maximum=10.0, jitter=0.0, rng=rng)
+    assert rng.getstate() == state
+
+
+def test_seeded_jitter_is_reproducible_and_added_after_the_cap() -> None:
+    def schedule() -> list[float]:
+        rng = random.Random(42)
+        return [compute_backoff(n, initial=1.0, maximum=4.0, jitter=1.0, rng=rng) for n in (1, 5)]
+
+    expected_rng = random.Random(42)
+    expected = [1.0 + expected_rng.uniform(0.0, 1.0), 4.0 + expected_rng.uniform(0.0, 1.0)]
+    assert schedule() == schedule() == expected
+    assert expected[1] > 4.0  # jitter still spreads clients sitting at the cap
+
+
+def test_huge_attempt_is_capped_not_overflowing() -> None:
+    rng = random.Random(0)
+    assert compute_backoff(10**9, initial=1.0, maximum=30.0, jitter=0.0, rng=rng) == 30.0
+    assert compute_backoff(2000, initial=1e300, maximum=30.0, jitter=0.0, rng=rng) == 30.0
+
+
+@pytest.mark.parametrize(
+    ("attempt", "initial", "maximum", "jitter"),
+    [
+        (0, 1.0, 1.0, 0.0),
+        (-1, 1.0, 1.0, 0.0),
+        (1, 0.0, 1.0, 0.0),
+        (1, -1.0, 1.0, 0.0),
+        (1, math.nan, 1.0, 0.0),
+        (1, 1.0, math.inf, 0.0),
+        (1, 1.0, -1.0, 0.0),
+        (1, 1.0, 1.0, -0.5),
+        (1, 1.0, 1.0, math.nan),
+    ],
+)
+def test_bad_arguments_raise_usage_error(
+    attempt: int, initial: float, maximum: float, jitter: float
+) -> None:
+    with pytest.raises(UsageError):
+        compute_backoff(
+            attempt, initial=initial, maximum=maximum, jitter=jitter, rng=random.Random(0)
+        )
+
+
+@given(attempts, durations, non_negative, non_negative, st.integers(0, 2**32))
+def test_delay_is_within_bounds(
+    attempt: int, initial: float, maximum: float, jitter: float, seed: int
+) -> None:
+    delay = compute_backoff(
+        attempt, initial=initial, maximum=maximum, jitter=jitter, rng=random.Random(seed)
+    )
+    assert not math.isnan(delay)
+    assert 0.0 <= delay <= maximum + jitter
+
+
+@given(attempts, durations, non_negative)
+def test_base_is_monotone_non_decreasing(attempt: int, initial: float, maximum: float) -> None:
+    first = backoff_base(attempt, initial=initial, maximum=maximum)
+    second = backoff_base(attempt + 1, initial=initial, maximum=maximum)
+    assert 0.0 <= first <= second <= maximum
+
+
+def test_backoff_counts_resets_and_exhausts() -> None:
+    backoff = Backoff(initial=0.5, maximum=3.0, jitter=0.0, rng=random.Random(0), max_attempts=3)
+    fresh = backoff.exhausted
+    assert [backoff.next_delay() for _ in range(3)] == [0.5, 1.0, 2.0]
+    assert backoff.attempt == 3
+    assert (fresh, backoff.exhausted) == (False, True)
+    with pytest.raises(UsageError, match="exhausted"):
+        backoff.next_delay()
+    backoff.reset()
+    assert backoff.attempt == 0
+    assert not backoff.exhausted
+    assert backoff.next_delay() == 0.5
+
+
+def test_backoff_without_limit_never_exhausts() -> None:
+    backoff = Backoff(initial=1.0, maximum=2.0, jitter=0.0, rng=random.Random(0))
+    delays = [backoff.next_delay() for _ in range(100)]
+    assert delays[:3] == [1.0, 2.0, 2.0]
+    assert not backoff.exhausted
+
+
+def test_zero_max_attempts_is_exhausted_at_once() -> None:
+    backoff = Backoff(initial=1.0, maximum=2.0, jitter=0.0, rng=random.Random(0), max_attempts=0)
+    assert backoff.exhausted
+
+
+def test_backoff_from_config() -> None:
+    rng = random.Random(3)
+    config = ClientConfig(
+        backoff_initial=0.25, backoff_max=1.0, backoff_jitter=0.0, max_reconnects=2, rng=rng
+    )
+    backoff = Backoff.from_config(config)
+    assert backoff.rng is rng
+    assert [backoff.next_delay(), backoff.next_delay()] == [0.25, 0.5]
+    assert backoff.exhausted
+
+
+@given(st.integers(0, 2**32), st.lists(st.booleans(), max_size=30))
+def test_backoff_matches_compute_backoff(seed: int, resets: list[bool]) -> None:
+    backoff = Backoff(initial=0.5, maximum=8.0, jitter=0.5, rng=random.Random(seed))
+    reference = random.Random(seed)
+    attempt = 0
+    for reset in resets:
+        if reset:
+            backoff.reset()
+            attempt = 0
+            continue
+        attempt += 1
+        expected = compute_backoff(attempt, initial=0.5, maximum=8.0, jitter=0.5, rng=reference)
+        assert backoff.next_delay() == expected
+        assert backoff.attempt == attempt
+
+
+def test_backoff_rejects_bad_max_attempts() -> None:
+    with pytest.raises(UsageError):
+        Backoff(initial=1.0, maximum=2.0, jitter=0.0, rng=random.Random(0), max_attempts=-1)
