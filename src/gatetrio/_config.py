@@ -106,9 +106,7 @@ class ClientConfig:
     pong_timeout: float = attrs.field(default=DEFAULT_PONG_TIMEOUT, validator=_positive)
     silence_timeout: float = attrs.field(default=DEFAULT_SILENCE_TIMEOUT, validator=_positive)
     connect_deadline: float = attrs.field(default=DEFAULT_CONNECT_DEADLINE, validator=_positive)
-    subscribe_deadline: float = attrs.field(
-        default=DEFAULT_SUBSCRIBE_DEADLINE, validator=_positive
-    )
+    subscribe_deadline: float = attrs.field(default=DEFAULT_SUBSCRIBE_DEADLINE, validator=_positive)
     backoff_initial: float = attrs.field(default=0.5, validator=_positive)
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     backoff_jitter: float = 1.0

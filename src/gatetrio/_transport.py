@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import ssl
-from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Final, Protocol
 
 import trio
@@ -19,6 +18,8 @@ import trio_websocket
 from ._errors import ConnectionLost
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
     from trio_websocket import WebSocketConnection
 
 # trio-websocket's default queue of 1 message makes its reader task hand over every frame in
@@ -49,6 +50,61 @@ async def default_connector(
             message_queue_size=MESSAGE_QUEUE_SIZE,
             max_message_size=MAX_MESSAGE_SIZE,
         )
+
+
+async def open_connection(
+    nursery: trio.Nursery,
+    connector: Connector,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+) -> WebSocketConnection:
+    """Connect with `connector`, hosting trio-websocket's reader task in a task of our own.
+
+    trio-websocket runs a background reader in the nursery it is given, and that task can raise
+    foreign errors (e.g. wsproto's LocalProtocolError when a server ping races our close
+    frame). Hosting it here maps whatever it raises to ConnectionLost at this one boundary.
+    """
+    ws: WebSocketConnection = await nursery.start(_host_connection, connector, url, headers)
+    return ws
+
+
+async def _host_connection(
+    connector: Connector,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    task_status: trio.TaskStatus[WebSocketConnection],
+) -> None:
+    try:
+        async with trio.open_nursery() as own:
+            with map_transport_errors("connect"):
+                ws = await connector(own, url, headers)
+            task_status.started(ws)
+    except ConnectionLost:
+        raise
+    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - the mapping boundary
+        cancelled = isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[1] is None
+        if cancelled:
+            raise
+        lost = _first_connection_lost(exc)
+        if lost is not None:
+            raise lost from exc
+        raise ConnectionLost(f"websocket failed: {_describe(_first_leaf(exc))}") from exc
+
+
+def _first_leaf(exc: BaseException) -> BaseException:
+    while isinstance(exc, BaseExceptionGroup):
+        exc = exc.exceptions[0]
+    return exc
+
+
+def _first_connection_lost(exc: BaseException) -> ConnectionLost | None:
+    if isinstance(exc, BaseExceptionGroup):
+        matched = exc.subgroup(ConnectionLost)
+        if matched is not None:
+            leaf = _first_leaf(matched)
+            return leaf if isinstance(leaf, ConnectionLost) else None
+    return None
 
 
 def _describe(exc: BaseException) -> str:

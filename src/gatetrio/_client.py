@@ -1,0 +1,804 @@
+"""The trio shell: `open_client`, the supervised connection, heartbeat and subscriptions.
+
+    open_client(...)                  async with; yields a Client
+    └─ nursery "client"
+       └─ _run_supervisor            connect → backoff → reconnect (forever or up to a limit)
+          └─ nursery "connections"   at most two live connections (make-before-break upgrade)
+             └─ _run_connection      one per WebSocket
+                └─ nursery "connection"
+                   ├─ trio-websocket's reader task
+                   ├─ _run_reader    get_message → protocol.receive_text → dispatch (sync)
+                   └─ _run_heartbeat sleep_until(protocol.get_timer()) → handle_timer
+
+All protocol logic lives in the pure `GateProtocol`; this module only moves frames and wakes tasks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import math
+import time
+from typing import TYPE_CHECKING, Final, TypeVar, final
+
+import attrs
+import trio
+
+from ._backoff import Backoff
+from ._config import (
+    CLOSE_GRACE,
+    DEFAULT_BUFFER,
+    SIZE_DECIMAL_HEADER,
+    ClientConfig,
+    Credentials,
+    endpoint_url,
+)
+from ._errors import (
+    AuthenticationError,
+    HeartbeatTimeout,
+    ConnectionLost,
+    GateTrioError,
+    GateTrioInternalError,
+    ReconnectLimitReached,
+    RequestRejected,
+    UsageError,
+)
+from ._events import ApiError, ApiResult
+from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
+from ._protocol import (
+    ApiAcked,
+    ApiCompleted,
+    ApiLost,
+    Delivery,
+    GateProtocol,
+    Malformed,
+    Notice,
+    PongReceived,
+    SubscriptionFailed,
+    SubscriptionReady,
+    Upgrade,
+)
+from ._requests import ChannelSpec, Login
+from ._subscription import OverflowPolicy, Subscription
+from ._transport import Connector, default_connector, map_transport_errors, open_connection
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Mapping
+
+    from trio_websocket import WebSocketConnection
+
+    from ._protocol import Output
+    from ._requests import ApiRequest
+
+T = TypeVar("T")
+
+EVENTS_BUFFER: Final = 256
+HANDOVER_DEDUPE: Final = 4096  # frames remembered while two connections overlap
+
+
+class ClientEventKind(enum.Enum):
+    """What happened to the client; see `Client.events()`."""
+
+    CONNECTING = "connecting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    RESUBSCRIBED = "resubscribed"
+    UPGRADE = "upgrade"
+    MALFORMED_FRAME = "malformed_frame"
+    CHANNEL_SILENT = "channel_silent"
+    SUBSCRIPTION_FAILED = "subscription_failed"
+    BOOK_RESYNC = "book_resync"
+    NOTICE = "notice"
+
+
+@final
+@attrs.frozen
+class ClientEvent:
+    """A connection-state change or a notable incident, stamped with trio's clock (`at`)."""
+
+    kind: ClientEventKind
+    at: float
+    reason: str = ""
+    channel: str = ""
+    attempt: int = 0
+
+
+@final
+@attrs.frozen
+class ClientStatistics:
+    """A snapshot of the client's counters, as returned by `Client.statistics()`."""
+
+    connected: bool
+    url: str
+    connects: int
+    reconnects: int
+    upgrades: int
+    messages_received: int
+    messages_by_channel: Mapping[str, int]
+    malformed_frames: int
+    unrouted_items: int
+    messages_dropped: int
+    peak_buffer_used: int
+    open_subscriptions: int
+    last_pong_rtt: float | None
+    last_latency_ms: float | None
+    silences: int
+
+
+@attrs.define
+class _ApiWaiter:
+    done: trio.Event = attrs.field(factory=trio.Event)
+    reply: ApiResult | ApiError | None = None
+    lost: str = ""
+
+
+_CLIENT_EVENTS_SPEC: Final = ChannelSpec(channel="gatetrio.client", payloads=(), keys=frozenset())
+
+
+@attrs.define(eq=False)
+class _Connection:
+    ws: WebSocketConnection
+    scope: trio.CancelScope
+    logged_in: bool = False
+    handed_over: bool = False
+    closing: bool = False  # we started the close handshake: the reader ends quietly
+    upgrade: trio.Event = attrs.field(factory=trio.Event)
+
+
+@final
+class Client:
+    """A supervised connection to one Gate futures endpoint.
+
+    Created by `open_client`, not instantiated directly. Subscriptions, order books and
+    trading-API requests survive reconnects: they are re-sent from current state.
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        connector: Connector,
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.config = config
+        self._connector = connector
+        self._wall_clock = wall_clock
+        self._protocol = GateProtocol(
+            ping_interval=config.ping_interval,
+            pong_timeout=config.pong_timeout,
+            silence_timeout=config.silence_timeout,
+            credentials=config.credentials,
+        )
+        self._subs: dict[int, Subscription[object]] = {}
+        self._ready: dict[int, trio.Event] = {}
+        self._api: dict[str, _ApiWaiter] = {}
+        self._current: _Connection | None = None
+        self._timer_kick = trio.Event()
+        self._watchers: list[Subscription[ClientEvent]] = []
+        self._dedupe: dict[int, None] | None = None
+        self._live: set[_Connection] = set()
+        self._connected_event = trio.Event()
+        self._nursery: trio.Nursery | None = None
+        self._conns: trio.Nursery | None = None
+        self._closed = False
+        self._connects = 0
+        self._reconnects = 0
+        self._upgrades = 0
+        self._silences = 0
+        self._last_rtt: float | None = None
+        self._last_latency_ms: float | None = None
+        self._retired_dropped = 0
+        self._retired_peak = 0
+        self._books: set[LiveOrderBook] = set()
+
+    # ------------------------------------------------------------------------- public API
+
+    @contextlib.asynccontextmanager
+    async def subscribe(
+        self,
+        spec: ChannelSpec,
+        *,
+        buffer: int = DEFAULT_BUFFER,
+        overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
+    ) -> AsyncIterator[Subscription[object]]:
+        """Subscribe to `spec` (from `gatetrio.channels`) and yield its items as they arrive.
+
+        Waits for the exchange's ack; raises `SubscriptionRejected` (code and message from the
+        exchange, e.g. an unknown contract) or `AuthenticationError` if it refuses. Items that
+        arrive before the ack (obu snapshots) are kept. Leaving the block unsubscribes.
+
+        Cancellation while waiting for the ack leaves nothing registered.
+
+        Example::
+
+            async with client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades:
+                async for trade in trades:
+                    print(trade.price, trade.size)
+        """
+        self._check_open()
+        if not isinstance(spec, ChannelSpec):
+            raise UsageError(
+                f"subscribe() takes a ChannelSpec from gatetrio.channels, got {spec!r}"
+            )
+        if not isinstance(buffer, int) or buffer < 1:
+            raise UsageError(f"buffer must be a positive int, got {buffer!r}")
+        if not isinstance(overflow, OverflowPolicy):
+            raise UsageError(f"overflow must be an OverflowPolicy, got {overflow!r}")
+        if spec.private and self.config.credentials is None:
+            raise UsageError(
+                f"{spec.channel} is private: pass credentials=gatetrio.Credentials(...) "
+                "to open_client"
+            )
+        sub: Subscription[object] = Subscription(spec, buffer=buffer, overflow=overflow)
+        sub_id, frames = self._protocol.subscribe(
+            spec, wall_time=self._wall_clock(), now=trio.current_time()
+        )
+        # registered before anything is sent, so data that beats the ack is kept
+        self._subs[sub_id] = sub
+        ready = self._ready[sub_id] = trio.Event()
+        self._kick_timer()
+        try:
+            await self._send_current(frames)
+            if self._protocol.is_ready(sub_id):
+                sub._ready = True
+            else:
+                await ready.wait()
+            if sub._failure is not None:
+                raise sub._failure
+            yield sub
+        finally:
+            self._ready.pop(sub_id, None)
+            retired = self._subs.pop(sub_id, None)
+            if retired is not None:
+                stats = retired.statistics()
+                self._retired_dropped += stats.messages_dropped
+                self._retired_peak = max(self._retired_peak, stats.peak_buffer_used)
+            sub._end()
+            frames = self._protocol.unsubscribe(sub_id, wall_time=self._wall_clock())
+            with trio.move_on_after(CLOSE_GRACE, shield=True):
+                await self._send_current(frames, best_effort=True)
+
+    @contextlib.asynccontextmanager
+    async def events(
+        self, *, buffer: int = EVENTS_BUFFER
+    ) -> AsyncIterator[Subscription[ClientEvent]]:
+        """Yield a channel of `ClientEvent`s: connection state changes and incidents.
+
+        Bounded like every subscription (oldest dropped first, drops counted).
+        """
+        watcher: Subscription[ClientEvent] = Subscription(
+            _CLIENT_EVENTS_SPEC, buffer=buffer, overflow=OverflowPolicy.DROP_OLDEST
+        )
+        self._watchers.append(watcher)
+        try:
+            await trio.lowlevel.checkpoint()
+            yield watcher
+        finally:
+            self._watchers.remove(watcher)
+            watcher._end()
+
+    def order_book(
+        self,
+        contract: str,
+        *,
+        depth: int = 20,
+        method: Method = "auto",
+        snapshot_fetcher: SnapshotFetcher | None = None,
+    ) -> contextlib.AbstractAsyncContextManager[LiveOrderBook]:
+        """Maintain a local order book of `contract` for the duration of an `async with` block.
+
+        Args:
+            contract: e.g. "BTC_USDT".
+            depth: levels per side the caller needs; picks the smallest Gate stream that is
+                deep enough (obu 50/400; order_book_update 20/50/100).
+            method: "obu" (USDT perpetuals), "order_book_update" (deltas + REST snapshot), or
+                "auto": obu where Gate documents it, else order_book_update.
+            snapshot_fetcher: `await fetch(contract, limit)` returning Gate's REST order-book
+                JSON; defaults to an httpx GET against the REST host matching the client's URL.
+
+        A gap, malformed delta or crossed book resyncs this contract only (visible as a
+        `BOOK_RESYNC` event and in `statistics()`); the book is not ready meanwhile. Errors that
+        cannot be recovered surface from the `async with`.
+
+        Example::
+
+            async with client.order_book("BTC_USDT", depth=10) as live:
+                async for update_id in live:
+                    print(live.book.best_bid(), live.book.best_ask())
+        """
+        self._check_open()
+        return open_order_book(
+            self, contract, depth=depth, method=method, snapshot_fetcher=snapshot_fetcher
+        )
+
+    async def wait_connected(self) -> None:
+        """Return once the client has a live connection (at once if it already has one)."""
+        while self._current is None:
+            self._check_open()
+            await self._connected_event.wait()
+        await trio.lowlevel.checkpoint()
+
+    async def request(self, request: ApiRequest) -> ApiResult:
+        """Send one trading-API request and return its final result (the ack is skipped).
+
+        Logs in first when the connection is not logged in yet. Raises `RequestRejected`
+        (label, status, message from the exchange) or `ConnectionLost` when the connection
+        drops before the reply, in which case the request may or may not have executed:
+        requests are never replayed. If cancelled after sending, the reply is discarded.
+        """
+        self._check_open()
+        if self.config.credentials is None:
+            raise UsageError("the trading API needs credentials=gatetrio.Credentials(...)")
+        if "/delivery/" in self.config.url:
+            raise UsageError("Gate offers no WebSocket trading API on delivery endpoints")
+        await self.wait_connected()
+        conn = self._current
+        if conn is not None and not conn.logged_in and not isinstance(request, Login):
+            result = await self._roundtrip(Login())
+            conn.logged_in = True
+            del result
+        return await self._roundtrip(request)
+
+    def statistics(self) -> ClientStatistics:
+        p = self._protocol.statistics()
+        subs = [s.statistics() for s in self._subs.values()]
+        return ClientStatistics(
+            connected=self._current is not None,
+            url=self.config.url,
+            connects=self._connects,
+            reconnects=self._reconnects,
+            upgrades=self._upgrades,
+            messages_received=p.frames_received,
+            messages_by_channel=dict(p.messages_by_channel),
+            malformed_frames=p.malformed,
+            unrouted_items=p.unrouted,
+            messages_dropped=self._retired_dropped + sum(s.messages_dropped for s in subs),
+            peak_buffer_used=max([self._retired_peak, *(s.peak_buffer_used for s in subs)]),
+            open_subscriptions=len(self._subs),
+            last_pong_rtt=self._last_rtt,
+            last_latency_ms=self._last_latency_ms,
+            silences=self._silences,
+        )
+
+    # ------------------------------------------------------------------------ supervision
+
+    async def _run_supervisor(self, *, task_status: trio.TaskStatus[None]) -> None:
+        config = self.config
+        backoff = Backoff.from_config(self.config)
+        ends_send, ends_recv = trio.open_memory_channel[str](2)
+        started = False
+        async with ends_send, ends_recv, trio.open_nursery() as conns:
+            self._conns = conns
+            while True:
+                self._emit(ClientEventKind.CONNECTING, attempt=backoff.attempt)
+                try:
+                    await conns.start(self._run_connection, ends_send)
+                except ConnectionLost as exc:
+                    self._emit(ClientEventKind.DISCONNECTED, reason=exc.reason)
+                    if backoff.exhausted:
+                        raise ReconnectLimitReached(
+                            f"gave up after {backoff.attempt} reconnect attempts: {exc.reason}"
+                        ) from exc
+                    await trio.sleep(backoff.next_delay())
+                    continue
+                if not started:
+                    started = True
+                    task_status.started()
+                backoff.reset()
+                # a handed-over connection reports "" and its successor is already live
+                while (reason := await ends_recv.receive()) == "":
+                    pass
+                if self._closed:
+                    return
+                self._reconnects += 1
+                if backoff.exhausted:
+                    raise ReconnectLimitReached(f"connection lost and no retries left: {reason}")
+                await trio.sleep(backoff.next_delay())
+
+    async def _run_connection(
+        self, ends: trio.MemorySendChannel[str], *, task_status: trio.TaskStatus[None]
+    ) -> None:
+        """Own one WebSocket: connect, resubscribe, read, ping; report how it ended."""
+        config = self.config
+        headers = [SIZE_DECIMAL_HEADER] if config.size_decimal else []
+        ended = "connection closed"
+        dead = False  # a stalled peer will not answer a close frame: abort instead
+        conn: _Connection | None = None
+        try:
+            async with trio.open_nursery() as nursery:
+                try:
+                    with trio.fail_after(config.connect_deadline):
+                        ws = await open_connection(nursery, self._connector, config.url, headers)
+                except trio.TooSlowError as exc:
+                    raise ConnectionLost(
+                        f"connect: no handshake within {config.connect_deadline}s"
+                    ) from exc
+                conn = _Connection(ws=ws, scope=nursery.cancel_scope)
+                previous = self._current
+                frames = self._protocol.on_connected(
+                    trio.current_time(), wall_time=self._wall_clock()
+                )
+                self._current = conn
+                self._connects += 1
+                self._live.add(conn)
+                await self._send(conn, frames)
+                nursery.start_soon(self._run_reader, conn)
+                nursery.start_soon(self._run_heartbeat, conn)
+                self._emit(ClientEventKind.CONNECTED, reason=config.url)
+                if previous is not None:  # make-before-break: wait until resubscribed
+                    with trio.move_on_after(config.subscribe_deadline):
+                        await self._wait_all_ready()
+                self._connected_event.set()
+                self._connected_event = trio.Event()
+                if frames:
+                    nursery.start_soon(self._report_resubscribed)
+                task_status.started()
+                await conn.upgrade.wait()
+                # make before break: the next connection is live before this one closes
+                self._upgrades += 1
+                self._dedupe = {}
+                conns = self._conns
+                if conns is None:  # pragma: no cover - set before any connection starts
+                    raise GateTrioInternalError("connection started outside the supervisor")
+                try:
+                    await conns.start(self._run_connection, ends)
+                except ConnectionLost as exc:
+                    self._emit(ClientEventKind.DISCONNECTED, reason=f"upgrade: {exc.reason}")
+                    await trio.sleep_forever()  # keep serving until the server closes us
+                conn.handed_over = conn.closing = True
+                await _close_websocket(ws)  # while its reader runs, so the handshake completes
+                nursery.cancel_scope.cancel(reason="handed over after upgrade notice")
+        except BaseExceptionGroup as group:
+            lost = _only_connection_lost(group)
+            if lost is None or conn is None:
+                raise _collapse(group)  # noqa: B904 - the group stays attached as __context__
+            ended = lost.reason
+            dead = isinstance(lost, HeartbeatTimeout)
+        except ConnectionLost as exc:
+            if conn is None:
+                raise
+            ended = exc.reason
+            dead = isinstance(exc, HeartbeatTimeout)
+        finally:
+            if conn is not None:
+                self._live.discard(conn)
+                if len(self._live) <= 1:
+                    self._dedupe = None
+                if self._current is conn:
+                    self._current = None
+                    for live in self._books:
+                        live._lost_connection()
+                    for output in self._protocol.on_disconnected(trio.current_time()):
+                        self._handle(output)
+                if conn.handed_over:
+                    ended = ""
+                elif not self._closed:
+                    self._emit(ClientEventKind.DISCONNECTED, reason=ended)
+                await _close_websocket(conn.ws, graceful=not dead)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            ends.send_nowait(ended)
+
+    async def _aclose_connections(self) -> None:
+        """Close every live socket politely while its reader still runs (bounded, shielded)."""
+        for conn in list(self._live):
+            conn.closing = True
+            await _close_websocket(conn.ws)
+
+    async def _report_resubscribed(self) -> None:
+        with trio.move_on_after(self.config.subscribe_deadline):
+            await self._wait_all_ready()
+            self._emit(ClientEventKind.RESUBSCRIBED, reason=f"{len(self._subs)} subscriptions")
+
+    async def _wait_all_ready(self) -> None:
+        while True:
+            pending = [
+                self._ready[s]
+                for s in list(self._subs)
+                if s in self._ready and not self._protocol.is_ready(s)
+            ]
+            if not pending:
+                return
+            await pending[0].wait()
+
+    async def _run_reader(self, conn: _Connection) -> None:
+        ws = conn.ws
+        protocol = self._protocol
+        handle = self._handle
+        while True:
+            try:
+                with map_transport_errors("receive"):
+                    text = await ws.get_message()
+            except ConnectionLost:
+                if conn.closing:
+                    return  # our own close; trio-websocket finishes the handshake
+                raise
+            dedupe = self._dedupe
+            if dedupe is not None:
+                # two connections overlap during an upgrade; identical frames arrive twice
+                key = hash(text)
+                if key in dedupe:
+                    del dedupe[key]
+                    continue
+                dedupe[key] = None
+                if len(dedupe) > HANDOVER_DEDUPE:
+                    del dedupe[next(iter(dedupe))]
+            outputs = protocol.receive_text(text, now=trio.current_time())
+            for output in outputs:
+                if type(output) is Delivery:
+                    sub = self._subs.get(output.sub_id)
+                    if sub is not None:
+                        sub._push(output.item)
+                else:
+                    handle(output, conn)
+            if outputs and type(first := outputs[0]) is Delivery:
+                stamp = first.frame.time_ms
+                if stamp:
+                    latency = self._wall_clock() * 1000 - stamp
+                    self._last_latency_ms = latency
+                    sub = self._subs.get(first.sub_id)
+                    if sub is not None:
+                        sub._last_latency_ms = latency
+
+    async def _run_heartbeat(self, conn: _Connection) -> None:
+        protocol = self._protocol
+        while self._current is conn:
+            deadline = protocol.get_timer()
+            kick = self._timer_kick
+            with trio.move_on_at(math.inf if deadline is None else deadline):
+                await kick.wait()
+            if self._current is not conn:
+                return
+            result = protocol.handle_timer(trio.current_time(), wall_time=self._wall_clock())
+            await self._send(conn, result.frames)
+            for sub_id in result.silent:
+                sub = self._subs.get(sub_id)
+                if sub is not None:
+                    sub._silent = True
+                    sub._silences += 1
+                    self._silences += 1
+                    self._emit(ClientEventKind.CHANNEL_SILENT, channel=sub.spec.channel)
+
+    # -------------------------------------------------------------------------- dispatch
+
+    def _handle(self, output: Output, conn: _Connection | None = None) -> None:
+        match output:
+            case Delivery(sub_id=sub_id, item=item):
+                sub = self._subs.get(sub_id)
+                if sub is not None:
+                    sub._push(item)
+            case SubscriptionReady(sub_id=sub_id):
+                sub = self._subs.get(sub_id)
+                if sub is not None:
+                    sub._ready = True
+                if (ready := self._ready.get(sub_id)) is not None:
+                    ready.set()
+                self._kick_timer()  # a silence deadline starts now
+            case SubscriptionFailed(sub_id=sub_id, error=error):
+                sub = self._subs.get(sub_id)
+                if sub is not None:
+                    sub._end(error)
+                    self._emit(
+                        ClientEventKind.SUBSCRIPTION_FAILED,
+                        channel=sub.spec.channel,
+                        reason=str(error),
+                    )
+                if (ready := self._ready.get(sub_id)) is not None:
+                    ready.set()
+            case PongReceived(rtt=rtt):
+                self._last_rtt = rtt
+            case Upgrade():
+                self._emit(ClientEventKind.UPGRADE)
+                if conn is not None:
+                    conn.upgrade.set()
+            case Malformed(error=error):
+                self._emit(ClientEventKind.MALFORMED_FRAME, reason=str(error))
+            case Notice(event=event):
+                self._emit(ClientEventKind.NOTICE, reason=repr(event))
+            case ApiAcked():
+                pass
+            case ApiCompleted(req_id=req_id, event=event):
+                waiter = self._api.get(req_id)
+                if waiter is not None:
+                    waiter.reply = event
+                    waiter.done.set()
+            case ApiLost(req_id=req_id):
+                waiter = self._api.get(req_id)
+                if waiter is not None:
+                    waiter.lost = "connection lost before the reply"
+                    waiter.done.set()
+            case _:
+                pass  # unrouted items, unmatched replies: counted by the protocol
+
+    # ---------------------------------------------------------------------------- helpers
+
+    async def _roundtrip(self, request: ApiRequest) -> ApiResult:
+        conn = self._current
+        if conn is None:
+            raise ConnectionLost("not connected")
+        req_id, frame = self._protocol.api_request(request, wall_time=self._wall_clock())
+        waiter = self._api[req_id] = _ApiWaiter()
+        try:
+            await self._send(conn, [frame])
+            await waiter.done.wait()
+        finally:
+            del self._api[req_id]
+            self._protocol.forget_api(req_id)
+        if waiter.lost:
+            raise ConnectionLost(
+                f"{waiter.lost}; the request may or may not have executed (never replayed)"
+            )
+        reply = waiter.reply
+        if isinstance(reply, ApiError):
+            cls = (
+                AuthenticationError if reply.header.channel == "futures.login" else RequestRejected
+            )
+            if cls is AuthenticationError:
+                raise AuthenticationError(
+                    reply.message,
+                    code=reply.label or reply.header.status,
+                    channel=reply.header.channel,
+                )
+            raise RequestRejected(
+                reply.message,
+                label=reply.label,
+                status=reply.header.status,
+                req_id=req_id,
+                channel=reply.header.channel,
+            )
+        if reply is None:  # pragma: no cover - done is only set with a reply or a loss
+            raise GateTrioInternalError("API waiter woke without a reply")
+        return reply
+
+    async def _send_current(self, frames: list[str], *, best_effort: bool = False) -> None:
+        conn = self._current
+        if conn is None or not frames:
+            await trio.lowlevel.checkpoint()
+            return
+        try:
+            await self._send(conn, frames)
+        except ConnectionLost:
+            if not best_effort:
+                # the reconnect re-sends subscriptions from state; nothing to do here
+                return
+
+    async def _send(self, conn: _Connection, frames: list[str]) -> None:
+        for frame in frames:
+            with map_transport_errors("send"):
+                await conn.ws.send_message(frame)
+
+    def _emit_book_resync(self, contract: str, reason: str) -> None:
+        self._emit(ClientEventKind.BOOK_RESYNC, channel=contract, reason=reason)
+
+    def _kick_timer(self) -> None:
+        self._timer_kick.set()
+        self._timer_kick = trio.Event()
+
+    def _emit(
+        self, kind: ClientEventKind, *, reason: str = "", channel: str = "", attempt: int = 0
+    ) -> None:
+        if not self._watchers:
+            return
+        event = ClientEvent(kind, trio.current_time(), reason, channel, attempt)
+        for watcher in self._watchers:
+            watcher._push(event)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise UsageError("this client is closed; open a new one with gatetrio.open_client()")
+
+
+async def _close_websocket(ws: WebSocketConnection, *, graceful: bool = True) -> None:
+    """Close `ws` gracefully within CLOSE_GRACE (shielded), else abort its stream."""
+    with trio.move_on_after(CLOSE_GRACE if graceful else 0, shield=True) as scope:
+        await ws.aclose()
+    if scope.cancelled_caught:
+        # trio-websocket offers no public abort; without this the socket would leak until GC
+        stream = getattr(ws, "_stream", None)
+        if isinstance(stream, trio.abc.AsyncResource):
+            await trio.aclose_forcefully(stream)
+
+
+def _only_connection_lost(group: BaseExceptionGroup[BaseException]) -> ConnectionLost | None:
+    """The first ConnectionLost if every non-Cancelled leaf of `group` is one, else None."""
+    leaves = [e for e in _leaves(group) if not isinstance(e, trio.Cancelled)]
+    if leaves and all(isinstance(e, ConnectionLost) for e in leaves):
+        first = leaves[0]
+        return first if isinstance(first, ConnectionLost) else None
+    return None
+
+
+def _leaves(exc: BaseException) -> list[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
+    return [exc]
+
+
+def _collapse(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """One exception to raise for `group` (STYLE 2.6, "second" pattern).
+
+    A single real failure is raised as itself; several become one GateTrioError whose cause is
+    the group. KeyboardInterrupt wins, and a group of only Cancelled stays a group so trio's
+    cancel scopes can absorb it.
+    """
+    leaves = _leaves(group)
+    real = [e for e in leaves if not isinstance(e, trio.Cancelled)]
+    for leaf in real:
+        if isinstance(leaf, KeyboardInterrupt):
+            return leaf
+    if not real:
+        return group
+    if len(real) == 1:
+        return real[0]
+    if all(isinstance(e, GateTrioError) for e in real):
+        error = GateTrioError(f"{len(real)} failures: " + "; ".join(map(str, real)))
+    else:
+        error = GateTrioInternalError(
+            f"{len(real)} concurrent failures (please report): " + "; ".join(map(repr, real))
+        )
+    error.__cause__ = group
+    return error
+
+
+@contextlib.asynccontextmanager
+async def open_client(
+    settle: str = "usdt",
+    *,
+    url: str | None = None,
+    testnet: bool = False,
+    delivery: bool = False,
+    credentials: Credentials | None = None,
+    config: ClientConfig | None = None,
+    connector: Connector | None = None,
+    wall_clock: Callable[[], float] = time.time,
+) -> AsyncIterator[Client]:
+    """Connect to Gate's futures WebSocket and keep the connection alive for the block.
+
+    Args:
+        settle: "usdt", "btc" or "usd1" (perpetuals), or "usdt"/"btc" with `delivery=True`.
+        url: connect here instead (e.g. a fake exchange); overrides settle/testnet/delivery.
+        testnet: use Gate's testnet endpoint.
+        credentials: API key and secret, for private channels and the trading API.
+        config: liveness, backoff and buffer settings (`ClientConfig`); `url` and
+            `credentials` given here override the config's.
+        connector: how to open the WebSocket (tests pass `FakeGateServer.connector`).
+        wall_clock: unix time source for Gate's `time` fields and latency figures.
+
+    Returns once the first connection is up. Reconnects with capped exponential backoff
+    and jitter, forever unless `config.max_reconnects` is set, in which case
+    `ReconnectLimitReached` is raised from here. Any failure inside surfaces from here as
+    one exception (never a bare ExceptionGroup for a single failure). On exit every task
+    is gone and the socket is closed within a bounded, shielded grace period.
+
+    Example::
+
+        async with gatetrio.open_client(settle="usdt") as client:
+            async with client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades:
+                async for trade in trades:
+                    ...
+    """
+    resolved_url = url or endpoint_url(settle, delivery=delivery, testnet=testnet)
+    if config is None:
+        config = ClientConfig(url=resolved_url, credentials=credentials)
+    else:
+        config = attrs.evolve(
+            config,
+            url=url or config.url,
+            credentials=credentials if credentials is not None else config.credentials,
+        )
+    client = Client(config, connector=connector or default_connector, wall_clock=wall_clock)
+    try:
+        async with trio.open_nursery() as nursery:
+            client._nursery = nursery
+            await nursery.start(client._run_supervisor)
+            try:
+                yield client
+            finally:
+                client._closed = True
+                await client._aclose_connections()
+                nursery.cancel_scope.cancel(reason="open_client exited")
+    except BaseExceptionGroup as group:
+        raise _collapse(group)  # noqa: B904 - the group stays attached as __context__
+    finally:
+        client._closed = True
+        for sub in list(client._subs.values()):
+            sub._end()
