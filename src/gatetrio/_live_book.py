@@ -120,12 +120,12 @@ class LiveOrderBook:
             if self.ready and update_id is not None:
                 return update_id
 
-    def __aiter__(self) -> AsyncIterator[int]:
-        return self._iterate()
+    def __aiter__(self) -> LiveOrderBook:
+        return self
 
-    async def _iterate(self) -> AsyncIterator[int]:
-        while True:
-            yield await self.wait_update()
+    async def __anext__(self) -> int:
+        """The next update id (conflated, like `wait_update`); iteration never ends by itself."""
+        return await self.wait_update()
 
     def statistics(self) -> BookStatistics:
         return BookStatistics(

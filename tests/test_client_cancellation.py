@@ -1,0 +1,196 @@
+"""Cancelling each public operation mid-flight leaves the client consistent or cleanly closed."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+
+import pytest
+import trio
+import trio.testing
+from trio_websocket import WebSocketConnection
+
+import gatetrio
+from gatetrio import channels
+from gatetrio.testing import FakeGateServer
+
+CREDS = gatetrio.Credentials(key="k", secret="s", user_id="1")
+
+
+def config(**overrides: object) -> gatetrio.ClientConfig:
+    base: dict[str, object] = {
+        "ping_interval": 5.0,
+        "pong_timeout": 3.0,
+        "backoff_jitter": 0.0,
+        "rng": random.Random(2),
+    }
+    base.update(overrides)
+    return gatetrio.ClientConfig(**base)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+async def gate(nursery: trio.Nursery) -> FakeGateServer:
+    server = FakeGateServer(seed=5, credentials=CREDS)
+    await nursery.start(server.run)
+    return server
+
+
+def open_for(gate: FakeGateServer, **overrides: object) -> object:
+    return gatetrio.open_client(
+        connector=gate.connector,
+        config=config(**overrides),
+        wall_clock=gate.wall_time,
+        credentials=CREDS,
+    )
+
+
+async def test_cancelled_subscribe_leaves_nothing_registered(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_for(gate) as client:  # type: ignore[attr-defined]
+        gate.stall()  # the ack never comes
+        with trio.move_on_after(1.0) as scope:
+            async with client.subscribe(channels.trades("BTC_USDT")):
+                pytest.fail("subscribed without an ack")
+        assert scope.cancelled_caught
+        assert client.statistics().open_subscriptions == 0
+        assert client._protocol.subscriptions() == {}
+        gate.resume()
+        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
+            await trades.receive()
+
+
+async def test_cancelled_request_leaves_no_pending_correlation(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_for(gate) as client:  # type: ignore[attr-defined]
+        await client.request(gatetrio.ListOrders(status="open"))  # logs in
+        gate.stall()
+        with trio.move_on_after(1.0) as scope:
+            await client.request(gatetrio.GetOrder(order_id="1"))
+        assert scope.cancelled_caught
+        assert client._protocol.statistics().pending_api_requests == 0
+        assert client._api == {}
+
+
+async def test_request_lost_with_the_connection_is_never_replayed(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_for(gate) as client:  # type: ignore[attr-defined]
+        await client.request(gatetrio.ListOrders(status="open"))
+        gate.stall()  # the order reaches the fake, the reply never comes back
+        with pytest.raises(gatetrio.ConnectionLost, match="never replayed"):
+            await client.request(
+                gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc")
+            )
+        await client.wait_connected()
+        await trio.sleep(10)
+    places = [
+        msg
+        for _conn, msg in gate.received
+        if isinstance(msg, dict) and msg.get("channel") == "futures.order_place"
+    ]
+    assert len(places) == 1
+
+
+async def test_cancelled_order_book_sync_cleans_up(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def never(contract: str, limit: int) -> Mapping[str, object]:
+        await trio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    async with open_for(gate) as client:  # type: ignore[attr-defined]
+        with trio.move_on_after(2.0):
+            async with client.order_book(
+                "BTC_USDT", method="order_book_update", snapshot_fetcher=never
+            ) as live:
+                await live.wait_ready()
+        assert client.statistics().open_subscriptions == 0
+        assert client._books == set()
+
+
+async def test_cancel_during_connect_leaves_no_task_behind(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def hanging(
+        nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
+    ) -> WebSocketConnection:
+        await trio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    async with trio.open_nursery() as nursery:
+        with trio.move_on_after(3.0) as scope:
+            async with gatetrio.open_client(connector=hanging, config=config()):
+                pytest.fail("connected to a hanging connector")
+        assert scope.cancelled_caught
+        assert trio.current_time() == 3.0
+        assert nursery.child_tasks == frozenset()
+
+
+async def test_connect_deadline_counts_as_a_failed_attempt(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def hanging(
+        nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
+    ) -> WebSocketConnection:
+        await trio.sleep_forever()
+        raise AssertionError  # pragma: no cover
+
+    with pytest.raises(gatetrio.ReconnectLimitReached, match="no handshake"):
+        async with gatetrio.open_client(
+            connector=hanging, config=config(connect_deadline=2.0, max_reconnects=1)
+        ):
+            pass
+    # two attempts of 2 s each, with a 0.5 s backoff between them
+    assert trio.current_time() == 4.5
+
+
+async def test_outer_cancel_closes_the_socket_within_the_grace(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    with trio.move_on_after(5.0):
+        async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as t:  # type: ignore[attr-defined]
+            async for _trade in t:
+                pass
+    cancelled_at = trio.current_time()
+    await trio.sleep(0)
+    assert cancelled_at <= 5.0 + 2.0  # CLOSE_GRACE
+    await trio.sleep(1)
+    assert gate.connections == []
+
+
+async def test_exit_closes_politely_and_quickly(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")):  # type: ignore[attr-defined]
+        await trio.sleep(1.0)
+        start = trio.current_time()
+    assert trio.current_time() == start  # the close handshake completes without waiting
+    await trio.sleep(0.1)
+    assert gate.connections == []
+
+
+async def test_a_buggy_connector_is_contained_as_connection_lost(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def buggy(
+        nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
+    ) -> WebSocketConnection:
+        raise RuntimeError("connector bug")
+
+    with pytest.raises(gatetrio.ReconnectLimitReached) as info:
+        async with gatetrio.open_client(connector=buggy, config=config(max_reconnects=0)):
+            pass
+    assert "connector bug" in str(info.value)
+    assert isinstance(info.value, gatetrio.GateTrioError)
+
+
+async def test_client_is_unusable_after_exit(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_for(gate) as client:  # type: ignore[attr-defined]
+        pass
+    with pytest.raises(gatetrio.UsageError, match="closed"):
+        async with client.subscribe(channels.trades("BTC_USDT")):
+            pass

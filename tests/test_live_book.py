@@ -1,0 +1,271 @@
+"""Live order books against the fake exchange: after gaps, reconnects and upgrades, the client's
+book equals the fake's own book at the same update id, for every contract."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+
+import pytest
+import trio
+import trio.testing
+
+import gatetrio
+from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
+from gatetrio.testing import FakeGateServer
+
+USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
+
+
+def config() -> gatetrio.ClientConfig:
+    return gatetrio.ClientConfig(
+        ping_interval=5.0, pong_timeout=3.0, backoff_jitter=0.0, rng=random.Random(1)
+    )
+
+
+@pytest.fixture
+async def gate(nursery: trio.Nursery) -> FakeGateServer:
+    server = FakeGateServer(seed=11)
+    await nursery.start(server.run)
+    return server
+
+
+async def wait_for(condition: Callable[[], bool], *, limit: float = 120.0) -> None:
+    with trio.fail_after(limit):
+        while not condition():
+            await trio.sleep(0.05)
+
+
+def assert_matches_fake(gate: FakeGateServer, live: LiveOrderBook) -> None:
+    """The client's book equals the fake's book at the client's update id, at the stream depth."""
+    assert live.ready
+    update_id = live.book.update_id
+    assert update_id is not None
+    depth = int(live.level)
+    state = gate.book_at(live.contract, update_id, depth=depth)
+    assert state.bids
+    assert state.asks
+    assert live.book.bids(depth) == list(state.bids)
+    assert live.book.asks(depth) == list(state.asks)
+    assert not live.book.is_crossed()
+
+
+async def settle_books(books: list[LiveOrderBook]) -> None:
+    """Let every book apply a few more updates, then stop at a moment when all are ready."""
+    for live in books:
+        await live.wait_ready()
+        await live.wait_update()
+
+
+async def collect_events(
+    client: gatetrio.Client, into: list[ClientEvent], *, task_status: trio.TaskStatus[None]
+) -> None:
+    async with client.events() as events:
+        task_status.started()
+        async for event in events:
+            into.append(event)
+
+
+def fetcher(gate: FakeGateServer) -> Callable[[str, int], object]:
+    async def fetch(contract: str, limit: int) -> Mapping[str, object]:
+        await trio.sleep(0.05)  # a REST round trip, during which deltas keep arriving
+        return gate.rest_order_book(contract, limit)
+
+    return fetch
+
+
+async def test_obu_books_match_the_fake_through_gaps_and_reconnects(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[ClientEvent] = []
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(collect_events, client, events)
+        async with (
+            client.order_book("BTC_USDT", depth=50) as btc,
+            client.order_book("ETH_USDT", depth=400) as eth,
+            client.order_book("SOL_USDT", depth=10) as sol,
+            client.order_book("HEI_USDT", depth=10) as hei,
+        ):
+            books = [btc, eth, sol, hei]
+            assert [b.method for b in books] == ["obu"] * 4
+            assert [b.level for b in books] == ["50", "400", "50", "50"]
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+
+            gate.inject_gap("ETH_USDT")
+            await wait_for(lambda: eth.statistics().resyncs == 1)
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+            # the gap resynced ETH only; the others kept streaming
+            assert [b.statistics().resyncs for b in books] == [0, 1, 0, 0]
+            assert eth.statistics().gaps == 1
+
+            gate.drop()
+            await wait_for(lambda: client.statistics().connects == 2)
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+
+            gate.send_upgrade(grace=3.0)
+            await wait_for(lambda: client.statistics().upgrades == 1)
+            await trio.sleep(5)
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+        nursery.cancel_scope.cancel()
+    resyncs = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
+    assert [e.channel for e in resyncs] == ["ETH_USDT"]
+
+
+async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with gatetrio.open_client(
+        connector=gate.connector, config=config(), wall_clock=gate.wall_time
+    ) as client:
+        fetch = fetcher(gate)
+        async with (
+            client.order_book(
+                "BTC_USDT", depth=100, method="order_book_update", snapshot_fetcher=fetch
+            ) as btc,
+            client.order_book(
+                "ETH_USDT", depth=20, method="order_book_update", snapshot_fetcher=fetch
+            ) as eth,
+        ):
+            books = [btc, eth]
+            assert [b.level for b in books] == ["100", "20"]
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+
+            gate.inject_gap("BTC_USDT", size=3)
+            await wait_for(lambda: btc.statistics().resyncs == 1)
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+            assert eth.statistics().resyncs == 0
+            assert btc.statistics().snapshots_fetched >= 2
+
+            gate.drop()
+            await wait_for(lambda: client.statistics().connects == 2)
+            await settle_books(books)
+            for live in books:
+                assert_matches_fake(gate, live)
+
+
+async def test_btc_settle_uses_order_book_update_and_rest(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with gatetrio.open_client(
+        url="wss://fx-ws.gateio.ws/v4/ws/btc",
+        connector=gate.connector,
+        config=config(),
+        wall_clock=gate.wall_time,
+    ) as client:
+        async with client.order_book("BTC_USD", depth=50, snapshot_fetcher=fetcher(gate)) as live:
+            assert live.method == "order_book_update"
+            await settle_books([live])
+            assert_matches_fake(gate, live)
+
+
+async def test_snapshot_failures_are_retried_and_counted(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    failures = 2
+
+    async def flaky(contract: str, limit: int) -> Mapping[str, object]:
+        nonlocal failures
+        await trio.sleep(0.05)
+        if failures:
+            failures -= 1
+            raise gatetrio.ConnectionLost("REST down")
+        return gate.rest_order_book(contract, limit)
+
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        client.order_book(
+            "SOL_USDT", depth=20, method="order_book_update", snapshot_fetcher=flaky
+        ) as live,
+    ):
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+        assert live.statistics().snapshot_errors == 2
+
+
+async def test_crossed_book_triggers_a_resync(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        client.order_book("BTC_USDT", depth=50) as live,
+    ):
+        await settle_books([live])
+        best_ask = live.book.best_ask()
+        update_id = live.book.update_id
+        assert best_ask is not None
+        assert update_id is not None
+        crossing = gatetrio.ObuUpdate(
+            result=gatetrio.ObuDelta(
+                t=live.book.t,
+                s="ob.BTC_USDT.50",
+                U=update_id + 1,
+                u=update_id + 1,
+                b=(gatetrio.ObuLevel(p=str(best_ask[0] + 100), s="5"),),
+            )
+        )
+        gate.push(crossing)
+        await wait_for(lambda: live.statistics().crossed == 1)
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+        assert live.statistics().resyncs >= 1
+
+
+async def test_two_books_of_one_contract_share_the_stream(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        client.order_book("BTC_USDT", depth=20) as first,
+        client.order_book("BTC_USDT", depth=20) as second,
+    ):
+        await settle_books([first, second])
+        assert_matches_fake(gate, first)
+        assert_matches_fake(gate, second)
+    subscribes = [
+        msg
+        for _conn, msg in gate.received
+        if isinstance(msg, dict) and msg.get("channel") == "futures.obu"
+        and msg.get("event") == "subscribe"
+    ]
+    assert len(subscribes) == 1  # refcounted: no duplicate "Alert sub"
+
+
+async def test_iterating_a_live_book_yields_increasing_update_ids(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        client.order_book("ETH_USDT", depth=10) as live,
+    ):
+        seen = []
+        async for update_id in live:
+            seen.append(update_id)
+            if len(seen) == 5:
+                break
+    assert seen == sorted(seen)
+    assert len(set(seen)) == 5
