@@ -1,7 +1,7 @@
 """The exception tree. Everything gatetrio raises derives from `GateTrioError`.
 
     GateTrioError
-    ├── UsageError (ValueError)       a bad argument from the caller; raised at once, says what to do
+    ├── UsageError (ValueError)       a bad argument from the caller; the message says what to do
     ├── ProtocolError                 the server sent something undecodable / out of contract; .raw
     │   └── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
     ├── ExchangeError                 the server replied with an error; .code .message .channel
@@ -49,10 +49,14 @@ class ProtocolError(GateTrioError):
 
 
 class BookGap(ProtocolError):
-    """An order-book stream skipped update ids: `expected` was due, `got` arrived."""
+    """An order-book stream skipped update ids: `expected` was due, `got` arrived.
 
-    def __init__(self, contract: str, *, expected: int, got: int) -> None:
-        super().__init__(f"order book gap on {contract}: expected update id {expected}, got {got}")
+    `expected` is None when the book has no snapshot yet, so no delta can follow on from it.
+    """
+
+    def __init__(self, contract: str, *, expected: int | None, got: int) -> None:
+        due = "a snapshot first" if expected is None else f"update id {expected}"
+        super().__init__(f"order book gap on {contract}: expected {due}, got {got}")
         self.contract = contract
         self.expected = expected
         self.got = got
