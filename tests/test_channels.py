@@ -20,7 +20,7 @@ def spec(
     *,
     private: bool = False,
     batched: bool = False,
-) -> ChannelSpec:
+) -> ChannelSpec[object]:
     return ChannelSpec(
         channel=f"futures.{channel}",
         payloads=(payload,),
@@ -121,7 +121,7 @@ BTC, ETH = "BTC_USDT", "ETH_USDT"
         (channels.position_adl_rank(BTC), spec("position_adl_rank", (BTC,), {BTC}, private=True)),
     ],
 )
-def test_builders(built: ChannelSpec, expected: ChannelSpec) -> None:
+def test_builders(built: ChannelSpec[object], expected: ChannelSpec[object]) -> None:
     assert built == expected
 
 
@@ -164,7 +164,7 @@ def test_every_order_book_limit(limit: str | int) -> None:
     assert channels.order_book(BTC, limit).payloads == ((BTC, str(limit), "0"),)
 
 
-Builder = Callable[..., ChannelSpec]
+Builder = Callable[..., ChannelSpec[object]]
 
 
 @pytest.mark.parametrize(

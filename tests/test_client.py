@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
+from typing import Any, TypeVar
 
 import pytest
 import trio
@@ -14,6 +16,8 @@ import gatetrio
 from gatetrio import channels
 from gatetrio._client import Client, ClientEvent, ClientEventKind
 from gatetrio.testing import FakeGateServer
+
+T = TypeVar("T")
 
 CREDS = gatetrio.Credentials(key="k-test", secret="s-test", user_id="20011")
 
@@ -39,7 +43,9 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
     return server
 
 
-def client_for(gate: FakeGateServer, **overrides: object) -> object:
+def client_for(
+    gate: FakeGateServer, **overrides: object
+) -> contextlib.AbstractAsyncContextManager[Client]:
     return gatetrio.open_client(
         connector=gate.connector,
         config=config(**overrides),
@@ -48,7 +54,9 @@ def client_for(gate: FakeGateServer, **overrides: object) -> object:
     )
 
 
-def frames_of(gate: FakeGateServer, channel: str, event: str | None = None) -> list[dict[str, object]]:
+def frames_of(
+    gate: FakeGateServer, channel: str, event: str | None = None
+) -> list[dict[str, object]]:
     out = []
     for _conn, msg in gate.received:
         if isinstance(msg, dict) and msg.get("channel") == channel:
@@ -57,8 +65,8 @@ def frames_of(gate: FakeGateServer, channel: str, event: str | None = None) -> l
     return out
 
 
-async def take(sub: AsyncIterator[object], n: int) -> list[object]:
-    items = []
+async def take(sub: AsyncIterator[T], n: int) -> list[T]:
+    items: list[T] = []
     async for item in sub:
         items.append(item)
         if len(items) == n:
@@ -72,7 +80,7 @@ async def wait_for(condition: Callable[[], bool], *, limit: float = 60.0) -> Non
             await trio.sleep(0.05)
 
 
-async def streaming(sub: gatetrio.Subscription[object]) -> None:
+async def streaming(sub: gatetrio.Subscription[Any]) -> None:
     """Assert that new items keep arriving (not just what was buffered before)."""
     before = sub.statistics().messages_received
     await wait_for(lambda: sub.statistics().messages_received > before + 1)
@@ -83,21 +91,28 @@ async def streaming(sub: gatetrio.Subscription[object]) -> None:
             break
 
 
-async def collect_events(client: Client, into: list[ClientEvent], *, task_status: trio.TaskStatus[None]) -> None:
+async def collect_events(
+    client: Client, into: list[ClientEvent], *, task_status: trio.TaskStatus[None]
+) -> None:
     async with client.events() as events:
         task_status.started()
         async for event in events:
             into.append(event)
 
 
-async def test_trades_stream_typed_items_for_each_contract(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT", "ETH_USDT")) as trades:  # type: ignore[attr-defined]
+async def test_trades_stream_typed_items_for_each_contract(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        client_for(gate) as client,
+        client.subscribe(channels.trades("BTC_USDT", "ETH_USDT")) as trades,
+    ):
         items = await take(trades, 20)
         stats = trades.statistics()
         cstats = client.statistics()
     assert all(isinstance(t, gatetrio.Trade) for t in items)
-    assert {t.contract for t in items} == {"BTC_USDT", "ETH_USDT"}  # type: ignore[attr-defined]
-    assert all(isinstance(t.price, Decimal) for t in items)  # type: ignore[attr-defined]
+    assert {t.contract for t in items} == {"BTC_USDT", "ETH_USDT"}
+    assert all(isinstance(t.price, Decimal) for t in items)
     assert stats.messages_received >= 20
     assert stats.ready
     assert cstats.messages_by_channel["futures.trades"] >= 1
@@ -106,21 +121,30 @@ async def test_trades_stream_typed_items_for_each_contract(gate: FakeGateServer,
     assert abs(cstats.last_latency_ms) < 1000  # the fake's wall clock: push -> reader
 
 
-async def test_size_decimal_header_is_sent_and_sizes_are_decimal(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("ETH_USDT")) as trades:  # type: ignore[attr-defined]
+async def test_size_decimal_header_is_sent_and_sizes_are_decimal(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with client_for(gate) as client, client.subscribe(channels.trades("ETH_USDT")) as trades:
         items = await take(trades, 5)
-    assert all(isinstance(t.size, Decimal) for t in items)  # type: ignore[attr-defined]
-    (conn,) = [c for c in gate.connections] or [None]
-    del conn
+        (conn,) = gate.connections
+        assert conn.size_decimal
+    assert all(isinstance(t.size, Decimal) for t in items)
 
 
-async def test_without_size_decimal_sizes_are_ints(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate, size_decimal=False) as client, client.subscribe(channels.trades("BTC_USDT")) as trades:  # type: ignore[attr-defined]
+async def test_without_size_decimal_sizes_are_ints(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        client_for(gate, size_decimal=False) as client,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
+    ):
         items = await take(trades, 5)
-    assert all(type(t.size) is int for t in items)  # type: ignore[attr-defined]
+    assert all(type(t.size) is int for t in items)
 
 
-async def test_pings_every_interval_and_records_rtt(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_pings_every_interval_and_records_rtt(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
         start = trio.current_time()
         await trio.sleep(15.5)
@@ -133,9 +157,11 @@ async def test_pings_every_interval_and_records_rtt(gate: FakeGateServer, autoju
     assert stats.last_pong_rtt >= 0
 
 
-async def test_stall_is_detected_by_pong_timeout_and_the_client_reconnects(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_stall_is_detected_by_pong_timeout_and_the_client_reconnects(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:  # type: ignore[attr-defined]
+    async with client_for(gate) as client, trio.open_nursery() as nursery:
         await nursery.start(collect_events, client, events)
         async with client.subscribe(channels.trades("BTC_USDT")) as trades:
             t0 = trio.current_time()
@@ -147,7 +173,10 @@ async def test_stall_is_detected_by_pong_timeout_and_the_client_reconnects(gate:
                 await trio.sleep(0.1)
             disconnected = [e for e in events if e.kind is ClientEventKind.DISCONNECTED]
             assert disconnected
-            assert "pong" in disconnected[0].reason.lower() or "heartbeat" in disconnected[0].reason.lower()
+            assert (
+                "pong" in disconnected[0].reason.lower()
+                or "heartbeat" in disconnected[0].reason.lower()
+            )
             assert disconnected[0].at == pytest.approx(t0 + 5.0 + 3.0, abs=0.01)
             with trio.fail_after(30):
                 while ClientEventKind.RESUBSCRIBED not in [e.kind for e in events]:
@@ -160,9 +189,14 @@ async def test_stall_is_detected_by_pong_timeout_and_the_client_reconnects(gate:
     assert kinds.index(ClientEventKind.DISCONNECTED) < kinds.index(ClientEventKind.CONNECTED)
 
 
-async def test_drop_reconnects_and_resubscribes_from_state(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_drop_reconnects_and_resubscribes_from_state(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades, client.subscribe(channels.tickers("ETH_USDT")) as tickers:
+        async with (
+            client.subscribe(channels.trades("BTC_USDT")) as trades,
+            client.subscribe(channels.tickers("ETH_USDT")) as tickers,
+        ):
             await take(trades, 2)
             gate.drop()
             await wait_for(lambda: client.statistics().connects == 2)
@@ -177,9 +211,11 @@ async def test_drop_reconnects_and_resubscribes_from_state(gate: FakeGateServer,
     assert subscribes[0]["id"] != subscribes[1]["id"]
 
 
-async def test_refused_handshakes_follow_the_backoff_schedule(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_refused_handshakes_follow_the_backoff_schedule(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:  # type: ignore[attr-defined]
+    async with client_for(gate) as client, trio.open_nursery() as nursery:
         await nursery.start(collect_events, client, events)
         gate.refuse(3)
         t0 = trio.current_time()
@@ -196,7 +232,9 @@ async def test_refused_handshakes_follow_the_backoff_schedule(gate: FakeGateServ
     assert connecting[0] == pytest.approx(0.5, abs=0.01)
 
 
-async def test_reconnect_limit_ends_in_a_typed_error(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_reconnect_limit_ends_in_a_typed_error(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     with pytest.raises(gatetrio.ReconnectLimitReached):
         async with client_for(gate, max_reconnects=2) as client:
             gate.refuse(10)
@@ -205,7 +243,9 @@ async def test_reconnect_limit_ends_in_a_typed_error(gate: FakeGateServer, autoj
             del client
 
 
-async def test_first_connect_failure_within_limit_raises_from_open_client(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_first_connect_failure_within_limit_raises_from_open_client(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     gate.refuse(10)
     with pytest.raises(gatetrio.ReconnectLimitReached) as info:
         async with client_for(gate, max_reconnects=1):
@@ -213,7 +253,9 @@ async def test_first_connect_failure_within_limit_raises_from_open_client(gate: 
     assert "503" in str(info.value)
 
 
-async def test_unknown_contract_fails_the_subscribe_with_the_exchange_code(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_unknown_contract_fails_the_subscribe_with_the_exchange_code(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
         with pytest.raises(gatetrio.SubscriptionRejected) as info:
             async with client.subscribe(channels.trades("BTC_USDT", "NOPE_USDT")):
@@ -226,9 +268,11 @@ async def test_unknown_contract_fails_the_subscribe_with_the_exchange_code(gate:
             await take(trades, 1)
 
 
-async def test_malformed_frame_is_counted_and_reported_not_fatal(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_malformed_frame_is_counted_and_reported_not_fatal(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:  # type: ignore[attr-defined]
+    async with client_for(gate) as client, trio.open_nursery() as nursery:
         await nursery.start(collect_events, client, events)
         async with client.subscribe(channels.trades("BTC_USDT")) as trades:
             await take(trades, 1)
@@ -242,11 +286,16 @@ async def test_malformed_frame_is_counted_and_reported_not_fatal(gate: FakeGateS
     assert [e.kind for e in events].count(ClientEventKind.MALFORMED_FRAME) == 1
 
 
-async def test_upgrade_notice_makes_the_new_connection_before_breaking_the_old(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_upgrade_notice_makes_the_new_connection_before_breaking_the_old(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:  # type: ignore[attr-defined]
+    async with client_for(gate) as client, trio.open_nursery() as nursery:
         await nursery.start(collect_events, client, events)
-        async with client.order_book("BTC_USDT", depth=10) as live, client.subscribe(channels.trades("BTC_USDT")) as trades:
+        async with (
+            client.order_book("BTC_USDT", depth=10) as live,
+            client.subscribe(channels.trades("BTC_USDT")) as trades,
+        ):
             await live.wait_ready()
             gate.send_upgrade(grace=5.0)
             await trio.sleep(10.0)
@@ -266,8 +315,10 @@ async def test_upgrade_notice_makes_the_new_connection_before_breaking_the_old(g
     assert stats.reconnects == 0
 
 
-async def test_slow_consumer_cut_ends_with_subscriptions_streaming_again(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as trades:  # type: ignore[attr-defined]
+async def test_slow_consumer_cut_ends_with_subscriptions_streaming_again(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as trades:
         await take(trades, 1)
         cut = gate.cut_slow_consumers(min_backlog=0)
         assert cut
@@ -277,11 +328,20 @@ async def test_slow_consumer_cut_ends_with_subscriptions_streaming_again(gate: F
         assert gate.slow_consumers_cut == 1
 
 
-async def test_data_silence_is_reported_without_tearing_down(autojump_clock: trio.testing.MockClock, nursery: trio.Nursery) -> None:
+async def test_data_silence_is_reported_without_tearing_down(
+    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+) -> None:
     server = FakeGateServer(seed=3)
     await nursery.start(server.run)
     events: list[ClientEvent] = []
-    async with gatetrio.open_client(connector=server.connector, config=config(silence_timeout=4.0), wall_clock=server.wall_time) as client, trio.open_nursery() as inner:
+    async with (
+        gatetrio.open_client(
+            connector=server.connector,
+            config=config(silence_timeout=4.0),
+            wall_clock=server.wall_time,
+        ) as client,
+        trio.open_nursery() as inner,
+    ):
         await inner.start(collect_events, client, events)
         async with client.subscribe(channels.trades("BTC_USDT")) as trades:
             await take(trades, 1)
@@ -293,18 +353,34 @@ async def test_data_silence_is_reported_without_tearing_down(autojump_clock: tri
         inner.cancel_scope.cancel()
     assert stats.silent
     assert stats.silences == 1
-    assert [e.channel for e in events if e.kind is ClientEventKind.CHANNEL_SILENT] == ["futures.trades"]
+    assert [e.channel for e in events if e.kind is ClientEventKind.CHANNEL_SILENT] == [
+        "futures.trades"
+    ]
 
 
-async def test_overflow_fail_policy_surfaces_from_open_client(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_overflow_fail_policy_surfaces_from_open_client(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     with pytest.raises(gatetrio.SubscriptionOverflow) as info:
-        async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT", "ETH_USDT"), buffer=2, overflow=gatetrio.OverflowPolicy.FAIL):  # type: ignore[attr-defined]
+        async with (
+            client_for(gate) as client,
+            client.subscribe(
+                channels.trades("BTC_USDT", "ETH_USDT"),
+                buffer=2,
+                overflow=gatetrio.OverflowPolicy.FAIL,
+            ),
+        ):
             await trio.sleep(30)  # never consume
     assert info.value.channel == "futures.trades"
 
 
-async def test_drop_oldest_counts_drops_in_client_statistics(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT", "ETH_USDT"), buffer=2) as trades:  # type: ignore[attr-defined]
+async def test_drop_oldest_counts_drops_in_client_statistics(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        client_for(gate) as client,
+        client.subscribe(channels.trades("BTC_USDT", "ETH_USDT"), buffer=2) as trades,
+    ):
         await trio.sleep(30)
         sub_stats = trades.statistics()
         stats = client.statistics()
@@ -314,18 +390,24 @@ async def test_drop_oldest_counts_drops_in_client_statistics(gate: FakeGateServe
     assert stats.messages_dropped == sub_stats.messages_dropped
 
 
-async def test_user_exception_surfaces_unwrapped(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_user_exception_surfaces_unwrapped(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     class Boom(Exception):
         pass
 
     with pytest.raises(Boom):
-        async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")):  # type: ignore[attr-defined]
+        async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")):
             raise Boom
 
 
-async def test_private_subscription_is_signed_and_streams(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.orders("20011")) as orders:  # type: ignore[attr-defined]
-        reply = await client.request(gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc"))
+async def test_private_subscription_is_signed_and_streams(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with client_for(gate) as client, client.subscribe(channels.orders("20011")) as orders:
+        reply = await client.request(
+            gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc")
+        )
         assert isinstance(reply, gatetrio.ApiResult)
         (order,) = await take(orders, 1)
         assert isinstance(order, gatetrio.Order)
@@ -337,9 +419,13 @@ async def test_private_subscription_is_signed_and_streams(gate: FakeGateServer, 
     assert len(logins) == 1
 
 
-async def test_bad_credentials_fail_private_subscribe_with_authentication_error(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_bad_credentials_fail_private_subscribe_with_authentication_error(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     wrong = gatetrio.Credentials(key="k-test", secret="wrong", user_id="20011")
-    async with gatetrio.open_client(connector=gate.connector, config=config(), wall_clock=gate.wall_time, credentials=wrong) as client:
+    async with gatetrio.open_client(
+        connector=gate.connector, config=config(), wall_clock=gate.wall_time, credentials=wrong
+    ) as client:
         with pytest.raises(gatetrio.AuthenticationError) as info:
             async with client.subscribe(channels.orders("20011")):
                 pytest.fail("subscribed with a bad signature")
@@ -348,14 +434,18 @@ async def test_bad_credentials_fail_private_subscribe_with_authentication_error(
             await client.request(gatetrio.GetOrder(order_id="1"))
 
 
-async def test_rejected_order_raises_request_rejected_with_label(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_rejected_order_raises_request_rejected_with_label(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
         with pytest.raises(gatetrio.RequestRejected) as info:
             await client.request(gatetrio.CancelOrder(order_id="999999999"))
     assert info.value.label == "ORDER_NOT_FOUND"
 
 
-async def test_bad_arguments_raise_usage_error_at_once(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_bad_arguments_raise_usage_error_at_once(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
         with pytest.raises(gatetrio.UsageError, match="ChannelSpec"):
             async with client.subscribe("futures.trades"):  # type: ignore[arg-type]
@@ -373,7 +463,9 @@ async def test_bad_arguments_raise_usage_error_at_once(gate: FakeGateServer, aut
             pass
 
 
-async def test_public_async_methods_are_checkpoints(gate: FakeGateServer, autojump_clock: trio.testing.MockClock) -> None:
+async def test_public_async_methods_are_checkpoints(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
     async with client_for(gate) as client:
         with trio.testing.assert_checkpoints():
             await client.wait_connected()

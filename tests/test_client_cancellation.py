@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Mapping, Sequence
 
@@ -11,6 +12,7 @@ import trio.testing
 from trio_websocket import WebSocketConnection
 
 import gatetrio
+from gatetrio._client import Client
 from gatetrio import channels
 from gatetrio.testing import FakeGateServer
 
@@ -35,7 +37,9 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
     return server
 
 
-def open_for(gate: FakeGateServer, **overrides: object) -> object:
+def open_for(
+    gate: FakeGateServer, **overrides: object
+) -> contextlib.AbstractAsyncContextManager[Client]:
     return gatetrio.open_client(
         connector=gate.connector,
         config=config(**overrides),
@@ -47,7 +51,7 @@ def open_for(gate: FakeGateServer, **overrides: object) -> object:
 async def test_cancelled_subscribe_leaves_nothing_registered(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_for(gate) as client:  # type: ignore[attr-defined]
+    async with open_for(gate) as client:
         gate.stall()  # the ack never comes
         with trio.move_on_after(1.0) as scope:
             async with client.subscribe(channels.trades("BTC_USDT")):
@@ -63,7 +67,7 @@ async def test_cancelled_subscribe_leaves_nothing_registered(
 async def test_cancelled_request_leaves_no_pending_correlation(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_for(gate) as client:  # type: ignore[attr-defined]
+    async with open_for(gate) as client:
         await client.request(gatetrio.ListOrders(status="open"))  # logs in
         gate.stall()
         with trio.move_on_after(1.0) as scope:
@@ -76,7 +80,7 @@ async def test_cancelled_request_leaves_no_pending_correlation(
 async def test_request_lost_with_the_connection_is_never_replayed(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_for(gate) as client:  # type: ignore[attr-defined]
+    async with open_for(gate) as client:
         await client.request(gatetrio.ListOrders(status="open"))
         gate.stall()  # the order reaches the fake, the reply never comes back
         with pytest.raises(gatetrio.ConnectionLost, match="never replayed"):
@@ -100,7 +104,7 @@ async def test_cancelled_order_book_sync_cleans_up(
         await trio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
-    async with open_for(gate) as client:  # type: ignore[attr-defined]
+    async with open_for(gate) as client:
         with trio.move_on_after(2.0):
             async with client.order_book(
                 "BTC_USDT", method="order_book_update", snapshot_fetcher=never
@@ -150,7 +154,7 @@ async def test_outer_cancel_closes_the_socket_within_the_grace(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     with trio.move_on_after(5.0):
-        async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as t:  # type: ignore[attr-defined]
+        async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as t:
             async for _trade in t:
                 pass
     cancelled_at = trio.current_time()
@@ -163,7 +167,7 @@ async def test_outer_cancel_closes_the_socket_within_the_grace(
 async def test_exit_closes_politely_and_quickly(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")):  # type: ignore[attr-defined]
+    async with open_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")):
         await trio.sleep(1.0)
         start = trio.current_time()
     assert trio.current_time() == start  # the close handshake completes without waiting
@@ -189,7 +193,7 @@ async def test_a_buggy_connector_is_contained_as_connection_lost(
 async def test_client_is_unusable_after_exit(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_for(gate) as client:  # type: ignore[attr-defined]
+    async with open_for(gate) as client:
         pass
     with pytest.raises(gatetrio.UsageError, match="closed"):
         async with client.subscribe(channels.trades("BTC_USDT")):

@@ -12,6 +12,7 @@ import trio.testing
 
 import gatetrio
 from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
+from gatetrio import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
@@ -66,7 +67,7 @@ async def collect_events(
             into.append(event)
 
 
-def fetcher(gate: FakeGateServer) -> Callable[[str, int], object]:
+def fetcher(gate: FakeGateServer) -> gatetrio_live.SnapshotFetcher:
     async def fetch(contract: str, limit: int) -> Mapping[str, object]:
         await trio.sleep(0.05)  # a REST round trip, during which deltas keep arriving
         return gate.rest_order_book(contract, limit)
@@ -247,7 +248,8 @@ async def test_two_books_of_one_contract_share_the_stream(
     subscribes = [
         msg
         for _conn, msg in gate.received
-        if isinstance(msg, dict) and msg.get("channel") == "futures.obu"
+        if isinstance(msg, dict)
+        and msg.get("channel") == "futures.obu"
         and msg.get("event") == "subscribe"
     ]
     assert len(subscribes) == 1  # refcounted: no duplicate "Alert sub"

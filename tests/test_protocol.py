@@ -135,7 +135,7 @@ def deliveries(outputs: list[Output]) -> list[tuple[int, object]]:
     return [(o.sub_id, o.item) for o in outputs if isinstance(o, Delivery)]
 
 
-def subscribe_ready(proto: GateProtocol, spec: ChannelSpec) -> int:
+def subscribe_ready(proto: GateProtocol, spec: ChannelSpec[object]) -> int:
     """Subscribe and ack every frame that goes out."""
     sub_id, frames = proto.subscribe(spec, wall_time=WALL)
     for frame in frames:
@@ -216,7 +216,7 @@ def test_ack_with_unknown_id_is_unmatched() -> None:
 
 def test_subscription_needs_every_frame_acked() -> None:
     proto = make()
-    spec = ChannelSpec(
+    spec: ChannelSpec[object] = ChannelSpec(
         channel="futures.trades",
         payloads=(("BTC_USDT",), ("ETH_USDT",)),
         keys=frozenset({"BTC_USDT", "ETH_USDT"}),
@@ -278,7 +278,7 @@ def test_batch_failure_fails_every_subscription_waiting_on_it() -> None:
 
 def test_failed_subscription_is_not_resubscribed_and_unsubscribe_releases_it() -> None:
     proto = make()
-    spec = ChannelSpec(
+    spec: ChannelSpec[object] = ChannelSpec(
         channel="futures.trades",
         payloads=(("BTC_USDT",), ("NOPE_USDT",)),
         keys=frozenset({"BTC_USDT", "NOPE_USDT"}),
@@ -917,7 +917,9 @@ def test_replaying_the_2023_capture_readies_every_subscription(shared_data: Path
             keys = frozenset(payload)
         else:
             keys = frozenset({payload[0]})
-        spec = ChannelSpec(channel=sent["channel"], payloads=(payload,), keys=keys, batched=batched)
+        spec: ChannelSpec[object] = ChannelSpec(
+            channel=sent["channel"], payloads=(payload,), keys=keys, batched=batched
+        )
         sub_ids.append(proto.subscribe(spec, wall_time=WALL)[0])
     routed = 0
     for line in lines:

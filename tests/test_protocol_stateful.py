@@ -86,7 +86,7 @@ specs = st.one_of(
 )
 
 
-def spec_targets(spec: ChannelSpec) -> set[Target]:
+def spec_targets(spec: ChannelSpec[object]) -> set[Target]:
     if spec.batched:
         return {(spec.channel, e) for payload in spec.payloads for e in payload}
     return {(spec.channel, payload) for payload in spec.payloads}
@@ -118,7 +118,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         )
         self.now = 0.0
         self.connected = False
-        self.subs: dict[int, ChannelSpec] = {}
+        self.subs: dict[int, ChannelSpec[object]] = {}
         self.failed: set[int] = set()
         self.wire: dict[Target, _Wire] = {}
         self.sent: dict[int, dict[str, Any]] = {}  # unanswered subscribe/unsubscribe frames
@@ -195,7 +195,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             self.reconnect()
 
     @rule(spec=specs)
-    def subscribe(self, spec: ChannelSpec) -> None:
+    def subscribe(self, spec: ChannelSpec[object]) -> None:
         sub_id, frames = self.proto.subscribe(spec, wall_time=self.wall(), now=self.now)
         assert sub_id not in self.subs
         assert sub_id not in self.failed

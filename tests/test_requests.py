@@ -282,7 +282,9 @@ def test_requests_are_frozen() -> None:
 
 
 def test_channel_spec_keeps_its_fields() -> None:
-    spec = ChannelSpec(channel="futures.trades", payloads=(("A_B",),), keys=frozenset({"A_B"}))
+    spec: ChannelSpec[object] = ChannelSpec(
+        channel="futures.trades", payloads=(("A_B",),), keys=frozenset({"A_B"})
+    )
     assert (spec.private, spec.batched) == (False, False)
 
 

@@ -8,7 +8,7 @@ from gatetrio._errors import SubscriptionOverflow, SubscriptionRejected
 from gatetrio._requests import ChannelSpec
 from gatetrio._subscription import OverflowPolicy, Subscription
 
-SPEC = ChannelSpec(
+SPEC: ChannelSpec[int] = ChannelSpec(
     channel="futures.trades", payloads=(("BTC_USDT",),), keys=frozenset({"BTC_USDT"})
 )
 

@@ -9,7 +9,7 @@ those two modules) are public.
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib.metadata as _metadata
 
 from . import channels as channels
 from ._book import BookSync as BookSync
@@ -116,8 +116,8 @@ from ._subscription import Subscription as Subscription
 from ._subscription import SubscriptionStatistics as SubscriptionStatistics
 
 try:
-    __version__ = version("gatetrio")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = _metadata.version("gatetrio")
+except _metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [

@@ -19,7 +19,7 @@ import contextlib
 import enum
 import math
 import time
-from typing import TYPE_CHECKING, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import attrs
 import trio
@@ -35,10 +35,10 @@ from ._config import (
 )
 from ._errors import (
     AuthenticationError,
-    HeartbeatTimeout,
     ConnectionLost,
     GateTrioError,
     GateTrioInternalError,
+    HeartbeatTimeout,
     ReconnectLimitReached,
     RequestRejected,
     UsageError,
@@ -132,7 +132,9 @@ class _ApiWaiter:
     lost: str = ""
 
 
-_CLIENT_EVENTS_SPEC: Final = ChannelSpec(channel="gatetrio.client", payloads=(), keys=frozenset())
+_CLIENT_EVENTS_SPEC: Final[ChannelSpec[ClientEvent]] = ChannelSpec(
+    channel="gatetrio.client", payloads=(), keys=frozenset()
+)
 
 
 @attrs.define(eq=False)
@@ -169,7 +171,7 @@ class Client:
             silence_timeout=config.silence_timeout,
             credentials=config.credentials,
         )
-        self._subs: dict[int, Subscription[object]] = {}
+        self._subs: dict[int, Subscription[Any]] = {}
         self._ready: dict[int, trio.Event] = {}
         self._api: dict[str, _ApiWaiter] = {}
         self._current: _Connection | None = None
@@ -196,11 +198,11 @@ class Client:
     @contextlib.asynccontextmanager
     async def subscribe(
         self,
-        spec: ChannelSpec,
+        spec: ChannelSpec[T],
         *,
         buffer: int = DEFAULT_BUFFER,
         overflow: OverflowPolicy = OverflowPolicy.DROP_OLDEST,
-    ) -> AsyncIterator[Subscription[object]]:
+    ) -> AsyncIterator[Subscription[T]]:
         """Subscribe to `spec` (from `gatetrio.channels`) and yield its items as they arrive.
 
         Waits for the exchange's ack; raises `SubscriptionRejected` (code and message from the
@@ -229,7 +231,7 @@ class Client:
                 f"{spec.channel} is private: pass credentials=gatetrio.Credentials(...) "
                 "to open_client"
             )
-        sub: Subscription[object] = Subscription(spec, buffer=buffer, overflow=overflow)
+        sub: Subscription[T] = Subscription(spec, buffer=buffer, overflow=overflow)
         sub_id, frames = self._protocol.subscribe(
             spec, wall_time=self._wall_clock(), now=trio.current_time()
         )
@@ -363,7 +365,6 @@ class Client:
     # ------------------------------------------------------------------------ supervision
 
     async def _run_supervisor(self, *, task_status: trio.TaskStatus[None]) -> None:
-        config = self.config
         backoff = Backoff.from_config(self.config)
         ends_send, ends_recv = trio.open_memory_channel[str](2)
         started = False

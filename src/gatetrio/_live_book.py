@@ -29,7 +29,7 @@ from ._backoff import Backoff
 from ._book import BookSync, OrderBook, SyncStatus
 from ._config import rest_base_url
 from ._errors import BookGap, ConnectionLost, ProtocolError, UsageError
-from ._events import BookDelta, BookLevel, ObuDelta
+from ._events import BookLevel, ObuDelta
 from ._requests import check_contract
 from ._subscription import OverflowPolicy
 
@@ -252,8 +252,6 @@ async def run_obu_book(client: Client, live: LiveOrderBook) -> None:
             spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
         ) as sub:
             async for item in sub:
-                if not isinstance(item, ObuDelta):
-                    continue
                 if item.full:
                     # obu needs no REST step: a full push is the snapshot (spec 6.6)
                     book.load_snapshot(item.u, item.b, item.a, t=item.t)
@@ -339,8 +337,6 @@ async def run_rest_book(
 
         nursery.start_soon(fetch_snapshots)
         async for item in sub:
-            if not isinstance(item, BookDelta):
-                continue
             before = sync.status
             if before is SyncStatus.SYNCED:
                 update_id = sync.book.update_id

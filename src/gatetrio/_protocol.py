@@ -411,7 +411,7 @@ class _Sub:
     __slots__ = ("failed", "groups", "last_data", "ready", "silent", "spec", "sub_id", "targets")
 
     def __init__(
-        self, sub_id: int, spec: ChannelSpec, groups: tuple[tuple[_Target, ...], ...]
+        self, sub_id: int, spec: ChannelSpec[object], groups: tuple[tuple[_Target, ...], ...]
     ) -> None:
         self.sub_id = sub_id
         self.spec = spec
@@ -449,7 +449,7 @@ _ChannelRoutes: TypeAlias = tuple[dict[str, _Route], _Route, _Route]
 _Planned: TypeAlias = tuple[str, bool, tuple[str, ...], tuple[_Target, ...]]
 
 
-def _groups(spec: ChannelSpec) -> tuple[tuple[_Target, ...], ...]:
+def _groups(spec: ChannelSpec[object]) -> tuple[tuple[_Target, ...], ...]:
     channel = spec.channel
     if not spec.batched:
         return tuple(((channel, payload),) for payload in dict.fromkeys(spec.payloads))
@@ -470,7 +470,7 @@ def _payload(targets: tuple[_Target, ...]) -> tuple[str, ...]:
     return tuple(cast("str", element) for _, element in targets)
 
 
-def _check_spec(spec: ChannelSpec) -> None:
+def _check_spec(spec: ChannelSpec[object]) -> None:
     if not isinstance(spec, ChannelSpec):
         raise UsageError(f"subscribe takes a ChannelSpec (see gatetrio.channels), got {spec!r}")
     if not spec.channel or not spec.payloads or not all(spec.payloads):
@@ -612,7 +612,7 @@ class GateProtocol:
     # ---------------------------------------------------------------------- subscriptions
 
     def subscribe(
-        self, spec: ChannelSpec, *, wall_time: float, now: float | None = None
+        self, spec: ChannelSpec[object], *, wall_time: float, now: float | None = None
     ) -> tuple[int, list[str]]:
         """Register `spec`; return its sub_id and the frames to send now.
 
@@ -684,7 +684,7 @@ class GateProtocol:
         sub = self._subs.get(sub_id)
         return sub is not None and sub.ready
 
-    def subscriptions(self) -> dict[int, ChannelSpec]:
+    def subscriptions(self) -> dict[int, ChannelSpec[object]]:
         """The registered subscriptions (failed ones included until unsubscribed), by sub_id."""
         return {sub_id: sub.spec for sub_id, sub in self._subs.items()}
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar, Final, Literal, TypeAlias
+from typing import ClassVar, Final, Generic, Literal, TypeAlias, TypeVar
 
 import attrs
 
@@ -161,11 +161,15 @@ def check_order_id(order_id: object, what: str = "order_id") -> str:
 # --------------------------------------------------------------------------- subscriptions
 
 
+ItemT_co = TypeVar("ItemT_co", covariant=True)
+
+
 @attrs.frozen(kw_only=True)
-class ChannelSpec:
+class ChannelSpec(Generic[ItemT_co]):
     """A subscription target: `channel`, its subscribe `payloads`, and routing `keys`.
 
     Build these with the functions in `gatetrio.channels`, which validate their arguments.
+    The type parameter is the item type the subscription yields (`ChannelSpec[Trade]`).
     """
 
     channel: str

@@ -65,7 +65,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
     `SubscriptionRejected` once the buffered items are consumed.
     """
 
-    def __init__(self, spec: ChannelSpec, *, buffer: int, overflow: OverflowPolicy) -> None:
+    def __init__(self, spec: ChannelSpec[T], *, buffer: int, overflow: OverflowPolicy) -> None:
         self.spec = spec
         self._max = buffer
         self._overflow = overflow

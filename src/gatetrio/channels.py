@@ -23,10 +23,36 @@ Example::
 
 from __future__ import annotations
 
-from typing import Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
 from ._errors import UsageError
 from ._requests import ALL, WILDCARD, ChannelSpec, check_contract
+
+if TYPE_CHECKING:
+    from ._events import (
+        AdlWarning,
+        AutoDeleverage,
+        AutoOrder,
+        Balance,
+        BookDelta,
+        BookSnapshot,
+        BookTicker,
+        Candlestick,
+        ContractInfo,
+        ContractStats,
+        LegacyBookEntry,
+        Liquidation,
+        ObuDelta,
+        Order,
+        Position,
+        PositionAdlRank,
+        PositionClose,
+        PublicLiquidation,
+        ReduceRiskLimit,
+        Ticker,
+        Trade,
+        UserTrade,
+    )
 
 __all__ = [
     "ALL",
@@ -117,7 +143,7 @@ def _keys(items: tuple[str, ...]) -> frozenset[str]:
     return frozenset(WILDCARD if item == ALL else item for item in items)
 
 
-def _list_channel(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> ChannelSpec:
+def _list_channel(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> ChannelSpec[Any]:
     payload = _contracts(channel, contracts, allow_all=allow_all)
     return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys(payload), batched=True)
 
@@ -137,11 +163,11 @@ def _contract_or_all(contract: object) -> str:
     return ALL if contract == ALL else check_contract(contract)
 
 
-def _private(channel: str, payload: tuple[str, ...], contract: str) -> ChannelSpec:
+def _private(channel: str, payload: tuple[str, ...], contract: str) -> ChannelSpec[Any]:
     return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys((contract,)), private=True)
 
 
-def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpec:
+def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpec[Any]:
     uid, target = _user_id(user_id), _contract_or_all(contract)
     return _private(channel, (uid, target), target)
 
@@ -149,7 +175,7 @@ def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpe
 # --------------------------------------------------------------------------- public channels
 
 
-def tickers(*contracts: str) -> ChannelSpec:
+def tickers(*contracts: str) -> ChannelSpec[Ticker]:
     """``futures.tickers``: 24 h statistics and last/mark/index prices, about once a second.
 
     Example::
@@ -159,7 +185,7 @@ def tickers(*contracts: str) -> ChannelSpec:
     return _list_channel("futures.tickers", contracts, allow_all=False)
 
 
-def trades(*contracts: str) -> ChannelSpec:
+def trades(*contracts: str) -> ChannelSpec[Trade]:
     """``futures.trades``: public trades; `size` > 0 means the taker bought.
 
     Example::
@@ -169,7 +195,7 @@ def trades(*contracts: str) -> ChannelSpec:
     return _list_channel("futures.trades", contracts, allow_all=False)
 
 
-def book_ticker(*contracts: str) -> ChannelSpec:
+def book_ticker(*contracts: str) -> ChannelSpec[BookTicker]:
     """``futures.book_ticker``: best bid and ask in real time.
 
     Example::
@@ -179,7 +205,9 @@ def book_ticker(*contracts: str) -> ChannelSpec:
     return _list_channel("futures.book_ticker", contracts, allow_all=False)
 
 
-def order_book(contract: str, limit: str | int = "20", interval: str = "0") -> ChannelSpec:
+def order_book(
+    contract: str, limit: str | int = "20", interval: str = "0"
+) -> ChannelSpec[BookSnapshot | LegacyBookEntry]:
     """``futures.order_book``: periodic full snapshots (legacy; prefer `order_book_update`).
 
     `limit` is the depth: 100, 50, 20, 10, 5 or 1. `interval` is the price merge; only "0"
@@ -202,7 +230,7 @@ def order_book(contract: str, limit: str | int = "20", interval: str = "0") -> C
 
 def order_book_update(
     contract: str, frequency: str = "100ms", level: str | int = "100"
-) -> ChannelSpec:
+) -> ChannelSpec[BookDelta]:
     """``futures.order_book_update``: incremental depth, to apply to a REST snapshot.
 
     `frequency` is "100ms" (levels 100, 50 or 20) or "20ms" (level 20 only). Fetch the REST
@@ -227,7 +255,7 @@ def order_book_update(
     )
 
 
-def obu(*contracts: str, level: str | int = 400) -> ChannelSpec:
+def obu(*contracts: str, level: str | int = 400) -> ChannelSpec[ObuDelta]:
     """``futures.obu`` (order book v2): a full snapshot, then deltas; level 400 or 50.
 
     Level 400 updates every 100 ms, level 50 every 20 ms. The routing keys are the stream names.
@@ -244,7 +272,9 @@ def obu(*contracts: str, level: str | int = 400) -> ChannelSpec:
     )
 
 
-def candlesticks(contract: str, interval: str = "1m", price: CandlePrice = "last") -> ChannelSpec:
+def candlesticks(
+    contract: str, interval: str = "1m", price: CandlePrice = "last"
+) -> ChannelSpec[Candlestick]:
     """``futures.candlesticks``: OHLC candles of the last, mark or index price.
 
     `interval` is one of `CANDLESTICK_INTERVALS`. ``price="mark"`` or ``"index"`` subscribes to
@@ -274,7 +304,7 @@ def candlesticks(contract: str, interval: str = "1m", price: CandlePrice = "last
     )
 
 
-def public_liquidates(*contracts: str) -> ChannelSpec:
+def public_liquidates(*contracts: str) -> ChannelSpec[PublicLiquidation]:
     """``futures.public_liquidates``: liquidation orders; no contracts (or "!all") means all.
 
     Example::
@@ -285,7 +315,7 @@ def public_liquidates(*contracts: str) -> ChannelSpec:
     return _list_channel("futures.public_liquidates", contracts, allow_all=True)
 
 
-def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec:
+def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec[ContractStats]:
     """``futures.contract_stats``: open interest, long/short ratios and liquidation totals.
 
     `interval` is one of `CONTRACT_STATS_INTERVALS`.
@@ -303,7 +333,7 @@ def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec:
     )
 
 
-def contract_info(*contracts: str) -> ChannelSpec:
+def contract_info(*contracts: str) -> ChannelSpec[ContractInfo]:
     """``futures.contract_info``: precision and risk-tier changes; no contracts means all.
 
     Example::
@@ -313,7 +343,7 @@ def contract_info(*contracts: str) -> ChannelSpec:
     return _list_channel("futures.contract_info", contracts, allow_all=True)
 
 
-def adl_warning(*contracts: str) -> ChannelSpec:
+def adl_warning(*contracts: str) -> ChannelSpec[AdlWarning]:
     """``futures.adl_warning``: auto-deleverage risk state; no contracts means all.
 
     Example::
@@ -326,7 +356,7 @@ def adl_warning(*contracts: str) -> ChannelSpec:
 # --------------------------------------------------------------------------- private channels
 
 
-def orders(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def orders(user_id: str | int, contract: str = ALL) -> ChannelSpec[Order]:
     """``futures.orders`` (private): your order updates, for one contract or all.
 
     Example::
@@ -337,7 +367,7 @@ def orders(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.orders", user_id, contract)
 
 
-def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec[UserTrade]:
     """``futures.usertrades`` (private): your fills.
 
     Example::
@@ -347,7 +377,7 @@ def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.usertrades", user_id, contract)
 
 
-def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec[Liquidation]:
     """``futures.liquidates`` (private): your liquidations.
 
     Example::
@@ -357,7 +387,7 @@ def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.liquidates", user_id, contract)
 
 
-def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec[AutoDeleverage]:
     """``futures.auto_deleverages`` (private): auto-deleverages of your positions.
 
     Example::
@@ -367,7 +397,7 @@ def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.auto_deleverages", user_id, contract)
 
 
-def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec[PositionClose]:
     """``futures.position_closes`` (private): your closed positions and their pnl.
 
     Example::
@@ -377,7 +407,7 @@ def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.position_closes", user_id, contract)
 
 
-def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec[ReduceRiskLimit]:
     """``futures.reduce_risk_limits`` (private): risk-limit reductions.
 
     Example::
@@ -387,7 +417,7 @@ def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.reduce_risk_limits", user_id, contract)
 
 
-def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec[Position]:
     """``futures.positions`` (private): your position updates.
 
     Gate documents the user id here as a placeholder, but it is still sent.
@@ -399,7 +429,7 @@ def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec:
     return _user_channel("futures.positions", user_id, contract)
 
 
-def balances(user_id: str | int) -> ChannelSpec:
+def balances(user_id: str | int) -> ChannelSpec[Balance]:
     """``futures.balances`` (private): every change of your futures balance.
 
     Example::
@@ -409,7 +439,7 @@ def balances(user_id: str | int) -> ChannelSpec:
     return _private("futures.balances", (_user_id(user_id),), ALL)
 
 
-def position_adl_rank(contract: str = ALL) -> ChannelSpec:
+def position_adl_rank(contract: str = ALL) -> ChannelSpec[PositionAdlRank]:
     """``futures.position_adl_rank`` (private): your positions' place in the ADL queue.
 
     The payload has no user id (spec 7.9).
@@ -422,7 +452,7 @@ def position_adl_rank(contract: str = ALL) -> ChannelSpec:
     return _private("futures.position_adl_rank", (target,), target)
 
 
-def autoorders(user_id: str | int, contract: str = ALL) -> ChannelSpec:
+def autoorders(user_id: str | int, contract: str = ALL) -> ChannelSpec[AutoOrder]:
     """``futures.autoorders`` (private): your price-triggered (TP/SL) orders.
 
     Example::
