@@ -1,0 +1,116 @@
+"""Serve a `FakeGateServer` on a real TCP port: WebSocket and REST on one listener.
+
+Each accepted stream's HTTP request head is read first. A WebSocket upgrade goes to
+`FakeGateServer.serve_stream` with the bytes already read replayed; anything else is answered
+as a small HTTP/1.1 REST request (`FakeGateServer.handle_http`) and the socket is closed. So a
+plain websocket tool, the official SDK, or httpx can all use the one URL the CLI prints.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+if TYPE_CHECKING:
+    from ._fake_server import FakeGateServer
+
+MAX_HEAD: Final = 64 * 1024
+HEAD_DEADLINE: Final = 10.0  # seconds a client gets to send its request head
+WS_PATHS: Final = (
+    "/v4/ws/usdt",
+    "/v4/ws/btc",
+    "/v4/ws/usd1",
+    "/v4/ws/delivery/usdt",
+    "/v4/ws/delivery/btc",
+)
+_REASONS: Final = {
+    200: "OK",
+    400: "Bad Request",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    408: "Request Timeout",
+    431: "Request Header Fields Too Large",
+}
+
+
+async def serve_tcp(
+    server: FakeGateServer,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    *,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Listen on `host:port` (0: any free port) until cancelled; `task_status` gets the port.
+
+    `server.run` must be running (WebSocket connections live in its nursery). Cancelling
+    this stops accepting; it does not close connections already handed to the server.
+    """
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound = listeners[0].socket.getsockname()[1]
+    task_status.started(bound)
+    await trio.serve_listeners(functools.partial(_handle_stream, server), listeners)
+
+
+def urls(host: str, port: int) -> list[str]:
+    """The WebSocket URLs a loopback server on `host:port` answers."""
+    return [f"ws://{host}:{port}{path}" for path in WS_PATHS]
+
+
+async def _handle_stream(server: FakeGateServer, stream: trio.SocketStream) -> None:
+    try:
+        head = b""
+        with trio.move_on_after(HEAD_DEADLINE):
+            while b"\r\n\r\n" not in head:
+                chunk = await stream.receive_some(4096)
+                if not chunk:
+                    return
+                head += chunk
+                if len(head) > MAX_HEAD:
+                    await _respond(stream, 431, b"")
+                    return
+        if b"\r\n\r\n" not in head:
+            await _respond(stream, 408, b"")
+            return
+        request_line, headers = _parse_head(head[: head.index(b"\r\n\r\n")])
+        parts = request_line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+            await _respond(stream, 400, b"")
+            return
+        method, target = parts[0], parts[1]
+        if headers.get("upgrade", "").lower() == "websocket":
+            # the WebSocket side reads the head again, from the replayed prefix
+            await server.serve_stream(stream, prefix=head)
+            return
+        status, body = server.handle_http(method, target, headers)
+        await _respond(stream, status, b"" if method == "HEAD" else body)
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass  # the client went away; nothing to tell it
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+def _parse_head(head: bytes) -> tuple[str, dict[str, str]]:
+    lines = head.decode("latin-1").split("\r\n")
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return lines[0], headers
+
+
+async def _respond(stream: trio.SocketStream, status: int, body: bytes) -> None:
+    if not body and status >= 400:
+        body = json.dumps(
+            {"label": _REASONS.get(status, "ERROR").upper().replace(" ", "_")}
+        ).encode()
+    head = (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
+        "Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n"
+        "Connection: close\r\n\r\n"
+    ).encode()
+    await stream.send_all(head + body)
