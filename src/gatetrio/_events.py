@@ -5,41 +5,76 @@ the decoder can build them in one pass; `result` holds typed item records. Item 
 field names verbatim (`U`, `u`, `b`, `B`, ...) for the same reason and so that the spec's field
 tables apply unchanged.
 
+Records are frozen `msgspec.Struct`s, not attrs classes: msgspec builds a Struct about 1.6x
+faster than an attrs instance (slotted or not, frozen or not), and without that the decoder
+misses its 2x-json.loads target on every kind (benchmarks/README.md, "Decode"). They behave as
+attrs records do: keyword or positional construction, immutable, value equality, hashable,
+`match` support; use `msgspec.structs.replace(record, field=...)` where attrs has `evolve`.
+`gc=False` wherever a record cannot hold free-form JSON (and so cannot take part in a cycle).
+
 Types (spec section 10):
-- prices and decimal strings are `decimal.Decimal` (exponent forms such as "2.895e-05" included);
-  a field Gate may send as `""` or omit is `Decimal | None`;
+- prices and decimal strings are `decimal.Decimal` (exponent forms such as "2.895e-05" included),
+  always finite; a field Gate may send as `""` or omit is `Decimal | None`;
 - sizes are `int` without the `X-Gate-Size-Decimal` header and `Decimal` with it (`Size`);
 - ids are Python ints (exact beyond 2**53); usertrade ids are strings, as Gate sends them;
 - times are the documented unit of each field: `*_ms`/`t` milliseconds, `time`/`create_time`
   seconds, candlestick `t` seconds.
 
-Order-book levels are the one exception to "prices are Decimal": `BookLevel` keeps the exact wire
-text and converts on access (`.price`, `.size`). Building ~40 Decimals per book frame halves decode
-throughput (benchmarks/README.md), and the order book converts each level once when it applies it.
+Two kinds keep Gate's text and convert on access, for throughput (benchmarks/README.md):
+order-book levels (`BookLevel.price`/`.size`; ~40 Decimals per book frame would halve decode
+speed, and the order book converts each level once when it applies it) and tickers (`Ticker`;
+~14 decimals a ticker). A malformed value there raises `ProtocolError` when it is read.
 
 No validators here: the decoder is the only producer from untrusted input and validates once.
 """
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
-from typing import TypeAlias
+from typing import (
+    Annotated,
+    Final,
+    Generic,
+    NamedTuple,
+    Self,
+    TypeAlias,
+    TypeVar,
+    final,
+    get_args,
+    get_type_hints,
+    overload,
+)
 
-import attrs
 import msgspec
+
+from ._errors import ProtocolError
 
 Size: TypeAlias = int | Decimal
 
 
+def _decimal_text(text: str, what: str) -> Decimal:
+    # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
+    # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, ValueError, TypeError):
+        raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=str(text)) from None
+    if not value.is_finite():
+        raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
+    return value
+
+
 def _size(raw: int | str) -> Size:
-    return raw if isinstance(raw, int) else Decimal(raw)
+    return raw if isinstance(raw, int) else _decimal_text(raw, "size")
 
 
 class BookLevel(msgspec.Struct, frozen=True, gc=False):
     """One price level as Gate sends it: `p` price text, `s` absolute size (0 deletes the level).
 
-    A msgspec Struct rather than an attrs class: levels are the most numerous objects on the hot
-    path, and a Struct costs about half as much to build (benchmarks/README.md).
+    Levels are the most numerous objects on the hot path, so they keep Gate's text: the text is
+    validated when converted, and `.price` and `.size` raise `ProtocolError` on a malformed value
+    (a new Decimal per access; the order book caches its conversions).
     """
 
     p: str
@@ -47,7 +82,7 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def price(self) -> Decimal:
-        return Decimal(self.p)
+        return _decimal_text(self.p, "price")
 
     @property
     def size(self) -> Size:
@@ -61,37 +96,208 @@ class ObuLevel(BookLevel, frozen=True, gc=False, array_like=True):
 # --------------------------------------------------------------------------- public channels
 
 
-@attrs.frozen
-class Ticker:
-    """One contract's `futures.tickers` entry."""
+class _TickerText(msgspec.Struct, frozen=True, gc=False):
+    """A ticker as Gate sends it: the decimal fields keep their wire text (None when absent)."""
 
     contract: str
-    last: Decimal
-    change_percentage: Decimal | None = None
-    total_size: Decimal | None = None
-    volume_24h: Decimal | None = None
-    volume_24h_base: Decimal | None = None
-    volume_24h_quote: Decimal | None = None
-    volume_24h_settle: Decimal | None = None
-    mark_price: Decimal | None = None
-    index_price: Decimal | None = None
-    funding_rate: Decimal | None = None
-    funding_rate_indicative: Decimal | None = None
-    low_24h: Decimal | None = None
-    high_24h: Decimal | None = None
-    change_price: Decimal | None = None
-    quanto_base_rate: str = ""  # often "", else a decimal string such as "2.895e-05"
+    last: str
+    change_percentage: str | None = None
+    total_size: str | None = None
+    volume_24h: str | None = None
+    volume_24h_base: str | None = None
+    volume_24h_quote: str | None = None
+    volume_24h_settle: str | None = None
+    mark_price: str | None = None
+    index_price: str | None = None
+    funding_rate: str | None = None
+    funding_rate_indicative: str | None = None
+    low_24h: str | None = None
+    high_24h: str | None = None
+    change_price: str | None = None
+    quanto_base_rate: str = ""
     price_type: str = ""
     change_from: str = ""
     funding_interval: int = 0
     funding_offset: int = 0
     funding_next_apply: int = 0
-    t: int = 0  # ms; 0 when Gate omitted it (seen in 2024)
+    t: int = 0
     event_type: str = ""
 
 
-@attrs.frozen
-class Trade:
+_T = TypeVar("_T")
+
+
+class _TickerField(Generic[_T]):
+    """A plain ticker attribute, read through from the wire record."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> _T | Self:
+        if obj is None:
+            return self
+        value: _T = getattr(obj._text, self.name)
+        return value
+
+
+class _TickerDecimal(_TickerField["Decimal | None"]):
+    """An optional ticker decimal: None when Gate omitted it or sent `""`."""
+
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal | None: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self | None:
+        if obj is None:
+            return self
+        text: str | None = getattr(obj._text, self.name)
+        return _decimal_text(text, self.name) if text else None
+
+
+class _TickerRequiredDecimal(_TickerField[Decimal]):
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
+        if obj is None:
+            return self
+        return _decimal_text(getattr(obj._text, self.name), self.name)
+
+
+def _text_or_none(value: Decimal | str | None) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+@final
+class Ticker:
+    """One contract's `futures.tickers` entry; numeric fields read as `Decimal` (None if absent).
+
+    A ticker carries ~14 decimal fields, and converting them all while decoding costs more than
+    the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
+    converts a field when it is read: `ticker.last` is a fresh `Decimal` on each access (bind it
+    to a name if you read it in a loop), and a malformed value raises `ProtocolError` there
+    rather than in `decode_message`. Equality and hashing compare the wire text.
+
+    Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
+    """
+
+    __slots__ = ("_text",)
+    _text: _TickerText
+
+    contract = _TickerField[str]()
+    last = _TickerRequiredDecimal()
+    change_percentage = _TickerDecimal()
+    total_size = _TickerDecimal()  # open interest in contracts; a string even without the header
+    volume_24h = _TickerDecimal()
+    volume_24h_base = _TickerDecimal()
+    volume_24h_quote = _TickerDecimal()
+    volume_24h_settle = _TickerDecimal()
+    mark_price = _TickerDecimal()
+    index_price = _TickerDecimal()
+    funding_rate = _TickerDecimal()
+    funding_rate_indicative = _TickerDecimal()
+    low_24h = _TickerDecimal()
+    high_24h = _TickerDecimal()
+    change_price = _TickerDecimal()
+    quanto_base_rate = _TickerField[str]()  # often "", else a decimal string such as "2.895e-05"
+    price_type = _TickerField[str]()
+    change_from = _TickerField[str]()
+    funding_interval = _TickerField[int]()
+    funding_offset = _TickerField[int]()
+    funding_next_apply = _TickerField[int]()
+    t = _TickerField[int]()  # ms; 0 when Gate omitted it (seen in 2024)
+    event_type = _TickerField[str]()
+
+    def __init__(  # noqa: PLR0917  # positional too, in wire order, like every other record
+        self,
+        contract: str,
+        last: Decimal | str,
+        change_percentage: Decimal | str | None = None,
+        total_size: Decimal | str | None = None,
+        volume_24h: Decimal | str | None = None,
+        volume_24h_base: Decimal | str | None = None,
+        volume_24h_quote: Decimal | str | None = None,
+        volume_24h_settle: Decimal | str | None = None,
+        mark_price: Decimal | str | None = None,
+        index_price: Decimal | str | None = None,
+        funding_rate: Decimal | str | None = None,
+        funding_rate_indicative: Decimal | str | None = None,
+        low_24h: Decimal | str | None = None,
+        high_24h: Decimal | str | None = None,
+        change_price: Decimal | str | None = None,
+        quanto_base_rate: str = "",
+        price_type: str = "",
+        change_from: str = "",
+        funding_interval: int = 0,
+        funding_offset: int = 0,
+        funding_next_apply: int = 0,
+        t: int = 0,
+        event_type: str = "",
+    ) -> None:
+        d = _text_or_none
+        self._text = _TickerText(
+            contract,
+            str(last),
+            d(change_percentage),
+            d(total_size),
+            d(volume_24h),
+            d(volume_24h_base),
+            d(volume_24h_quote),
+            d(volume_24h_settle),
+            d(mark_price),
+            d(index_price),
+            d(funding_rate),
+            d(funding_rate_indicative),
+            d(low_24h),
+            d(high_24h),
+            d(change_price),
+            quanto_base_rate,
+            price_type,
+            change_from,
+            funding_interval,
+            funding_offset,
+            funding_next_apply,
+            t,
+            event_type,
+        )
+
+    @classmethod
+    def _from_text(cls, text: _TickerText) -> Ticker:
+        # The decoders' constructor: wraps an already-decoded wire record without copying it.
+        ticker = _new_object(cls)
+        ticker._text = text
+        return ticker
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Ticker:
+            return NotImplemented
+        return self._text == other._text
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __repr__(self) -> str:
+        return "Ticker" + repr(self._text).removeprefix("_TickerText")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Ticker._from_text, (self._text,))
+
+
+_new_object = object.__new__
+
+
+class Trade(msgspec.Struct, frozen=True, gc=False):
     """A public trade; `size` is signed: positive = taker bought, negative = taker sold."""
 
     id: int
@@ -103,8 +309,7 @@ class Trade:
     is_internal: bool = False
 
 
-@attrs.frozen
-class BookTicker:
+class BookTicker(msgspec.Struct, frozen=True, gc=False):
     """Best bid/ask. `b`/`a` are None when that side is empty (Gate sends `""` and size 0)."""
 
     t: int
@@ -116,8 +321,7 @@ class BookTicker:
     A: Size
 
 
-@attrs.frozen
-class BookDelta:
+class BookDelta(msgspec.Struct, frozen=True, gc=False):
     """`futures.order_book_update` result: levels with absolute sizes for update ids `U..u`."""
 
     t: int
@@ -130,9 +334,8 @@ class BookDelta:
     full: bool = False  # True: replaces the whole book for level `l`
 
 
-@attrs.frozen
-class ObuDelta:
-    """`futures.obu` result. `s` is the stream name `ob.<contract>.<level>`; full pushes have no U."""
+class ObuDelta(msgspec.Struct, frozen=True, gc=False):
+    """`futures.obu` result: `s` is the stream name `ob.<contract>.<level>`; full pushes lack U."""
 
     t: int
     s: str
@@ -144,15 +347,17 @@ class ObuDelta:
 
     @property
     def contract(self) -> str:
-        return self.s[3 : self.s.rfind(".")]
+        # Split on the first and last dot: contract names never hold a dot, but be exact anyway.
+        # A stream name without two dots (never seen) yields "".
+        first, last = self.s.find("."), self.s.rfind(".")
+        return self.s[first + 1 : last] if first < last else ""
 
     @property
     def level(self) -> str:
-        return self.s[self.s.rfind(".") + 1 :]
+        return self.s[self.s.rfind(".") + 1 :] if "." in self.s else ""
 
 
-@attrs.frozen
-class BookSnapshot:
+class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
     """`futures.order_book` event `all`: a full snapshot with book id `id`."""
 
     t: int
@@ -163,8 +368,7 @@ class BookSnapshot:
     l: str = ""
 
 
-@attrs.frozen
-class LegacyBookEntry:
+class LegacyBookEntry(msgspec.Struct, frozen=True, gc=False):
     """Legacy `futures.order_book` event `update` entry: `s` > 0 bid, `s` < 0 ask."""
 
     p: str
@@ -173,8 +377,7 @@ class LegacyBookEntry:
     id: int
 
 
-@attrs.frozen
-class Candlestick:
+class Candlestick(msgspec.Struct, frozen=True, gc=False):
     """A candle; `t` is the bucket open in seconds, `n` is `<interval>_<contract>`."""
 
     t: int
@@ -196,8 +399,7 @@ class Candlestick:
         return self.n.partition("_")[2]
 
 
-@attrs.frozen
-class PublicLiquidation:
+class PublicLiquidation(msgspec.Struct, frozen=True, gc=False):
     """A public liquidation; `time` is ms today and was seconds in older docs (see `time_ms`)."""
 
     contract: str
@@ -211,8 +413,7 @@ class PublicLiquidation:
         return self.time if self.time >= 100_000_000_000 else self.time * 1000
 
 
-@attrs.frozen
-class ContractStats:
+class ContractStats(msgspec.Struct, frozen=True, gc=False):
     """`futures.contract_stats` entry; every numeric field is number-or-string on the wire."""
 
     time: int
@@ -232,8 +433,7 @@ class ContractStats:
     top_lsr_size: Decimal | None = None
 
 
-@attrs.frozen
-class RiskLimitTier:
+class RiskLimitTier(msgspec.Struct, frozen=True, gc=False):
     tier: int
     risk_limit: Decimal | None = None
     initial_rate: Decimal | None = None
@@ -243,8 +443,7 @@ class RiskLimitTier:
     contract: str = ""
 
 
-@attrs.frozen
-class ContractInfo:
+class ContractInfo(msgspec.Struct, frozen=True, gc=False):
     """`futures.contract_info`; an update that changes only precision omits the tiers."""
 
     contract: str
@@ -254,8 +453,7 @@ class ContractInfo:
     risk_limit_tiers: tuple[RiskLimitTier, ...] | None = None
 
 
-@attrs.frozen
-class AdlWarning:
+class AdlWarning(msgspec.Struct, frozen=True, gc=False):
     """`futures.adl_warning`: `state` is normal, warning or adl_risk; `update_time` in ms."""
 
     contract: str
@@ -267,8 +465,7 @@ class AdlWarning:
 # -------------------------------------------------------------------------- private channels
 
 
-@attrs.frozen
-class Order:
+class Order(msgspec.Struct, frozen=True, gc=False):
     """`futures.orders` entry. `size` and `left` are signed (+ buy, - sell)."""
 
     id: int
@@ -309,8 +506,7 @@ class Order:
     market_order_slip_ratio: str = ""
 
 
-@attrs.frozen
-class UserTrade:
+class UserTrade(msgspec.Struct, frozen=True, gc=False):
     """`futures.usertrades` entry; `id` and `order_id` are strings on the wire."""
 
     id: str
@@ -329,8 +525,7 @@ class UserTrade:
     close_size: Decimal | None = None
 
 
-@attrs.frozen
-class Liquidation:
+class Liquidation(msgspec.Struct, frozen=True, gc=False):
     contract: str
     size: Size
     order_id: int = 0
@@ -348,8 +543,7 @@ class Liquidation:
     order_size: Size = 0
 
 
-@attrs.frozen
-class AutoDeleverage:
+class AutoDeleverage(msgspec.Struct, frozen=True, gc=False):
     contract: str
     position_size: Size
     trade_size: Size
@@ -362,8 +556,7 @@ class AutoDeleverage:
     leverage: Decimal | None = None
 
 
-@attrs.frozen
-class PositionClose:
+class PositionClose(msgspec.Struct, frozen=True, gc=False):
     contract: str
     side: str
     pnl: Decimal | None = None
@@ -373,8 +566,7 @@ class PositionClose:
     user: str | int = ""
 
 
-@attrs.frozen
-class Balance:
+class Balance(msgspec.Struct, frozen=True, gc=False):
     """`futures.balances` entry: the balance after one change of `type` (fee, pnl, dnw, ...)."""
 
     balance: Decimal
@@ -387,8 +579,7 @@ class Balance:
     currency: str = ""
 
 
-@attrs.frozen
-class ReduceRiskLimit:
+class ReduceRiskLimit(msgspec.Struct, frozen=True, gc=False):
     contract: str
     cancel_orders: int = 0
     leverage_max: Decimal | None = None
@@ -400,8 +591,7 @@ class ReduceRiskLimit:
     user: str | int = ""
 
 
-@attrs.frozen
-class Position:
+class Position(msgspec.Struct, frozen=True, gc=False):
     """`futures.positions` entry; `size` is signed, `update_id` increments by one per push."""
 
     contract: str
@@ -428,8 +618,7 @@ class Position:
     lever: Decimal | None = None
 
 
-@attrs.frozen
-class PositionAdlRank:
+class PositionAdlRank(msgspec.Struct, frozen=True, gc=False):
     """`rank_division` 1-6: 1 is first in line for ADL, 6 is in liquidation."""
 
     contract: str
@@ -439,8 +628,7 @@ class PositionAdlRank:
     user_id: int = 0
 
 
-@attrs.frozen
-class AutoOrder:
+class AutoOrder(msgspec.Struct, frozen=True):
     """`futures.autoorders` entry; nested trigger/initial objects are kept as plain JSON."""
 
     id: int
@@ -464,221 +652,199 @@ class AutoOrder:
 # ------------------------------------------------------------------------- frame-level events
 
 
-@attrs.frozen
-class TickersUpdate:
+PushEvent: TypeAlias = Annotated[str, msgspec.Meta(max_length=8)]
+"""A push's `event` ("update", "all"; "" or absent on some obu pushes). A plain `str` to users;
+to msgspec, at most 8 characters: "subscribe" and "unsubscribe" then fail the typed decode, so
+acks on a data channel reach the reference decoder without a check in Python."""
+
+
+class _Frame(
+    msgspec.Struct, frozen=True, gc=False, tag_field="channel", forbid_unknown_fields=True
+):
+    """A channel push: `result` plus Gate's envelope (`time` s, `time_ms` ms, `event`).
+
+    `channel` is the class's tag, so msgspec picks the class from the frame's own `channel` in
+    one pass; it is read-only and not a constructor argument. `forbid_unknown_fields` only
+    steers the decoder: an envelope with any other key (`error`, old `id`) is left to the
+    reference decoder, which ignores unknown keys and turns a non-empty `error` into an
+    ErrorReply.
+    """
+
+    @property
+    def channel(self) -> str:
+        return str(self.__struct_config__.tag)
+
+
+class TickersUpdate(_Frame, tag="futures.tickers", frozen=True):
     result: tuple[Ticker, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.tickers"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class TradesUpdate:
+class TradesUpdate(_Frame, tag="futures.trades", frozen=True):
     result: tuple[Trade, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.trades"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class BookTickerUpdate:
+class BookTickerUpdate(_Frame, tag="futures.book_ticker", frozen=True):
     result: BookTicker
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.book_ticker"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class OrderBookUpdate:
+class OrderBookUpdate(_Frame, tag="futures.order_book_update", frozen=True):
     """`futures.order_book_update` push."""
 
     result: BookDelta
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.order_book_update"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class ObuUpdate:
+class ObuUpdate(_Frame, tag="futures.obu", frozen=True):
     """`futures.obu` push; Gate may omit `time` and `event` (spec 6.6), so neither is required."""
 
     result: ObuDelta
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.obu"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class OrderBookSnapshot:
+class OrderBookSnapshot(_Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` full snapshot (event `all`)."""
 
     result: BookSnapshot
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.order_book"
-    event: str = "all"
+    event: PushEvent = "all"
 
 
-@attrs.frozen
-class LegacyOrderBookUpdate:
+class LegacyOrderBookUpdate(_Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` incremental push (event `update`, array of entries)."""
 
     result: tuple[LegacyBookEntry, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.order_book"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class CandlesticksUpdate:
+class CandlesticksUpdate(_Frame, tag="futures.candlesticks", frozen=True):
     result: tuple[Candlestick, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.candlesticks"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class PublicLiquidationsUpdate:
+class PublicLiquidationsUpdate(_Frame, tag="futures.public_liquidates", frozen=True):
     """Always a tuple here, whether Gate sent an object (live 2026-08) or an array (docs)."""
 
     result: tuple[PublicLiquidation, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.public_liquidates"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class ContractStatsUpdate:
+class ContractStatsUpdate(_Frame, tag="futures.contract_stats", frozen=True):
     result: tuple[ContractStats, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.contract_stats"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class ContractInfoUpdate:
+class ContractInfoUpdate(_Frame, tag="futures.contract_info", frozen=True):
     """`event` is `all` for the cached snapshot after subscribe, else `update`."""
 
     result: ContractInfo
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.contract_info"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class AdlWarningUpdate:
+class AdlWarningUpdate(_Frame, tag="futures.adl_warning", frozen=True):
     result: AdlWarning
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.adl_warning"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class OrdersUpdate:
+class OrdersUpdate(_Frame, tag="futures.orders", frozen=True):
     result: tuple[Order, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.orders"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class UserTradesUpdate:
+class UserTradesUpdate(_Frame, tag="futures.usertrades", frozen=True):
     result: tuple[UserTrade, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.usertrades"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class LiquidationsUpdate:
+class LiquidationsUpdate(_Frame, tag="futures.liquidates", frozen=True):
     result: tuple[Liquidation, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.liquidates"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class AutoDeleveragesUpdate:
+class AutoDeleveragesUpdate(_Frame, tag="futures.auto_deleverages", frozen=True):
     result: tuple[AutoDeleverage, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.auto_deleverages"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class PositionClosesUpdate:
+class PositionClosesUpdate(_Frame, tag="futures.position_closes", frozen=True):
     result: tuple[PositionClose, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.position_closes"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class BalancesUpdate:
+class BalancesUpdate(_Frame, tag="futures.balances", frozen=True):
     result: tuple[Balance, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.balances"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class ReduceRiskLimitsUpdate:
+class ReduceRiskLimitsUpdate(_Frame, tag="futures.reduce_risk_limits", frozen=True):
     result: tuple[ReduceRiskLimit, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.reduce_risk_limits"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class PositionsUpdate:
+class PositionsUpdate(_Frame, tag="futures.positions", frozen=True):
     result: tuple[Position, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.positions"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class PositionAdlRanksUpdate:
+class PositionAdlRanksUpdate(_Frame, tag="futures.position_adl_rank", frozen=True):
     result: tuple[PositionAdlRank, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.position_adl_rank"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
-@attrs.frozen
-class AutoOrdersUpdate:
+class AutoOrdersUpdate(_Frame, tag="futures.autoorders", frozen=True, gc=True):
     result: tuple[AutoOrder, ...]
     time: int = 0
     time_ms: int = 0
-    channel: str = "futures.autoorders"
-    event: str = "update"
+    event: PushEvent = "update"
 
 
 # ---------------------------------------------------------------------- replies and notices
 
 
-@attrs.frozen
-class SubscribeAck:
+class SubscribeAck(msgspec.Struct, frozen=True, gc=False):
     """A successful subscribe or unsubscribe (`event` tells which)."""
 
     channel: str
@@ -691,8 +857,12 @@ class SubscribeAck:
     time_ms: int = 0  # 0 on 2023 acks
 
 
-@attrs.frozen
-class ErrorReply:
+# code 4 reads `{"label":"INVALID_KEY","message":...}\n`; older auth errors embed the same object
+# after other text (spec 2.4), so search rather than parse.
+_LABEL_IN_MESSAGE: Final = re.compile(r'"label"\s*:\s*"([^"\\]*)"')
+
+
+class ErrorReply(msgspec.Struct, frozen=True, gc=False):
     """`{"error": {"code", "message"}}`: a failed subscribe/unsubscribe or a malformed request.
 
     Malformed JSON from the client gets code 1 with empty `channel` and `event`.
@@ -709,9 +879,14 @@ class ErrorReply:
     time: int = 0
     time_ms: int = 0
 
+    @property
+    def label(self) -> str:
+        """The `label` Gate sometimes nests as JSON inside `message` (e.g. "INVALID_KEY"), or ""."""
+        found = _LABEL_IN_MESSAGE.search(self.message)
+        return found.group(1) if found else ""
 
-@attrs.frozen
-class Pong:
+
+class Pong(msgspec.Struct, frozen=True, gc=False):
     """Reply to futures.ping."""
 
     time: int = 0
@@ -719,8 +894,7 @@ class Pong:
     conn_id: str = ""
 
 
-@attrs.frozen
-class UpgradeRequested:
+class UpgradeRequested(msgspec.Struct, frozen=True, gc=False):
     """`futures.system` upgrade notice: the server will close this connection soon."""
 
     msg: str = ""
@@ -728,8 +902,7 @@ class UpgradeRequested:
     time_ms: int = 0
 
 
-@attrs.frozen
-class SystemNotice:
+class SystemNotice(msgspec.Struct, frozen=True):
     """Any other `futures.system` notice (e.g. SBE schema messages)."""
 
     type: str
@@ -739,8 +912,7 @@ class SystemNotice:
     time_ms: int = 0
 
 
-@attrs.frozen
-class ApiHeader:
+class ApiHeader(msgspec.Struct, frozen=True, gc=False):
     """Trading-API response header. `status` and `response_time` are strings on the wire."""
 
     status: str
@@ -766,8 +938,7 @@ class ApiHeader:
         return self.x_gate_ratelimit_reset_timestamp
 
 
-@attrs.frozen
-class ApiAck:
+class ApiAck(msgspec.Struct, frozen=True):
     """First reply to order_place/order_batch_place: the request echo (`ack: true`)."""
 
     request_id: str
@@ -775,8 +946,7 @@ class ApiAck:
     result: object = None
 
 
-@attrs.frozen
-class ApiResult:
+class ApiResult(msgspec.Struct, frozen=True):
     """The final trading-API reply with `data.result` (plain JSON: an object or an array)."""
 
     request_id: str
@@ -784,8 +954,7 @@ class ApiResult:
     result: object = None
 
 
-@attrs.frozen
-class ApiError:
+class ApiError(msgspec.Struct, frozen=True, gc=False):
     """A trading-API reply with `data.errs` (label + message)."""
 
     request_id: str
@@ -794,8 +963,7 @@ class ApiError:
     message: str
 
 
-@attrs.frozen
-class UnknownEvent:
+class UnknownEvent(msgspec.Struct, frozen=True):
     """A well-formed frame of a channel gatetrio does not model; `result` is plain JSON."""
 
     channel: str
@@ -845,10 +1013,62 @@ ReplyEvent: TypeAlias = (
 Event: TypeAlias = DataEvent | ReplyEvent | UnknownEvent
 """Everything `decode_message` can return."""
 
-# channel name -> frame class, for the decoder, the encoder and the fake exchange
+
+class FieldSpec(NamedTuple):
+    """One field of an event record, for code that walks records generically."""
+
+    name: str
+    annotation: str  # as written in this module: "Decimal | None", "tuple[Trade, ...]", ...
+    default: object  # REQUIRED when the field has no default
+
+
+REQUIRED: Final = msgspec.NODEFAULT
+_ANNOTATION_TEXT: Final[dict[type, dict[str, str]]] = {}
+
+
+def record_fields(cls: type[msgspec.Struct]) -> tuple[FieldSpec, ...]:
+    """The fields of an event record class, in order, with their annotation text."""
+    annotations: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        annotations.update(_ANNOTATION_TEXT.get(klass, {}))
+    names = cls.__struct_fields__
+    defaults = (REQUIRED,) * (len(names) - len(cls.__struct_defaults__)) + cls.__struct_defaults__
+    return tuple(
+        FieldSpec(name, annotations[name], default)
+        for name, default in zip(names, defaults, strict=True)
+    )
+
+
+def record_classes() -> dict[str, type[msgspec.Struct]]:
+    """Every event record class by name (frames, items, replies), levels excluded."""
+    return {
+        name: value
+        for name, value in globals().items()
+        if isinstance(value, type)
+        and issubclass(value, msgspec.Struct)
+        and value not in {BookLevel, ObuLevel, _TickerText}
+        and not name.startswith("_")
+    }
+
+
+def _resolve_annotations() -> None:
+    # msgspec, hypothesis and inspect.signature evaluate a Struct's string annotations in the
+    # module named by its `__module__`. gatetrio/__init__ renames that to "gatetrio", where
+    # `Decimal`, `Size`, ... are not defined; so resolve them here, once, keeping the text.
+    classes: list[type[msgspec.Struct]] = [*record_classes().values(), BookLevel, ObuLevel]
+    classes.append(_TickerText)
+    for cls in classes:
+        own = dict(vars(cls).get("__annotations__", {}))
+        _ANNOTATION_TEXT[cls] = own
+        hints = get_type_hints(cls, globals(), include_extras=True)
+        cls.__annotations__ = {name: hints[name] for name in own}
+
+
+_resolve_annotations()
+
+# channel name -> frame classes, for the decoders, the encoder and the fake exchange
 DATA_EVENT_TYPES: dict[str, tuple[type[DataEvent], ...]] = {}
-for _cls in DataEvent.__args__:  # type: ignore[attr-defined]
-    _default = attrs.fields_dict(_cls)["channel"].default
-    DATA_EVENT_TYPES.setdefault(_default, ())
-    DATA_EVENT_TYPES[_default] += (_cls,)
-del _cls, _default
+for _cls in get_args(DataEvent):
+    _channel = str(_cls.__struct_config__.tag)
+    DATA_EVENT_TYPES[_channel] = (*DATA_EVENT_TYPES.get(_channel, ()), _cls)
+del _cls, _channel

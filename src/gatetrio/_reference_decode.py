@@ -1,0 +1,532 @@
+"""The reference decoder: the executable definition of what a Gate frame means.
+
+Plain on purpose: stdlib `json`, then explicit construction of the event records of `_events`.
+`decode_message` (the msgspec hot path in `_decode.py`) must return exactly what this returns,
+and falls back to it for anything it is not sure about; tests/test_decode.py holds the two
+together. Pure: no trio, no clock reads.
+
+The rules, in the order they are applied (spec sections in brackets):
+
+1. The frame is UTF-8 text holding one JSON object, nested at most `MAX_DEPTH` levels deep.
+   NaN/Infinity literals are not JSON. Anything else is a `ProtocolError`.
+2. A frame with a `channel` key is a channel envelope [2.2, 2.3]; without one, a frame with a
+   `header` key is a trading-API reply [8.3]; without either, a frame with a `type` key is the
+   bare system notice of the pre-2026-07 docs [4.4]. Nothing else is a Gate frame.
+3. Channel envelopes: an `error` other than null or `{}` makes an `ErrorReply` (it must be an
+   object; `code` defaults to 0, `message` to ""), whatever the channel or event (the docs:
+   "check `error` is empty and ignore `result`") [2.2, 2.4]. Otherwise event
+   `subscribe`/`unsubscribe` makes a `SubscribeAck`, except that a reply whose `result.status`
+   is "fail"/"failed" with no error object is an `ErrorReply` with code 0 (never seen, but
+   reporting it as a success would be worse). `futures.pong` makes a `Pong` whatever its
+   `event`/`result` [4.2]; `futures.system` makes `UpgradeRequested` for `type == "upgrade"`
+   and a `SystemNotice` otherwise [4.4]; a known data channel makes its typed event; any other
+   channel makes an `UnknownEvent` carrying `result` as plain JSON, never an error.
+4. A data channel's `result` is required and must have the documented shape: `{"channel":
+   "futures.trades"}` alone is a `ProtocolError`, not an empty update. `event` and `time` may be
+   absent (obu pushes omit them [6.6]); the record's default is used.
+5. Field types follow the annotations in `_events.py`; a required field that is missing, or any
+   field of the wrong JSON type, is a `ProtocolError`; unknown keys are ignored. Ints are JSON
+   integers (not bools, not floats). `Decimal` fields take a JSON number (exactly, from its
+   text) or a string as `Decimal()` reads it (exponents included), which must be finite; an
+   optional one is None for `""`, null or absent. `Size` is a JSON integer as `int`, anything
+   else as above as `Decimal` [10].
+   Order-book level prices/sizes and ticker decimals keep Gate's text unvalidated; they are
+   checked when read (`BookLevel.price`, `Ticker.last`), see `_events.py`. A level price sent as
+   a JSON number (gocryptotrader's obu fixture) keeps the number's text.
+6. Quirks: `public_liquidates.result` may be one object or an array [6.8]; a `tickers` result may
+   be one object [6.1, tardis]; `futures.order_book` with an array result is the legacy
+   incremental form, with an object the snapshot [6.4]; obu levels are arrays of which the first
+   two elements count [6.6]. `time` seconds-vs-milliseconds is kept as sent
+   (`PublicLiquidation.time_ms` normalises).
+7. Trading-API replies: `ack: true` makes an `ApiAck`; else a non-empty `data.errs` object makes
+   an `ApiError`; else an `ApiResult` with `data.result` as plain JSON [8.3].
+
+Plain JSON (`result` of unknown channels, API results, autoorder sub-objects) is what `json`
+gives, except that non-integer numbers are `Decimal` (exact) rather than float.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from . import _events
+from ._errors import ProtocolError
+from ._events import (
+    DATA_EVENT_TYPES,
+    REQUIRED,
+    ApiAck,
+    ApiError,
+    ApiHeader,
+    ApiResult,
+    BookLevel,
+    ErrorReply,
+    Event,
+    LegacyOrderBookUpdate,
+    ObuLevel,
+    OrderBookSnapshot,
+    Pong,
+    PublicLiquidationsUpdate,
+    SubscribeAck,
+    SystemNotice,
+    Ticker,
+    TickersUpdate,
+    UnknownEvent,
+    UpgradeRequested,
+    _TickerText,
+    record_fields,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+MAX_DEPTH: Final = 64
+"""Deepest JSON nesting accepted. Gate nests about 5 deep; the bound makes the outcome for
+pathological input independent of the interpreter's recursion limit and current stack depth."""
+
+_STRING_OR_BRACKET: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+_REPLY_EVENTS: Final = frozenset({"subscribe", "unsubscribe"})
+_FAILED: Final = frozenset({"fail", "failed"})
+
+
+def decode_message_reference(frame: str | bytes) -> Event:
+    """Decode one frame Gate sent. Returns an event or raises `ProtocolError`, nothing else."""
+    obj = _parse(frame)
+    if "channel" in obj:
+        channel = obj["channel"]
+        if type(channel) is not str:
+            raise ProtocolError("channel is not a string", raw=frame)
+        return _channel_frame(obj, channel, frame)
+    if "header" in obj:
+        return _api_reply(obj, frame)
+    if "type" in obj:
+        return _system(obj, obj, frame)
+    raise ProtocolError("frame has neither channel nor header", raw=frame)
+
+
+# ------------------------------------------------------------------------------------ parsing
+
+
+def _parse(frame: str | bytes) -> dict[str, Any]:
+    if isinstance(frame, bytes | bytearray | memoryview):
+        try:
+            text = bytes(frame).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError("frame is not UTF-8", raw=bytes(frame)) from None
+    elif isinstance(frame, str):
+        text = frame
+    else:
+        raise ProtocolError(f"frame must be str or bytes, not {type(frame).__name__}")
+    if _too_deep(text):
+        raise ProtocolError(f"JSON nested deeper than {MAX_DEPTH}", raw=text)
+    try:
+        obj = json.loads(text, parse_float=Decimal, parse_int=_parse_int, parse_constant=_no_nan)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ProtocolError(f"not JSON: {exc}", raw=text) from None
+    if type(obj) is not dict:
+        raise ProtocolError("frame is not a JSON object", raw=text)
+    return obj
+
+
+def _too_deep(text: str) -> bool:
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return False  # cannot be deeper than the number of openers, brackets in strings included
+    depth = 0
+    for match in _STRING_OR_BRACKET.finditer(text):
+        piece = match.group()
+        if piece in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif piece in "]}":
+            depth -= 1
+    return False
+
+
+def _parse_int(text: str) -> int | Decimal:
+    # Python refuses int() of more than 4300 digits; such a number can still be a valid Decimal
+    # field value (msgspec agrees), and an int field rejects the Decimal.
+    try:
+        return int(text)
+    except ValueError:
+        return Decimal(text)
+
+
+def _no_nan(text: str) -> object:
+    raise ValueError(f"{text} is not JSON")
+
+
+# ----------------------------------------------------------------------------- field values
+# One converter per annotation text used in _events.py. `what` names the field in errors.
+
+
+def _bad(what: str, value: object) -> ProtocolError:
+    return ProtocolError(f"{what}: unexpected {type(value).__name__} {value!r:.60}")
+
+
+def _int(value: object, what: str) -> int:
+    if type(value) is not int:
+        raise _bad(what, value)
+    return value
+
+
+def _str(value: object, what: str) -> str:
+    if type(value) is not str:
+        raise _bad(what, value)
+    return value
+
+
+def _bool(value: object, what: str) -> bool:
+    if type(value) is not bool:
+        raise _bad(what, value)
+    return value
+
+
+def _decimal(value: object, what: str) -> Decimal:
+    if type(value) is Decimal:  # a JSON number with a fraction or exponent, or a huge integer
+        number = value
+    elif type(value) is int:
+        number = Decimal(value)
+    elif type(value) is str:
+        try:
+            number = Decimal(value)
+        except ArithmeticError:  # decimal.InvalidOperation
+            raise _bad(what, value) from None
+    else:
+        raise _bad(what, value)
+    if not number.is_finite():
+        raise _bad(what, value)
+    return number
+
+
+def _optional_decimal(value: object, what: str) -> Decimal | None:
+    return None if value is None or value == "" else _decimal(value, what)
+
+
+def _size(value: object, what: str) -> int | Decimal:
+    return value if type(value) is int else _decimal(value, what)
+
+
+def _optional_size(value: object, what: str) -> int | Decimal | None:
+    return None if value is None or value == "" else _size(value, what)
+
+
+def _str_or_int(value: object, what: str) -> str | int:
+    if type(value) is not str and type(value) is not int:
+        raise _bad(what, value)
+    return value
+
+
+def _optional_int(value: object, what: str) -> int | None:
+    return None if value is None else _int(value, what)
+
+
+def _plain(value: object, what: str) -> object:  # noqa: ARG001  # the converter signature
+    return value
+
+
+def _strings(value: object, what: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if type(value) is not list:
+        raise _bad(what, value)
+    return tuple(_str(item, what) for item in value)
+
+
+def _level_text(value: object, what: str) -> str:
+    # a number keeps its JSON text (Decimal from parse_float keeps it exactly; ints print as is)
+    if type(value) is str:
+        return value
+    if type(value) is int or type(value) is Decimal:
+        return str(value)
+    raise _bad(what, value)
+
+
+def _level_size(value: object, what: str) -> int | str:
+    return value if type(value) is int else _level_text(value, what)
+
+
+def _book_level(value: object, what: str) -> BookLevel:
+    if type(value) is not dict:
+        raise _bad(what, value)
+    if "p" not in value or "s" not in value:
+        raise ProtocolError(f"{what}: level without p or s: {value!r:.60}")
+    return BookLevel(_level_text(value["p"], what), _level_size(value["s"], what))
+
+
+def _obu_level(value: object, what: str) -> ObuLevel:
+    if type(value) is not list or len(value) < 2:
+        raise _bad(what, value)
+    return ObuLevel(_level_text(value[0], what), _level_size(value[1], what))
+
+
+def _array_of(item: Callable[[object, str], object]) -> Callable[[object, str], tuple[object, ...]]:
+    def convert(value: object, what: str) -> tuple[object, ...]:
+        if type(value) is not list:
+            raise _bad(what, value)
+        return tuple(item(element, what) for element in value)
+
+    return convert
+
+
+def _record(cls: type[msgspec.Struct]) -> Callable[[object, str], object]:
+    def convert(value: object, what: str) -> object:
+        return _build(cls, value, what)
+
+    return convert
+
+
+_SCALARS: Final[dict[str, Callable[[object, str], object]]] = {
+    "int": _int,
+    "str": _str,
+    "PushEvent": _str,
+    "bool": _bool,
+    "Decimal": _decimal,
+    "Decimal | None": _optional_decimal,
+    "Size": _size,
+    "Size | None": _optional_size,
+    "str | int": _str_or_int,
+    "int | str": _str_or_int,
+    "int | None": _optional_int,
+    "object": _plain,
+    "tuple[str, ...] | None": _strings,
+    "tuple[BookLevel, ...]": _array_of(_book_level),
+    "tuple[ObuLevel, ...]": _array_of(_obu_level),
+}
+
+
+def _converter(annotation: str) -> Callable[[object, str], object]:
+    if annotation in _SCALARS:
+        return _SCALARS[annotation]
+    optional = annotation.endswith(" | None")
+    inner = annotation.removesuffix(" | None")
+    convert: Callable[[object, str], object]
+    if inner.startswith("tuple[") and inner.endswith(", ...]"):
+        convert = _array_of(_record(getattr(_events, inner[6:-6])))
+    else:
+        convert = _record(getattr(_events, inner))
+    if optional:
+        return lambda value, what: None if value is None else convert(value, what)
+    return convert
+
+
+# (field name, converter, required) per record class, built on first use.
+_PLANS: dict[type, tuple[tuple[str, Callable[[object, str], object], bool], ...]] = {}
+
+
+def _plan(
+    cls: type[msgspec.Struct],
+) -> tuple[tuple[str, Callable[[object, str], object], bool], ...]:
+    plan = _PLANS.get(cls)
+    if plan is None:
+        plan = tuple(
+            (field.name, _converter(field.annotation), field.default is REQUIRED)
+            for field in record_fields(cls)
+        )
+        _PLANS[cls] = plan
+    return plan
+
+
+def _build(cls: type[msgspec.Struct], value: object, what: str) -> Any:
+    """A record from a JSON object: every field by its own name, as its annotation says."""
+    if type(value) is not dict:
+        raise _bad(f"{what} ({cls.__name__})", value)
+    kwargs: dict[str, object] = {}
+    for name, convert, required in _plan(cls):
+        if name in value:
+            kwargs[name] = convert(value[name], f"{cls.__name__}.{name}")
+        elif required:
+            raise ProtocolError(f"{cls.__name__} without {name}: {value!r:.80}")
+    return cls(**kwargs)
+
+
+def _ticker(value: object, what: str) -> Ticker:
+    if type(value) is not dict:
+        raise _bad(what, value)
+    kwargs: dict[str, object] = {}
+    for field in _TICKER_FIELDS:
+        if field.name not in value:
+            if field.required:
+                raise ProtocolError(f"ticker without {field.name}: {value!r:.80}")
+            continue
+        raw = value[field.name]
+        where = f"Ticker.{field.name}"
+        if field.type is int:
+            kwargs[field.name] = _int(raw, where)
+        elif field.name in _TICKER_PLAIN_STRINGS:
+            kwargs[field.name] = _str(raw, where)
+        else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
+            optional = raw is None and not field.required
+            kwargs[field.name] = None if optional else _level_text(raw, where)
+    return Ticker._from_text(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
+
+
+_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
+_TICKER_PLAIN_STRINGS: Final = frozenset(
+    {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
+)
+
+
+# --------------------------------------------------------------------------------- envelopes
+
+
+def _envelope(cls: type, obj: dict[str, Any], result: object) -> Any:
+    """A frame event: `result` already built, the envelope fields as sent or the defaults."""
+    kwargs: dict[str, object] = {"result": result}
+    for name in ("time", "time_ms"):
+        if name in obj:
+            kwargs[name] = _int(obj[name], name)
+    if "event" in obj:
+        kwargs["event"] = _str(obj["event"], "event")
+    return cls(**kwargs)
+
+
+def _channel_frame(obj: dict[str, Any], channel: str, frame: str | bytes) -> Event:
+    error = obj.get("error")
+    if error is not None and error != {}:
+        return _error_reply(obj, error, "")
+    event = _str(obj["event"], "event") if "event" in obj else None
+    if event in _REPLY_EVENTS:
+        result = obj.get("result")
+        status = result.get("status") if type(result) is dict else None
+        if type(status) is str and status in _FAILED:
+            return _error_reply(obj, {}, f"result status {status!r}")
+        return SubscribeAck(
+            channel=channel,
+            event=event,
+            id=_optional_int(obj.get("id"), "id"),
+            payload=_strings(obj.get("payload"), "payload"),
+            trace_id=_str(obj.get("trace_id", ""), "trace_id"),
+            **_conn_and_times(obj),
+        )
+    if channel == "futures.pong":
+        return Pong(**_conn_and_times(obj))
+    if channel == "futures.system":
+        result = obj.get("result")
+        return _system(obj, result if type(result) is dict else obj, frame)
+    builder = _DATA_BUILDERS.get(channel)
+    if builder is None:
+        return UnknownEvent(
+            channel=channel,
+            event=event or "",
+            time=_int(obj.get("time", 0), "time"),
+            time_ms=_int(obj.get("time_ms", 0), "time_ms"),
+            result=obj.get("result"),
+        )
+    if obj.get("result") is None:
+        raise ProtocolError(f"{channel} push without result", raw=frame)
+    built: Event = builder(obj)
+    return built
+
+
+def _conn_and_times(obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "conn_id": _str(obj.get("conn_id", ""), "conn_id"),
+        "time": _int(obj.get("time", 0), "time"),
+        "time_ms": _int(obj.get("time_ms", 0), "time_ms"),
+    }
+
+
+def _error_reply(obj: dict[str, Any], error: object, message: str) -> ErrorReply:
+    if type(error) is not dict:
+        raise _bad("error", error)
+    return ErrorReply(
+        channel=obj["channel"],
+        event=_str(obj.get("event", ""), "event"),
+        code=_int(error.get("code", 0), "error.code"),
+        message=_str(error.get("message", message), "error.message"),
+        id=_optional_int(obj.get("id"), "id"),
+        payload=_strings(obj.get("payload"), "payload"),
+        trace_id=_str(obj.get("trace_id", ""), "trace_id"),
+        **_conn_and_times(obj),
+    )
+
+
+def _system(obj: dict[str, Any], notice: dict[str, Any], frame: str | bytes) -> Event:
+    if "type" not in notice:
+        raise ProtocolError("futures.system notice without type", raw=frame)
+    kind = _str(notice["type"], "system type")
+    msg = _str(notice.get("msg", ""), "system msg")
+    time = _int(obj.get("time", 0), "time")
+    time_ms = _int(obj.get("time_ms", 0), "time_ms")
+    if kind == "upgrade":
+        return UpgradeRequested(msg=msg, time=time, time_ms=time_ms)
+    return SystemNotice(type=kind, msg=msg, data=notice.get("data"), time=time, time_ms=time_ms)
+
+
+def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
+    header = _build(ApiHeader, obj["header"], "header")
+    request_id = _str(obj.get("request_id"), "request_id")
+    data = obj.get("data")
+    if data is None:
+        data = {}
+    elif type(data) is not dict:
+        raise ProtocolError("API reply data is not an object", raw=frame)
+    if _bool(obj.get("ack", False), "ack"):
+        return ApiAck(request_id=request_id, header=header, result=data.get("result"))
+    errs = data.get("errs")
+    if errs is not None and errs != {}:
+        if type(errs) is not dict:
+            raise ProtocolError("API reply errs is not an object", raw=frame)
+        return ApiError(
+            request_id=request_id,
+            header=header,
+            label=_str(errs.get("label", ""), "errs.label"),
+            message=_str(errs.get("message", ""), "errs.message"),
+        )
+    return ApiResult(request_id=request_id, header=header, result=data.get("result"))
+
+
+# ------------------------------------------------------------------------------ data channels
+
+
+def _data_builder(cls: type[msgspec.Struct]) -> Callable[[dict[str, Any]], Any]:
+    convert = _converter(record_fields(cls)[0].annotation)  # result
+
+    def build(obj: dict[str, Any]) -> Any:
+        return _envelope(cls, obj, convert(obj["result"], f"{cls.__name__}.result"))
+
+    return build
+
+
+def _tickers(obj: dict[str, Any]) -> TickersUpdate:
+    result = obj["result"]
+    items = [result] if type(result) is dict else result  # tardis also accepts one object
+    if type(items) is not list:
+        raise _bad("futures.tickers result", result)
+    tickers = tuple(_ticker(item, "ticker") for item in items)
+    built: TickersUpdate = _envelope(TickersUpdate, obj, tickers)
+    return built
+
+
+def _public_liquidates(obj: dict[str, Any]) -> PublicLiquidationsUpdate:
+    result = obj["result"]
+    items = [result] if type(result) is dict else result  # an object live 2026-08, docs: array
+    built: PublicLiquidationsUpdate = _PUBLIC_LIQUIDATIONS(obj | {"result": items})
+    return built
+
+
+def _order_book(obj: dict[str, Any]) -> OrderBookSnapshot | LegacyOrderBookUpdate:
+    legacy = type(obj["result"]) is list
+    built: OrderBookSnapshot | LegacyOrderBookUpdate = (
+        _LEGACY_BOOK(obj) if legacy else _BOOK_SNAPSHOT(obj)
+    )
+    return built
+
+
+_PUBLIC_LIQUIDATIONS: Final = _data_builder(PublicLiquidationsUpdate)
+_LEGACY_BOOK: Final = _data_builder(LegacyOrderBookUpdate)
+_BOOK_SNAPSHOT: Final = _data_builder(OrderBookSnapshot)
+
+
+_DATA_BUILDERS: Final[dict[str, Callable[[dict[str, Any]], Any]]] = {
+    channel: _data_builder(classes[0]) for channel, classes in DATA_EVENT_TYPES.items()
+} | {
+    "futures.tickers": _tickers,
+    "futures.public_liquidates": _public_liquidates,
+    "futures.order_book": _order_book,
+}

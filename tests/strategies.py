@@ -1,0 +1,349 @@
+"""Hypothesis strategies for every event `decode_message` can return (and the frames behind them).
+
+Import what you need:
+
+- `events`: any event of any kind; `data_events`, `reply_events` split them.
+- one strategy per frame kind, named after the event class in snake case and plural:
+  `trades_updates`, `order_book_updates`, `obu_updates`, `tickers_updates`,
+  `book_ticker_updates`, `orders_updates`, ..., `subscribe_acks`, `error_replies`, `pongs`,
+  `api_acks`, `api_results`, `api_errors`, `unknown_events`; `EVENT_STRATEGIES` maps each event
+  class to its strategy.
+- item records: `trades`, `tickers`, `book_levels`, `obu_levels`, `book_deltas`, `obu_deltas`, ...
+- `plain_json`: free-form JSON values as the decoder returns them (non-integers are Decimal).
+- `typed_path_events`: hot data events whose text needs no JSON escapes, so `decode_message`
+  must take its msgspec path for them (tests/test_decode.py asserts it).
+
+Field values come from the annotations in `_events.py` (one strategy per annotation, the same
+table the decoder uses), so a new field is covered without touching this file. Frame events get
+their `channel` from their class (it is the class's msgspec tag, not a constructor argument).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from hypothesis import strategies as st
+
+from gatetrio import _events
+from gatetrio._events import (
+    DATA_EVENT_TYPES,
+    ApiAck,
+    ApiError,
+    ApiHeader,
+    ApiResult,
+    BookLevel,
+    ErrorReply,
+    ObuDelta,
+    ObuLevel,
+    Pong,
+    SubscribeAck,
+    SystemNotice,
+    Ticker,
+    TickersUpdate,
+    UnknownEvent,
+    UpgradeRequested,
+    record_fields,
+)
+
+if TYPE_CHECKING:
+    import msgspec
+
+SearchStrategy = st.SearchStrategy
+
+# --------------------------------------------------------------------------------- scalars
+
+# Any text: quotes, backslashes, controls and non-ASCII exercise JSON escaping.
+any_text = st.text(max_size=12)
+# Text that JSON writes without escapes and that cannot spell the key "error".
+plain_text = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"), exclude_characters='"\\'),
+    max_size=12,
+).filter(lambda s: "error" not in s)
+
+ints = st.one_of(
+    st.integers(-(2**31), 2**31),
+    st.integers(2**53, 2**64),  # order ids beyond float precision (spec 7.1)
+    st.integers(),
+)
+times = st.integers(0, 2**41)
+finite_decimals = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.decimals(min_value=-(10**9), max_value=10**9, places=6),
+    st.sampled_from([Decimal("2.895e-05"), Decimal("63209.0"), Decimal("-0"), Decimal("1E+3")]),
+)
+# Wire text of a number as Gate writes it (BookLevel.p / Ticker fields keep it unconverted).
+decimal_texts = st.one_of(finite_decimals.map(str), st.sampled_from(["63964.7", "2.895e-05"]))
+sizes = st.one_of(ints, finite_decimals)
+
+
+def plain_json_values(text: SearchStrategy[str] = any_text) -> SearchStrategy[Any]:
+    """Free-form JSON as the decoders return it: dict/list/str/int/Decimal/bool/None."""
+    leaves = st.one_of(st.none(), st.booleans(), ints, finite_decimals, text)
+    return st.recursive(
+        leaves,
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(text, inner, max_size=3),
+        max_leaves=8,
+    )
+
+
+plain_json = plain_json_values()
+
+
+def _levels(cls: type[BookLevel], text: SearchStrategy[str]) -> SearchStrategy[Any]:
+    price = st.one_of(decimal_texts, text)
+    level = st.builds(cls, p=price, s=st.one_of(ints, decimal_texts, text))
+    return st.lists(level, max_size=6).map(tuple)
+
+
+def _scalars(text: SearchStrategy[str]) -> dict[str, SearchStrategy[Any]]:
+    optional_decimals = st.none() | finite_decimals
+    return {
+        "int": ints,
+        "str": text,
+        "bool": st.booleans(),
+        "Decimal": finite_decimals,
+        "Decimal | None": optional_decimals,
+        "Size": sizes,
+        "Size | None": st.none() | sizes,
+        "str | int": text | ints,
+        "int | str": ints | text,
+        "int | None": st.none() | ints,
+        "object": plain_json_values(text),
+        "tuple[str, ...] | None": st.none() | st.lists(text, max_size=3).map(tuple),
+        "tuple[BookLevel, ...]": _levels(BookLevel, text),
+        "tuple[ObuLevel, ...]": _levels(ObuLevel, text),
+    }
+
+
+# ----------------------------------------------------------------------------- by annotation
+
+
+class _Kit:
+    """The strategies for every record, built over one text strategy."""
+
+    def __init__(self, text: SearchStrategy[str]) -> None:
+        self.text = text
+        self.scalars = _scalars(text)
+        self.cache: dict[str, SearchStrategy[Any]] = {}
+
+    def for_annotation(self, annotation: str) -> SearchStrategy[Any]:
+        if annotation in self.scalars:
+            return self.scalars[annotation]
+        if annotation in self.cache:
+            return self.cache[annotation]
+        inner = annotation.removesuffix(" | None")
+        if inner.startswith("tuple[") and inner.endswith(", ...]"):
+            item = self.record(getattr(_events, inner[6:-6]))
+            built: SearchStrategy[Any] = st.lists(item, max_size=3).map(tuple)
+        else:
+            built = self.record(getattr(_events, inner))
+        if inner != annotation:
+            built = st.none() | built
+        self.cache[annotation] = built
+        return built
+
+    def record(self, cls: type) -> SearchStrategy[Any]:
+        if cls is Ticker:
+            return self.ticker()
+        if cls is ObuDelta:
+            return self.obu_delta()
+        fields = {f.name: self.for_annotation(f.annotation) for f in record_fields(cls)}
+        return st.builds(cls, **fields)
+
+    def ticker(self) -> SearchStrategy[Ticker]:
+        # Tickers take Decimals or wire text for their decimal fields; both must survive, and
+        # so must malformed text, which only fails when the field is read.
+        number = st.one_of(finite_decimals, decimal_texts, st.just(""), self.text)
+        optional = st.none() | number
+        decimal_names = [
+            "change_percentage", "total_size", "volume_24h", "volume_24h_base",
+            "volume_24h_quote", "volume_24h_settle", "mark_price", "index_price",
+            "funding_rate", "funding_rate_indicative", "low_24h", "high_24h", "change_price",
+        ]  # fmt: skip
+        return st.builds(
+            Ticker,
+            contract=self.text,
+            last=st.one_of(finite_decimals, decimal_texts),
+            **dict.fromkeys(decimal_names, optional),
+            quanto_base_rate=st.sampled_from(["", "2.895e-05"]) | self.text,
+            price_type=st.sampled_from(["last", "mark", "index"]) | self.text,
+            change_from=self.text,
+            funding_interval=ints,
+            funding_offset=ints,
+            funding_next_apply=ints,
+            t=ints,
+            event_type=st.sampled_from(["", "snapshot"]) | self.text,
+        )
+
+    def obu_delta(self) -> SearchStrategy[ObuDelta]:
+        stream = st.builds("ob.{}.{}".format, self.text, st.sampled_from(["400", "50"])) | self.text
+        fields = {f.name: self.for_annotation(f.annotation) for f in record_fields(ObuDelta)}
+        return st.builds(ObuDelta, **(fields | {"s": stream}))
+
+    def data_event(self, cls: type) -> SearchStrategy[Any]:
+        fields = {f.name: f for f in record_fields(cls)}
+        default_event = str(fields["event"].default)
+        return st.builds(
+            cls,
+            result=self.for_annotation(fields["result"].annotation),
+            time=times,
+            time_ms=times,
+            event=st.sampled_from(sorted({default_event, "update", "all", ""})),
+        )
+
+
+_any = _Kit(any_text)
+_plain = _Kit(plain_text)
+
+
+# ----------------------------------------------------------------------------- data events
+
+DATA_EVENT_CLASSES: tuple[type[msgspec.Struct], ...] = tuple(
+    cls for group in DATA_EVENT_TYPES.values() for cls in group
+)
+_DATA = {cls: _any.data_event(cls) for cls in DATA_EVENT_CLASSES}
+
+tickers_updates = _DATA[TickersUpdate]
+trades_updates = _DATA[_events.TradesUpdate]
+book_ticker_updates = _DATA[_events.BookTickerUpdate]
+order_book_updates = _DATA[_events.OrderBookUpdate]
+obu_updates = _DATA[_events.ObuUpdate]
+order_book_snapshots = _DATA[_events.OrderBookSnapshot]
+legacy_order_book_updates = _DATA[_events.LegacyOrderBookUpdate]
+candlesticks_updates = _DATA[_events.CandlesticksUpdate]
+public_liquidations_updates = _DATA[_events.PublicLiquidationsUpdate]
+contract_stats_updates = _DATA[_events.ContractStatsUpdate]
+contract_info_updates = _DATA[_events.ContractInfoUpdate]
+adl_warning_updates = _DATA[_events.AdlWarningUpdate]
+orders_updates = _DATA[_events.OrdersUpdate]
+user_trades_updates = _DATA[_events.UserTradesUpdate]
+liquidations_updates = _DATA[_events.LiquidationsUpdate]
+auto_deleverages_updates = _DATA[_events.AutoDeleveragesUpdate]
+position_closes_updates = _DATA[_events.PositionClosesUpdate]
+balances_updates = _DATA[_events.BalancesUpdate]
+reduce_risk_limits_updates = _DATA[_events.ReduceRiskLimitsUpdate]
+positions_updates = _DATA[_events.PositionsUpdate]
+position_adl_ranks_updates = _DATA[_events.PositionAdlRanksUpdate]
+auto_orders_updates = _DATA[_events.AutoOrdersUpdate]
+
+# item records
+trades = _any.record(_events.Trade)
+tickers = _any.record(Ticker)
+book_tickers = _any.record(_events.BookTicker)
+book_deltas = _any.record(_events.BookDelta)
+obu_deltas = _any.record(ObuDelta)
+book_levels = _levels(BookLevel, any_text)
+obu_levels = _levels(ObuLevel, any_text)
+orders = _any.record(_events.Order)
+
+# ---------------------------------------------------------------------------------- replies
+
+_KNOWN_CHANNELS = frozenset(DATA_EVENT_TYPES) | {"futures.pong", "futures.system"}
+_REPLY_EVENTS = ("subscribe", "unsubscribe")
+
+subscribe_acks = st.builds(
+    SubscribeAck,
+    channel=any_text | st.sampled_from(sorted(DATA_EVENT_TYPES)),
+    event=st.sampled_from(_REPLY_EVENTS),
+    id=st.none() | ints,
+    payload=st.none() | st.lists(any_text, max_size=3).map(tuple),
+    conn_id=any_text,
+    trace_id=any_text,
+    time=times,
+    time_ms=times,
+)
+error_replies = st.builds(
+    ErrorReply,
+    channel=any_text | st.sampled_from(["", "futures.obu", "futures.orders"]),
+    event=any_text | st.sampled_from(["", *_REPLY_EVENTS, "update"]),
+    code=ints,
+    message=any_text | st.just('{"label":"INVALID_KEY","message":"Invalid key provided"}\n'),
+    id=st.none() | ints,
+    payload=st.none() | st.lists(any_text, max_size=3).map(tuple),
+    conn_id=any_text,
+    trace_id=any_text,
+    time=times,
+    time_ms=times,
+)
+pongs = st.builds(Pong, time=times, time_ms=times, conn_id=any_text)
+upgrades_requested = st.builds(UpgradeRequested, msg=any_text, time=times, time_ms=times)
+system_notices = st.builds(
+    SystemNotice,
+    type=(any_text | st.sampled_from(["invalid_sbe_schema_id", "outdated_sbe_schema_id"])).filter(
+        lambda kind: kind != "upgrade"
+    ),
+    msg=any_text,
+    data=plain_json,
+    time=times,
+    time_ms=times,
+)
+api_headers = st.builds(
+    ApiHeader,
+    **{f.name: _any.for_annotation(f.annotation) for f in record_fields(ApiHeader)},
+)
+api_acks = st.builds(ApiAck, request_id=any_text, header=api_headers, result=plain_json)
+api_results = st.builds(ApiResult, request_id=any_text, header=api_headers, result=plain_json)
+api_errors = st.builds(
+    ApiError,
+    request_id=any_text,
+    header=api_headers,
+    label=any_text | st.sampled_from(["TOO_MANY_REQUESTS", "INVALID_KEY"]),
+    message=any_text,
+)
+unknown_events = st.builds(
+    UnknownEvent,
+    channel=(any_text | st.sampled_from(["spot.trades", "futures.login"])).filter(
+        lambda channel: channel not in _KNOWN_CHANNELS
+    ),
+    event=any_text.filter(lambda event: event not in _REPLY_EVENTS),
+    time=times,
+    time_ms=times,
+    result=plain_json,
+)
+
+EVENT_STRATEGIES: dict[type, SearchStrategy[Any]] = {
+    **_DATA,
+    SubscribeAck: subscribe_acks,
+    ErrorReply: error_replies,
+    Pong: pongs,
+    UpgradeRequested: upgrades_requested,
+    SystemNotice: system_notices,
+    ApiAck: api_acks,
+    ApiResult: api_results,
+    ApiError: api_errors,
+    UnknownEvent: unknown_events,
+}
+data_events = st.one_of(list(_DATA.values()))
+reply_events = st.one_of(
+    [strategy for cls, strategy in EVENT_STRATEGIES.items() if cls not in _DATA]
+)
+events = st.one_of(list(EVENT_STRATEGIES.values()))
+
+# Hot kinds with escape-free text: decode_message must decode these on its msgspec path.
+TYPED_PATH_CLASSES: tuple[type, ...] = (
+    TickersUpdate,
+    _events.TradesUpdate,
+    _events.BookTickerUpdate,
+    _events.OrderBookUpdate,
+    _events.ObuUpdate,
+    _events.CandlesticksUpdate,
+    _events.PublicLiquidationsUpdate,
+    _events.OrdersUpdate,
+    _events.UserTradesUpdate,
+    _events.PositionsUpdate,
+    _events.BalancesUpdate,
+    _events.LiquidationsUpdate,
+    _events.ContractStatsUpdate,
+    _events.ContractInfoUpdate,
+)
+
+
+def _typed_path(cls: type) -> SearchStrategy[Any]:
+    strategy = _plain.data_event(cls)
+    if cls is _events.BookTickerUpdate:  # an empty side is "" on the wire: the reference's job
+        strategy = strategy.filter(lambda ev: None not in (ev.result.b, ev.result.a))
+    return strategy
+
+
+typed_path_events = st.one_of([_typed_path(cls) for cls in TYPED_PATH_CLASSES])
