@@ -82,7 +82,7 @@ async def _host_connection(
             task_status.started(ws)
     except ConnectionLost:
         raise
-    except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - the mapping boundary
+    except (Exception, BaseExceptionGroup) as exc:
         cancelled = isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[1] is None
         if cancelled:
             raise
@@ -118,17 +118,25 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+TRANSPORT_ERRORS: Final = (
+    trio_websocket.ConnectionClosed,
+    trio_websocket.HandshakeError,
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    OSError,  # ssl.SSLError is one
+)
+"""What the transport raises when the connection is gone; all become ConnectionLost."""
+
+
+def connection_lost(operation: str, exc: BaseException) -> ConnectionLost:
+    """The ConnectionLost for a TRANSPORT_ERRORS exception (raise it `from exc`)."""
+    return ConnectionLost(f"{operation}: {_describe(exc)}")
+
+
 @contextlib.contextmanager
 def map_transport_errors(operation: str) -> Iterator[None]:
     """Map trio-websocket / socket / TLS errors to ConnectionLost, once, with `from exc`."""
     try:
         yield
-    except (
-        trio_websocket.ConnectionClosed,
-        trio_websocket.HandshakeError,
-        trio.BrokenResourceError,
-        trio.ClosedResourceError,
-        OSError,
-        ssl.SSLError,
-    ) as exc:
-        raise ConnectionLost(f"{operation}: {_describe(exc)}") from exc
+    except TRANSPORT_ERRORS as exc:
+        raise connection_lost(operation, exc) from exc
