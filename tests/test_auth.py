@@ -17,7 +17,7 @@ from gatetrio._auth import (
 )
 from gatetrio._errors import UsageError
 
-SECRET = "YOUR_API_SECRET"  # noqa: S105 - the spec's test-vector secret
+SECRET = "YOUR_API_SECRET"
 # spec section 5: channel=futures.orders&event=subscribe&time=1700000000
 SUBSCRIBE_VECTOR = (
     "042cbe9818b2ab8225bb4dc787da425ff1e8f5d28f95db5227fa63a2d5da3186"

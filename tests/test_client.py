@@ -1,10 +1,10 @@
-"""The client runtime over the in-memory fake exchange, under autojump_clock (exact virtual times)."""
+"""The client runtime over the in-memory fake exchange, under autojump_clock (exact times)."""
 
 from __future__ import annotations
 
 import contextlib
-import random
-from collections.abc import AsyncIterator, Callable
+import itertools
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -17,23 +17,14 @@ from gatetrio import channels
 from gatetrio._client import Client, ClientEvent, ClientEventKind
 from gatetrio.testing import FakeGateServer
 
+from .helpers import client_config, collect_events, wait_for
+
 T = TypeVar("T")
 
 CREDS = gatetrio.Credentials(key="k-test", secret="s-test", user_id="20011")
 
 
-def config(**overrides: object) -> gatetrio.ClientConfig:
-    base: dict[str, object] = {
-        "ping_interval": 5.0,
-        "pong_timeout": 3.0,
-        "silence_timeout": 30.0,
-        "backoff_initial": 0.5,
-        "backoff_max": 8.0,
-        "backoff_jitter": 0.0,
-        "rng": random.Random(0),
-    }
-    base.update(overrides)
-    return gatetrio.ClientConfig(**base)  # type: ignore[arg-type]
+config = client_config
 
 
 @pytest.fixture
@@ -59,9 +50,12 @@ def frames_of(
 ) -> list[dict[str, object]]:
     out = []
     for _conn, msg in gate.received:
-        if isinstance(msg, dict) and msg.get("channel") == channel:
-            if event is None or msg.get("event") == event:
-                out.append(msg)
+        if (
+            isinstance(msg, dict)
+            and msg.get("channel") == channel
+            and (event is None or msg.get("event") == event)
+        ):
+            out.append(msg)
     return out
 
 
@@ -74,12 +68,6 @@ async def take(sub: AsyncIterator[T], n: int) -> list[T]:
     return items
 
 
-async def wait_for(condition: Callable[[], bool], *, limit: float = 60.0) -> None:
-    with trio.fail_after(limit):
-        while not condition():
-            await trio.sleep(0.05)
-
-
 async def streaming(sub: gatetrio.Subscription[Any]) -> None:
     """Assert that new items keep arriving (not just what was buffered before)."""
     before = sub.statistics().messages_received
@@ -89,15 +77,6 @@ async def streaming(sub: gatetrio.Subscription[Any]) -> None:
             sub.receive_nowait()
         except trio.WouldBlock:
             break
-
-
-async def collect_events(
-    client: Client, into: list[ClientEvent], *, task_status: trio.TaskStatus[None]
-) -> None:
-    async with client.events() as events:
-        task_status.started()
-        async for event in events:
-            into.append(event)
 
 
 async def test_trades_stream_typed_items_for_each_contract(
@@ -227,7 +206,7 @@ async def test_refused_handshakes_follow_the_backoff_schedule(
         nursery.cancel_scope.cancel()
     connecting = [e.at - t0 for e in events if e.kind is ClientEventKind.CONNECTING]
     # after the drop: immediate backoff of 0.5 s, then refusals back off 1, 2, 4 s (jitter 0)
-    gaps = [round(b - a, 6) for a, b in zip(connecting, connecting[1:], strict=False)]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(connecting)]
     assert gaps == [1.0, 2.0, 4.0]
     assert connecting[0] == pytest.approx(0.5, abs=0.01)
 

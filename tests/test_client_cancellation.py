@@ -8,26 +8,22 @@ from collections.abc import Mapping, Sequence
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 from trio_websocket import WebSocketConnection
 
 import gatetrio
-from gatetrio._client import Client
 from gatetrio import channels
+from gatetrio._client import Client
 from gatetrio.testing import FakeGateServer
+
+from .helpers import client_config
 
 CREDS = gatetrio.Credentials(key="k", secret="s", user_id="1")
 
 
 def config(**overrides: object) -> gatetrio.ClientConfig:
-    base: dict[str, object] = {
-        "ping_interval": 5.0,
-        "pong_timeout": 3.0,
-        "backoff_jitter": 0.0,
-        "rng": random.Random(2),
-    }
-    base.update(overrides)
-    return gatetrio.ClientConfig(**base)  # type: ignore[arg-type]
+    return client_config(**{"rng": random.Random(2), **overrides})
 
 
 @pytest.fixture
@@ -158,7 +154,7 @@ async def test_outer_cancel_closes_the_socket_within_the_grace(
             async for _trade in t:
                 pass
     cancelled_at = trio.current_time()
-    await trio.sleep(0)
+    await trio.lowlevel.checkpoint()
     assert cancelled_at <= 5.0 + 2.0  # CLOSE_GRACE
     await trio.sleep(1)
     assert gate.connections == []

@@ -30,7 +30,7 @@ from gatetrio._requests import (
     Unsubscribe,
 )
 
-SECRET = "YOUR_API_SECRET"  # noqa: S105 - the spec's test-vector secret
+SECRET = "YOUR_API_SECRET"
 CREDS = Credentials(key="KEY", secret=SECRET)
 T = 1700000000
 SUBSCRIBE_VECTOR = (

@@ -4,7 +4,7 @@ book equals the fake's own book at the same update id, for every contract."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import pytest
 import trio
@@ -15,13 +15,13 @@ from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
 from gatetrio import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
+from .helpers import client_config, collect_events, wait_for
+
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
 
 
 def config() -> gatetrio.ClientConfig:
-    return gatetrio.ClientConfig(
-        ping_interval=5.0, pong_timeout=3.0, backoff_jitter=0.0, rng=random.Random(1)
-    )
+    return client_config(rng=random.Random(1))
 
 
 @pytest.fixture
@@ -29,12 +29,6 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
     server = FakeGateServer(seed=11)
     await nursery.start(server.run)
     return server
-
-
-async def wait_for(condition: Callable[[], bool], *, limit: float = 120.0) -> None:
-    with trio.fail_after(limit):
-        while not condition():
-            await trio.sleep(0.05)
 
 
 def assert_matches_fake(gate: FakeGateServer, live: LiveOrderBook) -> None:
@@ -56,15 +50,6 @@ async def settle_books(books: list[LiveOrderBook]) -> None:
     for live in books:
         await live.wait_ready()
         await live.wait_update()
-
-
-async def collect_events(
-    client: gatetrio.Client, into: list[ClientEvent], *, task_status: trio.TaskStatus[None]
-) -> None:
-    async with client.events() as events:
-        task_status.started()
-        async for event in events:
-            into.append(event)
 
 
 def fetcher(gate: FakeGateServer) -> gatetrio_live.SnapshotFetcher:
@@ -164,16 +149,18 @@ async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
 async def test_btc_settle_uses_order_book_update_and_rest(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with gatetrio.open_client(
-        url="wss://fx-ws.gateio.ws/v4/ws/btc",
-        connector=gate.connector,
-        config=config(),
-        wall_clock=gate.wall_time,
-    ) as client:
-        async with client.order_book("BTC_USD", depth=50, snapshot_fetcher=fetcher(gate)) as live:
-            assert live.method == "order_book_update"
-            await settle_books([live])
-            assert_matches_fake(gate, live)
+    async with (
+        gatetrio.open_client(
+            url="wss://fx-ws.gateio.ws/v4/ws/btc",
+            connector=gate.connector,
+            config=config(),
+            wall_clock=gate.wall_time,
+        ) as client,
+        client.order_book("BTC_USD", depth=50, snapshot_fetcher=fetcher(gate)) as live,
+    ):
+        assert live.method == "order_book_update"
+        await settle_books([live])
+        assert_matches_fake(gate, live)
 
 
 async def test_snapshot_failures_are_retried_and_counted(

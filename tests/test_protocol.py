@@ -46,7 +46,7 @@ from gatetrio._requests import ChannelSpec, PlaceOrder
 if TYPE_CHECKING:
     from pathlib import Path
 
-SECRET = "YOUR_API_SECRET"  # noqa: S105 - the spec's test-vector secret
+SECRET = "YOUR_API_SECRET"
 CREDS = Credentials(key="KEY", secret=SECRET, user_id="20011")
 T0 = 1000.0  # trio clock
 WALL = 1_786_540_578.0  # unix seconds

@@ -57,7 +57,7 @@ WALL = 1_786_540_000.0
 UID = "20011"
 CONTRACTS = ("BTC_USDT", "ETH_USDT", "SOL_USDT")
 BATCHED = frozenset({"futures.trades", "futures.obu"})
-SECRET = "SECRET"  # noqa: S105 - a test secret
+SECRET = "SECRET"
 CREDS = Credentials(key="KEY", secret=SECRET, user_id=UID)
 PONG = '{"time":1,"time_ms":1000,"channel":"futures.pong","event":"","result":null}'
 
