@@ -38,6 +38,6 @@ def typing(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Decode, order-book and end-to-end benchmarks; each prints ratios against a same-run baseline."""
+    """Decode, order-book and end-to-end benchmarks: ratios against a same-run baseline."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)

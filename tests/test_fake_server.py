@@ -1,7 +1,9 @@
 """The fake exchange over its in-memory connector: channels, replies, faults, trading API.
 
-Everything runs on memory streams under `autojump_clock`, so the virtual times asserted here
-are exact.
+The client side here is trio-websocket (`FakeGateServer.trio_websocket_connector`), an
+independent peer for the fake; `FakeGateServer.connector` (gatetrio's own transport) is covered
+by test_websocket.py and every client test. Everything runs on memory streams under
+`autojump_clock`, so the virtual times asserted here are exact.
 """
 
 from __future__ import annotations
@@ -119,7 +121,7 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
     kind: type[Event],
     within: float,
 ) -> None:
-    ws = await server.connector(nursery, USDT, DECIMAL)
+    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, channel, payload, id=7)
     ack = await receive(ws)
     assert isinstance(ack, SubscribeAck)
@@ -171,7 +173,7 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
 async def test_ping_gets_pong_with_conn_id(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await trio.sleep(3)
     await send(ws, time=123, channel="futures.ping")
     raw = await ws.get_message()
@@ -187,7 +189,7 @@ async def test_ping_gets_pong_with_conn_id(
 async def test_malformed_json_gets_code_1_with_empty_channel(
     server: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await ws.send_message('{"channel": "futures.trades", "event": ')
     raw = await ws.get_message()
     reply = decode_message(raw)
@@ -201,7 +203,7 @@ async def test_malformed_json_gets_code_1_with_empty_channel(
 async def test_unknown_contract_fails_the_whole_batch(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.trades", ["BTC_USDT", "NOPE_USDT"], id=3)
     reply = await receive(ws)
     assert isinstance(reply, ErrorReply)
@@ -216,7 +218,7 @@ async def test_unknown_contract_fails_the_whole_batch(
 async def test_duplicate_obu_stream_is_an_alert(
     server: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
     assert isinstance(await receive(ws), SubscribeAck)
     assert isinstance(await receive(ws), ObuUpdate)
@@ -229,7 +231,7 @@ async def test_duplicate_obu_stream_is_an_alert(
 async def test_obu_snapshot_can_precede_the_ack(nursery: trio.Nursery) -> None:
     fake = FakeGateServer(seed=0, obu_snapshot_before_ack=True)
     await nursery.start(fake.run)
-    ws = await fake.connector(nursery, USDT, [])
+    ws = await fake.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
     first = await receive(ws)
     assert isinstance(first, ObuUpdate)
@@ -240,7 +242,7 @@ async def test_obu_snapshot_can_precede_the_ack(nursery: trio.Nursery) -> None:
 async def test_private_subscriptions_check_the_signature(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     now = int(server.wall_time())
     good = sign_subscription("futures.orders", "subscribe", now, key=CREDS.key, secret=CREDS.secret)
     cases = [
@@ -276,7 +278,7 @@ async def test_private_subscriptions_check_the_signature(
 async def test_private_subscriptions_are_open_without_credentials(nursery: trio.Nursery) -> None:
     fake = FakeGateServer(seed=0)
     await nursery.start(fake.run)
-    ws = await fake.connector(nursery, USDT, [])
+    ws = await fake.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.balances", ["20011"])
     assert isinstance(await receive(ws), SubscribeAck)
 
@@ -284,8 +286,8 @@ async def test_private_subscriptions_are_open_without_credentials(nursery: trio.
 async def test_sizes_are_strings_only_with_the_header(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    plain = await server.connector(nursery, USDT, [])
-    decimal = await server.connector(nursery, USDT, DECIMAL)
+    plain = await server.trio_websocket_connector(nursery, USDT, [])
+    decimal = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
     for ws in (plain, decimal):
         await subscribe(ws, "futures.order_book_update", ["ETH_USDT", "100ms", "20"])
         await ws.get_message()
@@ -308,7 +310,7 @@ async def test_sizes_are_strings_only_with_the_header(
 async def test_client_book_equals_the_fakes_book_at_each_id(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, DECIMAL)
+    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50", "ob.SOL_USDT.400"])
     books = {"BTC_USDT": OrderBook("BTC_USDT"), "SOL_USDT": OrderBook("SOL_USDT")}
     checked = 0
@@ -330,7 +332,7 @@ async def test_client_book_equals_the_fakes_book_at_each_id(
 async def test_inject_gap_breaks_every_book_stream_of_the_contract(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, DECIMAL)
+    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
     await wait_for(ws, SubscribeAck)
     book = OrderBook("BTC_USDT")
@@ -363,7 +365,7 @@ def _session(seed: int) -> list[str]:
         fake = FakeGateServer(seed=seed, credentials=CREDS)
         async with trio.open_nursery() as nursery:
             await nursery.start(fake.run)
-            ws = await fake.connector(nursery, USDT, DECIMAL)
+            ws = await fake.trio_websocket_connector(nursery, USDT, DECIMAL)
             await subscribe(ws, "futures.trades", ["BTC_USDT", "ETH_USDT"], id=1)
             await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"], id=2)
             await subscribe(ws, "futures.tickers", ["SOL_USDT"], id=3)
@@ -396,8 +398,8 @@ def test_same_seed_gives_the_same_frames() -> None:
 async def test_drop_closes_without_a_close_frame(
     server: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
-    other = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    other = await server.trio_websocket_connector(nursery, USDT, [])
     first, second = server.connections
     server.drop(first)
     with pytest.raises(trio_websocket.ConnectionClosed) as info:
@@ -415,7 +417,7 @@ async def test_drop_closes_without_a_close_frame(
 async def test_stall_goes_silent_but_keeps_the_socket(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.trades", ["BTC_USDT"])
     await wait_for(ws, TradesUpdate)
     server.stall()
@@ -435,7 +437,7 @@ async def test_stall_goes_silent_but_keeps_the_socket(
 async def test_upgrade_notice_then_close_after_grace(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await trio.sleep(1)
     start = trio.current_time()
     server.send_upgrade(grace=5.0)
@@ -455,18 +457,18 @@ async def test_refuse_rejects_the_next_handshakes(
     server.refuse(2)
     for _ in range(2):
         with pytest.raises(trio_websocket.ConnectionRejected) as info:
-            await server.connector(nursery, USDT, [])
+            await server.trio_websocket_connector(nursery, USDT, [])
         assert info.value.status_code == 503
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     assert ws.closed is None
     assert server.handshakes_refused == 2
     with pytest.raises(trio_websocket.ConnectionRejected) as info:
-        await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/nope", [])
+        await server.trio_websocket_connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/nope", [])
     assert info.value.status_code == 404
 
 
 async def test_send_malformed(server: FakeGateServer, nursery: trio.Nursery) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     server.send_malformed()
     with pytest.raises(ProtocolError):
         decode_message(await ws.get_message())
@@ -480,7 +482,7 @@ async def test_slow_consumer_is_cut(
 ) -> None:
     fake = FakeGateServer(seed=0, send_queue_size=50, transport_buffer=16384)
     await nursery.start(fake.run)
-    ws = await fake.connector(nursery, USDT, [])
+    ws = await fake.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.400", "ob.ETH_USDT.400"])
     await trio.sleep(30)  # never read: the client's queue, the socket, then the fake's back up
     assert fake.slow_consumers_cut == 1
@@ -499,8 +501,8 @@ async def test_cut_slow_consumers_on_demand(
 ) -> None:
     fake = FakeGateServer(seed=0, transport_buffer=4096)
     await nursery.start(fake.run)
-    reader = await fake.connector(nursery, USDT, [])
-    idle = await fake.connector(nursery, USDT, [])
+    reader = await fake.trio_websocket_connector(nursery, USDT, [])
+    idle = await fake.trio_websocket_connector(nursery, USDT, [])
     for ws in (reader, idle):
         await subscribe(ws, "futures.obu", ["ob.BTC_USDT.400"])
 
@@ -523,7 +525,7 @@ async def test_cut_slow_consumers_on_demand(
 async def test_idle_connection_closed_after_60s(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     start = trio.current_time()
     await trio.sleep(40)
     await send(ws, channel="futures.ping")  # traffic: the 60 s start again
@@ -608,7 +610,7 @@ async def api(
 async def test_login_checks_signature_and_time(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     bad = Credentials(key=CREDS.key, secret="x" * 64)
     await api(ws, server, Login(), 1, credentials=bad)
     reply = await receive(ws)
@@ -637,7 +639,7 @@ async def test_login_checks_signature_and_time(
 async def test_order_place_ack_result_and_pushes(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, DECIMAL)
+    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
     now = int(server.wall_time())
     for channel in ("futures.orders", "futures.usertrades", "futures.positions"):
         auth = sign_subscription(channel, "subscribe", now, key=CREDS.key, secret=CREDS.secret)
@@ -716,7 +718,7 @@ async def test_order_place_ack_result_and_pushes(
 async def test_resting_order_fills_when_the_market_trades_through(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await api(ws, server, Login(), 1, credentials=CREDS)
     await wait_for(ws, ApiResult)
     ask = server.book("BTC_USDT", 1).asks[0][0]
@@ -738,7 +740,7 @@ async def test_resting_order_fills_when_the_market_trades_through(
 async def test_trading_rate_limit(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await api(ws, server, Login(), 0, credentials=CREDS)
     await wait_for(ws, ApiResult)
     for i in range(1, 102):
@@ -759,7 +761,9 @@ async def test_trading_rate_limit(
 
 
 async def test_delivery_has_no_trading_api(server: FakeGateServer, nursery: trio.Nursery) -> None:
-    ws = await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/delivery/usdt", [])
+    ws = await server.trio_websocket_connector(
+        nursery, "wss://fx-ws.gateio.ws/v4/ws/delivery/usdt", []
+    )
     await api(ws, server, Login(), 1, credentials=CREDS)
     reply = await receive(ws)
     assert isinstance(reply, ErrorReply)
@@ -769,7 +773,7 @@ async def test_delivery_has_no_trading_api(server: FakeGateServer, nursery: trio
 async def test_push_sends_events_and_raw_frames(
     server: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     server.push(UpgradeRequested(msg="soon", time=1, time_ms=1000))
     assert await receive(ws) == UpgradeRequested(msg="soon", time=1, time_ms=1000)
     server.push(
@@ -800,7 +804,7 @@ async def test_fetch_order_book_is_a_delayed_rest_snapshot(
 async def test_unsubscribe_stops_the_stream(
     server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.connector(nursery, USDT, [])
+    ws = await server.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.contract_stats", ["BTC_USDT", "1m"])
     await subscribe(ws, "futures.contract_stats", ["ETH_USDT", "5m"])
     await subscribe(ws, "futures.trades", ["BTC_USDT"])

@@ -6,9 +6,11 @@
           └─ nursery "connections"   at most two live connections (make-before-break upgrade)
              └─ _run_connection      one per WebSocket
                 └─ nursery "connection"
-                   ├─ trio-websocket's reader task
                    ├─ _run_reader    get_message → protocol.receive_text → dispatch (sync)
                    └─ _run_heartbeat sleep_until(protocol.get_timer()) → handle_timer
+
+The default transport (`_websocket.WebSocket`) has no task of its own: `_run_reader` reads the
+socket. A trio-websocket connector adds that library's reader task to the connection's nursery.
 
 All protocol logic lives in the pure `GateProtocol`; this module only moves frames and wakes tasks.
 """
@@ -63,6 +65,7 @@ from ._subscription import OverflowPolicy, Subscription
 from ._transport import (
     TRANSPORT_ERRORS,
     Connector,
+    WebSocketLike,
     connection_lost,
     default_connector,
     map_transport_errors,
@@ -72,8 +75,6 @@ from ._transport import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
-    from trio_websocket import WebSocketConnection
-
     from ._protocol import Output
     from ._requests import ApiRequest
 
@@ -81,7 +82,9 @@ T = TypeVar("T")
 
 EVENTS_BUFFER: Final = 256
 HANDOVER_DEDUPE: Final = 4096  # frames remembered while two connections overlap
-MAX_BATCH: Final = 64  # frames handled per reader wake-up (trio-websocket's queue holds 64)
+# Frames handled per reader wake-up at most (one receive_some of the default transport can hold
+# ~300); a batch also ends once a subscription is half full (see _run_reader).
+MAX_BATCH: Final = 64
 
 
 class ClientEventKind(enum.Enum):
@@ -147,7 +150,7 @@ _CLIENT_EVENTS_SPEC: Final[ChannelSpec[ClientEvent]] = ChannelSpec(
 
 @attrs.define(eq=False)
 class _Connection:
-    ws: WebSocketConnection
+    ws: WebSocketLike
     scope: trio.CancelScope
     logged_in: bool = False
     handed_over: bool = False
@@ -512,9 +515,13 @@ class Client:
     async def _run_reader(self, conn: _Connection) -> None:
         """Read frames, run them through the protocol and dispatch the outputs (sync).
 
-        After each `get_message()` it drains, without awaiting, what trio-websocket has already
-        queued (up to MAX_BATCH frames): the reader and the consumers then run once per batch
-        instead of once per frame, the largest single cost in benchmarks/README.md "End-to-end".
+        After each `get_message()` it drains, without awaiting, what the transport has already
+        parsed (`receive_nowait`, up to MAX_BATCH frames): the reader then runs once per batch
+        instead of once per frame (benchmarks/README.md "End-to-end"). A consumer takes one item
+        per scheduler pass, though, so the batch ends early once a subscription's buffer is more
+        than half full (`Subscription._push`): the next `get_message()` is a checkpoint and the
+        consumers catch up instead of their buffers overflowing. The reader still never waits
+        for a consumer; one that falls behind for real loses items by its overflow policy.
         """
         ws = conn.ws
         drain = _queued_message_getter(ws)
@@ -523,28 +530,35 @@ class Client:
         subs = self._subs
         handle = self._handle
         wall_clock = self._wall_clock
+        current_time = trio.current_time
         while True:
             try:
                 text: str | bytes = await ws.get_message()
-            except TRANSPORT_ERRORS as exc:
+            except ConnectionLost:
+                if conn.closing:
+                    return  # our own close: the close reply (or EOF) ended the read
+                raise
+            except TRANSPORT_ERRORS as exc:  # a trio-websocket connection
                 if conn.closing:
                     return  # our own close; trio-websocket finishes the handshake
                 raise connection_lost("receive", exc) from exc
+            now = current_time()  # a batch is handled without yielding: one clock read
             first = True
-            for _ in range(MAX_BATCH):
+            crowded = False
+            left = MAX_BATCH
+            while True:
                 dedupe = self._dedupe
                 if dedupe is not None and _seen_on_the_other_connection(dedupe, text):
                     outputs = []
                 else:
-                    outputs = receive_text(text, now=trio.current_time())
+                    outputs = receive_text(text, now=now)
                 for output in outputs:
                     if type(output) is Delivery:
                         sub = subs.get(output.sub_id)
                         if sub is not None:
-                            sub._push(output.item)
-                            if (
-                                first
-                            ):  # one latency sample per batch keeps the clock off the hot path
+                            if sub._push(output.item):
+                                crowded = True
+                            if first:  # one latency sample per batch keeps the clock off
                                 first = False
                                 stamp = output.frame.time_ms
                                 if stamp:
@@ -553,7 +567,8 @@ class Client:
                                     )
                     else:
                         handle(output, conn)
-                if drain is None:
+                left -= 1
+                if crowded or not left or drain is None:
                     break
                 try:
                     text = drain()
@@ -708,27 +723,35 @@ class Client:
             raise UsageError("this client is closed; open a new one with gatetrio.open_client()")
 
 
-async def _close_websocket(ws: WebSocketConnection, *, graceful: bool = True) -> None:
+async def _close_websocket(ws: WebSocketLike, *, graceful: bool = True) -> None:
     """Close `ws` gracefully within CLOSE_GRACE (shielded), else abort its stream."""
     with trio.move_on_after(CLOSE_GRACE if graceful else 0, shield=True) as scope:
         await ws.aclose()
     if scope.cancelled_caught:
+        abort = getattr(ws, "abort", None)  # gatetrio's WebSocket has one
+        if callable(abort):
+            with trio.CancelScope(shield=True):
+                await abort()
+            return
         # trio-websocket offers no public abort; without this the socket would leak until GC
         stream = getattr(ws, "_stream", None)
         if isinstance(stream, trio.abc.AsyncResource):
             await trio.aclose_forcefully(stream)
 
 
-def _queued_message_getter(ws: WebSocketConnection) -> Callable[[], str | bytes] | None:
-    """`receive_nowait` of trio-websocket's private message queue, or None if it has none.
+def _queued_message_getter(ws: WebSocketLike) -> Callable[[], str | bytes] | None:
+    """The connection's `receive_nowait`, or that of trio-websocket's private queue, or None.
 
-    trio-websocket has no public non-blocking get_message; without this the client still works,
-    just one frame per wake-up.
+    gatetrio's own WebSocket has `receive_nowait`; trio-websocket has no public non-blocking
+    get_message. Without either the client still works, just one frame per wake-up.
     """
+    receive_nowait = getattr(ws, "receive_nowait", None)
+    if callable(receive_nowait):
+        getter: Callable[[], str | bytes] = receive_nowait
+        return getter
     queue = getattr(ws, "_recv_channel", None)
     if isinstance(queue, trio.MemoryReceiveChannel):
-        getter: Callable[[], str | bytes] = queue.receive_nowait
-        return getter
+        return queue.receive_nowait
     return None
 
 

@@ -68,6 +68,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
     def __init__(self, spec: ChannelSpec[T], *, buffer: int, overflow: OverflowPolicy) -> None:
         self.spec = spec
         self._max = buffer
+        self._half = buffer // 2
         self._overflow = overflow
         self._items: collections.deque[T] = collections.deque()
         self._lot = trio.lowlevel.ParkingLot()
@@ -84,8 +85,13 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
 
     # ----------------------------------------------------------- producer side (client, sync)
 
-    def _push(self, item: T) -> None:
-        """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy."""
+    def _push(self, item: T) -> bool:
+        """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy.
+
+        Returns True when the buffer is more than half full: the reader then yields to the
+        scheduler before pushing more (`Client._run_reader`), because a consumer takes one item
+        per scheduler pass and a reader pushing a batch per pass would overflow it.
+        """
         self._received += 1
         self._silent = False
         items = self._items
@@ -94,17 +100,23 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             if items:
                 self._dropped += len(items)
                 items.clear()
-        elif len(items) >= self._max:
+            items.append(item)
+            self._peak = max(self._peak, 1)
+            self._lot.unpark()
+            return False  # only the latest matters: nothing to wait for
+        if len(items) >= self._max:
             self._dropped += 1
             if policy is OverflowPolicy.DROP_OLDEST:
                 items.popleft()
             elif policy is OverflowPolicy.DROP_NEWEST:
-                return
+                return True
             else:
                 raise SubscriptionOverflow(self.spec.channel, buffer=self._max)
         items.append(item)
-        self._peak = max(self._peak, len(items))
+        used = len(items)
+        self._peak = max(self._peak, used)
         self._lot.unpark()
+        return used > self._half
 
     def _end(self, failure: GateTrioError | None = None) -> None:
         """No more items will come; wake consumers so they see EndOfChannel (or `failure`)."""

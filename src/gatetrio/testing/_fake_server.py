@@ -50,6 +50,7 @@ from gatetrio._events import (
     UserTradesUpdate,
 )
 from gatetrio._transport import MAX_MESSAGE_SIZE, MESSAGE_QUEUE_SIZE
+from gatetrio._websocket import WebSocket, connect_websocket
 
 from ._market import (
     ALL,
@@ -592,28 +593,42 @@ class FakeGateServer:
         nursery: trio.Nursery,
         url: str,
         headers: Sequence[tuple[str, str]],
-    ) -> trio_websocket.WebSocketConnection:
+    ) -> WebSocket:
         """A `gatetrio._transport.Connector` that reaches this fake in memory.
 
-        Speaks real WebSocket frames over an in-memory socket; the URL's path picks the market
-        (``/v4/ws/usdt``, ``/v4/ws/delivery/btc``, ...) and its host is ignored. The
-        connection's reader task runs in `nursery`.
+        Speaks real WebSocket frames over an in-memory socket with gatetrio's own transport
+        (the one `default_connector` uses), so client tests exercise it; the URL's path picks
+        the market (``/v4/ws/usdt``, ``/v4/ws/delivery/btc``, ...) and its host is ignored.
+        Nothing runs in `nursery`.
 
         Raises:
-            trio_websocket.ConnectionRejected: the fake refused the handshake (`refuse`, HTTP
-                503) or the path is unknown (HTTP 404).
+            ConnectionLost: the fake refused the handshake (`refuse`: "handshake rejected with
+                HTTP 503") or the path is unknown (HTTP 404).
 
         Cancellation: if cancelled during the handshake no connection is left behind (the
         server side sees its socket close).
         """
-        if self._nursery is None:
-            raise RuntimeError("start FakeGateServer.run first: await nursery.start(server.run)")
+        del nursery  # gatetrio's transport has no background task
+        client_stream, resource, _ = self._dial(url)
+        return await connect_websocket(
+            client_stream, host=urlsplit(url).netloc, resource=resource, headers=headers
+        )
+
+    async def trio_websocket_connector(
+        self,
+        nursery: trio.Nursery,
+        url: str,
+        headers: Sequence[tuple[str, str]],
+    ) -> trio_websocket.WebSocketConnection:
+        """As `connector`, but the client side is trio-websocket (its reader runs in `nursery`).
+
+        Raises:
+            trio_websocket.ConnectionRejected: the fake refused the handshake (`refuse`, HTTP
+                503) or the path is unknown (HTTP 404).
+        """
         parts = urlsplit(url)
-        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        client_stream, server_stream = memory_socket_pair(self.transport_buffer)
-        refuse = route(resource) is None or self._take_refusal()
+        client_stream, resource, refuse = self._dial(url)
         extra = [(k.encode(), v.encode()) for k, v in headers]
-        self._nursery.start_soon(self.serve_stream, server_stream, b"", refuse)
         if refuse:
             # Run the refused handshake in a nursery of our own, so the rejection raises here
             # instead of inside the caller's nursery.
@@ -643,6 +658,20 @@ class FakeGateServer:
             message_queue_size=MESSAGE_QUEUE_SIZE,
             max_message_size=MAX_MESSAGE_SIZE,
         )
+
+    def _dial(self, url: str) -> tuple[trio.abc.Stream, str, bool]:
+        """Open an in-memory socket to this fake and serve its far end.
+
+        Returns the client's end, the request target, and whether the handshake will be refused.
+        """
+        if self._nursery is None:
+            raise RuntimeError("start FakeGateServer.run first: await nursery.start(server.run)")
+        parts = urlsplit(url)
+        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        client_stream, server_stream = memory_socket_pair(self.transport_buffer)
+        refuse = route(resource) is None or self._take_refusal()
+        self._nursery.start_soon(self.serve_stream, server_stream, b"", refuse)
+        return client_stream, resource, refuse
 
     def _take_refusal(self) -> bool:
         if self._refuse > 0:

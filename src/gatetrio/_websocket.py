@@ -1,0 +1,438 @@
+"""gatetrio's own WebSocket client: wsproto driven by the task that reads, no background task.
+
+    connect_websocket(stream, host=..., resource=..., headers=...)  the client handshake
+    └─ WebSocket
+       ├─ get_message()      next message; when none is parsed, one receive_some() + parse it all
+       ├─ receive_nowait()   next already-parsed message, or trio.WouldBlock (no I/O)
+       ├─ send_message()     under the send lock (pongs and close replies share the stream)
+       ├─ aclose()           close handshake, then the stream; idempotent; the caller bounds it
+       └─ abort()            drop the stream at once
+
+Why not trio-websocket: its background reader task hands every message to the consumer through a
+memory channel, one task switch per message on top of the consumer's own (benchmarks/README.md,
+"End-to-end"). Here the caller's task parses a whole `receive_some` chunk per wake-up and the
+messages wait in a deque until `receive_nowait` or `get_message` takes them. Nothing is read
+while parsed messages are waiting, so a slow caller still pushes back on the server through
+TCP, and at most one chunk's worth of messages is held.
+
+Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
+protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
+there is a foreign exception. Concurrent `get_message` calls are a usage error
+(`trio.BusyResourceError`).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+from typing import TYPE_CHECKING, Final, final
+
+import trio
+from wsproto import ConnectionType, WSConnection
+from wsproto.connection import ConnectionState
+from wsproto.events import (
+    AcceptConnection,
+    BytesMessage,
+    CloseConnection,
+    Ping,
+    RejectConnection,
+    RejectData,
+    Request,
+    TextMessage,
+)
+from wsproto.utilities import LocalProtocolError, RemoteProtocolError
+
+from ._errors import ConnectionLost
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from wsproto.connection import Connection
+
+RECEIVE_SIZE: Final = 65536  # one wake-up takes in up to ~300 trade frames
+MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024  # a 400-level obu snapshot is ~20 kB; allow headroom
+MAX_REJECT_BODY: Final = 65536  # bytes of a refused handshake's body read (and ignored)
+
+MESSAGE_TOO_BIG: Final = 1009
+
+STREAM_ERRORS: Final = (
+    trio.BrokenResourceError,
+    trio.ClosedResourceError,
+    OSError,  # ssl.SSLError is one
+    LocalProtocolError,
+    RemoteProtocolError,
+)
+"""What the stream or wsproto raise when the connection is unusable; all become ConnectionLost."""
+
+
+def _describe(exc: BaseException) -> str:
+    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    cause = exc.__cause__  # trio wraps ssl and socket errors in BrokenResourceError
+    if cause is not None:
+        text += f" ({type(cause).__name__}: {cause})"
+    return text
+
+
+def _closed(code: int, reason: str | None) -> str:
+    # int(): wsproto hands back CloseReason members for some codes
+    return f"connection closed: {int(code)} {reason or ''}".rstrip()
+
+
+async def connect_websocket(
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    resource: str,
+    headers: Sequence[tuple[str, str]] = (),
+    max_message_size: int = MAX_MESSAGE_SIZE,
+) -> WebSocket:
+    """Run the client handshake over `stream` (already connected) and return the WebSocket.
+
+    `host` is the Host header, `resource` the request target (path and query). No extensions
+    are offered, so no permessage-deflate (spec 1.1). The WebSocket owns `stream` from here on:
+    on failure or cancellation it is closed before this raises.
+
+    Raises:
+        ConnectionLost: the server refused the upgrade ("handshake rejected with HTTP 503"),
+            closed the stream, or sent something that is not an HTTP upgrade response.
+    """
+    try:
+        return await _handshake(
+            stream, host=host, resource=resource, headers=headers, max_message_size=max_message_size
+        )
+    except STREAM_ERRORS as exc:
+        await trio.aclose_forcefully(stream)
+        raise ConnectionLost(f"connect: {_describe(exc)}") from exc
+    except BaseException:
+        await trio.aclose_forcefully(stream)
+        raise
+
+
+async def _handshake(
+    stream: trio.abc.Stream,
+    *,
+    host: str,
+    resource: str,
+    headers: Sequence[tuple[str, str]],
+    max_message_size: int,
+) -> WebSocket:
+    ws = WSConnection(ConnectionType.CLIENT)
+    request = Request(
+        host=host,
+        target=resource,
+        extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
+    )
+    await stream.send_all(ws.send(request))
+    while True:
+        data = bytes(await stream.receive_some(RECEIVE_SIZE))
+        ws.receive_data(data or None)  # None: EOF
+        for event in ws.events():
+            if isinstance(event, AcceptConnection):
+                connection = ws.connection
+                if connection is None:  # pragma: no cover - wsproto sets it on accept
+                    raise ConnectionLost("connect: wsproto accepted without a connection")
+                return WebSocket(stream, connection, max_message_size=max_message_size)
+            if isinstance(event, RejectConnection):
+                if event.has_body:
+                    await _skip_reject_body(stream, ws)
+                raise ConnectionLost(f"handshake rejected with HTTP {event.status_code}")
+        if not data:
+            raise ConnectionLost("connect: connection closed during the handshake")
+
+
+async def _skip_reject_body(stream: trio.abc.Stream, ws: WSConnection) -> None:
+    """Read a refused handshake's body to its end (or EOF, or MAX_REJECT_BODY), ignoring it.
+
+    Reading it lets the server finish its response before we close; nothing in it is used.
+    """
+    read = 0
+    while read < MAX_REJECT_BODY:
+        for event in ws.events():
+            if isinstance(event, RejectData) and event.body_finished:
+                return
+        data = await stream.receive_some(RECEIVE_SIZE)
+        if not data:
+            return
+        read += len(data)
+        ws.receive_data(bytes(data))
+
+
+@final
+class WebSocket:
+    """A client WebSocket over a `trio.abc.Stream`, read by whichever task calls `get_message`.
+
+    Made by `connect_websocket`. One task reads (`get_message`, `receive_nowait`); any task may
+    send. Server pings are answered while reading. Messages received before the server's close
+    frame are delivered before `get_message` raises `ConnectionLost`.
+    """
+
+    __slots__ = (
+        "_changed",
+        "_closing",
+        "_conn",
+        "_fragment_size",
+        "_fragments",
+        "_getting",
+        "_lost",
+        "_lost_cause",
+        "_max_message_size",
+        "_messages",
+        "_outgoing",
+        "_receiving",
+        "_send_lock",
+        "_stream",
+        "_unparsed",
+    )
+
+    def __init__(
+        self, stream: trio.abc.Stream, connection: Connection, *, max_message_size: int
+    ) -> None:
+        self._stream = stream
+        self._conn = connection
+        self._max_message_size = max_message_size
+        self._messages: collections.deque[str | bytes] = collections.deque()
+        self._fragments: list[str | bytes] = []  # of the message being assembled
+        self._fragment_size = 0
+        self._outgoing = bytearray()  # control replies queued while the send lock was taken
+        self._send_lock = trio.Lock()
+        self._lost: str | None = None  # set once nothing more will be read: why
+        self._lost_cause: BaseException | None = None
+        self._closing = False  # aclose() was called
+        self._getting = False  # a task is inside get_message()
+        self._receiving = False  # a task is inside receive_some()
+        self._changed: trio.Event | None = None  # set when a receive ends or a reader leaves
+        # the handshake's response may have arrived with frames behind it, already in wsproto
+        self._unparsed = True
+
+    @property
+    def close_reason(self) -> str | None:
+        """Why the connection ended ("connection closed: 1000 ..."), or None while it is open."""
+        return self._lost
+
+    # ----------------------------------------------------------------------------- reading
+
+    async def get_message(self) -> str | bytes:
+        """Return the next message, reading from the stream only when none is parsed yet.
+
+        Raises:
+            ConnectionLost: the connection ended (close frame, EOF, error, or our `aclose`),
+                once every message received before that has been returned.
+            trio.BusyResourceError: another task is already waiting in get_message.
+        """
+        messages = self._messages
+        if messages:
+            await trio.lowlevel.checkpoint()  # a checkpoint even when a message is ready
+            if messages:
+                return messages.popleft()
+        if self._getting:
+            raise trio.BusyResourceError("another task is already reading this WebSocket")
+        self._getting = True
+        try:
+            while not messages:
+                if self._lost is not None:
+                    raise ConnectionLost(self._lost) from self._lost_cause
+                if self._receiving:  # aclose() is reading for the close reply
+                    await self._wait_changed()
+                else:
+                    await self._receive()
+            return messages.popleft()
+        finally:
+            self._getting = False
+            self._notify()
+
+    def receive_nowait(self) -> str | bytes:
+        """Return the next already-parsed message, or raise trio.WouldBlock; never reads."""
+        try:
+            return self._messages.popleft()
+        except IndexError:
+            raise trio.WouldBlock from None
+
+    async def _receive(self) -> None:
+        """Read one chunk from the stream and parse every event in it."""
+        conn = self._conn
+        if self._unparsed:
+            self._unparsed = False
+        else:
+            self._receiving = True
+            try:
+                data = await self._stream.receive_some(RECEIVE_SIZE)
+            except STREAM_ERRORS as exc:
+                self._lose(f"receive: {_describe(exc)}", exc)
+                raise ConnectionLost(self._lost or "") from exc
+            finally:
+                self._receiving = False
+                self._notify()
+            if not data:
+                self._lose("connection closed: 1006 abnormal closure")
+                return
+            try:  # (trio streams may hand back a bytearray; wsproto wants bytes)
+                conn.receive_data(data if type(data) is bytes else bytes(data))
+            except STREAM_ERRORS as exc:  # pragma: no cover - only fed while open or closing
+                self._lose(f"receive: {_describe(exc)}", exc)
+                return
+        self._parse(conn)
+        if self._closing:
+            self._messages.clear()  # after our close frame, data is of no interest
+        if self._outgoing and not self._send_lock.locked():
+            # (when the lock is taken, its holder sends these after its own bytes: _write)
+            try:
+                async with self._send_lock:
+                    await self._flush()
+            except STREAM_ERRORS as exc:
+                self._lose(f"send: {_describe(exc)}", exc)
+
+    def _parse(self, conn: Connection) -> None:
+        """Turn the events wsproto has into queued messages and queued control replies."""
+        messages = self._messages
+        fragments = self._fragments
+        limit = self._max_message_size
+        for event in conn.events():
+            if isinstance(event, (TextMessage, BytesMessage)):
+                data = event.data
+                if isinstance(data, bytearray):  # wsproto's type allows it; bytes in practice
+                    data = bytes(data)
+                if event.message_finished and not fragments:  # the usual case: one frame
+                    if len(data) > limit:
+                        self._too_big(conn)
+                        return
+                    messages.append(data)
+                    continue
+                fragments.append(data)
+                self._fragment_size += len(data)
+                if self._fragment_size > limit:
+                    self._too_big(conn)
+                    return
+                if event.message_finished:
+                    first = fragments[0]
+                    if isinstance(first, str):
+                        messages.append("".join(f for f in fragments if isinstance(f, str)))
+                    else:
+                        messages.append(b"".join(f for f in fragments if isinstance(f, bytes)))
+                    fragments.clear()
+                    self._fragment_size = 0
+            elif isinstance(event, Ping):
+                if conn.state is ConnectionState.OPEN:
+                    self._outgoing += conn.send(event.response())
+            elif isinstance(event, CloseConnection):
+                self._on_close(conn, event)
+                return
+            # Pong: we never ping at the WebSocket level; ignored
+
+    def _on_close(self, conn: Connection, event: CloseConnection) -> None:
+        state = conn.state
+        if state is ConnectionState.REMOTE_CLOSING:  # the server started it: answer in kind
+            self._outgoing += conn.send(event.response())
+            self._lose(_closed(event.code, event.reason))
+        elif state is ConnectionState.CLOSED:  # the reply to our close frame
+            self._lose(_closed(event.code, event.reason))
+        else:
+            # wsproto reports a frame it cannot parse as a close event and stays OPEN: close
+            # with its code (1002 protocol error, 1007 bad UTF-8) and stop reading.
+            self._outgoing += conn.send(CloseConnection(code=event.code, reason=event.reason))
+            self._lose(f"server broke the WebSocket protocol: {int(event.code)} {event.reason}")
+
+    def _too_big(self, conn: Connection) -> None:
+        if conn.state is ConnectionState.OPEN:
+            self._outgoing += conn.send(
+                CloseConnection(code=MESSAGE_TOO_BIG, reason="message too big")
+            )
+        self._fragments.clear()
+        self._fragment_size = 0
+        self._lose(
+            f"connection closed: {MESSAGE_TOO_BIG} message too big "
+            f"(over {self._max_message_size} bytes)"
+        )
+
+    def _lose(self, reason: str, cause: BaseException | None = None) -> None:
+        if self._lost is None:
+            self._lost = reason
+            self._lost_cause = cause
+        self._notify()
+
+    # ------------------------------------------------------------------- waiting for others
+
+    async def _wait_changed(self) -> None:
+        if self._changed is None:
+            self._changed = trio.Event()
+        await self._changed.wait()
+
+    def _notify(self) -> None:
+        changed = self._changed
+        if changed is not None:
+            self._changed = None
+            changed.set()
+
+    # ----------------------------------------------------------------------------- sending
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send one text (str) or binary (bytes) message.
+
+        Raises:
+            ConnectionLost: the connection is closed or closing.
+        """
+        if self._closing or self._lost is not None:
+            await trio.lowlevel.checkpoint()
+            raise ConnectionLost(f"send: {self._lost or 'the connection is closing'}")
+        conn = self._conn
+        if conn.state is not ConnectionState.OPEN:
+            await trio.lowlevel.checkpoint()
+            raise ConnectionLost("send: the server is closing the connection")
+        try:
+            if isinstance(message, str):
+                data = conn.send(TextMessage(data=message))
+            else:
+                data = conn.send(BytesMessage(data=message))
+            await self._write(data)
+        except STREAM_ERRORS as exc:
+            raise ConnectionLost(f"send: {_describe(exc)}") from exc
+
+    async def _write(self, data: bytes) -> None:
+        async with self._send_lock:
+            self._outgoing += data
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Send everything queued; the send lock is held. The reader may add more meanwhile."""
+        outgoing = self._outgoing
+        while outgoing:
+            chunk = bytes(outgoing)
+            outgoing.clear()
+            await self._stream.send_all(chunk)
+
+    # ----------------------------------------------------------------------------- closing
+
+    async def aclose(self, code: int = 1000, reason: str = "") -> None:
+        """Close politely: send a close frame, wait for the server's reply, close the stream.
+
+        Idempotent. Waits as long as the server takes to reply, so bound it (the client uses a
+        shielded `move_on_after(CLOSE_GRACE)`, then `abort`); the stream is closed however it
+        ends, even if cancelled. A task inside `get_message` meanwhile sees the reply and gets
+        `ConnectionLost`; data received after the close frame is discarded.
+        """
+        if self._closing:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closing = True
+        self._messages.clear()
+        try:
+            conn = self._conn
+            if self._lost is None and conn.state is ConnectionState.OPEN:
+                await self._write(conn.send(CloseConnection(code=code, reason=reason or None)))
+            while self._lost is None:
+                if self._receiving:  # the reader will see the reply: let it
+                    await self._wait_changed()
+                else:
+                    await self._receive()
+        except (ConnectionLost, *STREAM_ERRORS):
+            pass  # the stream is gone: nothing left to say politely
+        finally:
+            self._lose(_closed(code, reason))
+            self._messages.clear()
+            with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError, OSError):
+                await self._stream.aclose()  # closed is closed
+
+    async def abort(self) -> None:
+        """Close the stream now, without a close handshake."""
+        self._closing = True
+        self._lose("connection aborted")
+        await trio.aclose_forcefully(self._stream)
