@@ -1,0 +1,276 @@
+"""A WebSocket server that floods `futures.trades` frames, for the end-to-end benchmark.
+
+    python -m benchmarks.flood_server [--port 0] [--host 127.0.0.1]
+
+Prints `LISTENING <port>` on stdout once it accepts connections, then serves each connection in
+its own thread until killed. A connection is parameterised by its request target's query:
+
+    ws://127.0.0.1:<port>/v4/ws/usdt?messages=100000&rate=0&stamps=/tmp/x.bin
+
+1. The client subscribes to `futures.trades` (any contract) and gets a proper ack (spec 2.2);
+   `futures.ping` gets a `futures.pong` (spec 4.2) for as long as the connection lives.
+2. After the ack the server sends `messages` trade frames (~215 bytes, valid Gate JSON as in the
+   spec 6.2 live capture, one trade each, contiguous ids from `FIRST_TRADE_ID`, `create_time_ms`
+   and `time_ms` stamped when the frame is built).
+   - `rate=0`: as fast as the socket takes them, in pre-built batches, so the client is the
+     bottleneck (the server spends ~1 us per frame; trio-websocket's client needs ~18 us).
+   - `rate=R`: one frame every 1/R s on a spinning schedule (sleep overshoots by ~60 us; the
+     spin calls sched_yield so a client on the same core still runs), each sent alone with
+     TCP_NODELAY; the `CLOCK_MONOTONIC` ns just before each send is written
+     to `stamps` (native int64 array, index = trade id - FIRST_TRADE_ID) when the run ends, via a
+     temporary file and an atomic rename. CLOCK_MONOTONIC is system-wide, so the client process
+     can subtract it from its own `time.monotonic_ns()`.
+3. Then the server idles (still answering pings) until the client closes.
+
+Blocking sockets and threads, not trio: the fastest thing to write that keeps the server from
+being what is measured. Outbound data frames are framed by hand (a text frame from a server is a
+2- or 4-byte header and the payload, RFC 6455 5.2); wsproto parses the handshake and the client's
+masked frames on a reader thread and produces the control replies, which the sending thread
+interleaves between its own frames so nothing writes to the socket concurrently.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import queue
+import random
+import socket
+import sys
+import threading
+import time
+from array import array
+from pathlib import Path
+from typing import Final
+from urllib.parse import parse_qs, urlsplit
+
+import wsproto
+import wsproto.events as ws_events
+
+FIRST_TRADE_ID: Final = 807_645_690
+CONTRACT: Final = "BTC_USDT"
+BATCH: Final = 256  # frames per sendall in flood mode: ~55 kB, a few socket buffers' worth
+RECV_SIZE: Final = 65536
+
+# spec 6.2 (live 2026 capture), one trade per frame; with X-Gate-Size-Decimal the size is a string
+_TRADE: Final = (
+    '{{"time":{s},"time_ms":{ms},"channel":"futures.trades","event":"update",'
+    '"result":[{{"id":{id},"size":{size},"create_time":{s},"create_time_ms":{ms},'
+    '"price":"{price}","contract":"{contract}"}}]}}'
+)
+
+
+def text_frame(payload: bytes) -> bytes:
+    """An unmasked, unfragmented server text frame (RFC 6455 5.2)."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, n)) + payload
+    if n < 65536:
+        return b"\x81\x7e" + n.to_bytes(2, "big") + payload
+    return b"\x81\x7f" + n.to_bytes(8, "big") + payload
+
+
+class TradeTape:
+    """Deterministic realistic trades: a price random walk around 64000 with tick 0.1."""
+
+    def __init__(self, *, contract: str, size_decimal: bool, seed: int = 1) -> None:
+        self.contract = contract
+        self.size_decimal = size_decimal
+        self._rng = random.Random(seed)
+        self._ticks = 639_945  # price in 0.1 units
+
+    def frame(self, index: int, wall_ms: int) -> bytes:
+        rng = self._rng
+        self._ticks += rng.choice((-2, -1, -1, 0, 0, 0, 1, 1, 2))
+        units, frac = divmod(self._ticks, 10)
+        size = rng.choice((1, 2, 3, 5, 8, 13, 40, 100, 4681)) * rng.choice((1, -1))
+        payload = _TRADE.format(
+            s=wall_ms // 1000,
+            ms=wall_ms,
+            id=FIRST_TRADE_ID + index,
+            size=f'"{size}"' if self.size_decimal else size,
+            price=f"{units}.{frac}" if frac else str(units),
+            contract=self.contract,
+        )
+        return text_frame(payload.encode())
+
+
+class Session:
+    """One client connection: handshake, control replies on a reader thread, the flood here."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+        self.replies: queue.SimpleQueue[bytes] = queue.SimpleQueue()
+        self.subscribed = threading.Event()
+        self.closed = threading.Event()
+        self.contract = CONTRACT
+        self.conn_id = os.urandom(8).hex()
+
+    def run(self) -> None:
+        try:
+            params, size_decimal = self._handshake()
+            if params is None:
+                return
+            threading.Thread(target=self._read_loop, daemon=True).start()
+            while not self.subscribed.wait(0.05):
+                if self.closed.is_set():
+                    return
+                self._send_replies()
+            self._send_replies()  # the ack goes out before the first trade
+            tape = TradeTape(contract=self.contract, size_decimal=size_decimal)
+            messages = int(params.get("messages", "100000"))
+            rate = float(params.get("rate", "0"))
+            if rate > 0:
+                self._paced(tape, messages, rate, params.get("stamps", ""))
+            else:
+                self._flood(tape, messages)
+            while not self.closed.wait(0.05):
+                self._send_replies()
+        except OSError:
+            pass  # the client went away: nothing to report from a benchmark server
+        finally:
+            with contextlib.suppress(OSError):
+                self.sock.close()
+
+    def _handshake(self) -> tuple[dict[str, str] | None, bool]:
+        ws = self.ws
+        while True:
+            data = self.sock.recv(RECV_SIZE)
+            if not data:
+                return None, False
+            ws.receive_data(data)
+            for event in ws.events():
+                if isinstance(event, ws_events.Request):
+                    query = parse_qs(urlsplit(event.target).query)
+                    params = {k: v[-1] for k, v in query.items()}
+                    self.sock.sendall(ws.send(ws_events.AcceptConnection()))
+                    size_decimal = any(
+                        k.lower() == b"x-gate-size-decimal" and v.strip() == b"1"
+                        for k, v in event.extra_headers
+                    )
+                    return params, size_decimal
+
+    def _read_loop(self) -> None:
+        ws = self.ws
+        try:
+            while True:
+                data = self.sock.recv(RECV_SIZE)
+                ws.receive_data(data or None)
+                for event in ws.events():
+                    if isinstance(event, ws_events.TextMessage):
+                        self._on_text(str(event.data))
+                    elif isinstance(event, ws_events.Ping):
+                        self.replies.put(ws.send(event.response()))
+                    elif isinstance(event, ws_events.CloseConnection):
+                        with contextlib.suppress(Exception):
+                            self.replies.put(ws.send(event.response()))
+                        self.closed.set()
+                        return
+                if not data:
+                    self.closed.set()
+                    return
+        except (OSError, wsproto.utilities.LocalProtocolError):
+            self.closed.set()
+
+    def _on_text(self, text: str) -> None:
+        request = json.loads(text)
+        now_ms = time.time_ns() // 1_000_000
+        channel = request.get("channel")
+        if channel == "futures.ping":
+            reply = {
+                "time": now_ms // 1000,
+                "time_ms": now_ms,
+                "conn_id": self.conn_id,
+                "channel": "futures.pong",
+                "event": "",
+                "result": None,
+            }
+        elif request.get("event") in {"subscribe", "unsubscribe"}:
+            reply = {
+                "time": now_ms // 1000,
+                "time_ms": now_ms,
+                "id": request.get("id"),
+                "conn_id": self.conn_id,
+                "trace_id": os.urandom(16).hex(),
+                "channel": channel,
+                "event": request["event"],
+                "payload": request.get("payload"),
+                "result": {"status": "success"},
+            }
+            if reply["id"] is None:
+                del reply["id"]
+        else:
+            return
+        self.replies.put(self.ws.send(ws_events.TextMessage(json.dumps(reply))))
+        if channel == "futures.trades" and request.get("event") == "subscribe":
+            if request.get("payload"):
+                self.contract = str(request["payload"][0])
+            self.subscribed.set()
+
+    def _send_replies(self) -> None:
+        while True:
+            try:
+                data = self.replies.get_nowait()
+            except queue.Empty:
+                return
+            self.sock.sendall(data)
+
+    def _flood(self, tape: TradeTape, messages: int) -> None:
+        sent = 0
+        while sent < messages and not self.closed.is_set():
+            wall_ms = time.time_ns() // 1_000_000
+            count = min(BATCH, messages - sent)
+            batch = b"".join(tape.frame(sent + i, wall_ms) for i in range(count))
+            self._send_replies()
+            self.sock.sendall(batch)
+            sent += count
+
+    def _paced(self, tape: TradeTape, messages: int, rate: float, stamps_path: str) -> None:
+        period_ns = round(1e9 / rate)
+        stamps = array("q", bytes(8 * messages))
+        monotonic_ns = time.monotonic_ns
+        start = monotonic_ns() + 1_000_000  # 1 ms to build the first frame
+        for i in range(messages):
+            frame = tape.frame(i, time.time_ns() // 1_000_000)
+            due = start + i * period_ns
+            while (left := due - monotonic_ns()) > 0:
+                # sleep() overshoots by ~60 us, so only sleep long gaps; spin the rest, yielding
+                # the CPU to the client under test if it wants it (sched_yield)
+                if left > 300_000:
+                    time.sleep((left - 200_000) / 1e9)
+                else:
+                    os.sched_yield()
+            if i % 64 == 0:
+                self._send_replies()
+            stamps[i] = monotonic_ns()
+            self.sock.sendall(frame)
+        if stamps_path:
+            tmp = Path(f"{stamps_path}.tmp")
+            tmp.write_bytes(stamps.tobytes())
+            tmp.replace(stamps_path)  # atomic: the client never reads half a file
+
+
+def serve(host: str, port: int) -> None:
+    listener = socket.create_server((host, port), backlog=16)
+    print(f"LISTENING {listener.getsockname()[1]}", flush=True)
+    while True:
+        sock, _ = listener.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(target=Session(sock).run, daemon=True).start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        serve(args.host, args.port)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,296 @@
+"""`python -m gatetrio watch` and `stream`, run as a user would: in a subprocess.
+
+`--simulate` serves the fake exchange inside the command's own process, so these need no
+network. Every subprocess has a generous timeout that only stops a hung test; nothing here
+asserts on timing.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import pty
+import re
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import termios
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+HANG_GUARD = 60  # seconds; a stuck command fails the test instead of hanging CI
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Z0-9])")
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONPATH=SRC, **extra)
+    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES"):
+        env.pop(name, None)
+    return env
+
+
+def gatetrio(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gatetrio", *args]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        gatetrio(*args),
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD,
+        env=_env(),
+    )
+
+
+def json_lines(stdout: str) -> list[dict[str, Any]]:
+    lines = stdout.splitlines()
+    assert lines, "no output"
+    return [json.loads(line) for line in lines]
+
+
+# ----------------------------------------------------------------------------------- help
+
+
+@pytest.mark.parametrize("command", ["watch", "stream"])
+def test_help(command: str) -> None:
+    result = run(command, "--help")
+    assert result.returncode == 0
+    for option in ("--simulate", "--duration", "--settle"):
+        assert option in result.stdout
+    assert result.stderr == ""
+
+
+def test_commands_are_listed() -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert re.search(r"^\s+watch\s", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+stream\s", result.stdout, re.MULTILINE)
+
+
+# --------------------------------------------------------------------------------- stream
+
+
+def test_stream_trades_as_json_lines() -> None:
+    result = run("stream", "trades", "BTC_USDT", "--simulate", "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    events = json_lines(result.stdout)
+    assert {event["type"] for event in events} == {"Trade"}
+    assert {event["contract"] for event in events} == {"BTC_USDT"}
+    for event in events:
+        assert isinstance(event["price"], str)
+        assert Decimal(event["price"]) > 0  # decimals are strings, exact
+        assert isinstance(event["id"], int)
+    ids = [event["id"] for event in events]
+    assert ids == sorted(ids)
+    assert len(set(ids)) == len(ids)
+
+
+def test_stream_channel_arguments_by_name() -> None:
+    result = run("stream", "obu", "BTC_USDT", "level=50", "--simulate", "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    events = json_lines(result.stdout)
+    assert {event["type"] for event in events} == {"ObuDelta"}
+    assert {event["s"] for event in events} == {"ob.BTC_USDT.50"}
+    first = events[0]
+    assert first["full"] is True  # obu starts with a snapshot
+    price, size = first["b"][0]  # levels keep Gate's [price, size] shape
+    assert Decimal(price) > 0
+    assert Decimal(size) > 0
+
+
+def test_stream_into_a_closed_pipe_ends_quietly() -> None:
+    proc = subprocess.Popen(
+        gatetrio("stream", "trades", "BTC_USDT", "--simulate"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    first = proc.stdout.readline()
+    assert json.loads(first)["type"] == "Trade"
+    proc.stdout.close()  # like `| head -1`
+    assert proc.wait(HANG_GUARD) == 0
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert stderr == ""
+
+
+def test_stream_ctrl_c_exits_zero_without_traceback() -> None:
+    proc = subprocess.Popen(
+        gatetrio("stream", "tickers", "BTC_USDT", "--simulate"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    )
+    assert proc.stdout is not None
+    json.loads(proc.stdout.readline())  # running, connected and streaming
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=HANG_GUARD)
+    assert proc.returncode == 0
+    assert stderr == b""
+    for line in stdout.splitlines():
+        assert json.loads(line)["type"] == "Ticker"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def test_unreachable_exchange_is_one_line_suggesting_simulate() -> None:
+    url = f"ws://127.0.0.1:{_closed_port()}/v4/ws/usdt"
+    result = run("stream", "trades", "BTC_USDT", "--url", url)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"gatetrio: error: cannot reach {url}")
+    assert "--simulate" in lines[0]
+
+
+def test_unknown_contract_is_the_exchanges_error() -> None:
+    result = run("stream", "trades", "NOPE_USDT", "--simulate", "--duration", "30")
+    assert result.returncode == 1
+    assert result.stderr.splitlines() == [
+        "gatetrio: error: futures.trades: error 2: unknown contract NOPE_USDT"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["stream", "nope"], "unknown channel 'nope'"),
+        (["stream", "orders", "20011"], "private channel"),
+        (["stream", "obu", "BTC_USDT", "level=7"], "obu level must be one of"),
+        (["stream", "candlesticks"], "usage: stream candlesticks CONTRACT [interval=1m]"),
+        (["stream", "trades", "BTC_USDT", "--duration", "0"], "--duration must be > 0"),
+        (["watch", "btc usdt"], "btc usdt"),
+    ],
+)
+def test_bad_arguments_fail_before_connecting(args: list[str], message: str) -> None:
+    result = run(*args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gatetrio: error: ")
+    assert message in lines[0]
+
+
+# ---------------------------------------------------------------------------------- watch
+
+
+def test_watch_without_a_terminal_streams_json_lines() -> None:
+    result = run("watch", "BTC_USDT", "--simulate", "--duration", "4")
+    assert result.returncode == 0, result.stderr
+    types = {event["type"] for event in json_lines(result.stdout)}
+    assert types == {"Ticker", "Trade", "ObuDelta"}
+
+
+def _run_in_terminal(
+    args: list[str], *, interrupt_at: str | None = None, columns: int = 130, rows: int = 50
+) -> tuple[int, bytes]:
+    """Run under a pseudo-terminal; return (exit code, everything it wrote).
+
+    With `interrupt_at`, send SIGINT (Ctrl-C) once the screen shows that text.
+    """
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+    proc = subprocess.Popen(
+        gatetrio(*args),
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=_env(TERM="xterm-256color"),
+        close_fds=True,
+    )
+    os.close(slave)
+    output = bytearray()
+    try:
+        while True:
+            ready, _, _ = select.select([master], [], [], HANG_GUARD)
+            if not ready:
+                proc.kill()
+                pytest.fail("watch produced no output for too long")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            if interrupt_at is not None and interrupt_at in _plain(output):
+                proc.send_signal(signal.SIGINT)
+                interrupt_at = None
+    finally:
+        os.close(master)
+    code = proc.wait(HANG_GUARD)
+    return code, bytes(output)
+
+
+def _plain(output: bytes | bytearray) -> str:
+    return ANSI.sub("", output.decode("utf-8", "replace"))
+
+
+def test_watch_renders_the_ladder_in_a_terminal() -> None:
+    code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate", "--duration", "4"])
+    screen = _plain(raw)
+    assert code == 0, screen[-2000:]
+    assert "Traceback" not in screen
+    # the last frame drawn, from its ticker line down
+    frame = screen[screen.rindex("BTC_USDT  last ") :]
+    assert "order book BTC_USDT" in frame
+    assert "(syncing)" not in frame
+    asks = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) ask\b", frame)]
+    bids = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) bid\b", frame)]
+    assert len(asks) == 10
+    assert len(bids) == 10
+    assert asks == sorted(asks, reverse=True)  # best ask lowest, next to the spread
+    assert bids == sorted(bids, reverse=True)  # best bid first
+    assert min(asks) > max(bids)
+    assert re.search(r"spread \d", frame)
+    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} (buy|sell)", frame)  # the trades tape
+    assert re.search(r"● connected  ws://127\.0\.0\.1:\d+/v4/ws/usdt  \[simulated\]", frame)
+    assert re.search(r"[\d,]+ msg/s", frame)
+
+
+def test_watch_ctrl_c_exits_zero_and_restores_the_terminal() -> None:
+    code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate"], interrupt_at=" bid")
+    screen = _plain(raw)
+    assert code == 0
+    # the live view hid the cursor and showed it again on the way out
+    assert raw.rindex(b"\x1b[?25h") > raw.rindex(b"\x1b[?25l")
+    assert "Traceback" not in screen
+    assert "KeyboardInterrupt" not in screen
+    assert "order book BTC_USDT" in screen
+
+
+def test_channel_spec_from_the_command_line() -> None:
+    from gatetrio import channels
+    from gatetrio._watch import channel_spec
+
+    assert channel_spec("futures.obu", ["BTC_USDT", "level=50"]) == channels.obu(
+        "BTC_USDT", level=50
+    )
+    assert channel_spec("trades", ["BTC_USDT", "ETH_USDT"]) == channels.trades(
+        "BTC_USDT", "ETH_USDT"
+    )
+    assert channel_spec("candlesticks", ["BTC_USDT", "5m", "price=mark"]) == (
+        channels.candlesticks("BTC_USDT", "5m", price="mark")
+    )
