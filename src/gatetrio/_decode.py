@@ -29,9 +29,9 @@ import msgspec
 from ._events import (
     DATA_EVENT_TYPES,
     Event,
-    PushEvent,
     Ticker,
     TickersUpdate,
+    _Frame,
     _TickerText,
     record_classes,
     record_fields,
@@ -42,8 +42,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["decode_message"]
-
-_DECIMAL_ANNOTATIONS: Final = frozenset({"Decimal", "Decimal | None", "Size", "Size | None"})
 
 # Left to the reference: autoorders carry free-form JSON (its depth limit and Decimal floats are
 # the reference's), and order_book switches type on the shape of its result.
@@ -131,20 +129,10 @@ def _finisher(annotation: str) -> Callable[[Any], Event | None] | None:
     return finish
 
 
-class _TickersText(
-    msgspec.Struct,
-    frozen=True,
-    gc=False,
-    tag_field="channel",
-    tag="futures.tickers",
-    forbid_unknown_fields=True,
-):
+class _TickersText(_Frame, tag="futures.tickers", frozen=True):
     """A tickers frame with wire-text tickers; `_tickers` turns it into a TickersUpdate."""
 
     result: tuple[_TickerText, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 def _tickers(text: _TickersText) -> TickersUpdate:

@@ -76,11 +76,19 @@ def _check_wall_time(wall_time: object, what: str) -> float:
     return wall_time
 
 
-def _frame_id(req_id: object) -> int:
-    # ccxt was told by Gate support that ids must fit int32 (spec 13.15).
-    if isinstance(req_id, bool) or not isinstance(req_id, int) or not 0 <= req_id <= _INT32_MAX:
-        raise UsageError(f"the frame id must be an int from 0 to 2**31-1, got {req_id!r}")
-    return req_id
+def _frame_head(time_s: int, frame_id: object) -> dict[str, object]:
+    """A frame's leading ``time`` and, unless `frame_id` is None, ``id``."""
+    frame: dict[str, object] = {"time": time_s}
+    if frame_id is not None:
+        # ccxt was told by Gate support that ids must fit int32 (spec 13.15).
+        if (
+            isinstance(frame_id, bool)
+            or not isinstance(frame_id, int)
+            or not 0 <= frame_id <= _INT32_MAX
+        ):
+            raise UsageError(f"the frame id must be an int from 0 to 2**31-1, got {frame_id!r}")
+        frame["id"] = frame_id
+    return frame
 
 
 def _subscription_frame(
@@ -91,9 +99,7 @@ def _subscription_frame(
         raise UsageError(f"channel must be a non-empty str, got {req.channel!r}")
     if not all(isinstance(item, str) for item in req.payload):
         raise UsageError(f"payload elements are always strings on the wire, got {req.payload!r}")
-    frame: dict[str, object] = {"time": time_s}
-    if req_id is not None:
-        frame["id"] = _frame_id(req_id)
+    frame = _frame_head(time_s, req_id)
     frame.update(channel=req.channel, event=event, payload=list(req.payload))
     if req.private:
         if credentials is None:
@@ -115,19 +121,13 @@ def _api_frame(
     credentials: Credentials | None,
     req_header: Mapping[str, str] | None,
 ) -> dict[str, object]:
-    if isinstance(req_id, str):
-        if not req_id or not req_id.isprintable():
-            raise UsageError(f"req_id must be a non-empty printable str or an int, got {req_id!r}")
-        frame_id = None
-    elif req_id is None:
+    if req_id is None:
         raise UsageError(
             f"{req.channel} needs req_id=...: Gate echoes it as request_id to match the reply"
         )
-    else:
-        frame_id = _frame_id(req_id)
-    frame: dict[str, object] = {"time": time_s}
-    if frame_id is not None:
-        frame["id"] = frame_id
+    if isinstance(req_id, str) and (not req_id or not req_id.isprintable()):
+        raise UsageError(f"req_id must be a non-empty printable str or an int, got {req_id!r}")
+    frame = _frame_head(time_s, None if isinstance(req_id, str) else req_id)
     frame.update(channel=req.channel, event="api")
     param = req.req_param()
     param_bytes = None if isinstance(req, Login) else _JSON.encode(param)
@@ -193,9 +193,7 @@ def encode_request(
     if isinstance(req, Subscribe | Unsubscribe):
         frame = _subscription_frame(req, time_s, req_id, credentials)
     elif isinstance(req, Ping):
-        frame = {"time": time_s}
-        if req_id is not None:
-            frame["id"] = _frame_id(req_id)
+        frame = _frame_head(time_s, req_id)
         frame["channel"] = "futures.ping"
     elif isinstance(req, ApiRequest):
         frame = _api_frame(req, time_s, req_id, credentials, req_header)

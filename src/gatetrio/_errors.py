@@ -11,7 +11,7 @@
     ├── ConnectionLost                the transport is gone; .reason
     │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong before the deadline
     │   └── ReconnectLimitReached     the configured reconnect attempts are used up
-    ├── SubscriptionOverflow          a FAIL-policy subscription's buffer overflowed; .channel
+    ├── SubscriptionOverflow          a FAIL-policy subscription overflowed; .channel .buffer
     └── GateTrioInternalError         a bug in gatetrio; please report it
 
 No module here imports trio: this file is part of the sans-IO core.
@@ -40,8 +40,8 @@ class ProtocolError(GateTrioError):
 
     def __init__(self, message: str, *, raw: str | bytes | None = None) -> None:
         super().__init__(message)
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8", "replace")
+        if isinstance(raw, bytes):  # decode only what is kept: up to 4 bytes a character
+            raw = raw[: 4 * _RAW_REPR_LIMIT].decode("utf-8", "replace")
         self.raw: str | None = None if raw is None else raw[:_RAW_REPR_LIMIT]
 
     def __repr__(self) -> str:

@@ -670,6 +670,11 @@ class _Frame(
     ErrorReply.
     """
 
+    result: object  # each channel narrows it; it stays the first field
+    time: int = 0
+    time_ms: int = 0
+    event: PushEvent = "update"
+
     @property
     def channel(self) -> str:
         return str(self.__struct_config__.tag)
@@ -677,49 +682,32 @@ class _Frame(
 
 class TickersUpdate(_Frame, tag="futures.tickers", frozen=True):
     result: tuple[Ticker, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class TradesUpdate(_Frame, tag="futures.trades", frozen=True):
     result: tuple[Trade, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class BookTickerUpdate(_Frame, tag="futures.book_ticker", frozen=True):
     result: BookTicker
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class OrderBookUpdate(_Frame, tag="futures.order_book_update", frozen=True):
     """`futures.order_book_update` push."""
 
     result: BookDelta
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class ObuUpdate(_Frame, tag="futures.obu", frozen=True):
     """`futures.obu` push; Gate may omit `time` and `event` (spec 6.6), so neither is required."""
 
     result: ObuDelta
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class OrderBookSnapshot(_Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` full snapshot (event `all`)."""
 
     result: BookSnapshot
-    time: int = 0
-    time_ms: int = 0
     event: PushEvent = "all"
 
 
@@ -727,118 +715,70 @@ class LegacyOrderBookUpdate(_Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` incremental push (event `update`, array of entries)."""
 
     result: tuple[LegacyBookEntry, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class CandlesticksUpdate(_Frame, tag="futures.candlesticks", frozen=True):
     result: tuple[Candlestick, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class PublicLiquidationsUpdate(_Frame, tag="futures.public_liquidates", frozen=True):
     """Always a tuple here, whether Gate sent an object (live 2026-08) or an array (docs)."""
 
     result: tuple[PublicLiquidation, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class ContractStatsUpdate(_Frame, tag="futures.contract_stats", frozen=True):
     result: tuple[ContractStats, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class ContractInfoUpdate(_Frame, tag="futures.contract_info", frozen=True):
     """`event` is `all` for the cached snapshot after subscribe, else `update`."""
 
     result: ContractInfo
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class AdlWarningUpdate(_Frame, tag="futures.adl_warning", frozen=True):
     result: AdlWarning
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class OrdersUpdate(_Frame, tag="futures.orders", frozen=True):
     result: tuple[Order, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class UserTradesUpdate(_Frame, tag="futures.usertrades", frozen=True):
     result: tuple[UserTrade, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class LiquidationsUpdate(_Frame, tag="futures.liquidates", frozen=True):
     result: tuple[Liquidation, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class AutoDeleveragesUpdate(_Frame, tag="futures.auto_deleverages", frozen=True):
     result: tuple[AutoDeleverage, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class PositionClosesUpdate(_Frame, tag="futures.position_closes", frozen=True):
     result: tuple[PositionClose, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class BalancesUpdate(_Frame, tag="futures.balances", frozen=True):
     result: tuple[Balance, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class ReduceRiskLimitsUpdate(_Frame, tag="futures.reduce_risk_limits", frozen=True):
     result: tuple[ReduceRiskLimit, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class PositionsUpdate(_Frame, tag="futures.positions", frozen=True):
     result: tuple[Position, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class PositionAdlRanksUpdate(_Frame, tag="futures.position_adl_rank", frozen=True):
     result: tuple[PositionAdlRank, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 class AutoOrdersUpdate(_Frame, tag="futures.autoorders", frozen=True, gc=True):
     result: tuple[AutoOrder, ...]
-    time: int = 0
-    time_ms: int = 0
-    event: PushEvent = "update"
 
 
 # ---------------------------------------------------------------------- replies and notices
@@ -1055,9 +995,8 @@ def _resolve_annotations() -> None:
     # msgspec, hypothesis and inspect.signature evaluate a Struct's string annotations in the
     # module named by its `__module__`. gatetrio/__init__ renames that to "gatetrio", where
     # `Decimal`, `Size`, ... are not defined; so resolve them here, once, keeping the text.
-    classes: list[type[msgspec.Struct]] = [*record_classes().values(), BookLevel, ObuLevel]
-    classes.append(_TickerText)
-    for cls in classes:
+    others: list[type[msgspec.Struct]] = [BookLevel, ObuLevel, _TickerText, _Frame]
+    for cls in [*record_classes().values(), *others]:
         own = dict(vars(cls).get("__annotations__", {}))
         _ANNOTATION_TEXT[cls] = own
         hints = get_type_hints(cls, globals(), include_extras=True)

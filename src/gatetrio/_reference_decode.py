@@ -376,13 +376,10 @@ _TICKER_PLAIN_STRINGS: Final = frozenset(
 
 def _envelope(cls: type, obj: dict[str, Any], result: object) -> Any:
     """A frame event: `result` already built, the envelope fields as sent or the defaults."""
-    kwargs: dict[str, object] = {"result": result}
-    for name in ("time", "time_ms"):
-        if name in obj:
-            kwargs[name] = _int(obj[name], name)
+    kwargs: dict[str, object] = _times(obj)
     if "event" in obj:
         kwargs["event"] = _str(obj["event"], "event")
-    return cls(**kwargs)
+    return cls(result, **kwargs)
 
 
 def _channel_frame(obj: dict[str, Any], channel: str, frame: str | bytes) -> Event:
@@ -411,11 +408,7 @@ def _channel_frame(obj: dict[str, Any], channel: str, frame: str | bytes) -> Eve
     builder = _DATA_BUILDERS.get(channel)
     if builder is None:
         return UnknownEvent(
-            channel=channel,
-            event=event or "",
-            time=_int(obj.get("time", 0), "time"),
-            time_ms=_int(obj.get("time_ms", 0), "time_ms"),
-            result=obj.get("result"),
+            channel=channel, event=event or "", result=obj.get("result"), **_times(obj)
         )
     if obj.get("result") is None:
         raise ProtocolError(f"{channel} push without result", raw=frame)
@@ -423,12 +416,16 @@ def _channel_frame(obj: dict[str, Any], channel: str, frame: str | bytes) -> Eve
     return built
 
 
-def _conn_and_times(obj: dict[str, Any]) -> dict[str, Any]:
+def _times(obj: dict[str, Any]) -> dict[str, Any]:
+    # `time` and `time_ms` as sent, else 0: the default of every event that has them.
     return {
-        "conn_id": _str(obj.get("conn_id", ""), "conn_id"),
         "time": _int(obj.get("time", 0), "time"),
         "time_ms": _int(obj.get("time_ms", 0), "time_ms"),
     }
+
+
+def _conn_and_times(obj: dict[str, Any]) -> dict[str, Any]:
+    return {"conn_id": _str(obj.get("conn_id", ""), "conn_id"), **_times(obj)}
 
 
 def _error_reply(obj: dict[str, Any], error: object, message: str) -> ErrorReply:
@@ -451,11 +448,9 @@ def _system(obj: dict[str, Any], notice: dict[str, Any], frame: str | bytes) -> 
         raise ProtocolError("futures.system notice without type", raw=frame)
     kind = _str(notice["type"], "system type")
     msg = _str(notice.get("msg", ""), "system msg")
-    time = _int(obj.get("time", 0), "time")
-    time_ms = _int(obj.get("time_ms", 0), "time_ms")
     if kind == "upgrade":
-        return UpgradeRequested(msg=msg, time=time, time_ms=time_ms)
-    return SystemNotice(type=kind, msg=msg, data=notice.get("data"), time=time, time_ms=time_ms)
+        return UpgradeRequested(msg=msg, **_times(obj))
+    return SystemNotice(type=kind, msg=msg, data=notice.get("data"), **_times(obj))
 
 
 def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:

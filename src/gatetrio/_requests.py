@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar, Final, Generic, Literal, TypeAlias, TypeVar
+from typing import ClassVar, Final, Generic, Literal, TypeAlias, TypeVar, get_args
 
 import attrs
 
@@ -105,12 +105,16 @@ def _decimal(value: object, what: str) -> Decimal:
     return number
 
 
-def _non_negative_decimal_text(value: object, what: str) -> str:
+def _non_negative_decimal(value: object, what: str) -> Decimal:
     number = _decimal(value, what)
     if number < 0:
         raise UsageError(f"{what} must be >= 0, got {value!r}")
+    return number
+
+
+def _non_negative_decimal_text(value: object, what: str) -> str:
     # 'f' keeps the caller's digits ("100.00") but never emits exponent forms ("1E+2" -> "100").
-    return format(number, "f")
+    return format(_non_negative_decimal(value, what), "f")
 
 
 def _size(value: object, what: str) -> int | Decimal:
@@ -248,9 +252,7 @@ class PlaceOrder:
     def __attrs_post_init__(self) -> None:
         check_contract(self.contract)
         size = _size(self.size, "size")
-        price = _decimal(self.price, "price")
-        if price < 0:
-            raise UsageError(f"price must be >= 0, got {self.price!r}")
+        price = _non_negative_decimal(self.price, "price")
         _choice(self.tif, _TIFS, "tif")
         _bool(self.reduce_only, "reduce_only")
         _bool(self.close, "close")
@@ -289,7 +291,7 @@ class PlaceOrder:
         if self.stp_act is not None:
             _choice(self.stp_act, _STP_ACTS, "stp_act")
         if self.market_order_slip_ratio is not None:
-            _non_negative_decimal_text(self.market_order_slip_ratio, "market_order_slip_ratio")
+            _non_negative_decimal(self.market_order_slip_ratio, "market_order_slip_ratio")
 
     def req_param(self) -> dict[str, JsonValue]:
         # Field order follows the spec's table; it fixes the signed text (see encode_request).
@@ -457,7 +459,7 @@ class AmendOrder:
         if self.price is None and self.size is None:
             raise UsageError("AmendOrder changes nothing: pass price=..., size=..., or both")
         if self.price is not None:
-            _non_negative_decimal_text(self.price, "price")
+            _non_negative_decimal(self.price, "price")
         if self.size is not None and _size(self.size, "size") == 0:
             raise UsageError("size 0 would cancel the order; use CancelOrder instead")
         if self.amend_text is not None and (
@@ -560,17 +562,4 @@ ApiRequest: TypeAlias = (
 Request: TypeAlias = Subscribe | Unsubscribe | Ping | ApiRequest
 """Everything `encode_request` turns into a frame."""
 
-API_CHANNELS: Final[frozenset[str]] = frozenset(
-    cls.channel
-    for cls in (
-        Login,
-        PlaceOrder,
-        BatchPlaceOrders,
-        CancelOrder,
-        CancelOrders,
-        CancelAllOrders,
-        AmendOrder,
-        ListOrders,
-        GetOrder,
-    )
-)
+API_CHANNELS: Final[frozenset[str]] = frozenset(cls.channel for cls in get_args(ApiRequest))

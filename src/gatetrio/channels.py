@@ -148,6 +148,11 @@ def _list_channel(channel: str, contracts: tuple[str, ...], *, allow_all: bool) 
     return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys(payload), batched=True)
 
 
+def _positional(channel: str, payload: tuple[str, ...], key: str) -> ChannelSpec[Any]:
+    # A positional payload is one subscription of its own; `key` routes the pushed items.
+    return ChannelSpec(channel=channel, payloads=(payload,), keys=frozenset({key}))
+
+
 def _user_id(user_id: object) -> str:
     if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id >= 0:
         return str(user_id)
@@ -223,9 +228,7 @@ def order_book(
         _option(limit, _ORDER_BOOK_LIMITS, "order_book limit"),
         _option(interval, _ORDER_BOOK_INTERVALS, "order_book interval"),
     )
-    return ChannelSpec(
-        channel="futures.order_book", payloads=(payload,), keys=frozenset({contract})
-    )
+    return _positional("futures.order_book", payload, contract)
 
 
 def order_book_update(
@@ -248,11 +251,7 @@ def order_book_update(
             f"order_book_update at 20ms only supports level '20', got level {level!r}; "
             "pass level='20' or frequency='100ms'"
         )
-    return ChannelSpec(
-        channel="futures.order_book_update",
-        payloads=((contract, frequency, level_text),),
-        keys=frozenset({contract}),
-    )
+    return _positional("futures.order_book_update", (contract, frequency, level_text), contract)
 
 
 def obu(*contracts: str, level: str | int = 400) -> ChannelSpec[ObuDelta]:
@@ -297,11 +296,7 @@ def candlesticks(
     if kind is None:
         raise UsageError(f"candlesticks price must be 'last', 'mark' or 'index', got {price!r}")
     target = kind + contract
-    return ChannelSpec(
-        channel="futures.candlesticks",
-        payloads=((interval, target),),
-        keys=frozenset({f"{interval}_{target}"}),
-    )
+    return _positional("futures.candlesticks", (interval, target), f"{interval}_{target}")
 
 
 def public_liquidates(*contracts: str) -> ChannelSpec[PublicLiquidation]:
@@ -326,11 +321,7 @@ def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec[ContractS
     """
     check_contract(contract)
     interval = _option(interval, CONTRACT_STATS_INTERVALS, "contract_stats interval")
-    return ChannelSpec(
-        channel="futures.contract_stats",
-        payloads=((contract, interval),),
-        keys=frozenset({contract}),
-    )
+    return _positional("futures.contract_stats", (contract, interval), contract)
 
 
 def contract_info(*contracts: str) -> ChannelSpec[ContractInfo]:
