@@ -307,47 +307,31 @@ def _ours() -> OrderBook:
     return OrderBook("BTC_USDT")
 
 
-def ours_snapshot_400_cold(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(_ours, w.snapshot_bids, w.snapshot_asks, fresh=True)
-
-
-def naive_snapshot_400_cold(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(NaiveBook, w.snapshot_bids, w.snapshot_asks, fresh=True)
-
-
-def ours_snapshot_100_cold(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(_ours, w.small_bids, w.small_asks, fresh=True)
-
-
-def naive_snapshot_100_cold(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(NaiveBook, w.small_bids, w.small_asks, fresh=True)
-
-
-def ours_snapshot_400_warm(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(_ours, w.snapshot_bids, w.snapshot_asks, fresh=False)
-
-
-def naive_snapshot_400_warm(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(NaiveBook, w.snapshot_bids, w.snapshot_asks, fresh=False)
-
-
-def ours_snapshot_100_warm(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(_ours, w.small_bids, w.small_asks, fresh=False)
-
-
-def naive_snapshot_100_warm(w: Workload) -> tuple[float, int]:
-    return _snapshot_bench(NaiveBook, w.small_bids, w.small_asks, fresh=False)
-
-
 Timed: TypeAlias = "Callable[[Workload], tuple[float, int]]"
+
+
+def _snapshot_cases(*, small: bool, fresh: bool) -> tuple[Timed, Timed]:
+    """(ours, naive) loading the 100-level (`small`) or the 400-level snapshot."""
+
+    def timed(make: Callable[[], OrderBook | NaiveBook]) -> Timed:
+        def run(w: Workload) -> tuple[float, int]:
+            if small:
+                return _snapshot_bench(make, w.small_bids, w.small_asks, fresh=fresh)
+            return _snapshot_bench(make, w.snapshot_bids, w.snapshot_asks, fresh=fresh)
+
+        return run
+
+    return timed(_ours), timed(NaiveBook)
+
+
 CASES: list[tuple[str, str, Timed, Timed]] = [
     ("mixed: apply + best bid/ask + top-10 both sides", "deltas/s", ours_mixed, naive_mixed),
     ("apply only", "deltas/s", ours_apply, naive_apply),
     ("query only: best bid/ask + top-10 both sides", "query sets/s", ours_query, naive_query),
-    ("snapshot, 400/side, new book", "loads/s", ours_snapshot_400_cold, naive_snapshot_400_cold),
-    ("snapshot, 100/side, new book", "loads/s", ours_snapshot_100_cold, naive_snapshot_100_cold),
-    ("snapshot, 400/side, reload", "loads/s", ours_snapshot_400_warm, naive_snapshot_400_warm),
-    ("snapshot, 100/side, reload", "loads/s", ours_snapshot_100_warm, naive_snapshot_100_warm),
+    ("snapshot, 400/side, new book", "loads/s", *_snapshot_cases(small=False, fresh=True)),
+    ("snapshot, 100/side, new book", "loads/s", *_snapshot_cases(small=True, fresh=True)),
+    ("snapshot, 400/side, reload", "loads/s", *_snapshot_cases(small=False, fresh=False)),
+    ("snapshot, 100/side, reload", "loads/s", *_snapshot_cases(small=True, fresh=False)),
 ]
 
 

@@ -102,7 +102,11 @@ def flood_server() -> Iterator[int]:
         yield int(line.split()[1])
     finally:
         proc.terminate()
-        proc.wait(5)
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:  # never leave a flooding server behind
+            proc.kill()
+            proc.wait()
 
 
 def _url(port: int, **params: object) -> str:

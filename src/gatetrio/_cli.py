@@ -1,24 +1,26 @@
 """The command line: ``python -m gatetrio <command> ...``.
 
-Each subcommand is a pair of functions: ``_add_<name>(subparsers)`` declares its options and
-sets ``func``, and the function it sets takes the parsed namespace and returns the exit code.
-Add a command by writing such a pair and listing the adder in `_COMMANDS`. Optional
-dependencies (rich) are imported by the command that needs them, not here.
+Each subcommand is a pair of functions: an adder (``_add_serve`` here, ``add_watch`` and
+``add_stream`` in `_watch`) declares its options and sets ``func``, and the function it sets
+takes the parsed namespace and returns the exit code. Add a command by writing such a pair and
+listing the adder in `_COMMANDS`. Optional
+dependencies (rich) are imported by the command that needs them, not here. Async commands run
+through `_watch.run_command`, which maps Ctrl-C, SIGTERM and errors to exit codes.
 
-Exit codes: 0 success (Ctrl-C and SIGTERM count as a normal stop), 2 bad arguments (argparse).
+Exit codes: 0 success (Ctrl-C and SIGTERM count as a normal stop), 1 error (one line on
+stderr), 2 bad arguments.
 """
 
 from __future__ import annotations
 
 import argparse
-import signal
-import sys
 import time
 from typing import TYPE_CHECKING
 
 import trio
 
 from ._config import Credentials
+from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, print_error, run_command
 from .testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
 from .testing._loopback import serve_tcp, urls
 
@@ -106,8 +108,13 @@ def _fault_arg(text: str) -> FaultSpec:
 
 def _serve(args: argparse.Namespace) -> int:
     if (args.key is None) != (args.secret is None):
-        print("--key and --secret go together", file=sys.stderr)
-        return 2
+        print_error("--key and --secret go together")
+        return EXIT_USAGE
+    return run_command(serve, args)
+
+
+async def serve(args: argparse.Namespace) -> int:
+    """`gatetrio serve`: the fake exchange on `--host`:`--port` until stopped."""
     credentials = None
     if args.key is not None:
         credentials = Credentials(key=args.key, secret=args.secret, user_id=args.uid)
@@ -120,22 +127,21 @@ def _serve(args: argparse.Namespace) -> int:
         # live clients sign with their own clock: follow it unless asked not to
         epoch_ms=None if args.fixed_time else int(time.time() * 1000),
     )
-
-    async def run() -> None:
-        async with trio.open_nursery() as nursery:
-            # signals first: a Ctrl-C right after the banner must already stop cleanly
-            await nursery.start(_stop_on_signal, nursery.cancel_scope)
-            await nursery.start(server.run)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        try:
             port = await nursery.start(serve_tcp, server, args.host, args.port)
-            _print_banner(server, args.host, port, urls(args.host, port))
-            if args.fault:
-                nursery.start_soon(server.run_faults, args.fault)
-            if args.duration is not None:
-                await trio.sleep(args.duration)
-                nursery.cancel_scope.cancel()
-
-    trio.run(run)
-    return 0
+        except OSError as exc:  # port in use, unknown host, ...
+            print_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+            nursery.cancel_scope.cancel(reason="cannot listen")
+            return EXIT_ERROR
+        _print_banner(server, args.host, port, urls(args.host, port))
+        if args.fault:
+            nursery.start_soon(server.run_faults, args.fault)
+        if args.duration is not None:
+            await trio.sleep(args.duration)
+            nursery.cancel_scope.cancel(reason="--duration elapsed")
+    return EXIT_OK
 
 
 def _print_banner(server: FakeGateServer, host: str, port: int, ws_urls: list[str]) -> None:
@@ -150,34 +156,9 @@ def _print_banner(server: FakeGateServer, host: str, port: int, ws_urls: list[st
     print("Ctrl-C stops it.", flush=True)
 
 
-async def _stop_on_signal(
-    scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
-) -> None:
-    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        task_status.started()
-        async for _ in signals:
-            scope.cancel()
-            return
-
-
-# ------------------------------------------------------------------------- watch, stream
-
-
-def _add_watch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from gatetrio._watch import add_watch  # noqa: PLC0415 - the client loads per command
-
-    add_watch(subparsers)
-
-
-def _add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    from gatetrio._watch import add_stream  # noqa: PLC0415 - the client loads per command
-
-    add_stream(subparsers)
-
-
 _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [
     _add_serve,
-    _add_watch,
-    _add_stream,
+    add_watch,
+    add_stream,
 ]
 """Subcommand adders, in `--help` order."""

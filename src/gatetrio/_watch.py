@@ -37,6 +37,8 @@ from ._jsonl import encode_lines
 from ._requests import check_contract
 from ._subscription import OverflowPolicy
 from ._transport import Connector, WebSocketLike, default_connector
+from .testing import FakeGateServer
+from .testing._loopback import serve_tcp
 
 if TYPE_CHECKING:
     import argparse
@@ -56,7 +58,7 @@ EXIT_USAGE: Final = 2
 FIRST_CONNECT_ATTEMPTS: Final = 3  # consecutive failures before giving up on the first connect
 FIRST_CONNECT_DEADLINE: Final = 20.0  # seconds, whatever the failures look like
 REFRESH_INTERVAL: Final = 0.1  # seconds between frames of the live view
-LADDER_DEPTH: Final = 10
+LADDER_DEPTH: Final = 10  # book levels per side: _view.LADDER_DEPTH (not imported: rich)
 STREAM_BUFFER: Final = 4096  # per subscription: a piped consumer may pause (less, a full pipe)
 WRITE_BATCH: Final = 1024  # items moved from a subscription to the writer at once
 WRITE_CHUNKS: Final = 16  # batches joined into one write to stdout
@@ -192,12 +194,13 @@ class _FirstConnect:
 @contextlib.asynccontextmanager
 async def _simulated_exchange(options: ConnectOptions) -> AsyncIterator[str]:
     """Serve the fake exchange on 127.0.0.1 (a free port) for the block; yield its URL."""
-    # the fake loads only for --simulate
-    from .testing import FakeGateServer  # noqa: PLC0415
-    from .testing._loopback import serve_tcp  # noqa: PLC0415
-
     # Stamp frames with the real wall time, so the exchange-to-local latency means something.
-    server = FakeGateServer(options.seed, options.settle, epoch_ms=time.time_ns() // 1_000_000)
+    server = FakeGateServer(
+        options.seed,
+        options.settle,
+        epoch_ms=time.time_ns() // 1_000_000,
+        max_received=1000,  # a watch may run for days: keep the fake's frame log bounded
+    )
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         port = await nursery.start(serve_tcp, server, "127.0.0.1", 0)
@@ -221,7 +224,7 @@ async def _with_client(options: ConnectOptions, body: Callable[[Client], Awaitab
         if not first.connected:
             why = first.last_error or f"no connection within {FIRST_CONNECT_DEADLINE:g}s"
             hint = "" if options.simulate else "; no network? try --simulate"
-            _error(f"cannot reach {url} ({why}){hint}")
+            print_error(f"cannot reach {url} ({why}){hint}")
             return EXIT_ERROR
         return code
     raise AssertionError("unreachable")  # pragma: no cover - for mypy: the block returns
@@ -296,7 +299,9 @@ async def _stream_specs(client: Client, specs: Sequence[ChannelSpec[object]]) ->
         # also when stopped by --duration or Ctrl-C, which is how a stream usually ends
         dropped = client.statistics().messages_dropped
         if dropped:
-            _error(f"{dropped} events dropped: the output was read too slowly", prefix="warning")
+            print_error(
+                f"{dropped} events dropped: the output was read too slowly", prefix="warning"
+            )
     return EXIT_OK
 
 
@@ -422,7 +427,7 @@ async def _follow_book(client: Client, contract: str, holder: _BookHolder) -> No
 # ------------------------------------------------------------------------ process behaviour
 
 
-def _error(message: str, *, prefix: str = "error") -> None:
+def print_error(message: str, *, prefix: str = "error") -> None:
     print(f"gatetrio: {prefix}: {message}", file=sys.stderr, flush=True)  # noqa: T201
 
 
@@ -432,17 +437,22 @@ def _leaves(exc: BaseException) -> list[BaseException]:
     return [exc]
 
 
+async def _cancel_on_signal(
+    scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        task_status.started()
+        async for _ in signals:
+            scope.cancel(reason="interrupted")
+            return
+
+
 async def _until_signal(command: Callable[[T], Awaitable[int]], options: T) -> int:
     code = EXIT_OK
     async with trio.open_nursery() as nursery:
-
-        async def cancel_on_signal() -> None:
-            with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-                async for _ in signals:
-                    nursery.cancel_scope.cancel(reason="interrupted")
-                    return
-
-        nursery.start_soon(cancel_on_signal)
+        # the receiver is installed before the command starts: a Ctrl-C from then on (right
+        # after a banner, say) cancels the command instead of raising KeyboardInterrupt in it
+        await nursery.start(_cancel_on_signal, nursery.cancel_scope)
         code = await command(options)
         nursery.cancel_scope.cancel(reason="command finished")
     return code
@@ -460,7 +470,7 @@ def run_command(command: Callable[[T], Awaitable[int]], options: T) -> int:
             return EXIT_OK
         errors = [e for e in leaves if isinstance(e, GateTrioError)]
         if errors and len(errors) == len(leaves):
-            _error(str(errors[0]))
+            print_error(str(errors[0]))
             return EXIT_USAGE if isinstance(errors[0], UsageError) else EXIT_ERROR
         if isinstance(exc, BrokenPipeError):
             _silence_stdout()
@@ -509,7 +519,7 @@ def _run_watch(ns: argparse.Namespace) -> int:
     try:
         options = WatchOptions(contract=ns.contract, **_connect_options(ns))  # type: ignore[arg-type]
     except UsageError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     return run_command(watch, options)
 
@@ -523,7 +533,7 @@ def _run_stream(ns: argparse.Namespace) -> int:
         )
         channel_spec(options.channel, options.args)  # a bad argument fails before connecting
     except UsageError as exc:
-        _error(str(exc))
+        print_error(str(exc))
         return EXIT_USAGE
     return run_command(stream, options)
 

@@ -51,7 +51,7 @@ def _fix_module_metadata() -> None:
     # As gatetrio/__init__ does: public objects report their public module.
     for name in __all__:
         obj = globals()[name]
-        if isinstance(obj, type) or callable(obj):
+        if callable(obj):  # classes and functions; not the constants
             try:
                 obj.__module__ = __name__
             except (AttributeError, TypeError):  # pragma: no cover - immutable

@@ -60,6 +60,8 @@ from ._market import (
     BookState,
     Market,
     SubscribeError,
+    _dec_text,
+    _plain,
 )
 
 if TYPE_CHECKING:
@@ -1347,6 +1349,7 @@ _TKFR: Final = Decimal("0.0005")
 _FEE_QUANTUM: Final = Decimal("1e-10")
 _MKFR: Final = Decimal("0.0002")
 RATE_LIMIT: Final = 100  # place/amend/cancel requests per second (spec 9)
+KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
 _RATE_LIMITED: Final = frozenset(
     {
         "futures.order_place",
@@ -1375,11 +1378,6 @@ class _ApiFailure(Exception):
         self.status = status
         self.label = label
         self.message = message or f"label: {label}, message: "
-
-
-def _plain_text(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 class _Account:
@@ -1679,6 +1677,10 @@ class _Account:
             is_close=bool(p.get("close")),
         )
         self.orders[order.id] = order
+        if len(self.orders) > KEPT_ORDERS * 5 // 4:  # a long-running serve: trim in batches
+            finished = [oid for oid, o in self.orders.items() if o.status != "open"]
+            for oid in finished[: len(self.orders) - KEPT_ORDERS]:
+                del self.orders[oid]
         now = self.server.now()
         available = market.liquidity(contract, units, price, now)
         if tif == "poc" and available:
@@ -1733,8 +1735,7 @@ class _Account:
             notional = contracts * spec.quanto_multiplier * price
         else:
             notional = contracts / price
-        fee = (notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM)
-        fee = Decimal(_plain_text(fee))
+        fee = _plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
         pos = self.positions.setdefault(order.contract, _Position())
         old = pos.units
         if old == 0 or (old > 0) == (units > 0):
@@ -1992,8 +1993,8 @@ class _Account:
             "update_time": order.update_ms / 1000,
             "size": size(order.units),
             "left": size(order.left),
-            "price": _plain_text(order.price),
-            "fill_price": _plain_text(order.fill_price()),
+            "price": _dec_text(order.price),
+            "fill_price": _dec_text(order.fill_price()),
             "status": order.status,
             "tif": order.tif,
             "text": order.text,

@@ -24,12 +24,13 @@ top-L size (0 when it is no longer in the top L).
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 import typing
 from bisect import bisect_left, bisect_right
 from decimal import Decimal
-from typing import TYPE_CHECKING, Final, TypeAlias
+from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
 import attrs
 
@@ -98,22 +99,16 @@ CANDLE_INTERVALS: Final[dict[str, int]] = {
 STATS_INTERVALS: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "3d", "7d")
 ORDER_BOOK_LIMITS: Final = ("100", "50", "20", "10", "5", "1")
 
-# Push cadences, in steps.
-_TRADES_EVERY: Final = 10  # trades since the last push, every 100 ms
-_TICKERS_EVERY: Final = 100
-_CANDLES_EVERY: Final = 200
-_STATS_EVERY: Final = 500
-_LIQUIDATIONS_EVERY: Final = 100  # spec 6.8: aggregated per contract per 1 s window
-_ORDER_BOOK_EVERY: Final = 100
+# Push cadences, in steps (book streams: _FREQ_STEPS and the obu level decide).
 _FREQ_STEPS: Final = {"100ms": 10, "20ms": 2}
 _CADENCES: Final = {
     "futures.book_ticker": 1,  # on every step where the best bid/ask changed
-    "futures.trades": _TRADES_EVERY,
-    "futures.tickers": _TICKERS_EVERY,
-    "futures.candlesticks": _CANDLES_EVERY,
-    "futures.contract_stats": _STATS_EVERY,
-    "futures.public_liquidates": _LIQUIDATIONS_EVERY,
-    "futures.order_book": _ORDER_BOOK_EVERY,
+    "futures.trades": 10,  # trades since the last push, every 100 ms
+    "futures.tickers": 100,
+    "futures.candlesticks": 200,
+    "futures.contract_stats": 500,
+    "futures.public_liquidates": 100,  # spec 6.8: aggregated per contract per 1 s window
+    "futures.order_book": 100,
     "futures.contract_info": 6000,  # snapshot on subscribe only; no periodic push
     "futures.adl_warning": 6000,  # every contract stays `normal`: nothing to push
 }
@@ -292,6 +287,7 @@ def _units_int(units: int, exp: int) -> int:
 
 
 Level: TypeAlias = tuple[Decimal, Decimal]
+_LevelT = TypeVar("_LevelT", bound=BookLevel)
 
 
 @typing.final
@@ -391,11 +387,10 @@ class Push:
 class _BookStream:
     """Shared state of one depth-limited book topic: the id its last push ended at."""
 
-    __slots__ = ("depth", "every", "last_u")
+    __slots__ = ("depth", "last_u")
 
-    def __init__(self, depth: int, every: int, last_u: int) -> None:
+    def __init__(self, depth: int, last_u: int) -> None:
         self.depth = depth
-        self.every = every
         self.last_u = last_u
 
 
@@ -466,6 +461,13 @@ class _Contract:
         if size_decimal:
             return _units_text(units, self.size_exp)
         return _units_int(units, self.size_exp)
+
+    def levels(
+        self, cls: type[_LevelT], levels: Iterable[tuple[int, int]], *, size_decimal: bool
+    ) -> tuple[_LevelT, ...]:
+        """`(tick, units)` levels as wire records: `cls` is BookLevel, or ObuLevel for obu."""
+        price, size = self.price_text, self.size_wire
+        return tuple(cls(price(t), size(u, size_decimal=size_decimal)) for t, u in levels)
 
     def base_amount(self, units: int, tick: int) -> Decimal:
         contracts = Decimal(_units_text(units, self.size_exp))
@@ -780,6 +782,7 @@ class _TopicState:
     refs: int = 0
     every: int = 100  # push cadence in steps
     book: _BookStream | None = None
+    push: Callable[[int], Push | None] | None = None  # the periodic push at `t_ms`, if any
 
 
 @typing.final
@@ -1078,19 +1081,32 @@ class Market:
     def _open_topic(self, topic: Topic, state: _TopicState) -> None:
         channel = topic[0]
         state.every = _CADENCES.get(channel, 100)
-        if channel == "futures.trades":
-            self._contracts[topic[1]].pending_trades = []
-        elif channel == "futures.public_liquidates":
-            self._contracts[topic[1]].pending_liquidations = []
-        elif channel == "futures.order_book_update":
-            state.every = _FREQ_STEPS[topic[2]]
-            c = self._contracts[topic[1]]
-            state.book = _BookStream(int(topic[3]), state.every, c.update_id)
-        elif channel == "futures.obu":
-            level = int(topic[2])
-            state.every = 10 if level == 400 else 2
-            c = self._contracts[topic[1]]
-            state.book = _BookStream(level, state.every, c.update_id)
+        push: Callable[[Topic, int], Push | None] | None = None
+        match channel:
+            case "futures.order_book_update" | "futures.obu":
+                obu = channel == "futures.obu"
+                level = int(topic[2] if obu else topic[3])
+                state.every = (10 if level == 400 else 2) if obu else _FREQ_STEPS[topic[2]]
+                state.book = _BookStream(level, self._contracts[topic[1]].update_id)
+                state.push = functools.partial(self._book_push, topic, state.book)
+            case "futures.trades":
+                self._contracts[topic[1]].pending_trades = []
+                push = self._trades_push
+            case "futures.public_liquidates":
+                self._contracts[topic[1]].pending_liquidations = []
+                push = self._liquidations_push
+            case "futures.book_ticker":
+                push = self._book_ticker_push
+            case "futures.tickers":
+                push = self.ticker_push
+            case "futures.candlesticks":
+                push = self._candle_push
+            case "futures.contract_stats":
+                push = self._stats_push
+            case "futures.order_book":
+                push = self.order_book_push
+        if push is not None:
+            state.push = functools.partial(push, topic)
 
     def _close_topic(self, topic: Topic) -> None:
         channel = topic[0]
@@ -1220,33 +1236,11 @@ class Market:
     # ---------------------------------------------------------------------------- pushes
 
     def _collect(self, k: int, t_ms: int, out: list[Push]) -> None:
-        for topic, state in self._topics.items():
-            channel = topic[0]
-            push: Push | None = None
-            if state.book is not None:
-                if k % state.book.every == 0:
-                    push = self._book_push(topic, state.book, t_ms)
-            elif channel == "futures.book_ticker":
-                push = self._book_ticker_push(topic, t_ms)
-            elif channel == "futures.trades":
-                if k % _TRADES_EVERY == 0:
-                    push = self._trades_push(topic, t_ms)
-            elif channel == "futures.tickers":
-                if k % _TICKERS_EVERY == 0:
-                    push = self.ticker_push(topic, t_ms)
-            elif channel == "futures.candlesticks":
-                if k % _CANDLES_EVERY == 0:
-                    push = self._candle_push(topic, t_ms)
-            elif channel == "futures.contract_stats":
-                if k % _STATS_EVERY == 0:
-                    push = self._stats_push(topic, t_ms)
-            elif channel == "futures.public_liquidates":
-                if k % _LIQUIDATIONS_EVERY == 0:
-                    push = self._liquidations_push(topic, t_ms)
-            elif channel == "futures.order_book" and k % _ORDER_BOOK_EVERY == 0:
-                push = self.order_book_push(topic, t_ms)
-            if push is not None:
-                out.append(push)
+        for state in self._topics.values():
+            if state.push is not None and k % state.every == 0:
+                push = state.push(t_ms)
+                if push is not None:
+                    out.append(push)
 
     def initial_pushes(self, topic: Topic, now: float) -> list[Push]:
         """What a new subscriber of `topic` gets besides the shared stream.
@@ -1306,22 +1300,19 @@ class Market:
         levels[_ASK].sort()
         last = c.update_id
         stream.last_u = last
-        env_ms = t_ms  # the envelope carries the push time
         name = c.name
         if obu:
-            s = f"ob.{name}.{depth}"
-            b_obu = tuple(
-                ObuLevel(c.price_text(t), c.size_wire(u, size_decimal=True))
-                for t, u in levels[_BID]
-            )
-            a_obu = tuple(
-                ObuLevel(c.price_text(t), c.size_wire(u, size_decimal=True))
-                for t, u in levels[_ASK]
-            )
             ev = ObuUpdate(
-                result=ObuDelta(t=t_ms, s=s, u=last, U=first, b=b_obu, a=a_obu),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                result=ObuDelta(
+                    t=t_ms,
+                    s=f"ob.{name}.{depth}",
+                    u=last,
+                    U=first,
+                    b=c.levels(ObuLevel, levels[_BID], size_decimal=True),
+                    a=c.levels(ObuLevel, levels[_ASK], size_decimal=True),
+                ),
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
             return Push(topic, lambda _d: ev)
 
@@ -1332,18 +1323,12 @@ class Market:
                     s=name,
                     U=first,
                     u=last,
-                    b=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in levels[_BID]
-                    ),
-                    a=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in levels[_ASK]
-                    ),
+                    b=c.levels(BookLevel, levels[_BID], size_decimal=size_decimal),
+                    a=c.levels(BookLevel, levels[_ASK], size_decimal=size_decimal),
                     l=str(depth),
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1355,7 +1340,6 @@ class Market:
         if resend:
             stream.last_u = c.update_id
         state = self.book_at(c.name, stream.last_u, stream.depth)
-        env_ms = t_ms  # the envelope carries the push time
         ev = ObuUpdate(
             result=ObuDelta(
                 t=t_ms,
@@ -1365,8 +1349,8 @@ class Market:
                 a=tuple(ObuLevel(_dec_text(p), _dec_text(s)) for p, s in state.asks),
                 full=True,
             ),
-            time=env_ms // 1000,
-            time_ms=env_ms,
+            time=t_ms // 1000,
+            time_ms=t_ms,
         )
         return Push(topic, lambda _d: ev)
 
@@ -1376,7 +1360,6 @@ class Market:
         stream.last_u = last = c.update_id
         bids = c.top(_BID, stream.depth)
         asks = c.top(_ASK, stream.depth)
-        env_ms = t_ms  # the envelope carries the push time
 
         def build(size_decimal: bool) -> Event:
             return OrderBookUpdate(
@@ -1385,19 +1368,13 @@ class Market:
                     s=c.name,
                     U=first,
                     u=last,
-                    b=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in bids
-                    ),
-                    a=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in asks
-                    ),
+                    b=c.levels(BookLevel, bids, size_decimal=size_decimal),
+                    a=c.levels(BookLevel, asks, size_decimal=size_decimal),
                     l=str(stream.depth),
                     full=True,
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1415,7 +1392,6 @@ class Market:
             return None
         c.last_bbo = bbo
         u = c.update_id
-        env_ms = t_ms  # the envelope carries the push time
 
         def build(size_decimal: bool) -> Event:
             return BookTickerUpdate(
@@ -1428,8 +1404,8 @@ class Market:
                     a=c.price(bbo[2]) if bbo[2] else None,
                     A=c.size_value(bbo[3], size_decimal),
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1442,7 +1418,6 @@ class Market:
         c.pending_trades = []
         first_id = self._trade_id + 1
         self._trade_id += len(trades)  # trade ids are numbered market-wide
-        env_ms = t_ms
 
         def build(size_decimal: bool) -> Event:
             return TradesUpdate(
@@ -1457,8 +1432,8 @@ class Market:
                     )
                     for i, (trade_ms, tick, units) in enumerate(trades)
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1499,8 +1474,7 @@ class Market:
             t=t_ms,
             event_type="snapshot" if snapshot else "",
         )
-        env_ms = t_ms  # the envelope carries the push time
-        ev = TickersUpdate(result=(ticker,), time=env_ms // 1000, time_ms=env_ms)
+        ev = TickersUpdate(result=(ticker,), time=t_ms // 1000, time_ms=t_ms)
         return Push(topic, lambda _d: ev)
 
     def _candle_push(self, topic: Topic, t_ms: int) -> Push:
@@ -1512,7 +1486,6 @@ class Market:
         current = table[interval]
         closed = closed_table.pop(interval, None)
         n = f"{interval}_{name}"
-        env_ms = t_ms  # the envelope carries the push time
 
         def candle(k: _Candle, *, w: bool, size_decimal: bool) -> Candlestick:
             return Candlestick(
@@ -1540,7 +1513,7 @@ class Market:
             items = [candle(snap, w=False, size_decimal=size_decimal)]
             if closed is not None:
                 items.insert(0, candle(closed, w=True, size_decimal=size_decimal))
-            return CandlesticksUpdate(result=tuple(items), time=env_ms // 1000, time_ms=env_ms)
+            return CandlesticksUpdate(result=tuple(items), time=t_ms // 1000, time_ms=t_ms)
 
         return Push(topic, build)
 
@@ -1552,7 +1525,6 @@ class Market:
         long_liq, short_liq = c.long_liq, c.short_liq
         c.long_liq = c.short_liq = 0
         lsr = Decimal(rng.randrange(50, 200)) / 100
-        env_ms = t_ms  # the envelope carries the push time
         oi_base = c.base_amount(oi, c.mark_tick())
 
         def build(size_decimal: bool) -> Event:
@@ -1580,8 +1552,8 @@ class Market:
                         top_lsr_size=lsr,
                     ),
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1592,7 +1564,6 @@ class Market:
         if not liqs:
             return None
         c.pending_liquidations = []
-        env_ms = t_ms  # the envelope carries the push time
         as_object = self.liquidations_as_object
 
         def build(size_decimal: bool) -> Event:
@@ -1607,7 +1578,7 @@ class Market:
             )
             if as_object:
                 items = items[-1:]  # the 2026-08-10 live form carried one liquidation
-            return PublicLiquidationsUpdate(result=items, time=env_ms // 1000, time_ms=env_ms)
+            return PublicLiquidationsUpdate(result=items, time=t_ms // 1000, time_ms=t_ms)
 
         return Push(topic, build)
 
@@ -1617,7 +1588,6 @@ class Market:
         uid = c.update_id
         bids = c.top(_BID, limit)
         asks = c.top(_ASK, limit)
-        env_ms = t_ms  # the envelope carries the push time
 
         def build(size_decimal: bool) -> Event:
             return OrderBookSnapshot(
@@ -1625,18 +1595,12 @@ class Market:
                     t=t_ms,
                     contract=c.name,
                     id=uid,
-                    asks=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in asks
-                    ),
-                    bids=tuple(
-                        BookLevel(c.price_text(t), c.size_wire(u, size_decimal=size_decimal))
-                        for t, u in bids
-                    ),
+                    asks=c.levels(BookLevel, asks, size_decimal=size_decimal),
+                    bids=c.levels(BookLevel, bids, size_decimal=size_decimal),
                     l=topic[2],
                 ),
-                time=env_ms // 1000,
-                time_ms=env_ms,
+                time=t_ms // 1000,
+                time_ms=t_ms,
             )
 
         return Push(topic, build)
@@ -1656,7 +1620,6 @@ class Market:
             )
             for i in range(3)
         )
-        env_ms = t_ms  # the envelope carries the push time
         ev = ContractInfoUpdate(
             result=ContractInfo(
                 contract=c.name,
@@ -1665,8 +1628,8 @@ class Market:
                 mark_price_round=spec.tick,
                 risk_limit_tiers=tiers,
             ),
-            time=env_ms // 1000,
-            time_ms=env_ms,
+            time=t_ms // 1000,
+            time_ms=t_ms,
             event="all",
         )
         return Push(topic, lambda _d: ev)
