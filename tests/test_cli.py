@@ -111,6 +111,16 @@ def test_stream_channel_arguments_by_name() -> None:
     assert Decimal(size) > 0
 
 
+def _readline(proc: subprocess.Popen[bytes]) -> bytes:
+    """One line of the child's stdout, or fail (and kill it) after HANG_GUARD seconds."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], HANG_GUARD)
+    if not ready:
+        proc.kill()
+        pytest.fail(f"no output within {HANG_GUARD}s")
+    return proc.stdout.readline()
+
+
 def test_stream_into_a_closed_pipe_ends_quietly() -> None:
     proc = subprocess.Popen(
         gatetrio("stream", "trades", "BTC_USDT", "--simulate"),
@@ -120,7 +130,7 @@ def test_stream_into_a_closed_pipe_ends_quietly() -> None:
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
-    first = proc.stdout.readline()
+    first = _readline(proc)
     assert json.loads(first)["type"] == "Trade"
     proc.stdout.close()  # like `| head -1`
     assert proc.wait(HANG_GUARD) == 0
@@ -137,7 +147,7 @@ def test_stream_ctrl_c_exits_zero_without_traceback() -> None:
         env=_env(),
     )
     assert proc.stdout is not None
-    json.loads(proc.stdout.readline())  # running, connected and streaming
+    json.loads(_readline(proc))  # running, connected and streaming
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=HANG_GUARD)
     assert proc.returncode == 0

@@ -34,13 +34,17 @@ async def start_server(*extra: str) -> tuple[trio.Process, int, trio.abc.Receive
     assert process.stdout is not None
     assert process.stderr is not None
     text = b""
-    with trio.fail_after(20):
-        while b"\n" not in text:
-            chunk = await process.stdout.receive_some()
-            assert chunk, "the server exited before printing its port"
-            text += chunk
-    match = BANNER.search(text.decode())
-    assert match, text
+    try:
+        with trio.fail_after(20):
+            while b"\n" not in text:
+                chunk = await process.stdout.receive_some()
+                assert chunk, "the server exited before printing its port"
+                text += chunk
+        match = BANNER.search(text.decode())
+        assert match, text
+    except BaseException:
+        process.kill()  # never leave a server running behind a failed test
+        raise
     return process, int(match.group(1)), process.stderr
 
 
@@ -128,11 +132,12 @@ async def test_ctrl_c_and_duration_exit_cleanly() -> None:
     process, _port, stderr = await start_server("--fault", "refuse:1")
     errors = await stop(process, signal.SIGINT, stderr)
     assert b"Traceback" not in errors
-    result = await trio.run_process(
-        [sys.executable, "-m", "gatetrio", "serve", "--port", "0", "--duration", "0.5"],
-        capture_stdout=True,
-        capture_stderr=True,
-    )
+    with trio.fail_after(60):  # a stuck --duration fails the test instead of hanging CI
+        result = await trio.run_process(
+            [sys.executable, "-m", "gatetrio", "serve", "--port", "0", "--duration", "0.5"],
+            capture_stdout=True,
+            capture_stderr=True,
+        )
     assert result.returncode == 0, result.stderr
     assert b"listening on" in result.stdout, result.stdout
 
