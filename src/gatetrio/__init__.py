@@ -10,6 +10,7 @@ those two modules) are public.
 from __future__ import annotations
 
 import importlib.metadata as _metadata
+import types as _types
 
 from . import channels as channels
 from ._book import BookSync as BookSync
@@ -234,13 +235,15 @@ def _fix_module_metadata() -> None:
     for name in __all__:
         obj = globals()[name]
         module = getattr(obj, "__module__", "")
-        if isinstance(module, str) and module.startswith("gatetrio._") and isinstance(obj, type):
+        if (
+            isinstance(module, str)
+            and module.startswith("gatetrio._")
+            and isinstance(obj, type | _types.FunctionType)
+        ):
             try:
                 obj.__module__ = "gatetrio"
             except (AttributeError, TypeError):  # pragma: no cover - immutable builtin
                 continue
-    for name in ("open_client", "decode_message", "encode_event", "encode_request", "endpoint_url"):
-        globals()[name].__module__ = "gatetrio"
 
 
 _fix_module_metadata()

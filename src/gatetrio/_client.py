@@ -183,15 +183,15 @@ class Client:
             credentials=config.credentials,
         )
         self._subs: dict[int, Subscription[Any]] = {}
-        self._ready: dict[int, trio.Event] = {}
         self._api: dict[str, _ApiWaiter] = {}
         self._current: _Connection | None = None
-        self._timer_kick = trio.Event()
+        # set (and replaced) when a subscription is added, acked or failed: wakes the heartbeat
+        # (a silence deadline may now come first) and whoever waits for subscriptions to be ready
+        self._subs_changed = trio.Event()
         self._watchers: list[Subscription[ClientEvent]] = []
         self._dedupe: dict[int, None] | None = None
         self._live: set[_Connection] = set()
         self._connected_event = trio.Event()
-        self._nursery: trio.Nursery | None = None
         self._conns: trio.Nursery | None = None
         self._closed = False
         self._connects = 0
@@ -229,47 +229,36 @@ class Client:
                     print(trade.price, trade.size)
         """
         self._check_open()
-        if not isinstance(spec, ChannelSpec):
-            raise UsageError(
-                f"subscribe() takes a ChannelSpec from gatetrio.channels, got {spec!r}"
-            )
         if not isinstance(buffer, int) or buffer < 1:
             raise UsageError(f"buffer must be a positive int, got {buffer!r}")
         if not isinstance(overflow, OverflowPolicy):
             raise UsageError(f"overflow must be an OverflowPolicy, got {overflow!r}")
-        if spec.private and self.config.credentials is None:
-            raise UsageError(
-                f"{spec.channel} is private: pass credentials=gatetrio.Credentials(...) "
-                "to open_client"
-            )
         sub: Subscription[T] = Subscription(spec, buffer=buffer, overflow=overflow)
+        # checks the spec (and credentials for a private one) before registering anything
         sub_id, frames = self._protocol.subscribe(
             spec, wall_time=self._wall_clock(), now=trio.current_time()
         )
         # registered before anything is sent, so data that beats the ack is kept
         self._subs[sub_id] = sub
-        ready = self._ready[sub_id] = trio.Event()
-        self._kick_timer()
+        self._notify_subs_changed()
         try:
             await self._send_current(frames)
             if self._protocol.is_ready(sub_id):
-                sub._ready = True
-            else:
-                await ready.wait()
+                sub._ready = True  # its targets were all live already: no SubscriptionReady
+            while not sub._ready and sub._failure is None:
+                await self._subs_changed.wait()
             if sub._failure is not None:
                 raise sub._failure
             yield sub
         finally:
-            self._ready.pop(sub_id, None)
-            retired = self._subs.pop(sub_id, None)
-            if retired is not None:
-                stats = retired.statistics()
-                self._retired_dropped += stats.messages_dropped
-                self._retired_peak = max(self._retired_peak, stats.peak_buffer_used)
+            del self._subs[sub_id]
+            stats = sub.statistics()
+            self._retired_dropped += stats.messages_dropped
+            self._retired_peak = max(self._retired_peak, stats.peak_buffer_used)
             sub._end()
             frames = self._protocol.unsubscribe(sub_id, wall_time=self._wall_clock())
             with trio.move_on_after(CLOSE_GRACE, shield=True):
-                await self._send_current(frames, best_effort=True)
+                await self._send_current(frames)
 
     @contextlib.asynccontextmanager
     async def events(
@@ -347,9 +336,8 @@ class Client:
         await self.wait_connected()
         conn = self._current
         if conn is not None and not conn.logged_in and not isinstance(request, Login):
-            result = await self._roundtrip(Login())
+            await self._roundtrip(Login())
             conn.logged_in = True
-            del result
         return await self._roundtrip(request)
 
     def statistics(self) -> ClientStatistics:
@@ -502,15 +490,12 @@ class Client:
             self._emit(ClientEventKind.RESUBSCRIBED, reason=f"{len(self._subs)} subscriptions")
 
     async def _wait_all_ready(self) -> None:
-        while True:
-            pending = [
-                self._ready[s]
-                for s in list(self._subs)
-                if s in self._ready and not self._protocol.is_ready(s)
-            ]
-            if not pending:
-                return
-            await pending[0].wait()
+        """Return once every subscription is acked on the current connection or has failed."""
+        is_ready = self._protocol.is_ready
+        while any(
+            not is_ready(sub_id) and sub._failure is None for sub_id, sub in self._subs.items()
+        ):
+            await self._subs_changed.wait()
 
     async def _run_reader(self, conn: _Connection) -> None:
         """Read frames, run them through the protocol and dispatch the outputs (sync).
@@ -543,11 +528,11 @@ class Client:
                     return  # our own close; trio-websocket finishes the handshake
                 raise connection_lost("receive", exc) from exc
             now = current_time()  # a batch is handled without yielding: one clock read
+            dedupe = self._dedupe  # nor can a handover start or end within it
             first = True
             crowded = False
             left = MAX_BATCH
             while True:
-                dedupe = self._dedupe
                 if dedupe is not None and _seen_on_the_other_connection(dedupe, text):
                     outputs = []
                 else:
@@ -579,9 +564,9 @@ class Client:
         protocol = self._protocol
         while self._current is conn:
             deadline = protocol.get_timer()
-            kick = self._timer_kick
+            changed = self._subs_changed
             with trio.move_on_at(math.inf if deadline is None else deadline):
-                await kick.wait()
+                await changed.wait()
             if self._current is not conn:
                 return
             result = protocol.handle_timer(trio.current_time(), wall_time=self._wall_clock())
@@ -606,9 +591,7 @@ class Client:
                 sub = self._subs.get(sub_id)
                 if sub is not None:
                     sub._ready = True
-                if (ready := self._ready.get(sub_id)) is not None:
-                    ready.set()
-                self._kick_timer()  # a silence deadline starts now
+                self._notify_subs_changed()  # a silence deadline starts now
             case SubscriptionFailed(sub_id=sub_id, error=error):
                 sub = self._subs.get(sub_id)
                 if sub is not None:
@@ -618,8 +601,7 @@ class Client:
                         channel=sub.spec.channel,
                         reason=str(error),
                     )
-                if (ready := self._ready.get(sub_id)) is not None:
-                    ready.set()
+                self._notify_subs_changed()
             case PongReceived(rtt=rtt):
                 self._last_rtt = rtt
             case Upgrade():
@@ -665,10 +647,7 @@ class Client:
             )
         reply = waiter.reply
         if isinstance(reply, ApiError):
-            cls = (
-                AuthenticationError if reply.header.channel == "futures.login" else RequestRejected
-            )
-            if cls is AuthenticationError:
+            if reply.header.channel == "futures.login":
                 raise AuthenticationError(
                     reply.message,
                     code=reply.label or reply.header.status,
@@ -685,17 +664,17 @@ class Client:
             raise GateTrioInternalError("API waiter woke without a reply")
         return reply
 
-    async def _send_current(self, frames: list[str], *, best_effort: bool = False) -> None:
+    async def _send_current(self, frames: list[str]) -> None:
+        """Send on the current connection, if any; a lost one is the supervisor's business.
+
+        The reconnect re-sends subscriptions from state, and unsubscribes die with the socket.
+        """
         conn = self._current
         if conn is None or not frames:
             await trio.lowlevel.checkpoint()
             return
-        try:
+        with contextlib.suppress(ConnectionLost):
             await self._send(conn, frames)
-        except ConnectionLost:
-            if not best_effort:
-                # the reconnect re-sends subscriptions from state; nothing to do here
-                return
 
     async def _send(self, conn: _Connection, frames: list[str]) -> None:
         for frame in frames:
@@ -705,9 +684,9 @@ class Client:
     def _emit_book_resync(self, contract: str, reason: str) -> None:
         self._emit(ClientEventKind.BOOK_RESYNC, channel=contract, reason=reason)
 
-    def _kick_timer(self) -> None:
-        self._timer_kick.set()
-        self._timer_kick = trio.Event()
+    def _notify_subs_changed(self) -> None:
+        self._subs_changed.set()
+        self._subs_changed = trio.Event()
 
     def _emit(
         self, kind: ClientEventKind, *, reason: str = "", channel: str = "", attempt: int = 0
@@ -857,7 +836,6 @@ async def open_client(
     client = Client(config, connector=connector or default_connector, wall_clock=wall_clock)
     try:
         async with trio.open_nursery() as nursery:
-            client._nursery = nursery
             await nursery.start(client._run_supervisor)
             try:
                 yield client
@@ -869,5 +847,6 @@ async def open_client(
         raise _collapse(group)  # noqa: B904 - the group stays attached as __context__
     finally:
         client._closed = True
-        for sub in list(client._subs.values()):
+        client._connected_event.set()  # a wait_connected() elsewhere raises UsageError now
+        for sub in client._subs.values():
             sub._end()

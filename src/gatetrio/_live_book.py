@@ -82,7 +82,6 @@ class LiveOrderBook:
         self.method = method
         self.level = level
         self._sync = BookSync(contract, max_buffered=BOOK_BUFFER)
-        self._ready = False
         self._changed = trio.Event()
         self._updates = 0
         self._resyncs = 0
@@ -101,7 +100,8 @@ class LiveOrderBook:
     @property
     def ready(self) -> bool:
         """True while the book follows the stream; False while (re)synchronising."""
-        return self._ready
+        sync = self._sync
+        return sync.book.ready and (self.method == "obu" or sync.status is SyncStatus.SYNCED)
 
     async def wait_ready(self) -> None:
         """Return once the book is in sync (at once if it is)."""
@@ -145,9 +145,6 @@ class LiveOrderBook:
         )
 
     def _notify(self) -> None:
-        self._ready = self._sync.book.ready and (
-            self.method == "obu" or self._sync.status is SyncStatus.SYNCED
-        )
         self._changed.set()
         self._changed = trio.Event()
 
@@ -244,8 +241,7 @@ def parse_rest_snapshot(
 
 async def run_obu_book(client: Client, live: LiveOrderBook) -> None:
     """Keep `live` in sync from `futures.obu`; resubscribe the stream on any inconsistency."""
-    sync = live._sync
-    book = sync.book
+    book = live._sync.book
     spec = channels.obu(live.contract, level=int(live.level))
     while True:
         async with client.subscribe(
@@ -290,7 +286,11 @@ def _apply(live: LiveOrderBook, book: OrderBook, delta: ObuDelta) -> str:
 
 def _resync(client: Client, live: LiveOrderBook, reason: str) -> None:
     live._resyncs += 1
-    live._sync.reset()
+    # After a gap or a malformed delta BookSync has reset itself already, keeping the offending
+    # delta as the first of its new buffer (it may straddle the next snapshot's id): only a
+    # book still loaded (obu, or a crossed book) needs resetting here.
+    if live._sync.book.ready:
+        live._sync.reset()
     live._notify()
     client._emit_book_resync(live.contract, reason)
 

@@ -470,6 +470,11 @@ def _payload(targets: tuple[_Target, ...]) -> tuple[str, ...]:
     return tuple(cast("str", element) for _, element in targets)
 
 
+def _following_id(req_id: int) -> int:
+    # Ids wrap within int32 and never hit 0, which `_server` uses for "acked" (_LIVE).
+    return req_id % _INT32_MAX + 1
+
+
 def _check_spec(spec: ChannelSpec[object]) -> None:
     if not isinstance(spec, ChannelSpec):
         raise UsageError(f"subscribe takes a ChannelSpec (see gatetrio.channels), got {spec!r}")
@@ -716,7 +721,7 @@ class GateProtocol:
                     credentials=self._credentials,
                 )
             )
-            req_id = req_id % _INT32_MAX + 1
+            req_id = _following_id(req_id)
         return frames
 
     def _commit(self, plan: list[_Planned], event: str) -> None:
@@ -731,7 +736,7 @@ class GateProtocol:
 
     def _take_id(self) -> int:
         req_id = self._next_id
-        self._next_id = req_id % _INT32_MAX + 1
+        self._next_id = _following_id(req_id)
         return req_id
 
     def _rebuild_routes(self) -> None:
