@@ -452,3 +452,13 @@ async def test_public_async_methods_are_checkpoints(
             await take(trades, 1)
             with trio.testing.assert_checkpoints():
                 await trades.receive()
+
+
+async def test_concurrent_first_requests_share_one_login(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with client_for(gate) as client, trio.open_nursery() as nursery:
+        for _ in range(3):
+            nursery.start_soon(client.request, gatetrio.ListOrders(status="open"))
+    assert len(frames_of(gate, "futures.login")) == 1
+    assert len(frames_of(gate, "futures.order_list")) == 3

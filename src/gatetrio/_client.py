@@ -138,6 +138,7 @@ class ClientStatistics:
 
 @attrs.define
 class _ApiWaiter:
+    conn: _Connection  # the socket the request went out on; its reply can come only there
     done: trio.Event = attrs.field(factory=trio.Event)
     reply: ApiResult | ApiError | None = None
     lost: str = ""
@@ -153,6 +154,7 @@ class _Connection:
     ws: WebSocketLike
     scope: trio.CancelScope
     logged_in: bool = False
+    login_lock: trio.Lock = attrs.field(factory=trio.Lock)  # one futures.login per connection
     handed_over: bool = False
     closing: bool = False  # we started the close handshake: the reader ends quietly
     upgrade: trio.Event = attrs.field(factory=trio.Event)
@@ -335,10 +337,15 @@ class Client:
             raise UsageError("Gate offers no WebSocket trading API on delivery endpoints")
         await self.wait_connected()
         conn = self._current
-        if conn is not None and not conn.logged_in and not isinstance(request, Login):
-            await self._roundtrip(Login())
-            conn.logged_in = True
-        return await self._roundtrip(request)
+        if conn is None:
+            raise ConnectionLost("not connected")
+        if not conn.logged_in and not isinstance(request, Login):
+            async with conn.login_lock:  # concurrent first requests share one login
+                if not conn.logged_in:
+                    await self._roundtrip(Login(), conn)
+                    conn.logged_in = True
+        # sent on the connection that is logged in, even if an upgrade handover began meanwhile
+        return await self._roundtrip(request, conn)
 
     def statistics(self) -> ClientStatistics:
         p = self._protocol.statistics()
@@ -462,6 +469,12 @@ class Client:
         finally:
             if conn is not None:
                 self._live.discard(conn)
+                for waiter in self._api.values():
+                    # covers a connection handed over after an upgrade too, whose pending
+                    # requests the protocol (now tracking the new socket) does not report lost
+                    if waiter.conn is conn and not waiter.done.is_set():
+                        waiter.lost = "connection lost before the reply"
+                        waiter.done.set()
                 if len(self._live) <= 1:
                     self._dedupe = None
                 if self._current is conn:
@@ -629,12 +642,11 @@ class Client:
 
     # ---------------------------------------------------------------------------- helpers
 
-    async def _roundtrip(self, request: ApiRequest) -> ApiResult:
-        conn = self._current
-        if conn is None:
-            raise ConnectionLost("not connected")
+    async def _roundtrip(self, request: ApiRequest, conn: _Connection) -> ApiResult:
+        if conn.closing or conn not in self._live:
+            raise ConnectionLost("the connection closed before the request was sent")
         req_id, frame = self._protocol.api_request(request, wall_time=self._wall_clock())
-        waiter = self._api[req_id] = _ApiWaiter()
+        waiter = self._api[req_id] = _ApiWaiter(conn)
         try:
             await self._send(conn, [frame])
             await waiter.done.wait()
