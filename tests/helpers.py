@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections.abc import Callable
 
 import trio
 
 import gatetrio
+from gatetrio.testing import FakeGateServer
 
 
 def client_config(**overrides: object) -> gatetrio.ClientConfig:
@@ -43,3 +45,18 @@ async def collect_events(
         task_status.started()
         async for event in events:
             into.append(event)  # noqa: PERF401 - `into` must grow while the test runs
+
+
+def open_against(
+    gate: FakeGateServer,
+    *,
+    credentials: gatetrio.Credentials | None = None,
+    **overrides: object,
+) -> contextlib.AbstractAsyncContextManager[gatetrio.Client]:
+    """`open_client` connected to the in-memory fake, on the fake's wall clock."""
+    return gatetrio.open_client(
+        connector=gate.connector,
+        config=client_config(**overrides),
+        wall_clock=gate.wall_time,
+        credentials=credentials,
+    )

@@ -17,7 +17,7 @@ from gatetrio import channels
 from gatetrio._client import Client, ClientEvent, ClientEventKind
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, wait_for
+from .helpers import client_config, collect_events, open_against, wait_for
 
 T = TypeVar("T")
 
@@ -37,12 +37,7 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
 def client_for(
     gate: FakeGateServer, **overrides: object
 ) -> contextlib.AbstractAsyncContextManager[Client]:
-    return gatetrio.open_client(
-        connector=gate.connector,
-        config=config(**overrides),
-        wall_clock=gate.wall_time,
-        credentials=CREDS,
-    )
+    return open_against(gate, credentials=CREDS, **overrides)
 
 
 def frames_of(

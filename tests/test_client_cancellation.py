@@ -17,7 +17,7 @@ from gatetrio import channels
 from gatetrio._client import Client
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config
+from .helpers import client_config, open_against
 
 CREDS = gatetrio.Credentials(key="k", secret="s", user_id="1")
 
@@ -36,12 +36,7 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
 def open_for(
     gate: FakeGateServer, **overrides: object
 ) -> contextlib.AbstractAsyncContextManager[Client]:
-    return gatetrio.open_client(
-        connector=gate.connector,
-        config=config(**overrides),
-        wall_clock=gate.wall_time,
-        credentials=CREDS,
-    )
+    return open_against(gate, credentials=CREDS, **{"rng": random.Random(2), **overrides})
 
 
 async def test_cancelled_subscribe_leaves_nothing_registered(
