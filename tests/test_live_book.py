@@ -258,3 +258,31 @@ async def test_iterating_a_live_book_yields_increasing_update_ids(
                 break
     assert seen == sorted(seen)
     assert len(set(seen)) == 5
+
+
+async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector, config=config(), wall_clock=gate.wall_time
+        ) as client,
+        client.order_book("BTC_USDT", depth=50) as live,
+    ):
+        await settle_books([live])
+        update_id = live.book.update_id
+        assert update_id is not None
+        broken = gatetrio.ObuUpdate(
+            result=gatetrio.ObuDelta(
+                t=live.book.t,
+                s="ob.BTC_USDT.50",
+                u=update_id + 1,
+                full=True,
+                b=(gatetrio.ObuLevel(p="not-a-price", s="1"),),
+            )
+        )
+        gate.push(broken)
+        await wait_for(lambda: live.statistics().malformed == 1)
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+        assert live.statistics().resyncs == 1

@@ -244,13 +244,19 @@ async def run_obu_book(client: Client, live: LiveOrderBook) -> None:
     book = live._sync.book
     spec = channels.obu(live.contract, level=int(live.level))
     while True:
+        reason = "the obu subscription ended"
         async with client.subscribe(
             spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
         ) as sub:
             async for item in sub:
                 if item.full:
                     # obu needs no REST step: a full push is the snapshot (spec 6.6)
-                    book.load_snapshot(item.u, item.b, item.a, t=item.t)
+                    try:
+                        book.load_snapshot(item.u, item.b, item.a, t=item.t)
+                    except ProtocolError as exc:  # a malformed level: count it, resubscribe
+                        live._malformed += 1
+                        reason = str(exc)
+                        break
                     live._updates += 1
                     live._notify()
                     continue
