@@ -15,7 +15,7 @@ from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
 from gatetrio import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, wait_for
+from .helpers import client_config, collect_events, open_against, wait_for
 
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
 
@@ -65,9 +65,7 @@ async def test_obu_books_match_the_fake_through_gaps_and_reconnects(
 ) -> None:
     events: list[ClientEvent] = []
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         trio.open_nursery() as nursery,
     ):
         await nursery.start(collect_events, client, events)
@@ -113,9 +111,7 @@ async def test_obu_books_match_the_fake_through_gaps_and_reconnects(
 async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with gatetrio.open_client(
-        connector=gate.connector, config=config(), wall_clock=gate.wall_time
-    ) as client:
+    async with open_against(gate, rng=random.Random(1)) as client:
         fetch = fetcher(gate)
         async with (
             client.order_book(
@@ -177,9 +173,7 @@ async def test_snapshot_failures_are_retried_and_counted(
         return gate.rest_order_book(contract, limit)
 
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         client.order_book(
             "SOL_USDT", depth=20, method="order_book_update", snapshot_fetcher=flaky
         ) as live,
@@ -193,9 +187,7 @@ async def test_crossed_book_triggers_a_resync(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
@@ -223,9 +215,7 @@ async def test_two_books_of_one_contract_share_the_stream(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         client.order_book("BTC_USDT", depth=20) as first,
         client.order_book("BTC_USDT", depth=20) as second,
     ):
@@ -246,9 +236,7 @@ async def test_iterating_a_live_book_yields_increasing_update_ids(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         client.order_book("ETH_USDT", depth=10) as live,
     ):
         seen = []
@@ -264,9 +252,7 @@ async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            connector=gate.connector, config=config(), wall_clock=gate.wall_time
-        ) as client,
+        open_against(gate, rng=random.Random(1)) as client,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
