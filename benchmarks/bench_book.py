@@ -30,13 +30,13 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, TypeAlias
 
-from gatetrio._book import OrderBook
-from gatetrio._events import BookDelta, BookLevel
+from gatetrio._core._book import OrderBook
+from gatetrio._core._events import BookDelta, BookLevel
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
 
-    from gatetrio._events import Size
+    from gatetrio._core._events import Size
 
 TICKS_PER_UNIT = 10  # tick 0.1
 DEPTH = 400

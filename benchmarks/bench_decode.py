@@ -46,9 +46,9 @@ import attrs
 import msgspec
 import orjson
 
-from gatetrio._decode import _DECODE, _decode_typed, decode_message
-from gatetrio._events import DATA_EVENT_TYPES, REQUIRED, _Frame, record_classes, record_fields
-from gatetrio._reference_decode import decode_message_reference
+from gatetrio._core._decode import _DECODE, _decode_typed, decode_message
+from gatetrio._core._events import DATA_EVENT_TYPES, REQUIRED, _Frame, record_classes, record_fields
+from gatetrio._core._reference_decode import decode_message_reference
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

@@ -61,8 +61,8 @@ import trio_websocket
 
 from benchmarks.flood_server import CONTRACT, FIRST_TRADE_ID
 from gatetrio import channels
-from gatetrio._client import open_client
-from gatetrio._transport import (
+from gatetrio._shell._client import open_client
+from gatetrio._shell._transport import (
     MAX_MESSAGE_SIZE,
     MESSAGE_QUEUE_SIZE,
     Connector,

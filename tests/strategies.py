@@ -25,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from hypothesis import strategies as st
 
-from gatetrio import _events
-from gatetrio._events import (
+from gatetrio._core import _events
+from gatetrio._core._events import (
     DATA_EVENT_TYPES,
     ApiAck,
     ApiError,

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._auth import (
+from gatetrio._core._auth import (
     api_sign_text,
     sign_api,
     sign_subscription,
@@ -15,7 +15,7 @@ from gatetrio._auth import (
     verify_api_sign,
     verify_subscription_sign,
 )
-from gatetrio._errors import UsageError
+from gatetrio._core._errors import UsageError
 
 SECRET = "YOUR_API_SECRET"
 # spec section 5: channel=futures.orders&event=subscribe&time=1700000000

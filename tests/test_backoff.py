@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._backoff import Backoff, backoff_base, compute_backoff
-from gatetrio._config import ClientConfig
-from gatetrio._errors import UsageError
+from gatetrio._core._backoff import Backoff, backoff_base, compute_backoff
+from gatetrio._core._config import ClientConfig
+from gatetrio._core._errors import UsageError
 
 durations = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
 non_negative = st.floats(min_value=0.0, max_value=1e6, allow_nan=False, allow_infinity=False)

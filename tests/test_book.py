@@ -6,10 +6,10 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from gatetrio import _book
-from gatetrio._book import BookSync, BookSyncStatistics, OrderBook, SyncStatus
-from gatetrio._errors import BookGap, ProtocolError, UsageError
-from gatetrio._events import BookDelta, BookLevel, ObuDelta, ObuLevel
+from gatetrio._core import _book
+from gatetrio._core._book import BookSync, BookSyncStatistics, OrderBook, SyncStatus
+from gatetrio._core._errors import BookGap, ProtocolError, UsageError
+from gatetrio._core._events import BookDelta, BookLevel, ObuDelta, ObuLevel
 
 D = Decimal
 

@@ -18,10 +18,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from gatetrio._book import BookSync, OrderBook, SyncStatus
-from gatetrio._decode import decode_message
-from gatetrio._errors import BookGap
-from gatetrio._events import BookDelta, BookLevel, BookTicker, BookTickerUpdate, OrderBookUpdate
+from gatetrio._core._book import BookSync, OrderBook, SyncStatus
+from gatetrio._core._decode import decode_message
+from gatetrio._core._errors import BookGap
+from gatetrio._core._events import (
+    BookDelta,
+    BookLevel,
+    BookTicker,
+    BookTickerUpdate,
+    OrderBookUpdate,
+)
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -14,9 +14,9 @@ from hypothesis.stateful import (
     rule,
 )
 
-from gatetrio._book import OrderBook
-from gatetrio._errors import BookGap, ProtocolError
-from gatetrio._events import BookDelta, BookLevel, ObuDelta, ObuLevel, Size
+from gatetrio._core._book import OrderBook
+from gatetrio._core._errors import BookGap, ProtocolError
+from gatetrio._core._events import BookDelta, BookLevel, ObuDelta, ObuLevel, Size
 
 # A small price grid so that levels collide (resize, delete, re-insert) all the time. Bids come
 # from the lower part and asks from the upper part, and the two ranges overlap: the model

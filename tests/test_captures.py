@@ -8,10 +8,10 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from gatetrio._decode import _decode_typed, decode_message
-from gatetrio._encode import encode_event
-from gatetrio._events import DATA_EVENT_TYPES, UnknownEvent
-from gatetrio._reference_decode import decode_message_reference
+from gatetrio._core._decode import _decode_typed, decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._events import DATA_EVENT_TYPES, UnknownEvent
+from gatetrio._core._reference_decode import decode_message_reference
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -7,8 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatetrio import channels
-from gatetrio._errors import UsageError
-from gatetrio._requests import WILDCARD, ChannelSpec
+from gatetrio._core._errors import UsageError
+from gatetrio._core._requests import WILDCARD, ChannelSpec
 
 W = WILDCARD
 

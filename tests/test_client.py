@@ -14,7 +14,7 @@ import trio.testing
 
 import gatetrio
 from gatetrio import channels
-from gatetrio._client import Client, ClientEvent, ClientEventKind
+from gatetrio._shell._client import Client, ClientEvent, ClientEventKind
 from gatetrio.testing import FakeGateServer
 
 from .helpers import client_config, collect_events, open_against, wait_for

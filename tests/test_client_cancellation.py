@@ -14,7 +14,7 @@ from trio_websocket import WebSocketConnection
 
 import gatetrio
 from gatetrio import channels
-from gatetrio._client import Client
+from gatetrio._shell._client import Client
 from gatetrio.testing import FakeGateServer
 
 from .helpers import client_config, open_against

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from gatetrio import _decode
-from gatetrio._decode import _decode_typed, decode_message
-from gatetrio._encode import encode_event
-from gatetrio._errors import ProtocolError
-from gatetrio._events import (
+from gatetrio._core import _decode
+from gatetrio._core._decode import _decode_typed, decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._errors import ProtocolError
+from gatetrio._core._events import (
     ApiAck,
     ApiError,
     ApiHeader,
@@ -55,7 +55,7 @@ from gatetrio._events import (
     record_classes,
     record_fields,
 )
-from gatetrio._reference_decode import MAX_DEPTH, decode_message_reference
+from gatetrio._core._reference_decode import MAX_DEPTH, decode_message_reference
 
 from . import strategies
 

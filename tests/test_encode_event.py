@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from hypothesis import given
 
-from gatetrio._decode import decode_message
-from gatetrio._encode import encode_event
-from gatetrio._errors import UsageError
-from gatetrio._events import (
+from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._errors import UsageError
+from gatetrio._core._events import (
     ApiAck,
     ApiError,
     ApiHeader,
@@ -32,7 +32,7 @@ from gatetrio._events import (
     TradesUpdate,
     UpgradeRequested,
 )
-from gatetrio._reference_decode import decode_message_reference
+from gatetrio._core._reference_decode import decode_message_reference
 
 from . import strategies
 

@@ -9,11 +9,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._auth import verify_api_sign, verify_subscription_sign
-from gatetrio._config import Credentials
-from gatetrio._encode import encode_request, exptime_header
-from gatetrio._errors import UsageError
-from gatetrio._requests import (
+from gatetrio._core._auth import verify_api_sign, verify_subscription_sign
+from gatetrio._core._config import Credentials
+from gatetrio._core._encode import encode_request, exptime_header
+from gatetrio._core._errors import UsageError
+from gatetrio._core._requests import (
     AmendOrder,
     ApiRequest,
     BatchPlaceOrders,

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from gatetrio._decode import decode_message
-from gatetrio._encode import encode_event
-from gatetrio._events import (
+from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._events import (
     BookLevel,
     BookTickerUpdate,
     CandlesticksUpdate,

@@ -20,13 +20,13 @@ import trio_websocket
 import wsproto
 from wsproto.events import AcceptConnection, CloseConnection, Ping, Request
 
-from gatetrio._auth import sign_subscription
-from gatetrio._book import OrderBook
-from gatetrio._config import Credentials
-from gatetrio._decode import decode_message
-from gatetrio._encode import encode_request
-from gatetrio._errors import BookGap, ProtocolError
-from gatetrio._events import (
+from gatetrio._core._auth import sign_subscription
+from gatetrio._core._book import OrderBook
+from gatetrio._core._config import Credentials
+from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_request
+from gatetrio._core._errors import BookGap, ProtocolError
+from gatetrio._core._events import (
     ApiAck,
     ApiError,
     ApiResult,
@@ -50,7 +50,7 @@ from gatetrio._events import (
     UpgradeRequested,
     UserTradesUpdate,
 )
-from gatetrio._requests import CancelOrder, CancelOrders, GetOrder, Login, PlaceOrder
+from gatetrio._core._requests import CancelOrder, CancelOrders, GetOrder, Login, PlaceOrder
 from gatetrio.testing import FakeGateServer, memory_socket_pair
 
 if TYPE_CHECKING:

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._client import ClientEvent, ClientEventKind
-from gatetrio._events import (
+from gatetrio._cli._jsonl import encode_line, encode_lines
+from gatetrio._core._events import (
     BookDelta,
     BookLevel,
     ObuDelta,
@@ -23,7 +23,7 @@ from gatetrio._events import (
     Trade,
     _TickerText,
 )
-from gatetrio._jsonl import encode_line, encode_lines
+from gatetrio._shell._client import ClientEvent, ClientEventKind
 
 from . import strategies
 

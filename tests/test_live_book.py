@@ -12,7 +12,7 @@ import trio.testing
 
 import gatetrio
 from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
-from gatetrio import _live_book as gatetrio_live
+from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
 from .helpers import client_config, collect_events, open_against, wait_for

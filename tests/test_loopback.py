@@ -14,9 +14,9 @@ import pytest
 import trio
 import trio_websocket
 
-from gatetrio._cli import build_parser, main
-from gatetrio._decode import decode_message
-from gatetrio._events import OrderBookUpdate, Pong, SubscribeAck, TradesUpdate
+from gatetrio._cli._main import build_parser, main
+from gatetrio._core._decode import decode_message
+from gatetrio._core._events import OrderBookUpdate, Pong, SubscribeAck, TradesUpdate
 from gatetrio.testing import FaultSpec, parse_fault
 
 pytestmark = pytest.mark.slow

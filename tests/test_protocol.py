@@ -11,17 +11,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatetrio import channels
-from gatetrio._auth import sign_subscription
-from gatetrio._config import Credentials
-from gatetrio._errors import (
+from gatetrio._core._auth import sign_subscription
+from gatetrio._core._config import Credentials
+from gatetrio._core._errors import (
     AuthenticationError,
     HeartbeatTimeout,
     ProtocolError,
     SubscriptionRejected,
     UsageError,
 )
-from gatetrio._events import DataEvent, Trade
-from gatetrio._protocol import (
+from gatetrio._core._events import DataEvent, Trade
+from gatetrio._core._protocol import (
     _KEYS,
     ApiAcked,
     ApiCompleted,
@@ -41,7 +41,7 @@ from gatetrio._protocol import (
     UnsubscribeFailed,
     Upgrade,
 )
-from gatetrio._requests import ChannelSpec, PlaceOrder
+from gatetrio._core._requests import ChannelSpec, PlaceOrder
 
 if TYPE_CHECKING:
     from pathlib import Path

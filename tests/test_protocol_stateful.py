@@ -35,9 +35,9 @@ from hypothesis.stateful import (
 )
 
 from gatetrio import channels
-from gatetrio._config import Credentials
-from gatetrio._errors import AuthenticationError, HeartbeatTimeout, SubscriptionRejected
-from gatetrio._protocol import (
+from gatetrio._core._config import Credentials
+from gatetrio._core._errors import AuthenticationError, HeartbeatTimeout, SubscriptionRejected
+from gatetrio._core._protocol import (
     ApiCompleted,
     ApiLost,
     Delivery,
@@ -48,7 +48,7 @@ from gatetrio._protocol import (
     UnsubscribeAcked,
     UnsubscribeFailed,
 )
-from gatetrio._requests import WILDCARD, ChannelSpec, PlaceOrder
+from gatetrio._core._requests import WILDCARD, ChannelSpec, PlaceOrder
 
 # The pong timeout outlasts the interval, so pings fall due while one is still outstanding.
 PING_INTERVAL = 3.0

@@ -9,7 +9,7 @@ import sys
 import typing
 
 import gatetrio
-from gatetrio import _errors
+from gatetrio._core import _errors
 
 
 def test_all_is_sorted_and_matches_the_public_names() -> None:

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._errors import UsageError
-from gatetrio._requests import (
+from gatetrio._core._errors import UsageError
+from gatetrio._core._requests import (
     API_CHANNELS,
     AmendOrder,
     BatchPlaceOrders,

@@ -4,9 +4,9 @@ import pytest
 import trio
 import trio.testing
 
-from gatetrio._errors import SubscriptionOverflow, SubscriptionRejected
-from gatetrio._requests import ChannelSpec
-from gatetrio._subscription import OverflowPolicy, Subscription
+from gatetrio._core._errors import SubscriptionOverflow, SubscriptionRejected
+from gatetrio._core._requests import ChannelSpec
+from gatetrio._shell._subscription import OverflowPolicy, Subscription
 
 SPEC: ChannelSpec[int] = ChannelSpec(
     channel="futures.trades", payloads=(("BTC_USDT",),), keys=frozenset({"BTC_USDT"})

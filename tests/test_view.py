@@ -9,8 +9,7 @@ from decimal import Decimal
 import pytest
 from rich.console import Console
 
-from gatetrio._events import Ticker, Trade
-from gatetrio._view import (
+from gatetrio._cli._view import (
     LADDER_DEPTH,
     TAPE_LENGTH,
     RateMeter,
@@ -26,6 +25,7 @@ from gatetrio._view import (
     price_places,
     render_watch,
 )
+from gatetrio._core._events import Ticker, Trade
 
 D = Decimal
 PRICE = re.compile(r"\b\d+\.\d\b")
@@ -238,8 +238,8 @@ def test_whole_screen_has_ticker_book_tape_and_status() -> None:
 
 def test_importing_gatetrio_does_not_load_rich() -> None:
     code = (
-        "import sys, gatetrio, gatetrio._cli, gatetrio._watch, gatetrio._jsonl; "
-        "print(sorted(m for m in sys.modules if m == 'rich' or m == 'gatetrio._view'))"
+        "import sys, gatetrio, gatetrio._cli._main, gatetrio._cli._watch, gatetrio._cli._jsonl; "
+        "print(sorted(m for m in sys.modules if m == 'rich' or m == 'gatetrio._cli._view'))"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60

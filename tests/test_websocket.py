@@ -33,8 +33,8 @@ from wsproto.events import (
 )
 
 from gatetrio import ConnectionLost, channels, open_client
-from gatetrio._transport import default_connector
-from gatetrio._websocket import WebSocket, connect_websocket
+from gatetrio._shell._transport import default_connector
+from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 from gatetrio.testing import FakeGateServer, memory_socket_pair
 
 if TYPE_CHECKING:

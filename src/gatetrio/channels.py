@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
 
-from ._errors import UsageError
-from ._requests import ALL, WILDCARD, ChannelSpec, check_contract
+from ._core._errors import UsageError
+from ._core._requests import ALL, WILDCARD, ChannelSpec, check_contract
 
 if TYPE_CHECKING:
-    from ._events import (
+    from ._core._events import (
         AdlWarning,
         AutoDeleverage,
         AutoOrder,

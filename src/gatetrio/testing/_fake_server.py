@@ -28,9 +28,9 @@ import msgspec
 import trio
 import trio_websocket
 
-from gatetrio._auth import verify_api_sign, verify_subscription_sign
-from gatetrio._encode import encode_event
-from gatetrio._events import (
+from gatetrio._core._auth import verify_api_sign, verify_subscription_sign
+from gatetrio._core._encode import encode_event
+from gatetrio._core._events import (
     ApiAck,
     ApiError,
     ApiHeader,
@@ -49,8 +49,8 @@ from gatetrio._events import (
     UserTrade,
     UserTradesUpdate,
 )
-from gatetrio._transport import MAX_MESSAGE_SIZE, MESSAGE_QUEUE_SIZE
-from gatetrio._websocket import WebSocket, connect_websocket
+from gatetrio._shell._transport import MAX_MESSAGE_SIZE, MESSAGE_QUEUE_SIZE
+from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 
 from ._market import (
     ALL,
@@ -68,7 +68,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Iterable, Sequence
     from typing import TypeVarTuple
 
-    from gatetrio._config import Credentials
+    from gatetrio._core._config import Credentials
 
     from ._market import ContractSpec, Push, Topic
 
@@ -596,7 +596,7 @@ class FakeGateServer:
         url: str,
         headers: Sequence[tuple[str, str]],
     ) -> WebSocket:
-        """A `gatetrio._transport.Connector` that reaches this fake in memory.
+        """A `gatetrio._shell._transport.Connector` that reaches this fake in memory.
 
         Speaks real WebSocket frames over an in-memory socket with gatetrio's own transport
         (the one `default_connector` uses), so client tests exercise it; the URL's path picks

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, TypeVar
 
 import attrs
 
-from gatetrio._events import (
+from gatetrio._core._events import (
     BookDelta,
     BookLevel,
     BookSnapshot,

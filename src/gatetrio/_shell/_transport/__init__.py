@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import trio
 import trio_websocket
 
-from ._errors import ConnectionLost
-from ._websocket import MAX_MESSAGE_SIZE, STREAM_ERRORS, WebSocket, connect_websocket
+from gatetrio._core._errors import ConnectionLost
+
+from ._wsproto import MAX_MESSAGE_SIZE, STREAM_ERRORS, WebSocket, connect_websocket
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

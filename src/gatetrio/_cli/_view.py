@@ -27,15 +27,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from ._errors import GateTrioError
+from gatetrio._core._errors import GateTrioError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from rich.console import RenderableType
 
-    from ._book import Level
-    from ._events import Ticker, Trade
+    from gatetrio._core._book import Level
+    from gatetrio._core._events import Ticker, Trade
 
 LADDER_DEPTH: Final = 10
 TAPE_LENGTH: Final = 20

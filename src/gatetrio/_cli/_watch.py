@@ -29,24 +29,26 @@ from typing import TYPE_CHECKING, Final, TypeVar
 import attrs
 import trio
 
-from . import channels
-from ._client import ClientEventKind, open_client
-from ._config import endpoint_url
-from ._errors import ConnectionLost, GateTrioError, UsageError
+from gatetrio import channels
+from gatetrio._core._config import endpoint_url
+from gatetrio._core._errors import ConnectionLost, GateTrioError, UsageError
+from gatetrio._core._requests import check_contract
+from gatetrio._shell._client import ClientEventKind, open_client
+from gatetrio._shell._subscription import OverflowPolicy
+from gatetrio._shell._transport import Connector, WebSocketLike, default_connector
+from gatetrio.testing import FakeGateServer
+from gatetrio.testing._loopback import serve_tcp
+
 from ._jsonl import encode_lines
-from ._requests import check_contract
-from ._subscription import OverflowPolicy
-from ._transport import Connector, WebSocketLike, default_connector
-from .testing import FakeGateServer
-from .testing._loopback import serve_tcp
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 
-    from ._client import Client
-    from ._live_book import LiveOrderBook
-    from ._requests import ChannelSpec
+    from gatetrio._core._requests import ChannelSpec
+    from gatetrio._shell._client import Client
+    from gatetrio._shell._live_book import LiveOrderBook
+
     from ._view import WatchModel
 
 T = TypeVar("T")
@@ -428,7 +430,7 @@ async def _follow_book(client: Client, contract: str, holder: _BookHolder) -> No
 
 
 def print_error(message: str, *, prefix: str = "error") -> None:
-    print(f"gatetrio: {prefix}: {message}", file=sys.stderr, flush=True)  # noqa: T201
+    print(f"gatetrio: {prefix}: {message}", file=sys.stderr, flush=True)
 
 
 def _leaves(exc: BaseException) -> list[BaseException]:

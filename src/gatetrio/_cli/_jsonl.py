@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 import attrs
 import msgspec
 
-from ._events import Ticker, _TickerText
+from gatetrio._core._events import Ticker, _TickerText
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable

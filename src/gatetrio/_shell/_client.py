@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 import attrs
 import trio
 
-from ._backoff import Backoff
-from ._config import (
+from gatetrio._core._backoff import Backoff
+from gatetrio._core._config import (
     CLOSE_GRACE,
     DEFAULT_BUFFER,
     SIZE_DECIMAL_HEADER,
@@ -35,7 +35,7 @@ from ._config import (
     Credentials,
     endpoint_url,
 )
-from ._errors import (
+from gatetrio._core._errors import (
     AuthenticationError,
     ConnectionLost,
     GateTrioError,
@@ -45,9 +45,8 @@ from ._errors import (
     RequestRejected,
     UsageError,
 )
-from ._events import ApiError, ApiResult
-from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
-from ._protocol import (
+from gatetrio._core._events import ApiError, ApiResult
+from gatetrio._core._protocol import (
     ApiAcked,
     ApiCompleted,
     ApiLost,
@@ -60,7 +59,9 @@ from ._protocol import (
     SubscriptionReady,
     Upgrade,
 )
-from ._requests import ChannelSpec, Login
+from gatetrio._core._requests import ChannelSpec, Login
+
+from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
 from ._subscription import OverflowPolicy, Subscription
 from ._transport import (
     TRANSPORT_ERRORS,
@@ -75,8 +76,8 @@ from ._transport import (
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
-    from ._protocol import Output
-    from ._requests import ApiRequest
+    from gatetrio._core._protocol import Output
+    from gatetrio._core._requests import ApiRequest
 
 T = TypeVar("T")
 

@@ -42,7 +42,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from ._errors import ConnectionLost
+from gatetrio._core._errors import ConnectionLost
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Generic, TypeVar, final
 import attrs
 import trio
 
-from ._errors import GateTrioError, SubscriptionOverflow
+from gatetrio._core._errors import GateTrioError, SubscriptionOverflow
 
 if TYPE_CHECKING:
-    from ._requests import ChannelSpec
+    from gatetrio._core._requests import ChannelSpec
 
 T = TypeVar("T")
 

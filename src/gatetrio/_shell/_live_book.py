@@ -24,13 +24,14 @@ from urllib.parse import urlsplit
 import attrs
 import trio
 
-from . import channels
-from ._backoff import Backoff
-from ._book import BookSync, OrderBook, SyncStatus
-from ._config import rest_base_url
-from ._errors import BookGap, ConnectionLost, ProtocolError, UsageError
-from ._events import BookLevel, ObuDelta
-from ._requests import check_contract
+from gatetrio import channels
+from gatetrio._core._backoff import Backoff
+from gatetrio._core._book import BookSync, OrderBook, SyncStatus
+from gatetrio._core._config import rest_base_url
+from gatetrio._core._errors import BookGap, ConnectionLost, ProtocolError, UsageError
+from gatetrio._core._events import BookLevel, ObuDelta
+from gatetrio._core._requests import check_contract
+
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:

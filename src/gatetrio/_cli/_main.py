@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from ._config import Credentials
+from gatetrio._core._config import Credentials
+from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
+from gatetrio.testing._loopback import serve_tcp, urls
+
 from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, print_error, run_command
-from .testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
-from .testing._loopback import serve_tcp, urls
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

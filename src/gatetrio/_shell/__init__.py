@@ -1,0 +1,3 @@
+"""The trio shell: transport, subscriptions, the client and its supervised connections."""
+
+from __future__ import annotations
