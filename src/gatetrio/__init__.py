@@ -27,12 +27,14 @@ from ._core._errors import AuthenticationError as AuthenticationError
 from ._core._errors import BookGap as BookGap
 from ._core._errors import ConnectionLost as ConnectionLost
 from ._core._errors import ExchangeError as ExchangeError
+from ._core._errors import FirstConnectTimeout as FirstConnectTimeout
 from ._core._errors import GateTrioError as GateTrioError
 from ._core._errors import GateTrioInternalError as GateTrioInternalError
 from ._core._errors import HeartbeatTimeout as HeartbeatTimeout
 from ._core._errors import ProtocolError as ProtocolError
 from ._core._errors import ReconnectLimitReached as ReconnectLimitReached
 from ._core._errors import RequestRejected as RequestRejected
+from ._core._errors import SubscribeTimeout as SubscribeTimeout
 from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
 from ._core._errors import SubscriptionRejected as SubscriptionRejected
 from ._core._errors import UsageError as UsageError
@@ -167,6 +169,7 @@ __all__ = [
     "ErrorReply",
     "Event",
     "ExchangeError",
+    "FirstConnectTimeout",
     "GateTrioError",
     "GateTrioInternalError",
     "GetOrder",
@@ -206,6 +209,7 @@ __all__ = [
     "Size",
     "SubscribeAck",
     "Subscription",
+    "SubscribeTimeout",
     "SubscriptionOverflow",
     "SubscriptionRejected",
     "SubscriptionStatistics",

@@ -41,6 +41,10 @@ DEFAULT_PONG_TIMEOUT: Final = 10.0
 DEFAULT_SILENCE_TIMEOUT: Final = 45.0
 DEFAULT_CONNECT_DEADLINE: Final = 15.0
 DEFAULT_SUBSCRIBE_DEADLINE: Final = 15.0
+DEFAULT_FIRST_CONNECT_TIMEOUT: Final = 30.0
+DEFAULT_SEND_DEADLINE: Final = 10.0
+DEFAULT_MIN_RECONNECT_INTERVAL: Final = 1.0
+DEFAULT_HANDOVER_GRACE: Final = 10.0
 CLOSE_GRACE: Final = 2.0
 DEFAULT_BUFFER: Final = 256
 
@@ -98,6 +102,15 @@ class ClientConfig:
     """How a client connects, watches liveness and recovers.
 
     Durations are seconds of trio's clock. `max_reconnects=None` retries forever.
+
+    - `first_connect_timeout`: `open_client` raises `FirstConnectTimeout` if no connection is
+      up this long after it started (None: keep trying, with backoff, forever).
+    - `send_deadline`: a frame that cannot be written this long aborts the socket
+      (`HeartbeatTimeout`, then a reconnect): a peer that stops reading cannot wedge the client.
+    - `min_reconnect_interval`: no two connection attempts start closer together than this,
+      whatever the server does (upgrade notices included).
+    - `handover_grace`: after an upgrade handover the old socket keeps reading this long at most,
+      for replies to trading requests sent on it.
     """
 
     url: str = PERPETUAL_URLS["usdt"]
@@ -107,6 +120,14 @@ class ClientConfig:
     silence_timeout: float = attrs.field(default=DEFAULT_SILENCE_TIMEOUT, validator=_positive)
     connect_deadline: float = attrs.field(default=DEFAULT_CONNECT_DEADLINE, validator=_positive)
     subscribe_deadline: float = attrs.field(default=DEFAULT_SUBSCRIBE_DEADLINE, validator=_positive)
+    first_connect_timeout: float | None = attrs.field(
+        default=DEFAULT_FIRST_CONNECT_TIMEOUT, validator=attrs.validators.optional(_positive)
+    )
+    send_deadline: float = attrs.field(default=DEFAULT_SEND_DEADLINE, validator=_positive)
+    min_reconnect_interval: float = attrs.field(
+        default=DEFAULT_MIN_RECONNECT_INTERVAL, validator=_positive
+    )
+    handover_grace: float = attrs.field(default=DEFAULT_HANDOVER_GRACE, validator=_positive)
     backoff_initial: float = attrs.field(default=0.5, validator=_positive)
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     backoff_jitter: float = 1.0

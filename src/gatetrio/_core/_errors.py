@@ -9,8 +9,10 @@
     │   ├── SubscriptionRejected      a subscribe/unsubscribe failed (e.g. unknown contract)
     │   └── RequestRejected           a trading-API request was rejected; .req_id .status .label
     ├── ConnectionLost                the transport is gone; .reason
-    │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong before the deadline
+    │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong (or a send stuck) past its deadline
+    │   ├── FirstConnectTimeout (TimeoutError)  no first connection within first_connect_timeout
     │   └── ReconnectLimitReached     the configured reconnect attempts are used up
+    ├── SubscribeTimeout (TimeoutError)  no ack within subscribe_deadline; .channel
     ├── SubscriptionOverflow          a FAIL-policy subscription overflowed; .channel .buffer
     └── GateTrioInternalError         a bug in gatetrio; please report it
 
@@ -113,8 +115,28 @@ class HeartbeatTimeout(ConnectionLost, TimeoutError):
     """No futures.pong arrived before the pong deadline."""
 
 
+class FirstConnectTimeout(ConnectionLost, TimeoutError):
+    """`open_client` could not make its first connection within `first_connect_timeout`.
+
+    `attempts` is how many connects were tried; `__cause__` is the last attempt's failure.
+    """
+
+    def __init__(self, reason: str, *, attempts: int) -> None:
+        super().__init__(reason)
+        self.attempts = attempts
+
+
 class ReconnectLimitReached(ConnectionLost):
     """The client gave up after the configured number of reconnect attempts."""
+
+
+class SubscribeTimeout(GateTrioError, TimeoutError):
+    """The exchange did not ack a subscribe within `subscribe_deadline`; nothing stays registered."""
+
+    def __init__(self, channel: str, *, deadline: float) -> None:
+        super().__init__(f"{channel}: no subscribe ack within {deadline}s")
+        self.channel = channel
+        self.deadline = deadline
 
 
 class SubscriptionOverflow(GateTrioError):
