@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import attrs
 
@@ -84,6 +84,13 @@ def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) ->
         raise UsageError(f"{attribute.name} must be > 0 seconds, got {value!r}")
 
 
+def _positive_or_none(
+    _inst: object, attribute: attrs.Attribute[float | None], value: object
+) -> None:
+    if value is not None and not (isinstance(value, int | float) and value > 0):
+        raise UsageError(f"{attribute.name} must be None or > 0 seconds, got {value!r}")
+
+
 @attrs.frozen(kw_only=True)
 class Credentials:
     """An API key and secret for private channels and the trading API."""
@@ -121,7 +128,7 @@ class ClientConfig:
     connect_deadline: float = attrs.field(default=DEFAULT_CONNECT_DEADLINE, validator=_positive)
     subscribe_deadline: float = attrs.field(default=DEFAULT_SUBSCRIBE_DEADLINE, validator=_positive)
     first_connect_timeout: float | None = attrs.field(
-        default=DEFAULT_FIRST_CONNECT_TIMEOUT, validator=attrs.validators.optional(_positive)
+        default=DEFAULT_FIRST_CONNECT_TIMEOUT, validator=_positive_or_none
     )
     send_deadline: float = attrs.field(default=DEFAULT_SEND_DEADLINE, validator=_positive)
     min_reconnect_interval: float = attrs.field(

@@ -131,7 +131,7 @@ class ReconnectLimitReached(ConnectionLost):
 
 
 class SubscribeTimeout(GateTrioError, TimeoutError):
-    """The exchange did not ack a subscribe within `subscribe_deadline`; nothing stays registered."""
+    """No subscribe ack came within `subscribe_deadline`; nothing stays registered."""
 
     def __init__(self, channel: str, *, deadline: float) -> None:
         super().__init__(f"{channel}: no subscribe ack within {deadline}s")
