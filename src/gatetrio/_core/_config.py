@@ -41,7 +41,7 @@ DEFAULT_PONG_TIMEOUT: Final = 10.0
 DEFAULT_SILENCE_TIMEOUT: Final = 45.0
 DEFAULT_CONNECT_DEADLINE: Final = 15.0
 DEFAULT_SUBSCRIBE_DEADLINE: Final = 15.0
-DEFAULT_FIRST_CONNECT_TIMEOUT: Final = 30.0
+DEFAULT_FIRST_CONNECT_TIMEOUT: Final[float | None] = 30.0
 DEFAULT_SEND_DEADLINE: Final = 10.0
 DEFAULT_MIN_RECONNECT_INTERVAL: Final = 1.0
 DEFAULT_HANDOVER_GRACE: Final = 10.0
@@ -84,9 +84,7 @@ def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) ->
         raise UsageError(f"{attribute.name} must be > 0 seconds, got {value!r}")
 
 
-def _positive_or_none(
-    _inst: object, attribute: attrs.Attribute[float | None], value: object
-) -> None:
+def _positive_or_none(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not (isinstance(value, int | float) and value > 0):
         raise UsageError(f"{attribute.name} must be None or > 0 seconds, got {value!r}")
 
