@@ -334,7 +334,7 @@ def test_clear_and_repr() -> None:
 
 
 def test_price_cache_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_book, "_PRICE_CACHE_LIMIT", 8)
+    monkeypatch.setattr(_book._orderbook, "_PRICE_CACHE_LIMIT", 8)
     book = OrderBook("X")
     book.load_snapshot(0, [], [])
     for i in range(1, 40):

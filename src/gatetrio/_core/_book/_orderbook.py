@@ -1,4 +1,4 @@
-"""Local order books: a pure `OrderBook` plus `BookSync`, the REST-snapshot sync of spec 6.5.
+"""`OrderBook`: one contract's local book, pure; the syncs (`_sync.py`, `_obu.py`) drive it.
 
 Rule 1: no I/O, no trio, no clock reads. Times (`t`, Gate's book time in ms) are arguments.
 Rule 2: every method is sync. Sequencing faults come out as `BookGap`, and malformed levels as
@@ -19,22 +19,18 @@ Decimal for the side dict; apply runs 2.6x faster with it (benchmarks/README.md,
 
 from __future__ import annotations
 
-import enum
 import typing
 from bisect import bisect_left, insort
-from collections import deque
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final, TypeAlias
 
-import attrs
-
-from ._errors import BookGap, ProtocolError, UsageError
-from ._events import Size
+from gatetrio._core._errors import BookGap, ProtocolError, UsageError
+from gatetrio._core._events import Size
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from ._events import BookDelta, BookLevel, ObuDelta
+    from gatetrio._core._events import BookDelta, BookLevel, ObuDelta
 
 Level: TypeAlias = tuple[Decimal, Size]
 """One price level as the book reports it: `(price, size)`."""
@@ -349,216 +345,3 @@ def _decimal_size(raw: int | str) -> Decimal:
     if not size.is_finite():
         raise ProtocolError(f"bad size {raw!r} in order book level")
     return size
-
-
-# ------------------------------------------------------------------ REST snapshot sync (6.5)
-
-
-class SyncStatus(enum.Enum):
-    """Where a `BookSync` stands; each value says what the caller does next."""
-
-    NEED_SNAPSHOT = "need_snapshot"
-    """Deltas are being buffered and the book is empty: fetch a REST snapshot and pass it to
-    `BookSync.load_snapshot`. Also the status after a gap or a too-old snapshot."""
-
-    WAITING = "waiting"
-    """A snapshot is loaded (the book is correct as of its id) but no delta has reached past it
-    yet; keep feeding deltas."""
-
-    SYNCED = "synced"
-    """The book follows the stream; every delta fed is applied."""
-
-
-@attrs.frozen
-class BookSyncStatistics:
-    """Counters of one `BookSync` since it was created (`reset()` does not zero them)."""
-
-    buffered: int
-    """Deltas held now, waiting for a snapshot."""
-    peak_buffered: int
-    deltas_dropped: int
-    """Buffered deltas pushed out (oldest first) because the buffer was full."""
-    deltas_discarded: int
-    """Deltas older than the snapshot they were matched against (spec 6.5 step 3)."""
-    snapshots_too_old: int
-    """Snapshots found older than the first delta after them (spec 6.5 step 3)."""
-    gaps: int
-    """Lost updates detected once synced (spec 6.5 step 5); each one restarts the sync."""
-
-
-@typing.final
-class BookSync:
-    """Keep an `OrderBook` in sync with `futures.order_book_update` and REST snapshots (spec 6.5).
-
-    The algorithm: buffer deltas from subscribing on; fetch a snapshot (`baseId`); discard
-    buffered deltas with `u < baseId + 1`; if the first remaining has `U > baseId + 1` the
-    snapshot is too old, fetch another; else apply from the delta with `U <= baseId+1 <= u`, and
-    from then on every delta must have `U == update_id + 1`. A `full` delta syncs at once.
-
-    Pure and sync: the trio shell owns the fetching. It feeds every decoded delta to `feed` and
-    fetches a snapshot whenever the status is `NEED_SNAPSHOT`:
-
-        sync = BookSync("BTC_USDT")
-        # reader task, for each OrderBookUpdate event `ev` of this contract:
-        if sync.feed(ev.result) is SyncStatus.NEED_SNAPSHOT:
-            wake_fetcher()
-        # fetcher task (started after subscribing, and on each wake):
-        while sync.status is SyncStatus.NEED_SNAPSHOT:
-            snap = await fetch_rest_snapshot(contract, limit=level, with_id=True)
-            sync.load_snapshot(snap.id, snap.bids, snap.asks, t=int(snap.update * 1000))
-        # anyone: sync.book.best_bid(), ...
-
-    `book.ready` is False exactly when the status is `NEED_SNAPSHOT`. The buffer keeps at most
-    `max_buffered` deltas and drops the oldest beyond that (counted): the oldest are the ones a
-    fresh snapshot makes obsolete, and if one was still needed the snapshot shows up as too old
-    and is fetched again, so a drop never corrupts the book.
-    """
-
-    __slots__ = (
-        "_buffer",
-        "_deltas_discarded",
-        "_deltas_dropped",
-        "_gaps",
-        "_peak_buffered",
-        "_snapshots_too_old",
-        "_status",
-        "book",
-        "last_gap",
-    )
-
-    def __init__(self, contract: str, *, max_buffered: int = 1000) -> None:
-        if max_buffered < 1:
-            raise UsageError(f"max_buffered must be at least 1, got {max_buffered}")
-        self.book: Final = OrderBook(contract)
-        """The book kept in sync: read it freely, update it only through this object."""
-        self.last_gap: BookGap | None = None
-        """The latest gap or too-old snapshot, for logging."""
-        self._status = SyncStatus.NEED_SNAPSHOT
-        self._buffer: deque[BookDelta] = deque(maxlen=max_buffered)
-        self._peak_buffered = 0
-        self._deltas_dropped = 0
-        self._deltas_discarded = 0
-        self._snapshots_too_old = 0
-        self._gaps = 0
-
-    def __repr__(self) -> str:
-        return f"<BookSync {self.book.contract} {self._status.name} buffered={len(self._buffer)}>"
-
-    @property
-    def status(self) -> SyncStatus:
-        """The current `SyncStatus`."""
-        return self._status
-
-    def statistics(self) -> BookSyncStatistics:
-        """The counters, as a frozen record."""
-        return BookSyncStatistics(
-            buffered=len(self._buffer),
-            peak_buffered=self._peak_buffered,
-            deltas_dropped=self._deltas_dropped,
-            deltas_discarded=self._deltas_discarded,
-            snapshots_too_old=self._snapshots_too_old,
-            gaps=self._gaps,
-        )
-
-    def reset(self) -> None:
-        """Start over (e.g. after a reconnect): empty the book and the buffer, need a snapshot."""
-        self._buffer.clear()
-        self.book.clear()
-        self._status = SyncStatus.NEED_SNAPSHOT
-
-    def feed(self, delta: BookDelta) -> SyncStatus:
-        """Take the next `futures.order_book_update` result of this book's contract.
-
-        Returns the status afterwards. `NEED_SNAPSHOT` after `SYNCED` or `WAITING` means updates
-        were lost or the snapshot was too old (see `last_gap`); the delta is kept as the first
-        of a new buffer, and the caller fetches a snapshot.
-
-        Raises:
-            ProtocolError: the delta is malformed (`u < U`, a bad level). The sync is `reset()`
-                first, so it stays consistent: the caller may log it and fetch a snapshot.
-        """
-        try:
-            return self._feed(delta)
-        except ProtocolError:
-            self.reset()
-            raise
-
-    def load_snapshot(
-        self,
-        snapshot_id: int,
-        bids: Iterable[BookLevel],
-        asks: Iterable[BookLevel],
-        *,
-        t: int = 0,
-    ) -> SyncStatus:
-        """Take a REST snapshot (`id`, `bids`, `asks`) and replay the buffered deltas onto it.
-
-        Returns `SYNCED`, `WAITING` (the snapshot is newer than every delta so far), or
-        `NEED_SNAPSHOT` (too old, or the buffered deltas have a gap after it: fetch again).
-        A snapshot that is not needed (already `SYNCED`, or not newer than the one being
-        waited on) is ignored.
-
-        Raises:
-            ProtocolError: a level of the snapshot is malformed; nothing changes. Or a buffered
-                delta is malformed; the sync is `reset()` first, as for `feed`.
-        """
-        status = self._status
-        if status is SyncStatus.SYNCED:
-            return status
-        current = self.book.update_id
-        if status is SyncStatus.WAITING and current is not None and snapshot_id <= current:
-            return status
-        self.book.load_snapshot(snapshot_id, bids, asks, t=t)
-        self._status = SyncStatus.WAITING
-        pending = list(self._buffer)
-        self._buffer.clear()
-        try:
-            for delta in pending:
-                self._feed(delta)
-        except ProtocolError:
-            self.reset()
-            raise
-        return self._status
-
-    def _feed(self, delta: BookDelta) -> SyncStatus:
-        status = self._status
-        book = self.book
-        if delta.full:
-            book.load_snapshot(delta.u, delta.b, delta.a, t=delta.t)
-            self._buffer.clear()  # everything buffered is older than a full push
-            self._status = SyncStatus.SYNCED
-        elif status is SyncStatus.SYNCED:
-            try:
-                book.apply_delta(delta.U, delta.u, delta.b, delta.a, t=delta.t)
-            except BookGap as gap:
-                self._gaps += 1
-                self._restart(delta, gap)
-        elif status is SyncStatus.WAITING:
-            next_id = typing.cast("int", book.update_id) + 1
-            if delta.u < next_id:
-                self._deltas_discarded += 1
-            elif next_id < delta.U:
-                self._snapshots_too_old += 1
-                self._restart(delta, BookGap(book.contract, expected=next_id, got=delta.U))
-            else:
-                # The delta straddles the snapshot id. Its sizes are absolute as of `u`, so all
-                # of its levels apply on top of the snapshot (spec 6.5 step 4).
-                book.apply_delta(next_id, delta.u, delta.b, delta.a, t=delta.t)
-                self._status = SyncStatus.SYNCED
-        else:
-            self._buffer_delta(delta)
-        return self._status
-
-    def _buffer_delta(self, delta: BookDelta) -> None:
-        buffer = self._buffer
-        if len(buffer) == buffer.maxlen:
-            self._deltas_dropped += 1  # deque(maxlen) drops the oldest itself
-        buffer.append(delta)
-        self._peak_buffered = max(self._peak_buffered, len(buffer))
-
-    def _restart(self, delta: BookDelta, gap: BookGap) -> None:
-        # Back to spec 6.5 step 2. The offending delta may straddle the next snapshot's id, so
-        # it opens the new buffer.
-        self.last_gap = gap
-        self.reset()
-        self._buffer_delta(delta)
