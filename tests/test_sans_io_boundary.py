@@ -109,10 +109,6 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
-@pytest.mark.xfail(
-    reason="_shell._client <-> _shell._live_book until the live book takes a host protocol",
-    strict=True,
-)
 def test_no_import_cycle() -> None:
     graph = import_graph()
     assert len(graph) > 20

@@ -61,6 +61,7 @@ from gatetrio._core._protocol import (
 )
 from gatetrio._core._requests import ChannelSpec, Login
 
+from ._book_host import BookHost
 from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
 from ._subscription import OverflowPolicy, Subscription
 from ._transport import (
@@ -205,7 +206,8 @@ class Client:
         self._last_latency_ms: float | None = None
         self._retired_dropped = 0
         self._retired_peak = 0
-        self._books: set[LiveOrderBook] = set()
+        # live books' lost-connection callbacks (BookHost.connection_lost)
+        self._books: set[Callable[[], None]] = set()
 
     # ------------------------------------------------------------------------- public API
 
@@ -312,8 +314,15 @@ class Client:
                     print(live.book.best_bid(), live.book.best_ask())
         """
         self._check_open()
+        host = BookHost(
+            url=self.config.url,
+            rng=self.config.rng,
+            subscribe=self.subscribe,
+            report_resync=self._emit_book_resync,
+            connection_lost=self._books,
+        )
         return open_order_book(
-            self, contract, depth=depth, method=method, snapshot_fetcher=snapshot_fetcher
+            host, contract, depth=depth, method=method, snapshot_fetcher=snapshot_fetcher
         )
 
     async def wait_connected(self) -> None:
@@ -480,8 +489,8 @@ class Client:
                     self._dedupe = None
                 if self._current is conn:
                     self._current = None
-                    for live in self._books:
-                        live._lost_connection()
+                    for book_lost_connection in list(self._books):
+                        book_lost_connection()
                     for output in self._protocol.on_disconnected(trio.current_time()):
                         self._handle(output)
                 if conn.handed_over:

@@ -1,22 +1,23 @@
 """Live order books: `Client.order_book(...)` keeps a pure `OrderBook` in sync with Gate.
 
-Two ways, per spec 6.5 and 6.6:
+Two ways, per spec 6.5 and 6.6, each a thin driver over a pure sync in `_core/_book/`:
 
-- `futures.obu` (USDT perpetuals): the first push is a full snapshot; on a gap, unsubscribe and
-  resubscribe that one stream to get a new snapshot.
+- `futures.obu` (USDT perpetuals): `ObuSync`. The first push is a full snapshot; on a gap,
+  unsubscribe and resubscribe that one stream to get a new snapshot.
 - `futures.order_book_update` + the REST snapshot `order_book?with_id=true` (BTC, USD1,
-  delivery, or by choice): deltas are buffered (bounded) while the snapshot is fetched, then
-  `BookSync` applies the documented `U <= id+1 <= u` algorithm; on a gap only that contract
-  fetches a new snapshot.
+  delivery, or by choice): `BookSync` buffers deltas (bounded) while the snapshot is fetched and
+  applies the documented `U <= id+1 <= u` algorithm; on a gap only that contract fetches a new
+  snapshot.
 
-A gap, a malformed delta or a crossed book marks the book not ready, counts a resync, emits a
-`BOOK_RESYNC` client event and recovers that contract alone; other books keep streaming.
+The drivers only move frames, fetch snapshots, resubscribe and wake readers; the syncs decide
+and count. A gap, a malformed delta or a crossed book marks the book not ready, counts a resync,
+reports it to the host (the client emits `BOOK_RESYNC`) and recovers that contract alone; other
+books keep streaming. The host is a `BookHost` record, not the `Client`: see `_book_host.py`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Final, Literal, final
 from urllib.parse import urlsplit
@@ -26,16 +27,24 @@ import trio
 
 from gatetrio import channels
 from gatetrio._core._backoff import Backoff
-from gatetrio._core._book import BookSync, OrderBook, SyncStatus
+from gatetrio._core._book import (
+    BookSync,
+    ObuStatus,
+    ObuSync,
+    OrderBook,
+    SyncStatus,
+    parse_rest_snapshot,
+)
 from gatetrio._core._config import rest_base_url
-from gatetrio._core._errors import BookGap, ConnectionLost, ProtocolError, UsageError
-from gatetrio._core._events import BookLevel, ObuDelta
+from gatetrio._core._errors import ConnectionLost, ProtocolError, UsageError
 from gatetrio._core._requests import check_contract
 
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from gatetrio._core._events import BookDelta
+
+    from ._book_host import BookHost
 
 SnapshotFetcher = Callable[[str, int], Awaitable[Mapping[str, object]]]
 """`await fetch(contract, limit)` -> the REST order-book JSON (`id`, `bids`, `asks`, ...)."""
@@ -52,7 +61,10 @@ SNAPSHOT_RETRY_MAX: Final = 5.0
 @final
 @attrs.frozen
 class BookStatistics:
-    """Counters of one live book, as returned by `LiveOrderBook.statistics()`."""
+    """Counters of one live book, as returned by `LiveOrderBook.statistics()`.
+
+    The same counters for both methods; where a counter does not apply to one, it stays 0.
+    """
 
     contract: str
     method: str
@@ -60,13 +72,21 @@ class BookStatistics:
     ready: bool
     update_id: int | None
     updates_applied: int
+    """Deltas and snapshots that changed the book."""
     resyncs: int
+    """Times the book was found wrong (gap, malformed, crossed) and rebuilt."""
     gaps: int
     crossed: int
     malformed: int
     snapshots_fetched: int
+    """REST snapshots loaded (order_book_update), or full pushes loaded (obu)."""
     snapshot_errors: int
+    """REST snapshots that failed (transport or malformed body); each is retried with backoff."""
     duplicates_skipped: int
+    """Deltas the book was already past (seen twice while two connections overlapped)."""
+    deltas_dropped: int = 0
+    """Deltas that could not be used: pushed out of the bounded buffer kept while a snapshot is
+    fetched (order_book_update), or received before the first full push (obu)."""
 
 
 @final
@@ -78,36 +98,31 @@ class LiveOrderBook:
     `wait_update()` / `async for update_id in live`.
     """
 
-    def __init__(self, contract: str, *, method: str, level: str) -> None:
-        self.contract = contract
-        self.method = method
-        self.level = level
-        self._sync = BookSync(contract, max_buffered=BOOK_BUFFER)
-        self._changed = trio.Event()
-        self._updates = 0
-        self._resyncs = 0
-        self._gaps = 0
-        self._crossed = 0
-        self._malformed = 0
-        self._snapshots = 0
-        self._snapshot_errors = 0
-        self._duplicates = 0
+    def __init__(self, driver: _ObuDriver | _RestDriver) -> None:
+        self._driver = driver
+        self.contract: Final = driver.contract
+        self.method: Final = driver.method
+        self.level: Final = driver.level
+
+    def __repr__(self) -> str:
+        return (
+            f"<LiveOrderBook {self.contract} {self.method} level={self.level} ready={self.ready}>"
+        )
 
     @property
     def book(self) -> OrderBook:
         """The current book (replaced contents on every resync; never None)."""
-        return self._sync.book
+        return self._driver.sync.book
 
     @property
     def ready(self) -> bool:
         """True while the book follows the stream; False while (re)synchronising."""
-        sync = self._sync
-        return sync.book.ready and (self.method == "obu" or sync.status is SyncStatus.SYNCED)
+        return self._driver.ready
 
     async def wait_ready(self) -> None:
         """Return once the book is in sync (at once if it is)."""
         while not self.ready:
-            await self._changed.wait()
+            await self._driver.changed.wait()
         await trio.lowlevel.checkpoint()
 
     async def wait_update(self) -> int:
@@ -116,7 +131,7 @@ class LiveOrderBook:
         Updates are conflated: a slow reader sees the latest id, not every one.
         """
         while True:
-            await self._changed.wait()
+            await self._driver.changed.wait()
             update_id = self.book.update_id
             if self.ready and update_id is not None:
                 return update_id
@@ -129,31 +144,201 @@ class LiveOrderBook:
         return await self.wait_update()
 
     def statistics(self) -> BookStatistics:
+        return self._driver.statistics()
+
+
+class _Driver:
+    """What both drivers share: the host, the readers' wake-up and the resync report."""
+
+    def __init__(self, host: BookHost, contract: str, level: str) -> None:
+        self.host: Final = host
+        self.contract: Final = contract
+        self.level: Final = level
+        self.changed = trio.Event()
+        """Set (and replaced) on every change readers may want: an update, a resync."""
+        self.resyncs = 0
+
+    def notify(self) -> None:
+        self.changed.set()
+        self.changed = trio.Event()
+
+    def resync(self, reason: str) -> None:
+        self.resyncs += 1
+        self.notify()
+        self.host.report_resync(self.contract, reason)
+
+
+@final
+class _ObuDriver(_Driver):
+    """`futures.obu` into `ObuSync`; resubscribe whenever a status `needs_resync`."""
+
+    method: Final = "obu"
+
+    def __init__(self, host: BookHost, contract: str, level: str) -> None:
+        super().__init__(host, contract, level)
+        self.sync: Final = ObuSync(contract)
+
+    @property
+    def ready(self) -> bool:
+        return self.sync.book.ready
+
+    def lost_connection(self) -> None:
+        # The resubscription on the next connection starts with a full push again.
+        if self.sync.book.ready:
+            self.sync.reset()
+            self.notify()
+
+    async def run(self) -> None:
+        sync = self.sync
+        spec = channels.obu(self.contract, level=int(self.level))
+        while True:
+            reason = "the obu subscription ended"
+            async with self.host.subscribe(
+                spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
+            ) as sub:
+                async for delta in sub:
+                    status = sync.feed(delta)
+                    if status is ObuStatus.APPLIED:
+                        self.notify()
+                    elif status.needs_resync:  # the book is cleared already
+                        reason = sync.last_resync
+                        break
+            sync.reset()  # a subscription that ended leaves the book loaded but stale
+            self.resync(reason)
+
+    def statistics(self) -> BookStatistics:
+        counts = self.sync.statistics()
         return BookStatistics(
             contract=self.contract,
             method=self.method,
             level=self.level,
             ready=self.ready,
-            update_id=self.book.update_id,
-            updates_applied=self._updates,
-            resyncs=self._resyncs,
-            gaps=self._gaps,
-            crossed=self._crossed,
-            malformed=self._malformed,
-            snapshots_fetched=self._snapshots,
-            snapshot_errors=self._snapshot_errors,
-            duplicates_skipped=self._duplicates,
+            update_id=self.sync.book.update_id,
+            updates_applied=counts.updates_applied,
+            resyncs=self.resyncs,
+            gaps=counts.gaps,
+            crossed=counts.crossed,
+            malformed=counts.malformed,
+            snapshots_fetched=counts.snapshots,
+            snapshot_errors=0,
+            duplicates_skipped=counts.duplicates,
+            deltas_dropped=counts.waiting_dropped,
         )
 
-    def _notify(self) -> None:
-        self._changed.set()
-        self._changed = trio.Event()
 
-    def _lost_connection(self) -> None:
-        """The connection dropped: the book can no longer be trusted until resynced."""
-        if self._sync.book.ready:
-            self._sync.reset()
-            self._notify()
+@final
+class _RestDriver(_Driver):
+    """`futures.order_book_update` into `BookSync`, plus a task fetching REST snapshots."""
+
+    method: Final = "order_book_update"
+
+    def __init__(
+        self,
+        host: BookHost,
+        contract: str,
+        level: str,
+        *,
+        frequency: str,
+        fetch: SnapshotFetcher,
+    ) -> None:
+        super().__init__(host, contract, level)
+        self.sync: Final = BookSync(contract, max_buffered=BOOK_BUFFER, reject_crossed=True)
+        self.frequency: Final = frequency
+        self.fetch: Final = fetch
+        self.need_snapshot = trio.Event()
+        self.snapshots = 0
+        self.snapshot_errors = 0
+
+    @property
+    def ready(self) -> bool:
+        return self.sync.status is SyncStatus.SYNCED
+
+    def lost_connection(self) -> None:
+        # Deltas buffered from the old connection are useless too; the next delta on the new
+        # one finds the sync needing a snapshot and wakes the fetcher.
+        was_ready = self.sync.book.ready
+        self.sync.reset()
+        if was_ready:
+            self.notify()
+
+    async def run(self) -> None:
+        spec = channels.order_book_update(self.contract, frequency=self.frequency, level=self.level)
+        async with (
+            self.host.subscribe(
+                spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
+            ) as sub,
+            trio.open_nursery() as nursery,
+        ):
+            nursery.start_soon(self._run_fetcher)
+            async for delta in sub:
+                self._feed(delta)
+            nursery.cancel_scope.cancel(reason="the order_book_update subscription ended")
+
+    def _feed(self, delta: BookDelta) -> None:
+        sync = self.sync
+        before, update_id = sync.status, sync.book.update_id
+        try:
+            status = sync.feed(delta)
+        except ProtocolError as exc:  # the sync has reset itself and counted it
+            self.resync(str(exc))
+            self.need_snapshot.set()
+            return
+        if status is SyncStatus.NEED_SNAPSHOT:
+            if before is not SyncStatus.NEED_SNAPSHOT:  # a gap, too old, or crossed
+                self.resync(sync.last_resync)
+            self.need_snapshot.set()
+        elif status is SyncStatus.SYNCED and sync.book.update_id != update_id:
+            self.notify()
+
+    async def _run_fetcher(self) -> None:
+        backoff = Backoff(
+            initial=SNAPSHOT_RETRY_INITIAL,
+            maximum=SNAPSHOT_RETRY_MAX,
+            jitter=0.0,
+            rng=self.host.rng,
+        )
+        while True:
+            while self.sync.status is SyncStatus.NEED_SNAPSHOT:
+                await self._fetch_snapshot(backoff)
+            await self.need_snapshot.wait()
+            self.need_snapshot = trio.Event()
+
+    async def _fetch_snapshot(self, backoff: Backoff) -> None:
+        try:
+            snapshot = parse_rest_snapshot(await self.fetch(self.contract, int(self.level)))
+            status = self.sync.load_snapshot(
+                snapshot.id, snapshot.bids, snapshot.asks, t=snapshot.t
+            )
+        except (ConnectionLost, ProtocolError) as exc:
+            self.snapshot_errors += 1
+            self.host.report_resync(self.contract, f"snapshot failed: {exc}")
+            await trio.sleep(backoff.next_delay())
+            return
+        self.snapshots += 1
+        if status is SyncStatus.NEED_SNAPSHOT:  # too old for the buffered deltas
+            await trio.sleep(backoff.next_delay())
+        else:
+            backoff.reset()
+            self.notify()
+
+    def statistics(self) -> BookStatistics:
+        counts = self.sync.statistics()
+        return BookStatistics(
+            contract=self.contract,
+            method=self.method,
+            level=self.level,
+            ready=self.ready,
+            update_id=self.sync.book.update_id,
+            updates_applied=counts.updates_applied,
+            resyncs=self.resyncs,
+            gaps=counts.gaps,
+            crossed=counts.crossed,
+            malformed=counts.malformed,
+            snapshots_fetched=self.snapshots,
+            snapshot_errors=self.snapshot_errors,
+            duplicates_skipped=counts.duplicates,
+            deltas_dropped=counts.deltas_dropped,
+        )
 
 
 def choose_method(url: str, method: Method) -> Literal["obu", "order_book_update"]:
@@ -182,7 +367,10 @@ def choose_level(method: str, depth: int) -> tuple[str, str]:
 
 
 def rest_snapshot_fetcher(ws_url: str) -> SnapshotFetcher:
-    """The default REST snapshot fetcher for a WebSocket URL (httpx, imported lazily)."""
+    """The default REST snapshot fetcher for a WebSocket URL (httpx, imported lazily).
+
+    The body comes back as decoded JSON; `parse_rest_snapshot` checks its shape.
+    """
     base = rest_base_url(ws_url)
     path = urlsplit(ws_url).path.rstrip("/")
     settle = path.rsplit("/", 1)[-1] or "btc"
@@ -200,207 +388,44 @@ def rest_snapshot_fetcher(ws_url: str) -> SnapshotFetcher:
                 response = await http.get(endpoint, params=params)
                 response.raise_for_status()
                 body = response.json()
-        except (httpx.HTTPError, ValueError) as exc:
+        except httpx.HTTPError as exc:
             raise ConnectionLost(f"REST snapshot {endpoint}: {exc!r}") from exc
+        except (ValueError, RecursionError) as exc:  # not JSON, or nested past the parser
+            raise ProtocolError(f"REST snapshot {endpoint} is not JSON: {exc!r}") from exc
         if not isinstance(body, dict):
-            raise ProtocolError("REST order book is not a JSON object", raw=str(body))
+            raise ProtocolError("REST order book is not a JSON object", raw=str(body)[:200])
         return body
 
     return fetch
 
 
-def _levels(raw: object, what: str) -> list[BookLevel]:
-    if not isinstance(raw, list):
-        raise ProtocolError(f"REST order book {what} is not a list", raw=repr(raw))
-    levels = []
-    for entry in raw:
-        if not isinstance(entry, dict):
-            raise ProtocolError(f"REST order book {what} level is not an object", raw=repr(entry))
-        price, size = entry.get("p"), entry.get("s")
-        if not isinstance(price, str) or not isinstance(size, int | str) or isinstance(size, bool):
-            raise ProtocolError(f"REST order book {what} level is malformed", raw=repr(entry))
-        levels.append(BookLevel(p=price, s=size))
-    return levels
-
-
-def parse_rest_snapshot(
-    body: Mapping[str, object],
-) -> tuple[int, list[BookLevel], list[BookLevel], int]:
-    """(id, bids, asks, t ms) from Gate's REST order book; ProtocolError if malformed."""
-    snapshot_id = body.get("id")
-    if not isinstance(snapshot_id, int) or isinstance(snapshot_id, bool):
-        raise ProtocolError("REST order book has no integer id (was with_id=true sent?)")
-    update = body.get("update", body.get("current", 0))
-    t = int(update * 1000) if isinstance(update, int | float) and math.isfinite(update) else 0
-    return (
-        snapshot_id,
-        _levels(body.get("bids", []), "bids"),
-        _levels(body.get("asks", []), "asks"),
-        t,
-    )
-
-
-async def run_obu_book(client: Client, live: LiveOrderBook) -> None:
-    """Keep `live` in sync from `futures.obu`; resubscribe the stream on any inconsistency."""
-    book = live._sync.book
-    spec = channels.obu(live.contract, level=int(live.level))
-    while True:
-        reason = "the obu subscription ended"
-        async with client.subscribe(
-            spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
-        ) as sub:
-            async for item in sub:
-                if item.full:
-                    # obu needs no REST step: a full push is the snapshot (spec 6.6)
-                    try:
-                        book.load_snapshot(item.u, item.b, item.a, t=item.t)
-                    except ProtocolError as exc:  # a malformed level: count it, resubscribe
-                        live._malformed += 1
-                        reason = str(exc)
-                        break
-                    live._updates += 1
-                    live._notify()
-                    continue
-                if not book.ready:
-                    continue  # waiting for the full snapshot that starts every obu stream
-                update_id = book.update_id
-                if update_id is not None and item.u <= update_id:
-                    live._duplicates += 1  # seen twice while two connections overlapped
-                    continue
-                reason = _apply(live, book, item)
-                if reason:
-                    break
-                live._updates += 1
-                live._notify()
-        _resync(client, live, reason)
-
-
-def _apply(live: LiveOrderBook, book: OrderBook, delta: ObuDelta) -> str:
-    """Apply one obu delta; return why a resync is needed, or "" if none is."""
-    try:
-        book.apply(delta)
-    except BookGap as gap:
-        live._gaps += 1
-        return str(gap)
-    except ProtocolError as exc:
-        live._malformed += 1
-        return str(exc)
-    if book.is_crossed():
-        live._crossed += 1
-        return f"crossed book on {live.contract} at update id {book.update_id}"
-    return ""
-
-
-def _resync(client: Client, live: LiveOrderBook, reason: str) -> None:
-    live._resyncs += 1
-    # After a gap or a malformed delta BookSync has reset itself already, keeping the offending
-    # delta as the first of its new buffer (it may straddle the next snapshot's id): only a
-    # book still loaded (obu, or a crossed book) needs resetting here.
-    if live._sync.book.ready:
-        live._sync.reset()
-    live._notify()
-    client._emit_book_resync(live.contract, reason)
-
-
-async def run_rest_book(
-    client: Client, live: LiveOrderBook, *, frequency: str, fetch: SnapshotFetcher
-) -> None:
-    """Keep `live` in sync from order_book_update deltas plus REST snapshots (spec 6.5)."""
-    sync = live._sync
-    spec = channels.order_book_update(live.contract, frequency=frequency, level=live.level)
-    need_snapshot = trio.Event()
-    async with (
-        client.subscribe(spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST) as sub,
-        trio.open_nursery() as nursery,
-    ):
-
-        async def fetch_snapshots() -> None:
-            nonlocal need_snapshot
-            backoff = Backoff(
-                initial=SNAPSHOT_RETRY_INITIAL,
-                maximum=SNAPSHOT_RETRY_MAX,
-                jitter=0.0,
-                rng=client.config.rng,
-            )
-            while True:
-                while sync.status is SyncStatus.NEED_SNAPSHOT:
-                    try:
-                        body = await fetch(live.contract, int(live.level))
-                        snapshot_id, bids, asks, t = parse_rest_snapshot(body)
-                        status = sync.load_snapshot(snapshot_id, bids, asks, t=t)
-                    except (ConnectionLost, ProtocolError) as exc:
-                        live._snapshot_errors += 1
-                        client._emit_book_resync(live.contract, f"snapshot failed: {exc}")
-                        await trio.sleep(backoff.next_delay())
-                        continue
-                    live._snapshots += 1
-                    if status is SyncStatus.NEED_SNAPSHOT:  # too old for the buffered deltas
-                        await trio.sleep(backoff.next_delay())
-                    else:
-                        backoff.reset()
-                        live._notify()
-                await need_snapshot.wait()
-                need_snapshot = trio.Event()
-
-        nursery.start_soon(fetch_snapshots)
-        async for item in sub:
-            before = sync.status
-            if before is SyncStatus.SYNCED:
-                update_id = sync.book.update_id
-                if update_id is not None and item.u <= update_id and not item.full:
-                    live._duplicates += 1
-                    continue
-            try:
-                status = sync.feed(item)
-            except ProtocolError as exc:
-                live._malformed += 1
-                _resync(client, live, str(exc))
-                need_snapshot.set()
-                continue
-            if status is SyncStatus.SYNCED and sync.book.is_crossed():
-                live._crossed += 1
-                _resync(client, live, f"crossed book on {live.contract}")
-                need_snapshot.set()
-                continue
-            if status is SyncStatus.NEED_SNAPSHOT:
-                if before is not SyncStatus.NEED_SNAPSHOT:
-                    live._gaps += 1
-                    _resync(client, live, str(sync.last_gap))
-                need_snapshot.set()
-                continue
-            if status is SyncStatus.SYNCED:
-                live._updates += 1
-                live._notify()
-        nursery.cancel_scope.cancel()
-
-
 @contextlib.asynccontextmanager
 async def open_order_book(
-    client: Client,
+    host: BookHost,
     contract: str,
     *,
     depth: int = 20,
     method: Method = "auto",
     snapshot_fetcher: SnapshotFetcher | None = None,
 ) -> AsyncIterator[LiveOrderBook]:
-    """See `Client.order_book`."""
+    """See `Client.order_book`; `host` is what the client lends the book."""
     check_contract(contract)
-    chosen = choose_method(client.config.url, method)
+    chosen = choose_method(host.url, method)
     level, frequency = choose_level(chosen, depth)
-    live = LiveOrderBook(contract, method=chosen, level=level)
-    client._books.add(live)
+    driver: _ObuDriver | _RestDriver
+    if chosen == "obu":
+        driver = _ObuDriver(host, contract, level)
+    else:
+        fetch = snapshot_fetcher or rest_snapshot_fetcher(host.url)
+        driver = _RestDriver(host, contract, level, frequency=frequency, fetch=fetch)
+    lost = driver.lost_connection
+    host.connection_lost.add(lost)
     try:
         async with trio.open_nursery() as nursery:
-            if chosen == "obu":
-                nursery.start_soon(run_obu_book, client, live)
-            else:
-                fetch = snapshot_fetcher or rest_snapshot_fetcher(client.config.url)
-                nursery.start_soon(
-                    lambda: run_rest_book(client, live, frequency=frequency, fetch=fetch)
-                )
+            nursery.start_soon(driver.run)
             try:
-                yield live
+                yield LiveOrderBook(driver)
             finally:
                 nursery.cancel_scope.cancel(reason="order_book block exited")
     finally:
-        client._books.discard(live)
+        host.connection_lost.discard(lost)

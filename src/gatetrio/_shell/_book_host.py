@@ -1,0 +1,47 @@
+"""What a live order book needs from the client that hosts it, as a record of callables.
+
+`Client.order_book` builds a `BookHost` from its own methods, so `_live_book.py` never imports
+`_client.py` (no import cycle) and never reaches into the client's private state.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Protocol, TypeVar, final
+
+import attrs
+
+if TYPE_CHECKING:
+    import contextlib
+    import random
+    from collections.abc import Callable, MutableSet
+
+    from gatetrio._core._requests import ChannelSpec
+
+    from ._subscription import OverflowPolicy, Subscription
+
+T = TypeVar("T")
+
+
+class SubscribeFunction(Protocol):
+    """`Client.subscribe`'s shape: an async context manager yielding the subscription."""
+
+    def __call__(
+        self, spec: ChannelSpec[T], *, buffer: int, overflow: OverflowPolicy
+    ) -> contextlib.AbstractAsyncContextManager[Subscription[T]]: ...
+
+
+@final
+@attrs.frozen
+class BookHost:
+    """The client's side of a live order book."""
+
+    url: str
+    """The client's WebSocket URL: picks obu or order_book_update, and the REST host."""
+    rng: random.Random
+    """The client's randomness (snapshot retry backoff)."""
+    subscribe: SubscribeFunction
+    report_resync: Callable[[str, str], None]
+    """`report_resync(contract, reason)`: the client emits a `BOOK_RESYNC` event."""
+    connection_lost: MutableSet[Callable[[], None]] = attrs.field(eq=False)
+    """Callbacks the client calls (no arguments) when its connection drops. A book adds one
+    while it runs and discards it when it ends."""
