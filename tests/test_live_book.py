@@ -272,3 +272,68 @@ async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
         await settle_books([live])
         assert_matches_fake(gate, live)
         assert live.statistics().resyncs == 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"update": 10**400},
+        {"id": 10**400},
+        {"bids": [{"p": "1", "s": 10**400}]},
+        {"asks": [[{"p": "1", "s": 1}]]},
+        {"bids": [{"p": "NaN", "s": 1}]},
+    ],
+    ids=repr,
+)
+async def test_a_malformed_rest_body_is_a_counted_retried_snapshot_error(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock, bad: dict[str, object]
+) -> None:
+    bodies = 0
+
+    async def broken_once(contract: str, limit: int) -> Mapping[str, object]:
+        nonlocal bodies
+        await trio.sleep(0.05)
+        bodies += 1
+        body = dict(gate.rest_order_book(contract, limit))
+        return {**body, **bad} if bodies == 1 else body
+
+    events: list[ClientEvent] = []
+    async with (
+        open_against(gate, rng=random.Random(1)) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(collect_events, client, events)
+        async with client.order_book(
+            "SOL_USDT", depth=20, method="order_book_update", snapshot_fetcher=broken_once
+        ) as live:
+            await settle_books([live])
+            assert_matches_fake(gate, live)
+            stats = live.statistics()
+            assert (stats.snapshot_errors, stats.snapshots_fetched, stats.resyncs) == (1, 1, 0)
+        nursery.cancel_scope.cancel()
+    failed = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
+    assert [e.reason.startswith("snapshot failed: ") for e in failed] == [True]
+
+
+async def test_a_book_listens_for_lost_connections_only_while_open(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        open_against(gate, rng=random.Random(1)) as client,
+        client.events() as events,
+    ):
+        async with client.order_book("BTC_USDT", depth=50) as live:
+            await settle_books([live])
+            assert len(client._books) == 1
+            gate.drop()
+            async for event in events:
+                if event.kind is ClientEventKind.DISCONNECTED:
+                    break
+            # told as the connection dropped, before anything was resubscribed
+            assert not live.ready
+            assert live.book.update_id is None
+            await settle_books([live])
+            assert_matches_fake(gate, live)
+            stats = live.statistics()
+            assert (stats.resyncs, stats.gaps, stats.snapshots_fetched) == (0, 0, 2)
+        assert client._books == set()
