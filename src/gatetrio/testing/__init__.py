@@ -14,14 +14,14 @@ Layout: `_market` is the pure, seeded market simulation (books, trades, tickers,
 
 from __future__ import annotations
 
-from ._fake_server import FAULT_KINDS as FAULT_KINDS
-from ._fake_server import Connection as Connection
-from ._fake_server import FakeGateServer as FakeGateServer
-from ._fake_server import FaultSpec as FaultSpec
-from ._fake_server import Received as Received
-from ._fake_server import memory_socket_pair as memory_socket_pair
-from ._fake_server import parse_fault as parse_fault
-from ._fake_server import route as route
+from ._server import FAULT_KINDS as FAULT_KINDS
+from ._server import Connection as Connection
+from ._server import FakeGateServer as FakeGateServer
+from ._server import FaultSpec as FaultSpec
+from ._server import Received as Received
+from ._server import memory_socket_pair as memory_socket_pair
+from ._server import parse_fault as parse_fault
+from ._server import route as route
 from ._market import DEFAULT_CONTRACTS as DEFAULT_CONTRACTS
 from ._market import BookState as BookState
 from ._market import ContractSpec as ContractSpec
