@@ -268,6 +268,8 @@ class FakeGateServer:
         """Make `_run_clock` look again at its deadline (a new topic or resting order)."""
         self._wakeup.set()
 
+    # ------------------------------------------------------------------------- serving
+
     async def connector(
         self,
         nursery: trio.Nursery,
@@ -440,8 +442,6 @@ class FakeGateServer:
 
     # ------------------------------------------------------------------------- requests
 
-    # ------------------------------------------------------------------------- requests
-
     def _handle_message(self, conn: Connection, message: str | bytes) -> None:
         text = message if isinstance(message, str) else message.decode("utf-8", "replace")
         try:
@@ -525,6 +525,8 @@ class FakeGateServer:
         market.advance(self.now())
         return market.update_id(contract)
 
+    # ------------------------------------------------------------------------- REST
+
     def rest_order_book(
         self,
         contract: str,
@@ -563,6 +565,8 @@ class FakeGateServer:
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None
+
+    # ------------------------------------------------------------------------- faults
 
     def drop(self, conn: ConnRef = None) -> None:
         """Abruptly close connections: no close frame (the client sees 1006 / a reset)."""

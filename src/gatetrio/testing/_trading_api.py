@@ -83,6 +83,7 @@ class TradingApi:
         self._rate_count = 0
 
     def handle(self, conn: Connection, msg: dict[str, Any], raw: str) -> None:
+        """One `event: api` frame; `raw` is its text, whose exact req_param bytes are signed."""
         replies = self._host.replies
         channel = msg.get("channel")
         payload = msg.get("payload")
