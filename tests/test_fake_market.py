@@ -22,7 +22,8 @@ from gatetrio._core._events import (
     TradesUpdate,
 )
 from gatetrio.testing import BookState, ContractSpec, Market, SubscribeError
-from gatetrio.testing._market import BOOK_DEPTHS, _units_int, _units_text
+from gatetrio.testing._market import BOOK_DEPTHS
+from gatetrio.testing._market._numbers import _units_int, _units_text
 
 if TYPE_CHECKING:
     from gatetrio.testing import Push

@@ -7,27 +7,29 @@
                                         wall_clock=server.wall_time) as client:
             ...
 
-Layout: `_market` is the pure, seeded market simulation (books, trades, tickers, candles, ...);
-`_fake_server` the trio shell (connections, subscriptions, faults, the in-memory connector);
-`_loopback` serves the same fake on a real TCP port (`python -m gatetrio serve`).
+Layout: `_server` is the trio shell (FakeGateServer: serving, routing, the market clock), with
+`_connection` (one connection's queue and tasks), `_subscriptions`, `_trading_api` and
+`_account` (the trading engine), `_replies`, `_rest`, `_faults` and `_memory` (in-memory
+sockets) around it; `_market/` is the pure, seeded market simulation (books, trades, tickers,
+candles, ...); `_loopback` serves the same fake on a real TCP port (`python -m gatetrio serve`).
 """
 
 from __future__ import annotations
 
-from ._fake_server import FAULT_KINDS as FAULT_KINDS
-from ._fake_server import Connection as Connection
-from ._fake_server import FakeGateServer as FakeGateServer
-from ._fake_server import FaultSpec as FaultSpec
-from ._fake_server import Received as Received
-from ._fake_server import memory_socket_pair as memory_socket_pair
-from ._fake_server import parse_fault as parse_fault
-from ._fake_server import route as route
+from ._connection import Connection as Connection
+from ._connection import Received as Received
+from ._faults import FAULT_KINDS as FAULT_KINDS
+from ._faults import FaultSpec as FaultSpec
+from ._faults import parse_fault as parse_fault
 from ._market import DEFAULT_CONTRACTS as DEFAULT_CONTRACTS
 from ._market import BookState as BookState
 from ._market import ContractSpec as ContractSpec
 from ._market import Market as Market
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
+from ._memory import memory_socket_pair as memory_socket_pair
+from ._server import FakeGateServer as FakeGateServer
+from ._server import route as route
 
 __all__ = [
     "DEFAULT_CONTRACTS",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 if TYPE_CHECKING:
-    from ._fake_server import FakeGateServer
+    from ._server import FakeGateServer
 
 MAX_HEAD: Final = 64 * 1024
 HEAD_DEADLINE: Final = 10.0  # seconds a client gets to send its request head

@@ -1,0 +1,533 @@
+"""The fake's trading engine (spec 8): one account whose orders trade against the fake's book.
+
+It knows nothing of frames or of the server: `AccountHost` is what it needs (markets, the
+server's clock, private pushes), and `_trading_api.TradingApi` turns requests into its calls.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import attrs
+
+from gatetrio._core._events import (
+    Balance,
+    BalancesUpdate,
+    Event,
+    Order,
+    OrdersUpdate,
+    Position,
+    PositionsUpdate,
+    UserTrade,
+    UserTradesUpdate,
+)
+
+from ._market._numbers import _dec_text, _plain
+
+if TYPE_CHECKING:
+    import random
+    from collections.abc import Callable
+
+    from gatetrio._core._config import Credentials
+
+    from ._connection import Connection, MarketKey
+    from ._market import Market
+
+_FILL_CHANNELS: Final = ("futures.usertrades", "futures.positions", "futures.balances")
+_TKFR: Final = Decimal("0.0005")
+_FEE_QUANTUM: Final = Decimal("1e-10")
+_MKFR: Final = Decimal("0.0002")
+KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
+
+
+@attrs.define(eq=False)
+class _Order:
+    id: int
+    contract: str
+    units: int  # signed size in size steps
+    price: Decimal  # 0: market order
+    tif: str
+    text: str
+    create_ms: int
+    left: int = 0  # signed, like `units`
+    filled_value: Decimal = Decimal(0)  # sum of price * units filled, for fill_price
+    status: str = "open"
+    finish_as: str = ""
+    finish_ms: int = 0
+    update_ms: int = 0
+    update_id: int = 0
+    reduce_only: bool = False
+    is_close: bool = False
+    iceberg: int = 0
+    amend_text: str = "-"
+    stp_act: str = "-"
+    role: str = ""
+
+    def fill_price(self) -> Decimal:
+        done = abs(self.units - self.left)
+        return (self.filled_value / done) if done else Decimal(0)
+
+
+@attrs.define(eq=False)
+class _Position:
+    units: int = 0
+    entry: Decimal = Decimal(0)
+    realised_pnl: Decimal = Decimal(0)
+    update_id: int = 0
+
+
+class ApiFailure(Exception):
+    """A request the trading API refuses: HTTP-like `status`, Gate's `label` and message."""
+
+    def __init__(self, status: str, label: str, message: str = "") -> None:
+        super().__init__(label)
+        self.status = status
+        self.label = label
+        self.message = message or f"label: {label}, message: "
+
+
+class AccountHost(Protocol):
+    """What the trading engine needs from the server that hosts it."""
+
+    @property
+    def credentials(self) -> Credentials | None: ...
+    def now(self) -> float: ...
+    def market(self, key: MarketKey) -> Market: ...
+    def market_for(self, contract: str) -> Market: ...
+    def push_private(
+        self, channel: str, contract: str, event: Event | Callable[[bool], Event]
+    ) -> None: ...
+
+
+class Account:
+    """One account whose orders trade against the fake's book.
+
+    Taker orders sweep the fake's book (public trades, new update id); gtc remainders rest off
+    the book and fill as makers once the market trades through their price. Every fill pushes
+    futures.orders, futures.usertrades, futures.positions and futures.balances as in the 2024
+    live sequence (spec 14).
+    """
+
+    def __init__(self, host: AccountHost, rng: random.Random) -> None:
+        self._host = host
+        self.orders: dict[int, _Order] = {}
+        self.positions: dict[str, _Position] = {}
+        self.balance = Decimal(10000)
+        # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
+        self._next_order_id = rng.randrange(5 * 10**16, 6 * 10**16)
+        self._next_trade_id = rng.randrange(10**7, 10**8)
+
+    @property
+    def user_id(self) -> str:
+        creds = self._host.credentials
+        return creds.user_id if creds is not None and creds.user_id else "20011"
+
+    def market_of(self, conn: Connection) -> Market:
+        """The market of the connection's path (orders may only name its contracts)."""
+        return self._host.market(conn.market_key)
+
+    def find(self, order_id: object) -> _Order:
+        text = str(order_id) if isinstance(order_id, int | str) else ""
+        if text.isdigit() and int(text) in self.orders:
+            return self.orders[int(text)]
+        for order in self.orders.values():
+            if text and order.text == text:
+                return order
+        raise ApiFailure("400", "ORDER_NOT_FOUND")
+
+    def place(
+        self, conn: Connection, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
+    ) -> _Order:
+        market = self.market_of(conn)
+        contract = p.get("contract")
+        if not isinstance(contract, str) or not market.has_contract(contract):
+            raise ApiFailure("400", "CONTRACT_NOT_FOUND")
+        tif = p.get("tif", "gtc")
+        if tif not in ("gtc", "ioc", "poc", "fok"):
+            raise ApiFailure(
+                "400", "INVALID_ARGUMENT", f"label: INVALID_ARGUMENT, message: invalid TIF {tif}"
+            )
+        if p.get("stp_act") not in (None, "-"):
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "set stp_act without stp_id")
+        text = p.get("text") or "apiv4-ws"
+        if not isinstance(text, str):
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "text must be a string")
+        try:
+            size = Decimal(str(p.get("size")))
+            price = Decimal(str(p.get("price", "0")))
+        except ArithmeticError:
+            raise ApiFailure(
+                "400", "INVALID_PARAM_VALUE", "size and price must be numbers"
+            ) from None
+        if not size.is_finite() or not price.is_finite() or price < 0:
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "size and price must be numbers")
+        units = market.size_units(contract, size)
+        closing = bool(p.get("close")) or p.get("auto_size") is not None
+        if units is None or (units == 0 and not closing):
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", f"invalid size {p.get('size')}")
+        if closing:
+            units = -self.positions.get(contract, _Position()).units
+            if units == 0:
+                raise ApiFailure("400", "INVALID_PARAM_VALUE", "no position to close")
+        if price == 0 and tif not in ("ioc", "fok"):
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "market orders need tif ioc or fok")
+        self._next_order_id += 1
+        order = _Order(
+            id=self._next_order_id,
+            contract=contract,
+            units=units,
+            price=price,
+            tif=tif,
+            text=text,
+            create_ms=now_ms,
+            left=units,
+            update_ms=now_ms,
+            reduce_only=bool(p.get("reduce_only")),
+            is_close=bool(p.get("close")),
+        )
+        self.orders[order.id] = order
+        if len(self.orders) > KEPT_ORDERS * 5 // 4:  # a long-running serve: trim in batches
+            finished = [oid for oid, o in self.orders.items() if o.status != "open"]
+            for oid in finished[: len(self.orders) - KEPT_ORDERS]:
+                del self.orders[oid]
+        now = self._host.now()
+        available = market.liquidity(contract, units, price, now)
+        if tif == "poc" and available:
+            order.status, order.finish_as, order.finish_ms, order.left = (
+                "finished",
+                "poc",
+                now_ms,
+                units,
+            )
+            self._push_order(order, "poc", after)
+            return order
+        if tif == "fok" and available < abs(units):
+            order.status, order.finish_as, order.finish_ms = "finished", "fok", now_ms
+            self._push_order(order, "fok", after)
+            return order
+        self._push_order(order, "_new", after)
+        fills = market.execute(contract, units, price, now) if available else []
+        details: list[Callable[[], None]] = []
+        sign = 1 if units > 0 else -1
+        for fill_price, fill_units in fills:
+            self._fill(order, fill_price, fill_units * sign, now_ms, details, role="taker")
+        if order.left and tif in ("ioc", "fok"):
+            order.status, order.finish_as, order.finish_ms = "finished", "ioc", now_ms
+        elif order.left:
+            market.take_trade_extremes(contract, now)  # only later trades can fill the rest
+        if order.status == "finished" or fills:
+            self._push_order(order, order.finish_as or "_update", after)
+        after.extend(details)  # the order's own push first, then its trades (ROQ 2024 order)
+        return order
+
+    def _fill(
+        self,
+        order: _Order,
+        price: Decimal,
+        units: int,
+        now_ms: int,
+        after: list[Callable[[], None]],
+        *,
+        role: str,
+    ) -> None:
+        market = self._host.market_for(order.contract)
+        spec = market.spec(order.contract)
+        order.left -= units
+        order.filled_value += price * abs(units)
+        order.role = role
+        order.update_ms = now_ms
+        if order.left == 0:
+            order.status, order.finish_as, order.finish_ms = "finished", "filled", now_ms
+        contracts = abs(units) * spec.size_step
+        if spec.quanto_multiplier:
+            notional = contracts * spec.quanto_multiplier * price
+        else:
+            notional = contracts / price
+        fee = _plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
+        pos = self.positions.setdefault(order.contract, _Position())
+        old = pos.units
+        if old == 0 or (old > 0) == (units > 0):
+            pos.entry = (pos.entry * abs(old) + price * abs(units)) / (abs(old) + abs(units))
+        else:
+            closed = min(abs(old), abs(units))
+            step = spec.size_step * (spec.quanto_multiplier or 1)
+            pos.realised_pnl += (price - pos.entry) * closed * step * (1 if old > 0 else -1)
+            if abs(units) > abs(old):
+                pos.entry = price
+        pos.units = old + units
+        if pos.units == 0:
+            pos.entry = Decimal(0)
+        pos.realised_pnl -= fee
+        pos.update_id += 1
+        self.balance -= fee
+        self._next_trade_id += 1
+        trade_id = str(self._next_trade_id)
+        balance, update_id, pos_units = self.balance, pos.update_id, pos.units
+        entry, pnl = pos.entry, pos.realised_pnl
+        contract, order_id, text = order.contract, str(order.id), order.text
+        time_s, user = now_ms // 1000, self.user_id
+
+        def push(size_decimal: bool) -> list[Event]:
+            size = market.units_size(contract, units, size_decimal=size_decimal)
+            close = market.units_size(
+                contract, -units if old and (old > 0) != (units > 0) else 0, size_decimal=True
+            )
+            return [
+                UserTradesUpdate(
+                    result=(
+                        UserTrade(
+                            id=trade_id,
+                            order_id=order_id,
+                            contract=contract,
+                            size=size,
+                            price=price,
+                            role=role,
+                            text=text,
+                            fee=fee,
+                            point_fee=Decimal(0),
+                            create_time=time_s,
+                            create_time_ms=now_ms,
+                            amend_text="-",
+                            biz_info="-",
+                            close_size=Decimal(close),
+                        ),
+                    ),
+                    time=time_s,
+                    time_ms=now_ms + 1,
+                ),
+                PositionsUpdate(
+                    result=(
+                        Position(
+                            contract=contract,
+                            size=market.units_size(contract, pos_units, size_decimal=size_decimal),
+                            entry_price=entry,
+                            liq_price=Decimal(0),
+                            margin=balance,
+                            realised_pnl=pnl,
+                            realised_point=Decimal(0),
+                            history_pnl=Decimal(0),
+                            history_point=Decimal(0),
+                            last_close_pnl=Decimal(0),
+                            leverage=Decimal(0),
+                            leverage_max=Decimal(spec.leverage_max),
+                            maintenance_rate=Decimal("0.005"),
+                            risk_limit=Decimal(1_000_000),
+                            cross_leverage_limit=Decimal(10),
+                            mode="single",
+                            time=time_s,
+                            time_ms=now_ms,
+                            update_id=update_id,
+                            user=user,
+                            pos_margin_mode="cross",
+                            lever=Decimal(10),
+                        ),
+                    ),
+                    time=time_s,
+                    time_ms=now_ms + 10,
+                ),
+                BalancesUpdate(
+                    result=(
+                        Balance(
+                            balance=balance,
+                            change=-fee,
+                            type="fee",
+                            text=f"{contract}:{order_id}",
+                            time=time_s,
+                            time_ms=now_ms,
+                            user=user,
+                            currency=market.settle,
+                        ),
+                    ),
+                    time=time_s,
+                    time_ms=now_ms + 22,
+                ),
+            ]
+
+        # usertrades, positions and balances follow the order push of the same fill
+        after.append(lambda: self._push_each(contract, push))
+
+    def _push_each(self, contract: str, build: Callable[[bool], list[Event]]) -> None:
+        cache: dict[bool, list[Event]] = {}
+
+        def pick(index: int) -> Callable[[bool], Event]:
+            def get(size_decimal: bool) -> Event:
+                if size_decimal not in cache:
+                    cache[size_decimal] = build(size_decimal)
+                return cache[size_decimal][index]
+
+            return get
+
+        for index, channel in enumerate(_FILL_CHANNELS):
+            self._host.push_private(channel, contract, pick(index))
+
+    def _push_order(self, order: _Order, finish_as: str, after: list[Callable[[], None]]) -> None:
+        order.update_id += 1
+        snapshot = attrs.evolve(order, finish_as=finish_as)
+        market = self._host.market_for(order.contract)
+        user = self.user_id
+
+        def build(size_decimal: bool) -> Event:
+            o = snapshot
+            end_ms = o.finish_ms or o.create_ms  # live: finish_time = create time while open
+            return OrdersUpdate(
+                result=(
+                    Order(
+                        id=o.id,
+                        contract=o.contract,
+                        size=market.units_size(o.contract, o.units, size_decimal=size_decimal),
+                        price=o.price,
+                        status=o.status,
+                        left=market.units_size(o.contract, o.left, size_decimal=size_decimal),
+                        fill_price=o.fill_price(),
+                        finish_as=o.finish_as,
+                        create_time=o.create_ms // 1000,
+                        create_time_ms=o.create_ms,
+                        finish_time=end_ms // 1000,
+                        finish_time_ms=end_ms,
+                        update_time=o.update_ms,
+                        update_id=o.update_id,
+                        text=o.text,
+                        tif=o.tif,
+                        iceberg=0,
+                        is_close=o.is_close,
+                        is_reduce_only=o.reduce_only,
+                        mkfr=_MKFR,
+                        tkfr=_TKFR,
+                        user=user,
+                        id_string=str(o.id),
+                        amend_text=o.amend_text,
+                        biz_info="-",
+                        stp_act="-",
+                        stp_id="0",
+                    ),
+                ),
+                time=o.update_ms // 1000,
+                time_ms=o.update_ms + 2,
+            )
+
+        after.append(lambda: self._host.push_private("futures.orders", order.contract, build))
+
+    def cancel(self, order: _Order, now_ms: int, after: list[Callable[[], None]]) -> None:
+        if order.status != "open":
+            raise ApiFailure("404", "ORDER_NOT_FOUND")
+        order.status, order.finish_as, order.finish_ms, order.update_ms = (
+            "finished",
+            "cancelled",
+            now_ms,
+            now_ms,
+        )
+        self._push_order(order, "cancelled", after)
+
+    def amend(
+        self, order: _Order, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
+    ) -> _Order:
+        if order.status != "open":
+            raise ApiFailure("404", "ORDER_NOT_FOUND")
+        market = self._host.market_for(order.contract)
+        if p.get("price") is not None:
+            order.price = _positive_decimal(p["price"])
+        if p.get("size") is not None:
+            units = market.size_units(order.contract, _positive_decimal(p["size"]))
+            if units is None:
+                raise ApiFailure("400", "INVALID_PARAM_VALUE", "size is off the size step")
+            filled = order.units - order.left
+            if units <= abs(filled):  # Gate: a size at or below the filled part cancels
+                self.cancel(order, now_ms, after)
+                return order
+            units *= 1 if order.units > 0 else -1  # the side cannot change
+            order.left = units - filled
+            order.units = units
+        if isinstance(p.get("amend_text"), str):
+            order.amend_text = p["amend_text"]
+        order.update_ms = now_ms
+        self._push_order(order, "_update", after)
+        self.match_resting(now_ms, after)
+        return order
+
+    def match_resting(self, now_ms: int, after: list[Callable[[], None]]) -> None:
+        """Fill resting orders the market traded through, as makers at their own price.
+
+        Resting orders stay off the public book (so `book_at` is the simulated market alone);
+        a sell at P fills once a buy trade prints at P or higher or the best bid reaches P, and
+        a buy the other way round.
+        """
+        now = self._host.now()
+        extremes: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+        for order in list(self.orders.values()):
+            if order.status != "open":
+                continue
+            market = self._host.market_for(order.contract)
+            if order.contract not in extremes:
+                extremes[order.contract] = market.take_trade_extremes(order.contract, now)
+            buy_high, sell_low = extremes[order.contract]
+            bid, ask = market.best_bid_ask(order.contract)
+            if order.units > 0:
+                crossed = (ask is not None and ask <= order.price) or (
+                    sell_low is not None and sell_low <= order.price
+                )
+            else:
+                crossed = (bid is not None and bid >= order.price) or (
+                    buy_high is not None and buy_high >= order.price
+                )
+            if crossed:
+                details: list[Callable[[], None]] = []
+                self._fill(order, order.price, order.left, now_ms, details, role="maker")
+                self._push_order(order, "filled", after)
+                after.extend(details)
+
+    def has_open_orders(self) -> bool:
+        return any(o.status == "open" for o in self.orders.values())
+
+    def on_tick(self, now_ms: int) -> None:
+        """Fill what the market traded through since the last tick; `now_ms` is wall time."""
+        if not self.has_open_orders():
+            return
+        after: list[Callable[[], None]] = []
+        self.match_resting(now_ms, after)
+        for push in after:
+            push()
+
+    def order_json(self, order: _Order, *, size_decimal: bool) -> dict[str, object]:
+        market = self._host.market_for(order.contract)
+
+        def size(units: int) -> object:
+            value = market.units_size(order.contract, units, size_decimal=size_decimal)
+            return str(value) if isinstance(value, Decimal) else value
+
+        out: dict[str, object] = {
+            "id": order.id,
+            "user": int(self.user_id) if self.user_id.isdigit() else self.user_id,
+            "contract": order.contract,
+            "create_time": order.create_ms / 1000,
+            "update_time": order.update_ms / 1000,
+            "size": size(order.units),
+            "left": size(order.left),
+            "price": _dec_text(order.price),
+            "fill_price": _dec_text(order.fill_price()),
+            "status": order.status,
+            "tif": order.tif,
+            "text": order.text,
+            "iceberg": 0,
+            "is_reduce_only": order.reduce_only,
+            "is_close": order.is_close,
+            "tkfr": str(_TKFR),
+            "mkfr": str(_MKFR),
+            "biz_info": "-",
+            "amend_text": order.amend_text,
+            "stp_act": "-",
+        }
+        if order.status == "finished":
+            out["finish_as"] = order.finish_as
+            out["finish_time"] = order.finish_ms / 1000
+        return out
+
+
+def _positive_decimal(value: object) -> Decimal:
+    try:
+        number = abs(Decimal(str(value)))
+    except ArithmeticError:
+        number = Decimal(0)
+    if not number.is_finite() or number <= 0:
+        raise ApiFailure("400", "INVALID_PARAM_VALUE", f"invalid number {value!r}")
+    return number

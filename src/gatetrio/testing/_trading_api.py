@@ -1,0 +1,327 @@
+"""The fake's WebSocket trading API (spec 8): request envelopes, login, signatures, rate limits.
+
+A request (`event: api`) is checked here, then carried out by the trading engine (`_account`),
+and answered with Gate's ack/result/error frames (the order_place ack echoes the request
+first). Replies go through the server's `Replies`, so they keep their place among the pushes.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+import attrs
+import msgspec
+
+from gatetrio._core._auth import verify_api_sign
+from gatetrio._core._events import ApiAck, ApiError, ApiHeader, ApiResult
+
+from ._account import AccountHost, ApiFailure
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._account import Account
+    from ._connection import Connection
+    from ._replies import Replies
+
+# The fake's own trading channel table (spec 8), apart from the client's catalogue on purpose:
+# a shared table would hide a misreading from every test against the fake.
+TRADING_CHANNELS: Final = frozenset(
+    {
+        "futures.login",
+        "futures.order_place",
+        "futures.order_batch_place",
+        "futures.order_cancel",
+        "futures.order_cancel_ids",
+        "futures.order_cancel_cp",
+        "futures.order_amend",
+        "futures.order_list",
+        "futures.order_status",
+    }
+)
+RATE_LIMIT: Final = 100  # place/amend/cancel requests per second (spec 9)
+_RATE_LIMITED: Final = frozenset(
+    {
+        "futures.order_place",
+        "futures.order_batch_place",
+        "futures.order_amend",
+        "futures.order_cancel",
+        "futures.order_cancel_ids",
+        "futures.order_cancel_cp",
+    }
+)
+
+
+@attrs.define(eq=False, kw_only=True)
+class _ApiRequest:
+    conn: Connection
+    channel: str
+    req_id: str
+    trace_id: str
+    now_ms: int
+    limits: dict[str, int] = attrs.field(factory=dict)
+
+
+class TradingApiHost(AccountHost, Protocol):
+    """What the trading API needs from its server, on top of what the engine needs."""
+
+    @property
+    def max_time_skew(self) -> float: ...
+    @property
+    def replies(self) -> Replies: ...
+    def wake_clock(self) -> None: ...
+
+
+class TradingApi:
+    """Answers `event: api` requests for one account."""
+
+    def __init__(self, host: TradingApiHost, account: Account) -> None:
+        self._host = host
+        self._account = account
+        self._rate_second = -1
+        self._rate_count = 0
+
+    def handle(self, conn: Connection, msg: dict[str, Any], raw: str) -> None:
+        """One `event: api` frame; `raw` is its text, whose exact req_param bytes are signed."""
+        replies = self._host.replies
+        channel = msg.get("channel")
+        payload = msg.get("payload")
+        if not isinstance(channel, str) or channel not in TRADING_CHANNELS or conn.market_key[0]:
+            # delivery has no trading API: it answers as for a channel that does not exist
+            replies.error(conn, str(channel), "api", 2, f"unknown channel {channel}", msg=msg)
+            return
+        if not isinstance(payload, dict):
+            replies.error(conn, channel, "api", 2, "invalid argument", msg=msg)
+            return
+        req = _ApiRequest(
+            conn=conn,
+            channel=channel,
+            req_id=str(payload.get("req_id", "")),
+            trace_id=replies.hex(32),
+            now_ms=replies.wall_ms(),
+        )
+        after: list[Callable[[], None]] = []
+        try:
+            if channel in _RATE_LIMITED:
+                self._rate_limit(req)
+            self._check_request(req, payload, raw)
+            if channel == "futures.login":
+                conn.logged_in = True
+                result: object = {
+                    "uid": self._account.user_id,
+                    "api_key": str(payload.get("api_key", "")),
+                }
+            else:
+                param = payload.get("req_param")
+                if channel in ("futures.order_place", "futures.order_batch_place"):
+                    # the ack echoes the request first (spec 8.3); `ack` is absent on the result
+                    echo = {
+                        "req_id": req.req_id,
+                        "api_key": "",
+                        "timestamp": "",
+                        "signature": "",
+                        "trace_id": req.trace_id,
+                        "text": "",
+                        "req_header": {"trace_id": req.trace_id},
+                        "req_param": param,
+                    }
+                    ack = ApiAck(
+                        request_id=req.req_id, header=self._header(req, "200"), result=echo
+                    )
+                    replies.event(conn, ack)
+                result = self._call(conn, channel, param, req.now_ms, after)
+        except ApiFailure as exc:
+            header = self._header(req, exc.status)
+            error = ApiError(
+                request_id=req.req_id, header=header, label=exc.label, message=exc.message
+            )
+            replies.event(conn, error)
+            return
+        header = self._header(req, "200")
+        replies.event(conn, ApiResult(request_id=req.req_id, header=header, result=result))
+        for push in after:
+            push()
+        self._host.wake_clock()  # a new resting order moves the clock's next deadline
+
+    def _header(self, req: _ApiRequest, status: str) -> ApiHeader:
+        now_ms = req.now_ms
+        conn_id = req.conn.conn_id
+        return ApiHeader(
+            status=status,
+            channel=req.channel,
+            response_time=str(now_ms),
+            client_id=f"127.0.0.1-0x{conn_id[:10]}",
+            conn_id=conn_id,
+            conn_trace_id=conn_id * 2,
+            trace_id=req.trace_id,
+            x_in_time=now_ms * 1000,
+            x_out_time=now_ms * 1000 + 87,
+            x_gate_ratelimit_requests_remain=req.limits.get("remain"),
+            x_gate_ratelimit_limit=req.limits.get("limit"),
+            x_gat_ratelimit_reset_timestamp=req.limits.get("reset"),
+        )
+
+    def _rate_limit(self, req: _ApiRequest) -> None:
+        """100 place/amend/cancel requests per second (spec 9), with Gate's headers."""
+        second = req.now_ms // 1000
+        if second != self._rate_second:
+            self._rate_second, self._rate_count = second, 0
+        self._rate_count += 1
+        over = self._rate_count > RATE_LIMIT
+        # reset: when the next window opens if over the limit, else the current time (spec 8.3)
+        req.limits = {
+            "remain": max(0, RATE_LIMIT - self._rate_count),
+            "limit": RATE_LIMIT,
+            "reset": (second + 1) * 1000 if over else req.now_ms,
+        }
+        if over:
+            raise ApiFailure("429", "TOO_MANY_REQUESTS", "Request Rate limit Exceeded (311)")
+
+    def _check_request(self, req: _ApiRequest, payload: dict[str, Any], raw: str) -> None:
+        header = payload.get("req_header")
+        if isinstance(header, dict):
+            exptime = header.get("x-gate-exptime")
+            if isinstance(exptime, str) and exptime.isdigit() and int(exptime) < req.now_ms:
+                raise ApiFailure("400", "REQUEST_EXPIRED", "request expired: x-gate-exptime")
+        creds = self._host.credentials
+        channel = req.channel
+        signed = "signature" in payload or channel == "futures.login"
+        if creds is None or (req.conn.logged_in and not signed):
+            return
+        if not signed:
+            raise ApiFailure("401", "INVALID_KEY", "please login first (futures.login)")
+        if payload.get("api_key") != creds.key:
+            raise ApiFailure("401", "INVALID_KEY", "Invalid key provided")
+        timestamp = payload.get("timestamp")
+        if not isinstance(timestamp, str) or not timestamp.isdigit():
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "timestamp must be unix seconds")
+        signature = payload.get("signature")
+        texts = [""] if channel == "futures.login" else _req_param_texts(raw, payload)
+        if not any(
+            verify_api_sign(channel, text, timestamp, signature=signature, secret=creds.secret)
+            for text in texts
+        ):
+            raise ApiFailure("401", "INVALID_SIGNATURE", "Signature mismatch")
+        if abs(int(timestamp) - req.now_ms / 1000) > self._host.max_time_skew:
+            raise ApiFailure("400", "REQUEST_EXPIRED", "gap between timestamp and server time")
+
+    def _call(
+        self,
+        conn: Connection,
+        channel: str,
+        param: object,
+        now_ms: int,
+        after: list[Callable[[], None]],
+    ) -> object:
+        account = self._account
+        mode = conn.size_decimal
+        match channel:
+            case "futures.order_place":
+                order = account.place(conn, _param_dict(param), now_ms, after)
+                return account.order_json(order, size_decimal=mode)
+            case "futures.order_batch_place":
+                if not isinstance(param, list) or not param or len(param) > 10:
+                    raise ApiFailure("400", "INVALID_PARAM_VALUE", "1 to 10 orders")
+                results: list[object] = []
+                for item in param:
+                    try:
+                        order = account.place(conn, _param_dict(item), now_ms, after)
+                    except ApiFailure as exc:
+                        results.append(
+                            {"succeeded": False, "label": exc.label, "message": exc.message}
+                        )
+                    else:
+                        results.append(
+                            {"succeeded": True} | account.order_json(order, size_decimal=mode)
+                        )
+                return results
+            case "futures.order_cancel":
+                order = account.find(_param_dict(param).get("order_id"))
+                account.cancel(order, now_ms, after)
+                return account.order_json(order, size_decimal=mode)
+            case "futures.order_cancel_ids":
+                if not isinstance(param, list) or len(param) > 20:
+                    raise ApiFailure("400", "INVALID_PARAM_VALUE", "at most 20 order ids")
+                out: list[object] = []
+                for order_id in param:
+                    entry: dict[str, object] = {
+                        "id": str(order_id),
+                        "user_id": int(account.user_id),
+                    }
+                    try:
+                        account.cancel(account.find(order_id), now_ms, after)
+                    except ApiFailure as exc:
+                        entry["message"] = exc.label
+                    else:
+                        entry["succeeded"] = True
+                    out.append(entry)
+                return out
+            case "futures.order_cancel_cp":
+                p = _param_dict(param)
+                contract = p.get("contract")
+                if not isinstance(contract, str) or not account.market_of(conn).has_contract(
+                    contract
+                ):
+                    raise ApiFailure("400", "CONTRACT_NOT_FOUND")
+                side = p.get("side")
+                cancelled = []
+                for order in list(account.orders.values()):
+                    if order.status != "open" or order.contract != contract:
+                        continue
+                    if side in ("bid", "ask") and (order.units > 0) != (side == "bid"):
+                        continue
+                    account.cancel(order, now_ms, after)
+                    cancelled.append(account.order_json(order, size_decimal=mode))
+                return cancelled
+            case "futures.order_amend":
+                p = _param_dict(param)
+                order = account.find(p.get("order_id"))
+                return account.order_json(account.amend(order, p, now_ms, after), size_decimal=mode)
+            case "futures.order_list":
+                p = _param_dict(param)
+                status = p.get("status")
+                if status not in ("open", "finished"):
+                    raise ApiFailure("400", "INVALID_PARAM_VALUE", "status is open or finished")
+                contract = p.get("contract")
+                found = [
+                    o
+                    for o in account.orders.values()
+                    if o.status == status and (contract in (None, "") or o.contract == contract)
+                ]
+                limit = p.get("limit", 100)
+                limit = limit if isinstance(limit, int) and 0 < limit <= 1000 else 100
+                return [account.order_json(o, size_decimal=mode) for o in reversed(found)][:limit]
+            case _:  # futures.order_status
+                order = account.find(_param_dict(param).get("order_id"))
+                return account.order_json(order, size_decimal=mode)
+
+
+def _param_dict(param: object) -> dict[str, Any]:
+    if not isinstance(param, dict):
+        raise ApiFailure("400", "INVALID_ARGUMENT", "req_param must be an object")
+    return param
+
+
+class _ApiPayloadRaw(msgspec.Struct):
+    req_param: msgspec.Raw = msgspec.Raw(b"")
+
+
+class _ApiFrameRaw(msgspec.Struct):
+    payload: _ApiPayloadRaw
+
+
+def _req_param_texts(raw: str, payload: dict[str, Any]) -> list[str]:
+    """The req_param texts a signature may cover: the exact bytes sent first, then the common
+    re-serialisations (compact, and Python's default separators as gatews signs)."""
+    texts = []
+    try:
+        exact = msgspec.json.decode(raw, type=_ApiFrameRaw).payload.req_param
+    except msgspec.DecodeError:
+        exact = msgspec.Raw(b"")
+    if exact:
+        texts.append(bytes(exact).decode())
+    param = payload.get("req_param")
+    texts.append(json.dumps(param, separators=(",", ":"), ensure_ascii=False))
+    texts.append(json.dumps(param))
+    return texts
