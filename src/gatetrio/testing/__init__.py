@@ -28,6 +28,8 @@ from ._market import ContractSpec as ContractSpec
 from ._market import Market as Market
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
+from ._trio_websocket import TrioWebSocket as TrioWebSocket
+from ._trio_websocket import trio_websocket_connector as trio_websocket_connector
 
 __all__ = [
     "DEFAULT_CONTRACTS",
