@@ -62,7 +62,13 @@ def assert_hardened(frame: str | bytes) -> Event | type[ProtocolError]:
 @st.composite
 def hostile_frames(draw: st.DrawFn) -> str:
     """A valid frame with one value (anywhere, at any depth) replaced by a hostile one."""
-    frame = encode_event(draw(strategies.events | strategies.typed_path_events))
+    return substitute_hostile(
+        draw, encode_event(draw(strategies.events | strategies.typed_path_events))
+    )
+
+
+def substitute_hostile(draw: st.DrawFn, frame: str) -> str:
+    """`frame` with one value (anywhere, at any depth) replaced by a hostile one."""
     obj = json.loads(frame, parse_float=Decimal)
     paths = _paths(obj)
     if not paths:

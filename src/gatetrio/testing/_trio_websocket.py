@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import ssl
 from typing import TYPE_CHECKING, Final, final
+from urllib.parse import urlsplit
 
 import trio
 import trio_websocket
 
-from gatetrio._core._errors import ConnectionLost, UsageError
+from gatetrio._core._errors import UsageError
 from gatetrio._shell._transport import MAX_MESSAGE_SIZE, map_transport_errors
 
 if TYPE_CHECKING:
@@ -95,17 +96,31 @@ async def trio_websocket_connector(
     """
     if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
         raise UsageError(f"ssl_context must be an ssl.SSLContext, not {type(ssl_context).__name__}")
-    if ssl_context is None and url.lower().startswith("wss://"):
-        ssl_context = ssl.create_default_context()
-    with map_transport_errors("connect"):
-        ws = await trio_websocket.connect_websocket_url(
-            nursery,
-            url,
-            ssl_context=ssl_context,
-            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-            message_queue_size=MESSAGE_QUEUE_SIZE,
-            max_message_size=MAX_MESSAGE_SIZE,
-        )
-    if not isinstance(ws, trio_websocket.WebSocketConnection):  # pragma: no cover
-        raise ConnectionLost("connect: trio-websocket returned no connection")
+    parts = urlsplit(url)
+    secure = parts.scheme.lower() == "wss"
+    host = parts.hostname or ""
+    port = parts.port or (443 if secure else 80)
+    resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with map_transport_errors("connect", host=host):
+        stream: trio.abc.Stream
+        if secure:
+            stream = await trio.open_ssl_over_tcp_stream(
+                host, port, ssl_context=ssl_context or ssl.create_default_context()
+            )
+        else:
+            stream = await trio.open_tcp_stream(host, port)
+        try:
+            ws = await trio_websocket.wrap_client_stream(
+                nursery,
+                stream,
+                parts.netloc,
+                resource,
+                extra_headers=[(k.encode(), v.encode()) for k, v in headers],
+                message_queue_size=MESSAGE_QUEUE_SIZE,
+                max_message_size=MAX_MESSAGE_SIZE,
+            )
+        except BaseException:
+            # a refusal is raised in trio-websocket's reader task, which leaves the socket open
+            await trio.aclose_forcefully(stream)
+            raise
     return TrioWebSocket(ws, url)

@@ -202,5 +202,7 @@ async def _host_connection(
                 raise error from exc  # KeyboardInterrupt wins; one ConnectionLost is itself
         else:
             error = exc
+        if isinstance(error, TRANSPORT_ERRORS):  # e.g. trio-websocket's reader task's
+            raise connection_lost("connect", error) from exc
         # a connector that fails in its own way is a connection that failed: reconnect
         raise ConnectionLost(f"websocket failed: {describe(error)}") from exc
