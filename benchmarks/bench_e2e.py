@@ -8,7 +8,7 @@ Throughput: messages/s delivered to the consumer, for
 - `bare trio-websocket (queue 1)`: trio-websocket's defaults, a loop that only awaits
   `get_message()`: the ceiling the target is set against;
 - `bare trio-websocket (queue 64)`: the same with gatetrio's trio-websocket settings
-  (`_transport.trio_websocket_connector`: message_queue_size=64, max_message_size=16 MiB);
+  (`gatetrio.testing.trio_websocket_connector`: message_queue_size=64, max_message_size=16 MiB);
 - `bare gatetrio WebSocket`: gatetrio's own transport (`_transport.default_connector`, wsproto
   driven by the reader, no background task), the same `get_message()` loop: its ceiling;
 - `gatetrio`: `open_client(url=...)` with its defaults and `client.subscribe(trades(...))`
@@ -68,8 +68,8 @@ from gatetrio._shell._transport import (
     Connector,
     WebSocketLike,
     default_connector,
-    trio_websocket_connector,
 )
+from gatetrio.testing import TrioWebSocket, trio_websocket_connector
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
@@ -126,13 +126,14 @@ async def bare_connection(url: str, transport: str | int) -> AsyncIterator[WebSo
             ws = await default_connector(nursery, url, [SIZE_DECIMAL])
         else:
             assert isinstance(transport, int)
-            ws = await trio_websocket.connect_websocket_url(
+            raw = await trio_websocket.connect_websocket_url(
                 nursery,
                 url,
                 extra_headers=HEADERS,
                 message_queue_size=transport,
                 max_message_size=MAX_MESSAGE_SIZE,
             )
+            ws = TrioWebSocket(raw, url)
         try:
             await ws.send_message(SUBSCRIBE)
             await ws.get_message()  # the ack
@@ -205,10 +206,8 @@ class _StampedConnection:
     def __init__(self, inner: WebSocketLike, stamps: dict[int, int]) -> None:
         self._inner = inner
         self._stamps = stamps
-        drain = getattr(inner, "receive_nowait", None)
-        if drain is None:  # trio-websocket: the client drains its private queue
-            drain = inner._recv_channel.receive_nowait  # type: ignore[attr-defined]
-        self._drain: Callable[[], str | bytes] = drain
+        self._drain: Callable[[], str | bytes] = inner.receive_nowait
+        self.endpoint = inner.endpoint
 
     def _stamp(self, text: str | bytes) -> str | bytes:
         at = time.monotonic_ns()
@@ -231,8 +230,8 @@ class _StampedConnection:
     async def aclose(self) -> None:
         await self._inner.aclose()
 
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._inner, name)  # abort(), _stream: what closing may reach for
+    async def abort(self) -> None:
+        await self._inner.abort()
 
 
 def _stamping(connector: Connector, stamps: dict[int, int]) -> Connector:

@@ -61,10 +61,12 @@ plain_text = st.text(
     max_size=12,
 ).filter(lambda s: "error" not in s)
 
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
 ints = st.one_of(
     st.integers(-(2**31), 2**31),
-    st.integers(2**53, 2**64),  # order ids beyond float precision (spec 7.1)
-    st.integers(),
+    st.integers(2**53, INT64_MAX),  # order ids beyond float precision (spec 7.1)
+    st.integers(INT64_MIN, INT64_MAX),  # Gate's ints are int64; beyond is hostile_ints
 )
 times = st.integers(0, 2**41)
 finite_decimals = st.one_of(
@@ -75,6 +77,29 @@ finite_decimals = st.one_of(
 # Wire text of a number as Gate writes it (BookLevel.p / Ticker fields keep it unconverted).
 decimal_texts = st.one_of(finite_decimals.map(str), st.sampled_from(["63964.7", "2.895e-05"]))
 sizes = st.one_of(ints, finite_decimals)
+
+
+# What a hostile server may put where a value belongs (spec 15 errata: none of it is Gate's).
+hostile_ints = st.one_of(
+    st.sampled_from([INT64_MAX + 1, INT64_MIN - 1, 2**64, 10**400 - 1, -(10**400)]),
+    st.integers(min_value=INT64_MAX + 1),
+    st.integers(max_value=INT64_MIN - 1),
+)
+hostile_json_texts = st.sampled_from(
+    ["1e400", "-1e400", "1E+999999999", "NaN", "-Infinity", "Infinity", "null", "9" * 401,
+     '"NaN"', '"Infinity"', '"-inf"', '"sNaN"', '"1e400"', '"' + "9" * 5000 + '"',
+     "[" * 10_000 + "]" * 10_000, "[[[[1]]]]", "{}", "[]", "true", "-0", "0.0", '""',
+     '"' + "x" * 100_000 + '"', "1" + "0" * 5000]
+)  # fmt: skip
+"""JSON text of a hostile value: out-of-range numbers, NaN spelled every way, deep nesting,
+huge strings, wrong types."""
+hostile_values: SearchStrategy[object] = st.one_of(
+    hostile_ints,
+    st.sampled_from([None, True, False, "", "NaN", "Infinity", "-Infinity", "1e400", [], {}]),
+    st.decimals(allow_nan=False, allow_infinity=False).map(lambda d: d.scaleb(400)),
+    st.text(max_size=4),
+)
+"""A hostile value as a Python object (encode it with decimal_format="number")."""
 
 
 def plain_json_values(text: SearchStrategy[str] = any_text) -> SearchStrategy[Any]:

@@ -10,11 +10,11 @@ import pytest
 import trio
 import trio.lowlevel
 import trio.testing
-from trio_websocket import WebSocketConnection
 
 import gatetrio
 from gatetrio import channels
 from gatetrio._shell._client import Client
+from gatetrio._shell._transport import WebSocketLike
 from gatetrio.testing import FakeGateServer
 
 from .helpers import client_config, open_against
@@ -110,7 +110,7 @@ async def test_cancel_during_connect_leaves_no_task_behind(
 ) -> None:
     async def hanging(
         nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
-    ) -> WebSocketConnection:
+    ) -> WebSocketLike:
         await trio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
@@ -128,7 +128,7 @@ async def test_connect_deadline_counts_as_a_failed_attempt(
 ) -> None:
     async def hanging(
         nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
-    ) -> WebSocketConnection:
+    ) -> WebSocketLike:
         await trio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
@@ -171,7 +171,7 @@ async def test_a_buggy_connector_is_contained_as_connection_lost(
 ) -> None:
     async def buggy(
         nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
-    ) -> WebSocketConnection:
+    ) -> WebSocketLike:
         raise RuntimeError("connector bug")
 
     with pytest.raises(gatetrio.ReconnectLimitReached) as info:

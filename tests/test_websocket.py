@@ -153,7 +153,7 @@ async def test_rejected_handshake_is_connection_lost_with_the_status(
         await request.reject(status, body=body or None)
 
     nursery.start_soon(serve)
-    with pytest.raises(ConnectionLost, match=f"handshake rejected with HTTP {status}"):
+    with pytest.raises(ConnectionLost, match=f"^handshake: HTTP {status}$"):
         await connect_websocket(client_stream, host=HOST, resource=RESOURCE)
     with pytest.raises(trio.ClosedResourceError):  # we closed our end
         await client_stream.send_all(b"x")

@@ -34,6 +34,7 @@ from gatetrio._core._config import endpoint_url
 from gatetrio._core._errors import ConnectionLost, GateTrioError, UsageError
 from gatetrio._core._requests import check_contract
 from gatetrio._shell._client import ClientEventKind, open_client
+from gatetrio._shell._excgroups import leaves
 from gatetrio._shell._subscription import OverflowPolicy
 from gatetrio._shell._transport import Connector, WebSocketLike, default_connector
 from gatetrio.testing import FakeGateServer
@@ -433,12 +434,6 @@ def print_error(message: str, *, prefix: str = "error") -> None:
     print(f"gatetrio: {prefix}: {message}", file=sys.stderr, flush=True)
 
 
-def _leaves(exc: BaseException) -> list[BaseException]:
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for sub in exc.exceptions for leaf in _leaves(sub)]
-    return [exc]
-
-
 async def _cancel_on_signal(
     scope: trio.CancelScope, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
 ) -> None:
@@ -467,11 +462,11 @@ def run_command(command: Callable[[T], Awaitable[int]], options: T) -> int:
     except KeyboardInterrupt:
         return EXIT_OK  # Ctrl-C outside the signal receiver's lifetime (start-up, shutdown)
     except BaseException as exc:  # the process boundary: one line, not a traceback
-        leaves = _leaves(exc)
-        if all(isinstance(e, (KeyboardInterrupt, trio.Cancelled)) for e in leaves):
+        found = leaves(exc)
+        if all(isinstance(e, (KeyboardInterrupt, trio.Cancelled)) for e in found):
             return EXIT_OK
-        errors = [e for e in leaves if isinstance(e, GateTrioError)]
-        if errors and len(errors) == len(leaves):
+        errors = [e for e in found if isinstance(e, GateTrioError)]
+        if errors and len(errors) == len(found):
             print_error(str(errors[0]))
             return EXIT_USAGE if isinstance(errors[0], UsageError) else EXIT_ERROR
         if isinstance(exc, BrokenPipeError):

@@ -13,7 +13,9 @@ The typed result stands only if (each guards a way it could differ from the refe
   top-level key beyond Gate's envelope (`forbid_unknown_fields`): so a frame with an `error`
   key, which may make it an ErrorReply, or an old `"id":null`, goes to the reference;
 - its `event` is not subscribe/unsubscribe, an ack (`PushEvent` makes msgspec refuse both);
-- every Decimal is finite (msgspec, like `Decimal()`, accepts "NaN" and "Infinity").
+- every Decimal is finite (msgspec, like `Decimal()`, accepts "NaN" and "Infinity");
+- every int fits in int64: msgspec checks that itself, in C, because `_events` gives it each
+  int field as `Int64` (a 401-digit `time_ms` fails there and the reference says why).
 Anything else (acks, errors, pongs, system notices, trading-API replies, unknown channels,
 the shape-switching legacy order book, free-form autoorders) takes the reference path.
 Measured design choices and figures: benchmarks/README.md, "Decode".

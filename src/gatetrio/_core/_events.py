@@ -30,8 +30,11 @@ No validators here: the decoder is the only producer from untrusted input and va
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from decimal import Decimal
+from types import UnionType
 from typing import (
     Annotated,
     Final,
@@ -51,6 +54,8 @@ import msgspec
 from ._errors import ProtocolError
 
 Size: TypeAlias = int | Decimal
+Int64: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+"""How msgspec sees every `int` field (see `_resolve_annotations`): Gate's ints are int64."""
 
 
 def _decimal_text(text: str, what: str) -> Decimal:
@@ -1000,7 +1005,19 @@ def _resolve_annotations() -> None:
         own = dict(vars(cls).get("__annotations__", {}))
         _ANNOTATION_TEXT[cls] = own
         hints = get_type_hints(cls, globals(), include_extras=True)
-        cls.__annotations__ = {name: hints[name] for name in own}
+        cls.__annotations__ = {name: _int64(hints[name]) for name in own}
+
+
+def _int64(hint: object) -> object:
+    # msgspec takes a 401-digit JSON integer as a Python int; bounding every int field here
+    # makes it refuse one in C (the decoder then asks the reference, which raises
+    # ProtocolError), at no cost a Python-side check would add on the hot path.
+    if hint is int:
+        return Int64
+    args = get_args(hint)
+    if isinstance(hint, UnionType) and int in args:
+        return functools.reduce(operator.or_, [Int64 if arg is int else arg for arg in args])
+    return hint
 
 
 _resolve_annotations()

@@ -29,7 +29,9 @@ The rules, in the order they are applied (spec sections in brackets):
    integers (not bools, not floats). `Decimal` fields take a JSON number (exactly, from its
    text) or a string as `Decimal()` reads it (exponents included), which must be finite; an
    optional one is None for `""`, null or absent. `Size` is a JSON integer as `int`, anything
-   else as above as `Decimal` [10].
+   else as above as `Decimal` [10]. Every integer taken as an `int` (ids, times, update ids,
+   integer sizes, level sizes, error codes) must fit in int64, as Gate's own do: a 401-digit
+   `time_ms` is a `ProtocolError` here, not a big int that overflows float arithmetic later.
    Order-book level prices/sizes and ticker decimals keep Gate's text unvalidated; they are
    checked when read (`BookLevel.price`, `Ticker.last`), see `_events.py`. A level price sent as
    a JSON number (gocryptotrader's obu fixture) keeps the number's text.
@@ -66,6 +68,7 @@ from ._events import (
     BookLevel,
     ErrorReply,
     Event,
+    Int64,
     LegacyOrderBookUpdate,
     ObuLevel,
     OrderBookSnapshot,
@@ -83,6 +86,10 @@ from ._events import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+INT64_MIN: Final = -(2**63)
+INT64_MAX: Final = 2**63 - 1
+"""Gate's integers are int64 (Go's `int64`); anything outside is not a value Gate sends."""
 
 MAX_DEPTH: Final = 64
 """Deepest JSON nesting accepted. Gate nests about 5 deep; the bound makes the outcome for
@@ -169,7 +176,7 @@ def _bad(what: str, value: object) -> ProtocolError:
 
 
 def _int(value: object, what: str) -> int:
-    if type(value) is not int:
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
         raise _bad(what, value)
     return value
 
@@ -208,7 +215,7 @@ def _optional_decimal(value: object, what: str) -> Decimal | None:
 
 
 def _size(value: object, what: str) -> int | Decimal:
-    return value if type(value) is int else _decimal(value, what)
+    return _int(value, what) if type(value) is int else _decimal(value, what)
 
 
 def _optional_size(value: object, what: str) -> int | Decimal | None:
@@ -216,7 +223,9 @@ def _optional_size(value: object, what: str) -> int | Decimal | None:
 
 
 def _str_or_int(value: object, what: str) -> str | int:
-    if type(value) is not str and type(value) is not int:
+    if type(value) is int:
+        return _int(value, what)
+    if type(value) is not str:
         raise _bad(what, value)
     return value
 
@@ -247,7 +256,7 @@ def _level_text(value: object, what: str) -> str:
 
 
 def _level_size(value: object, what: str) -> int | str:
-    return value if type(value) is int else _level_text(value, what)
+    return _int(value, what) if type(value) is int else _level_text(value, what)
 
 
 def _book_level(value: object, what: str) -> BookLevel:
@@ -355,7 +364,7 @@ def _ticker(value: object, what: str) -> Ticker:
             continue
         raw = value[field.name]
         where = f"Ticker.{field.name}"
-        if field.type is int:
+        if field.name in _TICKER_INTS:
             kwargs[field.name] = _int(raw, where)
         elif field.name in _TICKER_PLAIN_STRINGS:
             kwargs[field.name] = _str(raw, where)
@@ -366,6 +375,7 @@ def _ticker(value: object, what: str) -> Ticker:
 
 
 _TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
+_TICKER_INTS: Final = frozenset(f.name for f in _TICKER_FIELDS if f.type in {int, Int64})
 _TICKER_PLAIN_STRINGS: Final = frozenset(
     {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
 )

@@ -30,6 +30,8 @@ from ._market import SubscribeError as SubscribeError
 from ._memory import memory_socket_pair as memory_socket_pair
 from ._server import FakeGateServer as FakeGateServer
 from ._server import route as route
+from ._trio_websocket import TrioWebSocket as TrioWebSocket
+from ._trio_websocket import trio_websocket_connector as trio_websocket_connector
 
 __all__ = [
     "DEFAULT_CONTRACTS",
@@ -43,9 +45,11 @@ __all__ = [
     "Push",
     "Received",
     "SubscribeError",
+    "TrioWebSocket",
     "memory_socket_pair",
     "parse_fault",
     "route",
+    "trio_websocket_connector",
 ]
 
 

@@ -1,31 +1,31 @@
-"""The WebSocket boundary: connectors, and the one place foreign exceptions are mapped.
+"""The WebSocket boundary: connectors, the connection protocol, one error table.
 
 A `Connector` opens a WebSocket and returns something `WebSocketLike`. The default one dials a
-real URL and speaks WebSocket with gatetrio's own transport (`_websocket.WebSocket`: wsproto
-driven by the client's reader task, no background task). `trio_websocket_connector` dials with
-trio-websocket instead, for those who prefer it. `gatetrio.testing.FakeGateServer.connector`
-reaches the fake exchange over in-memory streams with the default transport. Everything that can
-go wrong below this line leaves as `gatetrio.ConnectionLost`.
+real URL and speaks WebSocket with gatetrio's own transport (`_wsproto.WebSocket`: wsproto
+driven by the client's reader task, no background task); `make_connector(ssl_context=...)`
+makes one with your TLS settings. `gatetrio.testing.FakeGateServer.connector` reaches the fake
+exchange over in-memory streams with the default transport, and `gatetrio.testing` also has a
+trio-websocket adapter. Everything that can go wrong below this line leaves as
+`gatetrio.ConnectionLost`, worded by the one table in `_errors.py`.
 """
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import ssl
 from typing import TYPE_CHECKING, Final, Protocol
 from urllib.parse import urlsplit
 
 import trio
-import trio_websocket
 
-from gatetrio._core._errors import ConnectionLost
+from gatetrio._core._errors import ConnectionLost, UsageError
+from gatetrio._shell._excgroups import collapse, only_of
 
-from ._wsproto import MAX_MESSAGE_SIZE, STREAM_ERRORS, WebSocket, connect_websocket
+from ._errors import TRANSPORT_ERRORS, connection_lost, describe, map_transport_errors
+from ._wsproto import MAX_MESSAGE_SIZE, WebSocket, connect_websocket
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Sequence
-
-    from trio_websocket import WebSocketConnection
+    from collections.abc import Sequence
 
 __all__ = [
     "MAX_MESSAGE_SIZE",
@@ -36,9 +36,9 @@ __all__ = [
     "WebSocketLike",
     "connection_lost",
     "default_connector",
+    "make_connector",
     "map_transport_errors",
     "open_connection",
-    "trio_websocket_connector",
 ]
 
 # trio-websocket's default queue of 1 message makes its reader task hand over every frame in
@@ -50,16 +50,38 @@ DEFAULT_PORTS: Final = {"ws": 80, "wss": 443}
 class WebSocketLike(Protocol):
     """What the client needs of a WebSocket connection.
 
-    gatetrio's `WebSocket` and trio-websocket's `WebSocketConnection` both fit. A connection
-    that also has `receive_nowait() -> str | bytes` (raising `trio.WouldBlock` when nothing is
-    parsed yet), as gatetrio's does, lets the client's reader take a whole batch per wake-up.
+    gatetrio's `WebSocket` fits, and so does `gatetrio.testing.TrioWebSocket` (trio-websocket
+    behind an adapter). Every method raises `gatetrio.ConnectionLost` once the connection is
+    gone, nothing foreign.
     """
 
-    async def get_message(self) -> str | bytes: ...
+    @property
+    def endpoint(self) -> str:
+        """The URL actually dialed (for `Client.statistics().url`)."""
+        ...
 
-    async def send_message(self, message: str | bytes) -> None: ...
+    async def get_message(self) -> str | bytes:
+        """The next message; blocks until one arrives or the connection ends."""
+        ...
 
-    async def aclose(self) -> None: ...
+    def receive_nowait(self) -> str | bytes:
+        """The next message already received, or `trio.WouldBlock`; never does I/O.
+
+        It lets the client's reader take a whole batch per wake-up.
+        """
+        ...
+
+    async def send_message(self, message: str | bytes) -> None:
+        """Send one text (str) or binary (bytes) message."""
+        ...
+
+    async def aclose(self) -> None:
+        """Close politely (close handshake); idempotent; the caller bounds how long it waits."""
+        ...
+
+    async def abort(self) -> None:
+        """Drop the connection now, without a close handshake."""
+        ...
 
 
 class Connector(Protocol):
@@ -75,12 +97,22 @@ class Connector(Protocol):
 
 
 async def default_connector(
-    nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
+    nursery: trio.Nursery,
+    url: str,
+    headers: Sequence[tuple[str, str]],
+    *,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> WebSocket:
     """Dial `url` (ws:// or wss://) and run the handshake with gatetrio's own transport.
 
-    TCP (trio's streams set TCP_NODELAY), TLS with the system's default verification for wss,
-    and no permessage-deflate (spec 1.1).
+    TCP (trio's streams set TCP_NODELAY), TLS for wss with `ssl_context` (by default
+    `ssl.create_default_context()`: the system's CAs, hostname checking), and no
+    permessage-deflate (spec 1.1). Use `make_connector(ssl_context=...)` to pass the context
+    as a `Connector`.
+
+    Raises:
+        ConnectionLost: the URL is not ws(s)://, or dialing, TLS or the handshake failed
+            ("connect: [Errno 111] Connection refused", "handshake: HTTP 429", ...).
     """
     del nursery  # no background task: the client's reader task drives the socket
     parts = urlsplit(url)
@@ -93,13 +125,13 @@ async def default_connector(
         port = parts.port or DEFAULT_PORTS[scheme]
     except ValueError as exc:  # out of range or not a number
         raise ConnectionLost(f"connect: bad port in {url!r}") from exc
-    with map_transport_errors("connect"):
+    with map_transport_errors("connect", host=hostname):
         stream: trio.abc.Stream
         if scheme == "wss":
             stream = await trio.open_ssl_over_tcp_stream(
                 hostname,
                 port,
-                ssl_context=ssl.create_default_context(),
+                ssl_context=ssl_context or ssl.create_default_context(),
                 # servers often drop TCP without a TLS close_notify; that is not an attack here
                 https_compatible=True,
             )
@@ -109,27 +141,21 @@ async def default_connector(
     if port != DEFAULT_PORTS[scheme]:
         host = f"{host}:{port}"
     resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    return await connect_websocket(stream, host=host, resource=resource, headers=headers)
+    return await connect_websocket(
+        stream, host=host, resource=resource, headers=headers, endpoint=url
+    )
 
 
-async def trio_websocket_connector(
-    nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
-) -> WebSocketConnection:
-    """Dial `url` with trio-websocket (its reader task runs in `nursery`); no permessage-deflate.
-
-    About a third slower end to end than `default_connector` (benchmarks/README.md,
-    "End-to-end"): trio-websocket's reader task hands over each message separately.
-    """
-    ssl_context = ssl.create_default_context() if url.startswith("wss://") else None
-    with map_transport_errors("connect"):
-        return await trio_websocket.connect_websocket_url(
-            nursery,
-            url,
-            ssl_context=ssl_context,
-            extra_headers=[(k.encode(), v.encode()) for k, v in headers],
-            message_queue_size=MESSAGE_QUEUE_SIZE,
-            max_message_size=MAX_MESSAGE_SIZE,
+def make_connector(*, ssl_context: ssl.SSLContext | None = None) -> Connector:
+    """A `default_connector` that uses `ssl_context` for wss:// (a private CA, client
+    certificates, pinned TLS versions). None: the system's default verification."""
+    if ssl_context is not None and not isinstance(ssl_context, ssl.SSLContext):
+        raise UsageError(
+            f"ssl_context must be an ssl.SSLContext (ssl.create_default_context()), "
+            f"not {type(ssl_context).__name__}"
         )
+    connector: Connector = functools.partial(default_connector, ssl_context=ssl_context)
+    return connector
 
 
 async def open_connection(
@@ -165,61 +191,18 @@ async def _host_connection(
     except ConnectionLost:
         raise
     except (Exception, BaseExceptionGroup) as exc:
-        cancelled = isinstance(exc, BaseExceptionGroup) and exc.split(trio.Cancelled)[1] is None
-        if cancelled:
-            raise
-        lost = _first_connection_lost(exc)
-        if lost is not None:
-            raise lost from exc
-        raise ConnectionLost(f"websocket failed: {_describe(_first_leaf(exc))}") from exc
-
-
-def _first_leaf(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
-
-
-def _first_connection_lost(exc: BaseException) -> ConnectionLost | None:
-    if isinstance(exc, BaseExceptionGroup):
-        matched = exc.subgroup(ConnectionLost)
-        if matched is not None:
-            leaf = _first_leaf(matched)
-            return leaf if isinstance(leaf, ConnectionLost) else None
-    return None
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, trio_websocket.ConnectionClosed):
-        reason = exc.reason
-        if reason is None:
-            return "connection closed"
-        return f"connection closed: {reason.code} {reason.name} {reason.reason or ''}".rstrip()
-    if isinstance(exc, trio_websocket.ConnectionRejected):
-        return f"handshake rejected with HTTP {exc.status_code}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-TRANSPORT_ERRORS: Final = (
-    trio_websocket.ConnectionClosed,
-    trio_websocket.HandshakeError,
-    *STREAM_ERRORS,  # trio's broken/closed stream errors, OSError (ssl too), wsproto's errors
-)
-"""What a connection raises when it is gone; all become ConnectionLost.
-
-gatetrio's own `WebSocket` raises ConnectionLost itself; this is for trio-websocket ones.
-"""
-
-
-def connection_lost(operation: str, exc: BaseException) -> ConnectionLost:
-    """The ConnectionLost for a TRANSPORT_ERRORS exception (raise it `from exc`)."""
-    return ConnectionLost(f"{operation}: {_describe(exc)}")
-
-
-@contextlib.contextmanager
-def map_transport_errors(operation: str) -> Iterator[None]:
-    """Map trio-websocket / socket / TLS / wsproto errors to ConnectionLost, with `from exc`."""
-    try:
-        yield
-    except TRANSPORT_ERRORS as exc:
-        raise connection_lost(operation, exc) from exc
+        if isinstance(exc, BaseExceptionGroup):
+            lost = only_of(exc, ConnectionLost)
+            if lost is not None:
+                raise lost from exc
+            error = collapse(exc)
+            if error is exc:
+                raise  # only Cancelled: the scope that cancelled absorbs it
+            if not isinstance(error, Exception) or isinstance(error, ConnectionLost):
+                raise error from exc  # KeyboardInterrupt wins; one ConnectionLost is itself
+        else:
+            error = exc
+        if isinstance(error, TRANSPORT_ERRORS):  # e.g. trio-websocket's reader task's
+            raise connection_lost("connect", error) from exc
+        # a connector that fails in its own way is a connection that failed: reconnect
+        raise ConnectionLost(f"websocket failed: {describe(error)}") from exc

@@ -17,8 +17,8 @@ TCP, and at most one chunk's worth of messages is held.
 
 Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
 protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
-there is a foreign exception. Concurrent `get_message` calls are a usage error
-(`trio.BusyResourceError`).
+there is a foreign exception, worded by the one table in `_errors.py`. Concurrent
+`get_message` calls are a usage error (`trio.BusyResourceError`).
 """
 
 from __future__ import annotations
@@ -40,9 +40,10 @@ from wsproto.events import (
     Request,
     TextMessage,
 )
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from gatetrio._core._errors import ConnectionLost
+
+from ._errors import TRANSPORT_ERRORS, connection_lost
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -54,23 +55,6 @@ MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024  # a 400-level obu snapshot is ~20 kB
 MAX_REJECT_BODY: Final = 65536  # bytes of a refused handshake's body read (and ignored)
 
 MESSAGE_TOO_BIG: Final = 1009
-
-STREAM_ERRORS: Final = (
-    trio.BrokenResourceError,
-    trio.ClosedResourceError,
-    OSError,  # ssl.SSLError is one
-    LocalProtocolError,
-    RemoteProtocolError,
-)
-"""What the stream or wsproto raise when the connection is unusable; all become ConnectionLost."""
-
-
-def _describe(exc: BaseException) -> str:
-    text = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-    cause = exc.__cause__  # trio wraps ssl and socket errors in BrokenResourceError
-    if cause is not None:
-        text += f" ({type(cause).__name__}: {cause})"
-    return text
 
 
 def _closed(code: int, reason: str | None) -> str:
@@ -85,27 +69,31 @@ async def connect_websocket(
     resource: str,
     headers: Sequence[tuple[str, str]] = (),
     max_message_size: int = MAX_MESSAGE_SIZE,
+    endpoint: str | None = None,
 ) -> WebSocket:
     """Run the client handshake over `stream` (already connected) and return the WebSocket.
 
     `host` is the Host header, `resource` the request target (path and query). No extensions
     are offered, so no permessage-deflate (spec 1.1). The WebSocket owns `stream` from here on:
-    on failure or cancellation it is closed before this raises.
+    on failure or cancellation it is closed before this raises. `endpoint` is the URL dialed
+    (`WebSocket.endpoint`); by default `ws://{host}{resource}`.
 
     Raises:
-        ConnectionLost: the server refused the upgrade ("handshake rejected with HTTP 503"),
-            closed the stream, or sent something that is not an HTTP upgrade response.
+        ConnectionLost: the server refused the upgrade ("handshake: HTTP 503"), closed the
+            stream, or sent something that is not an HTTP upgrade response.
     """
     try:
-        return await _handshake(
+        ws = await _handshake(
             stream, host=host, resource=resource, headers=headers, max_message_size=max_message_size
         )
-    except STREAM_ERRORS as exc:
+    except TRANSPORT_ERRORS as exc:
         await trio.aclose_forcefully(stream)
-        raise ConnectionLost(f"connect: {_describe(exc)}") from exc
+        raise connection_lost("connect", exc) from exc
     except BaseException:
         await trio.aclose_forcefully(stream)
         raise
+    ws.endpoint = f"ws://{host}{resource}" if endpoint is None else endpoint
+    return ws
 
 
 async def _handshake(
@@ -135,7 +123,7 @@ async def _handshake(
             if isinstance(event, RejectConnection):
                 if event.has_body:
                     await _skip_reject_body(stream, ws)
-                raise ConnectionLost(f"handshake rejected with HTTP {event.status_code}")
+                raise ConnectionLost(f"handshake: HTTP {event.status_code}")
         if not data:
             raise ConnectionLost("connect: connection closed during the handshake")
 
@@ -182,6 +170,7 @@ class WebSocket:
         "_send_lock",
         "_stream",
         "_unparsed",
+        "endpoint",
     )
 
     def __init__(
@@ -189,6 +178,7 @@ class WebSocket:
     ) -> None:
         self._stream = stream
         self._conn = connection
+        self.endpoint = ""  # the URL dialed; connect_websocket sets it
         self._max_message_size = max_message_size
         self._messages: collections.deque[str | bytes] = collections.deque()
         self._fragments: list[str | bytes] = []  # of the message being assembled
@@ -256,8 +246,8 @@ class WebSocket:
             self._receiving = True
             try:
                 data = await self._stream.receive_some(RECEIVE_SIZE)
-            except STREAM_ERRORS as exc:
-                self._lose(f"receive: {_describe(exc)}", exc)
+            except TRANSPORT_ERRORS as exc:
+                self._lose(connection_lost("receive", exc).reason, exc)
                 raise ConnectionLost(self._lost or "") from exc
             finally:
                 self._receiving = False
@@ -267,8 +257,8 @@ class WebSocket:
                 return
             try:  # (trio streams may hand back a bytearray; wsproto wants bytes)
                 conn.receive_data(data if type(data) is bytes else bytes(data))
-            except STREAM_ERRORS as exc:  # pragma: no cover - only fed while open or closing
-                self._lose(f"receive: {_describe(exc)}", exc)
+            except TRANSPORT_ERRORS as exc:  # pragma: no cover - only fed while open or closing
+                self._lose(connection_lost("receive", exc).reason, exc)
                 return
         self._parse(conn)
         if self._closing:
@@ -278,8 +268,8 @@ class WebSocket:
             try:
                 async with self._send_lock:
                     await self._flush()
-            except STREAM_ERRORS as exc:
-                self._lose(f"send: {_describe(exc)}", exc)
+            except TRANSPORT_ERRORS as exc:
+                self._lose(connection_lost("send", exc).reason, exc)
 
     def _parse(self, conn: Connection) -> None:
         """Turn the events wsproto has into queued messages and queued control replies."""
@@ -383,8 +373,8 @@ class WebSocket:
             else:
                 data = conn.send(BytesMessage(data=message))
             await self._write(data)
-        except STREAM_ERRORS as exc:
-            raise ConnectionLost(f"send: {_describe(exc)}") from exc
+        except TRANSPORT_ERRORS as exc:
+            raise connection_lost("send", exc) from exc
 
     async def _write(self, data: bytes) -> None:
         async with self._send_lock:
@@ -423,7 +413,9 @@ class WebSocket:
                     await self._wait_changed()
                 else:
                     await self._receive()
-        except (ConnectionLost, *STREAM_ERRORS):
+        except ConnectionLost:
+            pass  # the stream is gone: nothing left to say politely
+        except TRANSPORT_ERRORS:
             pass  # the stream is gone: nothing left to say politely
         finally:
             self._lose(_closed(code, reason))

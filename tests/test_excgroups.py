@@ -1,0 +1,159 @@
+"""_shell/_excgroups: the exception-group contract (STYLE.md 2.6, "second" pattern).
+
+The trio cases follow trio-websocket's test_open_websocket_internal_exc / _cancellations / _ki:
+groups really raised by nurseries, not only hand-built ones.
+"""
+
+from __future__ import annotations
+
+import pytest
+import trio
+import trio.testing
+
+from gatetrio._core._errors import ConnectionLost, GateTrioError, GateTrioInternalError, UsageError
+from gatetrio._shell._excgroups import (
+    collapse,
+    first_leaf,
+    leaves,
+    only_cancelled,
+    only_of,
+    real_leaves,
+)
+
+
+def _cancelled() -> trio.Cancelled:
+    # trio.Cancelled has no public constructor; take a real one
+    caught: list[trio.Cancelled] = []
+
+    async def main() -> None:
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            try:
+                await trio.lowlevel.checkpoint()
+            except trio.Cancelled as exc:
+                caught.append(exc)
+                raise
+
+    trio.run(main)
+    return caught[0]
+
+
+def test_leaves_of_nested_groups_in_order() -> None:
+    a, b, c = ValueError("a"), KeyError("b"), ConnectionLost("c")
+    group = BaseExceptionGroup(
+        "outer", [a, BaseExceptionGroup("inner", [b, ExceptionGroup("x", [c])])]
+    )
+    assert leaves(group) == [a, b, c]
+    assert first_leaf(group) is a
+    assert leaves(a) == [a]
+    assert first_leaf(a) is a
+
+
+def test_cancelled_leaves_are_not_real() -> None:
+    cancelled = _cancelled()
+    lost = ConnectionLost("gone")
+    group = BaseExceptionGroup("g", [cancelled, BaseExceptionGroup("h", [lost, cancelled])])
+    assert real_leaves(group) == [lost]
+    assert not only_cancelled(group)
+    assert only_cancelled(
+        BaseExceptionGroup("c", [cancelled, BaseExceptionGroup("d", [cancelled])])
+    )
+    assert only_cancelled(cancelled)
+
+
+def test_only_of() -> None:
+    cancelled = _cancelled()
+    first, second = ConnectionLost("first"), ConnectionLost("second")
+    assert only_of(BaseExceptionGroup("g", [cancelled, first, second]), ConnectionLost) is first
+    assert only_of(ExceptionGroup("g", [first, ValueError()]), ConnectionLost) is None
+    assert only_of(BaseExceptionGroup("g", [cancelled]), ConnectionLost) is None
+    assert only_of(first, ConnectionLost) is first
+    assert only_of(ValueError(), ConnectionLost) is None
+
+
+def test_one_real_failure_is_raised_as_itself() -> None:
+    cancelled = _cancelled()
+    error = ValueError("the user's own")
+    group = BaseExceptionGroup("g", [cancelled, BaseExceptionGroup("h", [error])])
+    assert collapse(group) is error
+
+
+def test_only_cancelled_stays_a_group() -> None:
+    cancelled = _cancelled()
+    group = BaseExceptionGroup("g", [cancelled, BaseExceptionGroup("h", [cancelled])])
+    assert collapse(group) is group
+
+
+def test_keyboard_interrupt_wins_over_everything() -> None:
+    ki = KeyboardInterrupt()
+    group = BaseExceptionGroup(
+        "g", [ConnectionLost("x"), ValueError(), BaseExceptionGroup("h", [_cancelled(), ki])]
+    )
+    assert collapse(group) is ki
+    exit_ = SystemExit(3)
+    assert collapse(BaseExceptionGroup("g", [ValueError(), exit_])) is exit_
+    assert collapse(BaseExceptionGroup("g", [exit_, ki])) is ki
+
+
+def test_several_gatetrio_errors_become_one_with_the_group_as_cause() -> None:
+    group = ExceptionGroup("g", [ConnectionLost("a"), UsageError("b")])
+    error = collapse(group)
+    assert type(error) is GateTrioError
+    assert error.__cause__ is group
+    assert "2 failures" in str(error)
+    assert "a" in str(error)
+    assert "b" in str(error)
+
+
+def test_mixed_foreign_failures_are_internal_errors() -> None:
+    group = ExceptionGroup("g", [ConnectionLost("a"), ZeroDivisionError("b")])
+    error = collapse(group)
+    assert type(error) is GateTrioInternalError
+    assert error.__cause__ is group
+    assert "please report" in str(error)
+
+
+async def test_real_nursery_group_with_cancellations() -> None:
+    async def fail() -> None:
+        await trio.lowlevel.checkpoint()
+        raise ConnectionLost("boom")
+
+    with pytest.raises(ConnectionLost, match="boom") as info:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(trio.sleep_forever)
+                nursery.start_soon(fail)
+        except BaseExceptionGroup as group:
+            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    assert isinstance(info.value.__context__, BaseExceptionGroup)
+
+
+async def test_real_nursery_only_cancelled_is_absorbed_by_its_scope() -> None:
+    with trio.CancelScope() as scope:
+        try:
+            async with trio.open_nursery(strict_exception_groups=True) as nursery:
+                nursery.start_soon(trio.sleep_forever)
+                scope.cancel()
+        except BaseExceptionGroup as group:
+            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    assert scope.cancelled_caught
+
+
+async def test_real_nursery_keyboard_interrupt() -> None:
+    # both raise in their first step, before the nursery's cancellation can reach either
+    async def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    async def fail() -> None:
+        raise ValueError
+
+    with pytest.raises(KeyboardInterrupt) as info:
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(fail)
+                nursery.start_soon(interrupt)
+        except BaseExceptionGroup as group:
+            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    context = info.value.__context__
+    assert isinstance(context, BaseExceptionGroup)
+    assert {type(leaf) for leaf in leaves(context)} == {KeyboardInterrupt, ValueError}
