@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -7,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._core._backoff import Backoff, backoff_base, compute_backoff
+from gatetrio._core._backoff import Backoff, ReconnectPacer, backoff_base, compute_backoff
 from gatetrio._core._config import ClientConfig
 from gatetrio._core._errors import UsageError
 
@@ -145,3 +146,84 @@ def test_backoff_matches_compute_backoff(seed: int, resets: list[bool]) -> None:
 def test_backoff_rejects_bad_max_attempts() -> None:
     with pytest.raises(UsageError):
         Backoff(initial=1.0, maximum=2.0, jitter=0.0, rng=random.Random(0), max_attempts=-1)
+
+
+# ------------------------------------------------------------------------------ the pacer
+
+
+def _pacer(*, jitter: float = 0.0, max_attempts: int | None = None) -> ReconnectPacer:
+    backoff = Backoff(
+        initial=0.5, maximum=8.0, jitter=jitter, rng=random.Random(0), max_attempts=max_attempts
+    )
+    return ReconnectPacer(backoff, min_interval=1.0, stable_after=20.0)
+
+
+def test_attempts_never_start_closer_than_the_minimum_interval() -> None:
+    pacer = _pacer()
+    pacer.started(100.0)
+    assert pacer.after_failure(100.1) == 101.0  # backoff 0.5 s, but the interval is 1 s
+    pacer.started(101.0)
+    assert pacer.after_failure(101.2) == 102.2  # backoff 1.0 s now exceeds the interval
+
+
+def test_an_upgrade_costs_no_backoff_but_keeps_the_interval() -> None:
+    pacer = _pacer()
+    pacer.started(10.0)
+    pacer.connected(10.0)
+    assert pacer.for_upgrade(10.2) == 11.0
+    assert pacer.for_upgrade(15.0) == 15.0
+    assert pacer.backoff.attempt == 0
+
+
+def test_a_connection_that_dies_at_once_keeps_backing_off() -> None:
+    pacer = _pacer()
+    delays = []
+    now = 0.0
+    for _ in range(5):  # accept, then close at once: each loss counts as a failure
+        pacer.started(now)
+        pacer.connected(now)
+        now += 0.1
+        at = pacer.after_loss(now)
+        delays.append(round(at - now, 6))
+        now = at
+    assert delays == [0.9, 1.0, 2.0, 4.0, 8.0]
+
+
+def test_a_stable_connection_resets_the_backoff() -> None:
+    pacer = _pacer()
+    pacer.started(0.0)
+    assert pacer.after_failure(0.0) == 1.0
+    pacer.started(1.0)
+    assert pacer.after_failure(1.0) == 2.0
+    pacer.started(2.0)
+    pacer.connected(2.0)
+    assert pacer.after_loss(30.0) == 30.5  # up 28 s >= 20 s: starts over at 0.5 s
+    assert pacer.backoff.attempt == 1
+
+
+@given(
+    events=st.lists(
+        st.tuples(st.sampled_from(["fail", "loss", "upgrade"]), st.floats(0, 50)), max_size=40
+    )
+)
+def test_no_server_behaviour_beats_the_minimum_interval(
+    events: list[tuple[str, float]],
+) -> None:
+    pacer = _pacer(jitter=0.5)
+    now = 0.0
+    starts: list[float] = []
+    for kind, gap in events:
+        starts.append(now)
+        pacer.started(now)
+        if kind != "fail":
+            pacer.connected(now)
+        now += gap
+        if kind == "fail":
+            at = pacer.after_failure(now)
+        elif kind == "loss":
+            at = pacer.after_loss(now)
+        else:
+            at = pacer.for_upgrade(now)
+        assert at >= now
+        now = at
+    assert all(b - a >= 1.0 for a, b in itertools.pairwise(starts))

@@ -22,10 +22,10 @@ from gatetrio._core._errors import (
 )
 from gatetrio._core._events import DataEvent, Trade
 from gatetrio._core._protocol import (
-    _KEYS,
     ApiAcked,
     ApiCompleted,
     ApiLost,
+    CloseConnection,
     Delivery,
     GateProtocol,
     Malformed,
@@ -41,6 +41,7 @@ from gatetrio._core._protocol import (
     UnsubscribeFailed,
     Upgrade,
 )
+from gatetrio._core._protocol._routing import KEYS
 from gatetrio._core._requests import ChannelSpec, PlaceOrder
 
 if TYPE_CHECKING:
@@ -66,7 +67,7 @@ def make(
         credentials=CREDS,
     )
     if connect:
-        assert proto.on_connected(T0, wall_time=WALL) == []
+        assert proto.on_connected(T0, wall_time=WALL).frames == []
     return proto
 
 
@@ -236,7 +237,7 @@ def test_subscribe_while_disconnected_is_sent_on_connect() -> None:
     sub_id, frames = proto.subscribe(channels.trades("BTC_USDT"), wall_time=WALL)
     assert frames == []
     assert not proto.is_ready(sub_id)
-    plan = proto.on_connected(T0, wall_time=WALL)
+    plan = proto.on_connected(T0, wall_time=WALL).frames
     assert [parse(f)["payload"] for f in plan] == [["BTC_USDT"]]
 
 
@@ -300,7 +301,7 @@ def test_failed_subscription_is_not_resubscribed_and_unsubscribe_releases_it() -
     other, _ = proto.subscribe(spec, wall_time=WALL)
     proto.receive_text(error(None, "futures.trades", ["NOPE_USDT"], 2, "unknown"), now=T0)
     proto.on_disconnected(T0)
-    assert proto.on_connected(T0, wall_time=WALL) == []  # nothing live to resubscribe
+    assert proto.on_connected(T0, wall_time=WALL).frames == []  # nothing live to resubscribe
     assert proto.subscriptions() == {other: spec}
 
 
@@ -544,7 +545,7 @@ def test_book_ticker_routes_by_s() -> None:
 
 
 def test_every_data_event_type_has_a_routing_key() -> None:
-    assert set(_KEYS) == set(typing.get_args(DataEvent))
+    assert set(KEYS) == set(typing.get_args(DataEvent))
 
 
 # -------------------------------------------------------------------------------------- heartbeat
@@ -768,7 +769,7 @@ def test_api_requests_are_lost_on_disconnect_and_never_replayed() -> None:
         ApiLost(second, "futures.order_place"),
     ]
     assert proto.on_disconnected(T0) == []  # idempotent
-    plan = [parse(f) for f in proto.on_connected(T0 + 1.0, wall_time=WALL + 1.0)]
+    plan = [parse(f) for f in proto.on_connected(T0 + 1.0, wall_time=WALL + 1.0).frames]
     assert [(f["channel"], f["event"], f["payload"]) for f in plan] == [
         ("futures.trades", "subscribe", ["BTC_USDT"])
     ]
@@ -784,12 +785,17 @@ def test_api_request_while_disconnected_is_a_usage_error() -> None:
         proto.api_request(ORDER, wall_time=WALL)
 
 
-def test_switching_connections_keeps_api_requests_pending() -> None:
+def test_a_reply_counts_only_on_the_socket_its_request_went_out_on() -> None:
     proto = make()
+    old = proto.current_generation
     req_id, _ = proto.api_request(ORDER, wall_time=WALL)
-    proto.on_connected(T0 + 1.0, wall_time=WALL)  # make-before-break after an upgrade
-    out = proto.receive_text(api_reply(req_id), now=T0 + 1.0)
-    assert [type(o) for o in out] == [ApiCompleted]
+    new = proto.on_connected(T0 + 1.0, wall_time=WALL).generation  # upgrade handover
+    wrong = proto.receive_text(api_reply(req_id), now=T0 + 1.0, generation=new)
+    assert [type(o) for o in wrong] == [Unmatched]
+    assert proto.statistics().replies_on_wrong_socket == 1
+    right = proto.receive_text(api_reply(req_id), now=T0 + 1.0, generation=old)
+    assert [type(o) for o in right] == [ApiCompleted, CloseConnection]
+    assert right[1] == CloseConnection(old or 0, "handed over: every reply arrived")
 
 
 # ---------------------------------------------------------------------------------- reconnect
@@ -805,7 +811,7 @@ def test_private_resubscribe_is_re_signed_with_the_new_wall_time() -> None:
     proto.on_disconnected(T0 + 50.0)
     assert not proto.is_ready(sub_id)
     later = WALL + 3600.0
-    (frame,) = proto.on_connected(T0 + 60.0, wall_time=later)
+    (frame,) = proto.on_connected(T0 + 60.0, wall_time=later).frames
     sent = parse(frame)
     assert sent["time"] == int(later)
     assert sent["payload"] == ["20011", "BTC_USDT"]
@@ -836,7 +842,7 @@ def test_resubscribe_plan_covers_every_live_target_once() -> None:
     gone = subscribe_ready(proto, channels.tickers("XRP_USDT"))
     proto.unsubscribe(gone, wall_time=WALL)
     proto.on_disconnected(T0)
-    plan = [parse(f) for f in proto.on_connected(T0, wall_time=WALL)]
+    plan = [parse(f) for f in proto.on_connected(T0, wall_time=WALL).frames]
     assert [(f["channel"], f["event"], f["payload"]) for f in plan] == [
         ("futures.trades", "subscribe", ["BTC_USDT", "ETH_USDT"]),
         ("futures.trades", "subscribe", ["SOL_USDT"]),
@@ -853,7 +859,7 @@ def test_acks_from_before_a_reconnect_are_forgotten() -> None:
     sub_id, frames = proto.subscribe(channels.trades("BTC_USDT"), wall_time=WALL)
     old = parse(frames[0])
     proto.on_disconnected(T0)
-    (frame,) = proto.on_connected(T0, wall_time=WALL)
+    (frame,) = proto.on_connected(T0, wall_time=WALL).frames
     new = parse(frame)
     assert new["id"] != old["id"]  # ids are never reused
     out = proto.receive_text(ack(old["id"], "futures.trades", ["BTC_USDT"]), now=T0)

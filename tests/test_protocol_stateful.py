@@ -17,6 +17,15 @@ connection and whether that frame was answered. From that log alone:
 registered subscription needs appears in exactly one plan frame, exactly once; no plan frame
 covers a target that no such subscription needs; every plan frame is a subscribe (no
 unsubscribes) and none is a trading-API request.
+
+Connection generations (make-before-break after an upgrade notice): `upgrade` connects a new
+socket while the current one is up; the old one retires. The model keeps, per retiring socket,
+when it retired, when it switched (its successor resubscribed, or the handover deadline passed)
+and the trading requests sent on it. From that alone: data from a retiring socket is delivered
+once across both sockets until it switches, and never after; a trading reply counts only on its
+own socket; a switched socket with nothing owed is closed (`CloseConnection`) exactly once, and
+one still owed replies is closed when its grace ends, its requests `ApiLost`. Every trading
+request is resolved exactly once: completed, or lost with its socket.
 """
 
 from __future__ import annotations
@@ -40,11 +49,13 @@ from gatetrio._core._errors import AuthenticationError, HeartbeatTimeout, Subscr
 from gatetrio._core._protocol import (
     ApiCompleted,
     ApiLost,
+    CloseConnection,
     Delivery,
     GateProtocol,
     PongReceived,
     SubscriptionFailed,
     SubscriptionReady,
+    Unmatched,
     UnsubscribeAcked,
     UnsubscribeFailed,
 )
@@ -53,6 +64,7 @@ from gatetrio._core._requests import WILDCARD, ChannelSpec, PlaceOrder
 # The pong timeout outlasts the interval, so pings fall due while one is still outstanding.
 PING_INTERVAL = 3.0
 PONG_TIMEOUT = 4.0
+HANDOVER_GRACE = 6.0  # also the switch deadline: no subscribe_deadline is configured here
 WALL = 1_786_540_000.0
 UID = "20011"
 CONTRACTS = ("BTC_USDT", "ETH_USDT", "SOL_USDT")
@@ -110,11 +122,26 @@ class _Wire:
         self.answer: str | None = None
 
 
+class _Retiring:
+    """The model of a socket being handed over."""
+
+    __slots__ = ("api", "closing", "since", "switched")
+
+    def __init__(self, since: float, api: set[str]) -> None:
+        self.since = since
+        self.switched: float | None = None
+        self.api = api
+        self.closing = False
+
+
 class ProtocolMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.proto = GateProtocol(
-            ping_interval=PING_INTERVAL, pong_timeout=PONG_TIMEOUT, credentials=CREDS
+            ping_interval=PING_INTERVAL,
+            pong_timeout=PONG_TIMEOUT,
+            handover_grace=HANDOVER_GRACE,
+            credentials=CREDS,
         )
         self.now = 0.0
         self.connected = False
@@ -122,7 +149,11 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.failed: set[int] = set()
         self.wire: dict[Target, _Wire] = {}
         self.sent: dict[int, dict[str, Any]] = {}  # unanswered subscribe/unsubscribe frames
-        self.api_pending: set[str] = set()
+        self.api_pending: set[str] = set()  # sent on the current socket
+        self.gen: int | None = None
+        self.retiring: dict[int, _Retiring] = {}
+        self.resolved: set[str] = set()  # trading requests completed or lost: once each
+        self.next_trade = 0
         self.last_ping = 0.0  # on connect: the connect time, so the first ping is one interval on
         self.ping_out: float | None = None
         self.seen_ids: set[int] = set()
@@ -187,6 +218,46 @@ class ProtocolMachine(RuleBasedStateMachine):
     def ready_set(self) -> set[int]:
         return {s for s in self.subs if self.model_ready(s)}
 
+    def resolve(self, req_id: str) -> None:
+        assert req_id not in self.resolved, f"{req_id} resolved twice"
+        self.resolved.add(req_id)
+
+    def handover_deadline(self, r: _Retiring) -> float:
+        return (r.switched if r.switched is not None else r.since) + HANDOVER_GRACE
+
+    def expect_handover(self, out: list[Any], *, resubscribed_check: bool) -> None:
+        """Apply the model's handover steps for this moment and check `out` reports them."""
+        if resubscribed_check and all(
+            self.model_ready(s) for s in self.subs if s not in self.failed
+        ):
+            for r in self.retiring.values():
+                if r.switched is None:
+                    r.switched = self.now
+        for r in self.retiring.values():
+            if r.switched is None and self.now >= self.handover_deadline(r):
+                r.switched = self.now
+        lost = {o.req_id for o in out if isinstance(o, ApiLost)}
+        expected_lost: set[str] = set()
+        for r in self.retiring.values():
+            if r.switched is not None and r.api and self.now >= self.handover_deadline(r):
+                expected_lost |= r.api
+                r.api = set()
+        assert lost == expected_lost
+        for req_id in lost:
+            self.resolve(req_id)
+        closed = [o.generation for o in out if isinstance(o, CloseConnection)]
+        expected = [
+            g
+            for g, r in self.retiring.items()
+            if r.switched is not None and not r.api and not r.closing
+        ]
+        assert sorted(closed) == sorted(expected)
+        for g in closed:
+            self.retiring[g].closing = True
+            # the shell closes it: nothing is owed on it any more
+            assert self.proto.on_disconnected(self.now, generation=g) == []
+            del self.retiring[g]
+
     # ------------------------------------------------------------------------------- rules
 
     @initialize(connect=st.booleans())
@@ -244,14 +315,15 @@ class ProtocolMachine(RuleBasedStateMachine):
         before = self.ready_set()
         del self.sent[req_id]
         self.answer(req_id, "ok")
-        out = self.proto.receive_text(json.dumps(reply), now=self.now)
+        out = self.proto.receive_text(json.dumps(reply), now=self.now, generation=self.gen)
         if frame["event"] == "unsubscribe":
             assert out == [UnsubscribeAcked(frame["channel"], tuple(frame["payload"]))]
             return
-        assert all(isinstance(o, SubscriptionReady) for o in out)
         readied = [o.sub_id for o in out if isinstance(o, SubscriptionReady)]
+        assert all(isinstance(o, SubscriptionReady | CloseConnection) for o in out)
         assert len(readied) == len(set(readied))
         assert set(readied) == self.ready_set() - before
+        self.expect_handover(out, resubscribed_check=bool(readied))
 
     @precondition(lambda self: self.sent)
     @rule(data=st.data(), code=st.sampled_from([2, 4]))
@@ -277,7 +349,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         }
         del self.sent[req_id]
         self.answer(req_id, "err")
-        out = self.proto.receive_text(json.dumps(reply), now=self.now)
+        out = self.proto.receive_text(json.dumps(reply), now=self.now, generation=self.gen)
         kind = AuthenticationError if code == 4 else SubscriptionRejected
         if frame["event"] == "unsubscribe":
             assert len(out) == 1
@@ -285,13 +357,15 @@ class ProtocolMachine(RuleBasedStateMachine):
             assert type(out[0].error) is kind
             return
         failed = [o.sub_id for o in out if isinstance(o, SubscriptionFailed)]
-        assert len(failed) == len(out)
+        assert len(failed) + sum(isinstance(o, CloseConnection) for o in out) == len(out)
         assert all(type(o.error) is kind for o in out if isinstance(o, SubscriptionFailed))
         assert set(failed) == expected
         self.failed |= expected
         for target in hit:  # Gate fails a batch atomically: nothing of it is subscribed
             del self.wire[target]
+        self.expect_handover(out, resubscribed_check=True)
 
+    @precondition(lambda self: self.connected)
     @rule(
         channel=st.sampled_from(["futures.trades", "futures.orders"]),
         contracts=st.lists(st.sampled_from((*CONTRACTS, "XRP_USDT")), max_size=4),
@@ -303,7 +377,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             for i, c in enumerate(contracts)
         ]
         frame = {"time": 1, "channel": channel, "event": "update", "result": result}
-        out = self.proto.receive_text(json.dumps(frame), now=self.now)
+        out = self.proto.receive_text(json.dumps(frame), now=self.now, generation=self.gen)
         got = [
             (o.sub_id, getattr(o.item, "contract", None)) for o in out if isinstance(o, Delivery)
         ]
@@ -324,15 +398,19 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not self.connected:
             result = self.proto.handle_timer(self.now, wall_time=self.wall())
             assert (result.frames, result.silent) == ([], [])
+            self.expect_handover(result.outputs, resubscribed_check=False)
             return
         if self.ping_out is not None and self.now >= self.ping_out + PONG_TIMEOUT:
             try:
                 self.proto.handle_timer(self.now, wall_time=self.wall())
             except HeartbeatTimeout:
                 self.disconnect()
+                result = self.proto.handle_timer(self.now, wall_time=self.wall())
+                self.expect_handover(result.outputs, resubscribed_check=False)
                 return
             raise AssertionError("the pong deadline passed without HeartbeatTimeout")
         result = self.proto.handle_timer(self.now, wall_time=self.wall())
+        self.expect_handover(result.outputs, resubscribed_check=False)
         due = self.ping_out is None and self.now >= self.last_ping + PING_INTERVAL
         assert len(result.frames) == (1 if due else 0)
         if due:
@@ -347,7 +425,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule()
     def answer_ping(self) -> None:
         assert self.ping_out is not None
-        out = self.proto.receive_text(PONG, now=self.now)
+        for old in self.retiring:  # a pong on another socket answers nothing
+            assert [
+                type(o) for o in self.proto.receive_text(PONG, now=self.now, generation=old)
+            ] == [Unmatched]
+        out = self.proto.receive_text(PONG, now=self.now, generation=self.gen)
         assert out == [PongReceived(self.now - self.ping_out)]
         self.ping_out = None
 
@@ -357,8 +439,12 @@ class ProtocolMachine(RuleBasedStateMachine):
         out = self.proto.on_disconnected(self.now)
         assert all(isinstance(o, ApiLost) for o in out)
         assert {o.req_id for o in out if isinstance(o, ApiLost)} == self.api_pending
+        for o in out:
+            assert isinstance(o, ApiLost)
+            self.resolve(o.req_id)
         self.api_pending.clear()
         self.connected = False
+        self.gen = None
         self.wire.clear()
         self.sent.clear()
         self.ping_out = None
@@ -366,7 +452,59 @@ class ProtocolMachine(RuleBasedStateMachine):
     @precondition(lambda self: not self.connected)
     @rule()
     def reconnect(self) -> None:
-        plan = self.proto.on_connected(self.now, wall_time=self.wall())
+        self._connect()
+
+    @precondition(lambda self: self.connected and len(self.retiring) < 2)
+    @rule()
+    def upgrade(self) -> None:
+        """Make-before-break: a new socket while the current one is up."""
+        assert self.gen is not None
+        self.retiring[self.gen] = _Retiring(self.now, self.api_pending)
+        self.api_pending = set()
+        self.wire.clear()  # the old socket's subscriptions are of no interest now
+        self.sent.clear()
+        self.ping_out = None
+        self._connect()
+
+    @precondition(lambda self: self.retiring)
+    @rule(data=st.data())
+    def retiring_socket_drops(self, data: st.DataObject) -> None:
+        gen = data.draw(st.sampled_from(sorted(self.retiring)))
+        out = self.proto.on_disconnected(self.now, generation=gen)
+        assert all(isinstance(o, ApiLost) for o in out)
+        assert {o.req_id for o in out if isinstance(o, ApiLost)} == self.retiring.pop(gen).api
+        for o in out:
+            assert isinstance(o, ApiLost)
+            self.resolve(o.req_id)
+
+    @precondition(lambda self: self.connected and self.retiring)
+    @rule(data=st.data(), new_first=st.booleans())
+    def the_same_push_on_both_sockets(self, data: st.DataObject, new_first: bool) -> None:
+        old = data.draw(st.sampled_from(sorted(self.retiring)))
+        self.next_trade += 1
+        item = {"id": self.next_trade, "size": 1, "price": "1", "contract": "BTC_USDT"}
+        text = json.dumps(
+            {"time": 1, "channel": "futures.trades", "event": "update", "result": [item]}
+        )
+        wanted = sorted(
+            s
+            for s, spec in self.subs.items()
+            if s not in self.failed and spec.channel == "futures.trades" and "BTC_USDT" in spec.keys
+        )
+        order = [self.gen, old] if new_first else [old, self.gen]
+        got = []
+        for gen in order:
+            out = self.proto.receive_text(text, now=self.now, generation=gen)
+            got.append(sorted(o.sub_id for o in out if isinstance(o, Delivery)))
+        if self.retiring[old].switched is not None:  # its successor alone carries data
+            assert got == ([wanted, []] if new_first else [[], wanted])
+        else:  # once, from whichever socket carried it first
+            assert got == [wanted, []]
+
+    def _connect(self) -> None:
+        connected = self.proto.on_connected(self.now, wall_time=self.wall())
+        plan = connected.frames
+        self.gen = connected.generation
         self.connected = True
         self.last_ping = self.now
         parsed = self.record_sent(plan, "subscribe")  # no unsubscribes, no trading requests
@@ -374,6 +512,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert len(covered) == len(set(covered))  # every target exactly once
         assert set(covered) == self.needed(include_failed=False)
         assert all(frame["event"] != "api" for frame in parsed)
+        self.expect_handover(connected.outputs, resubscribed_check=not plan)
 
     @precondition(lambda self: self.connected)
     @rule(size=st.integers(1, 5))
@@ -387,18 +526,39 @@ class ProtocolMachine(RuleBasedStateMachine):
         assert req_id not in self.api_pending
         self.api_pending.add(req_id)
 
-    @precondition(lambda self: self.api_pending)
+    def owed(self) -> dict[str, int | None]:
+        """Unanswered trading requests and the socket each went out on."""
+        owed: dict[str, int | None] = dict.fromkeys(self.api_pending, self.gen)
+        for gen, r in self.retiring.items():
+            owed.update(dict.fromkeys(r.api, gen))
+        return owed
+
+    @precondition(lambda self: self.api_pending or any(r.api for r in self.retiring.values()))
     @rule(data=st.data())
     def api_reply(self, data: st.DataObject) -> None:
-        req_id = data.draw(st.sampled_from(sorted(self.api_pending)))
+        owed = self.owed()
+        req_id = data.draw(st.sampled_from(sorted(owed)))
+        sockets = [g for g in (self.gen, *self.retiring) if g is not None]
+        on = data.draw(st.sampled_from(sockets))
         reply = {
             "header": {"response_time": "1", "status": "200", "channel": "futures.order_place"},
             "data": {"result": {"id": 1, "status": "open"}},
             "request_id": req_id,
         }
-        out = self.proto.receive_text(json.dumps(reply), now=self.now)
-        assert [type(o) for o in out] == [ApiCompleted]
-        self.api_pending.discard(req_id)
+        before = self.proto.statistics().replies_on_wrong_socket
+        out = self.proto.receive_text(json.dumps(reply), now=self.now, generation=on)
+        if on != owed[req_id]:  # Rule 5: never taken for the right socket's reply
+            assert [type(o) for o in out] == [Unmatched]
+            assert self.proto.statistics().replies_on_wrong_socket == before + 1
+            return
+        assert [type(o) for o in out if not isinstance(o, CloseConnection)] == [ApiCompleted]
+        self.resolve(req_id)
+        if on == self.gen:
+            self.api_pending.discard(req_id)
+            assert not any(isinstance(o, CloseConnection) for o in out)
+        else:
+            self.retiring[on].api.discard(req_id)
+            self.expect_handover(out, resubscribed_check=False)
 
     # -------------------------------------------------------------------------- invariants
 
@@ -422,19 +582,29 @@ class ProtocolMachine(RuleBasedStateMachine):
     @invariant()
     def ping_is_due_one_interval_after_the_last(self) -> None:
         timer = self.proto.get_timer()
-        if not self.connected:
-            assert timer is None
-        elif self.ping_out is not None:
-            assert timer == self.ping_out + PONG_TIMEOUT
-        else:
-            assert timer == self.last_ping + PING_INTERVAL
+        deadlines = [self.handover_deadline(r) for r in self.retiring.values()]
+        if self.connected:
+            if self.ping_out is not None:
+                deadlines.append(self.ping_out + PONG_TIMEOUT)
+            else:
+                deadlines.append(self.last_ping + PING_INTERVAL)
+        assert timer == min(deadlines, default=None)
 
     @invariant()
     def api_requests_match(self) -> None:
-        assert self.proto.statistics().pending_api_requests == len(self.api_pending)
+        stats = self.proto.statistics()
+        assert stats.pending_api_requests == len(self.owed())
+        assert stats.generation == self.gen
+        assert stats.live_connections == len(self.retiring) + (1 if self.connected else 0)
+        for gen in self.retiring:
+            assert self.proto.is_live(gen)
+
+    @invariant()
+    def every_request_is_owed_or_resolved_never_both(self) -> None:
+        assert not set(self.owed()) & self.resolved
 
 
 ProtocolMachine.TestCase.settings = settings(
-    ProtocolMachine.TestCase.settings, stateful_step_count=30
+    ProtocolMachine.TestCase.settings, stateful_step_count=40
 )
 TestProtocolMachine = ProtocolMachine.TestCase

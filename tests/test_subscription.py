@@ -6,15 +6,20 @@ import trio.testing
 
 from gatetrio._core._errors import SubscriptionOverflow, SubscriptionRejected
 from gatetrio._core._requests import ChannelSpec
-from gatetrio._shell._subscription import OverflowPolicy, Subscription
+from gatetrio._shell._subscription import (
+    OverflowPolicy,
+    Subscription,
+    SubscriptionFeed,
+    open_subscription,
+)
 
 SPEC: ChannelSpec[int] = ChannelSpec(
     channel="futures.trades", payloads=(("BTC_USDT",),), keys=frozenset({"BTC_USDT"})
 )
 
 
-def make(buffer: int, overflow: OverflowPolicy) -> Subscription[int]:
-    return Subscription(SPEC, buffer=buffer, overflow=overflow)
+def make(buffer: int, overflow: OverflowPolicy) -> tuple[Subscription[int], SubscriptionFeed[int]]:
+    return open_subscription(SPEC, buffer=buffer, overflow=overflow)
 
 
 def drain(sub: Subscription[int]) -> list[int]:
@@ -27,44 +32,44 @@ def drain(sub: Subscription[int]) -> list[int]:
 
 
 def test_drop_oldest_keeps_the_newest_and_counts() -> None:
-    sub = make(3, OverflowPolicy.DROP_OLDEST)
+    sub, feed = make(3, OverflowPolicy.DROP_OLDEST)
     for i in range(10):
-        sub._push(i)
+        feed.push(i)
     assert drain(sub) == [7, 8, 9]
     stats = sub.statistics()
     assert (stats.messages_received, stats.messages_dropped, stats.peak_buffer_used) == (10, 7, 3)
 
 
 def test_drop_newest_keeps_the_backlog() -> None:
-    sub = make(3, OverflowPolicy.DROP_NEWEST)
+    sub, feed = make(3, OverflowPolicy.DROP_NEWEST)
     for i in range(10):
-        sub._push(i)
+        feed.push(i)
     assert drain(sub) == [0, 1, 2]
     assert sub.statistics().messages_dropped == 7
 
 
 def test_conflate_keeps_only_the_latest() -> None:
-    sub = make(8, OverflowPolicy.CONFLATE)
+    sub, feed = make(8, OverflowPolicy.CONFLATE)
     for i in range(5):
-        sub._push(i)
+        feed.push(i)
     assert drain(sub) == [4]
     assert sub.statistics().messages_dropped == 4
     assert sub.statistics().peak_buffer_used == 1
 
 
 def test_fail_raises_overflow_with_the_channel() -> None:
-    sub = make(2, OverflowPolicy.FAIL)
-    sub._push(1)
-    sub._push(2)
+    sub, feed = make(2, OverflowPolicy.FAIL)
+    feed.push(1)
+    feed.push(2)
     with pytest.raises(SubscriptionOverflow) as info:
-        sub._push(3)
+        feed.push(3)
     assert info.value.channel == "futures.trades"
     assert info.value.buffer == 2
     assert drain(sub) == [1, 2]
 
 
 async def test_receive_waits_for_a_push() -> None:
-    sub = make(4, OverflowPolicy.DROP_OLDEST)
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
     got: list[int] = []
 
     async def consumer() -> None:
@@ -74,41 +79,69 @@ async def test_receive_waits_for_a_push() -> None:
         nursery.start_soon(consumer)
         await trio.testing.wait_all_tasks_blocked()
         assert got == []
-        sub._push(42)
+        feed.push(42)
     assert got == [42]
 
 
 async def test_end_then_iteration_stops_after_buffered_items() -> None:
-    sub = make(4, OverflowPolicy.DROP_OLDEST)
-    sub._push(1)
-    sub._push(2)
-    sub._end()
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    feed.push(1)
+    feed.push(2)
+    feed.end()
     assert [item async for item in sub] == [1, 2]
 
 
 async def test_failure_is_raised_after_buffered_items() -> None:
-    sub = make(4, OverflowPolicy.DROP_OLDEST)
-    sub._push(1)
-    sub._end(SubscriptionRejected("unknown contract X", code=2, channel="futures.trades"))
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    feed.push(1)
+    feed.end(SubscriptionRejected("unknown contract X", code=2, channel="futures.trades"))
     assert await sub.receive() == 1
     with pytest.raises(SubscriptionRejected):
         await sub.receive()
 
 
 async def test_receive_is_a_checkpoint_and_cancellation_is_atomic() -> None:
-    sub = make(4, OverflowPolicy.DROP_OLDEST)
-    sub._push(1)
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    feed.push(1)
     with trio.testing.assert_checkpoints():
         assert await sub.receive() == 1
     with trio.move_on_after(0.01):
         await sub.receive()
-    sub._push(2)
+    feed.push(2)
     assert drain(sub) == [2]
 
 
 async def test_aclose_is_idempotent_and_closes_the_consumer_side() -> None:
-    sub = make(4, OverflowPolicy.DROP_OLDEST)
+    sub, _ = make(4, OverflowPolicy.DROP_OLDEST)
     await sub.aclose()
     await sub.aclose()
     with pytest.raises(trio.ClosedResourceError):
         sub.receive_nowait()
+
+
+def test_a_closed_consumer_buffers_nothing_and_counts_the_drops() -> None:
+    sub, feed = make(2, OverflowPolicy.FAIL)
+    trio.run(sub.aclose)
+    assert not feed.accepting
+    for i in range(5):  # FAIL would raise at the third item if these were buffered
+        assert feed.push(i) is False
+    stats = sub.statistics()
+    assert (stats.messages_received, stats.messages_dropped, stats.buffer_used) == (5, 5, 0)
+
+
+def test_readiness_comes_from_the_protocol_not_a_copy() -> None:
+    from gatetrio._core._protocol import SubscriptionStatus
+
+    status = SubscriptionStatus(
+        ready=True, failed=False, silent=False, silences=2, last_latency_ms=3.5
+    )
+    sub, _ = open_subscription(
+        SPEC, buffer=2, overflow=OverflowPolicy.DROP_OLDEST, status=lambda: status
+    )
+    stats = sub.statistics()
+    assert (stats.ready, stats.silences, stats.last_latency_ms) == (True, 2, 3.5)
+    status = SubscriptionStatus(
+        ready=False, failed=False, silent=True, silences=3, last_latency_ms=None
+    )
+    stats = sub.statistics()
+    assert (stats.ready, stats.silent, stats.silences) == (False, True, 3)

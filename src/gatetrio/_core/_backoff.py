@@ -151,3 +151,62 @@ class Backoff:
             f"Backoff(attempt={self._attempt}, initial={self.initial}, maximum={self.maximum}, "
             f"jitter={self.jitter}, max_attempts={self.max_attempts})"
         )
+
+
+@typing.final
+class ReconnectPacer:
+    """When the next connection attempt may start, whatever the server does.
+
+    Two rules on top of `Backoff`: no two attempts start closer than `min_interval` (an upgrade
+    notice after every subscribe, or a server that accepts and closes at once, cannot make a
+    storm), and the backoff starts over only after a connection stayed up `stable_after`
+    seconds: a connection that dies at once counts as a failed attempt.
+
+    Example::
+
+        pacer = ReconnectPacer(backoff, min_interval=1.0, stable_after=20.0)
+        pacer.started(now)               # an attempt begins
+        pacer.connected(now)             # ... and succeeded
+        at = pacer.after_loss(now)       # it was lost: sleep until `at`, then try again
+    """
+
+    __slots__ = ("_connected_at", "_last_start", "backoff", "min_interval", "stable_after")
+
+    def __init__(self, backoff: Backoff, *, min_interval: float, stable_after: float) -> None:
+        _check(min_interval, "min_interval", positive=False)
+        _check(stable_after, "stable_after", positive=False)
+        self.backoff = backoff
+        self.min_interval = min_interval
+        self.stable_after = stable_after
+        self._last_start: float | None = None
+        self._connected_at: float | None = None
+
+    def started(self, now: float) -> None:
+        """An attempt starts at `now`."""
+        self._last_start = now
+
+    def connected(self, now: float) -> None:
+        """The attempt succeeded at `now`."""
+        self._connected_at = now
+
+    def _paced(self, at: float) -> float:
+        last = self._last_start
+        return at if last is None else max(at, last + self.min_interval)
+
+    def after_failure(self, now: float) -> float:
+        """An attempt failed at `now`: when to try again. Check `backoff.exhausted` first."""
+        return self._paced(now + self.backoff.next_delay())
+
+    def after_loss(self, now: float) -> float:
+        """The live connection was lost at `now`: when to reconnect (check `exhausted` first)."""
+        up_since = self._connected_at
+        self._connected_at = None
+        if up_since is not None and now - up_since >= self.stable_after:
+            self.backoff.reset()
+        return self.after_failure(now)
+
+    def for_upgrade(self, now: float) -> float:
+        """Gate asked for a new connection (upgrade notice): when to make it. No backoff: the
+        current connection still serves, so only the minimum interval applies.
+        """
+        return self._paced(now)

@@ -1,8 +1,16 @@
 """Subscriptions: bounded receive channels fed synchronously by the client's reader task.
 
-The reader never awaits a consumer (STYLE 2.13.5): `_push` is sync, applies the overflow policy
-and counts every drop. A plain deque + ParkingLot is used instead of a trio memory channel because
-memory channels cannot drop their *oldest* element from the sending side.
+The shape is trio's `_channel.py`: one state object (`_State`) behind two endpoints, the
+`Subscription` users receive from and the `SubscriptionFeed` the client pushes into. No other
+class touches the state.
+
+The reader never awaits a consumer (STYLE 2.1.3): `SubscriptionFeed.push` is sync, applies the
+overflow policy and counts every drop. Why a deque and a ParkingLot rather than a trio memory
+channel: DROP_OLDEST alone could be had from a memory channel (the feed holding a cloned
+receive end to pop the oldest), but CONFLATE (replace the whole backlog with the latest item),
+the half-full signal that lets the reader yield before a consumer falls behind, and the measured
+cost of a memory channel's send/receive pair per item (benchmarks/README.md, "End-to-end") are
+not.
 """
 
 from __future__ import annotations
@@ -17,6 +25,9 @@ import trio
 from gatetrio._core._errors import GateTrioError, SubscriptionOverflow
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gatetrio._core._protocol import SubscriptionStatus
     from gatetrio._core._requests import ChannelSpec
 
 T = TypeVar("T")
@@ -41,7 +52,12 @@ class OverflowPolicy(enum.Enum):
 @final
 @attrs.frozen
 class SubscriptionStatistics:
-    """A snapshot of one subscription's counters, as returned by `Subscription.statistics()`."""
+    """A snapshot of one subscription's counters, as returned by `Subscription.statistics()`.
+
+    `ready`: acked on the current connection (False while reconnecting). `silent`: no data for
+    the client's `silence_timeout`; `silences` counts such spells. `last_latency_ms`: local wall
+    clock minus the exchange's `time_ms` of the latest frame, in milliseconds.
+    """
 
     channel: str
     ready: bool
@@ -55,6 +71,139 @@ class SubscriptionStatistics:
     last_latency_ms: float | None
 
 
+def _no_status() -> SubscriptionStatus | None:
+    return None
+
+
+class _State(Generic[T]):
+    __slots__ = (
+        "closed",
+        "dropped",
+        "ended",
+        "failure",
+        "half",
+        "items",
+        "lot",
+        "max",
+        "overflow",
+        "peak",
+        "received",
+        "spec",
+        "status",
+    )
+
+    def __init__(
+        self,
+        spec: ChannelSpec[T],
+        buffer: int,
+        overflow: OverflowPolicy,
+        status: Callable[[], SubscriptionStatus | None],
+    ) -> None:
+        self.spec = spec
+        self.max = buffer
+        self.half = buffer // 2
+        self.overflow = overflow
+        self.status = status
+        self.items: collections.deque[T] = collections.deque()
+        self.lot = trio.lowlevel.ParkingLot()
+        self.closed = False  # by the consumer (aclose)
+        self.ended = False  # by the client: no more items will come
+        self.failure: GateTrioError | None = None
+        self.received = 0
+        self.dropped = 0
+        self.peak = 0
+
+
+def open_subscription(
+    spec: ChannelSpec[T],
+    *,
+    buffer: int,
+    overflow: OverflowPolicy,
+    status: Callable[[], SubscriptionStatus | None] = _no_status,
+) -> tuple[Subscription[T], SubscriptionFeed[T]]:
+    """A subscription's two endpoints over one bounded buffer.
+
+    `status` reports the protocol's view of readiness, silence and latency (the client passes
+    `GateProtocol.subscription_status` for its sub_id): the subscription keeps no copy.
+    """
+    state = _State(spec, buffer, overflow, status)
+    return Subscription(state), SubscriptionFeed(state)
+
+
+@final
+class SubscriptionFeed(Generic[T]):
+    """The producer end of a subscription: sync, never blocks. Used by the client only."""
+
+    __slots__ = ("_state",)
+
+    def __init__(self, state: _State[T]) -> None:
+        self._state = state
+
+    def push(self, item: T) -> bool:
+        """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy.
+
+        Returns True when the buffer is more than half full: the reader then yields to the
+        scheduler before pushing more (`_shell/_reader.py`), because a consumer takes one item
+        per scheduler pass and a reader pushing a batch per pass would overflow it.
+        """
+        state = self._state
+        state.received += 1
+        if state.closed:  # the consumer closed its end: nothing is buffered for nobody
+            state.dropped += 1
+            return False
+        items = state.items
+        policy = state.overflow
+        if policy is OverflowPolicy.CONFLATE:
+            if items:
+                state.dropped += len(items)
+                items.clear()
+            items.append(item)
+            state.peak = max(state.peak, 1)
+            state.lot.unpark()
+            return False  # only the latest matters: nothing to wait for
+        if len(items) >= state.max:
+            state.dropped += 1
+            if policy is OverflowPolicy.DROP_OLDEST:
+                items.popleft()
+            elif policy is OverflowPolicy.DROP_NEWEST:
+                return True
+            else:
+                raise SubscriptionOverflow(state.spec.channel, buffer=state.max)
+        items.append(item)
+        used = len(items)
+        state.peak = max(state.peak, used)
+        state.lot.unpark()
+        return used > state.half
+
+    def end(self, failure: GateTrioError | None = None) -> None:
+        """No more items will come; consumers see EndOfChannel (or `failure`) once drained."""
+        state = self._state
+        state.ended = True
+        if failure is not None and state.failure is None:
+            state.failure = failure
+        state.lot.unpark_all()
+
+    @property
+    def failure(self) -> GateTrioError | None:
+        """Why the subscription ended, if it failed."""
+        return self._state.failure
+
+    @property
+    def dropped(self) -> int:
+        """Items dropped so far (overflow policy, or a closed consumer)."""
+        return self._state.dropped
+
+    @property
+    def peak_buffer_used(self) -> int:
+        return self._state.peak
+
+    @property
+    def accepting(self) -> bool:
+        """False once ended by the client or closed by its consumer: pushes are wasted."""
+        state = self._state
+        return not (state.ended or state.closed)
+
+
 @final
 class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
     """The items of one subscription, in arrival order; async-iterable.
@@ -62,80 +211,29 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
     Created by `Client.subscribe`, not instantiated directly. Leaving the `async with` block
     unsubscribes and closes it. If the exchange later rejects the subscription (for example
     when it is re-sent after a reconnect and a contract was delisted), `receive` raises that
-    `SubscriptionRejected` once the buffered items are consumed.
+    `SubscriptionRejected` (or `SubscribeTimeout`) once the buffered items are consumed.
     """
 
-    def __init__(self, spec: ChannelSpec[T], *, buffer: int, overflow: OverflowPolicy) -> None:
-        self.spec = spec
-        self._max = buffer
-        self._half = buffer // 2
-        self._overflow = overflow
-        self._items: collections.deque[T] = collections.deque()
-        self._lot = trio.lowlevel.ParkingLot()
-        self._closed = False  # by the consumer (aclose)
-        self._ended = False  # by the client: no more items will come
-        self._failure: GateTrioError | None = None
-        self._ready = False
-        self._received = 0
-        self._dropped = 0
-        self._peak = 0
-        self._silent = False
-        self._silences = 0
-        self._last_latency_ms: float | None = None
+    __slots__ = ("_state",)
 
-    # ----------------------------------------------------------- producer side (client, sync)
+    def __init__(self, state: _State[T]) -> None:
+        self._state = state
 
-    def _push(self, item: T) -> bool:
-        """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy.
-
-        Returns True when the buffer is more than half full: the reader then yields to the
-        scheduler before pushing more (`Client._run_reader`), because a consumer takes one item
-        per scheduler pass and a reader pushing a batch per pass would overflow it.
-        """
-        self._received += 1
-        self._silent = False
-        items = self._items
-        policy = self._overflow
-        if policy is OverflowPolicy.CONFLATE:
-            if items:
-                self._dropped += len(items)
-                items.clear()
-            items.append(item)
-            self._peak = max(self._peak, 1)
-            self._lot.unpark()
-            return False  # only the latest matters: nothing to wait for
-        if len(items) >= self._max:
-            self._dropped += 1
-            if policy is OverflowPolicy.DROP_OLDEST:
-                items.popleft()
-            elif policy is OverflowPolicy.DROP_NEWEST:
-                return True
-            else:
-                raise SubscriptionOverflow(self.spec.channel, buffer=self._max)
-        items.append(item)
-        used = len(items)
-        self._peak = max(self._peak, used)
-        self._lot.unpark()
-        return used > self._half
-
-    def _end(self, failure: GateTrioError | None = None) -> None:
-        """No more items will come; wake consumers so they see EndOfChannel (or `failure`)."""
-        self._ended = True
-        if failure is not None and self._failure is None:
-            self._failure = failure
-        self._lot.unpark_all()
-
-    # ----------------------------------------------------------------------- consumer side
+    @property
+    def spec(self) -> ChannelSpec[T]:
+        """What was subscribed (from `gatetrio.channels`)."""
+        return self._state.spec
 
     def receive_nowait(self) -> T:
         """Return the next buffered item, or raise trio.WouldBlock if there is none."""
-        if self._closed:
+        state = self._state
+        if state.closed:
             raise trio.ClosedResourceError
-        if self._items:
-            return self._items.popleft()
-        if self._ended:
-            if self._failure is not None:
-                raise self._failure
+        if state.items:
+            return state.items.popleft()
+        if state.ended:
+            if state.failure is not None:
+                raise state.failure
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
@@ -153,32 +251,38 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         else:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return item
+        lot = self._state.lot
         while True:
             # parking already yielded to the scheduler; like trio's MemoryReceiveChannel, return
             # the item without a second checkpoint (a yield per item is the consumer's main cost)
-            await self._lot.park()
+            await lot.park()
             try:
                 return self.receive_nowait()
             except trio.WouldBlock:
                 continue
 
     async def aclose(self) -> None:
-        """Close the consumer side (idempotent). The subscription itself ends with its block."""
-        self._closed = True
-        self._items.clear()
-        self._lot.unpark_all()
+        """Close the consumer side (idempotent): buffered items are dropped and nothing more is
+        buffered. The subscription itself ends with its `async with` block.
+        """
+        state = self._state
+        state.closed = True
+        state.items.clear()
+        state.lot.unpark_all()
         await trio.lowlevel.checkpoint()
 
     def statistics(self) -> SubscriptionStatistics:
+        state = self._state
+        status = state.status()
         return SubscriptionStatistics(
-            channel=self.spec.channel,
-            ready=self._ready,
-            messages_received=self._received,
-            messages_dropped=self._dropped,
-            buffer_used=len(self._items),
-            peak_buffer_used=self._peak,
-            max_buffer_size=self._max,
-            silent=self._silent,
-            silences=self._silences,
-            last_latency_ms=self._last_latency_ms,
+            channel=state.spec.channel,
+            ready=status is not None and status.ready,
+            messages_received=state.received,
+            messages_dropped=state.dropped,
+            buffer_used=len(state.items),
+            peak_buffer_used=state.peak,
+            max_buffer_size=state.max,
+            silent=status is not None and status.silent,
+            silences=0 if status is None else status.silences,
+            last_latency_ms=None if status is None else status.last_latency_ms,
         )

@@ -1,0 +1,873 @@
+"""GateProtocol: the pure state machine between the wire and the trio shell.
+
+It owns the subscription table (with per-connection refcounts of server-side targets), the
+connection generations and their handover, the correlation of replies to requests, the routing
+of pushed items to subscriptions, the heartbeat, subscribe and data-silence deadlines, and the
+resubscribe plan after a reconnect. The shell moves frames and wakes tasks; it keeps no copy of
+any of this.
+
+Rules (h11 `_state.py` style):
+
+Rule 1: no I/O, no trio, no clock reads, no randomness. Time is an argument: `now` is the shell's
+monotonic clock (``trio.current_time()``), `wall_time` is unix seconds for Gate's `time` field.
+
+Rule 2: every method is sync and returns data: the text frames to send, and `Output` records of
+what happened. The shell sends the frames in the order given and dispatches the outputs.
+
+Rule 3: `receive_text` never raises for anything the server sends. A frame `decode_message`
+rejects, or whose values break handling further in (a hostile value the decoder let through),
+becomes a `Malformed` output and is counted: one bad frame is never fatal. The documented
+exceptions elsewhere are `UsageError` (caller misuse) and `HeartbeatTimeout` (from
+`handle_timer`).
+
+Rule 4: requests are never replayed. After a reconnect `on_connected` builds fresh subscribe
+frames (re-signed with the new `wall_time`) for the live subscriptions only: no unsubscribes, no
+logins, no orders. Trading requests pending when their socket closes are reported lost
+(`ApiLost`), since an order may or may not have reached Gate and resending it could fill twice
+(spec 13.12).
+
+Rule 5: a reply counts only on the socket its request went out on. Every inbound frame names
+its generation; a trading reply, a subscribe ack or a pong arriving on another socket is
+`Unmatched` (and counted), never taken for the right one.
+
+Handover (make-before-break after Gate's upgrade notice, spec 4.4). `on_connected` while a
+connection is current makes the old one *retiring*: subscriptions restart on the new socket,
+while the old one keeps delivering data, de-duplicated frame by frame against the new one, so
+nothing is lost or doubled across the switch. Once every live subscription is ready on the new
+socket (or the subscribe deadline passes) the old one is *switched*: it delivers nothing more
+and stays open only for replies to the trading requests sent on it. When the last of those
+arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell to close it;
+requests still unanswered then are `ApiLost` with a reason that says so. A socket that closes
+while retiring was *handed over*; the current one closing is *lost*.
+"""
+
+from __future__ import annotations
+
+import math
+import typing
+from typing import TYPE_CHECKING, Final, cast
+
+from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_request
+from gatetrio._core._errors import (
+    AuthenticationError,
+    ExchangeError,
+    ProtocolError,
+    SubscribeTimeout,
+    SubscriptionRejected,
+    UsageError,
+)
+from gatetrio._core._events import (
+    ApiAck,
+    ApiError,
+    ApiResult,
+    DataEvent,
+    ErrorReply,
+    Event,
+    Pong,
+    SubscribeAck,
+    SystemNotice,
+    UnknownEvent,
+    UpgradeRequested,
+)
+from gatetrio._core._requests import ApiRequest, ChannelSpec, Login, Ping, Subscribe, Unsubscribe
+
+from ._heartbeat import Heartbeat
+from ._outputs import (
+    ApiAcked,
+    ApiCompleted,
+    ApiLost,
+    CloseConnection,
+    Connected,
+    Delivery,
+    Malformed,
+    Notice,
+    Output,
+    PongReceived,
+    ProtocolStatistics,
+    ProtocolViolation,
+    SubscriptionFailed,
+    SubscriptionReady,
+    SubscriptionStatus,
+    TimerResult,
+    Unknown,
+    Unmatched,
+    UnsubscribeAcked,
+    UnsubscribeFailed,
+    Upgrade,
+)
+from ._routing import KEYS, KeyFn, key_for
+from ._table import (
+    LIVE,
+    ChannelRoutes,
+    FrameDedupe,
+    Generation,
+    Planned,
+    Request,
+    Sub,
+    Target,
+    build_routes,
+    check_spec,
+    following_id,
+    groups_of,
+    payload_of,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
+    from gatetrio._core._config import Credentials
+    from gatetrio._core._errors import GateTrioError
+
+# Gate documents code 4 as "authentication fail" (spec 2.4). ccxt also maps 6 and 11 to auth
+# errors, but their meaning is undocumented, so they stay SubscriptionRejected.
+AUTH_ERROR_CODES: Final = frozenset({4})
+_MALFORMED_REQUEST_CODE: Final = 1
+# time_ms stamps a latency sample is taken from: anything else is a hostile or broken stamp
+_STAMP_RANGE: Final = range(1, 2**53)
+
+
+def _positive(name: str, value: float | None, *, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise UsageError(
+            f"{name} must be {'None or ' if optional else ''}> 0 seconds, got {value!r}"
+        )
+    if not math.isfinite(value):
+        raise UsageError(f"{name} must be finite, got {value!r}")
+
+
+@typing.final
+class GateProtocol:
+    """Sans-IO state of one logical Gate futures client, across connections.
+
+    Created by the client; one per `open_client`. See the module docstring for its rules.
+
+    Example::
+
+        proto = GateProtocol(ping_interval=10.0, pong_timeout=10.0)
+        gen, frames = proto.on_connected(now, wall_time=time.time())  # resubscribe plan
+        sub_id, frames = proto.subscribe(channels.trades("BTC_USDT"), wall_time=time.time())
+        for output in proto.receive_text(text, now=now, generation=gen): ...
+        deadline = proto.get_timer()
+        result = proto.handle_timer(now, wall_time=time.time())  # may raise HeartbeatTimeout
+    """
+
+    def __init__(
+        self,
+        *,
+        ping_interval: float,
+        pong_timeout: float,
+        silence_timeout: float | None = None,
+        subscribe_deadline: float | None = None,
+        handover_grace: float = 10.0,
+        credentials: Credentials | None = None,
+    ) -> None:
+        _positive("ping_interval", ping_interval)
+        _positive("pong_timeout", pong_timeout)
+        _positive("silence_timeout", silence_timeout, optional=True)
+        _positive("subscribe_deadline", subscribe_deadline, optional=True)
+        _positive("handover_grace", handover_grace)
+        self._silence_timeout = silence_timeout
+        self._subscribe_deadline = subscribe_deadline
+        self._handover_grace = handover_grace
+        self._credentials = credentials
+        self._heartbeat = Heartbeat(interval=ping_interval, timeout=pong_timeout)
+
+        # subscriptions: registered until unsubscribe, across connections
+        self._subs: dict[int, Sub] = {}
+        self._next_sub_id = 1
+        self._needs: dict[Target, set[int]] = {}  # target -> sub_ids whose spec lists it
+        self._routes: dict[str, ChannelRoutes] = {}
+
+        # connections
+        self._current: Generation | None = None
+        self._retiring: dict[int, Generation] = {}
+        self._next_generation = 1
+        self._dedupe = FrameDedupe()
+        # True while a retiring socket still delivers data: only then can frames come twice
+        self._overlapping = False
+        self._next_id = 1  # never reset, so ids from an old socket cannot alias new ones
+        self._next_api_id = 1  # never reset: a req_id is never reused by this object
+        self._now = 0.0  # the latest `now` seen, for `subscribe` calls without one
+
+        # statistics
+        self._frames_received = 0
+        self._malformed = 0
+        self._unrouted = 0
+        self._unmatched = 0
+        self._unknown = 0
+        self._violations = 0
+        self._by_channel: dict[str, int] = {}
+        self._pings_sent = 0
+        self._pongs = 0
+        self._last_rtt: float | None = None
+        self._api_lost = 0
+        self._duplicates = 0
+        self._wrong_socket = 0
+        self._stale = 0
+        self._subscribe_timeouts = 0
+        self._last_latency_ms: float | None = None
+
+    # ---------------------------------------------------------------- connection lifecycle
+
+    @property
+    def connected(self) -> bool:
+        """True while there is a current connection."""
+        return self._current is not None
+
+    @property
+    def current_generation(self) -> int | None:
+        """The generation of the current connection, or None while there is none."""
+        current = self._current
+        return None if current is None else current.gen_id
+
+    def is_live(self, generation: int) -> bool:
+        """True for the current connection and for those still being handed over."""
+        return self._generation(generation) is not None
+
+    def on_connected(self, now: float, *, wall_time: float) -> Connected:
+        """A new connection is up: return its generation and the resubscribe plan.
+
+        The plan has one subscribe frame per (subscription payload, targets not yet planned),
+        walking live subscriptions in sub_id order: every target some live (not failed)
+        subscription needs appears exactly once, with fresh request ids and, for private
+        channels, a signature over `wall_time`. It never holds unsubscribes or trading requests.
+        The first ping is due at ``now + ping_interval``.
+
+        Called while a connection is current, that one starts retiring (make-before-break;
+        see "Handover" in the module docstring).
+
+        Raises:
+            UsageError: a bad `wall_time` (nothing changes).
+        """
+        plan = self._plan_subscribe((s for s in self._subs.values() if not s.failed), {})
+        frames = self._encode(plan, "subscribe", wall_time)  # may raise: nothing committed yet
+        self._now = now
+        old = self._current
+        if old is not None:
+            old.retiring_since = now
+            old.server.clear()
+            old.requests.clear()  # its acks now answer nothing
+            self._retiring[old.gen_id] = old
+            self._overlapping = True
+        new = self._current = Generation(self._next_generation)
+        self._next_generation += 1
+        self._heartbeat.start(now)
+        for sub in self._subs.values():
+            sub.ready = sub.silent = False
+        self._commit(new, plan, "subscribe", now)
+        outputs: list[Output] = []
+        if self._retiring and not plan:  # nothing to resubscribe: older sockets are done
+            outputs = self._switch_if_resubscribed(now)
+        return Connected(new.gen_id, frames, outputs)
+
+    def on_disconnected(self, now: float, *, generation: int | None = None) -> list[Output]:
+        """Connection `generation` (default: the current one) is gone.
+
+        Returns an `ApiLost` for each trading request sent on it and still unanswered. If it
+        was the current connection, subscriptions stay registered and become not ready
+        (`on_connected` re-sends them) and in-flight subscribe replies are forgotten. Unknown
+        or already closed generations return [] (idempotent).
+        """
+        self._now = now
+        gen = self._generation(generation)
+        if gen is None:
+            return []
+        if gen is self._current:
+            self._current = None
+            self._heartbeat.stop()
+            for sub in self._subs.values():
+                sub.ready = sub.silent = False
+            reason = "connection lost before the reply"
+        else:
+            del self._retiring[gen.gen_id]
+            reason = "handed-over connection closed before the reply"
+        self._update_overlap()
+        lost: list[Output] = [ApiLost(rid, ch, reason) for rid, ch in gen.api.items()]
+        self._api_lost += len(lost)
+        gen.api.clear()
+        return lost
+
+    def _generation(self, generation: int | None) -> Generation | None:
+        current = self._current
+        if generation is None or (current is not None and current.gen_id == generation):
+            return current
+        return self._retiring.get(generation)
+
+    # ---------------------------------------------------------------------- subscriptions
+
+    def subscribe(
+        self, spec: ChannelSpec[object], *, wall_time: float, now: float | None = None
+    ) -> tuple[int, list[str]]:
+        """Register `spec`; return its sub_id and the frames to send now (on the current socket).
+
+        While disconnected the frames are [] and the subscription goes out with `on_connected`.
+        While connected only targets not already subscribed (or pending) on this connection are
+        sent; a subscription whose targets are all live already is ready at once (`is_ready`
+        is True on return and no `SubscriptionReady` follows). Its data starts routing
+        immediately, before any ack: obu snapshots precede the ack (spec 6.6). Without an ack
+        within `subscribe_deadline`, `handle_timer` fails it with `SubscribeTimeout`.
+
+        `now` starts the silence clock and the subscribe deadline; it defaults to the latest
+        `now` this object was given.
+
+        Raises:
+            UsageError: a malformed spec, a private spec without credentials, a bad `wall_time`.
+        """
+        check_spec(spec)
+        if spec.private and self._credentials is None:
+            raise UsageError(
+                f"{spec.channel} is private: create the client with credentials=Credentials(...)"
+            )
+        now = self._now if now is None else now
+        sub = Sub(self._next_sub_id, spec, groups_of(spec))
+        frames: list[str] = []
+        current = self._current
+        if current is not None:
+            plan = self._plan_subscribe((sub,), current.server)
+            frames = self._encode(plan, "subscribe", wall_time)
+            self._commit(current, plan, "subscribe", now)
+        self._next_sub_id += 1
+        self._subs[sub.sub_id] = sub
+        for target in sub.targets:
+            self._needs.setdefault(target, set()).add(sub.sub_id)
+        if current is not None and all(current.server.get(t) == LIVE for t in sub.targets):
+            sub.ready = True
+            sub.last_data = now
+        self._routes = build_routes(self._subs.values())
+        return sub.sub_id, frames
+
+    def unsubscribe(self, sub_id: int, *, wall_time: float) -> list[str]:
+        """Forget subscription `sub_id`; return unsubscribe frames for targets nobody needs now.
+
+        Only targets whose refcount dropped to 0 and that are subscribed or pending on the
+        current connection are sent (private ones signed with event "unsubscribe"). Unknown ids
+        return [] (idempotent), as does any call while disconnected.
+
+        Raises:
+            UsageError: a bad `wall_time` (the subscription is then left registered).
+        """
+        sub = self._subs.get(sub_id)
+        if sub is None:
+            return []
+        current = self._current
+        server = current.server if current is not None else {}
+        dropped = {t for t in sub.targets if self._needs.get(t) == {sub_id}}
+        plan: list[Planned] = []
+        for group in sub.groups:
+            todo = tuple(t for t in group if t in dropped and t in server)
+            if todo:
+                plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
+        frames = self._encode(plan, "unsubscribe", wall_time)
+        del self._subs[sub_id]
+        for target in sub.targets:
+            needs = self._needs[target]
+            needs.discard(sub_id)
+            if not needs:
+                del self._needs[target]
+        if current is not None:
+            self._commit(current, plan, "unsubscribe", self._now)
+        self._routes = build_routes(self._subs.values())
+        return frames
+
+    def is_ready(self, sub_id: int) -> bool:
+        """True when every target of `sub_id` is acked on the current connection."""
+        sub = self._subs.get(sub_id)
+        return sub is not None and sub.ready
+
+    def subscription_status(self, sub_id: int) -> SubscriptionStatus | None:
+        """Readiness, silence and latency of `sub_id`, or None for an unknown id."""
+        sub = self._subs.get(sub_id)
+        if sub is None:
+            return None
+        return SubscriptionStatus(sub.ready, sub.failed, sub.silent, sub.silences, sub.latency_ms)
+
+    def subscriptions(self) -> dict[int, ChannelSpec[object]]:
+        """The registered subscriptions (failed ones included until unsubscribed), by sub_id."""
+        return {sub_id: sub.spec for sub_id, sub in self._subs.items()}
+
+    def _plan_subscribe(self, subs: Iterable[Sub], server: Mapping[Target, int]) -> list[Planned]:
+        plan: list[Planned] = []
+        planned: set[Target] = set()
+        for sub in subs:
+            for group in sub.groups:
+                todo = tuple(t for t in group if t not in server and t not in planned)
+                if todo:
+                    planned.update(todo)
+                    plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
+        return plan
+
+    def _encode(self, plan: list[Planned], event: str, wall_time: float) -> list[str]:
+        # Encode everything before committing any state, so a UsageError leaves no trace.
+        request = Subscribe if event == "subscribe" else Unsubscribe
+        req_id = self._next_id
+        frames = []
+        for channel, private, payload, _ in plan:
+            frames.append(
+                encode_request(
+                    request(channel=channel, payload=payload, private=private),
+                    wall_time=wall_time,
+                    req_id=req_id,
+                    credentials=self._credentials,
+                )
+            )
+            req_id = following_id(req_id)
+        return frames
+
+    def _commit(self, gen: Generation, plan: list[Planned], event: str, now: float) -> None:
+        limit = self._subscribe_deadline
+        deadline = None if limit is None or event != "subscribe" else now + limit
+        for channel, _, payload, targets in plan:
+            req_id = self._take_id()
+            gen.requests[req_id] = Request(event, channel, payload, targets, deadline)
+            for target in targets:
+                if event == "subscribe":
+                    gen.server[target] = req_id
+                else:
+                    del gen.server[target]
+
+    def _take_id(self) -> int:
+        req_id = self._next_id
+        self._next_id = following_id(req_id)
+        return req_id
+
+    # ---------------------------------------------------------------------------- inbound
+
+    def receive_text(
+        self,
+        text: str | bytes,
+        *,
+        now: float,
+        generation: int | None = None,
+        wall_time: float | None = None,
+    ) -> list[Output]:
+        """Decode one frame from connection `generation` (default: the current one), update
+        state, and report what happened.
+
+        Never raises for any input (Rule 3): undecodable frames become `Malformed`. Data pushes
+        become one `Delivery` per item that some subscription wants, including subscriptions
+        still waiting for their ack; items nobody wants are counted in `statistics().unrouted`.
+        With `wall_time`, a data frame's `time_ms` gives a latency sample. Frames from a
+        generation already closed are counted (`stale_frames`) and dropped.
+        """
+        self._now = now
+        self._frames_received += 1
+        gen = self._generation(generation)
+        if gen is None:
+            self._stale += 1
+            return []
+        try:
+            event = decode_message(text)
+        except ProtocolError as exc:
+            self._malformed += 1
+            return [Malformed(exc)]
+        try:
+            key = KEYS.get(type(event))
+            if key is not None:  # the hot path: one dict lookup instead of a long match
+                if self._overlapping and self._second_copy(text, gen):
+                    return []
+                return self._deliver(cast("DataEvent", event), key, now, wall_time)
+            return self._dispatch(event, gen, now)
+        except Exception as exc:  # noqa: BLE001 - Rule 3: a hostile value is one bad frame
+            # The decoder let a value through that broke routing or correlation (a bug to fix
+            # in the decoder, but never a reason to end the client).
+            self._malformed += 1
+            return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
+
+    def _deliver(
+        self, frame: DataEvent, key: KeyFn, now: float, wall_time: float | None
+    ) -> list[Output]:
+        channel = frame.channel
+        self._by_channel[channel] = self._by_channel.get(channel, 0) + 1
+        result = frame.result
+        items = result if isinstance(result, tuple) else (result,)
+        routes = self._routes.get(channel)
+        if routes is None:
+            self._unrouted += len(items)
+            return []
+        latency: float | None = None
+        if wall_time is not None and frame.time_ms in _STAMP_RANGE:
+            latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
+        by_key, wildcard, everyone = routes
+        track = self._silence_timeout is not None
+        out: list[Output] = []
+        for item in items:
+            name = key(item)
+            subs = everyone if name is None else by_key.get(name, wildcard)
+            if not subs:
+                self._unrouted += 1
+                continue
+            for sub in subs:
+                out.append(Delivery(sub.sub_id, item, frame))
+                if track:
+                    sub.last_data = now
+                    sub.silent = False
+                if latency is not None:
+                    sub.latency_ms = latency
+        return out
+
+    def _dispatch(self, event: Event, gen: Generation, now: float) -> list[Output]:
+        current = gen is self._current
+        match event:
+            case SubscribeAck():
+                return self._on_ack(event, gen, now)
+            case ErrorReply():
+                return self._on_error(event, gen)
+            case Pong():
+                rtt = self._heartbeat.pong(now) if current else None
+                if rtt is None:
+                    self._unmatched += 1
+                    return [Unmatched(event)]
+                self._pongs += 1
+                self._last_rtt = rtt
+                return [PongReceived(rtt)]
+            case UpgradeRequested():
+                return [Upgrade(event, gen.gen_id)] if current else []
+            case SystemNotice():
+                return [Notice(event)]
+            case ApiAck():
+                if event.request_id not in gen.api:
+                    return self._unmatched_api(event)
+                return [ApiAcked(event.request_id, event)]
+            case ApiResult() | ApiError():
+                channel = gen.api.pop(event.request_id, None)
+                if channel is None:
+                    return self._unmatched_api(event)
+                if channel == Login.channel and isinstance(event, ApiResult):
+                    gen.logged_in = True
+                out: list[Output] = [ApiCompleted(event.request_id, event)]
+                if not current:
+                    out.extend(self._closable("handed over: every reply arrived"))
+                return out
+            case UnknownEvent():
+                self._unknown += 1
+                return [Unknown(event)]
+            case _:
+                # Only a subclass of a data event gets here (receive_text looks up exact types).
+                key = key_for(event)
+                if key is None:  # pragma: no cover - every Event is matched above or keyed
+                    raise ProtocolError(f"no route for {type(event).__name__}")
+                return self._deliver(event, key, now, None)
+
+    def _second_copy(self, text: str | bytes, gen: Generation) -> bool:
+        """During a handover: is this push one the other socket already delivered?"""
+        if gen.switched is not None or self._dedupe.second_copy(text, gen.gen_id):
+            self._duplicates += 1  # (a switched socket's successor carries its data now)
+            return True
+        return False
+
+    def _unmatched_api(self, event: ApiAck | ApiResult | ApiError) -> list[Output]:
+        self._unmatched += 1
+        request_id = event.request_id
+        if any(request_id in g.api for g in (self._current, *self._retiring.values()) if g):
+            self._wrong_socket += 1  # Rule 5: never taken for the right socket's reply
+        return [Unmatched(event)]
+
+    def _find_request(
+        self,
+        gen: Generation,
+        req_id: int | None,
+        channel: str,
+        event: str,
+        payload: tuple[str, ...] | None,
+    ) -> int | None:
+        """The pending request a subscribe reply answers, or None.
+
+        By the echoed `id` when there is one. Servers that echo no id (older and delivery
+        endpoints, spec 13.20) answer in order, so the fallback is the oldest pending request
+        with the same channel, event and (when echoed) payload.
+        """
+        requests = gen.requests
+        if req_id is not None:
+            request = requests.get(req_id)
+            if request is None or (channel and request.channel != channel):
+                return None
+            return req_id
+        for candidate_id, request in requests.items():
+            if (
+                request.channel == channel
+                and (not event or request.event == event)
+                and (payload is None or request.payload == payload)
+            ):
+                return candidate_id
+        return None
+
+    def _on_ack(self, ack: SubscribeAck, gen: Generation, now: float) -> list[Output]:
+        req_id = self._find_request(gen, ack.id, ack.channel, ack.event, ack.payload)
+        if req_id is None:
+            self._unmatched += 1
+            return [Unmatched(ack)]
+        request = gen.requests.pop(req_id)
+        if request.event == "unsubscribe":
+            return [UnsubscribeAcked(request.channel, request.payload)]
+        # Targets unsubscribed (or re-sent) since this frame went out are no longer ours.
+        server = gen.server
+        acked = [t for t in request.targets if server.get(t) == req_id]
+        for target in acked:
+            server[target] = LIVE
+        out: list[Output] = []
+        for sub in self._waiting_on(acked):
+            if all(server.get(t) == LIVE for t in sub.targets):
+                sub.ready = True
+                sub.silent = False
+                sub.last_data = now  # the silence clock starts at readiness
+                out.append(SubscriptionReady(sub.sub_id))
+        if out and self._retiring:
+            out.extend(self._switch_if_resubscribed(now))
+        return out
+
+    def _on_error(self, reply: ErrorReply, gen: Generation) -> list[Output]:
+        req_id = self._find_request(gen, reply.id, reply.channel, reply.event, reply.payload)
+        if req_id is None:
+            if not reply.channel and reply.code == _MALFORMED_REQUEST_CODE:
+                self._violations += 1
+                error = ExchangeError(reply.message, code=reply.code)
+                return [ProtocolViolation(error)]
+            self._unmatched += 1
+            return [Unmatched(reply)]
+        request = gen.requests.pop(req_id)
+        kind = AuthenticationError if reply.code in AUTH_ERROR_CODES else SubscriptionRejected
+        error = kind(reply.message, code=reply.code, channel=request.channel)
+        if request.event == "unsubscribe":
+            return [UnsubscribeFailed(request.channel, request.payload, error)]
+        out = self._fail_request(gen, req_id, request, error)
+        if self._retiring:
+            out.extend(self._switch_if_resubscribed(self._now))
+        return out
+
+    def _fail_request(
+        self, gen: Generation, req_id: int, request: Request, error: GateTrioError
+    ) -> list[Output]:
+        # Gate fails a batch atomically (spec 13.7): none of its targets is subscribed, so roll
+        # them back (a later subscribe re-sends them) and fail everything that waited on them.
+        failed = [t for t in request.targets if gen.server.get(t) == req_id]
+        waiting = self._waiting_on(failed)
+        for target in failed:
+            del gen.server[target]
+        out: list[Output] = []
+        for sub in waiting:
+            sub.failed = True
+            sub.ready = False
+            out.append(SubscriptionFailed(sub.sub_id, error))
+        if out:
+            self._routes = build_routes(self._subs.values())
+        return out
+
+    def _waiting_on(self, targets: Iterable[Target]) -> list[Sub]:
+        """Live, not-ready subscriptions needing any of `targets`, in sub_id order."""
+        ids: set[int] = set()
+        for target in targets:
+            ids.update(self._needs.get(target, ()))
+        subs = (self._subs[i] for i in sorted(ids))
+        return [s for s in subs if not s.failed and not s.ready]
+
+    # ------------------------------------------------------------------------- handover
+
+    def _switch_if_resubscribed(self, now: float) -> list[Output]:
+        """Retiring sockets whose successor is resubscribed stop delivering data."""
+        if any(not s.ready and not s.failed for s in self._subs.values()):
+            return []
+        return self._switch(now, "handed over: the new connection is resubscribed")
+
+    def _switch(self, now: float, reason: str) -> list[Output]:
+        for gen in self._retiring.values():
+            if gen.switched is None:
+                gen.switched = now
+        self._update_overlap()
+        return self._closable(reason)
+
+    def _closable(self, reason: str) -> list[Output]:
+        """`CloseConnection` (once each) for switched sockets that owe no more replies."""
+        out: list[Output] = []
+        for gen in self._retiring.values():
+            if gen.switched is not None and not gen.api and not gen.closing:
+                gen.closing = True
+                out.append(CloseConnection(gen.gen_id, reason))
+        return out
+
+    def _update_overlap(self) -> None:
+        self._overlapping = any(g.switched is None for g in self._retiring.values())
+        if not self._overlapping:
+            self._dedupe.clear()
+
+    # ----------------------------------------------------------------------------- timers
+
+    def get_timer(self) -> float | None:
+        """The earliest deadline at which `handle_timer` has work, or None if there is none.
+
+        That is the pong deadline while a ping is outstanding, else the next ping; the earliest
+        silence deadline of a ready subscription; the earliest subscribe deadline; and the
+        handover deadlines of retiring connections. Deadlines can move earlier after
+        `subscribe`, `receive_text` or `on_connected`, but never to before ``now`` of that call.
+        """
+        deadlines: list[float] = []
+        current = self._current
+        if current is not None:
+            beat = self._heartbeat.deadline()
+            if beat is not None:
+                deadlines.append(beat)
+            if self._silence_timeout is not None:
+                timeout = self._silence_timeout
+                deadlines.extend(
+                    s.last_data + timeout for s in self._subs.values() if s.ready and not s.silent
+                )
+            deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
+        deadlines.extend(
+            self._handover_deadline(gen) for gen in self._retiring.values() if not gen.closing
+        )
+        return min(deadlines, default=None)
+
+    def _handover_deadline(self, gen: Generation) -> float:
+        if gen.switched is not None:
+            return gen.switched + self._handover_grace
+        since = cast("float", gen.retiring_since)
+        return since + (self._subscribe_deadline or self._handover_grace)
+
+    def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
+        """Run the deadlines that are due at `now`.
+
+        Sends a futures.ping when one is due (``now >= last ping + ping_interval``) and no pong
+        is outstanding; its pong deadline is ``now + pong_timeout``. Reports subscriptions that
+        just went silent, subscribe requests past their deadline (their subscriptions fail with
+        `SubscribeTimeout`), and handover steps (see the module docstring). Calling it early or
+        while disconnected is harmless.
+
+        Raises:
+            HeartbeatTimeout: the pong deadline has passed (``now >= deadline``): the shell
+                should drop the current connection and reconnect. It keeps raising until
+                `on_disconnected`.
+            UsageError: a bad `wall_time`.
+        """
+        self._now = now
+        outputs = self._handover_timers(now)
+        current = self._current
+        if current is None:
+            return TimerResult([], [], outputs)
+        heartbeat = self._heartbeat
+        heartbeat.check(now)
+        frames: list[str] = []
+        if heartbeat.ping_due(now):
+            frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
+            self._take_id()
+            self._pings_sent += 1
+            heartbeat.sent_ping(now)
+        silent: list[int] = []
+        if self._silence_timeout is not None:
+            for sub in self._subs.values():
+                if sub.ready and not sub.silent and now >= sub.last_data + self._silence_timeout:
+                    sub.silent = True
+                    sub.silences += 1
+                    silent.append(sub.sub_id)
+        overdue = [
+            (rid, r) for rid, r in current.requests.items() if r.deadline and now >= r.deadline
+        ]
+        for req_id, request in overdue:
+            del current.requests[req_id]
+            self._subscribe_timeouts += 1
+            limit = cast("float", self._subscribe_deadline)
+            error = SubscribeTimeout(request.channel, deadline=limit)
+            outputs.extend(self._fail_request(current, req_id, request, error))
+        if overdue and self._retiring:
+            outputs.extend(self._switch_if_resubscribed(now))
+        return TimerResult(frames, silent, outputs)
+
+    def _handover_timers(self, now: float) -> list[Output]:
+        out: list[Output] = []
+        if any(
+            g.switched is None and now >= self._handover_deadline(g)
+            for g in self._retiring.values()
+        ):
+            out.extend(self._switch(now, "handed over: the subscribe deadline passed"))
+        grace = f"{self._handover_grace:g}s"
+        for gen in self._retiring.values():
+            if gen.switched is not None and gen.api and now >= self._handover_deadline(gen):
+                reason = f"no reply on the handed-over connection within {grace}"
+                out.extend(ApiLost(rid, ch, reason) for rid, ch in gen.api.items())
+                self._api_lost += len(gen.api)
+                gen.api.clear()
+        out.extend(self._closable(f"handed over: grace of {grace} ended"))
+        return out
+
+    # -------------------------------------------------------------------------- trading API
+
+    def is_logged_in(self, generation: int) -> bool:
+        """True once a futures.login succeeded on connection `generation`."""
+        gen = self._generation(generation)
+        return gen is not None and gen.logged_in
+
+    def api_request(
+        self,
+        request: ApiRequest,
+        *,
+        wall_time: float,
+        generation: int | None = None,
+        req_header: Mapping[str, str] | None = None,
+    ) -> tuple[str, str]:
+        """Register a trading request on connection `generation` (default: the current one);
+        return its req_id and the frame to send there.
+
+        Replies are matched by `request_id`, on that connection only (Rule 5): an `ApiAcked`
+        for the ack echo (order placement), then one `ApiCompleted`. If the connection closes
+        first, `on_disconnected` reports `ApiLost`; the request is never resent. With
+        credentials every request is signed.
+
+        Raises:
+            UsageError: `generation` is not live, or is being handed over (new requests go to
+                the current connection), or what `encode_request` rejects (bad wall_time or
+                req_header, Login without credentials).
+        """
+        gen = self._generation(generation)
+        if gen is None or gen is not self._current:
+            raise UsageError("trading requests need the current connection: wait until connected")
+        req_id = str(self._next_api_id)
+        frame = encode_request(
+            request,
+            wall_time=wall_time,
+            req_id=req_id,
+            credentials=self._credentials,
+            req_header=req_header,
+        )
+        self._next_api_id += 1
+        gen.api[req_id] = request.channel
+        return req_id, frame
+
+    def forget_api(self, req_id: str) -> None:
+        """Stop waiting for trading request `req_id` (its waiter was cancelled).
+
+        A reply arriving later is reported as `Unmatched`. Unknown ids are ignored.
+        """
+        for gen in (self._current, *self._retiring.values()):
+            if gen is not None:
+                gen.api.pop(req_id, None)
+
+    # --------------------------------------------------------------------------- statistics
+
+    def statistics(self) -> ProtocolStatistics:
+        """A snapshot of the counters (see `ProtocolStatistics`)."""
+        gens = [g for g in (self._current, *self._retiring.values()) if g is not None]
+        return ProtocolStatistics(
+            connected=self._current is not None,
+            frames_received=self._frames_received,
+            malformed=self._malformed,
+            unrouted=self._unrouted,
+            unmatched_replies=self._unmatched,
+            unknown_events=self._unknown,
+            protocol_violations=self._violations,
+            messages_by_channel=dict(self._by_channel),
+            pings_sent=self._pings_sent,
+            pongs_received=self._pongs,
+            last_rtt=self._last_rtt,
+            pending_api_requests=sum(len(g.api) for g in gens),
+            api_requests_lost=self._api_lost,
+            subscriptions=len(self._subs),
+            ready_subscriptions=sum(1 for s in self._subs.values() if s.ready),
+            generation=self.current_generation,
+            live_connections=len(gens),
+            duplicates_dropped=self._duplicates,
+            replies_on_wrong_socket=self._wrong_socket,
+            stale_frames=self._stale,
+            subscribe_timeouts=self._subscribe_timeouts,
+            last_latency_ms=self._last_latency_ms,
+        )

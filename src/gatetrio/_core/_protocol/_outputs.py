@@ -1,0 +1,292 @@
+"""What `GateProtocol` reports: one record per kind of happening, and its statistics."""
+
+from __future__ import annotations
+
+import typing
+from typing import TYPE_CHECKING, TypeAlias
+
+import attrs
+import msgspec
+
+from gatetrio._core._events import DataEvent  # noqa: TC001 - Delivery's field types, for msgspec
+
+from ._routing import Item  # noqa: TC001
+
+if TYPE_CHECKING:
+    from gatetrio._core._errors import ExchangeError, GateTrioError, ProtocolError
+    from gatetrio._core._events import (
+        ApiAck,
+        ApiError,
+        ApiResult,
+        ErrorReply,
+        Pong,
+        SubscribeAck,
+        SystemNotice,
+        UnknownEvent,
+        UpgradeRequested,
+    )
+
+
+@typing.final
+class Delivery(msgspec.Struct, frozen=True, gc=False):
+    """`item`, from the pushed `frame`, belongs to subscription `sub_id`.
+
+    One per (item, subscription): an item several subscriptions want yields one Delivery each,
+    in sub_id order. The hot path's only allocation per delivered item: a msgspec Struct builds
+    in about a third of the time of a slotted class (measured: 57 ns vs 138 ns; attrs frozen
+    355 ns). gc=False is safe: the fields are immutable records that never point back here.
+    """
+
+    sub_id: int
+    item: Item
+    frame: DataEvent
+
+
+@typing.final
+@attrs.frozen
+class Connected:
+    """`on_connected`'s answer: the new connection's `generation`, the frames to send on it, and
+    what else happened (a handed-over socket with nothing left to wait for: `CloseConnection`).
+    """
+
+    generation: int
+    frames: list[str]
+    outputs: list[Output] = attrs.field(factory=list)
+
+
+@typing.final
+@attrs.frozen
+class SubscriptionReady:
+    """Every target of subscription `sub_id` is acked on the current connection.
+
+    Emitted again after each reconnect once the resubscribe is acked.
+    """
+
+    sub_id: int
+
+
+@typing.final
+@attrs.frozen
+class SubscriptionFailed:
+    """A subscribe frame subscription `sub_id` was waiting on failed.
+
+    Gate rejected it (`AuthenticationError` for code 4, else `SubscriptionRejected`), or no
+    reply came within the subscribe deadline (`SubscribeTimeout`). The subscription stays
+    registered but inert (no data, no resubscribe) until the shell calls `unsubscribe(sub_id)`,
+    which releases its share of the targets.
+    """
+
+    sub_id: int
+    error: GateTrioError
+
+
+@typing.final
+@attrs.frozen
+class UnsubscribeAcked:
+    """Gate confirmed an unsubscribe frame."""
+
+    channel: str
+    payload: tuple[str, ...]
+
+
+@typing.final
+@attrs.frozen
+class UnsubscribeFailed:
+    """Gate rejected an unsubscribe frame; nothing waits on it, so it is only reported."""
+
+    channel: str
+    payload: tuple[str, ...]
+    error: ExchangeError
+
+
+@typing.final
+@attrs.frozen
+class ProtocolViolation:
+    """Gate says a request we sent was malformed (code 1, empty channel): a gatetrio bug."""
+
+    error: ExchangeError
+
+
+@typing.final
+@attrs.frozen
+class PongReceived:
+    """futures.pong for the outstanding ping; `rtt` is seconds since that ping was sent."""
+
+    rtt: float
+
+
+@typing.final
+@attrs.frozen
+class Upgrade:
+    """Gate will close the current connection for a service upgrade: connect anew (spec 4.4).
+
+    Only reported for the current generation: a notice on a socket already being handed over
+    asks for nothing more.
+    """
+
+    notice: UpgradeRequested
+    generation: int
+
+
+@typing.final
+@attrs.frozen
+class Notice:
+    """Any other futures.system notice."""
+
+    event: SystemNotice
+
+
+@typing.final
+@attrs.frozen
+class ApiAcked:
+    """The ack echo of trading request `req_id` (order placement); the result is still to come."""
+
+    req_id: str
+    event: ApiAck
+
+
+@typing.final
+@attrs.frozen
+class ApiCompleted:
+    """The final reply to trading request `req_id`: `ApiResult` or `ApiError`."""
+
+    req_id: str
+    event: ApiResult | ApiError
+
+
+@typing.final
+@attrs.frozen
+class ApiLost:
+    """Trading request `req_id` will get no reply: its connection closed first, or it was
+    handed over and the grace period ended.
+
+    The request may or may not have reached Gate; it is never resent (Rule 4). `reason` says
+    which of the two happened.
+    """
+
+    req_id: str
+    channel: str
+    reason: str = "connection lost before the reply"
+
+
+@typing.final
+@attrs.frozen
+class CloseConnection:
+    """The shell should close connection `generation` now: it has been handed over.
+
+    Its successor is live and resubscribed (or the subscribe deadline passed), and the trading
+    requests that went out on it are answered or their grace period ended.
+    """
+
+    generation: int
+    reason: str
+
+
+@typing.final
+@attrs.frozen
+class Malformed:
+    """A frame the protocol could not take in: rejected by `decode_message`, or a hostile
+    value that broke handling further in (then `error` says so). Counted, otherwise ignored.
+    """
+
+    error: ProtocolError
+
+
+@typing.final
+@attrs.frozen
+class Unmatched:
+    """A reply that answers no pending request on its socket (an unknown id, a reply on the
+    wrong socket, a late reply from a handed-over socket, or a pong with no ping out).
+    """
+
+    event: SubscribeAck | ErrorReply | Pong | ApiAck | ApiResult | ApiError
+
+
+@typing.final
+@attrs.frozen
+class Unknown:
+    """A well-formed frame of a channel gatetrio does not model."""
+
+    event: UnknownEvent
+
+
+Output: TypeAlias = (
+    Delivery
+    | SubscriptionReady
+    | SubscriptionFailed
+    | UnsubscribeAcked
+    | UnsubscribeFailed
+    | ProtocolViolation
+    | PongReceived
+    | Upgrade
+    | Notice
+    | ApiAcked
+    | ApiCompleted
+    | ApiLost
+    | CloseConnection
+    | Malformed
+    | Unmatched
+    | Unknown
+)
+"""Everything `receive_text`, `handle_timer` and `on_disconnected` report."""
+
+
+@typing.final
+@attrs.frozen
+class TimerResult:
+    """What `handle_timer` asks for.
+
+    - `frames`: to send now on the current connection (a ping).
+    - `silent`: sub_ids that just went silent. A sub_id is reported once per silence: when it
+      has had no data for `silence_timeout` since it became ready or last received data, and
+      again only after data resumed and stopped again. A quiet channel is reported, never torn
+      down: deciding is the shell's job.
+    - `outputs`: subscriptions whose subscribe deadline passed (`SubscriptionFailed` with
+      `SubscribeTimeout`), trading requests lost when a handover's grace ended (`ApiLost`), and
+      handed-over connections to close (`CloseConnection`).
+    """
+
+    frames: list[str]
+    silent: list[int]
+    outputs: list[Output] = attrs.field(factory=list)
+
+
+@typing.final
+@attrs.frozen
+class SubscriptionStatus:
+    """The protocol's view of one subscription (`GateProtocol.subscription_status`)."""
+
+    ready: bool
+    failed: bool
+    silent: bool
+    silences: int
+    last_latency_ms: float | None
+
+
+@typing.final
+@attrs.frozen
+class ProtocolStatistics:
+    """Counters since the protocol object was created (they survive reconnects)."""
+
+    connected: bool
+    frames_received: int
+    malformed: int  # frames taken in as Malformed (decode rejects and hostile values)
+    unrouted: int  # pushed items no subscription wanted (e.g. in flight after unsubscribe)
+    unmatched_replies: int
+    unknown_events: int
+    protocol_violations: int
+    messages_by_channel: dict[str, int]  # data frames per channel
+    pings_sent: int
+    pongs_received: int
+    last_rtt: float | None
+    pending_api_requests: int
+    api_requests_lost: int
+    subscriptions: int  # registered, including failed ones not yet unsubscribed
+    ready_subscriptions: int
+    generation: int | None = None  # of the current connection
+    live_connections: int = 0  # the current one plus any still being handed over
+    duplicates_dropped: int = 0  # second copies of a frame while two connections overlap
+    replies_on_wrong_socket: int = 0  # trading replies on a socket their request did not use
+    stale_frames: int = 0  # frames from a connection the protocol already closed
+    subscribe_timeouts: int = 0
+    last_latency_ms: float | None = None  # wall clock minus the frame's time_ms, latest frame

@@ -1,0 +1,73 @@
+"""The reader: one task per connection, from the socket through the protocol to the feeds.
+
+After each `get_message()` it drains, without awaiting, what the transport has already parsed
+(`receive_nowait`, up to MAX_BATCH frames): the reader then runs once per batch instead of once
+per frame (benchmarks/README.md "End-to-end"). A consumer takes one item per scheduler pass,
+though, so the batch ends early once a subscription's buffer is more than half full
+(`SubscriptionFeed.push`): the next `get_message()` is a checkpoint and the consumers catch up
+instead of their buffers overflowing. The reader never waits for a consumer; one that falls
+behind for real loses items by its overflow policy.
+
+The exception boundary for inbound data is here and in `GateProtocol.receive_text`: whatever
+handling one frame raises (a hostile value the decoder let through, anything short of a
+consumer's FAIL-policy overflow, which must end the client) is counted and reported as a
+malformed frame, and the next frame is read.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from gatetrio._core._errors import ConnectionLost, ProtocolError, SubscriptionOverflow
+from gatetrio._core._protocol import Delivery
+
+if TYPE_CHECKING:
+    from ._runtime import Connection, Runtime
+
+MAX_BATCH: Final = 64  # frames per wake-up at most (one receive_some can hold ~300)
+
+
+async def run_reader(rt: Runtime, conn: Connection) -> None:
+    """Read `conn` until it ends: ConnectionLost, or return quietly after our own close."""
+    ws = conn.ws
+    drain = ws.receive_nowait
+    generation = conn.generation
+    receive_text = rt.protocol.receive_text
+    feeds = rt.feeds
+    handle = rt.handle
+    wall_clock = rt.wall_clock
+    current_time = trio.current_time
+    while True:
+        try:
+            text: str | bytes = await ws.get_message()
+        except ConnectionLost:
+            if conn.closing:
+                return  # our own close: the close reply (or EOF) ended the read
+            raise
+        now = current_time()  # a batch is handled without yielding: one clock read each
+        wall = wall_clock()
+        crowded = False
+        left = MAX_BATCH
+        while True:
+            try:
+                for output in receive_text(text, now=now, generation=generation, wall_time=wall):
+                    if type(output) is Delivery:
+                        feed = feeds.get(output.sub_id)
+                        if feed is not None and feed.push(output.item):
+                            crowded = True
+                    else:
+                        handle(output)
+            except SubscriptionOverflow:
+                raise  # the consumer asked for this to end the client (OverflowPolicy.FAIL)
+            except Exception as exc:  # noqa: BLE001 - the boundary: one frame is never fatal
+                rt.malformed_in_shell += 1
+                rt.report_malformed(ProtocolError(f"frame broke the client: {exc!r}", raw=text))
+            left -= 1
+            if crowded or not left:
+                break
+            try:
+                text = drain()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                break  # nothing queued, or closed: get_message() reports it properly
