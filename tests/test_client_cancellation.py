@@ -105,22 +105,38 @@ async def test_cancelled_order_book_sync_cleans_up(
         assert client._rt.lost_callbacks == set()
 
 
+def all_tasks() -> set[trio.lowlevel.Task]:
+    """Every task of this trio run, found by walking the task tree from the root."""
+    tasks: set[trio.lowlevel.Task] = set()
+    todo = [trio.lowlevel.current_root_task()]
+    while todo:
+        task = todo.pop()
+        if task is not None:
+            tasks.add(task)
+            todo.extend(child for n in task.child_nurseries for child in n.child_tasks)
+    return tasks
+
+
 async def test_cancel_during_connect_leaves_no_task_behind(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
+    during: set[trio.lowlevel.Task] = set()
+
     async def hanging(
         nursery: trio.Nursery, url: str, headers: Sequence[tuple[str, str]]
     ) -> WebSocketLike:
+        during.update(all_tasks())
         await trio.sleep_forever()
         raise AssertionError  # pragma: no cover
 
-    async with trio.open_nursery() as nursery:
-        with trio.move_on_after(3.0) as scope:
-            async with gatetrio.open_client(connector=hanging, config=config()):
-                pytest.fail("connected to a hanging connector")
-        assert scope.cancelled_caught
-        assert trio.current_time() == 3.0
-        assert nursery.child_tasks == frozenset()
+    before = all_tasks()
+    with trio.move_on_after(3.0) as scope:
+        async with gatetrio.open_client(connector=hanging, config=config()):
+            pytest.fail("connected to a hanging connector")
+    assert scope.cancelled_caught
+    assert trio.current_time() == 3.0
+    assert during > before  # the client ran tasks of its own while connecting...
+    assert all_tasks() == before  # ...and none of them outlived open_client
 
 
 async def test_connect_deadline_counts_as_a_failed_attempt(
