@@ -189,7 +189,9 @@ async def test_refused_handshakes_follow_the_backoff_schedule(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:
+    # a minimum interval below the first delay, so the schedule shows the backoff alone
+    paced = client_for(gate, min_reconnect_interval=0.25)
+    async with paced as client, trio.open_nursery() as nursery:
         await nursery.start(collect_events, client, events)
         gate.refuse(3)
         t0 = trio.current_time()

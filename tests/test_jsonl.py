@@ -128,6 +128,7 @@ def test_client_event_kind_is_its_value() -> None:
         "reason": "connection closed",
         "channel": "",
         "attempt": 0,
+        "url": "",
     }
 
 

@@ -14,6 +14,7 @@ stderr), 2 bad arguments.
 from __future__ import annotations
 
 import argparse
+import logging
 import time
 from typing import TYPE_CHECKING
 
@@ -33,11 +34,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_library_logging()
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
     except KeyboardInterrupt:  # Ctrl-C: a normal way to stop a long-running command
         return 0
+
+
+def _quiet_library_logging() -> None:
+    """The commands report failures themselves, in one line: the library's own warnings
+    (retries, resyncs) stay out of the terminal unless the application configured logging.
+    """
+    library = logging.getLogger("gatetrio")
+    if not library.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("gatetrio: %(levelname)s: %(message)s"))
+        library.addHandler(handler)
+        library.setLevel(logging.ERROR)
 
 
 def build_parser() -> argparse.ArgumentParser:

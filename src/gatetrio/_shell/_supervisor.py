@@ -149,7 +149,6 @@ def _first_connect_timeout(
         attempts=attempts,
     )
     error.__cause__ = last
-    log.error("%s", error)
     return error
 
 
