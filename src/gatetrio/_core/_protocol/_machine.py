@@ -466,7 +466,7 @@ class GateProtocol:
         try:
             key = KEYS.get(type(event))
             if key is not None:  # the hot path: one dict lookup instead of a long match
-                if self._overlapping and self._second_copy(text, gen):
+                if self._retiring and self._second_copy(text, gen):
                     return []
                 return self._deliver(cast("DataEvent", event), key, now, wall_time)
             return self._dispatch(event, gen, now)
@@ -553,7 +553,9 @@ class GateProtocol:
 
     def _second_copy(self, text: str | bytes, gen: Generation) -> bool:
         """During a handover: is this push one the other socket already delivered?"""
-        if gen.switched is not None or self._dedupe.second_copy(text, gen.gen_id):
+        if gen.switched is not None or (
+            self._overlapping and self._dedupe.second_copy(text, gen.gen_id)
+        ):
             self._duplicates += 1  # (a switched socket's successor carries its data now)
             return True
         return False
@@ -671,8 +673,10 @@ class GateProtocol:
             return []
         return self._switch(now, "handed over: the new connection is resubscribed")
 
-    def _switch(self, now: float, reason: str) -> list[Output]:
-        for gen in self._retiring.values():
+    def _switch(
+        self, now: float, reason: str, gens: Iterable[Generation] | None = None
+    ) -> list[Output]:
+        for gen in self._retiring.values() if gens is None else gens:
             if gen.switched is None:
                 gen.switched = now
         self._update_overlap()
@@ -741,12 +745,13 @@ class GateProtocol:
             UsageError: a bad `wall_time`.
         """
         self._now = now
-        outputs = self._handover_timers(now)
         current = self._current
+        heartbeat = self._heartbeat
+        if current is not None:
+            heartbeat.check(now)  # before any state changes: a raise must lose no outputs
+        outputs = self._handover_timers(now)
         if current is None:
             return TimerResult([], [], outputs)
-        heartbeat = self._heartbeat
-        heartbeat.check(now)
         frames: list[str] = []
         if heartbeat.ping_due(now):
             frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
@@ -775,11 +780,13 @@ class GateProtocol:
 
     def _handover_timers(self, now: float) -> list[Output]:
         out: list[Output] = []
-        if any(
-            g.switched is None and now >= self._handover_deadline(g)
+        due = [
+            g
             for g in self._retiring.values()
-        ):
-            out.extend(self._switch(now, "handed over: the subscribe deadline passed"))
+            if g.switched is None and now >= self._handover_deadline(g)
+        ]
+        if due:
+            out.extend(self._switch(now, "handed over: the subscribe deadline passed", due))
         grace = f"{self._handover_grace:g}s"
         for gen in self._retiring.values():
             if gen.switched is not None and gen.api and now >= self._handover_deadline(gen):
