@@ -36,13 +36,15 @@ Vocabulary:
 from __future__ import annotations
 
 import typing
-from collections.abc import Callable
 from operator import attrgetter
 from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
 import attrs
 import msgspec
 
+from ._catalog import ROUTING_KEYS as _KEYS
+from ._catalog import Item
+from ._catalog import KeyFn as _KeyFn
 from ._decode import decode_message
 from ._encode import encode_request
 from ._errors import (
@@ -54,61 +56,18 @@ from ._errors import (
     UsageError,
 )
 from ._events import (
-    AdlWarning,
-    AdlWarningUpdate,
     ApiAck,
     ApiError,
     ApiResult,
-    AutoDeleverage,
-    AutoDeleveragesUpdate,
-    AutoOrder,
-    AutoOrdersUpdate,
-    Balance,
-    BalancesUpdate,
-    BookDelta,
-    BookSnapshot,
-    BookTicker,
-    BookTickerUpdate,
-    Candlestick,
-    CandlesticksUpdate,
-    ContractInfo,
-    ContractInfoUpdate,
-    ContractStats,
-    ContractStatsUpdate,
     DataEvent,
     ErrorReply,
     Event,
-    LegacyBookEntry,
-    LegacyOrderBookUpdate,
-    Liquidation,
-    LiquidationsUpdate,
-    ObuDelta,
-    ObuUpdate,
-    Order,
-    OrderBookSnapshot,
-    OrderBookUpdate,
-    OrdersUpdate,
     Pong,
-    Position,
-    PositionAdlRank,
-    PositionAdlRanksUpdate,
-    PositionClose,
-    PositionClosesUpdate,
-    PositionsUpdate,
-    PublicLiquidation,
-    PublicLiquidationsUpdate,
-    ReduceRiskLimit,
-    ReduceRiskLimitsUpdate,
     SubscribeAck,
     SystemNotice,
-    Ticker,
-    TickersUpdate,
-    Trade,
-    TradesUpdate,
     UnknownEvent,
     UpgradeRequested,
-    UserTrade,
-    UserTradesUpdate,
+    _Frame,
 )
 from ._requests import WILDCARD, ApiRequest, ChannelSpec, Ping, Subscribe, Unsubscribe
 
@@ -117,31 +76,7 @@ if TYPE_CHECKING:
 
     from ._config import Credentials
 
-Item: TypeAlias = (
-    Ticker
-    | Trade
-    | BookTicker
-    | BookDelta
-    | ObuDelta
-    | BookSnapshot
-    | LegacyBookEntry
-    | Candlestick
-    | PublicLiquidation
-    | ContractStats
-    | ContractInfo
-    | AdlWarning
-    | Order
-    | UserTrade
-    | Liquidation
-    | AutoDeleverage
-    | PositionClose
-    | Balance
-    | ReduceRiskLimit
-    | Position
-    | PositionAdlRank
-    | AutoOrder
-)
-"""One routed unit of pushed data: an element of a list result, or a single result."""
+# `Item` (one routed unit of pushed data) and the routing keys come from the channel catalogue.
 
 # Gate documents code 4 as "authentication fail" (spec 2.4). ccxt also maps 6 and 11 to auth
 # errors, but their meaning is undocumented, so they stay SubscriptionRejected.
@@ -353,51 +288,6 @@ class ProtocolStatistics:
     api_requests_lost: int
     subscriptions: int  # registered, including failed ones not yet unsubscribed
     ready_subscriptions: int
-
-
-# ------------------------------------------------------------------------------ routing keys
-
-# The routing key of each pushed item. None means channel-wide: the item goes to every
-# subscription of the channel (balances and autoorders carry no contract to select on).
-_KeyFn: TypeAlias = Callable[[Item], "str | None"]
-_contract: Final[_KeyFn] = attrgetter("contract")
-_stream: Final[_KeyFn] = attrgetter("s")  # book_ticker / order_book_update contract, obu stream
-
-
-def _channel_wide(_item: Item) -> None:
-    return None
-
-
-def _stats_key(item: Item) -> str | None:
-    # contract_stats entries carry `contract` only since 2025-03 (spec 6.9); older ones are
-    # channel-wide rather than unroutable.
-    return cast("ContractStats", item).contract or None
-
-
-_KEYS: Final[dict[type[object], _KeyFn]] = {
-    TickersUpdate: _contract,
-    TradesUpdate: _contract,
-    BookTickerUpdate: _stream,
-    OrderBookUpdate: _stream,
-    ObuUpdate: _stream,  # the stream name ob.<contract>.<level>: obu specs key on streams
-    OrderBookSnapshot: _contract,
-    LegacyOrderBookUpdate: attrgetter("c"),
-    CandlesticksUpdate: attrgetter("n"),  # <interval>_<contract>
-    PublicLiquidationsUpdate: _contract,
-    ContractStatsUpdate: _stats_key,
-    ContractInfoUpdate: _contract,
-    AdlWarningUpdate: _contract,
-    OrdersUpdate: _contract,
-    UserTradesUpdate: _contract,
-    LiquidationsUpdate: _contract,
-    AutoDeleveragesUpdate: _contract,
-    PositionClosesUpdate: _contract,
-    BalancesUpdate: _channel_wide,
-    ReduceRiskLimitsUpdate: _contract,
-    PositionsUpdate: _contract,
-    PositionAdlRanksUpdate: _contract,
-    AutoOrdersUpdate: _channel_wide,
-}
 
 
 # --------------------------------------------------------------------------- internal records
@@ -838,30 +728,7 @@ class GateProtocol:
             case UnknownEvent():
                 self._unknown += 1
                 return [Unknown(event)]
-            case (
-                TickersUpdate()
-                | TradesUpdate()
-                | BookTickerUpdate()
-                | OrderBookUpdate()
-                | ObuUpdate()
-                | OrderBookSnapshot()
-                | LegacyOrderBookUpdate()
-                | CandlesticksUpdate()
-                | PublicLiquidationsUpdate()
-                | ContractStatsUpdate()
-                | ContractInfoUpdate()
-                | AdlWarningUpdate()
-                | OrdersUpdate()
-                | UserTradesUpdate()
-                | LiquidationsUpdate()
-                | AutoDeleveragesUpdate()
-                | PositionClosesUpdate()
-                | BalancesUpdate()
-                | ReduceRiskLimitsUpdate()
-                | PositionsUpdate()
-                | PositionAdlRanksUpdate()
-                | AutoOrdersUpdate()
-            ):
+            case _Frame():  # every DataEvent; the catalogue lists them
                 # Only a subclass of a data event gets here (receive_text looks up exact types).
                 key = next(fn for cls, fn in _KEYS.items() if isinstance(event, cls))
                 return self._deliver(event, key, now)
