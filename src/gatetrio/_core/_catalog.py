@@ -187,6 +187,15 @@ CATALOG: Final[tuple[Channel, ...]] = (
     Channel(routes=_one(TradesUpdate, Trade, _contract), payload="contracts"),
     Channel(routes=_one(BookTickerUpdate, BookTicker, _stream), payload="contracts"),
     Channel(
+        routes=(
+            Route(OrderBookSnapshot, BookSnapshot, _contract),
+            Route(LegacyOrderBookUpdate, LegacyBookEntry, attrgetter("c")),
+        ),
+        payload="positional",
+        options=_options(limit=("100", "50", "20", "10", "5", "1"), interval=("0",)),
+        typed_decode=False,  # an object result is a snapshot, an array the legacy update
+    ),
+    Channel(
         routes=_one(OrderBookUpdate, BookDelta, _stream),
         payload="positional",
         options=_options(frequency=("100ms", "20ms"), level=("100", "50", "20")),
@@ -195,15 +204,6 @@ CATALOG: Final[tuple[Channel, ...]] = (
         routes=_one(ObuUpdate, ObuDelta, _stream),  # key: the stream name ob.<contract>.<level>
         payload="streams",
         options=_options(level=("400", "50")),
-    ),
-    Channel(
-        routes=(
-            Route(OrderBookSnapshot, BookSnapshot, _contract),
-            Route(LegacyOrderBookUpdate, LegacyBookEntry, attrgetter("c")),
-        ),
-        payload="positional",
-        options=_options(limit=("100", "50", "20", "10", "5", "1"), interval=("0",)),
-        typed_decode=False,  # an object result is a snapshot, an array the legacy update
     ),
     Channel(
         routes=_one(CandlesticksUpdate, Candlestick, attrgetter("n")),  # <interval>_<contract>
