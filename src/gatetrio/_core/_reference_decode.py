@@ -55,9 +55,9 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from . import _events
+from ._catalog import CATALOG
 from ._errors import ProtocolError
 from ._events import (
-    DATA_EVENT_TYPES,
     REQUIRED,
     ApiAck,
     ApiError,
@@ -66,23 +66,21 @@ from ._events import (
     BookLevel,
     ErrorReply,
     Event,
-    LegacyOrderBookUpdate,
     ObuLevel,
-    OrderBookSnapshot,
     Pong,
-    PublicLiquidationsUpdate,
     SubscribeAck,
     SystemNotice,
     Ticker,
-    TickersUpdate,
     UnknownEvent,
     UpgradeRequested,
-    _TickerText,
     record_fields,
 )
+from ._events._ticker import _TickerText, wrap_ticker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from ._catalog import Channel
 
 MAX_DEPTH: Final = 64
 """Deepest JSON nesting accepted. Gate nests about 5 deep; the bound makes the outcome for
@@ -280,6 +278,33 @@ def _record(cls: type[msgspec.Struct]) -> Callable[[object, str], object]:
     return convert
 
 
+def _ticker(value: object, what: str) -> Ticker:
+    if type(value) is not dict:
+        raise _bad(what, value)
+    kwargs: dict[str, object] = {}
+    for field in _TICKER_FIELDS:
+        if field.name not in value:
+            if field.required:
+                raise ProtocolError(f"ticker without {field.name}: {value!r:.80}")
+            continue
+        raw = value[field.name]
+        where = f"Ticker.{field.name}"
+        if field.type is int:
+            kwargs[field.name] = _int(raw, where)
+        elif field.name in _TICKER_PLAIN_STRINGS:
+            kwargs[field.name] = _str(raw, where)
+        else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
+            optional = raw is None and not field.required
+            kwargs[field.name] = None if optional else _level_text(raw, where)
+    return wrap_ticker(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
+
+
+_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
+_TICKER_PLAIN_STRINGS: Final = frozenset(
+    {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
+)
+
+
 _SCALARS: Final[dict[str, Callable[[object, str], object]]] = {
     "int": _int,
     "str": _str,
@@ -296,6 +321,7 @@ _SCALARS: Final[dict[str, Callable[[object, str], object]]] = {
     "tuple[str, ...] | None": _strings,
     "tuple[BookLevel, ...]": _array_of(_book_level),
     "tuple[ObuLevel, ...]": _array_of(_obu_level),
+    "Ticker": _ticker,  # not a Struct: a facade over wire text
 }
 
 
@@ -306,12 +332,16 @@ def _converter(annotation: str) -> Callable[[object, str], object]:
     inner = annotation.removesuffix(" | None")
     convert: Callable[[object, str], object]
     if inner.startswith("tuple[") and inner.endswith(", ...]"):
-        convert = _array_of(_record(getattr(_events, inner[6:-6])))
+        convert = _array_of(_named(inner[6:-6]))
     else:
-        convert = _record(getattr(_events, inner))
+        convert = _named(inner)
     if optional:
         return lambda value, what: None if value is None else convert(value, what)
     return convert
+
+
+def _named(name: str) -> Callable[[object, str], object]:
+    return _SCALARS.get(name) or _record(getattr(_events, name))
 
 
 # (field name, converter, required) per record class, built on first use.
@@ -342,33 +372,6 @@ def _build(cls: type[msgspec.Struct], value: object, what: str) -> Any:
         elif required:
             raise ProtocolError(f"{cls.__name__} without {name}: {value!r:.80}")
     return cls(**kwargs)
-
-
-def _ticker(value: object, what: str) -> Ticker:
-    if type(value) is not dict:
-        raise _bad(what, value)
-    kwargs: dict[str, object] = {}
-    for field in _TICKER_FIELDS:
-        if field.name not in value:
-            if field.required:
-                raise ProtocolError(f"ticker without {field.name}: {value!r:.80}")
-            continue
-        raw = value[field.name]
-        where = f"Ticker.{field.name}"
-        if field.type is int:
-            kwargs[field.name] = _int(raw, where)
-        elif field.name in _TICKER_PLAIN_STRINGS:
-            kwargs[field.name] = _str(raw, where)
-        else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
-            optional = raw is None and not field.required
-            kwargs[field.name] = None if optional else _level_text(raw, where)
-    return Ticker._from_text(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
-
-
-_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
-_TICKER_PLAIN_STRINGS: Final = frozenset(
-    {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
-)
 
 
 # --------------------------------------------------------------------------------- envelopes
@@ -477,51 +480,39 @@ def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
 
 
 # ------------------------------------------------------------------------------ data channels
+# One builder per catalogue row; the row says which quirks apply (spec 6.1, 6.4, 6.8).
 
 
-def _data_builder(cls: type[msgspec.Struct]) -> Callable[[dict[str, Any]], Any]:
+def _data_builder(
+    cls: type[msgspec.Struct], *, lone_object: bool
+) -> Callable[[dict[str, Any]], Any]:
     convert = _converter(record_fields(cls)[0].annotation)  # result
 
     def build(obj: dict[str, Any]) -> Any:
-        return _envelope(cls, obj, convert(obj["result"], f"{cls.__name__}.result"))
+        result = obj["result"]
+        if lone_object and type(result) is dict:
+            result = [result]  # a lone object is a one-item list
+        return _envelope(cls, obj, convert(result, f"{cls.__name__}.result"))
 
     return build
 
 
-def _tickers(obj: dict[str, Any]) -> TickersUpdate:
-    result = obj["result"]
-    items = [result] if type(result) is dict else result  # tardis also accepts one object
-    if type(items) is not list:
-        raise _bad("futures.tickers result", result)
-    tickers = tuple(_ticker(item, "ticker") for item in items)
-    built: TickersUpdate = _envelope(TickersUpdate, obj, tickers)
-    return built
+def _channel_builder(row: Channel) -> Callable[[dict[str, Any]], Any]:
+    if len(row.routes) == 1:
+        return _data_builder(row.routes[0].frame, lone_object=row.lone_object)
+    # Gate switches the frame class on the result's shape (order_book: an array is the legacy
+    # update, an object the snapshot): one frame class per shape.
+    by_shape: dict[bool, Callable[[dict[str, Any]], Any]] = {}
+    for route in row.routes:
+        many = record_fields(route.frame)[0].annotation.startswith("tuple[")
+        by_shape[many] = _data_builder(route.frame, lone_object=False)
 
+    def build(obj: dict[str, Any]) -> Any:
+        return by_shape[type(obj["result"]) is list](obj)
 
-def _public_liquidates(obj: dict[str, Any]) -> PublicLiquidationsUpdate:
-    result = obj["result"]
-    items = [result] if type(result) is dict else result  # an object live 2026-08, docs: array
-    built: PublicLiquidationsUpdate = _PUBLIC_LIQUIDATIONS(obj | {"result": items})
-    return built
-
-
-def _order_book(obj: dict[str, Any]) -> OrderBookSnapshot | LegacyOrderBookUpdate:
-    legacy = type(obj["result"]) is list
-    built: OrderBookSnapshot | LegacyOrderBookUpdate = (
-        _LEGACY_BOOK(obj) if legacy else _BOOK_SNAPSHOT(obj)
-    )
-    return built
-
-
-_PUBLIC_LIQUIDATIONS: Final = _data_builder(PublicLiquidationsUpdate)
-_LEGACY_BOOK: Final = _data_builder(LegacyOrderBookUpdate)
-_BOOK_SNAPSHOT: Final = _data_builder(OrderBookSnapshot)
+    return build
 
 
 _DATA_BUILDERS: Final[dict[str, Callable[[dict[str, Any]], Any]]] = {
-    channel: _data_builder(classes[0]) for channel, classes in DATA_EVENT_TYPES.items()
-} | {
-    "futures.tickers": _tickers,
-    "futures.public_liquidates": _public_liquidates,
-    "futures.order_book": _order_book,
+    row.name: _channel_builder(row) for row in CATALOG
 }
