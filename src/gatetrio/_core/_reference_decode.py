@@ -24,20 +24,21 @@ The rules, in the order they are applied (spec sections in brackets):
 4. A data channel's `result` is required and must have the documented shape: `{"channel":
    "futures.trades"}` alone is a `ProtocolError`, not an empty update. `event` and `time` may be
    absent (obu pushes omit them [6.6]); the record's default is used.
-5. Field types follow the annotations in `_events.py`; a required field that is missing, or any
+5. Field types follow the annotations in `_events`; a required field that is missing, or any
    field of the wrong JSON type, is a `ProtocolError`; unknown keys are ignored. Ints are JSON
    integers (not bools, not floats). `Decimal` fields take a JSON number (exactly, from its
    text) or a string as `Decimal()` reads it (exponents included), which must be finite; an
    optional one is None for `""`, null or absent. `Size` is a JSON integer as `int`, anything
    else as above as `Decimal` [10].
    Order-book level prices/sizes and ticker decimals keep Gate's text unvalidated; they are
-   checked when read (`BookLevel.price`, `Ticker.last`), see `_events.py`. A level price sent as
+   checked when read (`BookLevel.price`, `Ticker.last`), see `_events`. A level price sent as
    a JSON number (gocryptotrader's obu fixture) keeps the number's text.
 6. Quirks: `public_liquidates.result` may be one object or an array [6.8]; a `tickers` result may
    be one object [6.1, tardis]; `futures.order_book` with an array result is the legacy
    incremental form, with an object the snapshot [6.4]; obu levels are arrays of which the first
    two elements count [6.6]. `time` seconds-vs-milliseconds is kept as sent
-   (`PublicLiquidation.time_ms` normalises).
+   (`PublicLiquidation.time_ms` normalises). Which channel has which quirk is its catalogue row
+   (`_catalog.py`: `lone_object`, and a row with one frame class per result shape).
 7. Trading-API replies: `ack: true` makes an `ApiAck`; else a non-empty `data.errs` object makes
    an `ApiError`; else an `ApiResult` with `data.result` as plain JSON [8.3].
 
@@ -159,7 +160,7 @@ def _no_nan(text: str) -> object:
 
 
 # ----------------------------------------------------------------------------- field values
-# One converter per annotation text used in _events.py. `what` names the field in errors.
+# One converter per annotation text used in _events. `what` names the field in errors.
 
 
 def _bad(what: str, value: object) -> ProtocolError:
