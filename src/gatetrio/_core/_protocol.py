@@ -42,8 +42,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias, cast
 import attrs
 import msgspec
 
-from ._catalog import ROUTING_KEYS as _KEYS
-from ._catalog import Item
+from ._catalog import ROUTING_KEYS, Item
 from ._catalog import KeyFn as _KeyFn
 from ._decode import decode_message
 from ._encode import encode_request
@@ -76,7 +75,9 @@ if TYPE_CHECKING:
 
     from ._config import Credentials
 
-# `Item` (one routed unit of pushed data) and the routing keys come from the channel catalogue.
+# `Item` (one routed unit of pushed data) and the routing key of each frame class come from the
+# channel catalogue.
+_KEYS: Final = ROUTING_KEYS
 
 # Gate documents code 4 as "authentication fail" (spec 2.4). ccxt also maps 6 and 11 to auth
 # errors, but their meaning is undocumented, so they stay SubscriptionRejected.
