@@ -13,7 +13,7 @@ Import what you need:
 - `typed_path_events`: hot data events whose text needs no JSON escapes, so `decode_message`
   must take its msgspec path for them (tests/test_decode.py asserts it).
 
-Field values come from the annotations in `_events.py` (one strategy per annotation, the same
+Field values come from the annotations in `_events` (one strategy per annotation, the same
 table the decoder uses), so a new field is covered without touching this file. Frame events get
 their `channel` from their class (it is the class's msgspec tag, not a constructor argument).
 """

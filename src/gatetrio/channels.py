@@ -23,8 +23,14 @@ Example::
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
+from ._core._catalog import (
+    CANDLE_PRICE_PREFIXES,
+    CANDLESTICK_INTERVALS,
+    CHANNELS,
+    CONTRACT_STATS_INTERVALS,
+)
 from ._core._errors import UsageError
 from ._core._requests import ALL, WILDCARD, ChannelSpec, check_contract
 
@@ -85,18 +91,9 @@ __all__ = [
 
 CandlePrice: TypeAlias = Literal["last", "mark", "index"]
 
-CANDLESTICK_INTERVALS: Final = ("10s", "1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "7d")
-"""Intervals `candlesticks` accepts (spec 6.7)."""
-
-CONTRACT_STATS_INTERVALS: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "3d", "7d")
-"""Intervals `contract_stats` accepts (spec 6.9)."""
-
-_ORDER_BOOK_LIMITS: Final = ("100", "50", "20", "10", "5", "1")
-_ORDER_BOOK_INTERVALS: Final = ("0",)
-_UPDATE_FREQUENCIES: Final = ("100ms", "20ms")
-_UPDATE_LEVELS: Final = ("100", "50", "20")
-_OBU_LEVELS: Final = ("400", "50")
-_CANDLE_PREFIXES: Final[dict[str, str]] = {"last": "", "mark": "mark_", "index": "index_"}
+# CANDLESTICK_INTERVALS (spec 6.7) and CONTRACT_STATS_INTERVALS (spec 6.9), the intervals
+# `candlesticks` and `contract_stats` accept, come from the channel catalogue with every other
+# per-channel fact: each builder below reads its row there (private, payload shape, options).
 
 
 # --------------------------------------------------------------------------- argument checks
@@ -110,8 +107,15 @@ def _option(value: object, choices: tuple[str, ...], what: str) -> str:
     raise UsageError(f"{what} must be one of {', '.join(repr(c) for c in choices)}, got {value!r}")
 
 
-def _contracts(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> tuple[str, ...]:
+def _choice(channel: str, option: str, value: object) -> str:
+    """`value` checked against the catalogue's allowed values of `channel`'s `option`."""
+    row = CHANNELS[channel]
+    return _option(value, row.options[option], f"{row.short} {option}")
+
+
+def _contracts(channel: str, contracts: tuple[str, ...]) -> tuple[str, ...]:
     """The payload for a list channel: distinct valid contracts, or ``("!all",)``."""
+    allow_all = CHANNELS[channel].allow_all
     if not contracts:
         if allow_all:
             return (ALL,)
@@ -143,14 +147,26 @@ def _keys(items: tuple[str, ...]) -> frozenset[str]:
     return frozenset(WILDCARD if item == ALL else item for item in items)
 
 
-def _list_channel(channel: str, contracts: tuple[str, ...], *, allow_all: bool) -> ChannelSpec[Any]:
-    payload = _contracts(channel, contracts, allow_all=allow_all)
-    return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys(payload), batched=True)
+def _spec(channel: str, payload: tuple[str, ...], keys: frozenset[str]) -> ChannelSpec[Any]:
+    # `private` and `batched` (each payload element its own target) are the catalogue's.
+    row = CHANNELS[channel]
+    return ChannelSpec(
+        channel=channel,
+        payloads=(payload,),
+        keys=keys,
+        private=row.private,
+        batched=row.batched,
+    )
+
+
+def _list_channel(channel: str, contracts: tuple[str, ...]) -> ChannelSpec[Any]:
+    payload = _contracts(channel, contracts)
+    return _spec(channel, payload, _keys(payload))
 
 
 def _positional(channel: str, payload: tuple[str, ...], key: str) -> ChannelSpec[Any]:
     # A positional payload is one subscription of its own; `key` routes the pushed items.
-    return ChannelSpec(channel=channel, payloads=(payload,), keys=frozenset({key}))
+    return _spec(channel, payload, frozenset({key}))
 
 
 def _user_id(user_id: object) -> str:
@@ -168,13 +184,9 @@ def _contract_or_all(contract: object) -> str:
     return ALL if contract == ALL else check_contract(contract)
 
 
-def _private(channel: str, payload: tuple[str, ...], contract: str) -> ChannelSpec[Any]:
-    return ChannelSpec(channel=channel, payloads=(payload,), keys=_keys((contract,)), private=True)
-
-
 def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpec[Any]:
     uid, target = _user_id(user_id), _contract_or_all(contract)
-    return _private(channel, (uid, target), target)
+    return _spec(channel, (uid, target), _keys((target,)))
 
 
 # --------------------------------------------------------------------------- public channels
@@ -187,7 +199,7 @@ def tickers(*contracts: str) -> ChannelSpec[Ticker]:
 
         tickers("BTC_USDT", "ETH_USDT")  # payload ["BTC_USDT", "ETH_USDT"]
     """
-    return _list_channel("futures.tickers", contracts, allow_all=False)
+    return _list_channel("futures.tickers", contracts)
 
 
 def trades(*contracts: str) -> ChannelSpec[Trade]:
@@ -197,7 +209,7 @@ def trades(*contracts: str) -> ChannelSpec[Trade]:
 
         trades("BTC_USDT")  # payload ["BTC_USDT"]
     """
-    return _list_channel("futures.trades", contracts, allow_all=False)
+    return _list_channel("futures.trades", contracts)
 
 
 def book_ticker(*contracts: str) -> ChannelSpec[BookTicker]:
@@ -207,7 +219,7 @@ def book_ticker(*contracts: str) -> ChannelSpec[BookTicker]:
 
         book_ticker("BTC_USDT")  # payload ["BTC_USDT"]
     """
-    return _list_channel("futures.book_ticker", contracts, allow_all=False)
+    return _list_channel("futures.book_ticker", contracts)
 
 
 def order_book(
@@ -225,8 +237,8 @@ def order_book(
     check_contract(contract)
     payload = (
         contract,
-        _option(limit, _ORDER_BOOK_LIMITS, "order_book limit"),
-        _option(interval, _ORDER_BOOK_INTERVALS, "order_book interval"),
+        _choice("futures.order_book", "limit", limit),
+        _choice("futures.order_book", "interval", interval),
     )
     return _positional("futures.order_book", payload, contract)
 
@@ -244,8 +256,8 @@ def order_book_update(
         order_book_update("BTC_USDT", "100ms", "100")  # payload ["BTC_USDT", "100ms", "100"]
     """
     check_contract(contract)
-    frequency = _option(frequency, _UPDATE_FREQUENCIES, "order_book_update frequency")
-    level_text = _option(level, _UPDATE_LEVELS, "order_book_update level")
+    frequency = _choice("futures.order_book_update", "frequency", frequency)
+    level_text = _choice("futures.order_book_update", "level", level)
     if frequency == "20ms" and level_text != "20":
         raise UsageError(
             f"order_book_update at 20ms only supports level '20', got level {level!r}; "
@@ -263,12 +275,10 @@ def obu(*contracts: str, level: str | int = 400) -> ChannelSpec[ObuDelta]:
 
         obu("BTC_USDT", "ETH_USDT", level=50)  # payload ["ob.BTC_USDT.50", "ob.ETH_USDT.50"]
     """
-    level_text = _option(level, _OBU_LEVELS, "obu level")
-    names = _contracts("futures.obu", contracts, allow_all=False)
+    level_text = _choice("futures.obu", "level", level)
+    names = _contracts("futures.obu", contracts)
     streams = tuple(f"ob.{contract}.{level_text}" for contract in names)
-    return ChannelSpec(
-        channel="futures.obu", payloads=(streams,), keys=frozenset(streams), batched=True
-    )
+    return _spec("futures.obu", streams, frozenset(streams))
 
 
 def candlesticks(
@@ -283,7 +293,7 @@ def candlesticks(
 
         candlesticks("BTC_USDT", "1m", price="mark")  # payload ["1m", "mark_BTC_USDT"]
     """
-    for name, prefix in _CANDLE_PREFIXES.items():
+    for name, prefix in CANDLE_PRICE_PREFIXES.items():
         if prefix and isinstance(contract, str) and contract.startswith(prefix):
             bare = contract.removeprefix(prefix)
             raise UsageError(
@@ -291,8 +301,8 @@ def candlesticks(
                 f"candlesticks({bare!r}, price={name!r}), not {contract!r}"
             )
     check_contract(contract)
-    interval = _option(interval, CANDLESTICK_INTERVALS, "candlesticks interval")
-    kind = _CANDLE_PREFIXES.get(price) if isinstance(price, str) else None
+    interval = _choice("futures.candlesticks", "interval", interval)
+    kind = CANDLE_PRICE_PREFIXES.get(price) if isinstance(price, str) else None
     if kind is None:
         raise UsageError(f"candlesticks price must be 'last', 'mark' or 'index', got {price!r}")
     target = kind + contract
@@ -307,7 +317,7 @@ def public_liquidates(*contracts: str) -> ChannelSpec[PublicLiquidation]:
         public_liquidates()  # payload ["!all"]
         public_liquidates("BTC_USDT")  # payload ["BTC_USDT"]
     """
-    return _list_channel("futures.public_liquidates", contracts, allow_all=True)
+    return _list_channel("futures.public_liquidates", contracts)
 
 
 def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec[ContractStats]:
@@ -320,7 +330,7 @@ def contract_stats(contract: str, interval: str = "1m") -> ChannelSpec[ContractS
         contract_stats("BTC_USDT", "5m")  # payload ["BTC_USDT", "5m"]
     """
     check_contract(contract)
-    interval = _option(interval, CONTRACT_STATS_INTERVALS, "contract_stats interval")
+    interval = _choice("futures.contract_stats", "interval", interval)
     return _positional("futures.contract_stats", (contract, interval), contract)
 
 
@@ -331,7 +341,7 @@ def contract_info(*contracts: str) -> ChannelSpec[ContractInfo]:
 
         contract_info("BTC_USDT")  # payload ["BTC_USDT"]
     """
-    return _list_channel("futures.contract_info", contracts, allow_all=True)
+    return _list_channel("futures.contract_info", contracts)
 
 
 def adl_warning(*contracts: str) -> ChannelSpec[AdlWarning]:
@@ -341,7 +351,7 @@ def adl_warning(*contracts: str) -> ChannelSpec[AdlWarning]:
 
         adl_warning()  # payload ["!all"]
     """
-    return _list_channel("futures.adl_warning", contracts, allow_all=True)
+    return _list_channel("futures.adl_warning", contracts)
 
 
 # --------------------------------------------------------------------------- private channels
@@ -427,7 +437,7 @@ def balances(user_id: str | int) -> ChannelSpec[Balance]:
 
         balances("20011")  # payload ["20011"]
     """
-    return _private("futures.balances", (_user_id(user_id),), ALL)
+    return _spec("futures.balances", (_user_id(user_id),), _keys((ALL,)))
 
 
 def position_adl_rank(contract: str = ALL) -> ChannelSpec[PositionAdlRank]:
@@ -440,7 +450,7 @@ def position_adl_rank(contract: str = ALL) -> ChannelSpec[PositionAdlRank]:
         position_adl_rank()  # payload ["!all"]
     """
     target = _contract_or_all(contract)
-    return _private("futures.position_adl_rank", (target,), target)
+    return _spec("futures.position_adl_rank", (target,), _keys((target,)))
 
 
 def autoorders(user_id: str | int, contract: str = ALL) -> ChannelSpec[AutoOrder]:

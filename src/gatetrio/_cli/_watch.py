@@ -30,6 +30,7 @@ import attrs
 import trio
 
 from gatetrio import channels
+from gatetrio._core._catalog import CATALOG
 from gatetrio._core._config import endpoint_url
 from gatetrio._core._errors import ConnectionLost, GateTrioError, UsageError
 from gatetrio._core._requests import check_contract
@@ -66,33 +67,11 @@ STREAM_BUFFER: Final = 4096  # per subscription: a piped consumer may pause (les
 WRITE_BATCH: Final = 1024  # items moved from a subscription to the writer at once
 WRITE_CHUNKS: Final = 16  # batches joined into one write to stdout
 
+# `stream` takes the public channels; each catalogue row's builder has the row's short name.
 PUBLIC_CHANNELS: Final[dict[str, Callable[..., ChannelSpec[object]]]] = {
-    "tickers": channels.tickers,
-    "trades": channels.trades,
-    "book_ticker": channels.book_ticker,
-    "order_book": channels.order_book,
-    "order_book_update": channels.order_book_update,
-    "obu": channels.obu,
-    "candlesticks": channels.candlesticks,
-    "public_liquidates": channels.public_liquidates,
-    "contract_stats": channels.contract_stats,
-    "contract_info": channels.contract_info,
-    "adl_warning": channels.adl_warning,
+    row.short: getattr(channels, row.short) for row in CATALOG if not row.private
 }
-PRIVATE_CHANNELS: Final = frozenset(
-    {
-        "orders",
-        "usertrades",
-        "liquidates",
-        "auto_deleverages",
-        "position_closes",
-        "balances",
-        "reduce_risk_limits",
-        "positions",
-        "position_adl_rank",
-        "autoorders",
-    }
-)
+PRIVATE_CHANNELS: Final = frozenset(row.short for row in CATALOG if row.private)
 
 
 # ---------------------------------------------------------------------------------- options

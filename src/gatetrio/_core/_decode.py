@@ -28,26 +28,15 @@ from typing import TYPE_CHECKING, Any, Final, Union
 
 import msgspec
 
-from ._events import (
-    DATA_EVENT_TYPES,
-    Event,
-    Ticker,
-    TickersUpdate,
-    _Frame,
-    _TickerText,
-    record_classes,
-    record_fields,
-)
+from ._catalog import CATALOG
+from ._events import Event, TickersUpdate, _Frame, record_classes, record_fields
+from ._events._ticker import _TickerText, wrap_ticker
 from ._reference_decode import decode_message_reference
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 __all__ = ["decode_message"]
-
-# Left to the reference: autoorders carry free-form JSON (its depth limit and Decimal floats are
-# the reference's), and order_book switches type on the shape of its result.
-_REFERENCE_ONLY: Final = frozenset({"futures.autoorders", "futures.order_book"})
 
 
 def decode_message(frame: str | bytes) -> Event:
@@ -138,11 +127,8 @@ class _TickersText(_Frame, tag="futures.tickers", frozen=True):
 
 
 def _tickers(text: _TickersText) -> TickersUpdate:
-    tickers = tuple(map(_wrap_ticker, text.result))
+    tickers = tuple(map(wrap_ticker, text.result))
     return TickersUpdate(tickers, text.time, text.time_ms, text.event)
-
-
-_wrap_ticker = Ticker._from_text
 
 
 def _routes() -> dict[type[msgspec.Struct], Callable[[Any], Event | None] | None]:
@@ -151,9 +137,14 @@ def _routes() -> dict[type[msgspec.Struct], Callable[[Any], Event | None] | None
     finish: dict[type[msgspec.Struct], Callable[[Any], Event | None] | None] = {
         _TickersText: _tickers
     }
-    for channel, (event_class, *_) in DATA_EVENT_TYPES.items():
-        if channel not in _REFERENCE_ONLY and event_class is not TickersUpdate:
-            finish[event_class] = _finisher(record_fields(event_class)[0].annotation)
+    for row in CATALOG:
+        # Rows the catalogue leaves to the reference: free-form JSON (autoorders: its depth
+        # limit and Decimal floats are the reference's), or a result whose shape picks the class.
+        if not row.typed_decode:
+            continue
+        for route in row.routes:
+            if route.frame is not TickersUpdate:
+                finish[route.frame] = _finisher(record_fields(route.frame)[0].annotation)
     return finish
 
 

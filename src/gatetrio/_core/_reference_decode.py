@@ -24,7 +24,7 @@ The rules, in the order they are applied (spec sections in brackets):
 4. A data channel's `result` is required and must have the documented shape: `{"channel":
    "futures.trades"}` alone is a `ProtocolError`, not an empty update. `event` and `time` may be
    absent (obu pushes omit them [6.6]); the record's default is used.
-5. Field types follow the annotations in `_events.py`; a required field that is missing, or any
+5. Field types follow the annotations in `_events`; a required field that is missing, or any
    field of the wrong JSON type, is a `ProtocolError`; unknown keys are ignored. Ints are JSON
    integers (not bools, not floats). `Decimal` fields take a JSON number (exactly, from its
    text) or a string as `Decimal()` reads it (exponents included), which must be finite; an
@@ -33,13 +33,14 @@ The rules, in the order they are applied (spec sections in brackets):
    integer sizes, level sizes, error codes) must fit in int64, as Gate's own do: a 401-digit
    `time_ms` is a `ProtocolError` here, not a big int that overflows float arithmetic later.
    Order-book level prices/sizes and ticker decimals keep Gate's text unvalidated; they are
-   checked when read (`BookLevel.price`, `Ticker.last`), see `_events.py`. A level price sent as
+   checked when read (`BookLevel.price`, `Ticker.last`), see `_events`. A level price sent as
    a JSON number (gocryptotrader's obu fixture) keeps the number's text.
 6. Quirks: `public_liquidates.result` may be one object or an array [6.8]; a `tickers` result may
    be one object [6.1, tardis]; `futures.order_book` with an array result is the legacy
    incremental form, with an object the snapshot [6.4]; obu levels are arrays of which the first
    two elements count [6.6]. `time` seconds-vs-milliseconds is kept as sent
-   (`PublicLiquidation.time_ms` normalises).
+   (`PublicLiquidation.time_ms` normalises). Which channel has which quirk is its catalogue row
+   (`_catalog.py`: `lone_object`, and a row with one frame class per result shape).
 7. Trading-API replies: `ack: true` makes an `ApiAck`; else a non-empty `data.errs` object makes
    an `ApiError`; else an `ApiResult` with `data.result` as plain JSON [8.3].
 
@@ -57,9 +58,9 @@ from typing import TYPE_CHECKING, Any, Final
 import msgspec
 
 from . import _events
+from ._catalog import CATALOG
 from ._errors import ProtocolError
 from ._events import (
-    DATA_EVENT_TYPES,
     REQUIRED,
     ApiAck,
     ApiError,
@@ -69,23 +70,21 @@ from ._events import (
     ErrorReply,
     Event,
     Int64,
-    LegacyOrderBookUpdate,
     ObuLevel,
-    OrderBookSnapshot,
     Pong,
-    PublicLiquidationsUpdate,
     SubscribeAck,
     SystemNotice,
     Ticker,
-    TickersUpdate,
     UnknownEvent,
     UpgradeRequested,
-    _TickerText,
     record_fields,
 )
+from ._events._ticker import _TickerText, wrap_ticker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+
+    from ._catalog import Channel
 
 INT64_MIN: Final = -(2**63)
 INT64_MAX: Final = 2**63 - 1
@@ -168,7 +167,7 @@ def _no_nan(text: str) -> object:
 
 
 # ----------------------------------------------------------------------------- field values
-# One converter per annotation text used in _events.py. `what` names the field in errors.
+# One converter per annotation text used in _events. `what` names the field in errors.
 
 
 def _bad(what: str, value: object) -> ProtocolError:
@@ -289,6 +288,34 @@ def _record(cls: type[msgspec.Struct]) -> Callable[[object, str], object]:
     return convert
 
 
+def _ticker(value: object, what: str) -> Ticker:
+    if type(value) is not dict:
+        raise _bad(what, value)
+    kwargs: dict[str, object] = {}
+    for field in _TICKER_FIELDS:
+        if field.name not in value:
+            if field.required:
+                raise ProtocolError(f"ticker without {field.name}: {value!r:.80}")
+            continue
+        raw = value[field.name]
+        where = f"Ticker.{field.name}"
+        if field.name in _TICKER_INTS:
+            kwargs[field.name] = _int(raw, where)
+        elif field.name in _TICKER_PLAIN_STRINGS:
+            kwargs[field.name] = _str(raw, where)
+        else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
+            optional = raw is None and not field.required
+            kwargs[field.name] = None if optional else _level_text(raw, where)
+    return wrap_ticker(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
+
+
+_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
+_TICKER_INTS: Final = frozenset(f.name for f in _TICKER_FIELDS if f.type in {int, Int64})
+_TICKER_PLAIN_STRINGS: Final = frozenset(
+    {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
+)
+
+
 _SCALARS: Final[dict[str, Callable[[object, str], object]]] = {
     "int": _int,
     "str": _str,
@@ -305,6 +332,7 @@ _SCALARS: Final[dict[str, Callable[[object, str], object]]] = {
     "tuple[str, ...] | None": _strings,
     "tuple[BookLevel, ...]": _array_of(_book_level),
     "tuple[ObuLevel, ...]": _array_of(_obu_level),
+    "Ticker": _ticker,  # not a Struct: a facade over wire text
 }
 
 
@@ -315,12 +343,16 @@ def _converter(annotation: str) -> Callable[[object, str], object]:
     inner = annotation.removesuffix(" | None")
     convert: Callable[[object, str], object]
     if inner.startswith("tuple[") and inner.endswith(", ...]"):
-        convert = _array_of(_record(getattr(_events, inner[6:-6])))
+        convert = _array_of(_named(inner[6:-6]))
     else:
-        convert = _record(getattr(_events, inner))
+        convert = _named(inner)
     if optional:
         return lambda value, what: None if value is None else convert(value, what)
     return convert
+
+
+def _named(name: str) -> Callable[[object, str], object]:
+    return _SCALARS.get(name) or _record(getattr(_events, name))
 
 
 # (field name, converter, required) per record class, built on first use.
@@ -351,34 +383,6 @@ def _build(cls: type[msgspec.Struct], value: object, what: str) -> Any:
         elif required:
             raise ProtocolError(f"{cls.__name__} without {name}: {value!r:.80}")
     return cls(**kwargs)
-
-
-def _ticker(value: object, what: str) -> Ticker:
-    if type(value) is not dict:
-        raise _bad(what, value)
-    kwargs: dict[str, object] = {}
-    for field in _TICKER_FIELDS:
-        if field.name not in value:
-            if field.required:
-                raise ProtocolError(f"ticker without {field.name}: {value!r:.80}")
-            continue
-        raw = value[field.name]
-        where = f"Ticker.{field.name}"
-        if field.name in _TICKER_INTS:
-            kwargs[field.name] = _int(raw, where)
-        elif field.name in _TICKER_PLAIN_STRINGS:
-            kwargs[field.name] = _str(raw, where)
-        else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
-            optional = raw is None and not field.required
-            kwargs[field.name] = None if optional else _level_text(raw, where)
-    return Ticker._from_text(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
-
-
-_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
-_TICKER_INTS: Final = frozenset(f.name for f in _TICKER_FIELDS if f.type in {int, Int64})
-_TICKER_PLAIN_STRINGS: Final = frozenset(
-    {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}
-)
 
 
 # --------------------------------------------------------------------------------- envelopes
@@ -487,51 +491,39 @@ def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
 
 
 # ------------------------------------------------------------------------------ data channels
+# One builder per catalogue row; the row says which quirks apply (spec 6.1, 6.4, 6.8).
 
 
-def _data_builder(cls: type[msgspec.Struct]) -> Callable[[dict[str, Any]], Any]:
+def _data_builder(
+    cls: type[msgspec.Struct], *, lone_object: bool
+) -> Callable[[dict[str, Any]], Any]:
     convert = _converter(record_fields(cls)[0].annotation)  # result
 
     def build(obj: dict[str, Any]) -> Any:
-        return _envelope(cls, obj, convert(obj["result"], f"{cls.__name__}.result"))
+        result = obj["result"]
+        if lone_object and type(result) is dict:
+            result = [result]  # a lone object is a one-item list
+        return _envelope(cls, obj, convert(result, f"{cls.__name__}.result"))
 
     return build
 
 
-def _tickers(obj: dict[str, Any]) -> TickersUpdate:
-    result = obj["result"]
-    items = [result] if type(result) is dict else result  # tardis also accepts one object
-    if type(items) is not list:
-        raise _bad("futures.tickers result", result)
-    tickers = tuple(_ticker(item, "ticker") for item in items)
-    built: TickersUpdate = _envelope(TickersUpdate, obj, tickers)
-    return built
+def _channel_builder(row: Channel) -> Callable[[dict[str, Any]], Any]:
+    if len(row.routes) == 1:
+        return _data_builder(row.routes[0].frame, lone_object=row.lone_object)
+    # Gate switches the frame class on the result's shape (order_book: an array is the legacy
+    # update, an object the snapshot): one frame class per shape.
+    by_shape: dict[bool, Callable[[dict[str, Any]], Any]] = {}
+    for route in row.routes:
+        many = record_fields(route.frame)[0].annotation.startswith("tuple[")
+        by_shape[many] = _data_builder(route.frame, lone_object=False)
 
+    def build(obj: dict[str, Any]) -> Any:
+        return by_shape[type(obj["result"]) is list](obj)
 
-def _public_liquidates(obj: dict[str, Any]) -> PublicLiquidationsUpdate:
-    result = obj["result"]
-    items = [result] if type(result) is dict else result  # an object live 2026-08, docs: array
-    built: PublicLiquidationsUpdate = _PUBLIC_LIQUIDATIONS(obj | {"result": items})
-    return built
-
-
-def _order_book(obj: dict[str, Any]) -> OrderBookSnapshot | LegacyOrderBookUpdate:
-    legacy = type(obj["result"]) is list
-    built: OrderBookSnapshot | LegacyOrderBookUpdate = (
-        _LEGACY_BOOK(obj) if legacy else _BOOK_SNAPSHOT(obj)
-    )
-    return built
-
-
-_PUBLIC_LIQUIDATIONS: Final = _data_builder(PublicLiquidationsUpdate)
-_LEGACY_BOOK: Final = _data_builder(LegacyOrderBookUpdate)
-_BOOK_SNAPSHOT: Final = _data_builder(OrderBookSnapshot)
+    return build
 
 
 _DATA_BUILDERS: Final[dict[str, Callable[[dict[str, Any]], Any]]] = {
-    channel: _data_builder(classes[0]) for channel, classes in DATA_EVENT_TYPES.items()
-} | {
-    "futures.tickers": _tickers,
-    "futures.public_liquidates": _public_liquidates,
-    "futures.order_book": _order_book,
+    row.name: _channel_builder(row) for row in CATALOG
 }

@@ -26,52 +26,44 @@ speed, and the order book converts each level once when it applies it) and ticke
 ~14 decimals a ticker). A malformed value there raises `ProtocolError` when it is read.
 
 No validators here: the decoder is the only producer from untrusted input and validates once.
+
+This package: the item and frame records and the unions (here), the `Ticker` facade
+(`_ticker.py`), replies and notices (`_replies.py`), field reflection (`_schema.py`). Which
+channel routes how is `_core/_catalog.py`; `DataEvent` and `Item` are declared here statically
+(typing cannot compute a union) and a test holds them equal to the catalogue.
 """
 
 from __future__ import annotations
 
-import functools
-import operator
-import re
 from decimal import Decimal
-from types import UnionType
-from typing import (
-    Annotated,
-    Final,
-    Generic,
-    NamedTuple,
-    Self,
-    TypeAlias,
-    TypeVar,
-    final,
-    get_args,
-    get_type_hints,
-    overload,
-)
+from typing import Annotated, TypeAlias, get_args
 
 import msgspec
 
-from ._errors import ProtocolError
+from ._replies import ApiAck as ApiAck
+from ._replies import ApiError as ApiError
+from ._replies import ApiHeader as ApiHeader
+from ._replies import ApiResult as ApiResult
+from ._replies import ErrorReply as ErrorReply
+from ._replies import Pong as Pong
+from ._replies import SubscribeAck as SubscribeAck
+from ._replies import SystemNotice as SystemNotice
+from ._replies import UnknownEvent as UnknownEvent
+from ._replies import UpgradeRequested as UpgradeRequested
+from ._schema import REQUIRED as REQUIRED
+from ._schema import FieldSpec as FieldSpec
+from ._schema import Int64 as Int64  # how msgspec sees every `int` field: Gate's are int64
+from ._schema import find_records, resolve_annotations
+from ._schema import record_fields as record_fields
+from ._ticker import Ticker as Ticker
+from ._ticker import _TickerText as _TickerText
+from ._ticker import decimal_text
 
 Size: TypeAlias = int | Decimal
-Int64: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-"""How msgspec sees every `int` field (see `_resolve_annotations`): Gate's ints are int64."""
-
-
-def _decimal_text(text: str, what: str) -> Decimal:
-    # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
-    # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
-    try:
-        value = Decimal(text)
-    except (ArithmeticError, ValueError, TypeError):
-        raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=str(text)) from None
-    if not value.is_finite():
-        raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
-    return value
 
 
 def _size(raw: int | str) -> Size:
-    return raw if isinstance(raw, int) else _decimal_text(raw, "size")
+    return raw if isinstance(raw, int) else decimal_text(raw, "size")
 
 
 class BookLevel(msgspec.Struct, frozen=True, gc=False):
@@ -87,7 +79,7 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
 
     @property
     def price(self) -> Decimal:
-        return _decimal_text(self.p, "price")
+        return decimal_text(self.p, "price")
 
     @property
     def size(self) -> Size:
@@ -99,207 +91,6 @@ class ObuLevel(BookLevel, frozen=True, gc=False, array_like=True):
 
 
 # --------------------------------------------------------------------------- public channels
-
-
-class _TickerText(msgspec.Struct, frozen=True, gc=False):
-    """A ticker as Gate sends it: the decimal fields keep their wire text (None when absent)."""
-
-    contract: str
-    last: str
-    change_percentage: str | None = None
-    total_size: str | None = None
-    volume_24h: str | None = None
-    volume_24h_base: str | None = None
-    volume_24h_quote: str | None = None
-    volume_24h_settle: str | None = None
-    mark_price: str | None = None
-    index_price: str | None = None
-    funding_rate: str | None = None
-    funding_rate_indicative: str | None = None
-    low_24h: str | None = None
-    high_24h: str | None = None
-    change_price: str | None = None
-    quanto_base_rate: str = ""
-    price_type: str = ""
-    change_from: str = ""
-    funding_interval: int = 0
-    funding_offset: int = 0
-    funding_next_apply: int = 0
-    t: int = 0
-    event_type: str = ""
-
-
-_T = TypeVar("_T")
-
-
-class _TickerField(Generic[_T]):
-    """A plain ticker attribute, read through from the wire record."""
-
-    __slots__ = ("name",)
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: Ticker, owner: type | None = None) -> _T: ...
-    def __get__(self, obj: Ticker | None, owner: type | None = None) -> _T | Self:
-        if obj is None:
-            return self
-        value: _T = getattr(obj._text, self.name)
-        return value
-
-
-class _TickerDecimal(_TickerField["Decimal | None"]):
-    """An optional ticker decimal: None when Gate omitted it or sent `""`."""
-
-    __slots__ = ()
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal | None: ...
-    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self | None:
-        if obj is None:
-            return self
-        text: str | None = getattr(obj._text, self.name)
-        return _decimal_text(text, self.name) if text else None
-
-
-class _TickerRequiredDecimal(_TickerField[Decimal]):
-    __slots__ = ()
-
-    @overload
-    def __get__(self, obj: None, owner: type) -> Self: ...
-    @overload
-    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal: ...
-    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
-        if obj is None:
-            return self
-        return _decimal_text(getattr(obj._text, self.name), self.name)
-
-
-def _text_or_none(value: Decimal | str | None) -> str | None:
-    return value if value is None or isinstance(value, str) else str(value)
-
-
-@final
-class Ticker:
-    """One contract's `futures.tickers` entry; numeric fields read as `Decimal` (None if absent).
-
-    A ticker carries ~14 decimal fields, and converting them all while decoding costs more than
-    the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
-    converts a field when it is read: `ticker.last` is a fresh `Decimal` on each access (bind it
-    to a name if you read it in a loop), and a malformed value raises `ProtocolError` there
-    rather than in `decode_message`. Equality and hashing compare the wire text.
-
-    Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
-    """
-
-    __slots__ = ("_text",)
-    _text: _TickerText
-
-    contract = _TickerField[str]()
-    last = _TickerRequiredDecimal()
-    change_percentage = _TickerDecimal()
-    total_size = _TickerDecimal()  # open interest in contracts; a string even without the header
-    volume_24h = _TickerDecimal()
-    volume_24h_base = _TickerDecimal()
-    volume_24h_quote = _TickerDecimal()
-    volume_24h_settle = _TickerDecimal()
-    mark_price = _TickerDecimal()
-    index_price = _TickerDecimal()
-    funding_rate = _TickerDecimal()
-    funding_rate_indicative = _TickerDecimal()
-    low_24h = _TickerDecimal()
-    high_24h = _TickerDecimal()
-    change_price = _TickerDecimal()
-    quanto_base_rate = _TickerField[str]()  # often "", else a decimal string such as "2.895e-05"
-    price_type = _TickerField[str]()
-    change_from = _TickerField[str]()
-    funding_interval = _TickerField[int]()
-    funding_offset = _TickerField[int]()
-    funding_next_apply = _TickerField[int]()
-    t = _TickerField[int]()  # ms; 0 when Gate omitted it (seen in 2024)
-    event_type = _TickerField[str]()
-
-    def __init__(  # noqa: PLR0917  # positional too, in wire order, like every other record
-        self,
-        contract: str,
-        last: Decimal | str,
-        change_percentage: Decimal | str | None = None,
-        total_size: Decimal | str | None = None,
-        volume_24h: Decimal | str | None = None,
-        volume_24h_base: Decimal | str | None = None,
-        volume_24h_quote: Decimal | str | None = None,
-        volume_24h_settle: Decimal | str | None = None,
-        mark_price: Decimal | str | None = None,
-        index_price: Decimal | str | None = None,
-        funding_rate: Decimal | str | None = None,
-        funding_rate_indicative: Decimal | str | None = None,
-        low_24h: Decimal | str | None = None,
-        high_24h: Decimal | str | None = None,
-        change_price: Decimal | str | None = None,
-        quanto_base_rate: str = "",
-        price_type: str = "",
-        change_from: str = "",
-        funding_interval: int = 0,
-        funding_offset: int = 0,
-        funding_next_apply: int = 0,
-        t: int = 0,
-        event_type: str = "",
-    ) -> None:
-        d = _text_or_none
-        self._text = _TickerText(
-            contract,
-            str(last),
-            d(change_percentage),
-            d(total_size),
-            d(volume_24h),
-            d(volume_24h_base),
-            d(volume_24h_quote),
-            d(volume_24h_settle),
-            d(mark_price),
-            d(index_price),
-            d(funding_rate),
-            d(funding_rate_indicative),
-            d(low_24h),
-            d(high_24h),
-            d(change_price),
-            quanto_base_rate,
-            price_type,
-            change_from,
-            funding_interval,
-            funding_offset,
-            funding_next_apply,
-            t,
-            event_type,
-        )
-
-    @classmethod
-    def _from_text(cls, text: _TickerText) -> Ticker:
-        # The decoders' constructor: wraps an already-decoded wire record without copying it.
-        ticker = _new_object(cls)
-        ticker._text = text
-        return ticker
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not Ticker:
-            return NotImplemented
-        return self._text == other._text
-
-    def __hash__(self) -> int:
-        return hash(self._text)
-
-    def __repr__(self) -> str:
-        return "Ticker" + repr(self._text).removeprefix("_TickerText")
-
-    def __reduce__(self) -> tuple[object, ...]:
-        return (Ticker._from_text, (self._text,))
-
-
-_new_object = object.__new__
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False):
@@ -786,138 +577,6 @@ class AutoOrdersUpdate(_Frame, tag="futures.autoorders", frozen=True, gc=True):
     result: tuple[AutoOrder, ...]
 
 
-# ---------------------------------------------------------------------- replies and notices
-
-
-class SubscribeAck(msgspec.Struct, frozen=True, gc=False):
-    """A successful subscribe or unsubscribe (`event` tells which)."""
-
-    channel: str
-    event: str
-    id: int | None = None
-    payload: tuple[str, ...] | None = None
-    conn_id: str = ""
-    trace_id: str = ""
-    time: int = 0
-    time_ms: int = 0  # 0 on 2023 acks
-
-
-# code 4 reads `{"label":"INVALID_KEY","message":...}\n`; older auth errors embed the same object
-# after other text (spec 2.4), so search rather than parse.
-_LABEL_IN_MESSAGE: Final = re.compile(r'"label"\s*:\s*"([^"\\]*)"')
-
-
-class ErrorReply(msgspec.Struct, frozen=True, gc=False):
-    """`{"error": {"code", "message"}}`: a failed subscribe/unsubscribe or a malformed request.
-
-    Malformed JSON from the client gets code 1 with empty `channel` and `event`.
-    """
-
-    channel: str
-    event: str
-    code: int
-    message: str
-    id: int | None = None
-    payload: tuple[str, ...] | None = None
-    conn_id: str = ""
-    trace_id: str = ""
-    time: int = 0
-    time_ms: int = 0
-
-    @property
-    def label(self) -> str:
-        """The `label` Gate sometimes nests as JSON inside `message` (e.g. "INVALID_KEY"), or ""."""
-        found = _LABEL_IN_MESSAGE.search(self.message)
-        return found.group(1) if found else ""
-
-
-class Pong(msgspec.Struct, frozen=True, gc=False):
-    """Reply to futures.ping."""
-
-    time: int = 0
-    time_ms: int = 0
-    conn_id: str = ""
-
-
-class UpgradeRequested(msgspec.Struct, frozen=True, gc=False):
-    """`futures.system` upgrade notice: the server will close this connection soon."""
-
-    msg: str = ""
-    time: int = 0
-    time_ms: int = 0
-
-
-class SystemNotice(msgspec.Struct, frozen=True):
-    """Any other `futures.system` notice (e.g. SBE schema messages)."""
-
-    type: str
-    msg: str = ""
-    data: object = None
-    time: int = 0
-    time_ms: int = 0
-
-
-class ApiHeader(msgspec.Struct, frozen=True, gc=False):
-    """Trading-API response header. `status` and `response_time` are strings on the wire."""
-
-    status: str
-    channel: str
-    response_time: str = ""
-    event: str = "api"
-    client_id: str = ""
-    conn_id: str = ""
-    conn_trace_id: str = ""
-    trace_id: str = ""
-    x_in_time: int = 0  # microseconds
-    x_out_time: int = 0
-    x_gate_ratelimit_requests_remain: int | None = None
-    x_gate_ratelimit_limit: int | None = None
-    x_gat_ratelimit_reset_timestamp: int | None = None  # Gate's own spelling (spec 8.3)
-    x_gate_ratelimit_reset_timestamp: int | None = None
-
-    @property
-    def ratelimit_reset_ms(self) -> int | None:
-        """The rate-limit window reset in ms, whichever spelling Gate used."""
-        if self.x_gat_ratelimit_reset_timestamp is not None:
-            return self.x_gat_ratelimit_reset_timestamp
-        return self.x_gate_ratelimit_reset_timestamp
-
-
-class ApiAck(msgspec.Struct, frozen=True):
-    """First reply to order_place/order_batch_place: the request echo (`ack: true`)."""
-
-    request_id: str
-    header: ApiHeader
-    result: object = None
-
-
-class ApiResult(msgspec.Struct, frozen=True):
-    """The final trading-API reply with `data.result` (plain JSON: an object or an array)."""
-
-    request_id: str
-    header: ApiHeader
-    result: object = None
-
-
-class ApiError(msgspec.Struct, frozen=True, gc=False):
-    """A trading-API reply with `data.errs` (label + message)."""
-
-    request_id: str
-    header: ApiHeader
-    label: str
-    message: str
-
-
-class UnknownEvent(msgspec.Struct, frozen=True):
-    """A well-formed frame of a channel gatetrio does not model; `result` is plain JSON."""
-
-    channel: str
-    event: str = ""
-    time: int = 0
-    time_ms: int = 0
-    result: object = None
-
-
 DataEvent: TypeAlias = (
     TickersUpdate
     | TradesUpdate
@@ -959,68 +618,41 @@ Event: TypeAlias = DataEvent | ReplyEvent | UnknownEvent
 """Everything `decode_message` can return."""
 
 
-class FieldSpec(NamedTuple):
-    """One field of an event record, for code that walks records generically."""
-
-    name: str
-    annotation: str  # as written in this module: "Decimal | None", "tuple[Trade, ...]", ...
-    default: object  # REQUIRED when the field has no default
-
-
-REQUIRED: Final = msgspec.NODEFAULT
-_ANNOTATION_TEXT: Final[dict[type, dict[str, str]]] = {}
-
-
-def record_fields(cls: type[msgspec.Struct]) -> tuple[FieldSpec, ...]:
-    """The fields of an event record class, in order, with their annotation text."""
-    annotations: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        annotations.update(_ANNOTATION_TEXT.get(klass, {}))
-    names = cls.__struct_fields__
-    defaults = (REQUIRED,) * (len(names) - len(cls.__struct_defaults__)) + cls.__struct_defaults__
-    return tuple(
-        FieldSpec(name, annotations[name], default)
-        for name, default in zip(names, defaults, strict=True)
-    )
+Item: TypeAlias = (
+    Ticker
+    | Trade
+    | BookTicker
+    | BookDelta
+    | ObuDelta
+    | BookSnapshot
+    | LegacyBookEntry
+    | Candlestick
+    | PublicLiquidation
+    | ContractStats
+    | ContractInfo
+    | AdlWarning
+    | Order
+    | UserTrade
+    | Liquidation
+    | AutoDeleverage
+    | PositionClose
+    | Balance
+    | ReduceRiskLimit
+    | Position
+    | PositionAdlRank
+    | AutoOrder
+)
+"""One routed unit of pushed data: an element of a list result, or a single result."""
 
 
 def record_classes() -> dict[str, type[msgspec.Struct]]:
     """Every event record class by name (frames, items, replies), levels excluded."""
-    return {
-        name: value
-        for name, value in globals().items()
-        if isinstance(value, type)
-        and issubclass(value, msgspec.Struct)
-        and value not in {BookLevel, ObuLevel, _TickerText}
-        and not name.startswith("_")
-    }
+    return find_records(globals(), exclude=(BookLevel, ObuLevel, _TickerText))
 
 
-def _resolve_annotations() -> None:
-    # msgspec, hypothesis and inspect.signature evaluate a Struct's string annotations in the
-    # module named by its `__module__`. gatetrio/__init__ renames that to "gatetrio", where
-    # `Decimal`, `Size`, ... are not defined; so resolve them here, once, keeping the text.
-    others: list[type[msgspec.Struct]] = [BookLevel, ObuLevel, _TickerText, _Frame]
-    for cls in [*record_classes().values(), *others]:
-        own = dict(vars(cls).get("__annotations__", {}))
-        _ANNOTATION_TEXT[cls] = own
-        hints = get_type_hints(cls, globals(), include_extras=True)
-        cls.__annotations__ = {name: _int64(hints[name]) for name in own}
-
-
-def _int64(hint: object) -> object:
-    # msgspec takes a 401-digit JSON integer as a Python int; bounding every int field here
-    # makes it refuse one in C (the decoder then asks the reference, which raises
-    # ProtocolError), at no cost a Python-side check would add on the hot path.
-    if hint is int:
-        return Int64
-    args = get_args(hint)
-    if isinstance(hint, UnionType) and int in args:
-        return functools.reduce(operator.or_, [Int64 if arg is int else arg for arg in args])
-    return hint
-
-
-_resolve_annotations()
+resolve_annotations(
+    [*record_classes().values(), BookLevel, ObuLevel, _TickerText, _Frame], globals()
+)
 
 # channel name -> frame classes, for the decoders, the encoder and the fake exchange
 DATA_EVENT_TYPES: dict[str, tuple[type[DataEvent], ...]] = {}

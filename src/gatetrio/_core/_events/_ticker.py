@@ -1,0 +1,239 @@
+"""The `Ticker` facade: a ticker keeps Gate's wire text and converts a decimal when it is read.
+
+A ticker carries ~14 decimal fields, and converting them all while decoding costs more than the
+rest of the frame (benchmarks/README.md, "Decode"); so the decoders build the wire-text record
+`_TickerText` and wrap it (`wrap_ticker`) without copying. `decimal_text` is the one validating
+conversion of kept text, shared with the order-book levels.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Final, Generic, Self, TypeVar, final, overload
+
+import msgspec
+
+from gatetrio._core._errors import ProtocolError
+
+
+def decimal_text(text: str, what: str) -> Decimal:
+    # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
+    # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, ValueError, TypeError):
+        raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=str(text)) from None
+    if not value.is_finite():
+        raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
+    return value
+
+
+class _TickerText(msgspec.Struct, frozen=True, gc=False):
+    """A ticker as Gate sends it: the decimal fields keep their wire text (None when absent)."""
+
+    contract: str
+    last: str
+    change_percentage: str | None = None
+    total_size: str | None = None
+    volume_24h: str | None = None
+    volume_24h_base: str | None = None
+    volume_24h_quote: str | None = None
+    volume_24h_settle: str | None = None
+    mark_price: str | None = None
+    index_price: str | None = None
+    funding_rate: str | None = None
+    funding_rate_indicative: str | None = None
+    low_24h: str | None = None
+    high_24h: str | None = None
+    change_price: str | None = None
+    quanto_base_rate: str = ""
+    price_type: str = ""
+    change_from: str = ""
+    funding_interval: int = 0
+    funding_offset: int = 0
+    funding_next_apply: int = 0
+    t: int = 0
+    event_type: str = ""
+
+
+_T = TypeVar("_T")
+
+
+class _TickerField(Generic[_T]):
+    """A plain ticker attribute, read through from the wire record."""
+
+    __slots__ = ("name",)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> _T: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> _T | Self:
+        if obj is None:
+            return self
+        value: _T = getattr(obj._text, self.name)  # the facade's own field
+        return value
+
+
+class _TickerDecimal(_TickerField["Decimal | None"]):
+    """An optional ticker decimal: None when Gate omitted it or sent `""`."""
+
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal | None: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self | None:
+        if obj is None:
+            return self
+        text: str | None = getattr(obj._text, self.name)  # as above
+        return decimal_text(text, self.name) if text else None
+
+
+class _TickerRequiredDecimal(_TickerField[Decimal]):
+    __slots__ = ()
+
+    @overload
+    def __get__(self, obj: None, owner: type) -> Self: ...
+    @overload
+    def __get__(self, obj: Ticker, owner: type | None = None) -> Decimal: ...
+    def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
+        if obj is None:
+            return self
+        return decimal_text(getattr(obj._text, self.name), self.name)
+
+
+def _text_or_none(value: Decimal | str | None) -> str | None:
+    return value if value is None or isinstance(value, str) else str(value)
+
+
+@final
+class Ticker:
+    """One contract's `futures.tickers` entry; numeric fields read as `Decimal` (None if absent).
+
+    A ticker carries ~14 decimal fields, and converting them all while decoding costs more than
+    the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
+    converts a field when it is read: `ticker.last` is a fresh `Decimal` on each access (bind it
+    to a name if you read it in a loop), and a malformed value raises `ProtocolError` there
+    rather than in `decode_message`. Equality and hashing compare the wire text.
+
+    Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
+    """
+
+    __slots__ = ("_text",)
+    _text: _TickerText
+
+    contract = _TickerField[str]()
+    last = _TickerRequiredDecimal()
+    change_percentage = _TickerDecimal()
+    total_size = _TickerDecimal()  # open interest in contracts; a string even without the header
+    volume_24h = _TickerDecimal()
+    volume_24h_base = _TickerDecimal()
+    volume_24h_quote = _TickerDecimal()
+    volume_24h_settle = _TickerDecimal()
+    mark_price = _TickerDecimal()
+    index_price = _TickerDecimal()
+    funding_rate = _TickerDecimal()
+    funding_rate_indicative = _TickerDecimal()
+    low_24h = _TickerDecimal()
+    high_24h = _TickerDecimal()
+    change_price = _TickerDecimal()
+    quanto_base_rate = _TickerField[str]()  # often "", else a decimal string such as "2.895e-05"
+    price_type = _TickerField[str]()
+    change_from = _TickerField[str]()
+    funding_interval = _TickerField[int]()
+    funding_offset = _TickerField[int]()
+    funding_next_apply = _TickerField[int]()
+    t = _TickerField[int]()  # ms; 0 when Gate omitted it (seen in 2024)
+    event_type = _TickerField[str]()
+
+    def __init__(  # noqa: PLR0917  # positional too, in wire order, like every other record
+        self,
+        contract: str,
+        last: Decimal | str,
+        change_percentage: Decimal | str | None = None,
+        total_size: Decimal | str | None = None,
+        volume_24h: Decimal | str | None = None,
+        volume_24h_base: Decimal | str | None = None,
+        volume_24h_quote: Decimal | str | None = None,
+        volume_24h_settle: Decimal | str | None = None,
+        mark_price: Decimal | str | None = None,
+        index_price: Decimal | str | None = None,
+        funding_rate: Decimal | str | None = None,
+        funding_rate_indicative: Decimal | str | None = None,
+        low_24h: Decimal | str | None = None,
+        high_24h: Decimal | str | None = None,
+        change_price: Decimal | str | None = None,
+        quanto_base_rate: str = "",
+        price_type: str = "",
+        change_from: str = "",
+        funding_interval: int = 0,
+        funding_offset: int = 0,
+        funding_next_apply: int = 0,
+        t: int = 0,
+        event_type: str = "",
+    ) -> None:
+        d = _text_or_none
+        self._text = _TickerText(
+            contract,
+            str(last),
+            d(change_percentage),
+            d(total_size),
+            d(volume_24h),
+            d(volume_24h_base),
+            d(volume_24h_quote),
+            d(volume_24h_settle),
+            d(mark_price),
+            d(index_price),
+            d(funding_rate),
+            d(funding_rate_indicative),
+            d(low_24h),
+            d(high_24h),
+            d(change_price),
+            quanto_base_rate,
+            price_type,
+            change_from,
+            funding_interval,
+            funding_offset,
+            funding_next_apply,
+            t,
+            event_type,
+        )
+
+    @classmethod
+    def _from_text(cls, text: _TickerText) -> Ticker:
+        # The decoders' constructor: wraps an already-decoded wire record without copying it.
+        ticker = _new_object(cls)
+        ticker._text = text  # a fresh instance of this class
+        return ticker
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not Ticker:
+            return NotImplemented
+        return self._text == other._text  # another Ticker
+
+    def __hash__(self) -> int:
+        return hash(self._text)
+
+    def __repr__(self) -> str:
+        return "Ticker" + repr(self._text).removeprefix("_TickerText")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Ticker._from_text, (self._text,))
+
+
+_new_object = object.__new__
+
+
+def ticker_text(ticker: Ticker) -> _TickerText:
+    """The wire-text record behind a Ticker (for encoders that write it back out)."""
+    return ticker._text  # this module owns the facade
+
+
+# A Ticker over an already-decoded wire record, without copying it: the decoders' constructor,
+# bound once (not wrapped in a function) because the decode hot path calls it per ticker.
+wrap_ticker: Final = Ticker._from_text
