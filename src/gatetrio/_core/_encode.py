@@ -32,6 +32,7 @@ from ._events import (
     record_classes,
     record_fields,
 )
+from ._events._ticker import ticker_text
 from ._requests import ApiRequest, Login, Ping, Request, Subscribe, Unsubscribe
 
 if TYPE_CHECKING:
@@ -274,7 +275,7 @@ def _encode_records(records: tuple[Any, ...]) -> list[Any]:
 
 
 def _encode_ticker(ticker: Ticker) -> dict[str, Any]:
-    text = ticker._text
+    text = ticker_text(ticker)
     out = {
         name: value for name in text.__struct_fields__ if (value := getattr(text, name)) is not None
     }

@@ -71,23 +71,10 @@ class Client:
     reconnects: they are re-sent from current state. Trading requests never are.
     """
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        *,
-        connector: Connector,
-        wall_clock: Callable[[], float],
-    ) -> None:
-        self.config = config
-        self._protocol = GateProtocol(
-            ping_interval=config.ping_interval,
-            pong_timeout=config.pong_timeout,
-            silence_timeout=config.silence_timeout,
-            subscribe_deadline=config.subscribe_deadline,
-            handover_grace=config.handover_grace,
-            credentials=config.credentials,
-        )
-        self._rt = Runtime(config, self._protocol, connector=connector, wall_clock=wall_clock)
+    def __init__(self, runtime: Runtime) -> None:
+        self.config = runtime.config
+        self._protocol = runtime.protocol
+        self._rt = runtime
 
     # ------------------------------------------------------------------------- public API
 
@@ -337,23 +324,34 @@ class Client:
         if self._rt.closed:
             raise UsageError("this client is closed; open a new one with gatetrio.open_client()")
 
-    async def _run(self, *, task_status: trio.TaskStatus[None]) -> None:
-        await run_supervisor(self._rt, task_status=task_status)
 
-    async def _close(self) -> None:
-        """Close every live socket politely while its reader still runs (bounded, shielded)."""
-        rt = self._rt
-        rt.closed = True
-        for conn in list(rt.conns.values()):
-            await close_connection(conn)
+def _new_runtime(
+    config: ClientConfig, *, connector: Connector, wall_clock: Callable[[], float]
+) -> Runtime:
+    protocol = GateProtocol(
+        ping_interval=config.ping_interval,
+        pong_timeout=config.pong_timeout,
+        silence_timeout=config.silence_timeout,
+        subscribe_deadline=config.subscribe_deadline,
+        handover_grace=config.handover_grace,
+        credentials=config.credentials,
+    )
+    return Runtime(config, protocol, connector=connector, wall_clock=wall_clock)
 
-    def _closed(self) -> None:
-        rt = self._rt
-        rt.closed = True
-        rt.connected_event.set()  # a wait_connected() elsewhere raises UsageError now
-        rt.notify()  # so does a subscribe() waiting for its ack
-        for feed in rt.feeds.values():
-            feed.end()
+
+async def _close(rt: Runtime) -> None:
+    """Close every live socket politely while its reader still runs (bounded, shielded)."""
+    rt.closed = True
+    for conn in list(rt.conns.values()):
+        await close_connection(conn)
+
+
+def _closed(rt: Runtime) -> None:
+    rt.closed = True
+    rt.connected_event.set()  # a wait_connected() elsewhere raises UsageError now
+    rt.notify()  # so does a subscribe() waiting for its ack
+    for feed in rt.feeds.values():
+        feed.end()
 
 
 @contextlib.asynccontextmanager
@@ -414,16 +412,16 @@ async def open_client(
         connector = (
             default_connector if ssl_context is None else make_connector(ssl_context=ssl_context)
         )
-    client = Client(config, connector=connector, wall_clock=wall_clock)
+    rt = _new_runtime(config, connector=connector, wall_clock=wall_clock)
     try:
         async with trio.open_nursery() as nursery:
-            await nursery.start(client._run)
+            await nursery.start(run_supervisor, rt)
             try:
-                yield client
+                yield Client(rt)
             finally:
-                await client._close()
+                await _close(rt)
                 nursery.cancel_scope.cancel(reason="open_client exited")
     except BaseExceptionGroup as group:
         raise collapse(group)  # noqa: B904 - the group stays attached as __context__
     finally:
-        client._closed()
+        _closed(rt)

@@ -302,7 +302,10 @@ class FakeGateServer:
         url: str,
         headers: Sequence[tuple[str, str]],
     ) -> trio_websocket.WebSocketConnection:
-        """As `connector`, but the client side is trio-websocket (its reader runs in `nursery`).
+        """Dial the fake in memory with a plain trio-websocket client (its reader runs in
+        `nursery`), to talk to it as a foreign client would. It returns trio-websocket's own
+        connection, not a gatetrio `WebSocketLike`: for the client, wrap it in
+        `gatetrio.testing.TrioWebSocket`.
 
         Raises:
             trio_websocket.ConnectionRejected: the fake refused the handshake (`refuse`, HTTP

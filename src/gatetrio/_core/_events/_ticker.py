@@ -74,7 +74,7 @@ class _TickerField(Generic[_T]):
     def __get__(self, obj: Ticker | None, owner: type | None = None) -> _T | Self:
         if obj is None:
             return self
-        value: _T = getattr(obj._text, self.name)  # the facade's own field
+        value: _T = getattr(obj._text, self.name)  # noqa: SLF001 - the facade's own field
         return value
 
 
@@ -90,7 +90,7 @@ class _TickerDecimal(_TickerField["Decimal | None"]):
     def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self | None:
         if obj is None:
             return self
-        text: str | None = getattr(obj._text, self.name)  # as above
+        text: str | None = getattr(obj._text, self.name)  # noqa: SLF001 - as above
         return decimal_text(text, self.name) if text else None
 
 
@@ -104,7 +104,7 @@ class _TickerRequiredDecimal(_TickerField[Decimal]):
     def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
         if obj is None:
             return self
-        return decimal_text(getattr(obj._text, self.name), self.name)
+        return decimal_text(getattr(obj._text, self.name), self.name)  # noqa: SLF001
 
 
 def _text_or_none(value: Decimal | str | None) -> str | None:
@@ -208,7 +208,7 @@ class Ticker:
     def _from_text(cls, text: _TickerText) -> Ticker:
         # The decoders' constructor: wraps an already-decoded wire record without copying it.
         ticker = _new_object(cls)
-        ticker._text = text  # a fresh instance of this class
+        ticker._text = text  # noqa: SLF001 - a fresh instance of this class
         return ticker
 
     def __eq__(self, other: object) -> bool:
@@ -231,9 +231,9 @@ _new_object = object.__new__
 
 def ticker_text(ticker: Ticker) -> _TickerText:
     """The wire-text record behind a Ticker (for encoders that write it back out)."""
-    return ticker._text  # this module owns the facade
+    return ticker._text  # noqa: SLF001 - this module owns the facade
 
 
 # A Ticker over an already-decoded wire record, without copying it: the decoders' constructor,
 # bound once (not wrapped in a function) because the decode hot path calls it per ticker.
-wrap_ticker: Final = Ticker._from_text
+wrap_ticker: Final = Ticker._from_text  # noqa: SLF001 - this module owns the facade

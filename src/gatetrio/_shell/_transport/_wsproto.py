@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import logging
 from typing import TYPE_CHECKING, Final, final
 
 import trio
@@ -44,6 +45,8 @@ from wsproto.events import (
 from gatetrio._core._errors import ConnectionLost
 
 from ._errors import TRANSPORT_ERRORS, connection_lost
+
+log: Final = logging.getLogger("gatetrio.transport")
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -93,6 +96,7 @@ async def connect_websocket(
         await trio.aclose_forcefully(stream)
         raise
     ws.endpoint = f"ws://{host}{resource}" if endpoint is None else endpoint
+    log.debug("handshake done: %s", ws.endpoint)
     return ws
 
 
@@ -337,6 +341,7 @@ class WebSocket:
         if self._lost is None:
             self._lost = reason
             self._lost_cause = cause
+            log.debug("%s: %s", self.endpoint, reason)  # close codes, EOF, errors
         self._notify()
 
     # ------------------------------------------------------------------- waiting for others
