@@ -1,10 +1,53 @@
-"""The pure protocol: `GateProtocol` (in `_machine.py`, with its rules) and what it reports.
+"""GateProtocol: the pure state machine between the wire and the trio shell.
 
-_machine.py    GateProtocol: subscriptions, generations and handover, correlation, timers
-_table.py      its records: subscriptions, targets, requests, generations, frame de-dupe
-_heartbeat.py  ping / pong deadlines
-_routing.py    the routed unit (`Item`) and each data frame's routing key
-_outputs.py    the Output records, TimerResult, statistics
+It owns the subscription table (with per-connection refcounts of server-side targets), the
+connection generations and their handover, the correlation of replies to requests, the routing
+of pushed items to subscriptions, the heartbeat, subscribe and data-silence deadlines, and the
+resubscribe plan after a reconnect. The shell moves frames and wakes tasks; it keeps no copy of
+any of this.
+
+Rules (h11 `_state.py` style):
+
+Rule 1: no I/O, no trio, no clock reads, no randomness. Time is an argument: `now` is the shell's
+monotonic clock (``trio.current_time()``), `wall_time` is unix seconds for Gate's `time` field.
+
+Rule 2: every method is sync and returns data: the text frames to send, and `Output` records of
+what happened. The shell sends the frames in the order given and dispatches the outputs.
+
+Rule 3: `receive_text` never raises for anything the server sends. A frame `decode_message`
+rejects, or whose values break handling further in (a hostile value the decoder let through),
+becomes a `Malformed` output and is counted: one bad frame is never fatal. The documented
+exceptions elsewhere are `UsageError` (caller misuse) and `HeartbeatTimeout` (from
+`handle_timer`).
+
+Rule 4: requests are never replayed. After a reconnect `on_connected` builds fresh subscribe
+frames (re-signed with the new `wall_time`) for the live subscriptions only: no unsubscribes, no
+logins, no orders. Trading requests pending when their socket closes are reported lost
+(`ApiLost`), since an order may or may not have reached Gate and resending it could fill twice
+(spec 13.12).
+
+Rule 5: a reply counts only on the socket its request went out on. Every inbound frame names
+its generation; a trading reply, a subscribe ack or a pong arriving on another socket is
+`Unmatched` (and counted), never taken for the right one.
+
+Handover (make-before-break after Gate's upgrade notice, spec 4.4). `on_connected` while a
+connection is current makes the old one *retiring*: subscriptions restart on the new socket,
+while the old one keeps delivering data, de-duplicated frame by frame against the new one, so
+nothing is lost or doubled across the switch. Once every live subscription is ready on the new
+socket (or the subscribe deadline passes) the old one is *switched*: it delivers nothing more
+and stays open only for replies to the trading requests sent on it. When the last of those
+arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell to close it;
+requests still unanswered then are `ApiLost` with a reason that says so. A socket that closes
+while retiring was *handed over*; the current one closing is *lost*.
+
+Layout:
+
+    _machine.py    GateProtocol: subscriptions, generations, correlation, timers
+    _handover.py   retiring connections: overlap, switch, close
+    _table.py      records: subscriptions, targets, requests, generations, frame de-dupe
+    _heartbeat.py  ping / pong deadlines
+    _routing.py    each data frame's routing key (from the channel catalogue)
+    _outputs.py    the Output records, TimerResult, statistics
 """
 
 from __future__ import annotations

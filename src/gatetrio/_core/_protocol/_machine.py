@@ -1,45 +1,4 @@
-"""GateProtocol: the pure state machine between the wire and the trio shell.
-
-It owns the subscription table (with per-connection refcounts of server-side targets), the
-connection generations and their handover, the correlation of replies to requests, the routing
-of pushed items to subscriptions, the heartbeat, subscribe and data-silence deadlines, and the
-resubscribe plan after a reconnect. The shell moves frames and wakes tasks; it keeps no copy of
-any of this.
-
-Rules (h11 `_state.py` style):
-
-Rule 1: no I/O, no trio, no clock reads, no randomness. Time is an argument: `now` is the shell's
-monotonic clock (``trio.current_time()``), `wall_time` is unix seconds for Gate's `time` field.
-
-Rule 2: every method is sync and returns data: the text frames to send, and `Output` records of
-what happened. The shell sends the frames in the order given and dispatches the outputs.
-
-Rule 3: `receive_text` never raises for anything the server sends. A frame `decode_message`
-rejects, or whose values break handling further in (a hostile value the decoder let through),
-becomes a `Malformed` output and is counted: one bad frame is never fatal. The documented
-exceptions elsewhere are `UsageError` (caller misuse) and `HeartbeatTimeout` (from
-`handle_timer`).
-
-Rule 4: requests are never replayed. After a reconnect `on_connected` builds fresh subscribe
-frames (re-signed with the new `wall_time`) for the live subscriptions only: no unsubscribes, no
-logins, no orders. Trading requests pending when their socket closes are reported lost
-(`ApiLost`), since an order may or may not have reached Gate and resending it could fill twice
-(spec 13.12).
-
-Rule 5: a reply counts only on the socket its request went out on. Every inbound frame names
-its generation; a trading reply, a subscribe ack or a pong arriving on another socket is
-`Unmatched` (and counted), never taken for the right one.
-
-Handover (make-before-break after Gate's upgrade notice, spec 4.4). `on_connected` while a
-connection is current makes the old one *retiring*: subscriptions restart on the new socket,
-while the old one keeps delivering data, de-duplicated frame by frame against the new one, so
-nothing is lost or doubled across the switch. Once every live subscription is ready on the new
-socket (or the subscribe deadline passes) the old one is *switched*: it delivers nothing more
-and stays open only for replies to the trading requests sent on it. When the last of those
-arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell to close it;
-requests still unanswered then are `ApiLost` with a reason that says so. A socket that closes
-while retiring was *handed over*; the current one closing is *lost*.
-"""
+"""GateProtocol: the state machine; its rules and the handover essay are in `__init__.py`."""
 
 from __future__ import annotations
 
@@ -70,14 +29,14 @@ from gatetrio._core._events import (
     UnknownEvent,
     UpgradeRequested,
 )
-from gatetrio._core._requests import ApiRequest, ChannelSpec, Login, Ping, Subscribe, Unsubscribe
+from gatetrio._core._requests import ApiRequest, ChannelSpec, Login, Ping
 
+from ._handover import Handover
 from ._heartbeat import Heartbeat
 from ._outputs import (
     ApiAcked,
     ApiCompleted,
     ApiLost,
-    CloseConnection,
     Connected,
     Delivery,
     Malformed,
@@ -100,7 +59,6 @@ from ._routing import KEYS, KeyFn, key_for
 from ._table import (
     LIVE,
     ChannelRoutes,
-    FrameDedupe,
     Generation,
     Planned,
     Request,
@@ -108,9 +66,12 @@ from ._table import (
     Target,
     build_routes,
     check_spec,
+    encode_plan,
+    find_request,
     following_id,
     groups_of,
     payload_of,
+    plan_subscribe,
 )
 
 if TYPE_CHECKING:
@@ -183,11 +144,11 @@ class GateProtocol:
 
         # connections
         self._current: Generation | None = None
-        self._retiring: dict[int, Generation] = {}
+        self._handover = Handover(
+            grace=handover_grace, switch_after=subscribe_deadline or handover_grace
+        )
+        self._retiring = self._handover.retiring  # generation -> retiring connection
         self._next_generation = 1
-        self._dedupe = FrameDedupe()
-        # True while a retiring socket still delivers data: only then can frames come twice
-        self._overlapping = False
         self._next_id = 1  # never reset, so ids from an old socket cannot alias new ones
         self._next_api_id = 1  # never reset: a req_id is never reused by this object
         self._now = 0.0  # the latest `now` seen, for `subscribe` calls without one
@@ -204,7 +165,6 @@ class GateProtocol:
         self._pongs = 0
         self._last_rtt: float | None = None
         self._api_lost = 0
-        self._duplicates = 0
         self._wrong_socket = 0
         self._stale = 0
         self._subscribe_timeouts = 0
@@ -242,16 +202,14 @@ class GateProtocol:
         Raises:
             UsageError: a bad `wall_time` (nothing changes).
         """
-        plan = self._plan_subscribe((s for s in self._subs.values() if not s.failed), {})
-        frames = self._encode(plan, "subscribe", wall_time)  # may raise: nothing committed yet
+        plan = plan_subscribe((s for s in self._subs.values() if not s.failed), {})
+        frames = encode_plan(
+            self._next_id, self._credentials, plan, "subscribe", wall_time
+        )  # may raise: nothing committed yet
         self._now = now
         old = self._current
         if old is not None:
-            old.retiring_since = now
-            old.server.clear()
-            old.requests.clear()  # its acks now answer nothing
-            self._retiring[old.gen_id] = old
-            self._overlapping = True
+            self._handover.retire(old, now)
         new = self._current = Generation(self._next_generation)
         self._next_generation += 1
         self._heartbeat.start(now)
@@ -282,9 +240,8 @@ class GateProtocol:
                 sub.ready = sub.silent = False
             reason = "connection lost before the reply"
         else:
-            del self._retiring[gen.gen_id]
+            self._handover.drop(gen.gen_id)
             reason = "handed-over connection closed before the reply"
-        self._update_overlap()
         lost: list[Output] = [ApiLost(rid, ch, reason) for rid, ch in gen.api.items()]
         self._api_lost += len(lost)
         gen.api.clear()
@@ -326,8 +283,8 @@ class GateProtocol:
         frames: list[str] = []
         current = self._current
         if current is not None:
-            plan = self._plan_subscribe((sub,), current.server)
-            frames = self._encode(plan, "subscribe", wall_time)
+            plan = plan_subscribe((sub,), current.server)
+            frames = encode_plan(self._next_id, self._credentials, plan, "subscribe", wall_time)
             self._commit(current, plan, "subscribe", now)
         self._next_sub_id += 1
         self._subs[sub.sub_id] = sub
@@ -360,7 +317,7 @@ class GateProtocol:
             todo = tuple(t for t in group if t in dropped and t in server)
             if todo:
                 plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
-        frames = self._encode(plan, "unsubscribe", wall_time)
+        frames = encode_plan(self._next_id, self._credentials, plan, "unsubscribe", wall_time)
         del self._subs[sub_id]
         for target in sub.targets:
             needs = self._needs[target]
@@ -387,34 +344,6 @@ class GateProtocol:
     def subscriptions(self) -> dict[int, ChannelSpec[object]]:
         """The registered subscriptions (failed ones included until unsubscribed), by sub_id."""
         return {sub_id: sub.spec for sub_id, sub in self._subs.items()}
-
-    def _plan_subscribe(self, subs: Iterable[Sub], server: Mapping[Target, int]) -> list[Planned]:
-        plan: list[Planned] = []
-        planned: set[Target] = set()
-        for sub in subs:
-            for group in sub.groups:
-                todo = tuple(t for t in group if t not in server and t not in planned)
-                if todo:
-                    planned.update(todo)
-                    plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
-        return plan
-
-    def _encode(self, plan: list[Planned], event: str, wall_time: float) -> list[str]:
-        # Encode everything before committing any state, so a UsageError leaves no trace.
-        request = Subscribe if event == "subscribe" else Unsubscribe
-        req_id = self._next_id
-        frames = []
-        for channel, private, payload, _ in plan:
-            frames.append(
-                encode_request(
-                    request(channel=channel, payload=payload, private=private),
-                    wall_time=wall_time,
-                    req_id=req_id,
-                    credentials=self._credentials,
-                )
-            )
-            req_id = following_id(req_id)
-        return frames
 
     def _commit(self, gen: Generation, plan: list[Planned], event: str, now: float) -> None:
         limit = self._subscribe_deadline
@@ -466,7 +395,7 @@ class GateProtocol:
         try:
             key = KEYS.get(type(event))
             if key is not None:  # the hot path: one dict lookup instead of a long match
-                if self._retiring and self._second_copy(text, gen):
+                if self._retiring and self._handover.second_copy(text, gen):
                     return []
                 return self._deliver(cast("DataEvent", event), key, now, wall_time)
             return self._dispatch(event, gen, now)
@@ -539,7 +468,7 @@ class GateProtocol:
                     gen.logged_in = True
                 out: list[Output] = [ApiCompleted(event.request_id, event)]
                 if not current:
-                    out.extend(self._closable("handed over: every reply arrived"))
+                    out.extend(self._handover.closable("handed over: every reply arrived"))
                 return out
             case UnknownEvent():
                 self._unknown += 1
@@ -551,15 +480,6 @@ class GateProtocol:
                     raise ProtocolError(f"no route for {type(event).__name__}")
                 return self._deliver(event, key, now, None)
 
-    def _second_copy(self, text: str | bytes, gen: Generation) -> bool:
-        """During a handover: is this push one the other socket already delivered?"""
-        if gen.switched is not None or (
-            self._overlapping and self._dedupe.second_copy(text, gen.gen_id)
-        ):
-            self._duplicates += 1  # (a switched socket's successor carries its data now)
-            return True
-        return False
-
     def _unmatched_api(self, event: ApiAck | ApiResult | ApiError) -> list[Output]:
         self._unmatched += 1
         request_id = event.request_id
@@ -567,37 +487,8 @@ class GateProtocol:
             self._wrong_socket += 1  # Rule 5: never taken for the right socket's reply
         return [Unmatched(event)]
 
-    def _find_request(
-        self,
-        gen: Generation,
-        req_id: int | None,
-        channel: str,
-        event: str,
-        payload: tuple[str, ...] | None,
-    ) -> int | None:
-        """The pending request a subscribe reply answers, or None.
-
-        By the echoed `id` when there is one. Servers that echo no id (older and delivery
-        endpoints, spec 13.20) answer in order, so the fallback is the oldest pending request
-        with the same channel, event and (when echoed) payload.
-        """
-        requests = gen.requests
-        if req_id is not None:
-            request = requests.get(req_id)
-            if request is None or (channel and request.channel != channel):
-                return None
-            return req_id
-        for candidate_id, request in requests.items():
-            if (
-                request.channel == channel
-                and (not event or request.event == event)
-                and (payload is None or request.payload == payload)
-            ):
-                return candidate_id
-        return None
-
     def _on_ack(self, ack: SubscribeAck, gen: Generation, now: float) -> list[Output]:
-        req_id = self._find_request(gen, ack.id, ack.channel, ack.event, ack.payload)
+        req_id = find_request(gen.requests, ack.id, ack.channel, ack.event, ack.payload)
         if req_id is None:
             self._unmatched += 1
             return [Unmatched(ack)]
@@ -621,7 +512,7 @@ class GateProtocol:
         return out
 
     def _on_error(self, reply: ErrorReply, gen: Generation) -> list[Output]:
-        req_id = self._find_request(gen, reply.id, reply.channel, reply.event, reply.payload)
+        req_id = find_request(gen.requests, reply.id, reply.channel, reply.event, reply.payload)
         if req_id is None:
             if not reply.channel and reply.code == _MALFORMED_REQUEST_CODE:
                 self._violations += 1
@@ -671,30 +562,7 @@ class GateProtocol:
         """Retiring sockets whose successor is resubscribed stop delivering data."""
         if any(not s.ready and not s.failed for s in self._subs.values()):
             return []
-        return self._switch(now, "handed over: the new connection is resubscribed")
-
-    def _switch(
-        self, now: float, reason: str, gens: Iterable[Generation] | None = None
-    ) -> list[Output]:
-        for gen in self._retiring.values() if gens is None else gens:
-            if gen.switched is None:
-                gen.switched = now
-        self._update_overlap()
-        return self._closable(reason)
-
-    def _closable(self, reason: str) -> list[Output]:
-        """`CloseConnection` (once each) for switched sockets that owe no more replies."""
-        out: list[Output] = []
-        for gen in self._retiring.values():
-            if gen.switched is not None and not gen.api and not gen.closing:
-                gen.closing = True
-                out.append(CloseConnection(gen.gen_id, reason))
-        return out
-
-    def _update_overlap(self) -> None:
-        self._overlapping = any(g.switched is None for g in self._retiring.values())
-        if not self._overlapping:
-            self._dedupe.clear()
+        return self._handover.switch(now, "handed over: the new connection is resubscribed")
 
     # ----------------------------------------------------------------------------- timers
 
@@ -718,16 +586,8 @@ class GateProtocol:
                     s.last_data + timeout for s in self._subs.values() if s.ready and not s.silent
                 )
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
-        deadlines.extend(
-            self._handover_deadline(gen) for gen in self._retiring.values() if not gen.closing
-        )
+        deadlines.extend(self._handover.deadlines())
         return min(deadlines, default=None)
-
-    def _handover_deadline(self, gen: Generation) -> float:
-        if gen.switched is not None:
-            return gen.switched + self._handover_grace
-        since = cast("float", gen.retiring_since)
-        return since + (self._subscribe_deadline or self._handover_grace)
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
         """Run the deadlines that are due at `now`.
@@ -749,7 +609,8 @@ class GateProtocol:
         heartbeat = self._heartbeat
         if current is not None:
             heartbeat.check(now)  # before any state changes: a raise must lose no outputs
-        outputs = self._handover_timers(now)
+        outputs = self._handover.handle_timer(now)
+        self._api_lost += sum(isinstance(o, ApiLost) for o in outputs)
         if current is None:
             return TimerResult([], [], outputs)
         frames: list[str] = []
@@ -777,25 +638,6 @@ class GateProtocol:
         if overdue and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
         return TimerResult(frames, silent, outputs)
-
-    def _handover_timers(self, now: float) -> list[Output]:
-        out: list[Output] = []
-        due = [
-            g
-            for g in self._retiring.values()
-            if g.switched is None and now >= self._handover_deadline(g)
-        ]
-        if due:
-            out.extend(self._switch(now, "handed over: the subscribe deadline passed", due))
-        grace = f"{self._handover_grace:g}s"
-        for gen in self._retiring.values():
-            if gen.switched is not None and gen.api and now >= self._handover_deadline(gen):
-                reason = f"no reply on the handed-over connection within {grace}"
-                out.extend(ApiLost(rid, ch, reason) for rid, ch in gen.api.items())
-                self._api_lost += len(gen.api)
-                gen.api.clear()
-        out.extend(self._closable(f"handed over: grace of {grace} ended"))
-        return out
 
     # -------------------------------------------------------------------------- trading API
 
@@ -872,7 +714,7 @@ class GateProtocol:
             ready_subscriptions=sum(1 for s in self._subs.values() if s.ready),
             generation=self.current_generation,
             live_connections=len(gens),
-            duplicates_dropped=self._duplicates,
+            duplicates_dropped=self._handover.duplicates,
             replies_on_wrong_socket=self._wrong_socket,
             stale_frames=self._stale,
             subscribe_timeouts=self._subscribe_timeouts,

@@ -20,11 +20,14 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
+from gatetrio._core._encode import encode_request
 from gatetrio._core._errors import UsageError
-from gatetrio._core._requests import WILDCARD, ChannelSpec
+from gatetrio._core._requests import WILDCARD, ChannelSpec, Subscribe, Unsubscribe
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
+
+    from gatetrio._core._config import Credentials
 
 _INT32_MAX: Final = 2**31 - 1  # Gate support told ccxt request ids must fit int32 (spec 13.15)
 LIVE: Final = 0  # `Generation.server` value for an acked target; pending ones hold their req id
@@ -158,6 +161,73 @@ def check_spec(spec: ChannelSpec[object]) -> None:
         raise UsageError(f"a ChannelSpec needs a channel and non-empty payloads, got {spec!r}")
     if not all(isinstance(e, str) for payload in spec.payloads for e in payload):
         raise UsageError(f"payload elements are always strings on the wire, got {spec.payloads!r}")
+
+
+def plan_subscribe(subs: Iterable[Sub], server: Mapping[Target, int]) -> list[Planned]:
+    """Subscribe frames for the targets of `subs` not in `server` yet, each target once."""
+    plan: list[Planned] = []
+    planned: set[Target] = set()
+    for sub in subs:
+        for group in sub.groups:
+            todo = tuple(t for t in group if t not in server and t not in planned)
+            if todo:
+                planned.update(todo)
+                plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
+    return plan
+
+
+def encode_plan(
+    first_id: int,
+    credentials: Credentials | None,
+    plan: list[Planned],
+    event: str,
+    wall_time: float,
+) -> list[str]:
+    """The frames of `plan`, numbered from `first_id`. Encoded before any state is committed,
+    so a UsageError (a bad wall_time) leaves no trace.
+    """
+    request = Subscribe if event == "subscribe" else Unsubscribe
+    req_id = first_id
+    frames = []
+    for channel, private, payload, _ in plan:
+        frames.append(
+            encode_request(
+                request(channel=channel, payload=payload, private=private),
+                wall_time=wall_time,
+                req_id=req_id,
+                credentials=credentials,
+            )
+        )
+        req_id = following_id(req_id)
+    return frames
+
+
+def find_request(
+    requests: dict[int, Request],
+    req_id: int | None,
+    channel: str,
+    event: str,
+    payload: tuple[str, ...] | None,
+) -> int | None:
+    """The pending request a subscribe reply answers, or None.
+
+    By the echoed `id` when there is one. Servers that echo no id (older and delivery
+    endpoints, spec 13.20) answer in order, so the fallback is the oldest pending request
+    with the same channel, event and (when echoed) payload.
+    """
+    if req_id is not None:
+        request = requests.get(req_id)
+        if request is None or (channel and request.channel != channel):
+            return None
+        return req_id
+    for candidate_id, request in requests.items():
+        if (
+            request.channel == channel
+            and (not event or request.event == event)
+            and (payload is None or request.payload == payload)
+        ):
+            return candidate_id
+    return None
 
 
 def build_routes(subs: Iterable[Sub]) -> dict[str, ChannelRoutes]:

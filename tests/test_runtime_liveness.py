@@ -1,0 +1,154 @@
+"""Runtime v2 on the in-memory fake under autojump_clock: exact times for the first-connect
+timeout, the subscribe deadline, paced reconnects, handover and logging.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+
+import pytest
+import trio
+import trio.testing
+
+import gatetrio
+from gatetrio import channels
+from gatetrio.testing import FakeGateServer
+
+from .helpers import client_config, collect_events, open_against
+
+CREDS = gatetrio.Credentials(key="k-test", secret="s-test-secret", user_id="20011")
+
+
+@pytest.fixture
+async def gate(nursery: trio.Nursery) -> FakeGateServer:
+    server = FakeGateServer(seed=3, credentials=CREDS)
+    await nursery.start(server.run)
+    return server
+
+
+async def test_first_connect_timeout_is_exact_and_carries_the_cause(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    gate.refuse(1000)
+    caplog.set_level(logging.WARNING, logger="gatetrio")
+    with pytest.raises(gatetrio.FirstConnectTimeout) as info:
+        async with open_against(gate, first_connect_timeout=10.0):
+            pytest.fail("connected to a refusing server")
+    assert trio.current_time() == 10.0
+    error = info.value
+    # attempts at 0, 1 (backoff 0.5 paced to the 1 s minimum), 2, 4, 8 s (backoff 1, 2, 4)
+    assert error.attempts == 5
+    assert isinstance(error.__cause__, gatetrio.ConnectionLost)
+    assert "HTTP 503" in error.__cause__.reason
+    assert "within 10s (5 attempts): handshake: HTTP 503" in str(error)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 5
+    assert all("HTTP 503" in w and "retrying in" in w for w in warnings)
+
+
+async def test_first_connect_timeout_none_keeps_trying(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate.refuse(20)
+    async with open_against(gate, first_connect_timeout=None) as client:
+        assert client.statistics().connect_failures == 20
+        assert client.statistics().connected
+
+
+async def test_subscribe_without_an_ack_times_out_and_leaves_nothing(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_against(gate, subscribe_deadline=4.0, ping_interval=100.0) as client:
+        gate.stall()  # the fake reads on but answers nothing
+        start = trio.current_time()
+        with pytest.raises(gatetrio.SubscribeTimeout) as info:
+            async with client.subscribe(channels.trades("BTC_USDT")):
+                pytest.fail("subscribed without an ack")
+        assert trio.current_time() == start + 4.0
+        assert info.value.channel == "futures.trades"
+        stats = client.statistics()
+        assert stats.open_subscriptions == 0
+        assert stats.subscribe_timeouts == 1
+        assert client._protocol.subscriptions() == {}
+
+
+async def test_upgrade_notices_cannot_make_a_reconnect_storm(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[gatetrio.ClientEvent] = []
+    async with open_against(gate, min_reconnect_interval=1.0) as client:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(collect_events, client, events)
+            async with client.subscribe(channels.trades("BTC_USDT")) as trades:
+                with trio.move_on_after(10.0):
+                    seen: set[int] = set()
+                    while True:  # an upgrade notice on every new connection, at once
+                        for conn in gate.connections:
+                            if id(conn) not in seen:
+                                seen.add(id(conn))
+                                gate.send_upgrade(grace=30.0, conn=conn)
+                        await trio.sleep(0.01)
+                assert trades.statistics().ready
+            nursery.cancel_scope.cancel()
+    starts = [e.at for e in events if e.kind is gatetrio.ClientEventKind.CONNECTING]
+    assert 8 <= len(starts) <= 11  # about one a second, never faster
+    assert all(b >= a + 1.0 for a, b in itertools.pairwise(starts))
+    assert client.statistics().upgrades >= len(starts)
+
+
+async def test_a_handover_closes_the_old_socket_once_resubscribed(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[gatetrio.ClientEvent] = []
+    async with open_against(gate) as client, trio.open_nursery() as nursery:
+        await nursery.start(collect_events, client, events)
+        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
+            first = await trades.receive()
+            gate.send_upgrade(grace=60.0)
+            with trio.fail_after(5):
+                while client.statistics().connects < 2 or len(gate.connections) > 1:
+                    await trio.sleep(0.01)
+            ids = [first.id]
+            for _ in range(30):
+                ids.append((await trades.receive()).id)
+            assert len(set(ids)) == len(ids)  # nothing doubled across the switch
+        nursery.cancel_scope.cancel()
+    kinds = [e.kind for e in events]
+    assert gatetrio.ClientEventKind.HANDED_OVER in kinds
+    assert gatetrio.ClientEventKind.DISCONNECTED not in kinds  # handed over, not lost
+    assert client.statistics().reconnects == 0
+
+
+async def test_trading_request_answered_by_its_own_socket_across_a_handover(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_against(gate, credentials=CREDS) as client:
+        await client.request(gatetrio.Login())
+        gate.send_upgrade(grace=60.0)
+        result = await client.request(
+            gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1", tif="gtc", text="t-1")
+        )
+        assert result.header.status == "200"
+        assert client.statistics().api_requests_lost == 0
+
+
+async def test_no_secret_in_any_log_record(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="gatetrio")
+    async with open_against(gate, credentials=CREDS) as client:
+        async with client.subscribe(channels.orders(CREDS.user_id, "BTC_USDT")):
+            await client.request(gatetrio.Login())
+            gate.drop()
+            await trio.sleep(3)
+    assert caplog.records  # connects, the drop, the reconnect
+    assert all(CREDS.secret not in r.getMessage() for r in caplog.records)
+
+
+def test_the_client_config_validates_the_new_durations() -> None:
+    with pytest.raises(gatetrio.UsageError, match="first_connect_timeout"):
+        client_config(first_connect_timeout=0)
+    with pytest.raises(gatetrio.UsageError, match="send_deadline"):
+        client_config(send_deadline=-1.0)
+    assert client_config(first_connect_timeout=None).first_connect_timeout is None
