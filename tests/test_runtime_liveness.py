@@ -77,20 +77,22 @@ async def test_upgrade_notices_cannot_make_a_reconnect_storm(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     events: list[gatetrio.ClientEvent] = []
-    async with open_against(gate, min_reconnect_interval=1.0) as client:
-        async with trio.open_nursery() as nursery:
-            await nursery.start(collect_events, client, events)
-            async with client.subscribe(channels.trades("BTC_USDT")) as trades:
-                with trio.move_on_after(10.0):
-                    seen: set[int] = set()
-                    while True:  # an upgrade notice on every new connection, at once
-                        for conn in gate.connections:
-                            if id(conn) not in seen:
-                                seen.add(id(conn))
-                                gate.send_upgrade(grace=30.0, conn=conn)
-                        await trio.sleep(0.01)
-                assert trades.statistics().ready
-            nursery.cancel_scope.cancel()
+    async with (
+        open_against(gate, min_reconnect_interval=1.0) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(collect_events, client, events)
+        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
+            with trio.move_on_after(10.0):
+                seen: set[int] = set()
+                while True:  # an upgrade notice on every new connection, at once
+                    for conn in gate.connections:
+                        if id(conn) not in seen:
+                            seen.add(id(conn))
+                            gate.send_upgrade(grace=30.0, conn=conn)
+                    await trio.sleep(0.01)
+            assert trades.statistics().ready
+        nursery.cancel_scope.cancel()
     starts = [e.at for e in events if e.kind is gatetrio.ClientEventKind.CONNECTING]
     assert 8 <= len(starts) <= 11  # about one a second, never faster
     assert all(b >= a + 1.0 for a, b in itertools.pairwise(starts))
@@ -110,8 +112,7 @@ async def test_a_handover_closes_the_old_socket_once_resubscribed(
                 while client.statistics().connects < 2 or len(gate.connections) > 1:
                     await trio.sleep(0.01)
             ids = [first.id]
-            for _ in range(30):
-                ids.append((await trades.receive()).id)
+            ids += [(await trades.receive()).id for _ in range(30)]
             assert len(set(ids)) == len(ids)  # nothing doubled across the switch
         nursery.cancel_scope.cancel()
     kinds = [e.kind for e in events]
@@ -137,11 +138,13 @@ async def test_no_secret_in_any_log_record(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="gatetrio")
-    async with open_against(gate, credentials=CREDS) as client:
-        async with client.subscribe(channels.orders(CREDS.user_id, "BTC_USDT")):
-            await client.request(gatetrio.Login())
-            gate.drop()
-            await trio.sleep(3)
+    async with (
+        open_against(gate, credentials=CREDS) as client,
+        client.subscribe(channels.orders(CREDS.user_id, "BTC_USDT")),
+    ):
+        await client.request(gatetrio.Login())
+        gate.drop()
+        await trio.sleep(3)
     assert caplog.records  # connects, the drop, the reconnect
     assert all(CREDS.secret not in r.getMessage() for r in caplog.records)
 
