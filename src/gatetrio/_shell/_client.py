@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import logging
 import time
 from typing import TYPE_CHECKING, Final, TypeVar, final
@@ -56,6 +57,7 @@ __all__ = ["Client", "ClientEvent", "ClientEventKind", "ClientStatistics", "open
 T = TypeVar("T")
 
 EVENTS_BUFFER: Final = 256
+LOGIN_ATTEMPTS: Final = 3  # connections a request may wait through to get logged in
 log: Final = logging.getLogger("gatetrio.client")
 
 _CLIENT_EVENTS_SPEC: Final[ChannelSpec[ClientEvent]] = ChannelSpec(
@@ -232,18 +234,27 @@ class Client:
         if "/delivery/" in self.config.url:
             raise UsageError("Gate offers no WebSocket trading API on delivery endpoints")
         protocol = self._protocol
-        while True:
+        for attempt in itertools.count(1):
             await self.wait_connected()
             conn = self._rt.current()
             if conn is None:
                 continue
             if not isinstance(request, Login) and not protocol.is_logged_in(conn.generation):
-                async with conn.login_lock:  # concurrent first requests share one login
-                    if not protocol.is_logged_in(conn.generation):
-                        await self._roundtrip(Login(), conn, None)
+                try:
+                    async with conn.login_lock:  # concurrent first requests share one login
+                        if not protocol.is_logged_in(conn.generation):
+                            await self._roundtrip(Login(), conn, None)
+                except ConnectionLost as exc:
+                    # nothing of `request` was sent yet: try again on the next connection
+                    if attempt >= LOGIN_ATTEMPTS:
+                        raise ConnectionLost(
+                            f"could not log in ({exc.reason}); the request was not sent"
+                        ) from exc
+                    continue
             # a handover may have begun while logging in: new requests go to the new socket
             if protocol.current_generation == conn.generation:
                 return await self._roundtrip(request, conn, req_header)
+        raise GateTrioInternalError("unreachable")  # pragma: no cover - itertools.count
 
     def statistics(self) -> ClientStatistics:
         """A snapshot of the counters; see `ClientStatistics` for fields and units."""
