@@ -1,0 +1,260 @@
+"""The recorder: a client's raw frames and connection events, into a rotating zstd recording.
+
+    open_recorder(client, DIR)          async with; yields a Recorder
+    └─ nursery
+       ├─ pump frames    client.raw_frames() → encoded lines → pending batch
+       ├─ pump events    client.events()     → encoded lines → pending batch
+       ├─ ticker         hands the pending batch on every `flush_interval`
+       └─ writer         batches → worker thread → PartWriter (one zstd frame per batch)
+
+Memory is bounded: the tap's buffer, one pending batch (at most `batch_lines`), and
+`WRITE_QUEUE` batches waiting for the disk. When the disk is slower than the feed, the frame
+pump blocks handing its batch on, the tap's buffer fills, and the tap drops the newest frames:
+each loss is counted and written as a `d` line where it happened, so a gap in a capture is
+always explained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+import typing
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+import attrs
+import trio
+
+from gatetrio._core._errors import UsageError
+from gatetrio._shell._raw_tap import RAW_BUFFER
+
+from ._files import PartWriter, import_zstandard
+from ._format import DropLine, EventLine, FrameLine, Manifest, encode_line
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+
+    from gatetrio._shell._client import Client, ClientEvent
+    from gatetrio._shell._raw_tap import RawFrame
+    from gatetrio._shell._subscription import Subscription
+
+WRITE_QUEUE: Final = 4  # batches waiting for the disk
+EVENTS_BUFFER: Final = 1024
+CLOSE_DEADLINE: Final = 10.0  # seconds the last batches get to reach the disk on exit
+
+
+@typing.final
+@attrs.frozen
+class RecorderStatistics:
+    """Counters of a `Recorder`: lines written, losses, and bytes on disk (compressed)."""
+
+    frames: int
+    events: int
+    frames_dropped: int
+    events_dropped: int
+    batches_written: int
+    bytes_written: int
+    parts: int
+
+
+@typing.final
+class Recorder:
+    """A running recording (from `open_recorder`); read its `statistics()` or `directory`."""
+
+    def __init__(
+        self,
+        directory: Path,
+        writer: PartWriter,
+        *,
+        wall_clock: Callable[[], float],
+        batch_lines: int,
+        throttle: Callable[[int], Awaitable[None]] | None,
+    ) -> None:
+        self.directory = directory
+        self._writer = writer
+        self._wall_clock = wall_clock
+        self._batch_lines = batch_lines
+        self._throttle = throttle
+        self._pending: list[bytes] = []
+        self._first_ns = 0
+        self._last_ns = 0
+        self._send, self._recv = trio.open_memory_channel[tuple[bytes, int, int, int]](WRITE_QUEUE)
+        self._frames = 0
+        self._events = 0
+        self._frames_dropped = 0
+        self._events_dropped = 0
+        self._batches = 0
+        self._written = trio.Event()  # the writer finished: every batch handed on is on disk
+
+    def statistics(self) -> RecorderStatistics:
+        return RecorderStatistics(
+            frames=self._frames,
+            events=self._events,
+            frames_dropped=self._frames_dropped,
+            events_dropped=self._events_dropped,
+            batches_written=self._batches,
+            bytes_written=self._writer.bytes_written,
+            parts=len(self._writer.manifest.parts),
+        )
+
+    # ------------------------------------------------------------------------ the tasks
+
+    def _add(self, data: bytes, ns: int) -> None:
+        if not self._pending:
+            self._first_ns = ns
+        self._pending.append(data)
+        self._last_ns = ns
+
+    async def _hand_on(self) -> None:
+        """Queue the pending batch for the writer (blocks while the disk is behind)."""
+        if not self._pending:
+            await trio.lowlevel.checkpoint()
+            return
+        batch = (b"".join(self._pending), len(self._pending), self._first_ns, self._last_ns)
+        self._pending = []
+        await self._send.send(batch)
+
+    def _note_drops(self, what: typing.Literal["frames", "events"], total: int, shard: int) -> None:
+        seen = self._frames_dropped if what == "frames" else self._events_dropped
+        if total > seen:
+            ns = time_ns(self._wall_clock)
+            self._add(encode_line(DropLine(ns=ns, s=shard, what=what, n=total - seen)), ns)
+            if what == "frames":
+                self._frames_dropped = total
+            else:
+                self._events_dropped = total
+
+    async def _pump_frames(self, tap: Subscription[RawFrame], shard: int) -> None:
+        async for frame in tap:
+            self._add(encode_line(frame_line(frame, shard)), frame.received_ns)
+            self._frames += 1
+            self._note_drops("frames", tap.statistics().messages_dropped, shard)
+            if len(self._pending) >= self._batch_lines:
+                await self._hand_on()
+
+    async def _pump_events(self, events: Subscription[ClientEvent], shard: int) -> None:
+        async for event in events:
+            ns = time_ns(self._wall_clock)
+            line = EventLine(
+                ns=ns,
+                s=shard,
+                kind=event.kind.value,
+                at=event.at,
+                reason=event.reason,
+                channel=event.channel,
+                attempt=event.attempt,
+                url=event.url,
+            )
+            self._add(encode_line(line), ns)
+            self._events += 1
+            self._note_drops("events", events.statistics().messages_dropped, shard)
+
+    async def _tick(self, interval: float) -> None:
+        while True:
+            await trio.sleep(interval)
+            await self._hand_on()
+
+    async def _write(self) -> None:
+        writer = self._writer
+        try:
+            async for data, lines, first_ns, last_ns in self._recv:
+                if self._throttle is not None:
+                    await self._throttle(len(data))
+                await trio.to_thread.run_sync(
+                    functools.partial(writer.write_batch, data, lines, first_ns, last_ns)
+                )
+                self._batches += 1
+        finally:
+            self._written.set()
+
+    async def _finish(self) -> None:
+        """Write what is pending, wait for the writer, close the part and the manifest."""
+        manifest = self._writer.manifest
+        manifest.frames = self._frames
+        manifest.events = self._events
+        manifest.frames_dropped = self._frames_dropped
+        manifest.events_dropped = self._events_dropped
+        await self._hand_on()
+        self._send.close()
+        await self._written.wait()
+        await trio.to_thread.run_sync(self._writer.close)
+
+
+def time_ns(wall_clock: Callable[[], float]) -> int:
+    return round(wall_clock() * 1e9)
+
+
+@contextlib.asynccontextmanager
+async def open_recorder(
+    client: Client,
+    directory: str | Path,
+    *,
+    shard: int = 0,
+    meta: Mapping[str, object] | None = None,
+    buffer: int = RAW_BUFFER,
+    flush_interval: float = 0.25,
+    batch_lines: int = 2048,
+    max_part_bytes: int = 64 * 1024 * 1024,
+    fsync: bool = False,
+    wall_clock: Callable[[], float] = time.time,
+    throttle: Callable[[int], Awaitable[None]] | None = None,
+) -> AsyncIterator[Recorder]:
+    """Record every frame `client` receives, and its connection events, into `directory`.
+
+    Open it before subscribing, so the acks are recorded too. Lines reach the disk at least
+    every `flush_interval` seconds (or `batch_lines` lines), one zstd frame per batch; parts
+    rotate at about `max_part_bytes` compressed. `wall_clock` stamps events (frames carry the
+    client's receive time). `throttle(nbytes)` is awaited before each write (to simulate or
+    impose a slow disk). Needs the `record` extra (zstandard).
+
+    Example::
+
+        async with gatetrio.recording.open_recorder(client, "capture") as recorder:
+            async with client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades:
+                ...
+    """
+    import_zstandard()
+    if not flush_interval > 0:
+        raise UsageError(f"flush_interval must be > 0 seconds, got {flush_interval!r}")
+    if isinstance(batch_lines, bool) or not isinstance(batch_lines, int) or batch_lines < 1:
+        raise UsageError(f"batch_lines must be a positive int, got {batch_lines!r}")
+    path = Path(directory)
+    manifest = Manifest(created_ns=time_ns(wall_clock), meta=dict(meta or {}))
+    writer = await trio.to_thread.run_sync(
+        functools.partial(PartWriter, path, manifest, max_part_bytes=max_part_bytes, fsync=fsync)
+    )
+    recorder = Recorder(
+        path, writer, wall_clock=wall_clock, batch_lines=batch_lines, throttle=throttle
+    )
+    async with (
+        client.raw_frames(buffer=buffer) as tap,
+        client.events(buffer=EVENTS_BUFFER) as events,
+        trio.open_nursery() as outer,
+    ):
+        outer.start_soon(recorder._write)  # ends once the batches are handed on and closed
+        try:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(recorder._pump_frames, tap, shard)
+                nursery.start_soon(recorder._pump_events, events, shard)
+                nursery.start_soon(recorder._tick, flush_interval)
+                yield recorder
+                nursery.cancel_scope.cancel(reason="recorder closed")
+        finally:
+            # what the tap still buffers is recorded too: nothing received is lost on exit
+            with contextlib.suppress(trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                while True:
+                    frame = tap.receive_nowait()
+                    recorder._add(encode_line(frame_line(frame, shard)), frame.received_ns)
+                    recorder._frames += 1
+            with trio.move_on_after(CLOSE_DEADLINE, shield=True) as scope:
+                await recorder._finish()
+            if scope.cancelled_caught:
+                outer.cancel_scope.cancel(reason="the disk did not take the last batches")
+
+
+def frame_line(frame: RawFrame, shard: int) -> FrameLine:
+    text = frame.text
+    if isinstance(text, str):
+        return FrameLine(ns=frame.received_ns, s=shard, c=frame.generation, t=text)
+    return FrameLine(ns=frame.received_ns, s=shard, c=frame.generation, b=text)
