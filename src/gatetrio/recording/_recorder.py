@@ -70,13 +70,16 @@ class Recorder:
         wall_clock: Callable[[], float],
         batch_lines: int,
         throttle: Callable[[int], Awaitable[None]] | None,
+        in_thread: bool,
     ) -> None:
         self.directory = directory
+        self._in_thread = in_thread
         self._writer = writer
         self._wall_clock = wall_clock
         self._batch_lines = batch_lines
         self._throttle = throttle
-        self._pending: list[bytes] = []
+        self._pending: list[bytes] = []  # encoded lines (or, after a cancel, a whole batch)
+        self._pending_lines = 0
         self._first_ns = 0
         self._last_ns = 0
         self._send, self._recv = trio.open_memory_channel[tuple[bytes, int, int, int]](WRITE_QUEUE)
@@ -104,6 +107,7 @@ class Recorder:
         if not self._pending:
             self._first_ns = ns
         self._pending.append(data)
+        self._pending_lines += 1
         self._last_ns = ns
 
     async def _hand_on(self) -> None:
@@ -111,9 +115,15 @@ class Recorder:
         if not self._pending:
             await trio.lowlevel.checkpoint()
             return
-        batch = (b"".join(self._pending), len(self._pending), self._first_ns, self._last_ns)
-        self._pending = []
-        await self._send.send(batch)
+        data, lines, first_ns = b"".join(self._pending), self._pending_lines, self._first_ns
+        self._pending, self._pending_lines = [], 0
+        try:
+            await self._send.send((data, lines, first_ns, self._last_ns))
+        except trio.Cancelled:  # a cancelled send sent nothing: the batch stays pending
+            self._pending.insert(0, data)
+            self._pending_lines += lines
+            self._first_ns = first_ns
+            raise
 
     def _note_drops(self, what: typing.Literal["frames", "events"], total: int, shard: int) -> None:
         seen = self._frames_dropped if what == "frames" else self._events_dropped
@@ -130,7 +140,7 @@ class Recorder:
             self._add(encode_line(frame_line(frame, shard)), frame.received_ns)
             self._frames += 1
             self._note_drops("frames", tap.statistics().messages_dropped, shard)
-            if len(self._pending) >= self._batch_lines:
+            if self._pending_lines >= self._batch_lines:
                 await self._hand_on()
 
     async def _pump_events(self, events: Subscription[ClientEvent], shard: int) -> None:
@@ -161,12 +171,18 @@ class Recorder:
             async for data, lines, first_ns, last_ns in self._recv:
                 if self._throttle is not None:
                     await self._throttle(len(data))
-                await trio.to_thread.run_sync(
-                    functools.partial(writer.write_batch, data, lines, first_ns, last_ns)
-                )
+                write = functools.partial(writer.write_batch, data, lines, first_ns, last_ns)
+                await self._run_sync(write)
                 self._batches += 1
         finally:
             self._written.set()
+
+    async def _run_sync(self, fn: Callable[[], object]) -> None:
+        if self._in_thread:
+            await trio.to_thread.run_sync(fn)
+        else:
+            fn()
+            await trio.lowlevel.checkpoint()
 
     async def _finish(self) -> None:
         """Write what is pending, wait for the writer, close the part and the manifest."""
@@ -178,7 +194,8 @@ class Recorder:
         await self._hand_on()
         self._send.close()
         await self._written.wait()
-        await trio.to_thread.run_sync(self._writer.close)
+        manifest.frames = self._frames  # the drained tail is counted now
+        await self._run_sync(self._writer.close)
 
 
 def time_ns(wall_clock: Callable[[], float]) -> int:
@@ -199,6 +216,7 @@ async def open_recorder(
     fsync: bool = False,
     wall_clock: Callable[[], float] = time.time,
     throttle: Callable[[int], Awaitable[None]] | None = None,
+    in_thread: bool = True,
 ) -> AsyncIterator[Recorder]:
     """Record every frame `client` receives, and its connection events, into `directory`.
 
@@ -206,7 +224,9 @@ async def open_recorder(
     every `flush_interval` seconds (or `batch_lines` lines), one zstd frame per batch; parts
     rotate at about `max_part_bytes` compressed. `wall_clock` stamps events (frames carry the
     client's receive time). `throttle(nbytes)` is awaited before each write (to simulate or
-    impose a slow disk). Needs the `record` extra (zstandard).
+    impose a slow disk). Compression and writes run in a worker thread; `in_thread=False` runs
+    them in the trio thread instead (tests under a mock clock, whose time would jump while a
+    thread works). Needs the `record` extra (zstandard).
 
     Example::
 
@@ -221,11 +241,14 @@ async def open_recorder(
         raise UsageError(f"batch_lines must be a positive int, got {batch_lines!r}")
     path = Path(directory)
     manifest = Manifest(created_ns=time_ns(wall_clock), meta=dict(meta or {}))
-    writer = await trio.to_thread.run_sync(
-        functools.partial(PartWriter, path, manifest, max_part_bytes=max_part_bytes, fsync=fsync)
-    )
+    writer = PartWriter(path, manifest, max_part_bytes=max_part_bytes, fsync=fsync)
     recorder = Recorder(
-        path, writer, wall_clock=wall_clock, batch_lines=batch_lines, throttle=throttle
+        path,
+        writer,
+        wall_clock=wall_clock,
+        batch_lines=batch_lines,
+        throttle=throttle,
+        in_thread=in_thread,
     )
     async with (
         client.raw_frames(buffer=buffer) as tap,
@@ -247,6 +270,8 @@ async def open_recorder(
                     frame = tap.receive_nowait()
                     recorder._add(encode_line(frame_line(frame, shard)), frame.received_ns)
                     recorder._frames += 1
+            recorder._note_drops("frames", tap.statistics().messages_dropped, shard)
+            recorder._note_drops("events", events.statistics().messages_dropped, shard)
             with trio.move_on_after(CLOSE_DEADLINE, shield=True) as scope:
                 await recorder._finish()
             if scope.cancelled_caught:

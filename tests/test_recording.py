@@ -1,0 +1,191 @@
+"""Recording and timed replay: record the fake (with faults) and replay it into the client."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import trio
+import trio.testing
+
+import gatetrio
+from gatetrio import channels
+from gatetrio._core._book import ObuStatus, ObuSync
+from gatetrio.recording import (
+    DropLine,
+    EventLine,
+    FrameLine,
+    open_recorder,
+    read_manifest,
+    read_recording,
+)
+from gatetrio.testing import FakeGateServer, ReplayServer, parse_fault
+
+from .helpers import client_config
+
+CONTRACTS = ("BTC_USDT", "ETH_USDT")
+FAULTS = ("drop@8", "gap:BTC_USDT:5@12", "upgrade:2@18")
+
+Book = tuple[list[tuple[object, object]], list[tuple[object, object]]]
+
+
+def _levels(book: gatetrio.OrderBook) -> Book:
+    return (
+        [tuple(level) for level in book.bids()],
+        [tuple(level) for level in book.asks()],
+    )
+
+
+async def _follow_trades(client: gatetrio.Client, into: list[int]) -> None:
+    async with client.subscribe(channels.trades(*CONTRACTS)) as trades:
+        async for trade in trades:
+            into.append(trade.id)  # noqa: PERF401 - grows while the test runs
+
+
+async def _follow_book(client: gatetrio.Client, into: list[tuple[int, Book]]) -> None:
+    async with client.order_book("BTC_USDT", depth=50, method="obu") as live:
+        async for update_id in live:
+            into.append((update_id, _levels(live.book)))
+
+
+async def _record(directory: Path, seconds: float) -> list[int]:
+    """Record `seconds` of the fake with faults injected; the trade ids the client received."""
+    trade_ids: list[int] = []
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer(seed=3)
+        await nursery.start(gate.run)
+        nursery.start_soon(gate.run_faults, [parse_fault(f) for f in FAULTS])
+        async with (
+            gatetrio.open_client(
+                connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
+            ) as client,
+            open_recorder(client, directory, wall_clock=gate.wall_time, in_thread=False) as recorder,
+        ):
+            with trio.move_on_after(seconds):
+                async with trio.open_nursery() as inner:
+                    inner.start_soon(_follow_trades, client, trade_ids)
+                    inner.start_soon(_follow_book, client, [])
+            assert recorder.statistics().frames_dropped == 0
+        nursery.cancel_scope.cancel()
+    return trade_ids
+
+
+def _books_from_recording(directory: Path) -> dict[int, Book]:
+    """Every book state of ob.BTC_USDT.50 the recording's frames lead to, by update id."""
+    sync = ObuSync("BTC_USDT")
+    books: dict[int, Book] = {}
+    for line in read_recording(directory):
+        if not isinstance(line, FrameLine) or '"ob.BTC_USDT.50"' not in line.text:
+            continue
+        event = gatetrio.decode_message(line.text)
+        if not isinstance(event, gatetrio.ObuUpdate):
+            continue
+        if sync.feed(event.result) is ObuStatus.APPLIED and sync.book.update_id is not None:
+            books[sync.book.update_id] = _levels(sync.book)
+    return books
+
+
+async def test_record_then_replay_at_10x_gives_the_same_trades_and_books(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    recorded_trades = await _record(tmp_path, 30.0)
+    lines = list(read_recording(tmp_path))
+    kinds = {line.kind for line in lines if isinstance(line, EventLine)}
+    # the faults are in the capture, explained by connection events
+    assert {"disconnected", "upgrade", "book_resync"} - kinds == set() or "disconnected" in kinds
+    assert read_manifest(tmp_path).closed
+    assert len(recorded_trades) > 100
+    expected_books = _books_from_recording(tmp_path)
+
+    replay = ReplayServer.from_directory(tmp_path, speed=10.0)
+    replayed_trades: list[int] = []
+    replayed_books: list[tuple[int, Book]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(replay.run)
+        started = trio.current_time()
+        async with gatetrio.open_client(
+            connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+        ) as client:
+            async with trio.open_nursery() as inner:
+                inner.start_soon(_follow_trades, client, replayed_trades)
+                inner.start_soon(_follow_book, client, replayed_books)
+                await replay.finished.wait()
+                await trio.sleep(1.0)  # the last frames reach the consumers
+                inner.cancel_scope.cancel()
+        # 30 s at 10x, after a 1 s lead-in: the timing held
+        assert 3.0 < trio.current_time() - started < 6.0
+        nursery.cancel_scope.cancel()
+
+    # the same trades in the same order; the recording also holds the few frames that arrived
+    # after the recording client's consumer stopped, before the recorder closed
+    assert replayed_trades[: len(recorded_trades)] == recorded_trades
+    assert len(replayed_trades) - len(recorded_trades) <= 5
+    assert len(replayed_books) > 50
+    for update_id, book in replayed_books:
+        assert book == expected_books[update_id], update_id
+
+
+async def test_replay_as_fast_as_possible_serves_only_what_was_subscribed(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    recorded = await _record(tmp_path, 5.0)
+    btc_recorded = [i for i in recorded if i]  # ids of both contracts, in order
+    replay = ReplayServer.from_directory(tmp_path, speed=math.inf)
+    got: list[gatetrio.Trade] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(replay.run)
+        async with gatetrio.open_client(
+            connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+        ) as client:
+            async with client.subscribe(channels.trades("ETH_USDT")) as trades:
+                with trio.move_on_after(30):
+                    async for trade in trades:
+                        got.append(trade)  # noqa: PERF401
+        nursery.cancel_scope.cancel()
+    assert got
+    assert {t.contract for t in got} == {"ETH_USDT"}
+    assert len(got) < len(btc_recorded)
+
+
+async def test_a_slow_disk_drops_frames_and_counts_them_where_they_were_lost(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    async def slow_disk(nbytes: int) -> None:
+        await trio.sleep(1.0)  # a batch of 32 lines a second: slower than obu level 50
+
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer(seed=1)
+        await nursery.start(gate.run)
+        async with (
+            gatetrio.open_client(
+                connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
+            ) as client,
+            open_recorder(
+                client,
+                tmp_path,
+                buffer=64,
+                batch_lines=32,
+                wall_clock=gate.wall_time,
+                throttle=slow_disk,
+                in_thread=False,
+            ) as recorder,
+            client.subscribe(channels.obu("BTC_USDT", level=50), buffer=100_000) as book,
+        ):
+            with trio.move_on_after(20):
+                async for _ in book:
+                    pass
+            stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    assert stats.frames_dropped > 0
+    lines = list(read_recording(tmp_path))
+    marked = sum(line.n for line in lines if isinstance(line, DropLine) and line.what == "frames")
+    manifest = read_manifest(tmp_path)
+    assert marked == manifest.frames_dropped >= stats.frames_dropped
+    frames = sum(isinstance(line, FrameLine) for line in lines)
+    assert frames == manifest.frames
+    # every frame received is either in the recording or counted as dropped: the obu pushes,
+    # plus the ack and the pongs (frames that are no subscription's items)
+    non_items = sum(
+        isinstance(line, FrameLine) and '"event":"update"' not in line.text for line in lines
+    )
+    assert 1 <= non_items <= frames + marked - book.statistics().messages_received <= 8
