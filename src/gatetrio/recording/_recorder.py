@@ -27,6 +27,7 @@ import attrs
 import trio
 
 from gatetrio._core._errors import UsageError
+from gatetrio._shell._pool import PoolEvent
 from gatetrio._shell._raw_tap import RAW_BUFFER
 
 from ._files import PartWriter, import_zstandard
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from gatetrio._shell._client import Client, ClientEvent
+    from gatetrio._shell._pool import Pool
     from gatetrio._shell._raw_tap import RawFrame
     from gatetrio._shell._subscription import Subscription
 
@@ -143,20 +145,12 @@ class Recorder:
             if self._pending_lines >= self._batch_lines:
                 await self._hand_on()
 
-    async def _pump_events(self, events: Subscription[ClientEvent], shard: int) -> None:
-        async for event in events:
+    async def _pump_events(
+        self, events: Subscription[ClientEvent] | Subscription[PoolEvent], shard: int
+    ) -> None:
+        async for item in events:
             ns = time_ns(self._wall_clock)
-            line = EventLine(
-                ns=ns,
-                s=shard,
-                kind=event.kind.value,
-                at=event.at,
-                reason=event.reason,
-                channel=event.channel,
-                attempt=event.attempt,
-                url=event.url,
-            )
-            self._add(encode_line(line), ns)
+            self._add(encode_line(event_line(item, ns, shard)), ns)
             self._events += 1
             self._note_drops("events", events.statistics().messages_dropped, shard)
 
@@ -198,13 +192,32 @@ class Recorder:
         await self._run_sync(self._writer.close)
 
 
+def event_line(item: ClientEvent | PoolEvent, ns: int, shard: int) -> EventLine:
+    """A client's event, or a pool's (tagged with its shard; -1 for a listing change)."""
+    if isinstance(item, PoolEvent):
+        if item.event is None:
+            reason = f"listed {' '.join(item.listed)}; delisted {' '.join(item.delisted)}"
+            return EventLine(ns=ns, s=-1, kind="listing", reason=reason)
+        shard, item = shard + item.shard, item.event
+    return EventLine(
+        ns=ns,
+        s=shard,
+        kind=item.kind.value,
+        at=item.at,
+        reason=item.reason,
+        channel=item.channel,
+        attempt=item.attempt,
+        url=item.url,
+    )
+
+
 def time_ns(wall_clock: Callable[[], float]) -> int:
     return round(wall_clock() * 1e9)
 
 
 @contextlib.asynccontextmanager
 async def open_recorder(
-    client: Client,
+    client: Client | Pool,
     directory: str | Path,
     *,
     shard: int = 0,
@@ -219,6 +232,8 @@ async def open_recorder(
     in_thread: bool = True,
 ) -> AsyncIterator[Recorder]:
     """Record every frame `client` receives, and its connection events, into `directory`.
+
+    `client` may be a `Pool`: every shard is recorded, `s` telling them apart.
 
     Open it before subscribing, so the acks are recorded too. Lines reach the disk at least
     every `flush_interval` seconds (or `batch_lines` lines), one zstd frame per batch; parts
@@ -279,6 +294,7 @@ async def open_recorder(
 
 
 def frame_line(frame: RawFrame, shard: int) -> FrameLine:
+    shard += frame.shard
     text = frame.text
     if isinstance(text, str):
         return FrameLine(ns=frame.received_ns, s=shard, c=frame.generation, t=text)
