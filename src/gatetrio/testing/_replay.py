@@ -102,9 +102,9 @@ class ReplayServer:
     @classmethod
     def from_directory(cls, directory: str | Path, **kwargs: Any) -> ReplayServer:
         """A replay of the recording in `directory` (read as it plays)."""
-        from gatetrio.recording import read_recording  # noqa: PLC0415 - optional zstandard
+        from gatetrio.recording import read_manifest  # noqa: PLC0415 - optional zstandard
 
-        read_recording(directory)  # fail now, not later, on a directory without a recording
+        read_manifest(directory)  # fail now, not later, on a directory without a recording
         return cls(_LazyLines(Path(directory)), **kwargs)
 
     # ------------------------------------------------------------------------ lifecycle
