@@ -113,7 +113,7 @@ async def test_subscribe_listed_follows_listings_and_delistings(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     gate = FakeGateServer(seed=2)
-    listing = [{"name": "BTC_USDT"}, {"name": "ETH_USDT"}]
+    listing: list[dict[str, object]] = [{"name": "BTC_USDT"}, {"name": "ETH_USDT"}]
     async with trio.open_nursery() as nursery:
         await nursery.start(gate.run)
 

@@ -57,19 +57,23 @@ def _recorded_trade_ids(directory: Path) -> list[int]:
 async def _replayed_trade_ids(port: int, count: int) -> list[int]:
     ids: list[int] = []
     url = f"ws://127.0.0.1:{port}/v4/ws/usdt"
-    async with gatetrio.open_client(url=url) as client:
-        async with client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades:
-            with trio.fail_after(HANG_GUARD):
-                async for trade in trades:
-                    ids.append(trade.id)
-                    if len(ids) == count:
-                        break
+    async with (
+        gatetrio.open_client(url=url) as client,
+        client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades,
+    ):
+        with trio.fail_after(HANG_GUARD):
+            async for trade in trades:
+                ids.append(trade.id)
+                if len(ids) == count:
+                    break
     return ids
 
 
 def test_record_export_and_replay_through_the_command_line(tmp_path: Path) -> None:
     out = tmp_path / "capture"
-    result = _run("record", "trades", "BTC_USDT", "--simulate", "--duration", "3", "--out", str(out))
+    result = _run(
+        "record", "trades", "BTC_USDT", "--simulate", "--duration", "3", "--out", str(out)
+    )
     assert result.returncode == 0, result.stderr
     assert "recorded" in result.stderr
     assert read_manifest(out).closed

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import math
+import tempfile
 from pathlib import Path
 
+import hypothesis
+import pytest
 import trio
 import trio.testing
+from hypothesis import strategies as st
 
 import gatetrio
 from gatetrio import channels
@@ -19,6 +23,8 @@ from gatetrio.recording import (
     read_manifest,
     read_recording,
 )
+from gatetrio.recording._files import PartWriter, part_paths, read_part
+from gatetrio.recording._format import Manifest
 from gatetrio.testing import FakeGateServer, ReplayServer, parse_fault
 
 from .helpers import client_config
@@ -26,7 +32,7 @@ from .helpers import client_config
 CONTRACTS = ("BTC_USDT", "ETH_USDT")
 FAULTS = ("drop@8", "gap:BTC_USDT:5@12", "upgrade:2@18")
 
-Book = tuple[list[tuple[object, object]], list[tuple[object, object]]]
+Book = tuple[list[tuple[object, ...]], list[tuple[object, ...]]]
 
 
 def _levels(book: gatetrio.OrderBook) -> Book:
@@ -45,7 +51,7 @@ async def _follow_trades(client: gatetrio.Client, into: list[int]) -> None:
 async def _follow_book(client: gatetrio.Client, into: list[tuple[int, Book]]) -> None:
     async with client.order_book("BTC_USDT", depth=50, method="obu") as live:
         async for update_id in live:
-            into.append((update_id, _levels(live.book)))
+            into.append((update_id, _levels(live.book)))  # noqa: PERF401 - grows while running
 
 
 async def _record(directory: Path, seconds: float) -> list[int]:
@@ -59,7 +65,9 @@ async def _record(directory: Path, seconds: float) -> list[int]:
             gatetrio.open_client(
                 connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
             ) as client,
-            open_recorder(client, directory, wall_clock=gate.wall_time, in_thread=False) as recorder,
+            open_recorder(
+                client, directory, wall_clock=gate.wall_time, in_thread=False
+            ) as recorder,
         ):
             with trio.move_on_after(seconds):
                 async with trio.open_nursery() as inner:
@@ -103,15 +111,17 @@ async def test_record_then_replay_at_10x_gives_the_same_trades_and_books(
     async with trio.open_nursery() as nursery:
         await nursery.start(replay.run)
         started = trio.current_time()
-        async with gatetrio.open_client(
-            connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
-        ) as client:
-            async with trio.open_nursery() as inner:
-                inner.start_soon(_follow_trades, client, replayed_trades)
-                inner.start_soon(_follow_book, client, replayed_books)
-                await replay.finished.wait()
-                await trio.sleep(1.0)  # the last frames reach the consumers
-                inner.cancel_scope.cancel()
+        async with (
+            gatetrio.open_client(
+                connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+            ) as client,
+            trio.open_nursery() as inner,
+        ):
+            inner.start_soon(_follow_trades, client, replayed_trades)
+            inner.start_soon(_follow_book, client, replayed_books)
+            await replay.finished.wait()
+            await trio.sleep(1.0)  # the last frames reach the consumers
+            inner.cancel_scope.cancel()
         # 30 s at 10x, after a 1 s lead-in: the timing held
         assert 3.0 < trio.current_time() - started < 6.0
         nursery.cancel_scope.cancel()
@@ -134,13 +144,15 @@ async def test_replay_as_fast_as_possible_serves_only_what_was_subscribed(
     got: list[gatetrio.Trade] = []
     async with trio.open_nursery() as nursery:
         await nursery.start(replay.run)
-        async with gatetrio.open_client(
-            connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
-        ) as client:
-            async with client.subscribe(channels.trades("ETH_USDT")) as trades:
-                with trio.move_on_after(30):
-                    async for trade in trades:
-                        got.append(trade)  # noqa: PERF401
+        async with (
+            gatetrio.open_client(
+                connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+            ) as client,
+            client.subscribe(channels.trades("ETH_USDT")) as trades,
+        ):
+            with trio.move_on_after(30):
+                async for trade in trades:
+                    got.append(trade)  # noqa: PERF401
         nursery.cancel_scope.cancel()
     assert got
     assert {t.contract for t in got} == {"ETH_USDT"}
@@ -189,3 +201,40 @@ async def test_a_slow_disk_drops_frames_and_counts_them_where_they_were_lost(
         isinstance(line, FrameLine) and '"event":"update"' not in line.text for line in lines
     )
     assert 1 <= non_items <= frames + marked - book.statistics().messages_received <= 8
+
+
+@hypothesis.settings(deadline=None, max_examples=60)
+@hypothesis.given(
+    batches=st.lists(
+        st.lists(st.text(max_size=30).map(lambda t: f'{{"x":{len(t)}}}'), min_size=1, max_size=5),
+        min_size=1,
+        max_size=6,
+    ),
+    cut=st.floats(min_value=0.0, max_value=1.0),
+)
+def test_a_part_cut_anywhere_reads_back_every_completed_batch(
+    batches: list[list[str]], cut: float
+) -> None:
+    """What a SIGKILL mid-write leaves: whole zstd frames, then part of one at most."""
+    with tempfile.TemporaryDirectory() as tmp:
+        directory = Path(tmp)
+        writer = PartWriter(directory, Manifest(), max_part_bytes=1 << 30)
+        ends = []
+        for batch in batches:
+            writer.write_batch("".join(f"{line}\n" for line in batch).encode(), len(batch), 0, 0)
+            ends.append(writer.bytes_written)
+        (part,) = part_paths(directory)
+        data = part.read_bytes()
+        keep = round(len(data) * cut)
+        part.write_bytes(data[:keep])
+        whole = sum(1 for end in ends if end <= keep)
+        expected = [line.encode() for batch in batches[:whole] for line in batch]
+        assert list(read_part(part)) == expected
+
+
+def test_open_recorder_checks_its_arguments(tmp_path: Path) -> None:
+    (tmp_path / "part-00000.jsonl.zst").write_bytes(b"")
+    with pytest.raises(gatetrio.UsageError, match="already holds a recording"):
+        PartWriter(tmp_path, Manifest(), max_part_bytes=1)
+    with pytest.raises(gatetrio.UsageError, match="holds no recording"):
+        read_manifest(tmp_path / "nothing")

@@ -114,12 +114,12 @@ from ._shell._client import ClientEventKind as ClientEventKind
 from ._shell._client import ClientStatistics as ClientStatistics
 from ._shell._client import open_client as open_client
 from ._shell._live_book import BookStatistics as BookStatistics
+from ._shell._live_book import LiveOrderBook as LiveOrderBook
 from ._shell._pool import Pool as Pool
 from ._shell._pool import PoolEvent as PoolEvent
 from ._shell._pool import PoolStatistics as PoolStatistics
 from ._shell._pool import open_pool as open_pool
 from ._shell._raw_tap import RawFrame as RawFrame
-from ._shell._live_book import LiveOrderBook as LiveOrderBook
 from ._shell._subscription import OverflowPolicy as OverflowPolicy
 from ._shell._subscription import Subscription as Subscription
 from ._shell._subscription import SubscriptionStatistics as SubscriptionStatistics

@@ -33,6 +33,8 @@ from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, prin
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
+    from gatetrio.testing import ContractSpec
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: ``sys.argv[1:]``); return the exit code."""
@@ -128,9 +130,7 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     pace.add_argument(
         "--speed", type=float, default=1.0, help="replay this many times faster (default 1)"
     )
-    pace.add_argument(
-        "--as-fast-as-possible", action="store_true", help="replay without pauses"
-    )
+    pace.add_argument("--as-fast-as-possible", action="store_true", help="replay without pauses")
     serve.set_defaults(func=_serve)
 
 
@@ -190,7 +190,7 @@ async def serve(args: argparse.Namespace) -> int:
     credentials = None
     if args.key is not None:
         credentials = Credentials(key=args.key, secret=args.secret, user_id=args.uid)
-    markets = None
+    markets: dict[str, Sequence[ContractSpec]] | None = None
     if args.contracts is not None:
         markets = {"usdt": catalogue(args.contracts, seed=args.seed)}
     server = FakeGateServer(

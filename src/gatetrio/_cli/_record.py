@@ -113,7 +113,9 @@ def add_record(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("channel", help="a public channel, e.g. trades")
     parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
     parser.add_argument(
-        "--all", action="store_true", help="every listed contract (REST /futures/{settle}/contracts)"
+        "--all",
+        action="store_true",
+        help="every listed contract (REST /futures/{settle}/contracts)",
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="a new directory")
     add_connect_arguments(parser)

@@ -555,9 +555,10 @@ def _connect_options(ns: argparse.Namespace) -> dict[str, object]:
 
 
 def _run_watch(ns: argparse.Namespace) -> int:
+    if not ns.contracts and not ns.all:
+        print_error("name a contract (e.g. BTC_USDT), several, or --all")
+        return EXIT_USAGE
     try:
-        if not ns.contracts and not ns.all:
-            raise UsageError("name a contract (e.g. BTC_USDT), several, or --all")
         options = WatchOptions(
             contract=ns.contracts[0] if ns.contracts else "",
             more=tuple(ns.contracts[1:]),
@@ -621,7 +622,9 @@ def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     stream_parser.add_argument("channel", help=f"one of: {', '.join(PUBLIC_CHANNELS)}")
     stream_parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
     stream_parser.add_argument(
-        "--all", action="store_true", help="every listed contract (REST /futures/{settle}/contracts)"
+        "--all",
+        action="store_true",
+        help="every listed contract (REST /futures/{settle}/contracts)",
     )
     _add_connect_arguments(stream_parser)
     stream_parser.set_defaults(func=_run_stream)

@@ -14,9 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
-def listed_contracts(
-    body: object, *, keep: Callable[[str], bool] | None = None
-) -> tuple[str, ...]:
+def listed_contracts(body: object, *, keep: Callable[[str], bool] | None = None) -> tuple[str, ...]:
     """The names of the listed contracts in a `/contracts` body, sorted; `keep` filters them.
 
     Raises:

@@ -12,7 +12,6 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
 
-
 def rest_listing_fetcher(ws_url: str) -> Callable[[], Awaitable[object]]:
     """`await fetch()` returning the decoded `/futures/{settle}/contracts` body for `ws_url`'s
     market (delivery URLs: `/delivery/{settle}/contracts`)."""

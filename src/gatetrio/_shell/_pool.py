@@ -338,7 +338,9 @@ class Pool:
             self._streams[shard] -= 1
 
     @contextlib.asynccontextmanager
-    async def events(self, *, buffer: int = EVENTS_BUFFER) -> AsyncIterator[Subscription[PoolEvent]]:
+    async def events(
+        self, *, buffer: int = EVENTS_BUFFER
+    ) -> AsyncIterator[Subscription[PoolEvent]]:
         """Every shard's `ClientEvent`s tagged with the shard, and listing changes."""
         sub, feed = open_subscription(
             _POOL_EVENTS_SPEC, buffer=buffer, overflow=OverflowPolicy.DROP_OLDEST
@@ -507,7 +509,9 @@ async def open_pool(
             pool = Pool(nursery, open_shard, streams_per_connection=streams_per_connection)
             first = await nursery.start(pool._run_shard)
             if contracts is not None:
-                keep = None if contracts == "all" else typing.cast("Callable[[str], bool]", contracts)
+                keep = (
+                    None if contracts == "all" else typing.cast("Callable[[str], bool]", contracts)
+                )
                 fetch = listing_fetcher or rest_listing_fetcher(first.config.url)
                 pool.listing_refreshes = 1
                 pool._set_listing(listed_contracts(await fetch(), keep=keep))
@@ -518,5 +522,3 @@ async def open_pool(
                 nursery.cancel_scope.cancel(reason="open_pool exited")
     except BaseExceptionGroup as group:
         raise collapse(group)  # noqa: B904 - the group stays attached as __context__
-
-

@@ -48,9 +48,14 @@ def _rows(line: FrameLine) -> tuple[str, list[dict[str, object]]] | None:
         return None
     result = getattr(event, "result", None)
     channel = getattr(event, "channel", None)
-    if result is None or not isinstance(channel, str) or getattr(event, "event", "") not in (
-        "update",
-        "all",
+    if (
+        result is None
+        or not isinstance(channel, str)
+        or getattr(event, "event", "")
+        not in (
+            "update",
+            "all",
+        )
     ):
         return None
     items = result if isinstance(result, tuple) else (result,)
@@ -100,7 +105,9 @@ def export_parquet(directory: str | Path, dest: str | Path | None = None) -> dic
     events: list[dict[str, object]] = []
     for line in read_recording(source):
         if isinstance(line, FrameLine):
-            frames.append({"received_ns": line.ns, "shard": line.s, "conn": line.c, "text": line.text})
+            frames.append(
+                {"received_ns": line.ns, "shard": line.s, "conn": line.c, "text": line.text}
+            )
             found = _rows(line)
             if found is not None:
                 tables.setdefault(found[0], []).extend(found[1])

@@ -23,6 +23,7 @@ class Servable(Protocol):
         self, method: str, target: str, headers: dict[str, str]
     ) -> tuple[int, bytes]: ...
 
+
 MAX_HEAD: Final = 64 * 1024
 HEAD_DEADLINE: Final = 10.0  # seconds a client gets to send its request head
 WS_PATHS: Final = (

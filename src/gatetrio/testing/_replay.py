@@ -15,6 +15,7 @@ recorded full push. The REST snapshot endpoint answers from the same books.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import random
@@ -94,6 +95,7 @@ class ReplayServer:
         self._go = trio.Event()
         self._ns = 0  # the recording's clock: receive time of the latest frame played
         self._ns_at = 0.0  # trio time when it was played
+        self._backlog: list[tuple[Connection, str]] = []  # as fast as possible: to send now
         self.finished = trio.Event()
         self.frames_sent = 0
         self.frames_played = 0
@@ -152,18 +154,22 @@ class ReplayServer:
             if math.isinf(self.speed):
                 count += 1
                 if count % AFAP_YIELD_EVERY == 0:
-                    await self._wait_for_room()
+                    await trio.lowlevel.checkpoint()
             else:
                 await trio.sleep_until(t0 + (line.ns - ns0) / 1e9 / self.speed)
             self._ns, self._ns_at = line.ns, trio.current_time()
             self._serve(line.text, (line.s, line.c))
+            if self._backlog:
+                await self._send_backlog()
         await trio.lowlevel.checkpoint()
         self.finished.set()
 
-    async def _wait_for_room(self) -> None:
-        await trio.lowlevel.checkpoint()
-        while any(c.send_backlog > self.send_queue_size // 2 for c in self._conns.values()):
-            await trio.sleep(0.001)  # as fast as the slowest subscriber takes it, no faster
+    async def _send_backlog(self) -> None:
+        """As fast as possible: wait for each subscriber's queue instead of cutting it."""
+        backlog, self._backlog = self._backlog, []
+        for conn, text in backlog:
+            with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+                await conn._send.send(text)
 
     # ------------------------------------------------------------------------ playing
 
@@ -199,7 +205,10 @@ class ReplayServer:
                     continue  # owed a snapshot: a delta would not apply
                 self._waiting.discard((conn, key))
             self.frames_sent += 1
-            self._replies.send(conn, text)
+            if math.isinf(self.speed):
+                self._backlog.append((conn, text))
+            else:
+                self._replies.send(conn, text)
 
     def _audience(self, channel: str, key: str) -> list[Connection]:
         exact = self._subscribers.get((channel, key), set())
@@ -351,7 +360,7 @@ class ReplayServer:
             conn.close_reason = conn.close_reason or _describe_close(ws)
             del self._conns[conn.conn_id]
             for topic in list(conn.topics):
-                self._unsubscribe(conn, topic)
+                self._unsubscribe(conn, (topic[0], topic[1]))
             send.close()
 
     @property
@@ -372,9 +381,7 @@ class ReplayServer:
         Raises:
             KeyError: no valid book of `contract` has been replayed yet.
         """
-        books = [
-            b for s, b in self._books.items() if b.valid and s.split(".")[1:2] == [contract]
-        ]
+        books = [b for s, b in self._books.items() if b.valid and s.split(".")[1:2] == [contract]]
         if not books:
             raise KeyError(f"no replayed book of {contract} yet")
         book = max(books, key=lambda b: len(b.bids) + len(b.asks))
