@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import trio
 import trio.testing
@@ -16,25 +14,15 @@ from gatetrio.testing._market import catalogue
 from .helpers import client_config
 
 
-def _listing(gate: FakeGateServer) -> object:
-    status, body = gate.handle_http("GET", "/api/v4/futures/usdt/contracts", {})
-    assert status == 200
-    return json.loads(body)
-
-
 async def _kill_one_shard_and_watch(n_contracts: int, cap: int) -> None:
     specs = catalogue(n_contracts, seed=5)
     gate = FakeGateServer(seed=5, markets={"usdt": specs})
     async with trio.open_nursery() as nursery:
         await nursery.start(gate.run)
 
-        async def fetch() -> object:
-            await trio.lowlevel.checkpoint()
-            return _listing(gate)
-
         async with gatetrio.open_pool(
             contracts="all",
-            listing_fetcher=fetch,
+            listing_fetcher=gate.fetch_contracts,
             streams_per_connection=cap,
             connector=gate.connector,
             config=client_config(),

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import hypothesis
 import pytest
@@ -238,3 +241,45 @@ def test_open_recorder_checks_its_arguments(tmp_path: Path) -> None:
         PartWriter(tmp_path, Manifest(), max_part_bytes=1)
     with pytest.raises(gatetrio.UsageError, match="holds no recording"):
         read_manifest(tmp_path / "nothing")
+
+
+async def test_the_replays_rest_snapshot_is_the_replayed_book(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    await _record(tmp_path, 4.0)
+    expected = _books_from_recording(tmp_path)
+    replay = ReplayServer.from_directory(tmp_path, speed=1.0, start="now")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(replay.run)
+        await trio.sleep(2.0)
+        body = await replay.fetch_order_book("BTC_USDT", 5)
+        status, raw = replay.handle_http(
+            "GET", "/api/v4/futures/usdt/order_book?contract=BTC_USDT&limit=5&with_id=true", {}
+        )
+        nursery.cancel_scope.cancel()
+    assert status == 200
+    assert json.loads(raw) == body
+    update_id = body["id"]
+    assert isinstance(update_id, int)
+    bids, asks = expected[update_id]
+    rest_bids: Any = body["bids"]
+    assert [(Decimal(level["p"]), Decimal(level["s"])) for level in rest_bids] == [
+        (Decimal(str(p)), Decimal(str(s))) for p, s in bids[:5]
+    ]
+    rest_asks: Any = body["asks"]
+    assert len(rest_asks) == 5
+    assert asks
+
+
+async def test_raw_frames_checks_its_arguments(autojump_clock: trio.testing.MockClock) -> None:
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer()
+        await nursery.start(gate.run)
+        async with gatetrio.open_client(connector=gate.connector, wall_clock=gate.wall_time) as c:
+            with pytest.raises(gatetrio.UsageError, match="buffer"):
+                async with c.raw_frames(buffer=0):
+                    pass
+            with pytest.raises(gatetrio.UsageError, match="CONFLATE"):
+                async with c.raw_frames(overflow=gatetrio.OverflowPolicy.CONFLATE):
+                    pass
+        nursery.cancel_scope.cancel()

@@ -124,6 +124,13 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="list N USDT perpetuals (a deterministic catalogue: a few hot, a long quiet tail)",
     )
     serve.add_argument(
+        "--send-queue",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="frames queued per connection before it is cut as a slow consumer (default 1000)",
+    )
+    serve.add_argument(
         "--replay", metavar="DIR", help="serve a recording (`record --out DIR`) instead of a market"
     )
     pace = serve.add_mutually_exclusive_group()
@@ -151,6 +158,9 @@ def _serve(args: argparse.Namespace) -> int:
     if args.contracts is not None and not 1 <= args.contracts <= 5000:
         print_error(f"--contracts must be 1..5000, got {args.contracts}")
         return EXIT_USAGE
+    if args.send_queue < 1:
+        print_error(f"--send-queue must be >= 1, got {args.send_queue}")
+        return EXIT_USAGE
     if args.replay is not None:
         return run_command(serve_replay, args)
     return run_command(serve, args)
@@ -162,7 +172,9 @@ async def serve_replay(args: argparse.Namespace) -> int:
 
     speed = math.inf if args.as_fast_as_possible else args.speed
     try:
-        server = ReplayServer.from_directory(args.replay, speed=speed)
+        server = ReplayServer.from_directory(
+            args.replay, speed=speed, send_queue_size=max(args.send_queue, 10_000)
+        )
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
@@ -199,6 +211,7 @@ async def serve(args: argparse.Namespace) -> int:
         credentials=credentials,
         obu_snapshot_before_ack=args.obu_snapshot_before_ack,
         idle_timeout=args.idle_timeout,
+        send_queue_size=args.send_queue,
         max_received=10_000,  # it may run for days: keep the frame log bounded
         # live clients sign with their own clock: follow it unless asked not to
         epoch_ms=None if args.fixed_time else int(time.time() * 1000),
