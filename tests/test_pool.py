@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import trio
 import trio.testing
 
 import gatetrio
 from gatetrio import channels
+from gatetrio.recording import EventLine, FrameLine, open_recorder, read_recording
 from gatetrio.testing import FakeGateServer
 from gatetrio.testing._market import catalogue
 
@@ -137,3 +140,38 @@ async def test_subscribe_listed_follows_listings_and_delistings(
     assert start + 10 <= seen["SOL_USDT"] > start + 19
     assert stats.listing_refreshes == 2
     assert stats.streams.count(1) == 2  # BTC and SOL; ETH's stream was released
+
+
+async def test_a_pool_recording_tells_the_shards_apart(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate = FakeGateServer(seed=4, markets={"usdt": catalogue(12, seed=4)})
+    async with trio.open_nursery() as nursery:
+        await nursery.start(gate.run)
+        async with (
+            gatetrio.open_pool(
+                contracts="all",
+                listing_fetcher=gate.fetch_contracts,
+                streams_per_connection=4,
+                connector=gate.connector,
+                config=client_config(),
+                wall_clock=gate.wall_time,
+            ) as pool,
+            open_recorder(pool, tmp_path, wall_clock=gate.wall_time, in_thread=False),
+            pool.subscribe(channels.obu(*pool.contracts, level=50)) as books,
+        ):
+            with trio.move_on_after(3):
+                async for _ in books:
+                    pass
+            shards = len(pool.shards)
+        nursery.cancel_scope.cancel()
+    lines = list(read_recording(tmp_path))
+    frames = [line for line in lines if isinstance(line, FrameLine)]
+    assert shards == 3
+    assert {line.s for line in frames} == {0, 1, 2}
+    for shard in range(3):  # each shard's acks are in its own part of the capture
+        acks = [f for f in frames if f.s == shard and '"event":"subscribe"' in f.text]
+        assert len(acks) == 1
+    kinds = [line.kind for line in lines if isinstance(line, EventLine)]
+    assert kinds[0] == "recording_started"
+    assert kinds[-1] == "recording_stopped"

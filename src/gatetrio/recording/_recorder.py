@@ -27,7 +27,7 @@ import attrs
 import trio
 
 from gatetrio._core._errors import UsageError
-from gatetrio._shell._pool import PoolEvent
+from gatetrio._shell._pool import PoolEvent, PoolStatistics
 from gatetrio._shell._raw_tap import RAW_BUFFER
 
 from ._files import PartWriter, import_zstandard
@@ -154,6 +154,15 @@ class Recorder:
             self._events += 1
             self._note_drops("events", events.statistics().messages_dropped, shard)
 
+    def _mark(self, source: Client | Pool, kind: str, shard: int) -> None:
+        """A line saying where the capture starts or ends, with the connection state then."""
+        stats = source.statistics()
+        merged = stats.merged if isinstance(stats, PoolStatistics) else stats
+        ns = time_ns(self._wall_clock)
+        state = "connected" if merged.connected else "not connected"
+        line = EventLine(ns=ns, s=shard, kind=kind, reason=state, url=merged.url)
+        self._add(encode_line(line), ns)
+
     async def _tick(self, interval: float) -> None:
         while True:
             await trio.sleep(interval)
@@ -271,6 +280,7 @@ async def open_recorder(
         trio.open_nursery() as outer,
     ):
         outer.start_soon(recorder._write)  # ends once the batches are handed on and closed
+        recorder._mark(client, "recording_started", shard)  # what was up before the first event
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(recorder._pump_frames, tap, shard)
@@ -287,6 +297,7 @@ async def open_recorder(
                     recorder._frames += 1
             recorder._note_drops("frames", tap.statistics().messages_dropped, shard)
             recorder._note_drops("events", events.statistics().messages_dropped, shard)
+            recorder._mark(client, "recording_stopped", shard)
             with trio.move_on_after(CLOSE_DEADLINE, shield=True) as scope:
                 await recorder._finish()
             if scope.cancelled_caught:
