@@ -565,6 +565,8 @@ def _run_watch(ns: argparse.Namespace) -> int:
             all_contracts=ns.all,
             **_connect_options(ns),  # type: ignore[arg-type]
         )
+        for contract in ns.contracts:
+            check_contract(contract)  # a bad contract fails before connecting
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
