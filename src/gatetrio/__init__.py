@@ -115,6 +115,11 @@ from ._shell._client import ClientStatistics as ClientStatistics
 from ._shell._client import open_client as open_client
 from ._shell._live_book import BookStatistics as BookStatistics
 from ._shell._live_book import LiveOrderBook as LiveOrderBook
+from ._shell._pool import Pool as Pool
+from ._shell._pool import PoolEvent as PoolEvent
+from ._shell._pool import PoolStatistics as PoolStatistics
+from ._shell._pool import open_pool as open_pool
+from ._shell._raw_tap import RawFrame as RawFrame
 from ._shell._subscription import OverflowPolicy as OverflowPolicy
 from ._shell._subscription import Subscription as Subscription
 from ._shell._subscription import SubscriptionStatistics as SubscriptionStatistics
@@ -192,6 +197,9 @@ __all__ = [
     "OverflowPolicy",
     "PlaceOrder",
     "Pong",
+    "Pool",
+    "PoolEvent",
+    "PoolStatistics",
     "Position",
     "PositionAdlRank",
     "PositionAdlRanksUpdate",
@@ -201,6 +209,7 @@ __all__ = [
     "ProtocolError",
     "PublicLiquidation",
     "PublicLiquidationsUpdate",
+    "RawFrame",
     "ReconnectLimitReached",
     "ReduceRiskLimit",
     "ReduceRiskLimitsUpdate",
@@ -231,6 +240,7 @@ __all__ = [
     "encode_request",
     "endpoint_url",
     "open_client",
+    "open_pool",
 ]
 
 

@@ -15,19 +15,25 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import time
 from typing import TYPE_CHECKING
 
 import trio
 
 from gatetrio._core._config import Credentials
+from gatetrio._core._errors import UsageError
 from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
 from gatetrio.testing._loopback import serve_tcp, urls
+from gatetrio.testing._market import catalogue
 
+from ._record import add_export, add_record
 from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, print_error, run_command
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from gatetrio.testing import ContractSpec
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +117,27 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="start the fake's clock at a fixed 2026 date instead of now (repeatable frames)",
     )
+    serve.add_argument(
+        "--contracts",
+        type=int,
+        metavar="N",
+        help="list N USDT perpetuals (a deterministic catalogue: a few hot, a long quiet tail)",
+    )
+    serve.add_argument(
+        "--send-queue",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="frames queued per connection before it is cut as a slow consumer (default 1000)",
+    )
+    serve.add_argument(
+        "--replay", metavar="DIR", help="serve a recording (`record --out DIR`) instead of a market"
+    )
+    pace = serve.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--speed", type=float, default=1.0, help="replay this many times faster (default 1)"
+    )
+    pace.add_argument("--as-fast-as-possible", action="store_true", help="replay without pauses")
     serve.set_defaults(func=_serve)
 
 
@@ -125,7 +152,49 @@ def _serve(args: argparse.Namespace) -> int:
     if (args.key is None) != (args.secret is None):
         print_error("--key and --secret go together")
         return EXIT_USAGE
+    if not args.speed > 0:
+        print_error(f"--speed must be > 0, got {args.speed}")
+        return EXIT_USAGE
+    if args.contracts is not None and not 1 <= args.contracts <= 5000:
+        print_error(f"--contracts must be 1..5000, got {args.contracts}")
+        return EXIT_USAGE
+    if args.send_queue < 1:
+        print_error(f"--send-queue must be >= 1, got {args.send_queue}")
+        return EXIT_USAGE
+    if args.replay is not None:
+        return run_command(serve_replay, args)
     return run_command(serve, args)
+
+
+async def serve_replay(args: argparse.Namespace) -> int:
+    """`gatetrio serve --replay DIR`: a recording on `--host`:`--port`, timed."""
+    from gatetrio.testing import ReplayServer  # noqa: PLC0415
+
+    speed = math.inf if args.as_fast_as_possible else args.speed
+    try:
+        server = ReplayServer.from_directory(
+            args.replay, speed=speed, send_queue_size=max(args.send_queue, 10_000)
+        )
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    async with trio.open_nursery() as nursery:
+        await nursery.start(server.run)
+        try:
+            port = await nursery.start(serve_tcp, server, args.host, args.port)
+        except OSError as exc:
+            print_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+            nursery.cancel_scope.cancel(reason="cannot listen")
+            return EXIT_ERROR
+        pace = "as fast as possible" if math.isinf(speed) else f"at {speed:g}x"
+        print(f"gatetrio replay of {args.replay} listening on {args.host}:{port} ({pace})")
+        for url in urls(args.host, port):
+            print(f"  {url}")
+        print("It starts 1 s after the first subscription. Ctrl-C stops it.", flush=True)
+        if args.duration is not None:
+            await trio.sleep(args.duration)
+            nursery.cancel_scope.cancel(reason="--duration elapsed")
+    return EXIT_OK
 
 
 async def serve(args: argparse.Namespace) -> int:
@@ -133,11 +202,16 @@ async def serve(args: argparse.Namespace) -> int:
     credentials = None
     if args.key is not None:
         credentials = Credentials(key=args.key, secret=args.secret, user_id=args.uid)
+    markets: dict[str, Sequence[ContractSpec]] | None = None
+    if args.contracts is not None:
+        markets = {"usdt": catalogue(args.contracts, seed=args.seed)}
     server = FakeGateServer(
+        markets=markets,
         seed=args.seed,
         credentials=credentials,
         obu_snapshot_before_ack=args.obu_snapshot_before_ack,
         idle_timeout=args.idle_timeout,
+        send_queue_size=args.send_queue,
         max_received=10_000,  # it may run for days: keep the frame log bounded
         # live clients sign with their own clock: follow it unless asked not to
         epoch_ms=None if args.fixed_time else int(time.time() * 1000),
@@ -175,5 +249,7 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     _add_serve,
     add_watch,
     add_stream,
+    add_record,
+    add_export,
 ]
 """Subcommand adders, in `--help` order."""

@@ -91,12 +91,15 @@ class ConnectOptions:
 @attrs.frozen(kw_only=True)
 class WatchOptions(ConnectOptions):
     contract: str
+    more: tuple[str, ...] = ()  # further contracts (JSON-lines output only)
+    all_contracts: bool = False
 
 
 @attrs.frozen(kw_only=True)
 class StreamOptions(ConnectOptions):
     channel: str
     args: tuple[str, ...] = ()
+    all_contracts: bool = False
 
 
 def channel_spec(channel: str, args: Sequence[str]) -> ChannelSpec[object]:
@@ -289,8 +292,37 @@ async def _stream_specs(client: Client, specs: Sequence[ChannelSpec[object]]) ->
 
 async def stream(options: StreamOptions) -> int:
     """`gatetrio stream CHANNEL ARGS...`: every item as a JSON line on stdout."""
-    spec = channel_spec(options.channel, options.args)
-    return await _with_client(options, lambda client: _stream_specs(client, [spec]))
+
+    async def body(client: Client) -> int:
+        specs = await resolve_specs(client, options.channel, options.args, options.all_contracts)
+        return await _stream_specs(client, specs)
+
+    return await _with_client(options, body)
+
+
+async def listed(client: Client) -> tuple[str, ...]:
+    """Every contract listed on the client's market (REST), less those being delisted."""
+    from gatetrio._core._listing import listed_contracts  # noqa: PLC0415
+    from gatetrio._shell._listing import rest_listing_fetcher  # noqa: PLC0415
+
+    return listed_contracts(await rest_listing_fetcher(client.config.url)())
+
+
+async def resolve_specs(
+    client: Client, channel: str, args: Sequence[str], all_contracts: bool
+) -> list[ChannelSpec[object]]:
+    """The subscriptions for `CHANNEL ARGS...`; with `--all`, every listed contract goes
+    first: one spec for a channel taking a contract list, one per contract otherwise."""
+    if not all_contracts:
+        return [channel_spec(channel, args)]
+    contracts = await listed(client)
+    builder = PUBLIC_CHANNELS.get(channel.removeprefix("futures."))
+    takes_list = builder is not None and any(
+        p.kind is p.VAR_POSITIONAL for p in inspect.signature(builder).parameters.values()
+    )
+    if takes_list:
+        return [channel_spec(channel, [*contracts, *args])]
+    return [channel_spec(channel, [contract, *args]) for contract in contracts]
 
 
 def _silence_stdout() -> None:
@@ -312,10 +344,20 @@ def watch_specs(contract: str, settle: str) -> list[ChannelSpec[object]]:
 
 async def watch(options: WatchOptions) -> int:
     """`gatetrio watch CONTRACT`: the live view, or JSON lines when stdout is not a terminal."""
-    contract = check_contract(options.contract)
-    if not sys.stdout.isatty():
-        specs = watch_specs(contract, options.settle)
-        return await _with_client(options, lambda client: _stream_specs(client, specs))
+    several = options.all_contracts or bool(options.more)
+    if not sys.stdout.isatty() or several:
+        if several and sys.stdout.isatty():
+            raise UsageError("the live view shows one contract; pipe the output for several")
+
+        async def body(client: Client) -> int:
+            names = [options.contract, *options.more] if options.contract else []
+            if options.all_contracts:
+                names = list(await listed(client))
+            specs = [s for c in names for s in watch_specs(check_contract(c), options.settle)]
+            return await _stream_specs(client, specs)
+
+        return await _with_client(options, body)
+    check_contract(options.contract)
     return await _with_client(options, lambda client: _watch_live(client, options))
 
 
@@ -492,8 +534,18 @@ def _connect_options(ns: argparse.Namespace) -> dict[str, object]:
 
 
 def _run_watch(ns: argparse.Namespace) -> int:
+    if not ns.contracts and not ns.all:
+        print_error("name a contract (e.g. BTC_USDT), several, or --all")
+        return EXIT_USAGE
     try:
-        options = WatchOptions(contract=ns.contract, **_connect_options(ns))  # type: ignore[arg-type]
+        options = WatchOptions(
+            contract=ns.contracts[0] if ns.contracts else "",
+            more=tuple(ns.contracts[1:]),
+            all_contracts=ns.all,
+            **_connect_options(ns),  # type: ignore[arg-type]
+        )
+        for contract in ns.contracts:
+            check_contract(contract)  # a bad contract fails before connecting
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
@@ -505,9 +557,11 @@ def _run_stream(ns: argparse.Namespace) -> int:
         options = StreamOptions(
             channel=ns.channel,
             args=tuple(ns.args),
+            all_contracts=ns.all,
             **_connect_options(ns),  # type: ignore[arg-type]
         )
-        channel_spec(options.channel, options.args)  # a bad argument fails before connecting
+        if not options.all_contracts:
+            channel_spec(options.channel, options.args)  # a bad argument fails before connecting
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
@@ -525,7 +579,10 @@ def add_watch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "(tickers, trades and book updates), like `stream`."
         ),
     )
-    watch_parser.add_argument("contract", help="e.g. BTC_USDT")
+    watch_parser.add_argument("contracts", nargs="*", metavar="CONTRACT", help="e.g. BTC_USDT")
+    watch_parser.add_argument(
+        "--all", action="store_true", help="every listed contract (JSON lines only)"
+    )
     _add_connect_arguments(watch_parser)
     watch_parser.set_defaults(func=_run_watch)
 
@@ -545,5 +602,16 @@ def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     stream_parser.add_argument("channel", help=f"one of: {', '.join(PUBLIC_CHANNELS)}")
     stream_parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
+    stream_parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every listed contract (REST /futures/{settle}/contracts)",
+    )
     _add_connect_arguments(stream_parser)
     stream_parser.set_defaults(func=_run_stream)
+
+
+# shared with the `record` command (`_record.py`)
+add_connect_arguments = _add_connect_arguments
+connect_options = _connect_options
+with_client = _with_client

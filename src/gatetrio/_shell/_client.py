@@ -36,6 +36,7 @@ from ._book_host import BookHost
 from ._client_events import ClientEvent, ClientEventKind, ClientStatistics
 from ._excgroups import collapse
 from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
+from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
 from ._runtime import ApiWaiter, Runtime, close_connection
 from ._subscription import OverflowPolicy, Subscription, open_subscription
 from ._supervisor import run_supervisor
@@ -163,6 +164,33 @@ class Client:
             yield watcher
         finally:
             watchers.remove(feed)
+            feed.end()
+
+    @contextlib.asynccontextmanager
+    async def raw_frames(
+        self, *, buffer: int = RAW_BUFFER, overflow: OverflowPolicy = OverflowPolicy.DROP_NEWEST
+    ) -> AsyncIterator[Subscription[RawFrame]]:
+        """Yield every inbound frame verbatim (`RawFrame`: receive time, connection, text).
+
+        For recorders: open it before subscribing so the acks are in it too. Bounded like
+        every subscription; by default a consumer that falls behind loses the newest frames,
+        counted in its `statistics().messages_dropped` (the backlog it has stays contiguous).
+        """
+        self._check_open()
+        if isinstance(buffer, bool) or not isinstance(buffer, int) or buffer < 1:
+            raise UsageError(f"buffer must be a positive int, got {buffer!r}")
+        if not isinstance(overflow, OverflowPolicy) or overflow is OverflowPolicy.CONFLATE:
+            raise UsageError(
+                f"overflow must be an OverflowPolicy other than CONFLATE, got {overflow!r}"
+            )
+        tap, feed = open_subscription(RAW_SPEC, buffer=buffer, overflow=overflow)
+        taps = self._rt.taps
+        taps.append(feed)
+        try:
+            await trio.lowlevel.checkpoint()
+            yield tap
+        finally:
+            taps.remove(feed)
             feed.end()
 
     def order_book(

@@ -23,6 +23,8 @@ import trio
 from gatetrio._core._errors import ConnectionLost, ProtocolError, SubscriptionOverflow
 from gatetrio._core._protocol import Delivery
 
+from ._raw_tap import RawFrame
+
 if TYPE_CHECKING:
     from ._runtime import Connection, Runtime
 
@@ -39,6 +41,7 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
     handle = rt.handle
     wall_clock = rt.wall_clock
     current_time = trio.current_time
+    taps = rt.taps
     while True:
         try:
             text: str | bytes = await ws.get_message()
@@ -50,7 +53,13 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
         wall = wall_clock()
         crowded = False
         left = MAX_BATCH
+        tapped = bool(taps)  # the one check per batch when no tap is open
+        received_ns = round(wall * 1e9)
         while True:
+            if tapped:
+                frame = RawFrame(received_ns, generation, text)
+                for tap in taps:
+                    tap.push(frame)  # before decoding: a recording holds what broke us too
             try:
                 for output in receive_text(text, now=now, generation=generation, wall_time=wall):
                     if type(output) is Delivery:

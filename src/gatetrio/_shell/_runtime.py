@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from gatetrio._core._events import ApiError, ApiResult
     from gatetrio._core._protocol import GateProtocol, Output
 
+    from ._raw_tap import RawFrame
     from ._subscription import SubscriptionFeed
     from ._transport import Connector, WebSocketLike
 
@@ -121,6 +122,7 @@ class Runtime:
         self.waiters: dict[str, ApiWaiter] = {}
         self.conns: dict[int, Connection] = {}  # by generation: the current one and retiring
         self.watchers: list[SubscriptionFeed[ClientEvent]] = []
+        self.taps: list[SubscriptionFeed[RawFrame]] = []  # Client.raw_frames(): the reader feeds
         self.signal = SupervisorSignal()
         # set (and replaced) when the protocol's timer may have moved earlier or a subscription
         # became ready or failed: wakes the timer task and whoever waits for readiness

@@ -28,6 +28,7 @@ from ._market import Market as Market
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
 from ._memory import memory_socket_pair as memory_socket_pair
+from ._replay import ReplayServer as ReplayServer
 from ._server import FakeGateServer as FakeGateServer
 from ._server import route as route
 from ._trio_websocket import TrioWebSocket as TrioWebSocket
@@ -44,6 +45,7 @@ __all__ = [
     "Market",
     "Push",
     "Received",
+    "ReplayServer",
     "SubscribeError",
     "TrioWebSocket",
     "memory_socket_pair",

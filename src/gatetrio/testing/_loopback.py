@@ -10,12 +10,19 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import trio
 
-if TYPE_CHECKING:
-    from ._server import FakeGateServer
+
+class Servable(Protocol):
+    """What the loopback server serves: a `FakeGateServer` or a `ReplayServer`."""
+
+    async def serve_stream(self, stream: trio.abc.Stream, prefix: bytes = b"") -> None: ...
+    def handle_http(
+        self, method: str, target: str, headers: dict[str, str]
+    ) -> tuple[int, bytes]: ...
+
 
 MAX_HEAD: Final = 64 * 1024
 HEAD_DEADLINE: Final = 10.0  # seconds a client gets to send its request head
@@ -37,7 +44,7 @@ _REASONS: Final = {
 
 
 async def serve_tcp(
-    server: FakeGateServer,
+    server: Servable,
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -59,7 +66,7 @@ def urls(host: str, port: int) -> list[str]:
     return [f"ws://{host}:{port}{path}" for path in WS_PATHS]
 
 
-async def _handle_stream(server: FakeGateServer, stream: trio.SocketStream) -> None:
+async def _handle_stream(server: Servable, stream: trio.SocketStream) -> None:
     try:
         head = b""
         with trio.move_on_after(HEAD_DEADLINE):

@@ -562,6 +562,15 @@ class FakeGateServer:
         await trio.sleep(self.rest_latency)
         return body
 
+    async def fetch_contracts(self, settle: str = "usdt") -> object:
+        """A listing fetcher for in-memory tests (``open_pool(listing_fetcher=...)``): the JSON
+        ``GET /api/v4/futures/{settle}/contracts`` answers, `rest_latency` seconds later."""
+        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts", {})
+        await trio.sleep(self.rest_latency)
+        if status != 200:
+            raise KeyError(f"no {settle} market: {body.decode()}")
+        return json.loads(body)
+
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
         return _rest.handle_http(method, target, headers, market=self._listed_market, now=self.now)

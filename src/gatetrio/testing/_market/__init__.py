@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._book import BOOK_DEPTHS as BOOK_DEPTHS
 from ._book import BookState as BookState
+from ._catalogue import catalogue as catalogue
 from ._contracts import DEFAULT_CONTRACTS as DEFAULT_CONTRACTS
 from ._contracts import DELIVERY_DATE as DELIVERY_DATE
 from ._contracts import ContractSpec as ContractSpec

@@ -30,6 +30,7 @@ class ContractSpec:
     volatility: float = 0.3  # fair-price random walk, ticks per step (standard deviation)
     liquidations_per_second: float = 0.02
     leverage_max: int = 100
+    in_delisting: bool = False  # listed, but being delisted (REST `in_delisting`)
 
     def __attrs_post_init__(self) -> None:
         _exponent(self.tick, "tick")

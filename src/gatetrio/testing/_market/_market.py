@@ -204,6 +204,7 @@ class Market:
             "leverage_max": str(spec.leverage_max),
             "last_price": c.price_text(c.last_price),
             "mark_price": c.price_text(c.mark_tick()),
+            "in_delisting": spec.in_delisting,
         }
 
     # ---------------------------------------------------------------------------- orders

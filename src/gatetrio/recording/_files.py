@@ -1,0 +1,133 @@
+"""Rotating zstd-compressed JSON-lines parts, and reading them back (sync; the recorder runs
+writes in a worker thread).
+
+Crash safety: every batch of lines is compressed as its own zstd frame (with a checksum) and
+written with one `os.write` straight to the file descriptor, no user-space buffer. A recorder
+killed at any moment (SIGKILL) therefore leaves whole frames followed by at most one partial
+frame; `read_part` decodes frame by frame and stops at the partial one, so every line of every
+completed batch is readable. (Surviving a power cut would need `fsync`; pass `fsync=True`.)
+"""
+
+from __future__ import annotations
+
+import os
+import typing
+from typing import TYPE_CHECKING, Any, Final
+
+from gatetrio._core._errors import UsageError
+
+from ._format import MANIFEST, PART_PREFIX, PART_SUFFIX, Manifest, PartInfo, encode_manifest
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+ZSTD_LEVEL: Final = 3
+READ_CHUNK: Final = 1 << 20
+
+
+def import_zstandard() -> Any:
+    try:
+        import zstandard  # noqa: PLC0415 - optional dependency, loaded by recordings only
+    except ImportError:
+        raise UsageError(
+            "recordings need the zstandard package: pip install 'gatetrio[record]'"
+        ) from None
+    return zstandard
+
+
+@typing.final
+class PartWriter:
+    """Writes batches of lines to `part-NNNNN.jsonl.zst` files, rotating by size."""
+
+    def __init__(
+        self, directory: Path, manifest: Manifest, *, max_part_bytes: int, fsync: bool = False
+    ) -> None:
+        zstandard = import_zstandard()
+        self._compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL, write_checksum=True)
+        self.directory = directory
+        self.manifest = manifest
+        self.max_part_bytes = max_part_bytes
+        self.fsync = fsync
+        self._fd: int | None = None
+        self.bytes_written = 0
+        directory.mkdir(parents=True, exist_ok=True)
+        if any(directory.glob(f"{PART_PREFIX}*{PART_SUFFIX}")):
+            raise UsageError(f"{directory} already holds a recording; record into a new directory")
+        self.write_manifest()
+
+    def write_batch(self, data: bytes, lines: int, first_ns: int, last_ns: int) -> None:
+        """Write one batch (whole lines) as one zstd frame; rotate first when the part is full."""
+        part = self._current()
+        frame = self._compressor.compress(data)
+        fd = self._fd
+        if fd is None:  # pragma: no cover - _current() opened it
+            raise RuntimeError("no open part")
+        view = memoryview(frame)
+        while view:
+            view = view[os.write(fd, view) :]
+        if self.fsync:
+            os.fsync(fd)
+        part.lines += lines
+        part.bytes += len(frame)
+        self.bytes_written += len(frame)
+        if part.first_ns is None:
+            part.first_ns = first_ns
+        part.last_ns = last_ns
+
+    def _current(self) -> PartInfo:
+        parts = self.manifest.parts
+        if self._fd is not None and parts[-1].bytes < self.max_part_bytes:
+            return parts[-1]
+        self._close_part()
+        part = PartInfo(name=f"{PART_PREFIX}{len(parts):05d}{PART_SUFFIX}")
+        parts.append(part)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
+        self._fd = os.open(self.directory / part.name, flags, 0o644)
+        self.write_manifest()  # the new part is listed (incomplete) before it holds anything
+        return part
+
+    def _close_part(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+            self.manifest.parts[-1].complete = True
+
+    def close(self) -> None:
+        self._close_part()
+        self.manifest.closed = True
+        self.write_manifest()
+
+    def write_manifest(self) -> None:
+        path = self.directory / MANIFEST
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_bytes(encode_manifest(self.manifest))
+        tmp.replace(path)  # atomic: a reader sees the old manifest or the new one
+
+
+def part_paths(directory: Path) -> list[Path]:
+    """The parts of a recording, in order (the manifest is not needed to read them)."""
+    return sorted(directory.glob(f"{PART_PREFIX}*{PART_SUFFIX}"))
+
+
+def read_part(path: Path) -> Iterator[bytes]:
+    """Yield each line (without its newline) of every complete zstd frame in `path`.
+
+    A trailing partial frame (a killed recorder) is skipped silently; corruption before the
+    end raises `ProtocolError`.
+    """
+    from gatetrio._core._errors import ProtocolError  # noqa: PLC0415 - cold path
+
+    zstandard = import_zstandard()
+    decompressor = zstandard.ZstdDecompressor()
+    data = path.read_bytes()
+    while data:
+        obj = decompressor.decompressobj()
+        try:
+            out = obj.decompress(data)
+        except zstandard.ZstdError as exc:
+            raise ProtocolError(f"{path.name}: corrupt zstd frame: {exc}") from None
+        if not obj.eof:
+            return  # the partial last frame of a killed recorder: not a completed batch
+        data = obj.unused_data
+        yield from out.splitlines()

@@ -1,0 +1,156 @@
+"""`record`, `export`, `serve --replay` and `--all`, run as a user would: in subprocesses."""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import trio
+
+import gatetrio
+from gatetrio.recording import FrameLine, read_manifest, read_recording
+
+pytestmark = pytest.mark.slow
+
+HANG_GUARD = 60
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def _cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "gatetrio", *args]
+
+
+def _env() -> dict[str, str]:
+    return dict(os.environ, PYTHONPATH=SRC)
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        _cmd(*args), check=False, capture_output=True, text=True, timeout=HANG_GUARD, env=_env()
+    )
+
+
+def _readline(proc: subprocess.Popen[bytes]) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], HANG_GUARD)
+    if not ready:
+        proc.kill()
+        pytest.fail(f"no output within {HANG_GUARD}s")
+    return proc.stdout.readline().decode()
+
+
+def _recorded_trade_ids(directory: Path) -> list[int]:
+    ids: list[int] = []
+    for line in read_recording(directory):
+        if isinstance(line, FrameLine) and '"futures.trades","event":"update"' in line.text:
+            ids.extend(item["id"] for item in json.loads(line.text)["result"])
+    return ids
+
+
+async def _replayed_trade_ids(port: int, count: int) -> list[int]:
+    ids: list[int] = []
+    url = f"ws://127.0.0.1:{port}/v4/ws/usdt"
+    async with (
+        gatetrio.open_client(url=url) as client,
+        client.subscribe(gatetrio.channels.trades("BTC_USDT")) as trades,
+    ):
+        with trio.fail_after(HANG_GUARD):
+            async for trade in trades:
+                ids.append(trade.id)
+                if len(ids) == count:
+                    break
+    return ids
+
+
+def test_record_export_and_replay_through_the_command_line(tmp_path: Path) -> None:
+    out = tmp_path / "capture"
+    result = _run(
+        "record", "trades", "BTC_USDT", "--simulate", "--duration", "3", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    assert "recorded" in result.stderr
+    assert read_manifest(out).closed
+    recorded = _recorded_trade_ids(out)
+    assert len(recorded) > 3
+
+    exported = _run("export", str(out), "--to", "parquet")
+    assert exported.returncode == 0, exported.stderr
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(out / "parquet" / "trades.parquet")
+    assert table.column("id").to_pylist() == recorded
+    assert str(table.schema.field("id").type) == "int64"
+
+    with subprocess.Popen(
+        _cmd("serve", "--replay", str(out), "--as-fast-as-possible", "--port", "0"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    ) as proc:
+        try:
+            banner = _readline(proc)
+            port = int(banner.split(" on ")[1].split(" ")[0].rsplit(":", 1)[1])
+            replayed = trio.run(_replayed_trade_ids, port, len(recorded))
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(HANG_GUARD)
+    assert replayed == recorded
+
+
+def test_a_killed_recorder_leaves_every_completed_line_readable(tmp_path: Path) -> None:
+    out = tmp_path / "capture"
+    with subprocess.Popen(
+        _cmd("record", "obu", "BTC_USDT", "level=50", "--simulate", "--out", str(out)),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(),
+    ) as proc:
+        try:
+            assert "recording to" in _readline(proc)
+            part = out / "part-00000.jsonl.zst"
+            deadline = time.monotonic() + HANG_GUARD
+            while not (part.exists() and part.stat().st_size > 20_000):  # several batches
+                assert time.monotonic() < deadline, "the recorder wrote nothing"
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(HANG_GUARD)
+    manifest = read_manifest(out)
+    assert not manifest.closed  # it never got to say goodbye
+    assert not manifest.parts[-1].complete
+    lines = list(read_recording(out))  # every whole batch decodes; a cut one is skipped
+    frames = [line for line in lines if isinstance(line, FrameLine)]
+    assert len(frames) > 50
+    for line in frames[1:]:
+        json.loads(line.text)  # each frame whole, exactly as received
+
+
+def test_stream_all_contracts(tmp_path: Path) -> None:
+    result = _run("stream", "tickers", "--all", "--simulate", "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    contracts = {json.loads(line)["contract"] for line in result.stdout.splitlines()}
+    assert contracts == {"BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT"}
+
+
+def test_watch_several_contracts_as_json_lines() -> None:
+    result = _run("watch", "BTC_USDT", "ETH_USDT", "--simulate", "--duration", "3")
+    assert result.returncode == 0, result.stderr
+    kinds = {
+        (event["type"], event.get("contract") or event.get("s", ""))
+        for event in map(json.loads, result.stdout.splitlines())
+    }
+    assert ("Trade", "BTC_USDT") in kinds or ("Ticker", "BTC_USDT") in kinds
+    assert any("ETH_USDT" in k[1] for k in kinds)
+
+
+def test_replay_refuses_a_directory_without_a_recording(tmp_path: Path) -> None:
+    result = _run("serve", "--replay", str(tmp_path), "--speed", "2")
+    assert result.returncode == 2
+    assert "holds no recording" in result.stderr
