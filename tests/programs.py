@@ -52,7 +52,7 @@ _KEYS = {"skip", "run", "needs", "gate", "stop-after-lines", "expect-error", "ti
 
 # Imported by every program's interpreter (via PYTHONPATH): points Gate's endpoint tables at
 # GATETRIO_TEST_GATE before the program runs, so `open_client(settle="usdt")` stays local.
-_SITECUSTOMIZE = '''
+_SITECUSTOMIZE = """
 import os
 _base = os.environ.get("GATETRIO_TEST_GATE")
 if _base:
@@ -62,7 +62,7 @@ if _base:
                    _config.DELIVERY_URLS, _config.DELIVERY_TESTNET_URLS):
         for _key, _url in list(_table.items()):
             _table[_key] = _base + urlsplit(_url).path
-'''
+"""
 
 
 @attrs.frozen(kw_only=True)
@@ -121,7 +121,7 @@ def readme_programs(path: Path) -> list[Program]:
         i = end + 1
         if language not in ("python", "sh"):
             continue
-        directives = []
+        directives: list[dict[str, str]] = []
         j = start - 1
         while j >= 0 and (match := _README_DIRECTIVE.match(lines[j])):
             directives.insert(0, parse_directive(match.group(1)))
