@@ -1,4 +1,4 @@
-"""Developer sessions: `nox -s tests lint typing bench`."""
+"""Developer sessions: `nox -s tests lint typing docs bench`."""
 
 from __future__ import annotations
 
@@ -34,6 +34,13 @@ def lint(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     session.install("-e", ".[dev]")
     session.run("mypy")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site, built with warnings as errors (also run by tests/test_docs.py)."""
+    session.install("-e", ".[docs]")
+    session.run("mkdocs", "build", "--strict", "--site-dir", "site", *session.posargs)
 
 
 @nox.session

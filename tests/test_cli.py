@@ -139,7 +139,7 @@ def test_stream_into_a_closed_pipe_ends_quietly() -> None:
     assert stderr == ""
 
 
-def test_stream_ctrl_c_exits_zero_without_traceback() -> None:
+def test_stream_ctrl_c_exits_130_without_traceback() -> None:
     proc = subprocess.Popen(
         gatetrio("stream", "tickers", "BTC_USDT", "--simulate"),
         stdout=subprocess.PIPE,
@@ -150,7 +150,7 @@ def test_stream_ctrl_c_exits_zero_without_traceback() -> None:
     json.loads(_readline(proc))  # running, connected and streaming
     proc.send_signal(signal.SIGINT)
     stdout, stderr = proc.communicate(timeout=HANG_GUARD)
-    assert proc.returncode == 0
+    assert proc.returncode == 130  # the shell convention for "interrupted"
     assert stderr == b""
     for line in stdout.splitlines():
         assert json.loads(line)["type"] == "Ticker"
@@ -174,6 +174,77 @@ def test_unreachable_exchange_is_one_line_suggesting_simulate() -> None:
     assert "--simulate" in lines[0]
 
 
+def test_http_404_gets_no_network_hint() -> None:
+    # the network works; the URL is wrong: suggesting --simulate would mislead
+    from gatetrio._cli._connect import network_hint
+
+    assert network_hint("handshake: HTTP 404") == ""
+    assert network_hint("connect: name resolution failed for fx-ws.gateio.ws") != ""
+    assert network_hint("connect: [Errno 111] Connection refused") != ""
+    assert network_hint("connect: TLS: certificate verify failed") == ""
+
+
+def test_serve_port_is_range_checked() -> None:
+    result = run("serve", "--port", "99999")
+    assert result.returncode == 2
+    assert "out of range" in result.stderr
+    assert "default: 8765" in run("serve", "--help").stdout
+
+
+def test_version_and_the_console_scripts_own_name() -> None:
+    import gatetrio
+    from gatetrio._cli._main import program_name
+
+    result = run("--version")
+    assert result.returncode == 0
+    assert result.stdout.split() == ["python", "-m", "gatetrio", gatetrio.__version__]
+    assert program_name("/usr/local/bin/gatetrio") == "gatetrio"
+    assert program_name("/x/gatetrio/__main__.py") == "python -m gatetrio"
+
+
+def test_log_level_shows_the_librarys_warnings() -> None:
+    url = f"ws://127.0.0.1:{_closed_port()}/v4/ws/usdt"
+    result = run("--log-level", "warning", "stream", "trades", "BTC_USDT", "--url", url)
+    assert result.returncode == 1
+    assert "WARNING: gatetrio" in result.stderr
+    assert "connect to" in result.stderr
+    assert result.stderr.splitlines()[-1].startswith("gatetrio: error: cannot reach")
+
+
+def test_stream_private_channel_against_the_simulated_account() -> None:
+    result = run("stream", "positions", "--simulate", "--duration", "2")
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+
+
+def test_stream_status_line_on_a_terminal_stderr() -> None:
+    # stdout is a pipe (the JSON lines), stderr a terminal (the status line)
+    master, slave = pty.openpty()
+    proc = subprocess.run(
+        gatetrio("stream", "contract_stats", "BTC_USDT", "--simulate", "--duration", "2.5"),
+        stdout=subprocess.PIPE,
+        stderr=slave,
+        env=_env(),
+        timeout=HANG_GUARD,
+        check=False,
+    )
+    os.close(slave)
+    output = bytearray()
+    while select.select([master], [], [], 0)[0]:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    os.close(master)
+    assert proc.returncode == 0
+    status = _plain(output)
+    assert "subscribed; waiting for the first message" in status or "messages" in status
+    assert b"\x1b[K" in output  # the line is erased on exit, not left behind
+
+
 def test_unknown_contract_is_the_exchanges_error() -> None:
     result = run("stream", "trades", "NOPE_USDT", "--simulate", "--duration", "30")
     assert result.returncode == 1
@@ -191,6 +262,10 @@ def test_unknown_contract_is_the_exchanges_error() -> None:
         (["stream", "candlesticks"], "usage: stream candlesticks CONTRACT [interval=1m]"),
         (["stream", "trades", "BTC_USDT", "--duration", "0"], "--duration must be > 0"),
         (["watch", "btc usdt"], "btc usdt"),
+        (["stream", "trades", "BTC_USDT", "--simulate", "--url", "ws://x"], "exclude each other"),
+        (["stream", "trades", "BTC_USDT", "--seed", "3"], "use it with --simulate"),
+        (["watch", "BTC_USDT", "--url", "http://127.0.0.1:1/"], "must be a ws:// or wss://"),
+        (["stream", "balances"], "set GATE_API_KEY and GATE_API_SECRET"),
     ],
 )
 def test_bad_arguments_fail_before_connecting(args: list[str], message: str) -> None:
@@ -269,21 +344,24 @@ def test_watch_renders_the_ladder_in_a_terminal() -> None:
     assert "(syncing)" not in frame
     asks = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) ask\b", frame)]
     bids = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) bid\b", frame)]
-    assert len(asks) == 10
-    assert len(bids) == 10
+    depth = (50 - 1 - 2 - 4) // 2  # a row spare; ticker, status; borders, header, spread
+    assert len(asks) == depth
+    assert len(bids) == depth
     assert asks == sorted(asks, reverse=True)  # best ask lowest, next to the spread
     assert bids == sorted(bids, reverse=True)  # best bid first
     assert min(asks) > max(bids)
     assert re.search(r"spread \d", frame)
     assert re.search(r"\d\d:\d\d:\d\d\.\d{3} (buy|sell)", frame)  # the trades tape
-    assert re.search(r"● connected  ws://127\.0\.0\.1:\d+/v4/ws/usdt  \[simulated\]", frame)
-    assert re.search(r"[\d,]+ msg/s", frame)
+    assert re.search(
+        r"● connected  [\d,]+ msg/s .*ws://127\.0\.0\.1:\d+/v4/ws/usdt  \[simulated\]", frame
+    )
+    assert re.search(r"order book BTC_USDT  \d+\.\ds", frame)  # the age of its last message
 
 
-def test_watch_ctrl_c_exits_zero_and_restores_the_terminal() -> None:
+def test_watch_ctrl_c_exits_130_and_restores_the_terminal() -> None:
     code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate"], interrupt_at=" bid")
     screen = _plain(raw)
-    assert code == 0
+    assert code == 130
     # the live view hid the cursor and showed it again on the way out
     assert raw.rindex(b"\x1b[?25h") > raw.rindex(b"\x1b[?25l")
     assert "Traceback" not in screen

@@ -1,22 +1,23 @@
-"""The command line: ``python -m gatetrio <command> ...``.
+"""The command line: ``gatetrio <command> ...`` (or ``python -m gatetrio <command> ...``).
 
 Each subcommand is a pair of functions: an adder (``_add_serve`` here, ``add_watch`` and
 ``add_stream`` in `_watch`) declares its options and sets ``func``, and the function it sets
 takes the parsed namespace and returns the exit code. Add a command by writing such a pair and
 listing the adder in `_COMMANDS`. Optional
 dependencies (rich) are imported by the command that needs them, not here. Async commands run
-through `_watch.run_command`, which maps Ctrl-C, SIGTERM and errors to exit codes.
+through `_process.run_command`, which maps Ctrl-C, SIGTERM and errors to exit codes.
 
-Exit codes: 0 success (Ctrl-C and SIGTERM count as a normal stop), 1 error (one line on
-stderr), 2 bad arguments.
+Exit codes: 0 success (SIGTERM counts as a normal stop), 1 error (one line on stderr), 2 bad
+arguments, 130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
 import math
+import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import trio
@@ -27,43 +28,58 @@ from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
 from gatetrio.testing._loopback import serve_tcp, urls
 from gatetrio.testing._market import catalogue
 
+from ._process import (
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    LOG_LEVELS,
+    configure_logging,
+    print_error,
+    run_command,
+)
 from ._record import add_export, add_record
-from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, print_error, run_command
+from ._watch import add_stream, add_watch
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from gatetrio.testing import ContractSpec
 
+DEFAULT_PORT = 8765
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with `argv` (default: ``sys.argv[1:]``); return the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _quiet_library_logging()
-    func: Callable[[argparse.Namespace], int] = args.func
     try:
+        args = parser.parse_args(argv)
+        configure_logging(args.log_level)
+        func: Callable[[argparse.Namespace], int] = args.func
         return func(args)
-    except KeyboardInterrupt:  # Ctrl-C: a normal way to stop a long-running command
-        return 0
+    except KeyboardInterrupt:  # Ctrl-C before or after a command's own handling
+        return EXIT_INTERRUPTED
 
 
-def _quiet_library_logging() -> None:
-    """The commands report failures themselves, in one line: the library's own warnings
-    (retries, resyncs) stay out of the terminal unless the application configured logging.
-    """
-    library = logging.getLogger("gatetrio")
-    if not library.handlers and not logging.getLogger().handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("gatetrio: %(levelname)s: %(message)s"))
-        library.addHandler(handler)
-        library.setLevel(logging.ERROR)
+def program_name(argv0: str | None = None) -> str:
+    """`gatetrio` when run as the console script, `python -m gatetrio` under `-m`."""
+    name = Path(sys.argv[0] if argv0 is None else argv0).name
+    return "python -m gatetrio" if name in ("__main__.py", "-m", "") else name
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
+    from gatetrio import __version__  # noqa: PLC0415 - the package is loaded by now anyway
+
     parser = argparse.ArgumentParser(
-        prog="python -m gatetrio",
+        prog=program_name() if prog is None else prog,
         description="gatetrio: a trio client for Gate's futures WebSocket API v4",
+        epilog="exit codes: 0 done, 1 error, 2 bad arguments, 130 interrupted (Ctrl-C)",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        help="show the library's log lines from this level on, on stderr (default: errors only)",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for add in _COMMANDS:
@@ -87,9 +103,14 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             f"{', '.join(FAULT_KINDS)}; e.g. --fault gap:BTC_USDT:5@10/30 --fault drop@60"
         ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
     serve.add_argument(
-        "--port", type=int, default=8765, help="port to listen on; 0 picks a free one"
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
+    serve.add_argument(
+        "--port",
+        type=_port_arg,
+        default=DEFAULT_PORT,
+        help=f"port to listen on, 0-65535; 0 picks a free one (default: {DEFAULT_PORT})",
     )
     serve.add_argument("--seed", type=int, default=0, help="market seed (default 0)")
     serve.add_argument(
@@ -111,7 +132,13 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         action="store_true",
         help="push the first futures.obu snapshot before the subscribe ack",
     )
-    serve.add_argument("--idle-timeout", type=float, default=60.0, metavar="SECONDS")
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="close a connection after this long without a frame either way (default: 60)",
+    )
     serve.add_argument(
         "--fixed-time",
         action="store_true",
@@ -139,6 +166,16 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     pace.add_argument("--as-fast-as-possible", action="store_true", help="replay without pauses")
     serve.set_defaults(func=_serve)
+
+
+def _port_arg(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is out of range: a port is 0-65535")
+    return port
 
 
 def _fault_arg(text: str) -> FaultSpec:

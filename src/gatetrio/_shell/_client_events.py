@@ -56,22 +56,43 @@ class ClientStatistics:
     """
 
     connected: bool
+    """A connection is up now."""
     url: str
+    """The current connection's endpoint (the one really dialed), else the configured URL."""
     connects: int
+    """Connections made, the first included (count)."""
     reconnects: int
+    """Connections made after the first, for any reason (count)."""
     upgrades: int
+    """Upgrade notices from Gate, each answered by a make-before-break handover."""
     messages_received: int
+    """Frames received, of every kind (count)."""
     messages_by_channel: Mapping[str, int]
+    """Data frames received per channel name, e.g. ``{"futures.trades": 812}``."""
     malformed_frames: int
+    """Frames that could not be decoded: counted and reported, never fatal."""
     unrouted_items: int
+    """Data items no open subscription wanted (e.g. after an unsubscribe)."""
     messages_dropped: int
+    """Items dropped by the overflow policies of all subscriptions, closed ones included."""
     peak_buffer_used: int
+    """The most items any one subscription buffer held at once."""
     open_subscriptions: int
+    """Subscriptions open now (count)."""
     last_pong_rtt: float | None
+    """Seconds from the latest futures.ping to its pong; None before the first."""
     last_latency_ms: float | None
+    """Milliseconds: local wall clock minus the exchange's `time_ms` of the latest data
+    frame (negative if the exchange's clock runs ahead); None before the first."""
     silences: int
+    """Times a subscription went without data for `silence_timeout` and was resubscribed."""
     connect_failures: int = 0
+    """Connection attempts that failed (count)."""
     duplicates_dropped: int = 0
+    """Items seen twice while two connections overlapped in a handover, dropped once."""
     replies_on_wrong_socket: int = 0
+    """Trading-API replies that came on a socket other than the request's (ignored)."""
     subscribe_timeouts: int = 0
+    """Subscribe requests not acknowledged within `subscribe_deadline`."""
     api_requests_lost: int = 0
+    """Trading-API requests whose socket closed before the reply: the outcome is unknown."""

@@ -67,17 +67,25 @@ class BookStatistics:
     """
 
     contract: str
+    """The contract, e.g. ``BTC_USDT``."""
     method: str
+    """``obu`` or ``order_book_update``."""
     level: str
+    """The stream's depth level, e.g. ``50``."""
     ready: bool
+    """The book is complete and checked now."""
     update_id: int | None
+    """Gate's update id the book is at; None before the first snapshot."""
     updates_applied: int
     """Deltas and snapshots that changed the book."""
     resyncs: int
     """Times the book was found wrong (gap, malformed, crossed) and rebuilt."""
     gaps: int
+    """Update-id gaps seen (count); each causes a resync."""
     crossed: int
+    """Times the best bid reached the best ask (count); each causes a resync."""
     malformed: int
+    """Deltas that could not be applied (count); each causes a resync."""
     snapshots_fetched: int
     """REST snapshots loaded (order_book_update), or full pushes loaded (obu)."""
     snapshot_errors: int

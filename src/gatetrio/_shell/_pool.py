@@ -489,8 +489,8 @@ async def open_pool(
             shard; more streams open more shards.
         listing_fetcher: `await fetch()` returning the `/contracts` JSON (default: httpx
             against the REST host matching the URL).
-        settle, url, config, connector, wall_clock, **client_options: as `open_client`, for
-            every shard.
+        settle: as `open_client`, for every shard; so are `url`, `config`, `connector`,
+            `wall_clock` and any other keyword (`client_options`).
 
     Example::
 

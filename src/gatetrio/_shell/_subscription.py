@@ -60,15 +60,25 @@ class SubscriptionStatistics:
     """
 
     channel: str
+    """The channel name, e.g. ``futures.trades``."""
     ready: bool
+    """Acknowledged on the current connection (False while reconnecting)."""
     messages_received: int
+    """Items delivered into this subscription's buffer (count)."""
     messages_dropped: int
+    """Items dropped by the overflow policy (count)."""
     buffer_used: int
+    """Items waiting in the buffer now."""
     peak_buffer_used: int
+    """The most items the buffer held at once."""
     max_buffer_size: int
+    """The buffer's capacity (`buffer=` of `subscribe`), in items."""
     silent: bool
+    """No data for the client's `silence_timeout` (seconds) right now."""
     silences: int
+    """Spells of such silence (count)."""
     last_latency_ms: float | None
+    """Milliseconds: local wall clock minus the exchange's `time_ms` of the latest frame."""
 
 
 def _no_status() -> SubscriptionStatus | None:

@@ -6,6 +6,12 @@
         async with gatetrio.open_client(connector=server.connector,
                                         wall_clock=server.wall_time) as client:
             ...
+        nursery.cancel_scope.cancel()  # server.run serves until cancelled
+
+Contracts: `DEFAULT_CONTRACTS` (BTC_USDT, ETH_USDT, SOL_USDT, HEI_USDT; BTC_USD; BTC_USD1,
+ETH_USD1; delivery BTC_USDT_20261225, ETH_USDT_20261225, BTC_USD_20261225). Faults:
+`FakeGateServer.inject_gap`, `drop`, `stall`/`resume`, `send_upgrade`, `refuse`,
+`send_malformed`, `close`; or the `--fault` language of `gatetrio serve` (`parse_fault`).
 
 Layout: `_server` is the trio shell (FakeGateServer: serving, routing, the market clock), with
 `_connection` (one connection's queue and tasks), `_subscriptions`, `_trading_api` and

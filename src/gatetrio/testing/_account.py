@@ -1,4 +1,4 @@
-"""The fake's trading engine (spec 8): one account whose orders trade against the fake's book.
+"""The fake's trading engine: one account whose orders trade against the fake's book.
 
 It knows nothing of frames or of the server: `AccountHost` is what it needs (markets, the
 server's clock, private pushes), and `_trading_api.TradingApi` turns requests into its calls.
@@ -105,8 +105,8 @@ class Account:
 
     Taker orders sweep the fake's book (public trades, new update id); gtc remainders rest off
     the book and fill as makers once the market trades through their price. Every fill pushes
-    futures.orders, futures.usertrades, futures.positions and futures.balances as in the 2024
-    live sequence (spec 14).
+    futures.orders, futures.usertrades, futures.positions and futures.balances in the order Gate's
+    live exchange sends them (captured in 2024).
     """
 
     def __init__(self, host: AccountHost, rng: random.Random) -> None:

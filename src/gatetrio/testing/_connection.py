@@ -4,7 +4,7 @@ Per connection: one reader task (hands client frames to the server), one writer 
 a bounded send queue (every frame goes through it, so replies and pushes keep their order), a
 protocol-ping task, and an idle watchdog. Nothing awaits a slow client except its own writer:
 when its queue is full `_offer` says so and the server cuts the connection, as Gate does
-(spec 13.6).
+with a consumer that does not keep up.
 """
 
 from __future__ import annotations
@@ -169,7 +169,7 @@ class Connection:
                 self._last_traffic = trio.current_time()
 
     async def _run_pinger(self, interval: float, pong_timeout: float) -> None:
-        """Protocol pings (spec 4.1); a client that does not pong in time is closed."""
+        """WebSocket protocol pings; a client that does not pong in time is closed."""
         count = 0
         while True:
             await trio.sleep(interval)

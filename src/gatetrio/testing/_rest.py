@@ -1,4 +1,4 @@
-"""The fake's REST side: the order book snapshot and contract details (spec 6.5), as JSON.
+"""The fake's REST side: the order book snapshot and contract details, as JSON.
 
 The loopback server answers plain HTTP requests with `handle_http`; in-memory tests fetch
 snapshots through `FakeGateServer.fetch_order_book`, which builds the same body.
@@ -27,7 +27,7 @@ def order_book(
     size_decimal: bool,
     with_id: bool,
 ) -> dict[str, object]:
-    """The JSON body `GET /api/v4/futures/{settle}/order_book` answers (spec 6.5)."""
+    """The JSON body `GET /api/v4/futures/{settle}/order_book` answers on Gate's REST API."""
     if settle is not None and settle != market.settle:
         raise KeyError(f"{contract} is not a {settle}-settled contract")
     return market.rest_order_book(

@@ -57,7 +57,7 @@ MAX_TIME_SKEW: Final = 60.0  # spec 8.1: `time` must be within 60 s of the serve
 
 
 def route(path: str) -> MarketKey | None:
-    """The market a WebSocket path selects (spec 1 and 14), or None for an unknown path."""
+    """The market a WebSocket path selects (Gate's live and testnet paths), or None if unknown."""
     path = path.split("?", 1)[0].rstrip("/")
     match path.split("/"):
         case ["", "v4", "ws"]:
@@ -76,7 +76,12 @@ def route(path: str) -> MarketKey | None:
 
 @typing.final
 class FakeGateServer:
-    """A protocol-faithful fake of Gate's futures WebSocket v4 server (spec section 14).
+    """A protocol-faithful fake of Gate's futures WebSocket v4 server.
+
+    It speaks the real protocol over real WebSocket frames: public and private channels
+    (signed with `credentials`), the WebSocket trading API against a simulated account, the
+    REST order-book snapshot, ping/pong, and Gate's refusals with Gate's error codes. Its
+    markets are seeded: the same seed gives the same session, frame for frame.
 
     Serve it in memory for tests (`connector`), or on loopback (`python -m gatetrio serve`).
     Start the market clock with ``await nursery.start(server.run)``; every connection and
@@ -89,10 +94,10 @@ class FakeGateServer:
         credentials: key/secret/user_id that private subscriptions and futures.login must sign
             with. None accepts any private subscription unsigned (and any login).
         obu_snapshot_before_ack: push the first obu snapshot before the subscribe ack
-            (the 2026-02 testnet order, spec 6.6).
+            (the order Gate's testnet used in 2026-02).
         idle_timeout: close a connection after this long without a message either way.
-        protocol_ping_interval / protocol_pong_timeout: server WebSocket pings, and how long a
-            pong may take before the connection is closed (spec 4.1).
+        protocol_ping_interval: seconds between the server's WebSocket pings.
+        protocol_pong_timeout: how long a pong may take before the connection is closed.
         send_queue_size: frames queued per connection before it is cut as a slow consumer.
         transport_buffer: bytes the in-memory socket buffers per direction.
         epoch_ms: wall time (unix ms) at the start; frames carry `epoch + elapsed`. None uses
@@ -101,19 +106,24 @@ class FakeGateServer:
             "delivery/usdt", "delivery/btc".
         max_time_skew: allowed |request time - server time| for signed requests.
         rest_latency: seconds `fetch_order_book` takes to answer.
-        obu_full_every / book_update_full_every: about one push in this many of an obu /
-            order_book_update stream is a re-sent full snapshot (0: never).
+        obu_full_every: about one push in this many of an obu stream is a re-sent full
+            snapshot (0: never).
+        book_update_full_every: the same for order_book_update (0: never).
         liquidations_as_object: public_liquidates `result` as one object (live 2026-08-10)
             instead of the documented array.
         max_received: keep only about this many `received` frames (None: all; a long-running
             server should bound it).
 
-    Example::
+    Example (`server.run` serves until cancelled, so the nursery is cancelled at the end)::
 
         server = FakeGateServer(seed=0)
         async with trio.open_nursery() as nursery:
             await nursery.start(server.run)
-            ws = await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/usdt", [])
+            async with gatetrio.open_client(
+                connector=server.connector, wall_clock=server.wall_time
+            ) as client:
+                ...
+            nursery.cancel_scope.cancel()
     """
 
     def __init__(
@@ -539,7 +549,7 @@ class FakeGateServer:
         size_decimal: bool = True,
         with_id: bool = True,
     ) -> dict[str, object]:
-        """The JSON body `GET /api/v4/futures/{settle}/order_book` answers (spec 6.5)."""
+        """The JSON body `GET /api/v4/futures/{settle}/order_book` answers on Gate's REST API."""
         return _rest.order_book(
             self.market_for(contract),
             contract,

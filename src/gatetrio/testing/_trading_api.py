@@ -1,4 +1,4 @@
-"""The fake's WebSocket trading API (spec 8): request envelopes, login, signatures, rate limits.
+"""The fake's WebSocket trading API: request envelopes, login, signatures, rate limits.
 
 A request (`event: api`) is checked here, then carried out by the trading engine (`_account`),
 and answered with Gate's ack/result/error frames (the order_place ack echoes the request
@@ -163,7 +163,7 @@ class TradingApi:
         )
 
     def _rate_limit(self, req: _ApiRequest) -> None:
-        """100 place/amend/cancel requests per second (spec 9), with Gate's headers."""
+        """100 place/amend/cancel requests per second, as Gate limits them, with Gate's headers."""
         second = req.now_ms // 1000
         if second != self._rate_second:
             self._rate_second, self._rate_count = second, 0

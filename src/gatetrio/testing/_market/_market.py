@@ -65,7 +65,7 @@ class Market:
         obu_full_every: about one obu push in this many is a re-sent full snapshot (0: never).
         book_update_full_every: the same for order_book_update `full: true` (0: never, default).
         liquidations_as_object: send public_liquidates `result` as one object (live 2026-08-10)
-            instead of the documented array (spec 6.8).
+            instead of the documented array.
 
     The caller registers the topics it needs (`subscribe`/`unsubscribe`, reference counted) and
     calls `tick(now)`; nothing is built for topics nobody subscribed.
@@ -174,7 +174,7 @@ class Market:
     def rest_order_book(
         self, contract: str, limit: int = 10, *, now: float, size_decimal: bool, with_id: bool
     ) -> dict[str, object]:
-        """`GET /futures/{settle}/order_book` JSON (spec 6.5): best `limit` levels per side."""
+        """`GET /futures/{settle}/order_book` JSON as Gate answers it: best `limit` per side."""
         self.advance(now)
         c = self._contract(contract)
         out: dict[str, object] = {}
@@ -362,7 +362,7 @@ class Market:
     def parse_subscription(self, channel: str, payload: object) -> list[Topic]:
         """The topics a public subscribe payload names, or SubscribeError as Gate would answer.
 
-        One unknown contract fails the whole payload (spec 9, "atomic subscribe").
+        One unknown contract fails the whole payload, as Gate's subscribe does (all or nothing).
         """
         return parse_subscription(
             channel, payload, contracts=self._contracts.keys(), delivery=self.delivery

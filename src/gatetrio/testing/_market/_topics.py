@@ -1,6 +1,6 @@
 """What a public subscribe payload names: topics, the fake's channel tables, and Gate's refusals.
 
-These tables are the fake's own reading of the protocol (spec 6), kept apart from the client's
+These tables are the fake's own reading of Gate's public channels, kept apart from the client's
 catalogue (`gatetrio._core._catalog`) on purpose: if the two shared one table, a misreading in
 it would pass every test against the fake. The private and trading channel tables live in
 `testing/_subscriptions.py` and `testing/_trading_api.py` for the same reason.
@@ -65,7 +65,7 @@ def parse_subscription(
     """The topics a public subscribe payload names, or SubscribeError as Gate would answer.
 
     `contracts` are the market's contract names; `delivery` markets have no obu. One unknown
-    contract fails the whole payload (spec 9, "atomic subscribe").
+    contract fails the whole payload, as Gate's subscribe does (all or nothing).
     """
     if not isinstance(payload, list) or not all(isinstance(p, str) for p in payload):
         raise SubscribeError(2, "invalid argument")
