@@ -66,6 +66,8 @@ class Market:
         book_update_full_every: the same for order_book_update `full: true` (0: never, default).
         liquidations_as_object: send public_liquidates `result` as one object (live 2026-08-10)
             instead of the documented array (spec 6.8).
+        candle_turnover: candlestick `a` is the quote turnover, as live (spec 15); False: the
+            base volume the older docs describe (spec 6.7).
 
     The caller registers the topics it needs (`subscribe`/`unsubscribe`, reference counted) and
     calls `tick(now)`; nothing is built for topics nobody subscribed.
@@ -83,6 +85,7 @@ class Market:
         obu_full_every: int = 600,
         book_update_full_every: int = 0,
         liquidations_as_object: bool = False,
+        candle_turnover: bool = True,
         start: float = 0.0,
     ) -> None:
         if contracts is None:
@@ -97,6 +100,7 @@ class Market:
         self.obu_full_every = obu_full_every
         self.book_update_full_every = book_update_full_every
         self.liquidations_as_object = liquidations_as_object
+        self.candle_turnover = candle_turnover
         tag = f"{seed}:{'delivery' if delivery else 'perpetual'}:{settle}"
         self._rng = random.Random(f"{tag}:market")
         self._step = math.floor(round(start * 1000, 6) / STEP_MS)  # the market's time, in steps
@@ -358,13 +362,21 @@ class Market:
     def topics(self) -> tuple[Topic, ...]:
         return tuple(self._topics)
 
-    def parse_subscription(self, channel: str, payload: object) -> list[Topic]:
+    def parse_subscription(
+        self, channel: str, payload: object, *, live: bool = False, obu_silent: bool = False
+    ) -> list[Topic]:
         """The topics a public subscribe payload names, or SubscribeError as Gate would answer.
 
-        One unknown contract fails the whole payload (spec 9, "atomic subscribe").
+        One unknown contract fails the whole payload (spec 9, "atomic subscribe"). `live`:
+        Gate's live error texts; `obu_silent`: its silent obu acks (spec 15).
         """
         return parse_subscription(
-            channel, payload, contracts=self._contracts.keys(), delivery=self.delivery
+            channel,
+            payload,
+            contracts=self._contracts.keys(),
+            delivery=self.delivery,
+            live=live,
+            obu_silent=obu_silent,
         )
 
     # ---------------------------------------------------------------------------- time
@@ -461,7 +473,7 @@ class Market:
         name = topic[2]
         mark = name.startswith(("mark_", "index_"))
         c = self._contracts[name.split("_", 1)[1] if mark else name]
-        return _pushes.candle_push(c, topic, t_ms)
+        return _pushes.candle_push(c, topic, t_ms, turnover=self.candle_turnover)
 
     def _stats_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.stats_push(self._contracts[topic[1]], topic, t_ms, rng=self._rng)
