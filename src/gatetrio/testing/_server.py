@@ -578,7 +578,14 @@ class FakeGateServer:
 
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
-        return _rest.handle_http(method, target, headers, market=self._listed_market, now=self.now)
+        return _rest.handle_http(
+            method,
+            target,
+            headers,
+            market=self._listed_market,
+            now=self.now,
+            account=self._account,
+        )
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
+from gatetrio._core._events import TickersUpdate
+
 from . import _pushes
 from ._book import _ASK, _BID, _NO_LIMIT
 from ._contracts import DEFAULT_CONTRACTS
@@ -32,6 +34,8 @@ from ._topics import _CADENCES, _FREQ_STEPS, parse_subscription
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from decimal import Decimal
+
+    from gatetrio._core._events import Ticker
 
     from ._book import BookState, _Op
     from ._contracts import ContractSpec
@@ -193,22 +197,85 @@ class Market:
             ]
         return out
 
-    def contract_details(self, contract: str) -> dict[str, object]:
-        """A few `GET /futures/{settle}/contracts/{contract}` fields."""
+    def contract_details(self, contract: str, now: float | None = None) -> dict[str, object]:
+        """`GET /futures/{settle}/contracts/{contract}`: Gate's full `Contract` object (spec 15;
+        cryptofeed reads `in_delisting`, ccxt the limits and fees), consistent with the book.
+
+        `now` (the server's time) dates `funding_next_apply`; None: the market's own time.
+        """
         c = self._contract(contract)
         spec = c.spec
+        wall_s = self.wall_ms(self.now if now is None else now) // 1000
+        interval = 28800
+        size_min = _units_text(1, c.size_exp)
+        tick = str(spec.tick)
         return {
             "name": spec.name,
             "type": "inverse" if not spec.quanto_multiplier else "direct",
             "quanto_multiplier": str(spec.quanto_multiplier),
-            "order_price_round": str(spec.tick),
-            "mark_price_round": str(spec.tick),
-            "enable_decimal": c.size_exp > 0,
-            "order_size_min": _units_text(1, c.size_exp),
-            "leverage_max": str(spec.leverage_max),
+            "ref_discount_rate": "0",
+            "order_price_deviate": "0.5",
+            "maintenance_rate": "0.005",
+            "mark_type": "index",
             "last_price": c.price_text(c.last_price),
             "mark_price": c.price_text(c.mark_tick()),
+            "index_price": c.price_text(c.mark_tick()),
+            "funding_rate_indicative": str(c.funding_rate),
+            "mark_price_round": tick,
+            "funding_offset": 0,
+            "in_delisting": False,
+            "risk_limit_base": "1000000",
+            "interest_rate": "0.0003",
+            "order_price_round": tick,
+            "order_size_min": int(size_min) if c.size_exp == 0 else size_min,
+            "ref_rebate_rate": "0.2",
+            "funding_interval": interval,
+            "risk_limit_step": "1000000",
+            "leverage_min": "1",
+            "leverage_max": str(spec.leverage_max),
+            "risk_limit_max": "8000000",
+            "maker_fee_rate": "0.0002",
+            "taker_fee_rate": "0.0005",
+            "funding_rate": str(c.funding_rate),
+            "order_size_max": 1_000_000,
+            "funding_next_apply": wall_s - wall_s % interval + interval,
+            "short_users": 1000,
+            "config_change_time": self.epoch_ms // 1000 - 86400,
+            "trade_size": c.volume_24h,
+            "position_size": c.open_interest,
+            "long_users": 1000,
+            "funding_impact_value": "60000",
+            "orders_limit": 100,
+            "trade_id": self._trade_id,
+            "orderbook_id": c.update_id,
+            "enable_bonus": True,
+            "enable_credit": True,
+            "create_time": self.epoch_ms // 1000 - 365 * 86400,
+            "funding_cap_ratio": "0.75",
+            "status": "trading",
+            "launch_time": self.epoch_ms // 1000 - 365 * 86400,
+            "delisting_time": 0,
+            "delisted_time": 0,
+            "enable_decimal": c.size_exp > 0,
+            "voucher_leverage": "0",
+            "is_pre_market": False,
         }
+
+    def rest_ticker(self, contract: str, now: float) -> Ticker:
+        """`GET /futures/{settle}/tickers` entry: the ticker the WebSocket would push now.
+
+        Its own seeded rng, so a REST call never shifts the pushes' random sequence.
+        """
+        self.advance(now)
+        t_ms = self.wall_ms(now)
+        topic = ("futures.tickers", contract)
+        push = _pushes.ticker_push(
+            self._contract(contract), topic, t_ms, rng=random.Random(f"{contract}:{t_ms}")
+        )
+        event = push.event(size_decimal=False)
+        if not isinstance(event, TickersUpdate):  # pragma: no cover - ticker_push builds one
+            raise TypeError(f"ticker_push built {event!r}")
+        return event.result[0]
 
     # ---------------------------------------------------------------------------- orders
 
