@@ -13,6 +13,7 @@ contract's activity), `_book` (its book and update ids; the essays on exact delt
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import random
@@ -206,6 +207,12 @@ class Market:
         c = self._contract(contract)
         spec = c.spec
         wall_s = self.wall_ms(self.now if now is None else now) // 1000
+        if self.delivery:
+            return {**self._perpetual_details(c, wall_s), **_delivery_details(c, str(spec.tick))}
+        return self._perpetual_details(c, wall_s)
+
+    def _perpetual_details(self, c: _Contract, wall_s: int) -> dict[str, object]:
+        spec = c.spec
         interval = 28800
         size_min = _units_text(1, c.size_exp)
         tick = str(spec.tick)
@@ -554,3 +561,23 @@ class Market:
 
     def _contract_info_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.contract_info_push(self._contracts[topic[1]], topic, t_ms)
+
+
+def _delivery_details(c: _Contract, tick: str) -> dict[str, object]:
+    """The fields a delivery contract adds (ccxt parses `expire_time` from them)."""
+    date = c.spec.name.rsplit("_", 1)[-1]
+    expiry = dt.datetime.strptime(date + "08", "%Y%m%d%H").replace(tzinfo=dt.UTC)
+    return {
+        "underlying": c.spec.name.rsplit("_", 1)[0],
+        "cycle": "QUARTERLY",
+        "expire_time": int(expiry.timestamp()),
+        "settle_price": "0",
+        "settle_price_interval": 60,
+        "settle_price_duration": 1800,
+        "settle_fee_rate": "0.0015",
+        "basis_rate": "0",
+        "basis_type": "ratio",
+        "basis_value": "0",
+        "basis_impact_value": "100000",
+        "mark_price_round": tick,
+    }
