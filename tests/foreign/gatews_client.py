@@ -80,12 +80,11 @@ async def main(url: str, key: str, secret: str) -> int:
                 FuturesOrderCancelChannel(c, on_message).api_request(
                     {"order_id": str(state["order_id"])}, req_id="cancel-1"
                 )
-            elif response.channel == "futures.order_cancel":
-                if result.get("finish_as") != "cancelled":
-                    failures.append(f"order_cancel: {result}")
-                    finished.set()
+            elif response.channel == "futures.order_cancel" and result["finish_as"] != "cancelled":
+                failures.append(f"order_cancel: {result}")
+                finished.set()
             return
-        if response.event != "update" and response.event != "all":
+        if response.event not in {"update", "all"}:
             return  # acks
         passed(response.channel)
         if response.channel == "futures.tickers" and "placed" not in state:
@@ -114,7 +113,7 @@ async def main(url: str, key: str, secret: str) -> int:
     runner = asyncio.ensure_future(conn.run())
     try:
         await asyncio.wait_for(finished.wait(), DEADLINE)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         failures.append(f"missing after {DEADLINE}s: {sorted(set(CHECKS) - done)}")
     conn.close()
     runner.cancel()
