@@ -16,6 +16,7 @@ import trio
 import trio.testing
 import trio_websocket
 
+import gatetrio
 from gatetrio._core._auth import sign_subscription
 from gatetrio._core._config import Credentials
 from gatetrio._core._decode import decode_message
@@ -300,3 +301,29 @@ def test_profiles_resolve_by_name_or_value() -> None:
     assert resolve_profile(DOCS) is DOCS
     with pytest.raises(ValueError, match="profile must be one of"):
         resolve_profile("prod")
+
+
+async def test_client_request_header_reaches_the_fake(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # Client.request(req_header=...) goes out on the wire: the fake honours x-gate-exptime.
+    fake = await start(nursery)
+    async with gatetrio.open_client(
+        connector=fake.connector, wall_clock=fake.wall_time, credentials=CREDS
+    ) as client:
+        order = PlaceOrder(contract="BTC_USDT", size=1, price="100", text="t-exp")
+        past = str(int(fake.wall_time() * 1000) - 1)
+        with pytest.raises(gatetrio.RequestRejected) as info:
+            await client.request(order, req_header={"x-gate-exptime": past})
+        assert info.value.label == "REQUEST_EXPIRED"
+        future = str(int(fake.wall_time() * 1000) + 60_000)
+        result = await client.request(
+            order, req_header={"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"}
+        )
+        assert isinstance(result.result, dict)
+        assert result.result["status"] == "open"
+    sent = [r.frame for r in fake.received if r.channel == "futures.order_place"]
+    assert [f["payload"]["req_header"] for f in sent if isinstance(f, dict)] == [
+        {"x-gate-exptime": past},
+        {"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"},
+    ]
