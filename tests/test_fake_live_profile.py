@@ -327,3 +327,25 @@ async def test_client_request_header_reaches_the_fake(
         {"x-gate-exptime": past},
         {"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"},
     ]
+
+
+async def test_rest_contracts_and_tickers_agree_with_the_socket(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    fake = await start(nursery)
+    status, body = fake.handle_http("GET", "/api/v4/futures/usdt/contracts", {})
+    assert status == 200
+    contracts = json.loads(body)
+    btc = next(c for c in contracts if c["name"] == "BTC_USDT")
+    # Gate's full Contract model: about 50 fields (cryptofeed reads in_delisting)
+    assert len(btc) >= 45
+    assert btc["in_delisting"] is False
+    for name in ("order_size_max", "funding_rate", "funding_interval", "funding_next_apply"):
+        assert name in btc
+    status, body = fake.handle_http("GET", "/api/v4/futures/usdt/tickers?contract=BTC_USDT", {})
+    [ticker] = json.loads(body)
+    bid, ask = fake.market_for("BTC_USDT").best_bid_ask("BTC_USDT")
+    assert (Decimal(ticker["highest_bid"]), Decimal(ticker["lowest_ask"])) == (bid, ask)
+    assert ticker["funding_rate"] == btc["funding_rate"]
+    status, body = fake.handle_http("GET", "/api/v4/delivery/usdt/contracts", {})
+    assert all(c["expire_time"] > 0 for c in json.loads(body))

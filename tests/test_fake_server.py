@@ -596,6 +596,15 @@ async def test_rest_order_book(
         ("/api/v4/spot/order_book", 404),
         ("/api/v4/delivery/usdt/order_book?contract=BTC_USDT_20261225", 200),
         ("/api/v4/futures/btc/contracts/BTC_USD", 200),
+        # what other clients read before they open a socket (spec 15)
+        ("/api/v4/futures/usdt/tickers", 200),
+        ("/api/v4/futures/usdt/tickers?contract=NOPE_USDT", 400),
+        ("/api/v4/futures/usdt/positions", 200),
+        ("/api/v4/futures/usdt/accounts", 200),
+        ("/api/v4/account/detail", 200),
+        ("/api/v4/spot/currencies", 200),
+        ("/api/v4/spot/currency_pairs", 200),
+        ("/api/v4/options/underlyings", 200),
     ]:
         assert server.handle_http("GET", target, {})[0] == want, target
     assert server.handle_http("POST", "/api/v4/futures/usdt/orders", {})[0] == 405

@@ -119,7 +119,13 @@ def handle_http(
             return 200, _dumps(_rest_account.account_detail(account))
         case ["", "api", "v4", "spot", "currencies"]:
             return 200, _dumps(_rest_account.spot_currencies())
-        case ["", "api", "v4", ("spot" | "options" | "margin"), *_]:
+        case ["", "api", "v4", "spot" | "margin", "currency_pairs"] | [
+            "",
+            "api",
+            "v4",
+            "options",
+            "underlyings" | "contracts",
+        ]:
             return 200, b"[]"  # the fake lists no spot or margin pairs and no options
     return error(404, "NOT_FOUND", f"no route for {parts.path}")
 
