@@ -48,3 +48,11 @@ def bench(session: nox.Session) -> None:
     """Decode, order-book and end-to-end benchmarks: ratios against a same-run baseline."""
     session.install("-e", ".[bench]")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def foreign(session: nox.Session) -> None:
+    """gate-ws, ccxt pro and cryptofeed against `gatetrio serve`, each in its own virtualenv
+    (made and cached by tests/test_foreign.py under .venv-foreign/)."""
+    session.install("-e", ".[test]")
+    session.run("pytest", "-m", "foreign", *session.posargs)

@@ -249,7 +249,7 @@ def test_unknown_contract_is_the_exchanges_error() -> None:
     result = run("stream", "trades", "NOPE_USDT", "--simulate", "--duration", "30")
     assert result.returncode == 1
     assert result.stderr.splitlines() == [
-        "gatetrio: error: futures.trades: error 2: unknown contract NOPE_USDT"
+        "gatetrio: error: futures.trades: error 2: unknown currency pair: NOPE_USDT"
     ]
 
 

@@ -207,7 +207,7 @@ async def test_unknown_contract_fails_the_whole_batch(
     await subscribe(ws, "futures.trades", ["BTC_USDT", "NOPE_USDT"], id=3)
     reply = await receive(ws)
     assert isinstance(reply, ErrorReply)
-    assert (reply.code, reply.message, reply.id) == (2, "unknown contract NOPE_USDT", 3)
+    assert (reply.code, reply.message, reply.id) == (2, "unknown currency pair: NOPE_USDT", 3)
     assert reply.payload == ("BTC_USDT", "NOPE_USDT")
     await trio.sleep(2)
     await send(ws, channel="futures.ping")
@@ -522,9 +522,11 @@ async def test_cut_slow_consumers_on_demand(
     assert fake.slow_consumers_cut == 1
 
 
-async def test_idle_connection_closed_after_60s(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+async def test_docs_profile_closes_idle_connection_after_60s(
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
+    server = FakeGateServer(seed=0, profile="docs")
+    await nursery.start(server.run)
     ws = await server.trio_websocket_connector(nursery, USDT, [])
     start = trio.current_time()
     await trio.sleep(40)
@@ -538,8 +540,10 @@ async def test_idle_connection_closed_after_60s(
 
 
 async def test_client_that_never_pongs_is_closed(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
+    server = FakeGateServer(seed=0, profile="docs")  # live sends no protocol pings (spec 15)
+    await nursery.start(server.run)
     # A hand-driven WebSocket client that answers nothing, not even protocol pings.
     client, theirs = memory_socket_pair()
     nursery.start_soon(server.serve_stream, theirs)
@@ -592,6 +596,15 @@ async def test_rest_order_book(
         ("/api/v4/spot/order_book", 404),
         ("/api/v4/delivery/usdt/order_book?contract=BTC_USDT_20261225", 200),
         ("/api/v4/futures/btc/contracts/BTC_USD", 200),
+        # what other clients read before they open a socket (spec 15)
+        ("/api/v4/futures/usdt/tickers", 200),
+        ("/api/v4/futures/usdt/tickers?contract=NOPE_USDT", 400),
+        ("/api/v4/futures/usdt/positions", 200),
+        ("/api/v4/futures/usdt/accounts", 200),
+        ("/api/v4/account/detail", 200),
+        ("/api/v4/spot/currencies", 200),
+        ("/api/v4/spot/currency_pairs", 200),
+        ("/api/v4/options/underlyings", 200),
     ]:
         assert server.handle_http("GET", target, {})[0] == want, target
     assert server.handle_http("POST", "/api/v4/futures/usdt/orders", {})[0] == 405
@@ -624,7 +637,12 @@ async def test_login_checks_signature_and_time(
     await api(ws, server, GetOrder(order_id="1"), 3)  # unsigned, not logged in
     reply = await receive(ws)
     assert isinstance(reply, ApiError)
-    assert reply.header.status == "401"
+    # live's answer (spec 15)
+    assert (reply.header.status, reply.label, reply.message) == (
+        "400",
+        "AUTHENTICATION_FAILED",
+        "Not login",
+    )
     await api(ws, server, Login(), 4, credentials=CREDS)
     reply = await receive(ws)
     assert isinstance(reply, ApiResult)

@@ -142,7 +142,28 @@ async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
                 assert_matches_fake(gate, live)
 
 
-async def test_btc_settle_uses_order_book_update_and_rest(
+async def test_btc_settle_uses_obu_and_needs_no_rest(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    # futures.obu works on the btc and usd1 endpoints live (spec 15): auto picks it there.
+    async def no_rest(contract: str, limit: int) -> Mapping[str, object]:
+        raise AssertionError("obu needs no REST snapshot")
+
+    async with (
+        gatetrio.open_client(
+            url="wss://fx-ws.gateio.ws/v4/ws/btc",
+            connector=gate.connector,
+            config=config(),
+            wall_clock=gate.wall_time,
+        ) as client,
+        client.order_book("BTC_USD", depth=50, snapshot_fetcher=no_rest) as live,
+    ):
+        assert live.method == "obu"
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+
+
+async def test_btc_settle_order_book_update_and_rest_on_request(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
@@ -152,11 +173,28 @@ async def test_btc_settle_uses_order_book_update_and_rest(
             config=config(),
             wall_clock=gate.wall_time,
         ) as client,
-        client.order_book("BTC_USD", depth=50, snapshot_fetcher=fetcher(gate)) as live,
+        client.order_book(
+            "BTC_USD", depth=50, method="order_book_update", snapshot_fetcher=fetcher(gate)
+        ) as live,
     ):
         assert live.method == "order_book_update"
         await settle_books([live])
         assert_matches_fake(gate, live)
+
+
+@pytest.mark.parametrize(
+    ("url", "method"),
+    [
+        ("wss://fx-ws.gateio.ws/v4/ws/usdt", "obu"),
+        ("wss://fx-ws.gateio.ws/v4/ws/btc", "obu"),
+        ("wss://fx-ws.gateio.ws/v4/ws/usd1/", "obu"),
+        ("wss://fx-ws.gateio.ws/v4/ws/delivery/usdt", "order_book_update"),
+        ("wss://fx-ws.gateio.ws/v4/ws/delivery/btc", "order_book_update"),
+        ("wss://fx-ws.gateio.ws/v4/ws", "order_book_update"),
+    ],
+)
+def test_auto_method_per_endpoint(url: str, method: str) -> None:
+    assert gatetrio_live.choose_method(url, "auto") == method
 
 
 async def test_snapshot_failures_are_retried_and_counted(

@@ -14,8 +14,11 @@ arguments, 130 interrupted by Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import math
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,7 +28,7 @@ import trio
 from gatetrio._core._config import Credentials
 from gatetrio._core._errors import UsageError
 from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
-from gatetrio.testing._loopback import serve_tcp, urls
+from gatetrio.testing._loopback import serve_tcp, tls_context, urls
 from gatetrio.testing._market import catalogue
 
 from ._process import (
@@ -42,6 +45,7 @@ from ._record import add_export, add_record
 from ._watch import add_stream, add_watch
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Sequence
 
     from gatetrio.testing import ContractSpec
@@ -135,9 +139,20 @@ def _add_serve(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     serve.add_argument(
         "--idle-timeout",
         type=float,
-        default=60.0,
         metavar="SECONDS",
-        help="close a connection after this long without a frame either way (default: 60)",
+        help="close idle sockets after this long (default: the profile's; live 30.5)",
+    )
+    serve.add_argument(
+        "--profile",
+        choices=("live", "docs"),
+        default="live",
+        help="behave as live Gate does (default) or as its docs say, where they differ",
+    )
+    serve.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve wss:// and https:// with a CA made at start (needs trustme); "
+        "its PEM path is printed",
     )
     serve.add_argument(
         "--fixed-time",
@@ -249,19 +264,41 @@ async def serve(args: argparse.Namespace) -> int:
         obu_snapshot_before_ack=args.obu_snapshot_before_ack,
         idle_timeout=args.idle_timeout,
         send_queue_size=args.send_queue,
+        profile=args.profile,
         max_received=10_000,  # it may run for days: keep the frame log bounded
         # live clients sign with their own clock: follow it unless asked not to
         epoch_ms=None if args.fixed_time else int(time.time() * 1000),
     )
+    with contextlib.ExitStack() as stack:
+        context, ca_path = None, None
+        if args.tls:
+            ca_path = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "ca.pem"
+            try:
+                context = tls_context(args.host, ca_path)
+            except RuntimeError as exc:
+                print_error(str(exc))
+                return EXIT_ERROR
+        return await _serve_on(server, args, context, ca_path)
+
+
+async def _serve_on(
+    server: FakeGateServer,
+    args: argparse.Namespace,
+    context: ssl.SSLContext | None,
+    ca_path: Path | None,
+) -> int:
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         try:
-            port = await nursery.start(serve_tcp, server, args.host, args.port)
+            port = await nursery.start(
+                functools.partial(serve_tcp, ssl_context=context), server, args.host, args.port
+            )
         except OSError as exc:  # port in use, unknown host, ...
             print_error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
             nursery.cancel_scope.cancel(reason="cannot listen")
             return EXIT_ERROR
-        _print_banner(server, args.host, port, urls(args.host, port))
+        tls = context is not None
+        _print_banner(server, args.host, port, urls(args.host, port, tls=tls), ca_path)
         if args.fault:
             nursery.start_soon(server.run_faults, args.fault)
         if args.duration is not None:
@@ -270,15 +307,20 @@ async def serve(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _print_banner(server: FakeGateServer, host: str, port: int, ws_urls: list[str]) -> None:
+def _print_banner(
+    server: FakeGateServer, host: str, port: int, ws_urls: list[str], ca_path: Path | None
+) -> None:
     # The first line is for scripts: it carries the bound port.
     print(f"gatetrio fake exchange listening on {host}:{port} (seed {server.seed})")
     for url in ws_urls:
         print(f"  {url}")
+    scheme = "http" if ca_path is None else "https"
     print(
-        f"  http://{host}:{port}/api/v4/futures/{{settle}}/order_book"
+        f"  {scheme}://{host}:{port}/api/v4/futures/{{settle}}/order_book"
         "?contract=BTC_USDT&limit=20&with_id=true"
     )
+    if ca_path is not None:
+        print(f"  CA certificate: {ca_path}")
     print("Ctrl-C stops it.", flush=True)
 
 

@@ -219,6 +219,7 @@ CATALOG: Final[tuple[Channel, ...]] = (
     Channel(
         routes=_one(ContractStatsUpdate, ContractStats, _stats_key),
         payload="positional",
+        lone_object=True,  # an object as well as an array (spec 15)
         options=_options(interval=CONTRACT_STATS_INTERVALS),
     ),
     Channel(

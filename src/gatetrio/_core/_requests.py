@@ -296,8 +296,8 @@ class PlaceOrder:
     def req_param(self) -> dict[str, JsonValue]:
         # Field order follows the spec's table; it fixes the signed text (see encode_request).
         param: dict[str, JsonValue] = {"contract": self.contract, "size": size_json(self.size)}
-        if self.iceberg is not None:
-            param["iceberg"] = size_json(self.iceberg)
+        if self.iceberg is not None:  # a string on the wire since the docs of 2026-03-30
+            param["iceberg"] = str(size_json(self.iceberg))
         param["price"] = _non_negative_decimal_text(self.price, "price")
         if self.close:
             param["close"] = True

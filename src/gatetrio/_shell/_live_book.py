@@ -349,11 +349,16 @@ class _RestDriver(_Driver):
         )
 
 
+_OBU_SETTLES: Final = ("/usdt", "/btc", "/usd1")
+
+
 def choose_method(url: str, method: Method) -> Literal["obu", "order_book_update"]:
-    """obu where Gate documents it (USDT perpetuals), else order_book_update + REST."""
+    """obu on the perpetual endpoints (usdt, btc and usd1: live, spec 15), else
+    order_book_update + REST (delivery, and the legacy `/v4/ws` path)."""
     if method == "auto":
         path = urlsplit(url).path.rstrip("/")
-        return "obu" if path.endswith("/usdt") and "/delivery/" not in path else "order_book_update"
+        perpetual = path.endswith(_OBU_SETTLES) and "/delivery/" not in path
+        return "obu" if perpetual else "order_book_update"
     if method not in ("obu", "order_book_update"):
         raise UsageError(f"method must be 'auto', 'obu' or 'order_book_update', got {method!r}")
     return method

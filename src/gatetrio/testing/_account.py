@@ -38,6 +38,7 @@ _FILL_CHANNELS: Final = ("futures.usertrades", "futures.positions", "futures.bal
 _TKFR: Final = Decimal("0.0005")
 _FEE_QUANTUM: Final = Decimal("1e-10")
 _MKFR: Final = Decimal("0.0002")
+_ENTRY_QUANTUM: Final = Decimal("1e-10")
 KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
 
 
@@ -114,6 +115,7 @@ class Account:
         self.orders: dict[int, _Order] = {}
         self.positions: dict[str, _Position] = {}
         self.balance = Decimal(10000)
+        self.require_text_prefix = False  # an order `text` must start with "t-" (spec 15)
         # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
         self._next_order_id = rng.randrange(5 * 10**16, 6 * 10**16)
         self._next_trade_id = rng.randrange(10**7, 10**8)
@@ -153,6 +155,8 @@ class Account:
         text = p.get("text") or "apiv4-ws"
         if not isinstance(text, str):
             raise ApiFailure("400", "INVALID_PARAM_VALUE", "text must be a string")
+        if self.require_text_prefix and "text" in p and not text.startswith("t-"):
+            raise ApiFailure("400", "INVALID_PARAM_VALUE", "text must start with 't-'")
         try:
             size = Decimal(str(p.get("size")))
             price = Decimal(str(p.get("price", "0")))
@@ -248,7 +252,10 @@ class Account:
         pos = self.positions.setdefault(order.contract, _Position())
         old = pos.units
         if old == 0 or (old > 0) == (units > 0):
-            pos.entry = (pos.entry * abs(old) + price * abs(units)) / (abs(old) + abs(units))
+            # an average price kept to 10 places, not 28 digits of division (spec 15)
+            pos.entry = (
+                (pos.entry * abs(old) + price * abs(units)) / (abs(old) + abs(units))
+            ).quantize(_ENTRY_QUANTUM)
         else:
             closed = min(abs(old), abs(units))
             step = spec.size_step * (spec.quanto_multiplier or 1)
@@ -301,10 +308,10 @@ class Account:
                         Position(
                             contract=contract,
                             size=market.units_size(contract, pos_units, size_decimal=size_decimal),
-                            entry_price=entry,
+                            entry_price=_plain(entry),
                             liq_price=Decimal(0),
                             margin=balance,
-                            realised_pnl=pnl,
+                            realised_pnl=_plain(pnl),
                             realised_point=Decimal(0),
                             history_pnl=Decimal(0),
                             history_point=Decimal(0),

@@ -92,6 +92,7 @@ class Connection:
     _send: trio.MemorySendChannel[str] = attrs.field(default=None, repr=False, alias="_send")
     _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, repr=False)
     _last_traffic: float = attrs.field(default=0.0, repr=False)
+    _last_client: float = attrs.field(default=0.0, repr=False)  # the last client frame
     _closing: bool = attrs.field(default=False, repr=False)
 
     @property
@@ -125,23 +126,32 @@ class Connection:
     def _set_stalled(self, *, stalled: bool) -> None:
         self._stream.stalled = stalled
         if not stalled:
-            self._last_traffic = trio.current_time()
+            self._last_traffic = self._last_client = trio.current_time()
 
     async def _run(
         self,
         recv: trio.MemoryReceiveChannel[str],
         handle: Callable[[Connection, str | bytes], None],
         *,
-        ping_interval: float,
+        ping_interval: float | None,
         pong_timeout: float,
         idle_timeout: float,
+        idle_abort: bool = False,
     ) -> None:
-        """Read frames into `handle` until the client leaves or the connection is closed."""
+        """Read frames into `handle` until the client leaves or the connection is closed.
+
+        `ping_interval` None: no server pings (as live Gate). `idle_abort`: the live idle
+        rule, see `_run_idle_abort`.
+        """
         with self._scope:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._run_writer, recv)
-                nursery.start_soon(self._run_pinger, ping_interval, pong_timeout)
-                nursery.start_soon(self._run_idle_watchdog, idle_timeout)
+                if ping_interval is not None:
+                    nursery.start_soon(self._run_pinger, ping_interval, pong_timeout)
+                if idle_abort:
+                    nursery.start_soon(self._run_idle_abort, idle_timeout)
+                else:
+                    nursery.start_soon(self._run_idle_watchdog, idle_timeout)
                 await self._run_reader(handle)
                 nursery.cancel_scope.cancel()
 
@@ -152,7 +162,7 @@ class Connection:
                 message = await ws.get_message()
             except trio_websocket.ConnectionClosed:
                 return
-            self._last_traffic = trio.current_time()
+            self._last_traffic = self._last_client = trio.current_time()
             self.frames_received += 1
             handle(self, message)
 
@@ -195,6 +205,19 @@ class Connection:
             await trio.sleep_until(max(deadline, trio.current_time() + 0.001))
             if self.stalled:
                 self._last_traffic = trio.current_time()
+
+    async def _run_idle_abort(self, idle_timeout: float) -> None:
+        """Live's idle rule: a socket with no subscription and no client frame for
+        `idle_timeout` is dropped without a close frame (the client sees 1006)."""
+        while True:
+            deadline = self._last_client + idle_timeout
+            now = trio.current_time()
+            if now >= deadline and not self.stalled and not self.topics and not self.private:
+                await self._abort("1006 idle timeout")
+                return
+            await trio.sleep_until(max(deadline, now + 0.001))
+            if self.stalled or self.topics or self.private:
+                self._last_client = trio.current_time()
 
     async def _close(self, code: int, reason: str) -> None:
         """Close with a close frame if the client takes it in time, else drop the socket."""

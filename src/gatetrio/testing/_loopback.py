@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import functools
 import json
-from typing import Final, Protocol
+import ssl
+from typing import TYPE_CHECKING, Final, Protocol
 
 import trio
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 
 class Servable(Protocol):
@@ -48,26 +52,58 @@ async def serve_tcp(
     host: str = "127.0.0.1",
     port: int = 0,
     *,
+    ssl_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Listen on `host:port` (0: any free port) until cancelled; `task_status` gets the port.
 
     `server.run` must be running (WebSocket connections live in its nursery). Cancelling
     this stops accepting; it does not close connections already handed to the server.
+    `ssl_context`: serve wss:// and https:// with it (see `tls_context`).
     """
     listeners = await trio.open_tcp_listeners(port, host=host)
     bound = listeners[0].socket.getsockname()[1]
     task_status.started(bound)
-    await trio.serve_listeners(functools.partial(_handle_stream, server), listeners)
+    await trio.serve_listeners(
+        functools.partial(_handle_stream, server, ssl_context=ssl_context), listeners
+    )
 
 
-def urls(host: str, port: int) -> list[str]:
+def urls(host: str, port: int, *, tls: bool = False) -> list[str]:
     """The WebSocket URLs a loopback server on `host:port` answers."""
-    return [f"ws://{host}:{port}{path}" for path in WS_PATHS]
+    scheme = "wss" if tls else "ws"
+    return [f"{scheme}://{host}:{port}{path}" for path in WS_PATHS]
 
 
-async def _handle_stream(server: Servable, stream: trio.SocketStream) -> None:
+def tls_context(host: str, ca_path: Path) -> ssl.SSLContext:
+    """A server context for `host` (and localhost, 127.0.0.1, ::1) signed by a CA made now
+    (trustme, from the `serve` or `test` extra); the CA's PEM is written to `ca_path` for
+    clients to trust. Test certificates only: never for anything but loopback."""
     try:
+        import trustme  # noqa: PLC0415 - optional: only `serve --tls` needs it
+    except ImportError:
+        raise RuntimeError("serve --tls needs trustme: pip install 'gatetrio[serve]'") from None
+    ca = trustme.CA()
+    names = dict.fromkeys([host, "localhost", "127.0.0.1", "::1"])
+    cert = ca.issue_cert(*names)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    cert.configure_cert(context)
+    ca.cert_pem.write_to_path(str(ca_path))
+    return context
+
+
+async def _handle_stream(
+    server: Servable, raw: trio.SocketStream, *, ssl_context: ssl.SSLContext | None
+) -> None:
+    stream: trio.abc.Stream = raw
+    if ssl_context is not None:
+        stream = trio.SSLStream(raw, ssl_context, server_side=True)
+    try:
+        if isinstance(stream, trio.SSLStream):
+            with trio.move_on_after(HEAD_DEADLINE) as scope:
+                await stream.do_handshake()
+            if scope.cancelled_caught:
+                return
         head = b""
         with trio.move_on_after(HEAD_DEADLINE):
             while b"\r\n\r\n" not in head:
@@ -94,7 +130,7 @@ async def _handle_stream(server: Servable, stream: trio.SocketStream) -> None:
         status, body = server.handle_http(method, target, headers)
         await _respond(stream, status, b"" if method == "HEAD" else body)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
-        pass  # the client went away; nothing to tell it
+        pass  # the client went away (or failed the TLS handshake); nothing to tell it
     finally:
         await trio.aclose_forcefully(stream)
 
@@ -109,7 +145,7 @@ def _parse_head(head: bytes) -> tuple[str, dict[str, str]]:
     return lines[0], headers
 
 
-async def _respond(stream: trio.SocketStream, status: int, body: bytes) -> None:
+async def _respond(stream: trio.abc.Stream, status: int, body: bytes) -> None:
     if not body and status >= 400:
         body = json.dumps(
             {"label": _REASONS.get(status, "ERROR").upper().replace(" ", "_")}

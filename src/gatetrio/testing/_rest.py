@@ -1,4 +1,6 @@
-"""The fake's REST side: the order book snapshot and contract details, as JSON.
+"""The fake's REST side, as JSON: the order book snapshot, and what other clients
+call before they open a socket: contracts, tickers, positions, accounts, account
+detail, spot currencies. Other spot and options listings answer an empty list.
 
 The loopback server answers plain HTTP requests with `handle_http`; in-memory tests fetch
 snapshots through `FakeGateServer.fetch_order_book`, which builds the same body.
@@ -10,9 +12,16 @@ import json
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
+from gatetrio._core._encode import encode_event
+from gatetrio._core._events import TickersUpdate
+
+from . import _rest_account
+from ._market._numbers import _dec_text
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ._account import Account
     from ._connection import MarketKey
     from ._market import Market
 
@@ -42,9 +51,11 @@ def handle_http(
     *,
     market: Callable[[MarketKey], Market | None],
     now: Callable[[], float],
+    account: Account | None = None,
 ) -> tuple[int, bytes]:
     """Answer a REST request: `(status, JSON body)`. `market(key)` is the market of a
-    `(delivery, settle)` the server lists (None: it lists none), opened on first use."""
+    `(delivery, settle)` the server lists (None: it lists none), opened on first use;
+    `account` answers the private routes (None: they are not found)."""
     parts = urlsplit(target)
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     segments = parts.path.rstrip("/").split("/")
@@ -86,6 +97,49 @@ def handle_http(
                 if not found.has_contract(rest[0]):
                     return error(400, "CONTRACT_NOT_FOUND", f"contract {rest[0]} not found")
                 return 200, json.dumps(found.contract_details(rest[0])).encode()
-            details = [found.contract_details(c) for c in found.contracts]
+            details = [found.contract_details(c, now()) for c in found.contracts]
             return 200, json.dumps(details).encode()
+        case ["", "api", "v4", ("futures" | "delivery") as kind, settle, "tickers"]:
+            found = market((kind == "delivery", settle))
+            if found is None:
+                return error(404, "NOT_FOUND", f"unknown settle {settle}")
+            wanted = query.get("contract")
+            if wanted is not None and not found.has_contract(wanted):
+                return error(400, "CONTRACT_NOT_FOUND", f"contract {wanted} not found")
+            names = [wanted] if wanted is not None else list(found.contracts)
+            return 200, _dumps([_rest_ticker(found, name, now()) for name in names])
+        case ["", "api", "v4", "futures", settle, ("positions" | "accounts") as what]:
+            found = market((False, settle))
+            if found is None or account is None:
+                return error(404, "NOT_FOUND", f"unknown settle {settle}")
+            if what == "accounts":
+                return 200, _dumps(_rest_account.futures_account(account, settle))
+            return 200, _dumps(_rest_account.positions(account, found, now()))
+        case ["", "api", "v4", "account", "detail"] if account is not None:
+            return 200, _dumps(_rest_account.account_detail(account))
+        case ["", "api", "v4", "spot", "currencies"]:
+            return 200, _dumps(_rest_account.spot_currencies())
+        case ["", "api", "v4", "spot" | "margin", "currency_pairs"] | [
+            "",
+            "api",
+            "v4",
+            "options",
+            "underlyings" | "contracts",
+        ]:
+            return 200, b"[]"  # the fake lists no spot or margin pairs and no options
     return error(404, "NOT_FOUND", f"no route for {parts.path}")
+
+
+def _dumps(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode()
+
+
+def _rest_ticker(market: Market, contract: str, now: float) -> dict[str, object]:
+    frame = json.loads(encode_event(TickersUpdate(result=(market.rest_ticker(contract, now),))))
+    ticker: dict[str, object] = frame["result"][0]
+    bid, ask = market.best_bid_ask(contract)
+    ticker["highest_bid"] = "" if bid is None else _dec_text(bid)
+    ticker["lowest_ask"] = "" if ask is None else _dec_text(ask)
+    ticker.pop("t", None)
+    ticker.pop("event_type", None)
+    return ticker

@@ -32,6 +32,7 @@ from ._account import Account
 from ._connection import Connection, Received, _describe_close, _ServerStream
 from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market
 from ._memory import memory_socket_pair
+from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
 from ._subscriptions import Subscriptions
 from ._trading_api import TradingApi
@@ -94,10 +95,14 @@ class FakeGateServer:
         credentials: key/secret/user_id that private subscriptions and futures.login must sign
             with. None accepts any private subscription unsigned (and any login).
         obu_snapshot_before_ack: push the first obu snapshot before the subscribe ack
-            (the order Gate's testnet used in 2026-02).
-        idle_timeout: close a connection after this long without a message either way.
-        protocol_ping_interval: seconds between the server's WebSocket pings.
-        protocol_pong_timeout: how long a pong may take before the connection is closed.
+            (the 2026-02 testnet order).
+        profile: "live" (the default: as live Gate behaves), "docs" (the fake's
+            earlier, documented behaviour) or a `FakeProfile`; see `gatetrio.testing.FakeProfile`.
+        idle_timeout: close an idle connection after this long (None: the profile's; live:
+            30.5 s without a client frame on a socket with no subscription, no close frame).
+        protocol_ping_interval / protocol_pong_timeout: server WebSocket pings, and how long a
+            pong may take before the connection is closed. None: the profile's
+            (live sends none; docs every 15 s).
         send_queue_size: frames queued per connection before it is cut as a slow consumer.
         transport_buffer: bytes the in-memory socket buffers per direction.
         epoch_ms: wall time (unix ms) at the start; frames carry `epoch + elapsed`. None uses
@@ -133,8 +138,9 @@ class FakeGateServer:
         *,
         credentials: Credentials | None = None,
         obu_snapshot_before_ack: bool = False,
-        idle_timeout: float = 60.0,
-        protocol_ping_interval: float = 15.0,
+        profile: str | FakeProfile = "live",
+        idle_timeout: float | None = None,
+        protocol_ping_interval: float | None = None,
         protocol_pong_timeout: float = 10.0,
         send_queue_size: int = 1000,
         transport_buffer: int = 65536,
@@ -151,8 +157,13 @@ class FakeGateServer:
         self.settle = settle
         self.credentials = credentials
         self.obu_snapshot_before_ack = obu_snapshot_before_ack
-        self.idle_timeout = idle_timeout
-        self.protocol_ping_interval = protocol_ping_interval
+        self.profile = resolve_profile(profile)
+        self.idle_timeout = self.profile.idle_timeout if idle_timeout is None else idle_timeout
+        self.protocol_ping_interval = (
+            self.profile.protocol_ping_interval
+            if protocol_ping_interval is None
+            else protocol_ping_interval
+        )
         self.protocol_pong_timeout = protocol_pong_timeout
         self.send_queue_size = send_queue_size
         self.transport_buffer = transport_buffer
@@ -164,6 +175,7 @@ class FakeGateServer:
             "obu_full_every": obu_full_every,
             "book_update_full_every": book_update_full_every,
             "liquidations_as_object": liquidations_as_object,
+            "candle_turnover": self.profile.candle_turnover,
         }
         self._specs: dict[MarketKey, Sequence[ContractSpec]] = dict(DEFAULT_CONTRACTS)
         for name, specs in (markets or {}).items():
@@ -183,6 +195,7 @@ class FakeGateServer:
         host = _Host(self)
         self._subscriptions = Subscriptions(host)
         self._account = Account(host, self._rng)
+        self._account.require_text_prefix = self.profile.order_text_prefix
         self._trading = TradingApi(host, self._account)
         self.received: list[Received] = []
         """Every client frame, in order: `(conn_id, frame)` where frame is the parsed JSON
@@ -425,7 +438,7 @@ class FakeGateServer:
             _ws=ws,
             _send=send,
         )
-        conn._last_traffic = trio.current_time()
+        conn._last_traffic = conn._last_client = trio.current_time()
         self._market(key)
         self._conns[conn.conn_id] = conn
         try:
@@ -435,6 +448,7 @@ class FakeGateServer:
                 ping_interval=self.protocol_ping_interval,
                 pong_timeout=self.protocol_pong_timeout,
                 idle_timeout=self.idle_timeout,
+                idle_abort=self.profile.idle_abort,
             )
         finally:
             conn.closed = True
@@ -583,7 +597,14 @@ class FakeGateServer:
 
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
-        return _rest.handle_http(method, target, headers, market=self._listed_market, now=self.now)
+        return _rest.handle_http(
+            method,
+            target,
+            headers,
+            market=self._listed_market,
+            now=self.now,
+            account=self._account,
+        )
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None
@@ -691,6 +712,10 @@ class _Host:
     @property
     def obu_snapshot_before_ack(self) -> bool:
         return self._server.obu_snapshot_before_ack
+
+    @property
+    def profile(self) -> FakeProfile:
+        return self._server.profile
 
     @property
     def replies(self) -> Replies:

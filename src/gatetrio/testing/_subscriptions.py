@@ -14,6 +14,7 @@ from gatetrio._core._auth import verify_subscription_sign
 from gatetrio._core._encode import encode_event
 
 from ._market import ALL, SubscribeError
+from ._profile import NUMERIC_FIELDS, live_numbers
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
 
     from ._connection import Connection, MarketKey
     from ._market import Market, Push, Topic
+    from ._profile import FakeProfile
     from ._replies import Replies
 
 # The fake's own private channel table (spec 7), apart from the client's catalogue on purpose:
@@ -58,6 +60,8 @@ class SubscriptionHost(Protocol):
     def max_time_skew(self) -> float: ...
     @property
     def obu_snapshot_before_ack(self) -> bool: ...
+    @property
+    def profile(self) -> FakeProfile: ...
     @property
     def replies(self) -> Replies: ...
     @property
@@ -104,7 +108,13 @@ class Subscriptions:
             and self._host.market(key).liquidations_as_object
         ):
             return encode_event(event, liquidation_object=True)
-        return encode_event(event)
+        return self._live_form(push.topic[0], encode_event(event))
+
+    def _live_form(self, channel: str, frame: str) -> str:
+        # live sends JSON numbers where the encoder writes Decimal strings (spec 15)
+        if channel in NUMERIC_FIELDS and self._host.profile.numbers_in_pushes:
+            return live_numbers(frame)
+        return frame
 
     def forget(self, conn: Connection) -> None:
         """Drop a closed connection's public subscriptions."""
@@ -123,7 +133,7 @@ class Subscriptions:
                 mode = conn.size_decimal
                 if mode not in frames:
                     ev = event(mode) if callable(event) else event
-                    frames[mode] = encode_event(ev)
+                    frames[mode] = self._live_form(channel, encode_event(ev))
                 self._replies.send(conn, frames[mode])
 
     def _handle_public(
@@ -141,7 +151,13 @@ class Subscriptions:
             self._replies.ack(conn, msg, channel, event)
             return
         try:
-            topics = market.parse_subscription(channel, payload)
+            profile = self._host.profile
+            topics = market.parse_subscription(
+                channel,
+                payload,
+                live=profile.live_error_texts,
+                obu_silent=profile.obu_silent_ack,
+            )
         except SubscribeError as exc:
             self._replies.error(conn, channel, event, exc.code, exc.message, msg=msg)
             return

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from ._account import Account
     from ._connection import Connection
+    from ._profile import FakeProfile
     from ._replies import Replies
 
 # The fake's own trading channel table (spec 8), apart from the client's catalogue on purpose:
@@ -68,6 +69,8 @@ class TradingApiHost(AccountHost, Protocol):
 
     @property
     def max_time_skew(self) -> float: ...
+    @property
+    def profile(self) -> FakeProfile: ...
     @property
     def replies(self) -> Replies: ...
     def wake_clock(self) -> None: ...
@@ -190,6 +193,8 @@ class TradingApi:
         if creds is None or (req.conn.logged_in and not signed):
             return
         if not signed:
+            if self._host.profile.live_error_texts:
+                raise ApiFailure("400", "AUTHENTICATION_FAILED", "Not login")  # live, spec 15
             raise ApiFailure("401", "INVALID_KEY", "please login first (futures.login)")
         if payload.get("api_key") != creds.key:
             raise ApiFailure("401", "INVALID_KEY", "Invalid key provided")
@@ -197,7 +202,14 @@ class TradingApi:
         if not isinstance(timestamp, str) or not timestamp.isdigit():
             raise ApiFailure("400", "INVALID_PARAM_VALUE", "timestamp must be unix seconds")
         signature = payload.get("signature")
-        texts = [""] if channel == "futures.login" else _req_param_texts(raw, payload)
+        if channel != "futures.login":
+            texts = _req_param_texts(raw, payload)
+        elif self._host.profile.login_sign_as_sent:
+            # the docs sign "", gate-ws and ccxt send and sign {}, the Go SDK null: verify over
+            # the text received, or "" when req_param is absent (spec 15)
+            texts = [_exact_req_param(raw) or ""]
+        else:
+            texts = [""]
         if not any(
             verify_api_sign(channel, text, timestamp, signature=signature, secret=creds.secret)
             for text in texts
@@ -315,13 +327,19 @@ def _req_param_texts(raw: str, payload: dict[str, Any]) -> list[str]:
     """The req_param texts a signature may cover: the exact bytes sent first, then the common
     re-serialisations (compact, and Python's default separators as gatews signs)."""
     texts = []
-    try:
-        exact = msgspec.json.decode(raw, type=_ApiFrameRaw).payload.req_param
-    except msgspec.DecodeError:
-        exact = msgspec.Raw(b"")
+    exact = _exact_req_param(raw)
     if exact:
-        texts.append(bytes(exact).decode())
+        texts.append(exact)
     param = payload.get("req_param")
     texts.append(json.dumps(param, separators=(",", ":"), ensure_ascii=False))
     texts.append(json.dumps(param))
     return texts
+
+
+def _exact_req_param(raw: str) -> str:
+    """The req_param text exactly as the client sent it; "" when absent."""
+    try:
+        exact = msgspec.json.decode(raw, type=_ApiFrameRaw).payload.req_param
+    except msgspec.DecodeError:
+        return ""
+    return bytes(exact).decode() if exact else ""

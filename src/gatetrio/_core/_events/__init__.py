@@ -154,11 +154,14 @@ class ObuDelta(msgspec.Struct, frozen=True, gc=False):
 
 
 class BookSnapshot(msgspec.Struct, frozen=True, gc=False):
-    """`futures.order_book` event `all`: a full snapshot with book id `id`."""
+    """`futures.order_book` event `all`: a full snapshot with book id `id`.
 
-    t: int
+    Servers before 2022 and delivery omit `t` and/or `id` (spec 15): `t` is then 0, `id` None.
+    """
+
     contract: str
-    id: int
+    t: int = 0
+    id: int | None = None
     asks: tuple[BookLevel, ...] = ()
     bids: tuple[BookLevel, ...] = ()
     l: str = ""
@@ -300,6 +303,10 @@ class Order(msgspec.Struct, frozen=True, gc=False):
     stop_loss_price: str = ""
     stop_profit_price: str = ""
     market_order_slip_ratio: str = ""
+    refr: Decimal | None = None  # referral rebate rate (spec 15)
+    refu: int = 0  # referrer's user id
+    is_voucher: bool = False
+    bbo: str = ""
 
 
 class UserTrade(msgspec.Struct, frozen=True, gc=False):
@@ -443,6 +450,15 @@ class AutoOrder(msgspec.Struct, frozen=True):
     id_string: str = ""
     me_order_id: str = ""
     is_stop_order: bool = False
+    # spec 15: fields live autoorders carry
+    parent_id: int | str = 0
+    stop_profit_price: str = ""
+    stop_loss_price: str = ""
+    batch_id: str = ""
+    pos_margin_mode: str = ""
+    position_mode: str = ""
+    leverage: Decimal | None = None
+    mmr_trigger: object = None
 
 
 # ------------------------------------------------------------------------- frame-level events

@@ -54,6 +54,9 @@ class _TickerText(msgspec.Struct, frozen=True, gc=False):
     funding_next_apply: int = 0
     t: int = 0
     event_type: str = ""
+    settle_price: str | None = None  # delivery tickers (spec 15), which carry no funding fields
+    basis_value: str | None = None
+    basis_rate: str | None = None
 
 
 _T = TypeVar("_T")
@@ -150,6 +153,9 @@ class Ticker:
     funding_next_apply = _TickerField[int]()
     t = _TickerField[int]()  # ms; 0 when Gate omitted it (seen in 2024)
     event_type = _TickerField[str]()
+    settle_price = _TickerDecimal()  # delivery only
+    basis_value = _TickerDecimal()
+    basis_rate = _TickerDecimal()
 
     def __init__(  # noqa: PLR0917  # positional too, in wire order, like every other record
         self,
@@ -176,6 +182,9 @@ class Ticker:
         funding_next_apply: int = 0,
         t: int = 0,
         event_type: str = "",
+        settle_price: Decimal | str | None = None,
+        basis_value: Decimal | str | None = None,
+        basis_rate: Decimal | str | None = None,
     ) -> None:
         d = _text_or_none
         self._text = _TickerText(
@@ -202,6 +211,9 @@ class Ticker:
             funding_next_apply,
             t,
             event_type,
+            d(settle_price),
+            d(basis_value),
+            d(basis_rate),
         )
 
     @classmethod

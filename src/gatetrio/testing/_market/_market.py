@@ -13,6 +13,7 @@ contract's activity), `_book` (its book and update ids; the essays on exact delt
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import math
 import random
@@ -20,6 +21,8 @@ import typing
 from typing import TYPE_CHECKING, Final
 
 import attrs
+
+from gatetrio._core._events import TickersUpdate
 
 from . import _pushes
 from ._book import _ASK, _BID, _NO_LIMIT
@@ -32,6 +35,8 @@ from ._topics import _CADENCES, _FREQ_STEPS, parse_subscription
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
     from decimal import Decimal
+
+    from gatetrio._core._events import Ticker
 
     from ._book import BookState, _Op
     from ._contracts import ContractSpec
@@ -66,6 +71,8 @@ class Market:
         book_update_full_every: the same for order_book_update `full: true` (0: never, default).
         liquidations_as_object: send public_liquidates `result` as one object (live 2026-08-10)
             instead of the documented array.
+        candle_turnover: candlestick `a` is the quote turnover, as live; False: the
+            base volume the older docs describe.
 
     The caller registers the topics it needs (`subscribe`/`unsubscribe`, reference counted) and
     calls `tick(now)`; nothing is built for topics nobody subscribed.
@@ -83,6 +90,7 @@ class Market:
         obu_full_every: int = 600,
         book_update_full_every: int = 0,
         liquidations_as_object: bool = False,
+        candle_turnover: bool = True,
         start: float = 0.0,
     ) -> None:
         if contracts is None:
@@ -97,6 +105,7 @@ class Market:
         self.obu_full_every = obu_full_every
         self.book_update_full_every = book_update_full_every
         self.liquidations_as_object = liquidations_as_object
+        self.candle_turnover = candle_turnover
         tag = f"{seed}:{'delivery' if delivery else 'perpetual'}:{settle}"
         self._rng = random.Random(f"{tag}:market")
         self._step = math.floor(round(start * 1000, 6) / STEP_MS)  # the market's time, in steps
@@ -189,23 +198,92 @@ class Market:
             ]
         return out
 
-    def contract_details(self, contract: str) -> dict[str, object]:
-        """A few `GET /futures/{settle}/contracts/{contract}` fields."""
+    def contract_details(self, contract: str, now: float | None = None) -> dict[str, object]:
+        """`GET /futures/{settle}/contracts/{contract}`: Gate's full `Contract` object, as live
+        serves it (cryptofeed reads `in_delisting`, ccxt the limits and fees), consistent with
+        the book.
+
+        `now` (the server's time) dates `funding_next_apply`; None: the market's own time.
+        """
         c = self._contract(contract)
         spec = c.spec
+        wall_s = self.wall_ms(self.now if now is None else now) // 1000
+        if self.delivery:
+            return {**self._perpetual_details(c, wall_s), **_delivery_details(c, str(spec.tick))}
+        return self._perpetual_details(c, wall_s)
+
+    def _perpetual_details(self, c: _Contract, wall_s: int) -> dict[str, object]:
+        spec = c.spec
+        interval = 28800
+        size_min = _units_text(1, c.size_exp)
+        tick = str(spec.tick)
         return {
             "name": spec.name,
             "type": "inverse" if not spec.quanto_multiplier else "direct",
             "quanto_multiplier": str(spec.quanto_multiplier),
-            "order_price_round": str(spec.tick),
-            "mark_price_round": str(spec.tick),
-            "enable_decimal": c.size_exp > 0,
-            "order_size_min": _units_text(1, c.size_exp),
-            "leverage_max": str(spec.leverage_max),
+            "ref_discount_rate": "0",
+            "order_price_deviate": "0.5",
+            "maintenance_rate": "0.005",
+            "mark_type": "index",
             "last_price": c.price_text(c.last_price),
             "mark_price": c.price_text(c.mark_tick()),
+            "index_price": c.price_text(c.mark_tick()),
+            "funding_rate_indicative": str(c.funding_rate),
+            "mark_price_round": tick,
+            "funding_offset": 0,
             "in_delisting": spec.in_delisting,
+            "risk_limit_base": "1000000",
+            "interest_rate": "0.0003",
+            "order_price_round": tick,
+            "order_size_min": int(size_min) if c.size_exp == 0 else size_min,
+            "ref_rebate_rate": "0.2",
+            "funding_interval": interval,
+            "risk_limit_step": "1000000",
+            "leverage_min": "1",
+            "leverage_max": str(spec.leverage_max),
+            "risk_limit_max": "8000000",
+            "maker_fee_rate": "0.0002",
+            "taker_fee_rate": "0.0005",
+            "funding_rate": str(c.funding_rate),
+            "order_size_max": 1_000_000,
+            "funding_next_apply": wall_s - wall_s % interval + interval,
+            "short_users": 1000,
+            "config_change_time": self.epoch_ms // 1000 - 86400,
+            "trade_size": c.volume_24h,
+            "position_size": c.open_interest,
+            "long_users": 1000,
+            "funding_impact_value": "60000",
+            "orders_limit": 100,
+            "trade_id": self._trade_id,
+            "orderbook_id": c.update_id,
+            "enable_bonus": True,
+            "enable_credit": True,
+            "create_time": self.epoch_ms // 1000 - 365 * 86400,
+            "funding_cap_ratio": "0.75",
+            "status": "trading",
+            "launch_time": self.epoch_ms // 1000 - 365 * 86400,
+            "delisting_time": 0,
+            "delisted_time": 0,
+            "enable_decimal": c.size_exp > 0,
+            "voucher_leverage": "0",
+            "is_pre_market": False,
         }
+
+    def rest_ticker(self, contract: str, now: float) -> Ticker:
+        """`GET /futures/{settle}/tickers` entry: the ticker the WebSocket would push now.
+
+        Its own seeded rng, so a REST call never shifts the pushes' random sequence.
+        """
+        self.advance(now)
+        t_ms = self.wall_ms(now)
+        topic = ("futures.tickers", contract)
+        push = _pushes.ticker_push(
+            self._contract(contract), topic, t_ms, rng=random.Random(f"{contract}:{t_ms}")
+        )
+        event = push.event(size_decimal=False)
+        if not isinstance(event, TickersUpdate):  # pragma: no cover - ticker_push builds one
+            raise TypeError(f"ticker_push built {event!r}")
+        return event.result[0]
 
     # ---------------------------------------------------------------------------- orders
 
@@ -359,13 +437,21 @@ class Market:
     def topics(self) -> tuple[Topic, ...]:
         return tuple(self._topics)
 
-    def parse_subscription(self, channel: str, payload: object) -> list[Topic]:
+    def parse_subscription(
+        self, channel: str, payload: object, *, live: bool = False, obu_silent: bool = False
+    ) -> list[Topic]:
         """The topics a public subscribe payload names, or SubscribeError as Gate would answer.
 
-        One unknown contract fails the whole payload, as Gate's subscribe does (all or nothing).
+        One unknown contract fails the whole payload. `live`:
+        Gate's live error texts; `obu_silent`: its silent obu acks.
         """
         return parse_subscription(
-            channel, payload, contracts=self._contracts.keys(), delivery=self.delivery
+            channel,
+            payload,
+            contracts=self._contracts.keys(),
+            delivery=self.delivery,
+            live=live,
+            obu_silent=obu_silent,
         )
 
     # ---------------------------------------------------------------------------- time
@@ -462,7 +548,7 @@ class Market:
         name = topic[2]
         mark = name.startswith(("mark_", "index_"))
         c = self._contracts[name.split("_", 1)[1] if mark else name]
-        return _pushes.candle_push(c, topic, t_ms)
+        return _pushes.candle_push(c, topic, t_ms, turnover=self.candle_turnover)
 
     def _stats_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.stats_push(self._contracts[topic[1]], topic, t_ms, rng=self._rng)
@@ -476,3 +562,23 @@ class Market:
 
     def _contract_info_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.contract_info_push(self._contracts[topic[1]], topic, t_ms)
+
+
+def _delivery_details(c: _Contract, tick: str) -> dict[str, object]:
+    """The fields a delivery contract adds (ccxt parses `expire_time` from them)."""
+    date = c.spec.name.rsplit("_", 1)[-1]
+    expiry = dt.datetime.strptime(date + "08", "%Y%m%d%H").replace(tzinfo=dt.UTC)
+    return {
+        "underlying": c.spec.name.rsplit("_", 1)[0],
+        "cycle": "QUARTERLY",
+        "expire_time": int(expiry.timestamp()),
+        "settle_price": "0",
+        "settle_price_interval": 60,
+        "settle_price_duration": 1800,
+        "settle_fee_rate": "0.0015",
+        "basis_rate": "0",
+        "basis_type": "ratio",
+        "basis_value": "0",
+        "basis_impact_value": "100000",
+        "mark_price_round": tick,
+    }

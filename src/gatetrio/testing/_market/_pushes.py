@@ -315,8 +315,10 @@ def ticker_push(
     return Push(topic, lambda _d: ev)
 
 
-def candle_push(c: _Contract, topic: Topic, t_ms: int) -> Push:
-    """`c` is the contract the topic names, also behind a ``mark_``/``index_`` prefix."""
+def candle_push(c: _Contract, topic: Topic, t_ms: int, *, turnover: bool = True) -> Push:
+    """`c` is the contract the topic names, also behind a ``mark_``/``index_`` prefix.
+
+    `turnover`: `a` is the quote turnover (as live), else the base volume older docs describe."""
     interval, name = topic[1], topic[2]
     mark = name.startswith(("mark_", "index_"))
     table = c.mark_candles if mark else c.candles
@@ -334,17 +336,18 @@ def candle_push(c: _Contract, topic: Topic, t_ms: int) -> Push:
             c=c.price(k.c),
             n=n,
             v=None if mark else c.size_value(k.v, size_decimal),
-            a=None if mark else _plain(k.a),
+            a=None if mark else _plain(k.q if turnover else k.a),
             w=w,
         )
 
     snap = _Candle(current.start, current.o)
-    snap.h, snap.l, snap.c, snap.v, snap.a = (
+    snap.h, snap.l, snap.c, snap.v, snap.a, snap.q = (
         current.h,
         current.l,
         current.c,
         current.v,
         current.a,
+        current.q,
     )
 
     def build(size_decimal: bool) -> Event:
@@ -363,6 +366,9 @@ def stats_push(c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> 
     c.long_liq = c.short_liq = 0
     lsr = Decimal(rng.randrange(50, 200)) / 100
     oi_base = c.base_amount(oi, c.mark_tick())
+    # liquidated sizes and their value agree: amount in base currency, usd at the mark price
+    long_base = c.base_amount(long_liq, c.mark_tick())
+    short_base = c.base_amount(short_liq, c.mark_tick())
 
     def build(size_decimal: bool) -> Event:
         def size(units: int) -> Decimal:
@@ -380,10 +386,10 @@ def stats_push(c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> 
                     long_liq_size=size(long_liq),
                     short_liq_size=size(short_liq),
                     open_interest=size(oi),
-                    short_liq_usd=Decimal(0),
-                    long_liq_usd=Decimal(0),
-                    short_liq_amount=Decimal(0),
-                    long_liq_amount=Decimal(0),
+                    short_liq_usd=_plain((short_base * mark).quantize(Decimal("0.01"))),
+                    long_liq_usd=_plain((long_base * mark).quantize(Decimal("0.01"))),
+                    short_liq_amount=_plain(short_base),
+                    long_liq_amount=_plain(long_base),
                     open_interest_usd=(oi_base * mark).quantize(Decimal(1)),
                     top_lsr_account=lsr,
                     top_lsr_size=lsr,

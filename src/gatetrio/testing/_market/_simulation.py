@@ -21,14 +21,18 @@ STEP_MS: Final = 10
 """The simulation step: book changes, trades and book_ticker pushes happen on this grid."""
 
 
+_BASE_QUANTUM: Final = Decimal("1e-8")
+
+
 class _Candle:
-    __slots__ = ("a", "c", "h", "l", "o", "start", "v")
+    __slots__ = ("a", "c", "h", "l", "o", "q", "start", "v")
 
     def __init__(self, start: int, price: int) -> None:
         self.start = start
         self.o = self.h = self.l = self.c = price
         self.v = 0  # size units
-        self.a = Decimal(0)  # base-currency volume
+        self.a = Decimal(0)  # base-currency volume (the docs' reading of `a`)
+        self.q = Decimal(0)  # quote turnover, v x multiplier x price (live `a`, spec 15)
 
     def add(self, price: int, units: int, base: Decimal) -> None:
         self.h = max(self.h, price)
@@ -78,7 +82,16 @@ class _Contract(_Book):
         contracts = Decimal(_units_text(units, self.size_exp))
         if self.spec.quanto_multiplier:
             return contracts * self.spec.quanto_multiplier
-        return contracts / self.price(tick)  # inverse contract: 1 contract = 1 USD
+        # inverse contract: 1 contract = 1 USD; kept to 8 places, as Gate's base amounts are
+        return (contracts / self.price(tick)).quantize(_BASE_QUANTUM)
+
+    def quote_amount(self, units: int, tick: int) -> Decimal:
+        """Quote turnover of `units` at `tick`: contracts x multiplier x price (USD for an
+        inverse contract, whose contract is 1 USD)."""
+        contracts = Decimal(_units_text(units, self.size_exp))
+        if self.spec.quanto_multiplier:
+            return contracts * self.spec.quanto_multiplier * self.price(tick)
+        return contracts
 
     def seed_book(self, t_ms: int) -> None:
         """Build the opening book (outside the op history: `first_id` is this state)."""
@@ -271,12 +284,14 @@ class _Contract(_Book):
         self.second_bar = None
         if bar is not None:
             base = self.base_amount(bar.v, bar.c)
+            quote = self.quote_amount(bar.v, bar.c)
             for candle in self.candles.values():
                 candle.h = max(candle.h, bar.h)
                 candle.l = min(candle.l, bar.l)
                 candle.c = bar.c
                 candle.v += bar.v
                 candle.a += base
+                candle.q += quote
         for name, seconds in CANDLE_INTERVALS.items():
             start = wall_s - wall_s % seconds
             for table, closed, price in (

@@ -60,12 +60,23 @@ class SubscribeError(Exception):
 
 
 def parse_subscription(
-    channel: str, payload: object, *, contracts: Collection[str], delivery: bool
+    channel: str,
+    payload: object,
+    *,
+    contracts: Collection[str],
+    delivery: bool,
+    live: bool = False,
+    obu_silent: bool = False,
 ) -> list[Topic]:
     """The topics a public subscribe payload names, or SubscribeError as Gate would answer.
 
     `contracts` are the market's contract names; `delivery` markets have no obu. One unknown
-    contract fails the whole payload, as Gate's subscribe does (all or nothing).
+    contract fails the whole payload.
+
+    `live`: the error texts seen live (`unknown currency pair: X` on contract lists,
+    `unknown currency pair X` on positional payloads, `Unknown channel X`, `provided level not
+    supported: N`). `obu_silent`: obu streams naming an unknown contract or level are not
+    refused but dropped: Gate acks them and then sends nothing.
     """
     if not isinstance(payload, list) or not all(isinstance(p, str) for p in payload):
         raise SubscribeError(2, "invalid argument")
@@ -89,15 +100,17 @@ def parse_subscription(
                 if len(items) > 1:
                     raise SubscribeError(2, "invalid argument")
                 items = list(contracts)
-            _check_contracts(items, contracts)
+            _check_contracts(items, contracts, live=live, colon=True)
             return [(channel, name) for name in dict.fromkeys(items)]
         case "futures.order_book_update":
             if len(items) not in (2, 3):
                 raise SubscribeError(2, "invalid argument")
-            _check_contracts(items[:1], contracts)
+            _check_contracts(items[:1], contracts, live=live)
             freq = items[1]
             default = "100" if freq == "100ms" else "20"
             level = items[2] if len(items) == 3 else default
+            if live and freq in _FREQ_STEPS and level not in ("100", "50", "20"):
+                raise SubscribeError(2, f"provided level not supported: {level}")
             if freq not in _FREQ_STEPS or level not in ("100", "50", "20"):
                 raise SubscribeError(2, "invalid argument")
             if freq == "20ms" and level != "20":
@@ -106,18 +119,22 @@ def parse_subscription(
         case "futures.order_book":
             if len(items) != 3 or items[1] not in ORDER_BOOK_LIMITS or items[2] != "0":
                 raise SubscribeError(2, "invalid argument")
-            _check_contracts(items[:1], contracts)
+            _check_contracts(items[:1], contracts, live=live)
             return [(channel, items[0], items[1], items[2])]
         case "futures.obu":
             if delivery:
-                raise SubscribeError(2, f"unknown channel {channel}")
+                raise SubscribeError(2, _unknown_channel(channel, live=live))
             if not items:
                 raise SubscribeError(2, "invalid argument")
             topics: list[Topic] = []
             for stream in items:
                 prefix, _, rest = stream.partition(".")
                 contract, _, level = rest.rpartition(".")
-                if prefix != "ob" or level not in ("400", "50") or not contract:
+                if prefix != "ob" or not contract:
+                    raise SubscribeError(2, "invalid argument")
+                if obu_silent and (level not in ("400", "50") or contract not in contracts):
+                    continue  # acked, then silent: no such stream (spec 15)
+                if level not in ("400", "50"):
                     raise SubscribeError(2, "invalid argument")
                 _check_contracts([contract], contracts)
                 topics.append((channel, contract, level))
@@ -128,18 +145,27 @@ def parse_subscription(
             name = items[1]
             for prefix in ("mark_", "index_"):
                 name = name.removeprefix(prefix)
-            _check_contracts([name], contracts)
+            _check_contracts([name], contracts, live=live)
             return [(channel, items[0], items[1])]
         case "futures.contract_stats":
             if len(items) != 2 or items[1] not in STATS_INTERVALS:
                 raise SubscribeError(2, "invalid argument")
-            _check_contracts(items[:1], contracts)
+            _check_contracts(items[:1], contracts, live=live)
             return [(channel, items[0], items[1])]
         case _:
-            raise SubscribeError(2, f"unknown channel {channel}")
+            raise SubscribeError(2, _unknown_channel(channel, live=live))
 
 
-def _check_contracts(names: Iterable[str], contracts: Collection[str]) -> None:
+def _unknown_channel(channel: str, *, live: bool) -> str:
+    return f"Unknown channel {channel}" if live else f"unknown channel {channel}"
+
+
+def _check_contracts(
+    names: Iterable[str], contracts: Collection[str], *, live: bool = False, colon: bool = False
+) -> None:
     for name in names:
         if name not in contracts:
-            raise SubscribeError(2, f"unknown contract {name}")
+            if not live:
+                raise SubscribeError(2, f"unknown contract {name}")
+            sep = ": " if colon else " "
+            raise SubscribeError(2, f"unknown currency pair{sep}{name}")

@@ -1,0 +1,146 @@
+"""The fake account as Gate's REST API shows it: positions, futures accounts, account detail.
+
+What ccxt's futures watchers and `load_markets` read before and beside the socket (spec 15),
+consistent with the trading engine (`_account`) whose fills the private pushes report. The fake
+checks no REST signature: it serves one account to whoever asks.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import TYPE_CHECKING, Final
+
+from ._market._numbers import _dec_text
+
+if TYPE_CHECKING:
+    from ._account import Account
+    from ._market import Market
+
+_SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
+
+
+def positions(account: Account, market: Market, now: float) -> list[dict[str, object]]:
+    """`GET /futures/{settle}/positions`: every contract the account traded, open or flat."""
+    out: list[dict[str, object]] = []
+    now_s = market.wall_ms(now) // 1000
+    for contract, pos in account.positions.items():
+        if not market.has_contract(contract):
+            continue
+        spec = market.spec(contract)
+        mark = market.mark_price(contract)
+        size = market.units_size(contract, pos.units, size_decimal=False)
+        contracts = Decimal(size) if isinstance(size, int) else size
+        value = abs(contracts) * (spec.quanto_multiplier or 1) * mark
+        pnl = (mark - pos.entry) * contracts * (spec.quanto_multiplier or 1) if pos.units else 0
+        out.append(
+            {
+                "user": int(account.user_id),
+                "contract": contract,
+                "size": size,
+                "leverage": "0",
+                "risk_limit": "1000000",
+                "leverage_max": str(spec.leverage_max),
+                "maintenance_rate": "0.005",
+                "value": _dec_text(value),
+                "margin": _dec_text(account.balance),
+                "entry_price": _dec_text(pos.entry),
+                "liq_price": "0",
+                "mark_price": _dec_text(mark),
+                "initial_margin": "0",
+                "maintenance_margin": "0",
+                "unrealised_pnl": _dec_text(Decimal(pnl)),
+                "realised_pnl": _dec_text(pos.realised_pnl),
+                "pnl_pnl": "0",
+                "pnl_fund": "0",
+                "pnl_fee": "0",
+                "history_pnl": "0",
+                "last_close_pnl": "0",
+                "realised_point": "0",
+                "history_point": "0",
+                "adl_ranking": 5,
+                "pending_orders": sum(
+                    1
+                    for o in account.orders.values()
+                    if o.status == "open" and o.contract == contract
+                ),
+                "close_order": None,
+                "mode": "single",
+                "cross_leverage_limit": "10",
+                "update_time": now_s,
+                "update_id": pos.update_id,
+                "open_time": now_s,
+                "pos_margin_mode": "cross",
+            }
+        )
+    return out
+
+
+def futures_account(account: Account, settle: str) -> dict[str, object]:
+    """`GET /futures/{settle}/accounts`."""
+    total = _dec_text(account.balance)
+    return {
+        "user": int(account.user_id),
+        "currency": settle.upper(),
+        "total": total,
+        "unrealised_pnl": "0",
+        "position_margin": "0",
+        "order_margin": "0",
+        "available": total,
+        "point": "0",
+        "bonus": "0",
+        "in_dual_mode": False,
+        "enable_credit": False,
+        "position_initial_margin": "0",
+        "maintenance_margin": "0",
+        "enable_evolved_classic": True,
+        "cross_initial_margin": "0",
+        "cross_maintenance_margin": "0",
+        "cross_order_margin": "0",
+        "cross_unrealised_pnl": "0",
+        "cross_available": total,
+        "cross_margin_balance": total,
+        "margin_mode": 0,
+        "history": {
+            "dnw": "10000",
+            "pnl": "0",
+            "fee": "0",
+            "refr": "0",
+            "fund": "0",
+            "point_dnw": "0",
+            "point_fee": "0",
+            "point_refr": "0",
+            "bonus_dnw": "0",
+            "bonus_offset": "0",
+        },
+    }
+
+
+def account_detail(account: Account) -> dict[str, object]:
+    """`GET /account/detail`."""
+    return {
+        "user_id": int(account.user_id),
+        "ip_whitelist": [],
+        "currency_pairs": [],
+        "key": {"mode": 1},
+        "tier": 0,
+        "copy_trading_role": 0,
+    }
+
+
+def spot_currencies() -> list[dict[str, object]]:
+    """`GET /spot/currencies`, minimal: the currencies the fake's contracts use."""
+    return [
+        {
+            "currency": name,
+            "name": name,
+            "delisted": False,
+            "withdraw_disabled": True,
+            "withdraw_delayed": False,
+            "deposit_disabled": True,
+            "trade_disabled": False,
+            "fixed_rate": "",
+            "chain": name,
+            "chains": [],
+        }
+        for name in _SPOT_CURRENCIES
+    ]
