@@ -1013,3 +1013,26 @@ def test_receive_text_never_raises(texts: list[str | bytes], connected: bool) ->
     stats = proto.statistics()
     assert stats.frames_received == len(texts)
     assert stats.malformed == malformed
+
+
+def test_first_data_timeout_applies_to_snapshot_first_channels_only() -> None:
+    proto = GateProtocol(
+        ping_interval=1000.0,
+        pong_timeout=1000.0,
+        silence_timeout=30.0,
+        first_data_timeout=5.0,
+        credentials=CREDS,
+    )
+    proto.on_connected(T0, wall_time=WALL)
+    obu_id, (obu_frame,) = proto.subscribe(channels.obu("BTC_USDT", level=50), wall_time=WALL)
+    trades_id, (trades_frame,) = proto.subscribe(channels.trades("BTC_USDT"), wall_time=WALL)
+    for frame in (obu_frame, trades_frame):
+        sent = json.loads(frame)
+        proto.receive_text(ack(sent["id"], sent["channel"], sent["payload"]), now=T0)
+    assert proto.get_timer() == T0 + 5.0  # the obu stream owes its snapshot
+    assert proto.handle_timer(T0 + 5.0, wall_time=WALL).silent == [obu_id]
+    status = proto.subscription_status(obu_id)
+    assert status is not None
+    assert (status.silent, status.had_data) == (True, False)
+    assert proto.get_timer() == T0 + 30.0  # trades: the ordinary silence_timeout
+    assert proto.handle_timer(T0 + 30.0, wall_time=WALL).silent == [trades_id]

@@ -155,3 +155,29 @@ def test_the_client_config_validates_the_new_durations() -> None:
     with pytest.raises(gatetrio.UsageError, match="send_deadline"):
         client_config(send_deadline=-1.0)
     assert client_config(first_connect_timeout=None).first_connect_timeout is None
+
+
+async def test_a_silently_acked_obu_stream_is_reported_after_the_first_data_timeout(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    events: list[gatetrio.ClientEvent] = []
+    async with (
+        open_against(gate, first_data_timeout=5.0, silence_timeout=60.0) as client,
+        trio.open_nursery() as nursery,
+    ):
+        await nursery.start(collect_events, client, events)
+        async with (
+            client.order_book("NOPE_USDT", method="obu") as nope,  # live Gate: acked, then silence
+            client.order_book("BTC_USDT", method="obu") as btc,
+        ):
+            await btc.wait_ready()
+            await trio.sleep(8.0)
+            assert not nope.ready
+            assert "acked but no data" in nope.statistics().waiting
+            assert btc.statistics().waiting == ""
+        nursery.cancel_scope.cancel()
+    silent = [e for e in events if e.kind is gatetrio.ClientEventKind.CHANNEL_SILENT]
+    assert len(silent) == 1  # the healthy book never was
+    assert silent[0].channel == "futures.obu"
+    assert "Gate acks an unknown contract or level" in silent[0].reason
+    assert silent[0].at <= 5.5  # the ack came within the fake's latency of t=0

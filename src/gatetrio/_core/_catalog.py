@@ -164,6 +164,9 @@ class Channel:
     # result whose shape picks the frame class).
     typed_decode: bool = True
     lone_object: bool = False  # a lone result object counts as a one-item list (spec 6.1, 6.8)
+    # Gate pushes a full snapshot as soon as it subscribes (obu): no data soon after the ack
+    # means a stream Gate acked but will never feed (an unknown contract or level, spec 15).
+    snapshot_first: bool = False
 
     @property
     def name(self) -> str:
@@ -204,6 +207,7 @@ CATALOG: Final[tuple[Channel, ...]] = (
         routes=_one(ObuUpdate, ObuDelta, _stream),  # key: the stream name ob.<contract>.<level>
         payload="streams",
         options=_options(level=("400", "50")),
+        snapshot_first=True,
     ),
     Channel(
         routes=_one(CandlesticksUpdate, Candlestick, attrgetter("n")),  # <interval>_<contract>

@@ -45,6 +45,7 @@ DEFAULT_FIRST_CONNECT_TIMEOUT: Final[float | None] = 30.0
 DEFAULT_SEND_DEADLINE: Final = 10.0
 DEFAULT_MIN_RECONNECT_INTERVAL: Final = 1.0
 DEFAULT_HANDOVER_GRACE: Final = 10.0
+DEFAULT_FIRST_DATA_TIMEOUT: Final[float | None] = 5.0
 CLOSE_GRACE: Final = 2.0
 DEFAULT_BUFFER: Final = 256
 
@@ -114,6 +115,10 @@ class ClientConfig:
       (`HeartbeatTimeout`, then a reconnect): a peer that stops reading cannot wedge the client.
     - `min_reconnect_interval`: no two connection attempts start closer together than this,
       whatever the server does (upgrade notices included).
+    - `first_data_timeout`: a subscription to a channel that starts with a snapshot (obu) that
+      has had no data this long after its ack is reported silent (`CHANNEL_SILENT`): live Gate
+      acks an obu stream of an unknown contract or level and then sends nothing. None: only
+      `silence_timeout` applies.
     - `handover_grace`: after an upgrade handover the old socket keeps reading this long at most,
       for replies to trading requests sent on it.
     """
@@ -133,6 +138,9 @@ class ClientConfig:
         default=DEFAULT_MIN_RECONNECT_INTERVAL, validator=_positive
     )
     handover_grace: float = attrs.field(default=DEFAULT_HANDOVER_GRACE, validator=_positive)
+    first_data_timeout: float | None = attrs.field(
+        default=DEFAULT_FIRST_DATA_TIMEOUT, validator=_positive_or_none
+    )
     backoff_initial: float = attrs.field(default=0.5, validator=_positive)
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     backoff_jitter: float = 1.0

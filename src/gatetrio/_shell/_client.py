@@ -371,6 +371,7 @@ def _new_runtime(
         ping_interval=config.ping_interval,
         pong_timeout=config.pong_timeout,
         silence_timeout=config.silence_timeout,
+        first_data_timeout=config.first_data_timeout,
         subscribe_deadline=config.subscribe_deadline,
         handover_grace=config.handover_grace,
         credentials=config.credentials,

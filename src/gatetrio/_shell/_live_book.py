@@ -42,9 +42,10 @@ from gatetrio._core._requests import check_contract
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:
-    from gatetrio._core._events import BookDelta
+    from gatetrio._core._events import BookDelta, ObuDelta
 
     from ._book_host import BookHost
+    from ._subscription import Subscription
 
 SnapshotFetcher = Callable[[str, int], Awaitable[Mapping[str, object]]]
 """`await fetch(contract, limit)` -> the REST order-book JSON (`id`, `bids`, `asks`, ...)."""
@@ -95,6 +96,9 @@ class BookStatistics:
     deltas_dropped: int = 0
     """Deltas that could not be used: pushed out of the bounded buffer kept while a snapshot is
     fetched (order_book_update), or received before the first full push (obu)."""
+    waiting: str = ""
+    """Why the book is not ready ("" when it is): e.g. an obu stream Gate acked but never fed,
+    which is what live Gate does for an unknown contract or level."""
 
 
 @final
@@ -185,6 +189,7 @@ class _ObuDriver(_Driver):
     def __init__(self, host: BookHost, contract: str, level: str) -> None:
         super().__init__(host, contract, level)
         self.sync: Final = ObuSync(contract)
+        self.subscription: Subscription[ObuDelta] | None = None
 
     @property
     def ready(self) -> bool:
@@ -204,6 +209,7 @@ class _ObuDriver(_Driver):
             async with self.host.subscribe(
                 spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
             ) as sub:
+                self.subscription = sub
                 async for delta in sub:
                     status = sync.feed(delta)
                     if status is ObuStatus.APPLIED:
@@ -231,7 +237,24 @@ class _ObuDriver(_Driver):
             snapshot_errors=0,
             duplicates_skipped=counts.duplicates,
             deltas_dropped=counts.waiting_dropped,
+            waiting=self._waiting(),
         )
+
+    def _waiting(self) -> str:
+        if self.ready:
+            return ""
+        sub = self.subscription
+        if sub is None:
+            return "subscribing"
+        stats = sub.statistics()
+        if not stats.ready:
+            return "waiting for the subscribe ack"
+        if stats.silent and stats.messages_received == 0:
+            return (
+                f"acked but no data: Gate acks an obu stream of an unknown contract or level "
+                f"(ob.{self.contract}.{self.level}) and then sends nothing"
+            )
+        return "waiting for the first full snapshot"
 
 
 @final

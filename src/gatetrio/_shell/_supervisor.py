@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from gatetrio._core._backoff import Backoff, ReconnectPacer
+from gatetrio._core._catalog import CHANNELS
 from gatetrio._core._config import SIZE_DECIMAL_HEADER
 from gatetrio._core._errors import (
     ConnectionLost,
@@ -268,8 +269,19 @@ async def run_timers(rt: Runtime) -> None:
                 rt.silences += 1
                 spec = specs.get(sub_id)
                 channel = "" if spec is None else spec.channel
-                log.warning("%s: no data for %gs", channel, rt.config.silence_timeout)
-                rt.emit(ClientEventKind.CHANNEL_SILENT, channel=channel)
+                status = protocol.subscription_status(sub_id)
+                row = CHANNELS.get(channel)
+                if status is not None and not status.had_data and row and row.snapshot_first:
+                    reason = (
+                        "no data since the subscribe ack: Gate acks an unknown contract or "
+                        "level on this channel and then sends nothing"
+                    )
+                elif status is not None and not status.had_data:
+                    reason = f"no data since the subscribe ack ({rt.config.silence_timeout:g}s)"
+                else:
+                    reason = f"no data for {rt.config.silence_timeout:g}s"
+                log.warning("%s: %s", channel, reason)
+                rt.emit(ClientEventKind.CHANNEL_SILENT, channel=channel, reason=reason)
         for output in result.outputs:
             rt.handle(output)
 

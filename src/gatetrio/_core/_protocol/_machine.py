@@ -121,6 +121,7 @@ class GateProtocol:
         ping_interval: float,
         pong_timeout: float,
         silence_timeout: float | None = None,
+        first_data_timeout: float | None = None,
         subscribe_deadline: float | None = None,
         handover_grace: float = 10.0,
         credentials: Credentials | None = None,
@@ -128,9 +129,12 @@ class GateProtocol:
         _positive("ping_interval", ping_interval)
         _positive("pong_timeout", pong_timeout)
         _positive("silence_timeout", silence_timeout, optional=True)
+        _positive("first_data_timeout", first_data_timeout, optional=True)
         _positive("subscribe_deadline", subscribe_deadline, optional=True)
         _positive("handover_grace", handover_grace)
         self._silence_timeout = silence_timeout
+        self._first_data_timeout = first_data_timeout
+        self._track_data = silence_timeout is not None or first_data_timeout is not None
         self._subscribe_deadline = subscribe_deadline
         self._handover_grace = handover_grace
         self._credentials = credentials
@@ -214,7 +218,7 @@ class GateProtocol:
         self._next_generation += 1
         self._heartbeat.start(now)
         for sub in self._subs.values():
-            sub.ready = sub.silent = False
+            sub.ready = sub.silent = sub.had_data = False
         self._commit(new, plan, "subscribe", now)
         outputs: list[Output] = []
         if self._retiring and not plan:  # nothing to resubscribe: older sockets are done
@@ -237,7 +241,7 @@ class GateProtocol:
             self._current = None
             self._heartbeat.stop()
             for sub in self._subs.values():
-                sub.ready = sub.silent = False
+                sub.ready = sub.silent = sub.had_data = False
             reason = "connection lost before the reply"
         else:
             self._handover.drop(gen.gen_id)
@@ -339,7 +343,9 @@ class GateProtocol:
         sub = self._subs.get(sub_id)
         if sub is None:
             return None
-        return SubscriptionStatus(sub.ready, sub.failed, sub.silent, sub.silences, sub.latency_ms)
+        return SubscriptionStatus(
+            sub.ready, sub.failed, sub.silent, sub.silences, sub.latency_ms, sub.had_data
+        )
 
     def subscriptions(self) -> dict[int, ChannelSpec[object]]:
         """The registered subscriptions (failed ones included until unsubscribed), by sub_id."""
@@ -420,7 +426,7 @@ class GateProtocol:
         if wall_time is not None and frame.time_ms in _STAMP_RANGE:
             latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
         by_key, wildcard, everyone = routes
-        track = self._silence_timeout is not None
+        track = self._track_data
         out: list[Output] = []
         for item in items:
             name = key(item)
@@ -433,6 +439,7 @@ class GateProtocol:
                 if track:
                     sub.last_data = now
                     sub.silent = False
+                    sub.had_data = True
                 if latency is not None:
                     sub.latency_ms = latency
         return out
@@ -580,14 +587,23 @@ class GateProtocol:
             beat = self._heartbeat.deadline()
             if beat is not None:
                 deadlines.append(beat)
-            if self._silence_timeout is not None:
-                timeout = self._silence_timeout
-                deadlines.extend(
-                    s.last_data + timeout for s in self._subs.values() if s.ready and not s.silent
-                )
+            if self._track_data:
+                for sub in self._subs.values():
+                    if sub.ready and not sub.silent:
+                        limit = self._silence_limit(sub)
+                        if limit is not None:
+                            deadlines.append(sub.last_data + limit)
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(self._handover.deadlines())
         return min(deadlines, default=None)
+
+    def _silence_limit(self, sub: Sub) -> float | None:
+        # A snapshot-first channel with nothing since its ack has the shorter first-data limit.
+        if sub.snapshot_first and not sub.had_data and self._first_data_timeout is not None:
+            if self._silence_timeout is None:
+                return self._first_data_timeout
+            return min(self._first_data_timeout, self._silence_timeout)
+        return self._silence_timeout
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
         """Run the deadlines that are due at `now`.
@@ -620,9 +636,12 @@ class GateProtocol:
             self._pings_sent += 1
             heartbeat.sent_ping(now)
         silent: list[int] = []
-        if self._silence_timeout is not None:
+        if self._track_data:
             for sub in self._subs.values():
-                if sub.ready and not sub.silent and now >= sub.last_data + self._silence_timeout:
+                if not sub.ready or sub.silent:
+                    continue
+                limit = self._silence_limit(sub)
+                if limit is not None and now >= sub.last_data + limit:
                     sub.silent = True
                     sub.silences += 1
                     silent.append(sub.sub_id)

@@ -261,6 +261,7 @@ class SubscriptionStatus:
     silent: bool
     silences: int
     last_latency_ms: float | None
+    had_data: bool = False  # any data on the current connection yet
 
 
 @typing.final

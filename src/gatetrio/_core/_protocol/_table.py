@@ -20,6 +20,7 @@ from __future__ import annotations
 from operator import attrgetter
 from typing import TYPE_CHECKING, Final, TypeAlias, cast
 
+from gatetrio._core._catalog import CHANNELS
 from gatetrio._core._encode import encode_request
 from gatetrio._core._errors import UsageError
 from gatetrio._core._requests import WILDCARD, ChannelSpec, Subscribe, Unsubscribe
@@ -45,11 +46,13 @@ class Sub:
     __slots__ = (
         "failed",
         "groups",
+        "had_data",
         "last_data",
         "latency_ms",
         "ready",
         "silences",
         "silent",
+        "snapshot_first",
         "spec",
         "sub_id",
         "targets",
@@ -70,6 +73,9 @@ class Sub:
         self.silences = 0
         self.last_data = 0.0
         self.latency_ms: float | None = None
+        self.had_data = False  # on this connection
+        row = CHANNELS.get(spec.channel)
+        self.snapshot_first = row is not None and row.snapshot_first
 
 
 class Request:
