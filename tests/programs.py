@@ -224,9 +224,10 @@ def run_program(program: Program, workdir: Path, fake: FakeGate | None) -> str:
     bindir = workdir / "bin"
     bindir.mkdir(exist_ok=True)
     for name in ("python", "python3"):  # `python -m gatetrio` in a sh block: this interpreter
-        link = bindir / name
-        if not link.exists():
-            link.symlink_to(sys.executable)
+        wrapper = bindir / name  # a script, not a symlink: a venv is found from the path run
+        if not wrapper.exists():
+            wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+            wrapper.chmod(0o755)
     if program.gate == "fake":
         assert fake is not None
         gate = fake.url

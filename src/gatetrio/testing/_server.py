@@ -100,9 +100,10 @@ class FakeGateServer:
             earlier, documented behaviour) or a `FakeProfile`; see `gatetrio.testing.FakeProfile`.
         idle_timeout: close an idle connection after this long (None: the profile's; live:
             30.5 s without a client frame on a socket with no subscription, no close frame).
-        protocol_ping_interval / protocol_pong_timeout: server WebSocket pings, and how long a
-            pong may take before the connection is closed. None: the profile's
-            (live sends none; docs every 15 s).
+        protocol_ping_interval: seconds between the server's WebSocket pings. None: the
+            profile's (live sends none; docs every 15 s).
+        protocol_pong_timeout: how long a pong may take before the connection is closed.
+            None: the profile's.
         send_queue_size: frames queued per connection before it is cut as a slow consumer.
         transport_buffer: bytes the in-memory socket buffers per direction.
         epoch_ms: wall time (unix ms) at the start; frames carry `epoch + elapsed`. None uses
