@@ -24,6 +24,7 @@ import trio_websocket
 
 from gatetrio._core._encode import encode_event
 from gatetrio._core._events import Pong, UpgradeRequested
+from gatetrio._shell._excgroups import first_leaf
 from gatetrio._shell._transport import MAX_MESSAGE_SIZE, MESSAGE_QUEUE_SIZE
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 
@@ -353,7 +354,7 @@ class FakeGateServer:
             except BaseExceptionGroup as group:
                 rejected = group.subgroup(trio_websocket.ConnectionRejected)
                 if rejected is not None:
-                    raise _first_leaf(rejected) from None
+                    raise first_leaf(rejected) from None
                 raise
             raise RuntimeError(
                 "the fake accepted a handshake it meant to refuse"
@@ -680,13 +681,6 @@ class FakeGateServer:
     async def run_faults(self, faults: Sequence[FaultSpec]) -> None:
         """Apply each fault at its time (seconds after `run` started), repeating as asked."""
         await _faults.run_faults(self, faults, start_time=self._start_time)
-
-
-def _first_leaf(group: BaseExceptionGroup[Any]) -> BaseException:
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        exc = exc.exceptions[0]
-    return exc
 
 
 @typing.final
