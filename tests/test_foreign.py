@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import venv
@@ -100,7 +101,9 @@ def run_client(client: str, *args: str, env: dict[str, str] | None = None) -> li
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    return [line.split(" ", 1)[1] for line in result.stdout.splitlines() if line.startswith("ok ")]
+    print(result.stdout)  # noqa: T201 - pytest shows it if the test fails
+    # anywhere in a line: a client library may leave its own output without a newline
+    return re.findall(r"ok (\S+)", result.stdout)
 
 
 def test_gate_ws_sdk(serve: Served) -> None:
