@@ -17,20 +17,22 @@ from __future__ import annotations
 
 import collections
 import enum
-from typing import TYPE_CHECKING, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
 
 import attrs
 import trio
 
-from gatetrio._core._errors import GateTrioError, SubscriptionOverflow
+from gatetrio._core._errors import GateTrioError, SubscriptionOverflow, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import AsyncIterator, Callable
 
     from gatetrio._core._protocol import SubscriptionStatus
     from gatetrio._core._requests import ChannelSpec
 
 T = TypeVar("T")
+
+DEFAULT_BATCH: Final = 256  # items per `receive_batch` / `batches` at most, unless told
 
 
 class OverflowPolicy(enum.Enum):
@@ -57,6 +59,9 @@ class SubscriptionStatistics:
     `ready`: acked on the current connection (False while reconnecting). `silent`: no data for
     the client's `silence_timeout`; `silences` counts such spells. `last_latency_ms`: local wall
     clock minus the exchange's `time_ms` of the latest frame, in milliseconds.
+    `backlog_seconds`: how long the buffer has held items without the consumer emptying it
+    (trio clock; 0.0 when empty). A consumer that keeps up empties it every wake-up, so this
+    stays near zero; one that falls behind shows a growing age here before it loses items.
     """
 
     channel: str
@@ -69,14 +74,23 @@ class SubscriptionStatistics:
     silent: bool
     silences: int
     last_latency_ms: float | None
+    backlog_seconds: float = 0.0
 
 
 def _no_status() -> SubscriptionStatus | None:
     return None
 
 
+def _now() -> float:
+    try:
+        return trio.current_time()
+    except RuntimeError:  # pushed outside trio.run (unit tests): the backlog reads as new
+        return float("inf")
+
+
 class _State(Generic[T]):
     __slots__ = (
+        "backlog_since",
         "closed",
         "dropped",
         "ended",
@@ -112,6 +126,7 @@ class _State(Generic[T]):
         self.received = 0
         self.dropped = 0
         self.peak = 0
+        self.backlog_since = 0.0  # trio time the buffer last went from empty to non-empty
 
 
 def open_subscription(
@@ -139,9 +154,11 @@ class SubscriptionFeed(Generic[T]):
     def __init__(self, state: _State[T]) -> None:
         self._state = state
 
-    def push(self, item: T) -> bool:
+    def push(self, item: T, now: float | None = None) -> bool:
         """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy.
 
+        `now` is the trio time (the reader passes the one it read for its batch; read here
+        only when the buffer was empty and it is not given): it dates the backlog.
         Returns True when the buffer is more than half full: the reader then yields to the
         scheduler before pushing more (`_shell/_reader.py`), because a consumer takes one item
         per scheduler pass and a reader pushing a batch per pass would overflow it.
@@ -152,6 +169,8 @@ class SubscriptionFeed(Generic[T]):
             state.dropped += 1
             return False
         items = state.items
+        if not items:
+            state.backlog_since = _now() if now is None else now
         policy = state.overflow
         if policy is OverflowPolicy.CONFLATE:
             if items:
@@ -237,6 +256,69 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
+    def receive_batch_nowait(self, max: int = DEFAULT_BATCH) -> list[T]:  # noqa: A002
+        """Return up to `max` buffered items, oldest first, or raise trio.WouldBlock if none.
+
+        Raises EndOfChannel (or why the subscription failed) once ended and drained, like
+        `receive_nowait`.
+        """
+        state = self._state
+        items = state.items
+        if items and not state.closed:
+            if len(items) <= max:
+                batch = list(items)
+                items.clear()
+                return batch
+            popleft = items.popleft
+            return [popleft() for _ in range(max)]
+        if type(max) is not int or max < 1:
+            raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
+        return [self.receive_nowait()]  # raises: closed, ended or empty
+
+    async def receive_batch(self, max: int = DEFAULT_BATCH) -> list[T]:  # noqa: A002
+        """Wait for at least one item, then return every buffered item up to `max`.
+
+        The batch form of `receive`: one scheduler pass per batch instead of one per item, so a
+        consumer that falls behind catches up in a few wake-ups. Overflow policies and drop
+        counts are the subscription's, unchanged. Cancellation is atomic like `receive`'s:
+        either a batch is returned or Cancelled is raised and the buffer is unchanged.
+
+        Raises:
+            UsageError: `max` is not a positive int.
+        """
+        if type(max) is not int or max < 1:
+            raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            batch = self.receive_batch_nowait(max)
+        except trio.WouldBlock:
+            pass
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return batch
+        lot = self._state.lot
+        while True:
+            await lot.park()  # a yield already: return without a second checkpoint
+            try:
+                return self.receive_batch_nowait(max)
+            except trio.WouldBlock:
+                continue
+
+    async def batches(self, max: int = DEFAULT_BATCH) -> AsyncIterator[list[T]]:  # noqa: A002
+        """`async for batch in sub.batches():` each non-empty batch of `receive_batch(max)`.
+
+        Ends when the subscription ends (or raises why it failed), like `async for item in sub`.
+
+        Raises:
+            UsageError: `max` is not a positive int (at the first iteration).
+        """
+        while True:
+            try:
+                batch = await self.receive_batch(max)
+            except trio.EndOfChannel:
+                return
+            yield batch
+
     async def receive(self) -> T:
         """Wait for the next item.
 
@@ -267,6 +349,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         """
         state = self._state
         state.closed = True
+        state.dropped += len(state.items)  # every drop counted: nobody will read these
         state.items.clear()
         state.lot.unpark_all()
         await trio.lowlevel.checkpoint()
@@ -285,4 +368,5 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             silent=status is not None and status.silent,
             silences=0 if status is None else status.silences,
             last_latency_ms=None if status is None else status.last_latency_ms,
+            backlog_seconds=max(0.0, _now() - state.backlog_since) if state.items else 0.0,
         )
