@@ -71,7 +71,7 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
 
     Levels are the most numerous objects on the hot path, so they keep Gate's text: the text is
     validated when converted, and `.price` and `.size` raise `ProtocolError` on a malformed value
-    (a new Decimal per access; the order book caches its conversions).
+    (conversions go through a bounded text->Decimal cache shared by all levels and tickers).
     """
 
     p: str

@@ -16,15 +16,32 @@ import msgspec
 from gatetrio._core._errors import ProtocolError
 
 
+# Parsed text -> Decimal, shared by every level and ticker read: a book level's price, a
+# ticker's mark price are read again and again with the same few texts, and a hit (one dict
+# lookup) costs a fifth of `Decimal(text)` plus the finiteness check; a cached Decimal also
+# keeps its computed hash, which a user's dict keyed by price reuses (benchmarks/README.md,
+# "Decimal caching"). Decimals are immutable, so sharing one is safe. Bounded: cleared when full.
+_DECIMALS: dict[str, Decimal] = {}
+DECIMAL_CACHE_LIMIT: Final = 4096
+
+
 def decimal_text(text: str, what: str) -> Decimal:
     # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
     # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
+    try:
+        return _DECIMALS[text]
+    except (KeyError, TypeError):  # TypeError: not a string (unhashable): fails below
+        pass
     try:
         value = Decimal(text)
     except (ArithmeticError, ValueError, TypeError):
         raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=str(text)) from None
     if not value.is_finite():
         raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
+    if type(text) is str:
+        if len(_DECIMALS) >= DECIMAL_CACHE_LIMIT:
+            _DECIMALS.clear()
+        _DECIMALS[text] = value
     return value
 
 
@@ -117,9 +134,9 @@ class Ticker:
 
     A ticker carries ~14 decimal fields, and converting them all while decoding costs more than
     the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
-    converts a field when it is read: `ticker.last` is a fresh `Decimal` on each access (bind it
-    to a name if you read it in a loop), and a malformed value raises `ProtocolError` there
-    rather than in `decode_message`. Equality and hashing compare the wire text.
+    converts a field when it is read (through a bounded text->Decimal cache shared by all
+    tickers and levels, so reading the same text again is a dict lookup), and a malformed value
+    raises `ProtocolError` there rather than in `decode_message`. Equality and hashing compare the wire text.
 
     Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
     """
