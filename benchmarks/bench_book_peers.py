@@ -23,6 +23,7 @@ gatetrio's (as floats) at the end of the stream before anything is timed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import statistics
 import sys
@@ -53,7 +54,9 @@ class ObuWorkload:
         self.bids = _obu_levels(w.snapshot_bids)
         self.asks = _obu_levels(w.snapshot_asks)
         self.deltas = [
-            ObuDelta(t=d.t, s="ob.BTC_USDT.400", U=d.U, u=d.u, b=_obu_levels(d.b), a=_obu_levels(d.a))
+            ObuDelta(
+                t=d.t, s="ob.BTC_USDT.400", U=d.U, u=d.u, b=_obu_levels(d.b), a=_obu_levels(d.a)
+            )
             for d in w.deltas
         ]
         self.levels_per_delta = w.levels_per_delta
@@ -119,10 +122,8 @@ def bmoscon_mixed(w: ObuWorkload) -> tuple[float, Any]:
                 if size:
                     side[float(lv.p)] = size
                 else:
-                    try:
+                    with contextlib.suppress(KeyError):
                         del side[float(lv.p)]
-                    except KeyError:
-                        pass
         bids.index(0)
         asks.index(0)
         top = min(TOP_N, len(bids), len(asks))
@@ -166,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     rates: dict[str, list[float]] = {name: [] for name, _ in BOOKS}
     ratios: dict[str, list[float]] = {name: [] for name, _ in BOOKS}
-    for name, run in BOOKS:
+    for _name, run in BOOKS:
         run(w)  # warm-up
     for _ in range(args.rounds):
         got = {name: len(w.deltas) / run(w)[0] for name, run in BOOKS}

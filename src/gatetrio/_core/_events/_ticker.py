@@ -15,7 +15,6 @@ import msgspec
 
 from gatetrio._core._errors import ProtocolError
 
-
 # Parsed text -> Decimal, shared by every level and ticker read: a book level's price, a
 # ticker's mark price are read again and again with the same few texts, and a hit (one dict
 # lookup) costs a fifth of `Decimal(text)` plus the finiteness check; a cached Decimal also
@@ -136,7 +135,8 @@ class Ticker:
     the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
     converts a field when it is read (through a bounded text->Decimal cache shared by all
     tickers and levels, so reading the same text again is a dict lookup), and a malformed value
-    raises `ProtocolError` there rather than in `decode_message`. Equality and hashing compare the wire text.
+    raises `ProtocolError` there rather than in `decode_message`. Equality and hashing compare
+    the wire text.
 
     Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
     """
