@@ -50,8 +50,7 @@ async def test_bad_max_is_a_usage_error_at_once(bad: object) -> None:
     with pytest.raises(UsageError, match="max must be a positive int"):
         sub.receive_batch_nowait(bad)  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="max must be a positive int"):
-        async for _ in sub.batches(bad):  # type: ignore[arg-type]
-            pass
+        sub.batches(bad)  # type: ignore[arg-type]
     del feed
 
 

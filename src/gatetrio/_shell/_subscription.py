@@ -25,7 +25,7 @@ import trio
 from gatetrio._core._errors import GateTrioError, SubscriptionOverflow, UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable
+    from collections.abc import Callable
 
     from gatetrio._core._protocol import SubscriptionStatus
     from gatetrio._core._requests import ChannelSpec
@@ -75,6 +75,11 @@ class SubscriptionStatistics:
     silences: int
     last_latency_ms: float | None
     backlog_seconds: float = 0.0
+
+
+def _check_max(max: object) -> None:  # noqa: A002
+    if type(max) is not int or max < 1:
+        raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
 
 
 def _no_status() -> SubscriptionStatus | None:
@@ -271,8 +276,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
                 return batch
             popleft = items.popleft
             return [popleft() for _ in range(max)]
-        if type(max) is not int or max < 1:
-            raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
+        _check_max(max)
         return [self.receive_nowait()]  # raises: closed, ended or empty
 
     async def receive_batch(self, max: int = DEFAULT_BATCH) -> list[T]:  # noqa: A002
@@ -286,8 +290,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         Raises:
             UsageError: `max` is not a positive int.
         """
-        if type(max) is not int or max < 1:
-            raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
+        _check_max(max)
         await trio.lowlevel.checkpoint_if_cancelled()
         try:
             batch = self.receive_batch_nowait(max)
@@ -304,20 +307,17 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             except trio.WouldBlock:
                 continue
 
-    async def batches(self, max: int = DEFAULT_BATCH) -> AsyncIterator[list[T]]:  # noqa: A002
+    def batches(self, max: int = DEFAULT_BATCH) -> Batches[T]:  # noqa: A002
         """`async for batch in sub.batches():` each non-empty batch of `receive_batch(max)`.
 
         Ends when the subscription ends (or raises why it failed), like `async for item in sub`.
+        An iterator object, not an async generator: leaving the loop early needs no cleanup.
 
         Raises:
-            UsageError: `max` is not a positive int (at the first iteration).
+            UsageError: `max` is not a positive int.
         """
-        while True:
-            try:
-                batch = await self.receive_batch(max)
-            except trio.EndOfChannel:
-                return
-            yield batch
+        _check_max(max)
+        return Batches(self, max)
 
     async def receive(self) -> T:
         """Wait for the next item.
@@ -370,3 +370,23 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             last_latency_ms=None if status is None else status.last_latency_ms,
             backlog_seconds=max(0.0, _now() - state.backlog_since) if state.items else 0.0,
         )
+
+
+@final
+class Batches(Generic[T]):
+    """What `Subscription.batches()` returns: an async iterator of non-empty lists of items."""
+
+    __slots__ = ("_max", "_sub")
+
+    def __init__(self, sub: Subscription[T], max: int) -> None:  # noqa: A002
+        self._sub = sub
+        self._max = max
+
+    def __aiter__(self) -> Batches[T]:
+        return self
+
+    async def __anext__(self) -> list[T]:
+        try:
+            return await self._sub.receive_batch(self._max)
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
