@@ -15,32 +15,41 @@ import msgspec
 
 from gatetrio._core._errors import ProtocolError
 
-# Parsed text -> Decimal, shared by every level and ticker read: a book level's price, a
-# ticker's mark price are read again and again with the same few texts, and a hit (one dict
-# lookup) costs a fifth of `Decimal(text)` plus the finiteness check; a cached Decimal also
-# keeps its computed hash, which a user's dict keyed by price reuses (benchmarks/README.md,
-# "Decimal caching"). Decimals are immutable, so sharing one is safe. Bounded: cleared when full.
+# Parsed text -> Decimal, shared by every level price and ticker read: prices are read again
+# and again with the same few texts, and a hit (one dict lookup) costs a fifth of
+# `Decimal(text)` plus the finiteness check; a cached Decimal also keeps its computed hash,
+# which a user's dict keyed by price reuses (benchmarks/README.md, "Decimal caching"). Level
+# sizes are not cached: they vary too much, and their misses would evict the prices. Decimals
+# are immutable, so sharing one is safe. Bounded: cleared when full.
 _DECIMALS: dict[str, Decimal] = {}
 DECIMAL_CACHE_LIMIT: Final = 4096
 
 
 def decimal_text(text: str, what: str) -> Decimal:
+    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal."""
+    if type(text) is str:
+        value = _DECIMALS.get(text)
+        if value is not None:
+            return value
+        value = decimal_value(text, what)
+        if len(_DECIMALS) >= DECIMAL_CACHE_LIMIT:
+            _DECIMALS.clear()
+        _DECIMALS[text] = value
+        return value
+    return decimal_value(text, what)
+
+
+def decimal_value(text: str, what: str) -> Decimal:
+    """`Decimal(text)`, uncached (sizes: too varied to be worth caching); ProtocolError if not
+    a finite decimal."""
     # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
     # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
-    try:
-        return _DECIMALS[text]
-    except (KeyError, TypeError):  # TypeError: not a string (unhashable): fails below
-        pass
     try:
         value = Decimal(text)
     except (ArithmeticError, ValueError, TypeError):
         raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=str(text)) from None
     if not value.is_finite():
         raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
-    if type(text) is str:
-        if len(_DECIMALS) >= DECIMAL_CACHE_LIMIT:
-            _DECIMALS.clear()
-        _DECIMALS[text] = value
     return value
 
 
