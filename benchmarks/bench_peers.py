@@ -354,9 +354,7 @@ def run_client(name: str, url: str, kind: str, messages: int, stamps_out: str) -
         if name == "trio-websocket":
             trio.run(trio_websocket_client, url, kind, tally)
         else:
-            trio.run(
-                lambda: gatetrio_client(url, kind, tally, batches=name == "gatetrio-batch")
-            )
+            trio.run(lambda: gatetrio_client(url, kind, tally, batches=name == "gatetrio-batch"))
     else:
         runner = {
             "gate-ws": gate_ws_client,
@@ -477,7 +475,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--stamps-out", default="", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.client:
-        print(json.dumps(run_client(args.client, args.url, args.kind, args.messages, args.stamps_out)))
+        print(
+            json.dumps(run_client(args.client, args.url, args.kind, args.messages, args.stamps_out))
+        )
         return 0
     clients = [c for c in args.clients.split(",") if c]
     unknown = set(clients) - set(CLIENTS)

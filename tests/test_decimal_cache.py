@@ -27,7 +27,7 @@ def test_bad_text_raises_every_time_and_is_not_cached(text: str) -> None:
     for _ in range(2):
         with pytest.raises(ProtocolError):
             decimal_text(text, "price")
-    assert text not in ticker_module._DECIMALS
+    assert text not in ticker_module.DECIMALS
 
 
 @given(st.lists(st.decimals(allow_nan=False, allow_infinity=False, places=3), max_size=50))
@@ -41,4 +41,4 @@ def test_cached_values_equal_fresh_ones(values: list[Decimal]) -> None:
 def test_the_cache_is_bounded() -> None:
     for i in range(DECIMAL_CACHE_LIMIT * 2 + 7):
         decimal_text(f"{i}.5", "x")
-        assert len(ticker_module._DECIMALS) <= DECIMAL_CACHE_LIMIT
+        assert len(ticker_module.DECIMALS) <= DECIMAL_CACHE_LIMIT

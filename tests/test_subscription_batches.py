@@ -171,3 +171,47 @@ def test_batches_agree_with_a_model_and_count_every_drop(
     assert stats.messages_dropped == model_dropped
     assert stats.buffer_used == len(model)
     assert pushed == delivered + stats.messages_dropped + stats.buffer_used
+
+
+async def test_async_for_yields_at_least_every_few_items() -> None:
+    from gatetrio._shell._subscription import YIELD_EVERY
+
+    sub, feed = make(100, OverflowPolicy.DROP_OLDEST)
+    for i in range(60):
+        feed.push(i)
+    feed.end()
+    ticks = 0
+    seen: list[tuple[int, int]] = []
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(ticker)
+        await trio.lowlevel.checkpoint()
+        seen.extend([(item, ticks) async for item in sub])
+        nursery.cancel_scope.cancel()
+    assert [item for item, _ in seen] == list(range(60))
+    marks = [tick for _, tick in seen]
+    # a yield at least every YIELD_EVERY + 1 items; the ticker runs before or after the consumer
+    # in the batch that follows a yield (trio's order), so it shows within two such spans
+    span = 2 * (YIELD_EVERY + 1)
+    for start in range(len(marks) - span):
+        assert marks[start + span] > marks[start]
+    assert len(set(marks)) < len(marks)  # and not a yield per item
+
+
+async def test_async_for_cancellation_is_atomic() -> None:
+    sub, feed = make(8, OverflowPolicy.DROP_OLDEST)
+    feed.push(1)
+    feed.push(2)
+    iterator = aiter(sub)
+    assert await anext(iterator) == 1
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await anext(iterator)
+    assert scope.cancelled_caught
+    assert sub.receive_batch_nowait() == [2]

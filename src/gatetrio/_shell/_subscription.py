@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 DEFAULT_BATCH: Final = 256  # items per `receive_batch` / `batches` at most, unless told
+# `async for item in sub` yields to the scheduler at least this often while items are buffered
+# (and always when it waits); `receive()` yields on every call (benchmarks/README.md, "The
+# per-item consumer").
+YIELD_EVERY: Final = 16
 
 
 class OverflowPolicy(enum.Enum):
@@ -109,6 +113,7 @@ class _State(Generic[T]):
         "received",
         "spec",
         "status",
+        "unyielded",
     )
 
     def __init__(
@@ -132,6 +137,7 @@ class _State(Generic[T]):
         self.dropped = 0
         self.peak = 0
         self.backlog_since = 0.0  # trio time the buffer last went from empty to non-empty
+        self.unyielded = 0  # items `async for` took since it last yielded to the scheduler
 
 
 def open_subscription(
@@ -342,6 +348,27 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
                 return self.receive_nowait()
             except trio.WouldBlock:
                 continue
+
+    async def __anext__(self) -> T:
+        """`async for item in sub`: like `receive()`, with fewer scheduler round trips.
+
+        Every item is a cancellation point (cancellation stays atomic: an item is returned or
+        Cancelled is raised with the buffer unchanged). While items are already buffered, only
+        every YIELD_EVERY-th one also yields to the scheduler: a yield per item was the per-item
+        consumer's largest cost, and the reader, which refills the buffer, runs at the next
+        yield anyway. A loop body that awaits anything yields there too.
+        """
+        state = self._state
+        if state.items and state.unyielded < YIELD_EVERY and not state.closed:
+            await trio.lowlevel.checkpoint_if_cancelled()  # no yield unless cancelled
+            if state.items and not state.closed:  # (checked again: cancellation may yield)
+                state.unyielded += 1
+                return state.items.popleft()
+        state.unyielded = 0
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
 
     async def aclose(self) -> None:
         """Close the consumer side (idempotent): buffered items are dropped and nothing more is

@@ -55,9 +55,9 @@ from ._schema import FieldSpec as FieldSpec
 from ._schema import Int64 as Int64  # how msgspec sees every `int` field: Gate's are int64
 from ._schema import find_records, resolve_annotations
 from ._schema import record_fields as record_fields
+from ._ticker import DECIMALS, decimal_text, decimal_value
 from ._ticker import Ticker as Ticker
 from ._ticker import _TickerText as _TickerText
-from ._ticker import decimal_text, decimal_value
 
 Size: TypeAlias = int | Decimal
 
@@ -84,16 +84,34 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
     p: str
     s: int | str
 
+    # Both reads are inlined (no helper call on the usual path): they are the hot reads of a
+    # consumer that reads every level (benchmarks/README.md, "Decimal caching").
+
     @property
     def price(self) -> Decimal:
-        return decimal_text(self.p, "price")
+        text = self.p
+        if type(text) is str:
+            value = DECIMALS.get(text)
+            if value is not None:
+                return value
+        return decimal_text(text, "price")
 
     @property
     def size(self) -> Size:
-        raw = self.s  # (inline: the hot read of a book consumer)
+        raw = self.s
+        if type(raw) is str:
+            if raw == "0":
+                return _ZERO
+            try:
+                value = Decimal(raw)
+            except ArithmeticError:
+                return decimal_value(raw, "size")  # raises ProtocolError
+            if value.is_finite():
+                return value
+            return decimal_value(raw, "size")  # raises ProtocolError
         if isinstance(raw, int):
             return raw
-        return _ZERO if raw == "0" else decimal_value(raw, "size")
+        return decimal_value(raw, "size")  # raises ProtocolError
 
 
 class ObuLevel(BookLevel, frozen=True, gc=False, array_like=True):

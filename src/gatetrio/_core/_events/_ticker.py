@@ -21,20 +21,20 @@ from gatetrio._core._errors import ProtocolError
 # which a user's dict keyed by price reuses (benchmarks/README.md, "Decimal caching"). Level
 # sizes are not cached: they vary too much, and their misses would evict the prices. Decimals
 # are immutable, so sharing one is safe. Bounded: cleared when full.
-_DECIMALS: dict[str, Decimal] = {}
+DECIMALS: dict[str, Decimal] = {}
 DECIMAL_CACHE_LIMIT: Final = 4096
 
 
 def decimal_text(text: str, what: str) -> Decimal:
     """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal."""
     if type(text) is str:
-        value = _DECIMALS.get(text)
+        value = DECIMALS.get(text)
         if value is not None:
             return value
         value = decimal_value(text, what)
-        if len(_DECIMALS) >= DECIMAL_CACHE_LIMIT:
-            _DECIMALS.clear()
-        _DECIMALS[text] = value
+        if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
+            DECIMALS.clear()
+        DECIMALS[text] = value
         return value
     return decimal_value(text, what)
 
