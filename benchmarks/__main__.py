@@ -1,4 +1,6 @@
-"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e]` (all by default).
+"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [read] [book-peers] [peers]`.
+
+All by default; the last three need the `bench` extra (the peers measured in the same run).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -7,9 +9,16 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_book, bench_decode, bench_e2e
+from . import bench_book, bench_book_peers, bench_decode, bench_e2e, bench_peers, bench_read
 
-RUNNERS = {"decode": bench_decode.main, "book": bench_book.main, "e2e": bench_e2e.main}
+RUNNERS = {
+    "decode": bench_decode.main,
+    "book": bench_book.main,
+    "e2e": bench_e2e.main,
+    "read": bench_read.main,
+    "book-peers": bench_book_peers.main,
+    "peers": bench_peers.main,
+}
 
 
 def main(argv: list[str]) -> int:

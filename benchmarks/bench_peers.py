@@ -238,12 +238,12 @@ async def gate_ws_client(url: str, kind: str, tally: Tally) -> None:
     from gate_ws.client import BaseChannel, Configuration, Connection
     from gate_ws.futures import FuturesPublicTradeChannel
 
-    class FuturesObuChannel(BaseChannel):  # not in the SDK: the same shape as its channels
+    class FuturesObuChannel(BaseChannel):  # type: ignore[misc]  # not in the SDK; same shape
         name = "futures.obu"
 
     done = asyncio.Event()
 
-    async def on_message(conn: Any, response: Any) -> None:
+    async def on_message(_conn: Any, response: Any) -> None:
         if response.event != "update":
             return
         tally.started()
@@ -310,12 +310,12 @@ async def picows_client(url: str, kind: str, tally: Tally) -> None:
     decode = msgspec.json.Decoder(PTrades | PObuUpdate).decode
     finished = asyncio.get_running_loop().create_future()
 
-    class Listener(WSListener):  # type: ignore[misc]
+    class Listener(WSListener):
         def on_ws_connected(self, transport: Any) -> None:
             for frame in _subscribe_frames(kind):
                 transport.send(WSMsgType.TEXT, frame.encode())
 
-        def on_ws_frame(self, transport: Any, frame: Any) -> None:
+        def on_ws_frame(self, _transport: Any, frame: Any) -> None:
             if frame.msg_type is not WSMsgType.TEXT:
                 return
             data = frame.get_payload_as_bytes()
@@ -323,7 +323,7 @@ async def picows_client(url: str, kind: str, tally: Tally) -> None:
                 return  # the subscribe acks
             msg = decode(data)
             tally.started()
-            if type(msg) is PTrades:
+            if isinstance(msg, PTrades):
                 for t in msg.result:
                     _ = (t.contract, t.price, t.size, t.create_time, t.create_time_ms)
                     _ = t.is_internal
@@ -418,12 +418,12 @@ def throughput(port: int, kind: str, clients: Sequence[str], rounds: int, messag
     print("| client | msgs/s (median) | min..max | vs gate-ws | vs websockets+json |")
     print("|---|---:|---:|---:|---:|")
     for name in clients:
-        r = rates[name]
+        rs = rates[name]
         g = f"{statistics.median(vs_gate[name]):.2f}" if vs_gate[name] else "-"
         w = f"{statistics.median(vs_ws[name]):.2f}" if vs_ws[name] else "-"
         print(
-            f"| {name} | {statistics.median(r) / 1e3:.1f} k | {min(r) / 1e3:.1f} k.."
-            f"{max(r) / 1e3:.1f} k | {g} | {w} |",
+            f"| {name} | {statistics.median(rs) / 1e3:.1f} k | {min(rs) / 1e3:.1f} k.."
+            f"{max(rs) / 1e3:.1f} k | {g} | {w} |",
             flush=True,
         )
 

@@ -43,7 +43,7 @@ DATA = Path(__file__).resolve().parent / "data"
 KINDS = ("trades", "order_book_update", "obu", "tickers", "book_ticker", "orders")
 SIZE_KEYS = frozenset({"size", "s", "B", "A", "left", "iceberg", "order_size"})
 TICKER_FIELDS = tuple(
-    name for name in dir(Ticker) if not name.startswith("_") and name not in {"contract"}
+    name for name in dir(Ticker) if not name.startswith("_") and name != "contract"
 )
 
 
@@ -166,10 +166,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             ours(frame)
             read_dict(orjson.loads(frame))
 
-        def with_orjson(frame: str) -> None:
+        def with_orjson(frame: str, read_dict: Callable[[Any], None] = read_dict) -> None:
             read_dict(orjson.loads(frame))
 
-        def with_json(frame: str) -> None:
+        def with_json(frame: str, read_dict: Callable[[Any], None] = read_dict) -> None:
             read_dict(json.loads(frame))
 
         runs: dict[str, list[float]] = {"ours": [], "orjson": [], "json": []}
