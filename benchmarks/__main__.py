@@ -1,6 +1,6 @@
-"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [read] [book-peers] [peers]`.
+"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [read] [book-peers] [peers] [memory]`.
 
-All by default; the last three need the `bench` extra (the peers measured in the same run).
+All by default; book-peers and peers need the `bench` extra (the peers measured in the same run).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -9,7 +9,15 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_book, bench_book_peers, bench_decode, bench_e2e, bench_peers, bench_read
+from . import (
+    bench_book,
+    bench_book_peers,
+    bench_decode,
+    bench_e2e,
+    bench_memory,
+    bench_peers,
+    bench_read,
+)
 
 RUNNERS = {
     "decode": bench_decode.main,
@@ -18,6 +26,7 @@ RUNNERS = {
     "read": bench_read.main,
     "book-peers": bench_book_peers.main,
     "peers": bench_peers.main,
+    "memory": bench_memory.main,
 }
 
 

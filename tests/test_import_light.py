@@ -46,3 +46,13 @@ def test_dir_and_unknown_names() -> None:
     assert dir(gatetrio) == sorted(gatetrio.__all__)
     with pytest.raises(AttributeError, match="no_such_name"):
         gatetrio.no_such_name  # noqa: B018
+
+
+def test_internal_modules_import_in_any_order() -> None:
+    # an internal module imported first (as benchmarks and gatetrio.testing do) must not pull
+    # the public surface in half-way through its own import
+    code = (
+        "import gatetrio._shell._live_book as m, gatetrio; "
+        "print(m.book_buffer('400'), gatetrio.LiveOrderBook.__module__)"
+    )
+    assert _run(code) == "64 gatetrio"

@@ -369,7 +369,9 @@ def _load() -> None:
 
 
 def __getattr__(name: str) -> _Any:
-    if name in _SOURCES or name == "channels":
+    if name == "channels":  # the submodule alone: internal modules import it from here
+        return _importlib.import_module("gatetrio.channels")
+    if name in _SOURCES:
         _load()
         return globals()[name]
     raise AttributeError(f"module 'gatetrio' has no attribute {name!r}")

@@ -58,15 +58,20 @@ Method = Literal["auto", "obu", "order_book_update"]
 # A book consumer must see every delta; if it falls this far behind, the overflow shows up as a
 # gap and the book resyncs rather than silently diverging (and is counted in `deltas_dropped`).
 # The driver takes every buffered delta per wake-up (`Subscription.batches`), and the reader
-# yields once a buffer is half full, so a book that keeps up at all never gets near this: the
-# bound is for memory, scaled to the stream's depth (a 400-level delta is ~3 kB; a backlog of
-# 4096 cost 12 MB a book, 15x the book itself: benchmarks/README.md, "Live books").
-BOOK_BUFFER: Final = 256  # deltas, for streams deeper than 50 levels
-SHALLOW_BOOK_BUFFER: Final = 128  # deltas, for 20- and 50-level streams
+# yields once a buffer is half full and pushes at most MAX_BATCH (64) frames per wake-up, so
+# the driver runs before a buffer can fill: the bound is for memory, set so that a full buffer
+# costs about what its book does (a decoded 20-level obu delta is ~3.3 kB, a drained 400-level
+# book ~210 kB; 4096 deltas cost 13 MB a book: benchmarks/README.md, "Live books").
+BOOK_BUFFER: Final = 64  # deltas, for streams deeper than 50 levels
+SHALLOW_BOOK_BUFFER: Final = 32  # deltas, for 20- and 50-level streams
+# Deltas kept while a REST snapshot is fetched (order_book_update): only those after the
+# snapshot's id are used, and the snapshot is newer than what was buffered before it, so
+# dropping the oldest is harmless; this covers a fetch of ~5 s at 20 ms.
+SNAPSHOT_WAIT_BUFFER: Final = 256
 
 
 def book_buffer(level: str) -> int:
-    """The subscription buffer (and REST-wait buffer) of a live book on a `level` stream."""
+    """The subscription buffer of a live book on a `level` stream, in deltas."""
     return BOOK_BUFFER if int(level) > 50 else SHALLOW_BOOK_BUFFER
 
 
@@ -288,7 +293,9 @@ class _RestDriver(_Driver):
         fetch: SnapshotFetcher,
     ) -> None:
         super().__init__(host, contract, level)
-        self.sync: Final = BookSync(contract, max_buffered=self.buffer, reject_crossed=True)
+        self.sync: Final = BookSync(
+            contract, max_buffered=SNAPSHOT_WAIT_BUFFER, reject_crossed=True
+        )
         self.frequency: Final = frequency
         self.fetch: Final = fetch
         self.need_snapshot = trio.Event()
