@@ -1,6 +1,7 @@
-"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [read] [book-peers] [peers] [memory]`.
+"""Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-All by default; book-peers and peers need the `bench` extra (the peers measured in the same run).
+NAMES: decode, book, e2e, read, book-peers, peers, memory; book-peers and peers need the `bench`
+extra (the peers measured in the same run).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
