@@ -1,4 +1,7 @@
-"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [pool]` (all by default).
+"""Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
+
+NAMES: decode, book, e2e, pool, read, book-peers, peers, memory; book-peers and peers need the
+`bench` extra (the peers measured in the same run).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -7,13 +10,26 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_book, bench_decode, bench_e2e, bench_pool
+from . import (
+    bench_book,
+    bench_book_peers,
+    bench_decode,
+    bench_e2e,
+    bench_memory,
+    bench_peers,
+    bench_pool,
+    bench_read,
+)
 
 RUNNERS = {
     "decode": bench_decode.main,
     "book": bench_book.main,
     "e2e": bench_e2e.main,
     "pool": bench_pool.main,
+    "read": bench_read.main,
+    "book-peers": bench_book_peers.main,
+    "peers": bench_peers.main,
+    "memory": bench_memory.main,
 }
 
 

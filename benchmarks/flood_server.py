@@ -7,6 +7,11 @@ its own thread until killed. A connection is parameterised by its request target
 
     ws://127.0.0.1:<port>/v4/ws/usdt?messages=100000&rate=0&stamps=/tmp/x.bin
 
+Optional: `kind=mixed` alternates trade frames with `futures.obu` deltas of ~20 levels (the
+flood starts once both channels are subscribed), `size_decimal=1` sends sizes as strings to
+every client whatever headers it sent (so peers that cannot set `X-Gate-Size-Decimal` get the
+same bytes as gatetrio), `subs=N` waits for N subscribes before the flood.
+
 1. The client subscribes to `futures.trades` (any contract) and gets a proper ack (spec 2.2);
    `futures.ping` gets a `futures.pong` (spec 4.2) for as long as the connection lives.
 2. After the ack the server sends `messages` trade frames (~215 bytes, valid Gate JSON as in the
@@ -97,6 +102,38 @@ class TradeTape:
         return text_frame(payload.encode())
 
 
+class ObuTape:
+    """Deterministic `futures.obu` deltas: ~20 levels near a walking mid, contiguous U..u."""
+
+    def __init__(self, *, contract: str, seed: int = 2) -> None:
+        self.contract = contract
+        self._rng = random.Random(seed)
+        self._mid = 640_000  # ticks of 0.1
+        self._update_id = 121_506_953_482
+
+    def frame(self, wall_ms: int) -> bytes:
+        rng = self._rng
+        self._mid += rng.choice((-2, -1, 0, 0, 0, 1, 2))
+        first = self._update_id + 1
+        self._update_id += rng.randint(1, 20)
+
+        def level(tick: int) -> str:
+            # obu sends [price, size] as strings, with or without X-Gate-Size-Decimal
+            units, frac = divmod(tick, 10)
+            size = 0 if rng.random() < 0.2 else rng.randint(1, 60_000)
+            return f'["{units}.{frac}","{size}"]' if frac else f'["{units}","{size}"]'
+
+        mid = self._mid
+        bids = ",".join(level(mid - k) for k in sorted(rng.sample(range(40), 10)))
+        asks = ",".join(level(mid + 1 + k) for k in sorted(rng.sample(range(40), 10)))
+        payload = (
+            f'{{"time":{wall_ms // 1000},"time_ms":{wall_ms},"channel":"futures.obu",'
+            f'"event":"update","result":{{"t":{wall_ms},"s":"ob.{self.contract}.400",'
+            f'"U":{first},"u":{self._update_id},"b":[{bids}],"a":[{asks}]}}}}'
+        )
+        return text_frame(payload.encode())
+
+
 class Session:
     """One client connection: handshake, control replies on a reader thread, the flood here."""
 
@@ -105,6 +142,8 @@ class Session:
         self.ws = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
         self.replies: queue.SimpleQueue[bytes] = queue.SimpleQueue()
         self.subscribed = threading.Event()
+        self.subscribes = 0
+        self.wanted = 1  # subscribes before the flood
         self.closed = threading.Event()
         self.contract = CONTRACT
         self.conn_id = os.urandom(8).hex()
@@ -114,6 +153,9 @@ class Session:
             params, size_decimal = self._handshake()
             if params is None:
                 return
+            size_decimal = size_decimal or params.get("size_decimal") == "1"
+            mixed = params.get("kind") == "mixed"
+            self.wanted = int(params.get("subs", "2" if mixed else "1"))
             threading.Thread(target=self._read_loop, daemon=True).start()
             while not self.subscribed.wait(0.05):
                 if self.closed.is_set():
@@ -123,10 +165,11 @@ class Session:
             tape = TradeTape(contract=self.contract, size_decimal=size_decimal)
             messages = int(params.get("messages", "100000"))
             rate = float(params.get("rate", "0"))
+            obu = ObuTape(contract=self.contract) if mixed else None
             if rate > 0:
                 self._paced(tape, messages, rate, params.get("stamps", ""))
             else:
-                self._flood(tape, messages)
+                self._flood(tape, messages, obu)
             while not self.closed.wait(0.05):
                 self._send_replies()
         except OSError:
@@ -205,10 +248,12 @@ class Session:
         else:
             return
         self.replies.put(self.ws.send(ws_events.TextMessage(json.dumps(reply))))
-        if channel == "futures.trades" and request.get("event") == "subscribe":
-            if request.get("payload"):
+        if request.get("event") == "subscribe":
+            if channel == "futures.trades" and request.get("payload"):
                 self.contract = str(request["payload"][0])
-            self.subscribed.set()
+            self.subscribes += 1
+            if self.subscribes >= self.wanted:
+                self.subscribed.set()
 
     def _send_replies(self) -> None:
         while True:
@@ -218,12 +263,22 @@ class Session:
                 return
             self.sock.sendall(data)
 
-    def _flood(self, tape: TradeTape, messages: int) -> None:
+    def _flood(self, tape: TradeTape, messages: int, obu: ObuTape | None = None) -> None:
+        # mixed (obu given): even frames are trades, odd ones obu deltas; trade ids stay
+        # contiguous over the trades alone
         sent = 0
         while sent < messages and not self.closed.is_set():
             wall_ms = time.time_ns() // 1_000_000
             count = min(BATCH, messages - sent)
-            batch = b"".join(tape.frame(sent + i, wall_ms) for i in range(count))
+            if obu is None:
+                batch = b"".join(tape.frame(sent + i, wall_ms) for i in range(count))
+            else:
+                batch = b"".join(
+                    tape.frame((sent + i) // 2, wall_ms)
+                    if (sent + i) % 2 == 0
+                    else obu.frame(wall_ms)
+                    for i in range(count)
+                )
             self._send_replies()
             self.sock.sendall(batch)
             sent += count

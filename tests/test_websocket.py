@@ -729,9 +729,9 @@ async def _serve_burst(server: RawServer, burst: int) -> None:
             pass
 
 
-@pytest.mark.parametrize("batch_consumer", [False, True])
+@pytest.mark.parametrize("consumer", ["item", "nowait", "batch"])
 async def test_client_delivers_every_frame_of_a_burst(
-    autojump_clock: trio.testing.MockClock, batch_consumer: bool
+    autojump_clock: trio.testing.MockClock, consumer: str
 ) -> None:
     """A burst of many frames per read reaches the consumer whole and in order.
 
@@ -756,8 +756,11 @@ async def test_client_delivers_every_frame_of_a_burst(
         ):
             got: list[int] = []
             while len(got) < burst:
+                if consumer == "batch":
+                    got.extend(t.id - BURST_ID for t in await trades.receive_batch())
+                    continue
                 items = [await trades.receive()]
-                if batch_consumer:
+                if consumer == "nowait":
                     with contextlib.suppress(trio.WouldBlock):
                         while True:
                             items.append(trades.receive_nowait())

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final, Literal, final
+from typing import TYPE_CHECKING, Final, Literal, TypeVar, final
 from urllib.parse import urlsplit
 
 import attrs
@@ -42,10 +42,13 @@ from gatetrio._core._requests import check_contract
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:
-    from gatetrio._core._events import BookDelta, ObuDelta
+    from gatetrio._core._events import BookDelta
+    from gatetrio._core._requests import ChannelSpec
 
     from ._book_host import BookHost
-    from ._subscription import Subscription
+    from ._subscription import Subscription, SubscriptionStatistics
+
+T = TypeVar("T")
 
 SnapshotFetcher = Callable[[str, int], Awaitable[Mapping[str, object]]]
 """`await fetch(contract, limit)` -> the REST order-book JSON (`id`, `bids`, `asks`, ...)."""
@@ -53,8 +56,25 @@ SnapshotFetcher = Callable[[str, int], Awaitable[Mapping[str, object]]]
 Method = Literal["auto", "obu", "order_book_update"]
 
 # A book consumer must see every delta; if it falls this far behind, the overflow shows up as a
-# gap and the book resyncs rather than silently diverging.
-BOOK_BUFFER: Final = 4096
+# gap and the book resyncs rather than silently diverging (and is counted in `deltas_dropped`).
+# The driver takes every buffered delta per wake-up (`Subscription.batches`), and the reader
+# yields once a buffer is half full and pushes at most MAX_BATCH (64) frames per wake-up, so
+# the driver runs before a buffer can fill: the bound is for memory, set so that a full buffer
+# costs about what its book does (a decoded 20-level obu delta is ~3.3 kB, a drained 400-level
+# book ~210 kB; 4096 deltas cost 13 MB a book: benchmarks/README.md, "Live books").
+BOOK_BUFFER: Final = 64  # deltas, for streams deeper than 50 levels
+SHALLOW_BOOK_BUFFER: Final = 32  # deltas, for 20- and 50-level streams
+# Deltas kept while a REST snapshot is fetched (order_book_update): only those after the
+# snapshot's id are used, and the snapshot is newer than what was buffered before it, so
+# dropping the oldest is harmless; this covers a fetch of ~5 s at 20 ms.
+SNAPSHOT_WAIT_BUFFER: Final = 256
+
+
+def book_buffer(level: str) -> int:
+    """The subscription buffer of a live book on a `level` stream, in deltas."""
+    return BOOK_BUFFER if int(level) > 50 else SHALLOW_BOOK_BUFFER
+
+
 SNAPSHOT_RETRY_INITIAL: Final = 0.2
 SNAPSHOT_RETRY_MAX: Final = 5.0
 
@@ -169,6 +189,14 @@ class _Driver:
         self.changed = trio.Event()
         """Set (and replaced) on every change readers may want: an update, a resync."""
         self.resyncs = 0
+        self.buffer = book_buffer(level)
+        self.dropped = 0  # deltas lost outside the sync: overflowed, or left behind on a resync
+        self.live: Callable[[], SubscriptionStatistics] | None = None  # of the one in use
+
+    def live_dropped(self) -> int:
+        """Drops so far by the subscription in use (added to `dropped` when it ends)."""
+        live = self.live
+        return 0 if live is None else live().messages_dropped
 
     def notify(self) -> None:
         self.changed.set()
@@ -178,6 +206,19 @@ class _Driver:
         self.resyncs += 1
         self.notify()
         self.host.report_resync(self.contract, reason)
+
+    @contextlib.asynccontextmanager
+    async def subscription(self, spec: ChannelSpec[T]) -> AsyncIterator[Subscription[T]]:
+        """The book's subscription; what it drops (overflow) is added to `dropped`."""
+        async with self.host.subscribe(
+            spec, buffer=self.buffer, overflow=OverflowPolicy.DROP_OLDEST
+        ) as sub:
+            self.live = sub.statistics
+            try:
+                yield sub
+            finally:
+                self.dropped += sub.statistics().messages_dropped
+                self.live = None
 
 
 @final
@@ -189,7 +230,6 @@ class _ObuDriver(_Driver):
     def __init__(self, host: BookHost, contract: str, level: str) -> None:
         super().__init__(host, contract, level)
         self.sync: Final = ObuSync(contract)
-        self.subscription: Subscription[ObuDelta] | None = None
 
     @property
     def ready(self) -> bool:
@@ -203,20 +243,28 @@ class _ObuDriver(_Driver):
 
     async def run(self) -> None:
         sync = self.sync
+        feed = sync.feed
+        applied_status = ObuStatus.APPLIED
         spec = channels.obu(self.contract, level=int(self.level))
         while True:
             reason = "the obu subscription ended"
-            async with self.host.subscribe(
-                spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
-            ) as sub:
-                self.subscription = sub
-                async for delta in sub:
-                    status = sync.feed(delta)
-                    if status is ObuStatus.APPLIED:
-                        self.notify()
-                    elif status.needs_resync:  # the book is cleared already
-                        reason = sync.last_resync
-                        break
+            async with self.subscription(spec) as sub:
+                async for batch in sub.batches(self.buffer):
+                    # readers are woken once per batch: they read the book, not each delta
+                    applied = False
+                    for index, delta in enumerate(batch):
+                        status = feed(delta)
+                        if status is applied_status:
+                            applied = True
+                        elif status.needs_resync:  # the book is cleared already
+                            reason = sync.last_resync
+                            self.dropped += len(batch) - index - 1
+                            break
+                    else:
+                        if applied:
+                            self.notify()
+                        continue
+                    break
             sync.reset()  # a subscription that ended leaves the book loaded but stale
             self.resync(reason)
 
@@ -236,17 +284,17 @@ class _ObuDriver(_Driver):
             snapshots_fetched=counts.snapshots,
             snapshot_errors=0,
             duplicates_skipped=counts.duplicates,
-            deltas_dropped=counts.waiting_dropped,
+            deltas_dropped=counts.waiting_dropped + self.dropped + self.live_dropped(),
             waiting=self._waiting(),
         )
 
     def _waiting(self) -> str:
         if self.ready:
             return ""
-        sub = self.subscription
-        if sub is None:
+        live = self.live
+        if live is None:
             return "subscribing"
-        stats = sub.statistics()
+        stats = live()
         if not stats.ready:
             return "waiting for the subscribe ack"
         if stats.silent and stats.messages_received == 0:
@@ -273,7 +321,9 @@ class _RestDriver(_Driver):
         fetch: SnapshotFetcher,
     ) -> None:
         super().__init__(host, contract, level)
-        self.sync: Final = BookSync(contract, max_buffered=BOOK_BUFFER, reject_crossed=True)
+        self.sync: Final = BookSync(
+            contract, max_buffered=SNAPSHOT_WAIT_BUFFER, reject_crossed=True
+        )
         self.frequency: Final = frequency
         self.fetch: Final = fetch
         self.need_snapshot = trio.Event()
@@ -294,18 +344,18 @@ class _RestDriver(_Driver):
 
     async def run(self) -> None:
         spec = channels.order_book_update(self.contract, frequency=self.frequency, level=self.level)
-        async with (
-            self.host.subscribe(
-                spec, buffer=BOOK_BUFFER, overflow=OverflowPolicy.DROP_OLDEST
-            ) as sub,
-            trio.open_nursery() as nursery,
-        ):
+        async with self.subscription(spec) as sub, trio.open_nursery() as nursery:
             nursery.start_soon(self._run_fetcher)
-            async for delta in sub:
-                self._feed(delta)
+            async for batch in sub.batches(self.buffer):
+                applied = False
+                for delta in batch:
+                    applied = self._feed(delta) or applied
+                if applied:  # readers are woken once per batch
+                    self.notify()
             nursery.cancel_scope.cancel(reason="the order_book_update subscription ended")
 
-    def _feed(self, delta: BookDelta) -> None:
+    def _feed(self, delta: BookDelta) -> bool:
+        """Feed one delta; True when it changed a synced book (readers to be woken)."""
         sync = self.sync
         before, update_id = sync.status, sync.book.update_id
         try:
@@ -313,13 +363,13 @@ class _RestDriver(_Driver):
         except ProtocolError as exc:  # the sync has reset itself and counted it
             self.resync(str(exc))
             self.need_snapshot.set()
-            return
+            return False
         if status is SyncStatus.NEED_SNAPSHOT:
             if before is not SyncStatus.NEED_SNAPSHOT:  # a gap, too old, or crossed
                 self.resync(sync.last_resync)
             self.need_snapshot.set()
-        elif status is SyncStatus.SYNCED and sync.book.update_id != update_id:
-            self.notify()
+            return False
+        return status is SyncStatus.SYNCED and sync.book.update_id != update_id
 
     async def _run_fetcher(self) -> None:
         backoff = Backoff(
@@ -368,7 +418,7 @@ class _RestDriver(_Driver):
             snapshots_fetched=self.snapshots,
             snapshot_errors=self.snapshot_errors,
             duplicates_skipped=counts.duplicates,
-            deltas_dropped=counts.deltas_dropped,
+            deltas_dropped=counts.deltas_dropped + self.dropped + self.live_dropped(),
         )
 
 

@@ -64,7 +64,7 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
                 for output in receive_text(text, now=now, generation=generation, wall_time=wall):
                     if type(output) is Delivery:
                         feed = feeds.get(output.sub_id)
-                        if feed is not None and feed.push(output.item):
+                        if feed is not None and feed.push(output.item, now):
                             crowded = True
                     else:
                         handle(output)

@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import collections
 import enum
-from typing import TYPE_CHECKING, Generic, TypeVar, final
+from typing import TYPE_CHECKING, Final, Generic, TypeVar, final
 
 import attrs
 import trio
 
-from gatetrio._core._errors import GateTrioError, SubscriptionOverflow
+from gatetrio._core._errors import GateTrioError, SubscriptionOverflow, UsageError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -31,6 +31,12 @@ if TYPE_CHECKING:
     from gatetrio._core._requests import ChannelSpec
 
 T = TypeVar("T")
+
+DEFAULT_BATCH: Final = 256  # items per `receive_batch` / `batches` at most, unless told
+# `async for item in sub` yields to the scheduler at least this often while items are buffered
+# (and always when it waits); `receive()` yields on every call (benchmarks/README.md, "The
+# per-item consumer").
+YIELD_EVERY: Final = 16
 
 
 class OverflowPolicy(enum.Enum):
@@ -57,6 +63,9 @@ class SubscriptionStatistics:
     `ready`: acked on the current connection (False while reconnecting). `silent`: no data for
     the client's `silence_timeout`; `silences` counts such spells. `last_latency_ms`: local wall
     clock minus the exchange's `time_ms` of the latest frame, in milliseconds.
+    `backlog_seconds`: how long the buffer has held items without the consumer emptying it
+    (trio clock; 0.0 when empty). A consumer that keeps up empties it every wake-up, so this
+    stays near zero; one that falls behind shows a growing age here before it loses items.
     """
 
     channel: str
@@ -79,14 +88,28 @@ class SubscriptionStatistics:
     """Spells of such silence (count)."""
     last_latency_ms: float | None
     """Milliseconds: local wall clock minus the exchange's `time_ms` of the latest frame."""
+    backlog_seconds: float = 0.0
+
+
+def _check_max(max: object) -> None:  # noqa: A002
+    if type(max) is not int or max < 1:
+        raise UsageError(f"max must be a positive int (items per batch), not {max!r}")
 
 
 def _no_status() -> SubscriptionStatus | None:
     return None
 
 
+def _now() -> float:
+    try:
+        return trio.current_time()
+    except RuntimeError:  # pushed outside trio.run (unit tests): the backlog reads as new
+        return float("inf")
+
+
 class _State(Generic[T]):
     __slots__ = (
+        "backlog_since",
         "closed",
         "dropped",
         "ended",
@@ -100,6 +123,7 @@ class _State(Generic[T]):
         "received",
         "spec",
         "status",
+        "unyielded",
     )
 
     def __init__(
@@ -122,6 +146,8 @@ class _State(Generic[T]):
         self.received = 0
         self.dropped = 0
         self.peak = 0
+        self.backlog_since = 0.0  # trio time the buffer last went from empty to non-empty
+        self.unyielded = 0  # items `async for` took since it last yielded to the scheduler
 
 
 def open_subscription(
@@ -149,9 +175,11 @@ class SubscriptionFeed(Generic[T]):
     def __init__(self, state: _State[T]) -> None:
         self._state = state
 
-    def push(self, item: T) -> bool:
+    def push(self, item: T, now: float | None = None) -> bool:
         """Buffer one item without blocking; raises SubscriptionOverflow for the FAIL policy.
 
+        `now` is the trio time (the reader passes the one it read for its batch; read here
+        only when the buffer was empty and it is not given): it dates the backlog.
         Returns True when the buffer is more than half full: the reader then yields to the
         scheduler before pushing more (`_shell/_reader.py`), because a consumer takes one item
         per scheduler pass and a reader pushing a batch per pass would overflow it.
@@ -162,6 +190,8 @@ class SubscriptionFeed(Generic[T]):
             state.dropped += 1
             return False
         items = state.items
+        if not items:
+            state.backlog_since = _now() if now is None else now
         policy = state.overflow
         if policy is OverflowPolicy.CONFLATE:
             if items:
@@ -247,6 +277,64 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             raise trio.EndOfChannel
         raise trio.WouldBlock
 
+    def receive_batch_nowait(self, max: int = DEFAULT_BATCH) -> list[T]:  # noqa: A002
+        """Return up to `max` buffered items, oldest first, or raise trio.WouldBlock if none.
+
+        Raises EndOfChannel (or why the subscription failed) once ended and drained, like
+        `receive_nowait`.
+        """
+        state = self._state
+        items = state.items
+        if items and not state.closed:
+            if len(items) <= max:
+                batch = list(items)
+                items.clear()
+                return batch
+            popleft = items.popleft
+            return [popleft() for _ in range(max)]
+        _check_max(max)
+        return [self.receive_nowait()]  # raises: closed, ended or empty
+
+    async def receive_batch(self, max: int = DEFAULT_BATCH) -> list[T]:  # noqa: A002
+        """Wait for at least one item, then return every buffered item up to `max`.
+
+        The batch form of `receive`: one scheduler pass per batch instead of one per item, so a
+        consumer that falls behind catches up in a few wake-ups. Overflow policies and drop
+        counts are the subscription's, unchanged. Cancellation is atomic like `receive`'s:
+        either a batch is returned or Cancelled is raised and the buffer is unchanged.
+
+        Raises:
+            UsageError: `max` is not a positive int.
+        """
+        _check_max(max)
+        await trio.lowlevel.checkpoint_if_cancelled()
+        try:
+            batch = self.receive_batch_nowait(max)
+        except trio.WouldBlock:
+            pass
+        else:
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return batch
+        lot = self._state.lot
+        while True:
+            await lot.park()  # a yield already: return without a second checkpoint
+            try:
+                return self.receive_batch_nowait(max)
+            except trio.WouldBlock:
+                continue
+
+    def batches(self, max: int = DEFAULT_BATCH) -> Batches[T]:  # noqa: A002
+        """`async for batch in sub.batches():` each non-empty batch of `receive_batch(max)`.
+
+        Ends when the subscription ends (or raises why it failed), like `async for item in sub`.
+        An iterator object, not an async generator: leaving the loop early needs no cleanup.
+
+        Raises:
+            UsageError: `max` is not a positive int.
+        """
+        _check_max(max)
+        return Batches(self, max)
+
     async def receive(self) -> T:
         """Wait for the next item.
 
@@ -271,12 +359,34 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             except trio.WouldBlock:
                 continue
 
+    async def __anext__(self) -> T:
+        """`async for item in sub`: like `receive()`, with fewer scheduler round trips.
+
+        Every item is a cancellation point (cancellation stays atomic: an item is returned or
+        Cancelled is raised with the buffer unchanged). While items are already buffered, only
+        every YIELD_EVERY-th one also yields to the scheduler: a yield per item was the per-item
+        consumer's largest cost, and the reader, which refills the buffer, runs at the next
+        yield anyway. A loop body that awaits anything yields there too.
+        """
+        state = self._state
+        if state.items and state.unyielded < YIELD_EVERY and not state.closed:
+            await trio.lowlevel.checkpoint_if_cancelled()  # no yield unless cancelled
+            if state.items and not state.closed:  # (checked again: cancellation may yield)
+                state.unyielded += 1
+                return state.items.popleft()
+        state.unyielded = 0
+        try:
+            return await self.receive()
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None
+
     async def aclose(self) -> None:
         """Close the consumer side (idempotent): buffered items are dropped and nothing more is
         buffered. The subscription itself ends with its `async with` block.
         """
         state = self._state
         state.closed = True
+        state.dropped += len(state.items)  # every drop counted: nobody will read these
         state.items.clear()
         state.lot.unpark_all()
         await trio.lowlevel.checkpoint()
@@ -295,4 +405,25 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
             silent=status is not None and status.silent,
             silences=0 if status is None else status.silences,
             last_latency_ms=None if status is None else status.last_latency_ms,
+            backlog_seconds=max(0.0, _now() - state.backlog_since) if state.items else 0.0,
         )
+
+
+@final
+class Batches(Generic[T]):
+    """What `Subscription.batches()` returns: an async iterator of non-empty lists of items."""
+
+    __slots__ = ("_max", "_sub")
+
+    def __init__(self, sub: Subscription[T], max: int) -> None:  # noqa: A002
+        self._sub = sub
+        self._max = max
+
+    def __aiter__(self) -> Batches[T]:
+        return self
+
+    async def __anext__(self) -> list[T]:
+        try:
+            return await self._sub.receive_batch(self._max)
+        except trio.EndOfChannel:
+            raise StopAsyncIteration from None

@@ -55,15 +55,22 @@ from ._schema import FieldSpec as FieldSpec
 from ._schema import Int64 as Int64  # how msgspec sees every `int` field: Gate's are int64
 from ._schema import find_records, resolve_annotations
 from ._schema import record_fields as record_fields
+from ._ticker import DECIMALS, decimal_text, decimal_value
 from ._ticker import Ticker as Ticker
 from ._ticker import _TickerText as _TickerText
-from ._ticker import decimal_text
 
 Size: TypeAlias = int | Decimal
 
 
+_ZERO = Decimal(0)  # the size of a deleted level, shared
+
+
 def _size(raw: int | str) -> Size:
-    return raw if isinstance(raw, int) else decimal_text(raw, "size")
+    if isinstance(raw, int):
+        return raw
+    if raw == "0":  # a deleted level: about a fifth of all obu levels
+        return _ZERO
+    return decimal_value(raw, "size")
 
 
 class BookLevel(msgspec.Struct, frozen=True, gc=False):
@@ -71,19 +78,40 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
 
     Levels are the most numerous objects on the hot path, so they keep Gate's text: the text is
     validated when converted, and `.price` and `.size` raise `ProtocolError` on a malformed value
-    (a new Decimal per access; the order book caches its conversions).
+    (prices go through a bounded text->Decimal cache shared by all levels and tickers).
     """
 
     p: str
     s: int | str
 
+    # Both reads are inlined (no helper call on the usual path): they are the hot reads of a
+    # consumer that reads every level (benchmarks/README.md, "Decimal caching").
+
     @property
     def price(self) -> Decimal:
-        return decimal_text(self.p, "price")
+        text = self.p
+        if type(text) is str:
+            value = DECIMALS.get(text)
+            if value is not None:
+                return value
+        return decimal_text(text, "price")
 
     @property
     def size(self) -> Size:
-        return _size(self.s)
+        raw = self.s
+        if type(raw) is str:
+            if raw == "0":
+                return _ZERO
+            try:
+                value = Decimal(raw)
+            except ArithmeticError:
+                return decimal_value(raw, "size")  # raises ProtocolError
+            if value.is_finite():
+                return value
+            return decimal_value(raw, "size")  # raises ProtocolError
+        if isinstance(raw, int):
+            return raw
+        return decimal_value(raw, "size")  # raises ProtocolError
 
 
 class ObuLevel(BookLevel, frozen=True, gc=False, array_like=True):

@@ -15,8 +15,33 @@ import msgspec
 
 from gatetrio._core._errors import ProtocolError
 
+# Parsed text -> Decimal, shared by every level price and ticker read: prices are read again
+# and again with the same few texts, and a hit (one dict lookup) costs a fifth of
+# `Decimal(text)` plus the finiteness check; a cached Decimal also keeps its computed hash,
+# which a user's dict keyed by price reuses (benchmarks/README.md, "Decimal caching"). Level
+# sizes are not cached: they vary too much, and their misses would evict the prices. Decimals
+# are immutable, so sharing one is safe. Bounded: cleared when full.
+DECIMALS: dict[str, Decimal] = {}
+DECIMAL_CACHE_LIMIT: Final = 4096
+
 
 def decimal_text(text: str, what: str) -> Decimal:
+    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal."""
+    if type(text) is str:
+        value = DECIMALS.get(text)
+        if value is not None:
+            return value
+        value = decimal_value(text, what)
+        if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
+            DECIMALS.clear()
+        DECIMALS[text] = value
+        return value
+    return decimal_value(text, what)
+
+
+def decimal_value(text: str, what: str) -> Decimal:
+    """`Decimal(text)`, uncached (sizes: too varied to be worth caching); ProtocolError if not
+    a finite decimal."""
     # Text fields kept for speed (levels, tickers) are validated when converted, so a malformed
     # server value still surfaces as ProtocolError, never as decimal.InvalidOperation.
     try:
@@ -120,9 +145,10 @@ class Ticker:
 
     A ticker carries ~14 decimal fields, and converting them all while decoding costs more than
     the rest of the frame (benchmarks/README.md, "Decode"). So a Ticker keeps Gate's text and
-    converts a field when it is read: `ticker.last` is a fresh `Decimal` on each access (bind it
-    to a name if you read it in a loop), and a malformed value raises `ProtocolError` there
-    rather than in `decode_message`. Equality and hashing compare the wire text.
+    converts a field when it is read (through a bounded text->Decimal cache shared by all
+    tickers and levels, so reading the same text again is a dict lookup), and a malformed value
+    raises `ProtocolError` there rather than in `decode_message`. Equality and hashing compare
+    the wire text.
 
     Build one with Decimals or decimal strings: `Ticker("BTC_USDT", Decimal("63964.7"))`.
     """

@@ -21,7 +21,13 @@ import trio
 from gatetrio._core._errors import ConnectionLost, UsageError
 from gatetrio._shell._excgroups import collapse, only_of
 
-from ._errors import TRANSPORT_ERRORS, connection_lost, describe, map_transport_errors
+from ._errors import (
+    TRANSPORT_ERRORS,
+    connection_lost,
+    describe,
+    is_transport_error,
+    map_transport_errors,
+)
 from ._wsproto import MAX_MESSAGE_SIZE, WebSocket, connect_websocket
 
 if TYPE_CHECKING:
@@ -36,6 +42,7 @@ __all__ = [
     "WebSocketLike",
     "connection_lost",
     "default_connector",
+    "is_transport_error",
     "make_connector",
     "map_transport_errors",
     "open_connection",
@@ -202,7 +209,7 @@ async def _host_connection(
                 raise error from exc  # KeyboardInterrupt wins; one ConnectionLost is itself
         else:
             error = exc
-        if isinstance(error, TRANSPORT_ERRORS):  # e.g. trio-websocket's reader task's
+        if is_transport_error(error):  # e.g. trio-websocket's reader task's
             raise connection_lost("connect", error) from exc
         # a connector that fails in its own way is a connection that failed: reconnect
         raise ConnectionLost(f"websocket failed: {describe(error)}") from exc

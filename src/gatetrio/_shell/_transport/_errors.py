@@ -13,6 +13,11 @@ prefixed with the operation that failed:
 `map_transport_errors(operation)` is the context manager the transports and connectors use;
 `TRANSPORT_ERRORS` the tuple for an `except`; `connection_lost` builds the exception. The first
 row that matches wins, so subclasses come before their bases. Always `raise ... from exc`.
+
+trio-websocket's rows (only its adapter in `gatetrio.testing` raises them) are looked up when
+trio-websocket has been imported by someone, never imported here: the client does not load it
+(benchmarks/README.md, "Import time"). `is_transport_error` and `map_transport_errors` include
+them; the `TRANSPORT_ERRORS` tuple, for the own transport's `except` clauses, does not.
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import sys
 from typing import TYPE_CHECKING, Final
 
 import trio
-import trio_websocket
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from gatetrio._core._errors import ConnectionLost
@@ -31,7 +36,13 @@ from gatetrio._core._errors import ConnectionLost
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
 
-__all__ = ["TRANSPORT_ERRORS", "connection_lost", "describe", "map_transport_errors"]
+__all__ = [
+    "TRANSPORT_ERRORS",
+    "connection_lost",
+    "describe",
+    "is_transport_error",
+    "map_transport_errors",
+]
 
 
 def _text(exc: BaseException) -> str:
@@ -107,10 +118,9 @@ def _os_error(exc: BaseException, host: str | None) -> str:
     return str(exc) or type(exc).__name__
 
 
-_ROWS: Final[tuple[tuple[type[Exception], Callable[[BaseException, str | None], str]], ...]] = (
-    (trio_websocket.ConnectionRejected, _rejected),
-    (trio_websocket.HandshakeError, _handshake),
-    (trio_websocket.ConnectionClosed, _closed),
+_Row = tuple[type[Exception], "Callable[[BaseException, str | None], str]"]
+
+_ROWS: Final[tuple[_Row, ...]] = (
     (socket.gaierror, _resolution),
     (ssl.SSLCertVerificationError, _certificate),
     (ssl.SSLError, _tls),
@@ -124,12 +134,30 @@ _ROWS: Final[tuple[tuple[type[Exception], Callable[[BaseException, str | None], 
 
 TRANSPORT_ERRORS: Final[tuple[type[Exception], ...]] = tuple(kind for kind, _ in _ROWS)
 """What a connection or a dial raises when it is gone or cannot be made; all become
-ConnectionLost (gatetrio's own WebSocket raises ConnectionLost itself)."""
+ConnectionLost (gatetrio's own WebSocket raises ConnectionLost itself). trio-websocket's errors
+are not in it: use `is_transport_error` where they can occur."""
+
+
+def _rows() -> tuple[_Row, ...]:
+    module = sys.modules.get("trio_websocket")
+    if module is None:  # nobody imported it, so nothing can raise its errors
+        return _ROWS
+    return (
+        (module.ConnectionRejected, _rejected),
+        (module.HandshakeError, _handshake),
+        (module.ConnectionClosed, _closed),
+        *_ROWS,
+    )
+
+
+def is_transport_error(exc: BaseException) -> bool:
+    """Whether `exc` is a row of the table (trio-websocket's errors included)."""
+    return any(isinstance(exc, kind) for kind, _ in _rows())
 
 
 def describe(exc: BaseException, *, host: str | None = None) -> str:
-    """What `exc` means for the connection, in words (the `_ROWS` row that matches it)."""
-    for kind, say in _ROWS:
+    """What `exc` means for the connection, in words (the table row that matches it)."""
+    for kind, say in _rows():
         if isinstance(exc, kind):
             return say(exc, host)
     return _text(exc)
@@ -157,5 +185,7 @@ def map_transport_errors(operation: str, *, host: str | None = None) -> Iterator
     """
     try:
         yield
-    except TRANSPORT_ERRORS as exc:
+    except Exception as exc:
+        if not is_transport_error(exc):
+            raise
         raise connection_lost(operation, exc, host=host) from exc

@@ -1,4 +1,4 @@
-"""gatetrio's own WebSocket client: wsproto driven by the task that reads, no background task.
+"""gatetrio's own WebSocket client, driven by the task that reads, no background task.
 
     connect_websocket(stream, host=..., resource=..., headers=...)  the client handshake
     └─ WebSocket
@@ -15,6 +15,10 @@ messages wait in a deque until `receive_nowait` or `get_message` takes them. Not
 while parsed messages are waiting, so a slow caller still pushes back on the server through
 TCP, and at most one chunk's worth of messages is held.
 
+The handshake is wsproto's (h11 underneath). After it, frames are parsed by `_frames.FrameParser`
+and built by `_frames.client_frame`: wsproto's per-frame machinery was the largest cost of a
+flood (benchmarks/README.md, "Receive-side framing"); the parser is fuzzed against wsproto.
+
 Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
 protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
 there is a foreign exception, worded by the one table in `_errors.py`. Concurrent
@@ -30,34 +34,21 @@ from typing import TYPE_CHECKING, Final, final
 
 import trio
 from wsproto import ConnectionType, WSConnection
-from wsproto.connection import ConnectionState
-from wsproto.events import (
-    AcceptConnection,
-    BytesMessage,
-    CloseConnection,
-    Ping,
-    RejectConnection,
-    RejectData,
-    Request,
-    TextMessage,
-)
+from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 
 from gatetrio._core._errors import ConnectionLost
 
 from ._errors import TRANSPORT_ERRORS, connection_lost
+from ._frames import BINARY, MESSAGE_TOO_BIG, PONG, TEXT, FrameParser, client_frame, close_frame
 
 log: Final = logging.getLogger("gatetrio.transport")
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from wsproto.connection import Connection
-
 RECEIVE_SIZE: Final = 65536  # one wake-up takes in up to ~300 trade frames
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024  # a 400-level obu snapshot is ~20 kB; allow headroom
 MAX_REJECT_BODY: Final = 65536  # bytes of a refused handshake's body read (and ignored)
-
-MESSAGE_TOO_BIG: Final = 1009
 
 
 def _closed(code: int, reason: str | None) -> str:
@@ -115,21 +106,38 @@ async def _handshake(
         extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
     )
     await stream.send_all(ws.send(request))
+    received = b""
     while True:
         data = bytes(await stream.receive_some(RECEIVE_SIZE))
+        received += data
         ws.receive_data(data or None)  # None: EOF
         for event in ws.events():
             if isinstance(event, AcceptConnection):
-                connection = ws.connection
-                if connection is None:  # pragma: no cover - wsproto sets it on accept
-                    raise ConnectionLost("connect: wsproto accepted without a connection")
-                return WebSocket(stream, connection, max_message_size=max_message_size)
+                return WebSocket(
+                    stream, _after_response(received), max_message_size=max_message_size
+                )
             if isinstance(event, RejectConnection):
                 if event.has_body:
                     await _skip_reject_body(stream, ws)
                 raise ConnectionLost(f"handshake: HTTP {event.status_code}")
         if not data:
             raise ConnectionLost("connect: connection closed during the handshake")
+
+
+def _after_response(received: bytes) -> bytes:
+    """The bytes behind the 101 response (frames the server sent right after it).
+
+    wsproto has accepted, so `received` holds the whole response; a 101 has no body, so the
+    frames start after the blank line ending its header block (after any 1xx before it).
+    """
+    start = 0
+    while True:
+        end = received.find(b"\r\n\r\n", start)
+        if end < 0:  # pragma: no cover - wsproto accepted a complete response
+            return b""
+        if received[start : start + 13].split(b" ")[1:2] == [b"101"]:
+            return received[end + 4 :]
+        start = end + 4
 
 
 async def _skip_reject_body(stream: trio.abc.Stream, ws: WSConnection) -> None:
@@ -161,32 +169,28 @@ class WebSocket:
     __slots__ = (
         "_changed",
         "_closing",
-        "_conn",
-        "_fragment_size",
-        "_fragments",
         "_getting",
         "_lost",
         "_lost_cause",
         "_max_message_size",
         "_messages",
         "_outgoing",
+        "_parser",
         "_receiving",
         "_send_lock",
+        "_sent_close",
         "_stream",
         "_unparsed",
         "endpoint",
     )
 
-    def __init__(
-        self, stream: trio.abc.Stream, connection: Connection, *, max_message_size: int
-    ) -> None:
+    def __init__(self, stream: trio.abc.Stream, unparsed: bytes, *, max_message_size: int) -> None:
         self._stream = stream
-        self._conn = connection
         self.endpoint = ""  # the URL dialed; connect_websocket sets it
         self._max_message_size = max_message_size
         self._messages: collections.deque[str | bytes] = collections.deque()
-        self._fragments: list[str | bytes] = []  # of the message being assembled
-        self._fragment_size = 0
+        self._parser = FrameParser(self._messages, max_message_size=max_message_size)
+        self._sent_close = False  # our close frame is out: no pong, nothing more sent
         self._outgoing = bytearray()  # control replies queued while the send lock was taken
         self._send_lock = trio.Lock()
         self._lost: str | None = None  # set once nothing more will be read: why
@@ -195,8 +199,8 @@ class WebSocket:
         self._getting = False  # a task is inside get_message()
         self._receiving = False  # a task is inside receive_some()
         self._changed: trio.Event | None = None  # set when a receive ends or a reader leaves
-        # the handshake's response may have arrived with frames behind it, already in wsproto
-        self._unparsed = True
+        # the handshake's response may have arrived with frames behind it
+        self._unparsed = unparsed
 
     @property
     def close_reason(self) -> str | None:
@@ -242,10 +246,10 @@ class WebSocket:
             raise trio.WouldBlock from None
 
     async def _receive(self) -> None:
-        """Read one chunk from the stream and parse every event in it."""
-        conn = self._conn
+        """Read one chunk from the stream and parse every frame in it."""
         if self._unparsed:
-            self._unparsed = False
+            data: bytes | bytearray = self._unparsed
+            self._unparsed = b""
         else:
             self._receiving = True
             try:
@@ -259,12 +263,8 @@ class WebSocket:
             if not data:
                 self._lose("connection closed: 1006 abnormal closure")
                 return
-            try:  # (trio streams may hand back a bytearray; wsproto wants bytes)
-                conn.receive_data(data if type(data) is bytes else bytes(data))
-            except TRANSPORT_ERRORS as exc:  # pragma: no cover - only fed while open or closing
-                self._lose(connection_lost("receive", exc).reason, exc)
-                return
-        self._parse(conn)
+        # (trio streams may hand back a bytearray; the parser slices bytes)
+        self._parse(data if type(data) is bytes else bytes(data))
         if self._closing:
             self._messages.clear()  # after our close frame, data is of no interest
         if self._outgoing and not self._send_lock.locked():
@@ -275,67 +275,36 @@ class WebSocket:
             except TRANSPORT_ERRORS as exc:
                 self._lose(connection_lost("send", exc).reason, exc)
 
-    def _parse(self, conn: Connection) -> None:
-        """Turn the events wsproto has into queued messages and queued control replies."""
-        messages = self._messages
-        fragments = self._fragments
-        limit = self._max_message_size
-        for event in conn.events():
-            if isinstance(event, (TextMessage, BytesMessage)):
-                data = event.data
-                if isinstance(data, bytearray):  # wsproto's type allows it; bytes in practice
-                    data = bytes(data)
-                if event.message_finished and not fragments:  # the usual case: one frame
-                    if len(data) > limit:
-                        self._too_big(conn)
-                        return
-                    messages.append(data)
-                    continue
-                fragments.append(data)
-                self._fragment_size += len(data)
-                if self._fragment_size > limit:
-                    self._too_big(conn)
-                    return
-                if event.message_finished:
-                    first = fragments[0]
-                    if isinstance(first, str):
-                        messages.append("".join(f for f in fragments if isinstance(f, str)))
-                    else:
-                        messages.append(b"".join(f for f in fragments if isinstance(f, bytes)))
-                    fragments.clear()
-                    self._fragment_size = 0
-            elif isinstance(event, Ping):
-                if conn.state is ConnectionState.OPEN:
-                    self._outgoing += conn.send(event.response())
-            elif isinstance(event, CloseConnection):
-                self._on_close(conn, event)
-                return
-            # Pong: we never ping at the WebSocket level; ignored
-
-    def _on_close(self, conn: Connection, event: CloseConnection) -> None:
-        state = conn.state
-        if state is ConnectionState.REMOTE_CLOSING:  # the server started it: answer in kind
-            self._outgoing += conn.send(event.response())
-            self._lose(_closed(event.code, event.reason))
-        elif state is ConnectionState.CLOSED:  # the reply to our close frame
-            self._lose(_closed(event.code, event.reason))
-        else:
-            # wsproto reports a frame it cannot parse as a close event and stays OPEN: close
-            # with its code (1002 protocol error, 1007 bad UTF-8) and stop reading.
-            self._outgoing += conn.send(CloseConnection(code=event.code, reason=event.reason))
-            self._lose(f"server broke the WebSocket protocol: {int(event.code)} {event.reason}")
-
-    def _too_big(self, conn: Connection) -> None:
-        if conn.state is ConnectionState.OPEN:
-            self._outgoing += conn.send(
-                CloseConnection(code=MESSAGE_TOO_BIG, reason="message too big")
+    def _parse(self, data: bytes) -> None:
+        """Parse `data` into queued messages, and queue the control replies it calls for."""
+        parser = self._parser
+        parser.feed(data)
+        if parser.pings:
+            if not self._sent_close:
+                for payload in parser.pings:
+                    self._outgoing += client_frame(PONG, payload)
+            parser.pings.clear()
+        ended = parser.ended
+        if ended is None or self._lost is not None:
+            return
+        if ended.remote_close:
+            if not self._sent_close:  # the server started it: answer in kind
+                self._send_close_frame(ended.code, ended.reason)
+            self._lose(_closed(ended.code, ended.reason))
+            return
+        self._send_close_frame(ended.code, ended.reason)  # close with the violation's code
+        if ended.code == MESSAGE_TOO_BIG:
+            self._lose(
+                f"connection closed: {MESSAGE_TOO_BIG} message too big "
+                f"(over {self._max_message_size} bytes)"
             )
-        self._fragments.clear()
-        self._fragment_size = 0
-        self._lose(
-            f"connection closed: {MESSAGE_TOO_BIG} message too big "
-            f"(over {self._max_message_size} bytes)"
-        )
+        else:
+            self._lose(f"server broke the WebSocket protocol: {ended.code} {ended.reason}")
+
+    def _send_close_frame(self, code: int, reason: str) -> None:
+        if not self._sent_close:
+            self._sent_close = True
+            self._outgoing += close_frame(code, reason)
 
     def _lose(self, reason: str, cause: BaseException | None = None) -> None:
         if self._lost is None:
@@ -368,15 +337,14 @@ class WebSocket:
         if self._closing or self._lost is not None:
             await trio.lowlevel.checkpoint()
             raise ConnectionLost(f"send: {self._lost or 'the connection is closing'}")
-        conn = self._conn
-        if conn.state is not ConnectionState.OPEN:
+        if self._sent_close or self._parser.ended is not None:
             await trio.lowlevel.checkpoint()
             raise ConnectionLost("send: the server is closing the connection")
         try:
             if isinstance(message, str):
-                data = conn.send(TextMessage(data=message))
+                data = client_frame(TEXT, message.encode())
             else:
-                data = conn.send(BytesMessage(data=message))
+                data = client_frame(BINARY, bytes(message))
             await self._write(data)
         except TRANSPORT_ERRORS as exc:
             raise connection_lost("send", exc) from exc
@@ -410,9 +378,9 @@ class WebSocket:
         self._closing = True
         self._messages.clear()
         try:
-            conn = self._conn
-            if self._lost is None and conn.state is ConnectionState.OPEN:
-                await self._write(conn.send(CloseConnection(code=code, reason=reason or None)))
+            if self._lost is None and not self._sent_close:
+                self._sent_close = True
+                await self._write(close_frame(code, reason))
             while self._lost is None:
                 if self._receiving:  # the reader will see the reply: let it
                     await self._wait_changed()
