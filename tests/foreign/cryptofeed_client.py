@@ -53,7 +53,8 @@ def main(hostport: str) -> int:
     def passed(check: str) -> None:
         if check not in done:
             done.add(check)
-            print("ok", check, flush=True)
+            sys.stdout.write(f"ok {check}\n")  # one write: callbacks may run in threads
+            sys.stdout.flush()
         if done.issuperset(CHECKS) and deltas >= BOOK_DELTAS:
             loop.stop()
 

@@ -48,7 +48,8 @@ async def main(url: str, key: str, secret: str) -> int:
     def passed(check: str) -> None:
         if check not in done:
             done.add(check)
-            print("ok", check, flush=True)
+            sys.stdout.write(f"ok {check}\n")  # one write: callbacks may run in threads
+            sys.stdout.flush()
         if done.issuperset(CHECKS):
             finished.set()
 
