@@ -196,30 +196,33 @@ class NatsLink:
     """One nats-py connection; every coroutine here runs on the asyncio thread."""
 
     def __init__(
-        self, options: NatsOptions, *, on_state: Callable[[bool, str], None] | None = None
+        self, options: NatsOptions, *, on_state: Callable[[str, str], None] | None = None
     ) -> None:
         self.options = options
         self._on_state = on_state
         self.nc: NatsClient | None = None
         self.js: JetStreamContext | None = None
 
-    def _state(self, connected: bool, detail: str) -> None:
+    def _state(self, state: str, detail: str) -> None:
+        """Report "connected", "disconnected" or "error" (a failed attempt) to the owner."""
         if self._on_state is not None:
-            self._on_state(connected, detail)
+            self._on_state(state, detail)
 
     async def connect(self) -> None:
         import nats  # noqa: PLC0415
 
         async def disconnected() -> None:
-            self._state(False, "disconnected")
+            self._state("disconnected", "disconnected")
 
         async def reconnected() -> None:
             url = self.nc.connected_url if self.nc is not None else None
             where = f"{url.hostname}:{url.port}" if url is not None else "?"
-            self._state(True, f"reconnected to {where}")
+            self._state("connected", f"reconnected to {where}")
 
         async def error(exc: Exception) -> None:
-            log.debug("nats-py: %s", type(exc).__name__)  # the text may hold a URL with a secret
+            # nats-py retries by itself (also the first connect); each failure is reported.
+            # Only the type: the text may hold a URL with a password in it.
+            self._state("error", type(exc).__name__)
 
         try:
             self.nc = await nats.connect(
@@ -233,7 +236,7 @@ class NatsLink:
                 raise
             raise _map_error(exc, "connecting to NATS") from None
         self.js = self.nc.jetstream()
-        self._state(True, "connected")
+        self._state("connected", "connected")
 
     def _js(self) -> JetStreamContext:
         if self.js is None:

@@ -38,6 +38,7 @@ from gatetrio._core._book import ObuStatus, ObuSync
 from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
+from gatetrio._shell._excgroups import collapse
 
 from ._bridge import NatsLink, NatsOptions, nats_options, open_asyncio_thread
 from ._errors import NatsError, PublishBufferFull
@@ -305,10 +306,21 @@ class Publisher:
 
     # -------------------------------------------------------------------------------- pump
 
-    def _on_state(self, connected: bool, detail: str) -> None:
+    def _on_state(self, state: str, detail: str) -> None:
         # called on the asyncio thread by nats-py's callbacks
         with contextlib.suppress(trio.RunFinishedError):
-            self._token.run_sync_soon(self._set_connected, connected, detail)
+            if state == "error":
+                self._token.run_sync_soon(self._connect_failed, detail)
+            else:
+                self._token.run_sync_soon(self._set_connected, state == "connected", detail)
+
+    def _connect_failed(self, detail: str) -> None:
+        if self._connected:
+            return  # an error on a live connection; a disconnect, if any, is reported as one
+        self._counts["connect_failures"] += 1
+        if self._counts["connect_failures"] % 20 == 1:  # not a line per retry
+            log.warning("NATS unavailable (%s); collecting into the buffer", detail)
+        self._emit(PublisherEventKind.NATS_UNAVAILABLE, detail)
 
     def _set_connected(self, connected: bool, detail: str) -> None:
         if connected == self._connected:
@@ -329,11 +341,8 @@ class Publisher:
             try:
                 await self._thread.run(self._link.connect)
                 await self._thread.run(lambda: self._link.ensure_stream(self.stream))
-            except NatsError as exc:
-                self._counts["connect_failures"] += 1
-                if self._counts["connect_failures"] % 20 == 1:  # not a line per retry
-                    log.warning("NATS unavailable (%s); collecting into the buffer", exc)
-                self._emit(PublisherEventKind.NATS_UNAVAILABLE, str(exc))
+            except NatsError as exc:  # e.g. the stream could not be set up yet (no JS leader)
+                self._connect_failed(str(exc))
                 await self._thread.run(self._link.close)
                 await trio.sleep(backoff.next_delay())
                 continue
@@ -377,6 +386,12 @@ class Publisher:
                 log.info("NATS publish buffer recovered (%d dropped so far)", self._counts["dropped"])
                 self._emit(PublisherEventKind.BUFFER_RECOVERED, f"{self._counts['dropped']} dropped")
             self._notify()
+
+    async def wait_ready(self) -> None:
+        """Return once connected to NATS with the stream set up."""
+        while not (self._stream_ready and self._connected):
+            await self._changed.wait()
+        await trio.lowlevel.checkpoint()
 
     async def close_link(self) -> None:
         await self._thread.run(self._link.close)
@@ -442,24 +457,27 @@ async def open_publisher(
     if not isinstance(policy, BufferPolicy):
         raise UsageError(f"policy must be a BufferPolicy, got {policy!r}")
     async with open_asyncio_thread() as thread:
-        async with trio.open_nursery() as nursery:
-            publisher = Publisher(
-                client,
-                thread=thread,
-                options=options,
-                nursery=nursery,
-                settle=settle,
-                prefix=prefix,
-                stream=stream,
-                buffer=buffer,
-                policy=policy,
-                ack_timeout=ack_timeout,
-            )
-            try:
-                await nursery.start(publisher.run_pump)
-                yield publisher
-                nursery.cancel_scope.cancel(reason="publisher closed")
-            finally:
-                with trio.CancelScope(shield=True):
-                    await publisher.close_link()
+        try:
+            async with trio.open_nursery() as nursery:
+                publisher = Publisher(
+                    client,
+                    thread=thread,
+                    options=options,
+                    nursery=nursery,
+                    settle=settle,
+                    prefix=prefix,
+                    stream=stream,
+                    buffer=buffer,
+                    policy=policy,
+                    ack_timeout=ack_timeout,
+                )
+                try:
+                    await nursery.start(publisher.run_pump)
+                    yield publisher
+                    nursery.cancel_scope.cancel(reason="publisher closed")
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await publisher.close_link()
+        except BaseExceptionGroup as group:
+            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
 
