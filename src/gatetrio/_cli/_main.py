@@ -24,6 +24,7 @@ from gatetrio._core._config import Credentials
 from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
 from gatetrio.testing._loopback import serve_tcp, urls
 
+from . import _nats
 from ._watch import EXIT_ERROR, EXIT_OK, EXIT_USAGE, add_stream, add_watch, print_error, run_command
 
 if TYPE_CHECKING:
@@ -175,5 +176,6 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     _add_serve,
     add_watch,
     add_stream,
+    *_nats.COMMANDS,
 ]
 """Subcommand adders, in `--help` order."""
