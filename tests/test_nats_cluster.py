@@ -55,45 +55,48 @@ async def test_lose_a_collector_and_a_node(tmp_path: Path) -> None:
     truth: list[int] = []
     with nats_cluster(tmp_path, size=3) as cluster, trio.fail_after(90):
         urls = cluster.urls
-        async with fake_exchange() as server, trio.open_nursery() as nursery:
-            async with collector(server) as witness, collector(server) as c1, collector(
-                server
-            ) as c2:
-                await nursery.start(record_trades, witness, truth)
-                publishers: list[Publisher] = []
-                scope1 = trio.CancelScope()
+        async with (
+            fake_exchange() as server,
+            trio.open_nursery() as nursery,
+            collector(server) as witness,
+            collector(server) as c1,
+            collector(server) as c2,
+        ):
+            await nursery.start(record_trades, witness, truth)
+            publishers: list[Publisher] = []
+            scope1 = trio.CancelScope()
 
-                async def first(*, task_status: trio.TaskStatus[None]) -> None:
-                    with scope1:
-                        await run_collector(c1, urls, publishers, task_status=task_status)
+            async def first(*, task_status: trio.TaskStatus[None]) -> None:
+                with scope1:
+                    await run_collector(c1, urls, publishers, task_status=task_status)
 
-                await nursery.start(first)
-                await nursery.start(run_collector, c2, urls, publishers)
-                p2 = publishers[1]
-                async with open_order_book(urls[1:], "BTC_USDT", level=50) as live:
-                    await live.wait_ready()
-                    await wait_published(p2, 50)
-                    scope1.cancel()  # collector 1 dies
-                    cluster.nodes[0].stop()  # and so does a NATS node
-                    before = p2.statistics()
-                    await wait_published(p2, before.published + before.duplicates + 100)
-                    # the book followed through both losses: exact, or resynced and exact again
-                    for _ in range(10):
-                        update_id = await live.wait_update()
-                        state = server.book_at("BTC_USDT", update_id, depth=50)
-                        assert live.book.bids(50) == list(state.bids)
-                        assert live.book.asks(50) == list(state.asks)
-                    book_stats = live.statistics()
-                    assert book_stats.ready
-                    assert book_stats.gaps == book_stats.resyncs
-                    cluster.nodes[0].start()  # the node returns; publishing carries on
-                    cluster.nodes[0].wait_healthy()
-                    middle = p2.statistics()
-                    await wait_published(p2, middle.published + middle.duplicates + 50)
-                await p2.flush()
-                last = truth[-1]
-                stats = p2.statistics()
-                nursery.cancel_scope.cancel()
+            await nursery.start(first)
+            await nursery.start(run_collector, c2, urls, publishers)
+            p2 = publishers[1]
+            async with open_order_book(urls[1:], "BTC_USDT", level=50) as live:
+                await live.wait_ready()
+                await wait_published(p2, 50)
+                scope1.cancel()  # collector 1 dies
+                cluster.nodes[0].stop()  # and so does a NATS node
+                before = p2.statistics()
+                await wait_published(p2, before.published + before.duplicates + 100)
+                # the book followed through both losses: exact, or resynced and exact again
+                for _ in range(10):
+                    update_id = await live.wait_update()
+                    state = server.book_at("BTC_USDT", update_id, depth=50)
+                    assert live.book.bids(50) == list(state.bids)
+                    assert live.book.asks(50) == list(state.asks)
+                book_stats = live.statistics()
+                assert book_stats.ready
+                assert book_stats.gaps == book_stats.resyncs
+                cluster.nodes[0].start()  # the node returns; publishing carries on
+                cluster.nodes[0].wait_healthy()
+                middle = p2.statistics()
+                await wait_published(p2, middle.published + middle.duplicates + 50)
+            await p2.flush()
+            last = truth[-1]
+            stats = p2.statistics()
+            nursery.cancel_scope.cancel()
         seen: list[int] = []
         with trio.fail_after(30):
             await consume_trades(urls[0], seen, until=last)

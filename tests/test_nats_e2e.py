@@ -62,7 +62,7 @@ async def record_trades(
     async with client.subscribe(channels.trades("BTC_USDT")) as sub:
         task_status.started()
         async for trade in sub:
-            into.append(trade.id)
+            into.append(trade.id)  # noqa: PERF401 - a task filling a shared list
 
 
 async def consume_trades(url: str, into: list[int], until: int) -> None:
@@ -79,33 +79,36 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_node: NatsCl
     url = nats_node.urls[0]
     truth: list[int] = []
     with trio.fail_after(60):
-        async with fake_exchange() as server, trio.open_nursery() as nursery:
-            async with collector(server) as witness, collector(server) as c1, collector(
-                server
-            ) as c2:
-                await nursery.start(record_trades, witness, truth)
-                async with open_publisher(c1, url) as p1, open_publisher(c2, url) as p2:
-                    for publisher in (p1, p2):  # two redundant collectors, same contracts
-                        await publisher.add(channels.trades("BTC_USDT"))
-                        await publisher.add_book("BTC_USDT", level=50, snapshot_every=0.5)
-                    while len(truth) < 30:
-                        await trio.sleep(0.05)
-                    # a consumer joining late builds the exact book from the latest snapshot
-                    async with open_order_book(url, "BTC_USDT", level=50) as live:
-                        await live.wait_ready()
-                        for _ in range(20):
-                            update_id = await live.wait_update()
-                            state = server.book_at("BTC_USDT", update_id, depth=50)
-                            assert live.book.bids(50) == list(state.bids)
-                            assert live.book.asks(50) == list(state.asks)
-                        stats = live.statistics()
-                        assert stats.gaps == 0
-                        assert stats.method == "nats"
-                    await p1.flush()
-                    await p2.flush()
-                    last = truth[-1]
-                    s1, s2 = p1.statistics(), p2.statistics()
-                nursery.cancel_scope.cancel()
+        async with (
+            fake_exchange() as server,
+            trio.open_nursery() as nursery,
+            collector(server) as witness,
+            collector(server) as c1,
+            collector(server) as c2,
+        ):
+            await nursery.start(record_trades, witness, truth)
+            async with open_publisher(c1, url) as p1, open_publisher(c2, url) as p2:
+                for publisher in (p1, p2):  # two redundant collectors, same contracts
+                    await publisher.add(channels.trades("BTC_USDT"))
+                    await publisher.add_book("BTC_USDT", level=50, snapshot_every=0.5)
+                while len(truth) < 30:
+                    await trio.sleep(0.05)
+                # a consumer joining late builds the exact book from the latest snapshot
+                async with open_order_book(url, "BTC_USDT", level=50) as live:
+                    await live.wait_ready()
+                    for _ in range(20):
+                        update_id = await live.wait_update()
+                        state = server.book_at("BTC_USDT", update_id, depth=50)
+                        assert live.book.bids(50) == list(state.bids)
+                        assert live.book.asks(50) == list(state.asks)
+                    stats = live.statistics()
+                    assert stats.gaps == 0
+                    assert stats.method == "nats"
+                await p1.flush()
+                await p2.flush()
+                last = truth[-1]
+                s1, s2 = p1.statistics(), p2.statistics()
+            nursery.cancel_scope.cancel()
         seen: list[int] = []
         await consume_trades(url, seen, until=last)
     assert len(seen) == len(set(seen)), "a trade id appeared twice in the stream"
@@ -124,7 +127,9 @@ async def wait_event(events: trio.MemoryReceiveChannel[object], kind: PublisherE
             return
 
 
-async def test_nats_down_at_start_and_mid_run(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+async def test_nats_down_at_start_and_mid_run(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     from .nats_server import NatsNode, nats_server_binary
 
     binary = nats_server_binary()
@@ -133,40 +138,44 @@ async def test_nats_down_at_start_and_mid_run(tmp_path: Path, caplog: pytest.Log
     caplog.set_level(logging.WARNING, logger="gatetrio.nats")
     try:
         with trio.fail_after(60):
-            async with fake_exchange() as server, collector(server) as client:
-                async with open_publisher(
+            async with (
+                fake_exchange() as server,
+                collector(server) as client,
+                open_publisher(
                     client, node.url, buffer=40, policy=BufferPolicy.DROP_OLDEST
-                ) as publisher, publisher.events() as events:
-                    await publisher.add_book("BTC_USDT", level=50, snapshot_every=0.5)
-                    # NATS is not there: the collector keeps collecting into its buffer
-                    await wait_event(events, PublisherEventKind.NATS_UNAVAILABLE)
-                    await wait_event(events, PublisherEventKind.BUFFER_FULL)
-                    while publisher.statistics().dropped == 0:
-                        await trio.sleep(0.05)
-                    assert client.statistics().connected
-                    node.start()
-                    await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                    while publisher.statistics().published < 40:
-                        await trio.sleep(0.05)
-                    # mid-run: the node dies, the buffer policy applies again, then it returns
-                    node.stop()
-                    await wait_event(events, PublisherEventKind.NATS_DISCONNECTED)
-                    before = publisher.statistics()
-                    while publisher.statistics().dropped == before.dropped:
-                        await trio.sleep(0.05)
-                    node.start()
-                    await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                    while publisher.statistics().published <= before.published + 40:
-                        await trio.sleep(0.05)
-                    stats = publisher.statistics()
-                    assert client.statistics().reconnects == 0  # the exchange side never noticed
-                    assert stats.disconnects == 1
-                    assert stats.connect_failures >= 1
-                    assert stats.dropped > before.dropped
-                    assert (
-                        stats.published + stats.duplicates + stats.dropped + stats.buffered
-                        == stats.enqueued
-                    )
+                ) as publisher,
+                publisher.events() as events,
+            ):
+                await publisher.add_book("BTC_USDT", level=50, snapshot_every=0.5)
+                # NATS is not there: the collector keeps collecting into its buffer
+                await wait_event(events, PublisherEventKind.NATS_UNAVAILABLE)
+                await wait_event(events, PublisherEventKind.BUFFER_FULL)
+                while publisher.statistics().dropped == 0:
+                    await trio.sleep(0.05)
+                assert client.statistics().connected
+                node.start()
+                await wait_event(events, PublisherEventKind.NATS_CONNECTED)
+                while publisher.statistics().published < 40:
+                    await trio.sleep(0.05)
+                # mid-run: the node dies, the buffer policy applies again, then it returns
+                node.stop()
+                await wait_event(events, PublisherEventKind.NATS_DISCONNECTED)
+                before = publisher.statistics()
+                while publisher.statistics().dropped == before.dropped:
+                    await trio.sleep(0.05)
+                node.start()
+                await wait_event(events, PublisherEventKind.NATS_CONNECTED)
+                while publisher.statistics().published <= before.published + 40:
+                    await trio.sleep(0.05)
+                stats = publisher.statistics()
+                assert client.statistics().reconnects == 0  # the exchange side never noticed
+                assert stats.disconnects == 1
+                assert stats.connect_failures >= 1
+                assert stats.dropped > before.dropped
+                assert (
+                    stats.published + stats.duplicates + stats.dropped + stats.buffered
+                    == stats.enqueued
+                )
     finally:
         node.stop()
     messages = [r.getMessage() for r in caplog.records]
@@ -180,9 +189,12 @@ async def test_fail_policy_raises_buffer_full(tmp_path: Path) -> None:
     with trio.fail_after(30):
         async with fake_exchange() as server:
             with pytest.raises(gatetrio.nats.PublishBufferFull) as raised:
-                async with collector(server) as client, open_publisher(
-                    client, unreachable, buffer=5, policy=BufferPolicy.FAIL
-                ) as publisher:
+                async with (
+                    collector(server) as client,
+                    open_publisher(
+                        client, unreachable, buffer=5, policy=BufferPolicy.FAIL
+                    ) as publisher,
+                ):
                     await publisher.add_book("BTC_USDT", level=50)
                     await trio.sleep_forever()
     assert raised.value.capacity == 5

@@ -22,7 +22,6 @@ import trio
 from gatetrio import channels
 from gatetrio._core._errors import UsageError
 
-from ._jsonl import encode_lines
 from ._watch import (
     EXIT_OK,
     EXIT_USAGE,
@@ -67,7 +66,9 @@ class ConsumeOptions:
     duration: float | None = None
 
 
-def publish_plan(options: PublishOptions) -> tuple[list[ChannelSpec[object]], list[tuple[str, int]]]:
+def publish_plan(
+    options: PublishOptions,
+) -> tuple[list[ChannelSpec[object]], list[tuple[str, int]]]:
     """(channel specs, books as (contract, level)) that `publish` adds; UsageError if bad."""
     if options.all_channels:
         contracts = options.words
@@ -100,8 +101,10 @@ async def _publish_body(client: Client, options: PublishOptions) -> int:
             for spec in specs:
                 await publisher.add(spec)
             for contract, level in books:
-                await publisher.add_book(contract, level=level, snapshot_every=options.snapshot_every)
-            await trio.sleep_forever()
+                await publisher.add_book(
+                    contract, level=level, snapshot_every=options.snapshot_every
+                )
+            await trio.Event().wait()  # until --duration or Ctrl-C cancels it
         finally:
             s = publisher.statistics()
             print_error(
@@ -129,14 +132,19 @@ def _book_line(live: BusOrderBook) -> dict[str, object]:
     }
 
 
-async def _consume_body(options: ConsumeOptions, send: trio.MemorySendChannel[list[object]]) -> None:
+async def _consume_body(
+    options: ConsumeOptions, send: trio.MemorySendChannel[list[object]]
+) -> None:
     from gatetrio.nats import open_consumer, open_order_book  # noqa: PLC0415
 
     with send:
         if options.book is not None:
-            async with open_order_book(options.nats, options.book, level=options.level, stream=options.stream) as live:
+            async with open_order_book(
+                options.nats, options.book, level=options.level, stream=options.stream
+            ) as live:
                 async for _ in live:
                     await send.send([_book_line(live)])
+            return  # pragma: no cover - a live book never ends by itself
         async with open_consumer(
             options.nats, list(options.subjects), stream=options.stream, start=options.start
         ) as sub:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import ssl
 import threading
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
@@ -29,6 +28,7 @@ from gatetrio._core._errors import UsageError
 from ._errors import NatsError, NatsUnavailable
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     from nats.aio.client import Client as NatsClient
@@ -95,7 +95,7 @@ def nats_options(nats: NatsOptions | str | Sequence[str]) -> NatsOptions:
     """A `NatsOptions` from options, one URL, a comma-separated list or a list of URLs."""
     if isinstance(nats, NatsOptions):
         return nats
-    return NatsOptions(servers=nats)  # type: ignore[arg-type]  # the converter checks it
+    return NatsOptions(servers=nats)  # the converter checks it
 
 
 # ---------------------------------------------------------------------------------- thread
@@ -287,7 +287,7 @@ class NatsLink:
             raise _map_error(exc, f"setting up stream {settings.name}") from None
 
     async def publish_batch(
-        self, envelopes: Sequence[Envelope], *, timeout: float
+        self, envelopes: Sequence[Envelope], *, ack_wait: float
     ) -> list[PublishOutcome]:
         """Publish all, in order, without waiting between them; then collect every ack."""
         js = self._js()
@@ -298,7 +298,7 @@ class NatsLink:
                     await js.publish_async(
                         env.subject,
                         env.payload,
-                        wait_stall=timeout,
+                        wait_stall=ack_wait,
                         headers={MSG_ID_HEADER: env.msg_id},
                     )
                 )
@@ -310,7 +310,7 @@ class NatsLink:
                 outcomes.append(PublishOutcome(ok=False, error=str(_map_error(future, "publish"))))
                 continue
             try:
-                ack = await asyncio.wait_for(asyncio.shield(future), timeout=timeout)
+                ack = await asyncio.wait_for(asyncio.shield(future), timeout=ack_wait)
             except Exception as exc:  # noqa: BLE001
                 future.cancel()
                 outcomes.append(PublishOutcome(ok=False, error=str(_map_error(exc, "publish"))))
@@ -367,12 +367,12 @@ class NatsLink:
                 raise
             raise _map_error(exc, f"creating a consumer on {stream}") from None
 
-    async def fetch(self, psub: Any, batch: int, timeout: float) -> list[BusMessage]:
-        """Up to `batch` messages; [] if none came within `timeout`."""
+    async def fetch(self, psub: Any, batch: int, wait: float) -> list[BusMessage]:
+        """Up to `batch` messages; [] if none came within `wait` seconds."""
         import nats.errors  # noqa: PLC0415
 
         try:
-            msgs = await psub.fetch(batch, timeout=timeout)
+            msgs = await psub.fetch(batch, timeout=wait)
         except nats.errors.TimeoutError:
             return []
         except BaseException as exc:

@@ -104,7 +104,7 @@ class BusBookSync:
             if delta.u <= update_id:
                 counts["duplicates"] += 1
                 return BusStatus.DUPLICATE
-            if delta.U > update_id + 1:
+            if update_id + 1 < delta.U:
                 return self._resync(
                     BusStatus.GAP,
                     f"{book.contract}: updates {update_id + 1}..{delta.U - 1} missing on the bus",

@@ -6,7 +6,8 @@ here, nothing is dropped on this side, and a slow reader leaves the backlog in t
 the consumer is lost (its node died, the connection dropped) it is recreated from the next
 stream sequence, so a node loss skips nothing and repeats nothing.
 
-    async with gatetrio.nats.open_consumer("nats://127.0.0.1:4222", ["gate.futures.usdt.trades.>"]) as sub:
+    trades = ["gate.futures.usdt.trades.>"]
+    async with gatetrio.nats.open_consumer("nats://127.0.0.1:4222", trades) as sub:
         async for trade in sub:
             ...
 
@@ -311,7 +312,11 @@ class BusOrderBook:
         status = self.sync.feed(delta)
         if status.needs_resync:
             self.resyncs += 1
-            log.warning("bus book %s: %s; waiting for the next snapshot", self.contract, self.sync.last_resync)
+            log.warning(
+                "bus book %s: %s; waiting for the next snapshot",
+                self.contract,
+                self.sync.last_resync,
+            )
         if status is BusStatus.APPLIED or status.needs_resync:
             self.changed.set()
             self.changed = trio.Event()
@@ -349,7 +354,12 @@ async def open_order_book(
     try:
         async with (
             _open_puller(
-                nats, stream, [deltas, snapshots], start="all", batch=FETCH_BATCH, snapshot_of=snapshots
+                nats,
+                stream,
+                [deltas, snapshots],
+                start="all",
+                batch=FETCH_BATCH,
+                snapshot_of=snapshots,
             ) as puller,
             trio.open_nursery() as nursery,
         ):

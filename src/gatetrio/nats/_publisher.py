@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import enum
+import functools
 import logging
 import random
 from typing import TYPE_CHECKING, Final, final
@@ -205,7 +206,9 @@ class Publisher:
         """
         await self._nursery.start(self._forward, spec)
 
-    async def add_book(self, contract: str, *, level: int = 50, snapshot_every: float = 5.0) -> None:
+    async def add_book(
+        self, contract: str, *, level: int = 50, snapshot_every: float = 5.0
+    ) -> None:
         """Publish `contract`'s obu deltas and a full snapshot every `snapshot_every` seconds.
 
         Consumers build an exact book from them with `gatetrio.nats.open_order_book`. obu is
@@ -213,7 +216,9 @@ class Publisher:
         """
         check_contract(contract)
         if self.settle != "usdt":
-            raise UsageError(f"books over the bus use futures.obu, USDT perpetuals only, not {self.settle}")
+            raise UsageError(
+                f"books over the bus use futures.obu, USDT perpetuals only, not {self.settle}"
+            )
         if not snapshot_every > 0:
             raise UsageError(f"snapshot_every must be seconds > 0, got {snapshot_every!r}")
         await self._nursery.start(self._forward_book, contract, level, snapshot_every)
@@ -239,7 +244,9 @@ class Publisher:
         if not self._full:
             self._full = True
             log.warning(
-                "NATS publish buffer full (%d messages): policy %s", self.capacity, self.policy.value
+                "NATS publish buffer full (%d messages): policy %s",
+                self.capacity,
+                self.policy.value,
             )
             self._emit(PublisherEventKind.BUFFER_FULL, f"{self.capacity} messages")
 
@@ -262,8 +269,7 @@ class Publisher:
         self._queue.append(env)
         self._counts["enqueued"] += 1
         size = self._size()
-        if size > self._counts["peak_buffered"]:
-            self._counts["peak_buffered"] = size
+        self._counts["peak_buffered"] = max(self._counts["peak_buffered"], size)
         self._notify()
 
     # ----------------------------------------------------------------------------- feeding
@@ -362,7 +368,7 @@ class Publisher:
             self._in_flight = len(batch)
             try:
                 outcomes = await self._thread.run(
-                    lambda batch=batch: self._link.publish_batch(batch, timeout=self._ack_timeout)
+                    functools.partial(self._link.publish_batch, batch, ack_wait=self._ack_timeout)
                 )
             finally:
                 self._in_flight = 0
@@ -376,15 +382,21 @@ class Publisher:
                 self._counts["publish_failures"] += len(failed)
                 error = next(out.error for out in outcomes if not out.ok)
                 self._emit(PublisherEventKind.PUBLISH_FAILED, f"{len(failed)} unacked: {error}")
-                log.warning("NATS publish: %d of %d not acknowledged; retrying", len(failed), len(batch))
+                log.warning(
+                    "NATS publish: %d of %d not acknowledged; retrying", len(failed), len(batch)
+                )
                 self._notify()
                 await trio.sleep(backoff.next_delay())
                 continue
             backoff.reset()
             if self._full and self._size() <= self.capacity // 2:
                 self._full = False
-                log.info("NATS publish buffer recovered (%d dropped so far)", self._counts["dropped"])
-                self._emit(PublisherEventKind.BUFFER_RECOVERED, f"{self._counts['dropped']} dropped")
+                log.info(
+                    "NATS publish buffer recovered (%d dropped so far)", self._counts["dropped"]
+                )
+                self._emit(
+                    PublisherEventKind.BUFFER_RECOVERED, f"{self._counts['dropped']} dropped"
+                )
             self._notify()
 
     async def wait_ready(self) -> None:
@@ -480,4 +492,3 @@ async def open_publisher(
                         await publisher.close_link()
         except BaseExceptionGroup as group:
             raise collapse(group)  # noqa: B904 - the group stays attached as __context__
-
