@@ -1,4 +1,4 @@
-"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e]` (all by default).
+"""Run every benchmark: `python -m benchmarks [decode] [book] [e2e] [nats]` (all by default).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -7,9 +7,14 @@ from __future__ import annotations
 
 import sys
 
-from . import bench_book, bench_decode, bench_e2e
+from . import bench_book, bench_decode, bench_e2e, bench_nats
 
-RUNNERS = {"decode": bench_decode.main, "book": bench_book.main, "e2e": bench_e2e.main}
+RUNNERS = {
+    "decode": bench_decode.main,
+    "book": bench_book.main,
+    "e2e": bench_e2e.main,
+    "nats": bench_nats.main,
+}
 
 
 def main(argv: list[str]) -> int:
