@@ -107,11 +107,10 @@ class _Puller:
                             self.subjects,
                             start_seq=self.next_seq,
                             new_only=self.new_only,
+                            batch=self.batch,
                         )
                     )
-                msgs = await self.thread.run(
-                    lambda: self.link.fetch(self._psub, self.batch, FETCH_WAIT)
-                )
+                msgs = await self.thread.run(lambda: self.link.fetch(self._psub, FETCH_WAIT))
             except NatsError as exc:
                 log.warning("NATS consumer on %s: %s; recreating", self.stream, exc)
                 await self._drop()

@@ -67,6 +67,7 @@ log: Final = logging.getLogger("gatetrio.nats")
 
 DEFAULT_BUFFER: Final = 100_000
 MAX_BATCH: Final = 512
+MAX_IN_FLIGHT: Final = 4  # batches awaiting acks; 4 x 512 stays under nats-py's 4000 pending
 ACK_TIMEOUT: Final = 2.0  # seconds for JetStream to acknowledge a batch's messages
 SUBSCRIPTION_BUFFER: Final = 8192
 EVENT_BUFFER: Final = 256
@@ -156,7 +157,9 @@ class Publisher:
         self._nursery = nursery
         self._ack_timeout = ack_timeout
         self._queue: collections.deque[Envelope] = collections.deque()
-        self._in_flight = 0
+        self._in_flight = 0  # messages handed to the bridge, not yet acked or failed
+        self._batches_in_flight = 0
+        self._retry_at = 0.0  # after a failed batch: no new batch before this (backoff)
         self._changed = trio.Event()
         self._connected = False
         self._stream_ready = False
@@ -178,6 +181,7 @@ class Publisher:
             0,
         )
         self._rng = random.Random()
+        self._backoff = Backoff(initial=0.05, maximum=2.0, jitter=0.05, rng=self._rng)
 
     # --------------------------------------------------------------------------- public API
 
@@ -357,47 +361,60 @@ class Publisher:
             return
 
     async def run_pump(self, *, task_status: trio.TaskStatus[None]) -> None:
+        """Send batches while earlier ones wait for their acks (at most MAX_IN_FLIGHT)."""
         task_status.started()
         await self._connect()
-        backoff = Backoff(initial=0.05, maximum=2.0, jitter=0.05, rng=self._rng)
         queue = self._queue
-        while True:
-            while not queue or not self._connected:
-                await self._changed.wait()
-            batch = [queue.popleft() for _ in range(min(MAX_BATCH, len(queue)))]
-            self._in_flight = len(batch)
-            try:
-                outcomes = await self._thread.run(
-                    functools.partial(self._link.publish_batch, batch, ack_wait=self._ack_timeout)
-                )
-            finally:
-                self._in_flight = 0
-            failed = [env for env, out in zip(batch, outcomes, strict=True) if not out.ok]
-            for out in outcomes:
-                if out.ok:
-                    self._counts["duplicates" if out.duplicate else "published"] += 1
-            if failed:
-                # back at the front, in order: the same ids, so a copy that did land dedupes
-                queue.extendleft(reversed(failed))
-                self._counts["publish_failures"] += len(failed)
-                error = next(out.error for out in outcomes if not out.ok)
-                self._emit(PublisherEventKind.PUBLISH_FAILED, f"{len(failed)} unacked: {error}")
-                log.warning(
-                    "NATS publish: %d of %d not acknowledged; retrying", len(failed), len(batch)
-                )
-                self._notify()
-                await trio.sleep(backoff.next_delay())
-                continue
-            backoff.reset()
-            if self._full and self._size() <= self.capacity // 2:
-                self._full = False
-                log.info(
-                    "NATS publish buffer recovered (%d dropped so far)", self._counts["dropped"]
-                )
-                self._emit(
-                    PublisherEventKind.BUFFER_RECOVERED, f"{self._counts['dropped']} dropped"
-                )
+        async with trio.open_nursery() as nursery:
+            while True:
+                while (
+                    not queue
+                    or not self._connected
+                    or self._batches_in_flight >= MAX_IN_FLIGHT
+                    or trio.current_time() < self._retry_at
+                ):
+                    if self._retry_at > trio.current_time():
+                        with trio.move_on_at(self._retry_at):
+                            await self._changed.wait()
+                    else:
+                        await self._changed.wait()
+                batch = [queue.popleft() for _ in range(min(MAX_BATCH, len(queue)))]
+                self._in_flight += len(batch)
+                self._batches_in_flight += 1
+                nursery.start_soon(self._publish, batch)
+
+    async def _publish(self, batch: list[Envelope]) -> None:
+        try:
+            outcomes = await self._thread.run(
+                functools.partial(self._link.publish_batch, batch, ack_wait=self._ack_timeout)
+            )
+        finally:
+            self._in_flight -= len(batch)
+            self._batches_in_flight -= 1
+        failed = [env for env, out in zip(batch, outcomes, strict=True) if not out.ok]
+        for out in outcomes:
+            if out.ok:
+                self._counts["duplicates" if out.duplicate else "published"] += 1
+        if failed:
+            # back at the front, in order: the same ids, so a copy that did land dedupes. With
+            # batches pipelined, a later batch may have landed first: the stream order of a
+            # retried message can differ from the feed's (ids, and so dedup, are unaffected).
+            self._queue.extendleft(reversed(failed))
+            self._counts["publish_failures"] += len(failed)
+            error = next(out.error for out in outcomes if not out.ok)
+            self._emit(PublisherEventKind.PUBLISH_FAILED, f"{len(failed)} unacked: {error}")
+            log.warning(
+                "NATS publish: %d of %d not acknowledged; retrying", len(failed), len(batch)
+            )
+            self._retry_at = trio.current_time() + self._backoff.next_delay()
             self._notify()
+            return
+        self._backoff.reset()
+        if self._full and self._size() <= self.capacity // 2:
+            self._full = False
+            log.info("NATS publish buffer recovered (%d dropped so far)", self._counts["dropped"])
+            self._emit(PublisherEventKind.BUFFER_RECOVERED, f"{self._counts['dropped']} dropped")
+        self._notify()
 
     async def wait_ready(self) -> None:
         """Return once connected to NATS with the stream set up."""
