@@ -138,7 +138,27 @@ class AsyncioThread:
                 task.cancel()
             if pending:
                 self.loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+            self._abort_transports()
             self.loop.close()
+
+    def _abort_transports(self) -> None:
+        """Abort every socket transport still open on this loop, then let them finish.
+
+        The loop is ours alone, so whatever is still open here is a leftover of nats-py: a
+        transport of a reconnect attempt it replaced without closing (a node that accepted
+        the TCP connection and died during the handshake), or one whose close waits forever
+        for a dead peer to take its write buffer. Left alone they would be garbage-collected
+        after the loop is closed, as "unclosed transport" ResourceWarnings. The selector loop
+        tracks its transports (weakly) in the private `_transports`; read defensively.
+        """
+        transports = getattr(self.loop, "_transports", None)
+        if not transports:
+            return
+        for transport in list(transports.values()):
+            if isinstance(transport, asyncio.BaseTransport) and hasattr(transport, "abort"):
+                transport.abort()
+        self.loop.run_until_complete(asyncio.sleep(0))  # connection_lost callbacks run
+        self.loop.run_until_complete(asyncio.sleep(0))
 
     def start(self) -> None:
         self._thread.start()
