@@ -1,7 +1,7 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: decode, book, e2e, pool, read, book-peers, peers, memory; book-peers and peers need the
-`bench` extra (the peers measured in the same run).
+NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory; book-peers and peers need
+the `bench` extra (the peers measured in the same run), nats the `test` extra (nats-server).
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -16,6 +16,7 @@ from . import (
     bench_decode,
     bench_e2e,
     bench_memory,
+    bench_nats,
     bench_peers,
     bench_pool,
     bench_read,
@@ -30,6 +31,7 @@ RUNNERS = {
     "book-peers": bench_book_peers.main,
     "peers": bench_peers.main,
     "memory": bench_memory.main,
+    "nats": bench_nats.main,
 }
 
 

@@ -31,6 +31,7 @@ from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
 from gatetrio.testing._loopback import serve_tcp, tls_context, urls
 from gatetrio.testing._market import catalogue
 
+from . import _nats
 from ._process import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -330,5 +331,6 @@ _COMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], 
     add_stream,
     add_record,
     add_export,
+    *_nats.COMMANDS,
 ]
 """Subcommand adders, in `--help` order."""

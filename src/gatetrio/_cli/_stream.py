@@ -223,7 +223,7 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-async def _write_lines(recv: trio.MemoryReceiveChannel[list[object]], fd: int) -> bool:
+async def write_lines(recv: trio.MemoryReceiveChannel[list[object]], fd: int) -> bool:
     """Write batches of items as JSON lines until the channel ends; False if the reader left.
 
     Writes happen in a worker thread: a full pipe or a slow terminal then blocks only the
@@ -257,7 +257,7 @@ async def stream_specs(
                 with send:
                     for spec in specs:
                         nursery.start_soon(_forward, client, spec, send.clone(), progress)
-                if not await _write_lines(recv, sys.stdout.fileno()):
+                if not await write_lines(recv, sys.stdout.fileno()):
                     silence_stdout()
                     nursery.cancel_scope.cancel(reason="output closed")
     finally:

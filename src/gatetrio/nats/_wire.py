@@ -1,0 +1,344 @@
+"""What goes on the bus: subjects, message ids, payloads and the stream's settings. Pure.
+
+No trio, no asyncio, no nats-py, no clock: the publisher and the consumers call these, and the
+hypothesis tests check them alone.
+
+Subjects are ``{prefix}.{settle}.{channel}.{contract}`` (prefix ``gate.futures`` by default).
+The channel token names the stream exactly, so two streams whose update ids differ never share
+a subject: ``trades``, ``tickers``, ``book_ticker``, ``obu_50`` / ``obu_400``,
+``order_book_update_20``, ``order_book_20``, ``candlesticks_1m`` (``candlesticks_1m_mark``),
+``public_liquidates``, ``contract_stats``, ``contract_info``, ``adl_warning``. Full book snapshots
+of an obu stream go to the companion subject ``..{channel}_snapshot.{contract}``.
+
+Payloads are Gate's own frame for one item (``encode_event`` of a one-item update, e.g.
+``{"channel":"futures.trades","event":"update","result":[{...}]}``): any Gate client, in any
+language, already decodes them, and `decode_payload` is `decode_message`. The frame carries no
+collector-local data (no receive time, no connection id), so two collectors write identical
+bytes for the same event.
+
+Message ids (JetStream's ``Nats-Msg-Id``, deduplicated within the stream's duplicate window)
+come from the exchange's own identity of the event, so redundant collectors write one copy:
+
+- exact: trades (trade id), obu and order_book_update deltas (the ``U-u`` update-id range; a
+  full push by its ``u``), order_book snapshots (book id), book_ticker (book update id ``u``),
+  tickers stamped with ``t`` (Gate's ms stamp), closed candles (interval + start);
+- best effort (a digest of the payload): open candles, tickers without ``t``, liquidations,
+  contract stats, contract info, ADL warnings. Gate gives these no id. Two collectors that see
+  the same push write one copy; the catch is that two identical pushes within the window also
+  collapse into one (for a state channel, the same state twice, which loses nothing).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import TYPE_CHECKING, Final, TypeAlias
+
+import attrs
+
+from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._errors import ProtocolError, UsageError
+from gatetrio._core._events import (
+    AdlWarning,
+    AdlWarningUpdate,
+    BookDelta,
+    BookSnapshot,
+    BookTicker,
+    BookTickerUpdate,
+    Candlestick,
+    CandlesticksUpdate,
+    ContractInfo,
+    ContractInfoUpdate,
+    ContractStats,
+    ContractStatsUpdate,
+    ObuDelta,
+    ObuUpdate,
+    OrderBookSnapshot,
+    OrderBookUpdate,
+    PublicLiquidation,
+    PublicLiquidationsUpdate,
+    Ticker,
+    TickersUpdate,
+    Trade,
+    TradesUpdate,
+)
+
+if TYPE_CHECKING:
+    from gatetrio._core._events import Event
+
+__all__ = [
+    "DEFAULT_PREFIX",
+    "BusItem",
+    "Envelope",
+    "StreamSettings",
+    "check_prefix",
+    "decode_payload",
+    "encode_payload",
+    "envelope",
+    "exactness",
+    "snapshot_subject",
+    "subject",
+]
+
+BusItem: TypeAlias = (
+    Trade
+    | Ticker
+    | BookTicker
+    | ObuDelta
+    | BookDelta
+    | BookSnapshot
+    | Candlestick
+    | PublicLiquidation
+    | ContractStats
+    | ContractInfo
+    | AdlWarning
+)
+"""The public-channel items that can be published."""
+
+DEFAULT_PREFIX: Final = "gate.futures"
+SNAPSHOT_SUFFIX: Final = "_snapshot"
+_DIGEST_BYTES: Final = 12  # 96 bits: collisions within a duplicate window are not a concern
+_SETTLES: Final = frozenset({"usdt", "btc", "usd1"})
+_BAD_TOKEN_CHARS: Final = frozenset(" \t\r\n.*>")
+
+
+def _check_token(token: str, what: str) -> str:
+    if not token or any(c in _BAD_TOKEN_CHARS for c in token) or not token.isprintable():
+        raise UsageError(
+            f"{what} {token!r} cannot be a NATS subject token: no dots, spaces, '*' or '>'"
+        )
+    return token
+
+
+def check_prefix(prefix: object) -> str:
+    """Check a subject prefix such as ``gate.futures`` (dot-separated tokens, no wildcards)."""
+    if not isinstance(prefix, str) or not prefix:
+        raise UsageError(f"prefix must be a non-empty str like 'gate.futures', got {prefix!r}")
+    for token in prefix.split("."):
+        _check_token(token, "prefix token")
+    return prefix
+
+
+def check_settle(settle: object) -> str:
+    if settle not in _SETTLES:
+        raise UsageError(f"settle must be one of {', '.join(sorted(_SETTLES))}, got {settle!r}")
+    return str(settle)
+
+
+# ------------------------------------------------------------------------------- identities
+
+
+@attrs.frozen
+class Envelope:
+    """Everything the publisher sends for one item: subject, message id and payload."""
+
+    subject: str
+    msg_id: str
+    payload: bytes
+    exact: bool
+    """True when `msg_id` is the exchange's own identity of the event (see the module doc)."""
+
+
+def _candle_token(candle: Candlestick) -> tuple[str, str]:
+    # `n` is "1m_BTC_USDT" or "1m_mark_BTC_USDT" (spec 6.7): interval, optional price, contract.
+    interval, _, rest = candle.n.partition("_")
+    for price in ("mark_", "index_"):
+        if rest.startswith(price):
+            return f"candlesticks_{interval}_{price[:-1]}", rest.removeprefix(price)
+    return f"candlesticks_{interval}", rest
+
+
+def _route(item: object) -> tuple[str, str]:
+    """(channel token, contract) of an item."""
+    match item:
+        case Trade(contract=contract):
+            return "trades", contract
+        case Ticker():
+            return "tickers", item.contract
+        case BookTicker(s=contract):
+            return "book_ticker", contract
+        case ObuDelta():
+            return f"obu_{item.level}", item.contract
+        case BookDelta(s=contract, l=level):
+            return f"order_book_update_{level}" if level else "order_book_update", contract
+        case BookSnapshot(contract=contract, l=level):
+            return f"order_book_{level}" if level else "order_book", contract
+        case Candlestick():
+            return _candle_token(item)
+        case PublicLiquidation(contract=contract):
+            return "public_liquidates", contract
+        case ContractStats(contract=contract):
+            return "contract_stats", contract or "all"
+        case ContractInfo(contract=contract):
+            return "contract_info", contract
+        case AdlWarning(contract=contract):
+            return "adl_warning", contract
+    raise UsageError(
+        f"{type(item).__name__} cannot be published: only public-channel items can "
+        "(trades, tickers, book_ticker, obu, order_book_update, order_book, candlesticks, ...)"
+    )
+
+
+def subject(item: object, *, settle: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """``{prefix}.{settle}.{channel}.{contract}`` for an item."""
+    channel, contract = _route(item)
+    _check_token(channel, "channel")
+    _check_token(contract, "contract")
+    return f"{prefix}.{settle}.{channel}.{contract}"
+
+
+def book_subject(contract: str, level: str, *, settle: str, prefix: str = DEFAULT_PREFIX) -> str:
+    """The subject of an obu stream's deltas: ``{prefix}.{settle}.obu_{level}.{contract}``."""
+    _check_token(contract, "contract")
+    return f"{prefix}.{settle}.obu_{level}.{contract}"
+
+
+def snapshot_subject(delta_subject: str) -> str:
+    """The companion subject of a book stream's full snapshots."""
+    head, _, contract = delta_subject.rpartition(".")
+    return f"{head}{SNAPSHOT_SUFFIX}.{contract}"
+
+
+def _digest(payload: bytes) -> str:
+    return hashlib.blake2b(payload, digest_size=_DIGEST_BYTES).hexdigest()
+
+
+def _identity(item: object, payload: bytes) -> tuple[str, bool]:
+    """(id within the subject, exact?)"""
+    match item:
+        case Trade(id=trade_id):
+            return str(trade_id), True
+        case ObuDelta(full=True, u=u) | BookDelta(full=True, u=u):
+            return f"full:{u}", True
+        case ObuDelta(U=first, u=last) | BookDelta(U=first, u=last):
+            return f"{first}-{last}", True
+        case BookSnapshot(id=book_id):
+            return f"id:{book_id}", True
+        case BookTicker(u=u):
+            return str(u), True
+        case Ticker() if item.t:
+            return f"t:{item.t}", True
+        case Candlestick(t=start, w=True):
+            return f"{start}:closed", True
+    return _digest(payload), False
+
+
+def frame_for(item: BusItem) -> Event:
+    """The one-item Gate frame carrying `item` (no collector-local envelope fields)."""
+    match item:
+        case Trade():
+            return TradesUpdate(result=(item,))
+        case Ticker():
+            return TickersUpdate(result=(item,))
+        case BookTicker():
+            return BookTickerUpdate(result=item)
+        case ObuDelta():
+            return ObuUpdate(result=item)
+        case BookDelta():
+            return OrderBookUpdate(result=item)
+        case BookSnapshot():
+            return OrderBookSnapshot(result=item, event="all")
+        case Candlestick():
+            return CandlesticksUpdate(result=(item,))
+        case PublicLiquidation():
+            return PublicLiquidationsUpdate(result=(item,))
+        case ContractStats():
+            return ContractStatsUpdate(result=(item,))
+        case ContractInfo():
+            return ContractInfoUpdate(result=item)
+        case AdlWarning():
+            return AdlWarningUpdate(result=item)
+    raise UsageError(f"{type(item).__name__} cannot be published")  # pragma: no cover
+
+
+def encode_payload(item: BusItem) -> bytes:
+    """Gate's JSON frame for one item, as bytes."""
+    return encode_event(frame_for(item)).encode()
+
+
+def decode_payload(payload: bytes) -> BusItem:
+    """The item a bus payload carries.
+
+    Raises:
+        ProtocolError: not a one-item frame of a publishable channel.
+    """
+    frame = decode_message(payload)
+    result = getattr(frame, "result", None)
+    if isinstance(result, tuple):
+        if len(result) != 1:
+            raise ProtocolError(f"a bus payload holds one item, got {len(result)}", raw=payload)
+        result = result[0]
+    try:
+        _route(result)
+    except UsageError:
+        raise ProtocolError(
+            f"not a publishable item: {type(frame).__name__}", raw=payload[:200]
+        ) from None
+    return result  # type: ignore[return-value]  # _route accepted it: a BusItem
+
+
+def envelope(item: BusItem, *, settle: str, prefix: str = DEFAULT_PREFIX) -> Envelope:
+    """Subject, message id and payload of one item."""
+    subj = subject(item, settle=settle, prefix=prefix)
+    payload = encode_payload(item)
+    identity, exact = _identity(item, payload)
+    return Envelope(subject=subj, msg_id=f"{subj}:{identity}", payload=payload, exact=exact)
+
+
+def snapshot_envelope(snapshot: ObuDelta, delta_subject: str) -> Envelope:
+    """A full book (an `ObuDelta` with ``full=True``) on the companion snapshot subject.
+
+    Two collectors snapshotting at the same update id write one copy.
+    """
+    if not snapshot.full:
+        raise UsageError("a book snapshot is an ObuDelta with full=True")
+    subj = snapshot_subject(delta_subject)
+    payload = encode_payload(snapshot)
+    return Envelope(subject=subj, msg_id=f"{subj}:{snapshot.u}", payload=payload, exact=True)
+
+
+def exactness(item: BusItem) -> bool:
+    """True when `item`'s message id is the exchange's identity (deduplication is exact)."""
+    return _identity(item, encode_payload(item))[1]
+
+
+# ---------------------------------------------------------------------------------- stream
+
+
+@attrs.frozen(kw_only=True)
+class StreamSettings:
+    """The JetStream stream the publisher writes to; created if missing, updated if different.
+
+    Defaults keep a day or 1 GiB, whichever is reached first, and deduplicate within 2 minutes:
+    redundant collectors must lag each other by less than `duplicate_window` seconds.
+    `replicas=3` on a 3-node cluster survives a node loss.
+    """
+
+    name: str = "GATE_FUTURES"
+    subjects: tuple[str, ...] = (f"{DEFAULT_PREFIX}.>",)
+    max_age: float = 24 * 3600.0  # seconds
+    max_bytes: int = 1 << 30
+    duplicate_window: float = 120.0  # seconds
+    replicas: int = 1
+    storage: str = "file"  # or "memory"
+
+    def __attrs_post_init__(self) -> None:
+        if not self.name or any(c in _BAD_TOKEN_CHARS for c in self.name):
+            raise UsageError(f"stream name {self.name!r}: no dots, spaces, '*' or '>'")
+        if not self.subjects:
+            raise UsageError("a stream needs at least one subject, e.g. 'gate.futures.>'")
+        if not self.max_age > 0 or not self.duplicate_window > 0:
+            raise UsageError("max_age and duplicate_window are seconds > 0")
+        if self.duplicate_window > self.max_age:
+            raise UsageError("duplicate_window cannot exceed max_age")
+        if self.max_bytes < 1:
+            raise UsageError(f"max_bytes must be >= 1, got {self.max_bytes}")
+        if self.replicas not in {1, 2, 3, 4, 5}:
+            raise UsageError(f"replicas must be 1 to 5 (3 on a 3-node cluster), {self.replicas}")
+        if self.storage not in {"file", "memory"}:
+            raise UsageError(f"storage must be 'file' or 'memory', got {self.storage!r}")
+
+    @classmethod
+    def for_prefix(cls, prefix: str, **options: object) -> StreamSettings:
+        """Settings capturing every subject under `prefix`."""
+        return cls(subjects=(f"{check_prefix(prefix)}.>",), **options)  # type: ignore[arg-type]
