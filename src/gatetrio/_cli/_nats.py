@@ -7,7 +7,8 @@
     consume --nats nats://127.0.0.1:4222 --book BTC_USDT                 the live book from the bus
 
 Connecting, `--duration`, Ctrl-C and exit codes are the other commands' (`with_client`,
-`run_command`); JSON lines are `_jsonl`'s. gatetrio.nats (and nats-py) load only when one of these runs.
+`run_command`); JSON lines are `_jsonl`'s. gatetrio.nats (and nats-py) load only when one of
+these runs.
 """
 
 from __future__ import annotations
