@@ -33,7 +33,12 @@ def fake_gate() -> Iterator[FakeGate]:
 
 def test_there_are_examples() -> None:
     names = {p.name for p in PROGRAMS}
-    assert {"trades_tape.py", "book_watcher.py", "place_and_cancel.py"} <= names
+    assert {
+        "trades_tape.py",
+        "book_watcher.py",
+        "place_and_cancel.py",
+        "record_and_replay.py",
+    } <= names
 
 
 @pytest.mark.parametrize("program", [p.param() for p in PROGRAMS])

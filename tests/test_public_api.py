@@ -78,3 +78,21 @@ def test_event_union_covers_every_frame_class() -> None:
     assert gatetrio.TradesUpdate in members
     assert gatetrio.ObuUpdate in members
     assert len(members) == 22
+
+
+def test_help_shows_only_public_classes_functions_and_data() -> None:
+    # pydoc's PACKAGE CONTENTS lists the package directory (private packages included: see
+    # gatetrio/__init__.py); every other section must hold public names only
+    import pydoc
+    import re
+
+    text = pydoc.plain(pydoc.render_doc(gatetrio))
+    sections = dict(re.findall(r"^([A-Z][A-Z ]+)\n((?:(?:    .*)?\n)*)", text, re.MULTILINE))
+    functions = re.findall(r"^    (\w+)\(", sections["FUNCTIONS"], re.MULTILINE)
+    data = re.findall(r"^    (\w+) = ", sections["DATA"], re.MULTILINE)
+    classes = re.findall(r"^    class (\w+)\(", sections["CLASSES"], re.MULTILINE)
+    assert functions
+    assert data
+    assert len(classes) > 50
+    public = set(gatetrio.__all__)
+    assert set(functions + data + classes) <= public, set(functions + data + classes) - public

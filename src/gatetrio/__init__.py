@@ -9,8 +9,10 @@ public.
 
 `import gatetrio` is light (benchmarks/README.md, "Import time"): the public names are resolved
 on first use (PEP 562 `__getattr__`), and that first use loads them all at once, so every public
-object reports `gatetrio` as its module from then on. `dir(gatetrio)` and `help(gatetrio)` show
-the public surface only.
+object reports `gatetrio` as its module from then on. `dir(gatetrio)`, and the classes,
+functions and data `help(gatetrio)` shows, are the public surface only; its PACKAGE CONTENTS
+still lists `_cli`, `_core` and `_shell`, because pydoc lists the package's directory
+(`pkgutil.iter_modules(__path__)`) and no module attribute changes that.
 """
 
 from __future__ import annotations
