@@ -283,3 +283,29 @@ async def test_raw_frames_checks_its_arguments(autojump_clock: trio.testing.Mock
                 async with c.raw_frames(overflow=gatetrio.OverflowPolicy.CONFLATE):
                     pass
         nursery.cancel_scope.cancel()
+
+
+async def test_a_cancellation_from_outside_loses_no_line(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    """`record --duration` and Ctrl-C end the recorder by cancelling around it: the batches
+    still pending then must reach the disk, and the closing mark with them."""
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer(seed=5)
+        await nursery.start(gate.run)
+        with trio.move_on_after(3.0):
+            async with (
+                gatetrio.open_client(
+                    connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
+                ) as client,
+                open_recorder(client, tmp_path, wall_clock=gate.wall_time, in_thread=False),
+                client.subscribe(channels.trades("BTC_USDT")),
+            ):
+                await trio.sleep_forever()
+        nursery.cancel_scope.cancel()
+    lines = list(read_recording(tmp_path))
+    frames = [line for line in lines if isinstance(line, FrameLine)]
+    assert len(frames) == read_manifest(tmp_path).frames > 0
+    last = lines[-1]
+    assert isinstance(last, EventLine)
+    assert last.kind == "recording_stopped"

@@ -180,6 +180,10 @@ class Recorder:
         finally:
             self._written.set()
 
+    async def _write_within(self, scope: trio.CancelScope) -> None:
+        with scope:
+            await self._write()
+
     async def _run_sync(self, fn: Callable[[], object]) -> None:
         if self._in_thread:
             await trio.to_thread.run_sync(fn)
@@ -210,7 +214,11 @@ class Recorder:
             client.events(buffer=EVENTS_BUFFER) as events,
             trio.open_nursery() as outer,
         ):
-            outer.start_soon(self._write)  # ends once the batches are handed on and closed
+            # Shielded: a cancellation from outside (`record --duration`, Ctrl-C) must not stop
+            # the writer before `_finish` below handed it the last batches; only a disk that
+            # misses CLOSE_DEADLINE cancels it.
+            writer_scope = trio.CancelScope(shield=True)
+            outer.start_soon(self._write_within, writer_scope)
             self._mark(client, "recording_started", shard)  # what was up before the first event
             try:
                 async with trio.open_nursery() as nursery:
@@ -234,7 +242,7 @@ class Recorder:
                 with trio.move_on_after(CLOSE_DEADLINE, shield=True) as scope:
                     await self._finish()
                 if scope.cancelled_caught:
-                    outer.cancel_scope.cancel(reason="the disk did not take the last batches")
+                    writer_scope.cancel(reason="the disk did not take the last batches")
 
 
 def event_line(item: ClientEvent | PoolEvent, ns: int, shard: int) -> EventLine:
