@@ -472,7 +472,8 @@ async def open_publisher(
             (credentials, TLS).
         stream: the stream to create or update; default `StreamSettings.for_prefix(prefix)`.
         settle: the subjects' settle token; default from the client's URL.
-        buffer / policy: the bounded publish buffer and what it does when full.
+        buffer: the bounded publish buffer's size, in messages.
+        policy: what the buffer does when full (`BufferPolicy`).
 
     Leaving the block stops publishing; what is still buffered is not waited for (call
     `await publisher.flush()` first for that).
