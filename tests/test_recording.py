@@ -17,17 +17,19 @@ from hypothesis import strategies as st
 
 import gatetrio
 from gatetrio import channels
-from gatetrio._core._book import ObuStatus, ObuSync
+from gatetrio._core._book import BookSync, ObuStatus, ObuSync, parse_rest_snapshot
 from gatetrio.recording import (
     DropLine,
     EventLine,
     FrameLine,
+    RestSnapshotLine,
     open_recorder,
     read_manifest,
     read_recording,
 )
 from gatetrio.recording._files import PartWriter, part_paths, read_part
 from gatetrio.recording._format import Manifest
+from gatetrio.recording._snapshots import StreamWatch
 from gatetrio.testing import FakeGateServer, ReplayServer, parse_fault
 
 from .helpers import client_config
@@ -309,3 +311,213 @@ async def test_a_cancellation_from_outside_loses_no_line(
     last = lines[-1]
     assert isinstance(last, EventLine)
     assert last.kind == "recording_stopped"
+
+
+# ---------------------------------------------------------------- order_book_update books
+
+UPDATE_FAULTS = ("gap:BTC_USDT:5@6", "drop@12")
+UPDATE_DEPTH = 20  # the level-20 stream, and REST snapshots of 20 levels
+
+
+async def _follow_update_book(
+    client: gatetrio.Client,
+    fetcher: Any,
+    into: list[tuple[int, Book]],
+    ready: trio.Event | None = None,
+) -> None:
+    async with client.order_book(
+        "BTC_USDT", depth=UPDATE_DEPTH, method="order_book_update", snapshot_fetcher=fetcher
+    ) as live:
+        await live.wait_ready()
+        if ready is not None:
+            ready.set()
+        async for update_id in live:
+            into.append((update_id, _levels(live.book)))  # noqa: PERF401 - grows while running
+
+
+async def _record_update_books(directory: Path, seconds: float) -> list[tuple[int, Book]]:
+    """Record an order_book_update book of the fake, with a gap and a reconnect injected;
+    every recorded book is checked against the fake's own book at its id."""
+    recorded: list[tuple[int, Book]] = []
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer(seed=5, rest_latency=0.05)
+        await nursery.start(gate.run)
+        nursery.start_soon(gate.run_faults, [parse_fault(f) for f in UPDATE_FAULTS])
+        async with (
+            gatetrio.open_client(
+                connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
+            ) as client,
+            open_recorder(
+                client,
+                directory,
+                wall_clock=gate.wall_time,
+                in_thread=False,
+                snapshot_fetcher=gate.fetch_order_book,
+            ),
+        ):
+            with trio.move_on_after(seconds):
+                await _follow_update_book(client, gate.fetch_order_book, [])
+        for update_id, book in _update_books_from_recording(directory).items():
+            state = gate.book_at("BTC_USDT", update_id, depth=UPDATE_DEPTH)
+            assert book == (list(state.bids), list(state.asks)), update_id
+            recorded.append((update_id, book))
+        nursery.cancel_scope.cancel()
+    return recorded
+
+
+def _update_books_from_recording(directory: Path) -> dict[int, Book]:
+    """Every book of BTC_USDT's level-20 order_book_update stream the recording leads to: its
+    REST snapshot lines plus its deltas, as a client syncs them."""
+    sync = BookSync("BTC_USDT")
+    books: dict[int, Book] = {}
+    for line in read_recording(directory):
+        if isinstance(line, RestSnapshotLine):
+            if (line.contract, line.limit) == ("BTC_USDT", UPDATE_DEPTH):
+                snapshot = parse_rest_snapshot(line.body)
+                sync.load_snapshot(snapshot.id, snapshot.bids, snapshot.asks, t=snapshot.t)
+        elif isinstance(line, FrameLine) and '"futures.order_book_update"' in line.text:
+            event = gatetrio.decode_message(line.text)
+            if isinstance(event, gatetrio.OrderBookUpdate) and event.result.s == "BTC_USDT":
+                sync.feed(event.result)
+        else:
+            continue
+        if sync.book.ready and sync.book.update_id is not None:
+            books[sync.book.update_id] = _levels(sync.book)
+    return books
+
+
+async def test_order_book_update_books_replay_exactly_from_the_recorded_rest_snapshots(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    recorded = await _record_update_books(tmp_path, 20.0)
+    assert len(recorded) > 100  # the recording's books, each the fake's own at its id
+    lines = list(read_recording(tmp_path))
+    snapshots = [line for line in lines if isinstance(line, RestSnapshotLine)]
+    # one when the stream started, one after the gap, one after the reconnect
+    assert len(snapshots) >= 3
+    assert {(line.contract, line.limit) for line in snapshots} == {("BTC_USDT", UPDATE_DEPTH)}
+    assert all(isinstance(line.body["id"], int) for line in snapshots)
+    assert read_manifest(tmp_path).snapshots == len(snapshots)
+    expected = dict(recorded)
+
+    replay = ReplayServer.from_directory(tmp_path, speed=10.0)
+    first: list[tuple[int, Book]] = []
+    late: list[tuple[int, Book]] = []
+    late_ready = trio.Event()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(replay.run)
+        async with (
+            gatetrio.open_client(
+                connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+            ) as client,
+            gatetrio.open_client(
+                connector=replay.connector, config=client_config(), wall_clock=replay.wall_time
+            ) as latecomer,
+            trio.open_nursery() as inner,
+        ):
+            inner.start_soon(_follow_update_book, client, replay.fetch_order_book, first)
+            await trio.sleep(1.0 + 1.5)  # the lead-in, then 15 s of the recording at 10x
+            assert first
+            inner.start_soon(
+                _follow_update_book, latecomer, replay.fetch_order_book, late, late_ready
+            )
+            with trio.fail_after(1.0):
+                await late_ready.wait()
+            await replay.finished.wait()
+            await trio.sleep(1.0)
+            inner.cancel_scope.cancel()
+        nursery.cancel_scope.cancel()
+
+    gap_at = snapshots[1].body["id"]
+    assert len(first) > 50
+    assert any(update_id > gap_at for update_id, _ in first)  # in sync again after the gap
+    assert len(late) > 10
+    assert late[0][0] > first[0][0]
+    for update_id, book in first + late:
+        assert book == expected[update_id], update_id
+
+
+def test_the_stream_watch_asks_for_a_snapshot_at_a_start_and_after_a_gap() -> None:
+    watch = StreamWatch()
+
+    def push(first: int, last: int, **extra: object) -> str:
+        result = {"t": 1, "s": "BTC_USDT", "U": first, "u": last, "b": [], "a": [], "l": "20"}
+        frame = {"channel": "futures.order_book_update", "event": "update", "result": result}
+        return json.dumps({**frame, "result": {**result, **extra}})
+
+    assert watch.needs_snapshot(push(10, 12)) == ("BTC_USDT", 20)  # a stream starts
+    assert watch.needs_snapshot(push(13, 14).encode()) is None  # contiguous (binary frame)
+    assert watch.needs_snapshot(push(12, 14)) is None  # seen already (two sockets overlap)
+    assert watch.needs_snapshot(push(17, 18)) == ("BTC_USDT", 20)  # a gap
+    assert watch.needs_snapshot(push(30, 31, full=True)) is None  # a full push is a base
+    assert watch.needs_snapshot(push(32, 33)) is None
+    ack = {"channel": "futures.order_book_update", "event": "subscribe", "result": {}}
+    assert watch.needs_snapshot(json.dumps(ack)) is None
+    assert watch.needs_snapshot('{"channel":"futures.trades","event":"update"}') is None
+
+
+async def _record_a_book_for(
+    directory: Path, seconds: float, fetcher: Any = None
+) -> gatetrio.recording.RecorderStatistics:
+    async with trio.open_nursery() as nursery:
+        gate = FakeGateServer(seed=2, rest_latency=0.05)
+        await nursery.start(gate.run)
+        async with (
+            gatetrio.open_client(
+                connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
+            ) as client,
+            open_recorder(
+                client,
+                directory,
+                wall_clock=gate.wall_time,
+                in_thread=False,
+                snapshot_fetcher=fetcher or gate.fetch_order_book,
+            ) as recorder,
+        ):
+            with trio.move_on_after(seconds):
+                await _follow_update_book(client, gate.fetch_order_book, [])
+            stats = recorder.statistics()
+        nursery.cancel_scope.cancel()
+    return stats
+
+
+async def test_a_snapshot_that_keeps_failing_is_recorded_as_an_event(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    calls: list[str] = []
+
+    async def failing(contract: str, limit: int) -> dict[str, object]:
+        calls.append(contract)
+        await trio.sleep(0.01)
+        raise gatetrio.ConnectionLost("REST is down")
+
+    stats = await _record_a_book_for(tmp_path, 10.0, failing)
+    assert stats.snapshots == 0
+    assert len(calls) == 5  # retried, then given up on
+    lines = list(read_recording(tmp_path))
+    (failed,) = [line for line in lines if isinstance(line, EventLine) and line.attempt == 5]
+    assert failed.kind == "rest_snapshot_failed"
+    assert failed.channel == "BTC_USDT"
+    assert "REST is down" in failed.reason
+    assert sum(isinstance(line, FrameLine) for line in lines) > 100
+
+
+async def test_export_parquet_writes_the_rest_snapshots(
+    tmp_path: Path, autojump_clock: trio.testing.MockClock
+) -> None:
+    pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    from gatetrio.recording._parquet import export_parquet
+
+    stats = await _record_a_book_for(tmp_path / "capture", 3.0)
+    assert stats.snapshots == 1
+    written = export_parquet(tmp_path / "capture", tmp_path / "tables")
+    assert written[tmp_path / "tables" / "rest_snapshots.parquet"] == 1
+    table = pq.read_table(tmp_path / "tables" / "rest_snapshots.parquet")
+    (snapshot,) = [
+        line for line in read_recording(tmp_path / "capture") if isinstance(line, RestSnapshotLine)
+    ]
+    assert table.column("id").to_pylist() == [snapshot.body["id"]]
+    assert json.loads(table.column("body").to_pylist()[0]) == snapshot.body
+    assert (tmp_path / "tables" / "order_book_update.parquet").exists()

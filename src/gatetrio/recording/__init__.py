@@ -7,7 +7,8 @@ the connection events, in rotating zstd-compressed JSON lines (`pip install 'gat
                 ...
 
 `read_recording(DIR)` yields the lines back; `gatetrio.testing.ReplayServer` serves a recording
-to any client with its original timing; `export_parquet` writes typed tables (the `parquet`
+to any client with its original timing (order_book_update books too, from the REST snapshots
+the recorder takes of each such stream); `export_parquet` writes typed tables (the `parquet`
 extra). The format is described in `_format`; crash safety in `_files`.
 """
 
@@ -19,6 +20,7 @@ from ._format import FrameLine as FrameLine
 from ._format import Line as Line
 from ._format import Manifest as Manifest
 from ._format import PartInfo as PartInfo
+from ._format import RestSnapshotLine as RestSnapshotLine
 from ._read import read_manifest as read_manifest
 from ._read import read_recording as read_recording
 from ._recorder import Recorder as Recorder
@@ -34,6 +36,7 @@ __all__ = [
     "PartInfo",
     "Recorder",
     "RecorderStatistics",
+    "RestSnapshotLine",
     "open_recorder",
     "read_manifest",
     "read_recording",

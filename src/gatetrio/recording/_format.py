@@ -4,6 +4,10 @@
     {"k":"e","ns":…,"s":0,"kind":"connected",…}         a connection event (ClientEvent)
     {"k":"d","ns":…,"s":0,"what":"frames","n":3}        frames the recorder could not keep up
                                                          with, counted where they were lost
+    {"k":"r","ns":…,"s":0,"contract":"BTC_USDT",        a REST order-book snapshot (`body` as
+     "limit":20,"body":{"id":…,"bids":…,…}}             Gate answers it, with its `id`), taken
+                                                         when an order_book_update stream starts
+                                                         and after each gap in it (version 2)
 
 `ns` is the local wall clock in unix nanoseconds; `s` the shard (0 for a single client) and
 `c` the connection generation within it, so frames of two overlapping sockets stay apart.
@@ -11,12 +15,12 @@
 
 from __future__ import annotations
 
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 import msgspec
 
 FORMAT: Final = "gatetrio-recording"
-VERSION: Final = 1
+VERSION: Final = 2  # 2: `r` lines (REST snapshots)
 MANIFEST: Final = "manifest.json"
 PART_PREFIX: Final = "part-"
 PART_SUFFIX: Final = ".jsonl.zst"
@@ -55,7 +59,18 @@ class DropLine(msgspec.Struct, tag="d", tag_field="k", frozen=True):
     n: int
 
 
-Line = FrameLine | EventLine | DropLine
+class RestSnapshotLine(msgspec.Struct, tag="r", tag_field="k", frozen=True):
+    """A REST snapshot (`GET .../order_book?with_id=true`) of `contract`, `limit` levels a side:
+    the base a replay rebuilds an order_book_update stream of level `limit` from."""
+
+    ns: int
+    s: int
+    contract: str
+    limit: int
+    body: dict[str, Any]
+
+
+Line = FrameLine | EventLine | DropLine | RestSnapshotLine
 
 
 class PartInfo(msgspec.Struct):
@@ -79,6 +94,7 @@ class Manifest(msgspec.Struct):
     events: int = 0
     frames_dropped: int = 0
     events_dropped: int = 0
+    snapshots: int = 0
     closed: bool = False
 
 

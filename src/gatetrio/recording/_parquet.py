@@ -3,8 +3,9 @@
 Each data push is decoded with gatetrio's own records (`decode_message`); every item of its
 `result` becomes a row, with the frame's `received_ns`, `shard`, `conn` and `time_ms`.
 Decimals are exported as strings (exact); book levels as lists of `[price, size]` strings.
-`frames.parquet` holds every raw frame and `events.parquet` the connection events, so the
-tables can be joined back to the capture.
+`frames.parquet` holds every raw frame, `events.parquet` the connection events and
+`rest_snapshots.parquet` the REST snapshots (their JSON body as text), so the tables can be
+joined back to the capture.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import msgspec
 from gatetrio._core._decode import decode_message
 from gatetrio._core._errors import ProtocolError, UsageError
 
-from ._format import EventLine, FrameLine
+from ._format import DropLine, EventLine, FrameLine
 from ._read import read_recording
 
 
@@ -91,7 +92,8 @@ def _table(pa: Any, rows: list[dict[str, object]]) -> Any:
 
 
 def export_parquet(directory: str | Path, dest: str | Path | None = None) -> dict[Path, int]:
-    """Write `DEST/<channel>.parquet` per channel, `frames.parquet` and `events.parquet`;
+    """Write `DEST/<channel>.parquet` per channel, `frames.parquet`, `events.parquet` and
+    `rest_snapshots.parquet` (when the recording holds any);
     return each written path with its row count. `dest` defaults to `DIRECTORY/parquet`.
 
     Raises:
@@ -103,6 +105,7 @@ def export_parquet(directory: str | Path, dest: str | Path | None = None) -> dic
     tables: dict[str, list[dict[str, object]]] = {}
     frames: list[dict[str, object]] = []
     events: list[dict[str, object]] = []
+    snapshots: list[dict[str, object]] = []
     for line in read_recording(source):
         if isinstance(line, FrameLine):
             frames.append(
@@ -113,11 +116,23 @@ def export_parquet(directory: str | Path, dest: str | Path | None = None) -> dic
                 tables.setdefault(found[0], []).extend(found[1])
         elif isinstance(line, EventLine):
             events.append(msgspec.to_builtins(line))
-        else:
+        elif isinstance(line, DropLine):
             events.append({"ns": line.ns, "s": line.s, "kind": f"dropped_{line.what}", "n": line.n})
+        else:
+            snapshots.append(
+                {
+                    "received_ns": line.ns,
+                    "shard": line.s,
+                    "contract": line.contract,
+                    "limit": line.limit,
+                    "id": line.body.get("id"),
+                    "body": msgspec.json.encode(line.body).decode(),
+                }
+            )
     out.mkdir(parents=True, exist_ok=True)
     written: dict[Path, int] = {}
-    for name, rows in sorted({**tables, "frames": frames, "events": events}.items()):
+    extra = {"frames": frames, "events": events, "rest_snapshots": snapshots}
+    for name, rows in sorted({**tables, **extra}.items()):
         if not rows:
             continue
         path = out / f"{name}.parquet"

@@ -31,7 +31,8 @@ def read_manifest(directory: str | Path) -> Manifest:
 
 def read_recording(directory: str | Path) -> Iterator[Line]:
     """Every line of a recording, in the order it was written: `FrameLine`, `EventLine`,
-    `DropLine`. A part cut short by a killed recorder yields its completed lines.
+    `DropLine`, `RestSnapshotLine`. A part cut short by a killed recorder yields its completed
+    lines.
 
     Raises:
         UsageError: `directory` holds no recording.

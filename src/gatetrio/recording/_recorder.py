@@ -5,6 +5,8 @@
        ├─ pump frames    client.raw_frames() → encoded lines → pending batch
        ├─ pump events    client.events()     → encoded lines → pending batch
        ├─ ticker         hands the pending batch on every `flush_interval`
+       ├─ snapshots      a REST snapshot per order_book_update stream, at its start and after
+       │                 each gap (`_snapshots`), as `r` lines: the base a replay's book needs
        └─ writer         batches → worker thread → PartWriter (one zstd frame per batch)
 
 Memory is bounded: the tap's buffer, one pending batch (at most `batch_lines`), and
@@ -27,16 +29,19 @@ import attrs
 import trio
 
 from gatetrio._core._errors import UsageError
+from gatetrio._shell._live_book import rest_snapshot_fetcher
 from gatetrio._shell._pool import PoolEvent, PoolStatistics
 from gatetrio._shell._raw_tap import RAW_BUFFER
 
 from ._files import PartWriter, import_zstandard
-from ._format import DropLine, EventLine, FrameLine, Manifest, encode_line
+from ._format import DropLine, EventLine, FrameLine, Manifest, RestSnapshotLine, encode_line
+from ._snapshots import StreamWatch
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 
     from gatetrio._shell._client import Client, ClientEvent
+    from gatetrio._shell._live_book import SnapshotFetcher
     from gatetrio._shell._pool import Pool
     from gatetrio._shell._raw_tap import RawFrame
     from gatetrio._shell._subscription import Subscription
@@ -44,6 +49,10 @@ if TYPE_CHECKING:
 WRITE_QUEUE: Final = 4  # batches waiting for the disk
 EVENTS_BUFFER: Final = 1024
 CLOSE_DEADLINE: Final = 10.0  # seconds the last batches get to reach the disk on exit
+SNAPSHOT_CONCURRENCY: Final = 4  # REST snapshots fetched at once
+SNAPSHOT_ATTEMPTS: Final = 5  # then a `rest_snapshot_failed` event line says it is missing
+SNAPSHOT_RETRY_INITIAL: Final = 0.2
+SNAPSHOT_RETRY_MAX: Final = 5.0
 
 
 @typing.final
@@ -58,6 +67,8 @@ class RecorderStatistics:
     batches_written: int
     bytes_written: int
     parts: int
+    snapshots: int = 0
+    """REST snapshots recorded (order_book_update streams)."""
 
 
 @typing.final
@@ -73,8 +84,15 @@ class Recorder:
         batch_lines: int,
         throttle: Callable[[int], Awaitable[None]] | None,
         in_thread: bool,
+        snapshot_fetcher: SnapshotFetcher | None = None,
     ) -> None:
         self.directory = directory
+        self._fetch = snapshot_fetcher
+        self._watch = StreamWatch() if snapshot_fetcher is not None else None
+        self._inflight: dict[tuple[str, int], bool] = {}  # stream: wanted again after this one
+        self._limiter = trio.CapacityLimiter(SNAPSHOT_CONCURRENCY)
+        self._snapshot_nursery: trio.Nursery | None = None
+        self._snapshots = 0
         self._in_thread = in_thread
         self._writer = writer
         self._wall_clock = wall_clock
@@ -101,6 +119,7 @@ class Recorder:
             batches_written=self._batches,
             bytes_written=self._writer.bytes_written,
             parts=len(self._writer.manifest.parts),
+            snapshots=self._snapshots,
         )
 
     # ------------------------------------------------------------------------ the tasks
@@ -138,9 +157,14 @@ class Recorder:
                 self._events_dropped = total
 
     async def _pump_frames(self, tap: Subscription[RawFrame], shard: int) -> None:
+        watch = self._watch
         async for frame in tap:
             self._add(encode_line(frame_line(frame, shard)), frame.received_ns)
             self._frames += 1
+            if watch is not None:
+                wanted = watch.needs_snapshot(frame.text)
+                if wanted is not None:
+                    self._want_snapshot(wanted, shard + frame.shard)
             self._note_drops("frames", tap.statistics().messages_dropped, shard)
             if self._pending_lines >= self._batch_lines:
                 await self._hand_on()
@@ -153,6 +177,60 @@ class Recorder:
             self._add(encode_line(event_line(item, ns, shard)), ns)
             self._events += 1
             self._note_drops("events", events.statistics().messages_dropped, shard)
+
+    def _want_snapshot(self, stream: tuple[str, int], shard: int) -> None:
+        """Fetch a snapshot of `stream` (contract, level) soon; once more after the one in
+        flight, if any (it may predate the gap that asks for this one)."""
+        if stream in self._inflight:
+            self._inflight[stream] = True
+            return
+        nursery = self._snapshot_nursery
+        if nursery is not None:
+            self._inflight[stream] = False
+            nursery.start_soon(self._take_snapshots, stream, shard)
+
+    async def _take_snapshots(self, stream: tuple[str, int], shard: int) -> None:
+        try:
+            while True:
+                async with self._limiter:
+                    await self._take_snapshot(*stream, shard)
+                if not self._inflight[stream]:
+                    return
+                self._inflight[stream] = False
+        finally:
+            del self._inflight[stream]
+
+    async def _take_snapshot(self, contract: str, limit: int, shard: int) -> None:
+        """One `r` line, retried with backoff; after the last attempt an event says why not."""
+        fetch = self._fetch
+        if fetch is None:  # pragma: no cover - only wanted with a fetcher
+            return
+        delay = SNAPSHOT_RETRY_INITIAL
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            try:
+                body = dict(await fetch(contract, limit))
+            except Exception as exc:  # noqa: BLE001 - a failed snapshot must not end the recording
+                if attempt == SNAPSHOT_ATTEMPTS:
+                    ns = time_ns(self._wall_clock)
+                    reason = f"{limit} levels: {exc!r}"
+                    line = EventLine(
+                        ns=ns,
+                        s=shard,
+                        kind="rest_snapshot_failed",
+                        reason=reason,
+                        channel=contract,
+                        attempt=attempt,
+                    )
+                    self._add(encode_line(line), ns)
+                    return
+                await trio.sleep(delay)
+                delay = min(delay * 2, SNAPSHOT_RETRY_MAX)
+                continue
+            ns = time_ns(self._wall_clock)
+            snapshot = RestSnapshotLine(ns=ns, s=shard, contract=contract, limit=limit, body=body)
+            self._add(encode_line(snapshot), ns)
+            self._snapshots += 1
+            return
 
     def _mark(self, source: Client | Pool, kind: str, shard: int) -> None:
         """A line saying where the capture starts or ends, with the connection state then."""
@@ -198,6 +276,7 @@ class Recorder:
         manifest.events = self._events
         manifest.frames_dropped = self._frames_dropped
         manifest.events_dropped = self._events_dropped
+        manifest.snapshots = self._snapshots
         await self._hand_on()
         self._send.close()
         await self._written.wait()
@@ -222,12 +301,14 @@ class Recorder:
             self._mark(client, "recording_started", shard)  # what was up before the first event
             try:
                 async with trio.open_nursery() as nursery:
+                    self._snapshot_nursery = nursery
                     nursery.start_soon(self._pump_frames, tap, shard)
                     nursery.start_soon(self._pump_events, events, shard)
                     nursery.start_soon(self._tick, flush_interval)
                     yield
                     nursery.cancel_scope.cancel(reason="recorder closed")
             finally:
+                self._snapshot_nursery = None
                 # what the tap still buffers is recorded too: nothing received is lost on exit
                 with contextlib.suppress(
                     trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError
@@ -283,6 +364,8 @@ async def open_recorder(
     wall_clock: Callable[[], float] = time.time,
     throttle: Callable[[int], Awaitable[None]] | None = None,
     in_thread: bool = True,
+    book_snapshots: bool = True,
+    snapshot_fetcher: SnapshotFetcher | None = None,
 ) -> AsyncIterator[Recorder]:
     """Record every frame `client` receives, and its connection events, into `directory`.
 
@@ -296,6 +379,12 @@ async def open_recorder(
     them in the trio thread instead (tests under a mock clock, whose time would jump while a
     thread works). Needs the `record` extra (zstandard).
 
+    With `book_snapshots` (the default), every `futures.order_book_update` stream recorded gets
+    a REST snapshot (`r` line) when it first shows up and after each gap in its update ids, so a
+    replay can rebuild its book exactly: `snapshot_fetcher(contract, limit)` fetches it, by
+    default from the REST host matching the client's URL (as `Client.order_book` does). A
+    snapshot that keeps failing is recorded as a `rest_snapshot_failed` event.
+
     Example::
 
         async with gatetrio.recording.open_recorder(client, "capture") as recorder:
@@ -308,6 +397,9 @@ async def open_recorder(
     if isinstance(batch_lines, bool) or not isinstance(batch_lines, int) or batch_lines < 1:
         raise UsageError(f"batch_lines must be a positive int, got {batch_lines!r}")
     path = Path(directory)
+    fetcher = None
+    if book_snapshots:
+        fetcher = snapshot_fetcher if snapshot_fetcher is not None else _rest_fetcher(client)
     manifest = Manifest(created_ns=time_ns(wall_clock), meta=dict(meta or {}))
     writer = PartWriter(path, manifest, max_part_bytes=max_part_bytes, fsync=fsync)
     recorder = Recorder(
@@ -317,9 +409,26 @@ async def open_recorder(
         batch_lines=batch_lines,
         throttle=throttle,
         in_thread=in_thread,
+        snapshot_fetcher=fetcher,
     )
     async with recorder._running(client, buffer, shard, flush_interval):  # noqa: SLF001
         yield recorder
+
+
+def _rest_fetcher(source: Client | Pool) -> SnapshotFetcher:
+    """The REST snapshot fetcher of the URL `source` is connected to (a pool's, once it has a
+    shard), made on first use."""
+    fetchers: dict[str, SnapshotFetcher] = {}
+
+    async def fetch(contract: str, limit: int) -> Mapping[str, object]:
+        stats = source.statistics()
+        url = (stats.merged if isinstance(stats, PoolStatistics) else stats).url
+        fetcher = fetchers.get(url)
+        if fetcher is None:
+            fetcher = fetchers[url] = rest_snapshot_fetcher(url)
+        return await fetcher(contract, limit)
+
+    return fetch
 
 
 def frame_line(frame: RawFrame, shard: int) -> FrameLine:

@@ -10,7 +10,11 @@ that delivered it, so overlapping sockets do not send a push twice.
 Books: every obu stream is rebuilt as it plays (`TextBook`); a client subscribing mid-replay
 gets a full snapshot of it first, as live, and then the recorded deltas, so its book is exact
 from its subscription point. After a gap in the recording a new subscriber waits for the next
-recorded full push. The REST snapshot endpoint answers from the same books.
+recorded full push. Every order_book_update stream is rebuilt too (`UpdateBook`), from the REST
+snapshots the recorder took of it (`r` lines: at its start and after each gap) plus its deltas.
+The REST snapshot endpoint answers from these books at the current replay position, with their
+`id`, so a client's `order_book(..., method="order_book_update")` syncs exactly from wherever
+it subscribes (from the obu books where the recording has no order_book_update stream).
 """
 
 from __future__ import annotations
@@ -27,20 +31,21 @@ from urllib.parse import parse_qs, urlsplit
 import trio
 import trio_websocket
 
+from gatetrio._core._errors import ConnectionLost
 from gatetrio._core._events import Pong
 from gatetrio._shell._transport import MAX_MESSAGE_SIZE
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 
 from ._connection import Connection, _describe_close, _ServerStream
 from ._memory import memory_socket_pair
-from ._replay_topics import ALL_KEY, TextBook, frame_topic, payload_topics
+from ._replay_topics import ALL_KEY, TextBook, UpdateBook, frame_topic, payload_topics
 from ._replies import Replies
 from ._server import route
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator, Sequence
 
-    from gatetrio.recording import Line
+    from gatetrio.recording import Line, RestSnapshotLine
 
 AFAP_YIELD_EVERY: Final = 64  # frames between checkpoints when playing as fast as possible
 
@@ -91,6 +96,7 @@ class ReplayServer:
         self._subscribers: dict[tuple[str, str], set[Connection]] = {}
         self._waiting: set[tuple[Connection, str]] = set()  # obu subscribers owed a snapshot
         self._books: dict[str, TextBook] = {}
+        self._update_books: dict[str, UpdateBook] = {}  # by `contract.level`
         self._source: dict[tuple[str, str], tuple[int, int]] = {}  # topic: (shard, generation)
         self._go = trio.Event()
         self._ns = 0  # the recording's clock: receive time of the latest frame played
@@ -143,9 +149,15 @@ class ReplayServer:
         t0 = trio.current_time()
         ns0: int | None = None
         count = 0
-        from gatetrio.recording import FrameLine  # noqa: PLC0415 - optional zstandard
+        from gatetrio.recording import (  # noqa: PLC0415 - optional zstandard
+            FrameLine,
+            RestSnapshotLine,
+        )
 
         for line in self._lines:
+            if isinstance(line, RestSnapshotLine):
+                self._load_snapshot(line)  # a base for the book, at its place in the recording
+                continue
             if not isinstance(line, FrameLine):
                 continue  # events and drop marks explain the capture; they are not sent
             if ns0 is None:
@@ -199,6 +211,11 @@ class ReplayServer:
             if status == "duplicate":
                 return
             full = status == "full"
+        elif channel == "futures.order_book_update":
+            update_book = self._update_books.get(key)
+            if update_book is None:
+                update_book = self._update_books[key] = UpdateBook(key)
+            update_book.feed(msg.get("result"))
         for conn in self._audience(channel, key):
             if (conn, key) in self._waiting:
                 if not full:
@@ -209,6 +226,13 @@ class ReplayServer:
                 self._backlog.append((conn, text))
             else:
                 self._replies.send(conn, text)
+
+    def _load_snapshot(self, line: RestSnapshotLine) -> None:
+        key = f"{line.contract}.{line.limit}"
+        book = self._update_books.get(key)
+        if book is None:
+            book = self._update_books[key] = UpdateBook(key)
+        book.load(line.body)
 
     def _audience(self, channel: str, key: str) -> list[Connection]:
         exact = self._subscribers.get((channel, key), set())
@@ -376,21 +400,39 @@ class ReplayServer:
     # ------------------------------------------------------------------------ REST
 
     def rest_order_book(self, contract: str, limit: int = 10) -> dict[str, object]:
-        """The order-book snapshot REST answers, from the deepest replayed obu book.
+        """The order-book snapshot REST answers now (`with_id=true`): from the replayed
+        order_book_update book of `contract` with the fewest levels >= `limit`; else from its
+        deepest replayed obu book; else from its deepest order_book_update book.
 
         Raises:
-            KeyError: no valid book of `contract` has been replayed yet.
+            KeyError: no valid book of `contract` is replayed at this point (none yet, or a gap
+                the recording has no snapshot after yet).
         """
+        now_ms = self._wall_ms()
+        updates = [b for b in self._update_books.values() if b.valid and b.contract == contract]
+        deep = [b for b in updates if b.level >= limit]
+        if deep:
+            return min(deep, key=lambda b: b.level).rest_body(limit, now_ms)
         books = [b for s, b in self._books.items() if b.valid and s.split(".")[1:2] == [contract]]
-        if not books:
-            raise KeyError(f"no replayed book of {contract} yet")
-        book = max(books, key=lambda b: len(b.bids) + len(b.asks))
-        return book.rest_body(limit, self._wall_ms())
+        if books:
+            book = max(books, key=lambda b: len(b.bids) + len(b.asks))
+            return book.rest_body(limit, now_ms)
+        if updates:
+            return max(updates, key=lambda b: b.level).rest_body(limit, now_ms)
+        raise KeyError(f"no replayed book of {contract} yet")
 
     async def fetch_order_book(self, contract: str, limit: int) -> dict[str, object]:
-        """A snapshot fetcher for in-memory tests (`client.order_book(snapshot_fetcher=...)`)."""
+        """A snapshot fetcher for in-memory tests (`client.order_book(snapshot_fetcher=...)`).
+
+        Raises:
+            ConnectionLost: no book of `contract` is replayed at this point, as a REST request
+                that failed (a client's book retries it with backoff).
+        """
         await trio.lowlevel.checkpoint()
-        return self.rest_order_book(contract, limit)
+        try:
+            return self.rest_order_book(contract, limit)
+        except KeyError as exc:
+            raise ConnectionLost(f"replay REST order_book: {exc.args[0]}") from None
 
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
         """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""

@@ -8,14 +8,27 @@ the stream name for obu (`ob.BTC_USDT.50`), `interval_contract` for candlesticks
 
 `TextBook` rebuilds one obu stream from its pushes, keeping Gate's wire text, so a client that
 subscribes mid-replay gets a full snapshot equal to the book every earlier subscriber holds.
+`UpdateBook` rebuilds one order_book_update stream as a client does (`BookSync`): from the REST
+snapshots the recorder took of it (`r` lines) plus its deltas, so the replay's REST endpoint
+answers with the book, and the `id`, a client's deltas continue from.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import typing
 from decimal import Decimal, InvalidOperation
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+import msgspec
+
+from gatetrio._core._book import BookSync, parse_rest_snapshot
+from gatetrio._core._errors import ProtocolError
+from gatetrio._core._events import BookDelta
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 PUSH_EVENTS: Final = frozenset({"update", "all"})
 ALL_KEY: Final = "*"  # a payload of "!all": every key of the channel
@@ -153,4 +166,54 @@ class TextBook:
             "update": self.t / 1000,
             "asks": [{"p": p, "s": s} for p, s in self.levels("a", limit)],
             "bids": [{"p": p, "s": s} for p, s in self.levels("b", limit)],
+        }
+
+
+@typing.final
+class UpdateBook:
+    """One order_book_update stream's book (`contract.level`): ready from a recorded REST
+    snapshot the deltas continue (or a `full` push) until a gap; the next snapshot repairs it."""
+
+    __slots__ = ("contract", "level", "sync")
+
+    def __init__(self, stream: str) -> None:
+        contract, _, level = stream.rpartition(".")
+        self.contract = contract
+        self.level = int(level) if level.isdigit() else 0
+        self.sync = BookSync(contract)
+
+    @property
+    def valid(self) -> bool:
+        return self.sync.book.ready
+
+    def feed(self, result: object) -> None:
+        """Take one recorded delta (a push's `result`); a malformed one resets the book."""
+        try:
+            delta = msgspec.convert(result, BookDelta)
+        except msgspec.ValidationError:
+            return
+        with contextlib.suppress(ProtocolError):  # the sync has reset itself
+            self.sync.feed(delta)
+
+    def load(self, body: Mapping[str, object]) -> None:
+        """Take a recorded REST snapshot of this stream (a malformed one is ignored)."""
+        try:
+            snapshot = parse_rest_snapshot(body)
+            self.sync.load_snapshot(snapshot.id, snapshot.bids, snapshot.asks, t=snapshot.t)
+        except ProtocolError:
+            return
+
+    def rest_body(self, limit: int, time_ms: int) -> dict[str, object]:
+        """`GET /futures/{settle}/order_book?with_id=true` of this book, as Gate answers it."""
+        book = self.sync.book
+
+        def side(levels: list[tuple[Decimal, int | Decimal]]) -> list[dict[str, object]]:
+            return [{"p": str(p), "s": s if isinstance(s, int) else str(s)} for p, s in levels]
+
+        return {
+            "id": book.update_id,
+            "current": time_ms / 1000,
+            "update": book.t / 1000,
+            "asks": side(book.asks(limit)),
+            "bids": side(book.bids(limit)),
         }
