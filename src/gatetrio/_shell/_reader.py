@@ -54,7 +54,7 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
         crowded = False
         left = MAX_BATCH
         tapped = bool(taps)  # the one check per batch when no tap is open
-        received_ns = round(wall * 1e9)
+        received_ns = round(wall * 1e9) if tapped else 0
         while True:
             if tapped:
                 frame = RawFrame(received_ns, generation, text)
