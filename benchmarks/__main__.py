@@ -1,7 +1,9 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory; book-peers and peers need
-the `bench` extra (the peers measured in the same run), nats the `test` extra (nats-server).
+NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs, soak;
+book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
+`test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
+for another length.
 
 Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
@@ -15,11 +17,14 @@ from . import (
     bench_book_peers,
     bench_decode,
     bench_e2e,
+    bench_live_book,
     bench_memory,
     bench_nats,
     bench_peers,
     bench_pool,
     bench_read,
+    bench_subs,
+    soak,
 )
 
 RUNNERS = {
@@ -32,6 +37,9 @@ RUNNERS = {
     "peers": bench_peers.main,
     "memory": bench_memory.main,
     "nats": bench_nats.main,
+    "live-book": bench_live_book.main,
+    "subs": bench_subs.main,
+    "soak": soak.main,
 }
 
 

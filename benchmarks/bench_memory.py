@@ -12,19 +12,36 @@ Not a timing: what the bounds allow, measured on real objects.
   near it (the driver takes the whole buffer per wake-up and the reader yields once a buffer is
   half full); this is the ceiling, the peak a flood could reach.
 - "subscription": the traced size of one empty subscription (its state, deque and ParkingLot).
+- "under a flood" (`--flood-deltas` a book, 0 to skip): `--books` real live books
+  (`client.order_book(..., method="obu")`, 400 levels) over `benchmarks.memory_feed`, fed the
+  `bench_book_peers.ObuWorkload` stream as JSON text frames, interleaved over the books, as
+  fast as the client takes them (a feeder task keeps at most 1024 frames queued, like a socket
+  buffer; the frames are built before tracing starts). Traced from an open client with no book:
+  "drained" is what is held once every delta is applied and the buffers are empty; "peak" is
+  tracemalloc's peak while the flood ran, with the client's `peak_buffer_used`.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
+import contextlib
 import sys
 import tracemalloc
 from typing import TYPE_CHECKING, Any
 
+import msgspec
+import trio
+
 from benchmarks.bench_book import Workload
+from benchmarks.bench_book_peers import ObuWorkload
 from benchmarks.flood_server import ObuTape
+from benchmarks.memory_feed import MemoryFeed
+from gatetrio import open_client
 from gatetrio._core._book import OrderBook
 from gatetrio._core._decode import decode_message
+from gatetrio._core._encode import encode_event
+from gatetrio._core._events import ObuDelta, ObuUpdate
 from gatetrio._core._requests import ChannelSpec
 from gatetrio._shell._live_book import book_buffer
 from gatetrio._shell._subscription import OverflowPolicy, open_subscription
@@ -68,9 +85,69 @@ def _subscription() -> Any:
     return open_subscription(spec, buffer=256, overflow=OverflowPolicy.DROP_OLDEST)
 
 
+def _obu_text(delta: ObuDelta) -> str:
+    return encode_event(ObuUpdate(result=delta, time=delta.t // 1000, time_ms=delta.t))
+
+
+async def _flood(
+    n_books: int, snapshots: dict[str, str], frames: list[str], last_u: int
+) -> tuple[int, int, int]:
+    """(drained bytes, peak bytes, peak_buffer_used) of `n_books` live books over a flood."""
+
+    def on_subscribe(channel: str, payload: Sequence[object]) -> list[str]:
+        return [snapshots[str(p)] for p in payload] if channel == "futures.obu" else []
+
+    feed = MemoryFeed(on_subscribe)
+    tracemalloc.start()
+    async with open_client(connector=feed.connector) as client:
+        await trio.sleep(0.01)
+        base = tracemalloc.get_traced_memory()[0]
+        async with contextlib.AsyncExitStack() as stack:
+            lives = [
+                await stack.enter_async_context(
+                    client.order_book(f"C{i}_USDT", depth=400, method="obu")
+                )
+                for i in range(n_books)
+            ]
+            for live in lives:
+                await live.wait_ready()
+            tracemalloc.reset_peak()
+            pending = collections.deque(frames)
+            while pending:
+                if feed.queued() < 1024:
+                    feed.push(pending.popleft() for _ in range(min(512, len(pending))))
+                await trio.lowlevel.checkpoint()
+            for live in lives:
+                while live.book.update_id != last_u:
+                    await live.wait_update()
+            peak = tracemalloc.get_traced_memory()[1]
+            await trio.sleep(0.01)
+            drained = tracemalloc.get_traced_memory()[0]
+            stats = [live.statistics() for live in lives]
+            used = client.statistics().peak_buffer_used
+    tracemalloc.stop()
+    if any(s.resyncs or s.deltas_dropped for s in stats):
+        raise SystemExit(f"a live book resynced or dropped deltas: {stats}")
+    return drained - base, peak - base, used
+
+
+def flood(n_books: int, deltas: int) -> tuple[int, int, int]:
+    w = ObuWorkload(deltas=deltas)
+    snapshots = {}
+    per_book = []
+    for i in range(n_books):
+        stream = f"ob.C{i}_USDT.400"
+        full = ObuDelta(t=w.deltas[0].t, s=stream, u=w.snapshot_id, b=w.bids, a=w.asks, full=True)
+        snapshots[stream] = _obu_text(full)
+        per_book.append([_obu_text(msgspec.structs.replace(d, s=stream)) for d in w.deltas])
+    frames = [book[k] for k in range(len(w.deltas)) for book in per_book]
+    return trio.run(_flood, n_books, snapshots, frames, w.deltas[-1].u)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--books", type=int, default=10)
+    parser.add_argument("--flood-deltas", type=int, default=2000, help="a book; 0: skip")
     args = parser.parse_args(argv)
     n = args.books
     drained, _books_kept = traced(lambda: _books(n))
@@ -94,6 +171,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"| {(drained + old) / drained:.2f} |"
     )
     print(f"| one empty subscription | {sub / 1024:.1f} KB | |")
+    if args.flood_deltas:
+        live_drained, peak, used = flood(n, args.flood_deltas)
+        print(
+            f"\n{n} live books under a flood, {args.flood_deltas} deltas a book, traced from an "
+            f"open client:\n"
+        )
+        print("| what | traced | vs drained live books |")
+        print("|---|---:|---:|")
+        print(f"| drained live books | {live_drained / mb:.1f} MB | 1.00 |")
+        print(
+            f"| peak under the flood (peak_buffer_used {used}) | {peak / mb:.1f} MB "
+            f"| {peak / live_drained:.2f} |"
+        )
     return 0
 
 
