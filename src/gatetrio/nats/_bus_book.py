@@ -16,43 +16,22 @@ periodically).
 
 from __future__ import annotations
 
-import enum
 import typing
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
 
-from gatetrio._core._book import OrderBook
+from gatetrio._core._book import ObuStatus, OrderBook
+from gatetrio._core._book._obu import RESYNC_COUNTERS
 from gatetrio._core._errors import ProtocolError
 
 if TYPE_CHECKING:
     from gatetrio._core._events import ObuDelta
 
 
-class BusStatus(enum.Enum):
-    APPLIED = "applied"
-    """The message changed the book (or loaded it); the book is ready."""
-    WAITING = "waiting"
-    """No snapshot yet (or since a gap): a delta was skipped, counted."""
-    DUPLICATE = "duplicate"
-    """The book is already at or past this message: skipped, counted."""
-    GAP = "gap"
-    """Updates are missing from the stream: the book is cleared until the next snapshot."""
-    MALFORMED = "malformed"
-    """A bad level or range: the book is cleared until the next snapshot."""
-    CROSSED = "crossed"
-    """The book crossed: cleared until the next snapshot."""
-
-    @property
-    def needs_resync(self) -> bool:
-        return self in _RESYNC
-
-
-_RESYNC: Final = {
-    BusStatus.GAP: "gaps",
-    BusStatus.MALFORMED: "malformed",
-    BusStatus.CROSSED: "crossed",
-}
+# The same outcomes as a live obu book's; on the bus, a status that `needs_resync` means the book
+# is cleared until the next snapshot message (there is no stream to resubscribe).
+BusStatus: TypeAlias = ObuStatus
 
 
 @attrs.frozen
@@ -120,7 +99,7 @@ class BusBookSync:
         return BusStatus.APPLIED
 
     def _resync(self, status: BusStatus, reason: str) -> BusStatus:
-        self._counts[_RESYNC[status]] += 1
+        self._counts[RESYNC_COUNTERS[status]] += 1
         self.last_resync = reason
         self.book.clear()
         return status

@@ -51,11 +51,11 @@ class ObuStatus(enum.Enum):
     @property
     def needs_resync(self) -> bool:
         """True when the book was cleared: unsubscribe and resubscribe the stream."""
-        return self in _RESYNC
+        return self in RESYNC_COUNTERS
 
 
-# the statuses that clear the book, each with the counter it bumps
-_RESYNC: Final = {
+# the statuses that clear the book, each with the counter it bumps (the bus book's too)
+RESYNC_COUNTERS: Final = {
     ObuStatus.GAP: "gaps",
     ObuStatus.MALFORMED: "malformed",
     ObuStatus.CROSSED: "crossed",
@@ -155,7 +155,7 @@ class ObuSync:
         return ObuStatus.APPLIED
 
     def _resync(self, status: ObuStatus, reason: str) -> ObuStatus:
-        self._counts[_RESYNC[status]] += 1
+        self._counts[RESYNC_COUNTERS[status]] += 1
         self.last_resync = reason
         self.book.clear()
         return status
