@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final, Literal, TypeVar, final
+from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeVar, final
 from urllib.parse import urlsplit
 
 import attrs
@@ -179,6 +179,21 @@ class LiveOrderBook:
         return self._driver.statistics()
 
 
+class _SyncCounts(Protocol):
+    """What both syncs' statistics have in common."""
+
+    @property
+    def updates_applied(self) -> int: ...
+    @property
+    def gaps(self) -> int: ...
+    @property
+    def crossed(self) -> int: ...
+    @property
+    def malformed(self) -> int: ...
+    @property
+    def duplicates(self) -> int: ...
+
+
 class _Driver:
     """What both drivers share: the host, the readers' wake-up and the resync report."""
 
@@ -201,6 +216,38 @@ class _Driver:
     def notify(self) -> None:
         self.changed.set()
         self.changed = trio.Event()
+
+    def book_statistics(
+        self,
+        counts: _SyncCounts,
+        *,
+        method: str,
+        ready: bool,
+        update_id: int | None,
+        snapshots: int,
+        snapshot_errors: int,
+        unused: int,
+        waiting: str = "",
+    ) -> BookStatistics:
+        """The one set of counters both methods report (`unused`: deltas the sync could not
+        use; the subscription's own drops are added here)."""
+        return BookStatistics(
+            contract=self.contract,
+            method=method,
+            level=self.level,
+            ready=ready,
+            update_id=update_id,
+            updates_applied=counts.updates_applied,
+            resyncs=self.resyncs,
+            gaps=counts.gaps,
+            crossed=counts.crossed,
+            malformed=counts.malformed,
+            snapshots_fetched=snapshots,
+            snapshot_errors=snapshot_errors,
+            duplicates_skipped=counts.duplicates,
+            deltas_dropped=unused + self.dropped + self.live_dropped(),
+            waiting=waiting,
+        )
 
     def resync(self, reason: str) -> None:
         self.resyncs += 1
@@ -270,21 +317,14 @@ class _ObuDriver(_Driver):
 
     def statistics(self) -> BookStatistics:
         counts = self.sync.statistics()
-        return BookStatistics(
-            contract=self.contract,
+        return self.book_statistics(
+            counts,
             method=self.method,
-            level=self.level,
             ready=self.ready,
             update_id=self.sync.book.update_id,
-            updates_applied=counts.updates_applied,
-            resyncs=self.resyncs,
-            gaps=counts.gaps,
-            crossed=counts.crossed,
-            malformed=counts.malformed,
-            snapshots_fetched=counts.snapshots,
+            snapshots=counts.snapshots,
             snapshot_errors=0,
-            duplicates_skipped=counts.duplicates,
-            deltas_dropped=counts.waiting_dropped + self.dropped + self.live_dropped(),
+            unused=counts.waiting_dropped,
             waiting=self._waiting(),
         )
 
@@ -404,21 +444,14 @@ class _RestDriver(_Driver):
 
     def statistics(self) -> BookStatistics:
         counts = self.sync.statistics()
-        return BookStatistics(
-            contract=self.contract,
+        return self.book_statistics(
+            counts,
             method=self.method,
-            level=self.level,
             ready=self.ready,
             update_id=self.sync.book.update_id,
-            updates_applied=counts.updates_applied,
-            resyncs=self.resyncs,
-            gaps=counts.gaps,
-            crossed=counts.crossed,
-            malformed=counts.malformed,
-            snapshots_fetched=self.snapshots,
+            snapshots=self.snapshots,
             snapshot_errors=self.snapshot_errors,
-            duplicates_skipped=counts.duplicates,
-            deltas_dropped=counts.deltas_dropped + self.dropped + self.live_dropped(),
+            unused=counts.deltas_dropped,
         )
 
 
