@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from gatetrio._core._requests import ApiRequest
 
     from ._runtime import Connection
+    from ._subscription import SubscriptionFeed
     from ._transport import Connector
 
 __all__ = ["Client", "ClientEvent", "ClientEventKind", "ClientStatistics", "open_client"]
@@ -154,17 +155,10 @@ class Client:
         happenings are logged under the `gatetrio` logger, including those before the first
         connection, when `open_client` has not returned yet.
         """
-        watcher, feed = open_subscription(
-            _CLIENT_EVENTS_SPEC, buffer=buffer, overflow=OverflowPolicy.DROP_OLDEST
-        )
-        watchers = self._rt.watchers
-        watchers.append(feed)
-        try:
-            await trio.lowlevel.checkpoint()
+        async with _attached(
+            self._rt.watchers, _CLIENT_EVENTS_SPEC, buffer, OverflowPolicy.DROP_OLDEST
+        ) as watcher:
             yield watcher
-        finally:
-            watchers.remove(feed)
-            feed.end()
 
     @contextlib.asynccontextmanager
     async def raw_frames(
@@ -183,15 +177,8 @@ class Client:
             raise UsageError(
                 f"overflow must be an OverflowPolicy other than CONFLATE, got {overflow!r}"
             )
-        tap, feed = open_subscription(RAW_SPEC, buffer=buffer, overflow=overflow)
-        taps = self._rt.taps
-        taps.append(feed)
-        try:
-            await trio.lowlevel.checkpoint()
+        async with _attached(self._rt.taps, RAW_SPEC, buffer, overflow) as tap:
             yield tap
-        finally:
-            taps.remove(feed)
-            feed.end()
 
     def order_book(
         self,
@@ -362,6 +349,21 @@ class Client:
     def _check_open(self) -> None:
         if self._rt.closed:
             raise UsageError("this client is closed; open a new one with gatetrio.open_client()")
+
+
+@contextlib.asynccontextmanager
+async def _attached(
+    feeds: list[SubscriptionFeed[T]], spec: ChannelSpec[T], buffer: int, overflow: OverflowPolicy
+) -> AsyncIterator[Subscription[T]]:
+    """A subscription the runtime feeds from `feeds` (events, raw frames) for the block."""
+    sub, feed = open_subscription(spec, buffer=buffer, overflow=overflow)
+    feeds.append(feed)
+    try:
+        await trio.lowlevel.checkpoint()
+        yield sub
+    finally:
+        feeds.remove(feed)
+        feed.end()
 
 
 def _new_runtime(

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
 
-from gatetrio._core._book import ObuStatus, OrderBook
+from gatetrio._core._book import ObuStatus, ObuSyncStatistics, OrderBook
 from gatetrio._core._book._obu import RESYNC_COUNTERS
 from gatetrio._core._errors import ProtocolError
 
@@ -32,18 +32,6 @@ if TYPE_CHECKING:
 # The same outcomes as a live obu book's; on the bus, a status that `needs_resync` means the book
 # is cleared until the next snapshot message (there is no stream to resubscribe).
 BusStatus: TypeAlias = ObuStatus
-
-
-@attrs.frozen
-class BusBookCounts:
-    updates_applied: int
-    snapshots: int
-    """Snapshots and full pushes loaded."""
-    waiting_dropped: int
-    duplicates: int
-    gaps: int
-    malformed: int
-    crossed: int
 
 
 @typing.final
@@ -57,8 +45,8 @@ class BusBookSync:
         self.last_resync = ""
         self._counts = dict.fromkeys(_COUNTERS, 0)
 
-    def statistics(self) -> BusBookCounts:
-        return BusBookCounts(**self._counts)
+    def statistics(self) -> ObuSyncStatistics:
+        return ObuSyncStatistics(**self._counts)
 
     def feed(self, delta: ObuDelta) -> BusStatus:
         """Take the next message; say what it did. Never raises for content."""
@@ -105,4 +93,4 @@ class BusBookSync:
         return status
 
 
-_COUNTERS: Final = tuple(field.name for field in attrs.fields(BusBookCounts))
+_COUNTERS: Final = tuple(field.name for field in attrs.fields(ObuSyncStatistics))
