@@ -11,24 +11,19 @@ import trio
 import trio.testing
 
 import gatetrio
-from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
+from gatetrio import ClientEventKind, LiveOrderBook
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, open_against, wait_for
+from .helpers import client_config, open_against, record_events
 
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
+
+pytestmark = pytest.mark.fake(seed=11, credentials=None)
 
 
 def config() -> gatetrio.ClientConfig:
     return client_config(rng=random.Random(1))
-
-
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=11)
-    await nursery.start(server.run)
-    return server
 
 
 def assert_matches_fake(gate: FakeGateServer, live: LiveOrderBook) -> None:
@@ -63,83 +58,79 @@ def fetcher(gate: FakeGateServer) -> gatetrio_live.SnapshotFetcher:
 async def test_obu_books_match_the_fake_through_gaps_and_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
     async with (
         open_against(gate, rng=random.Random(1)) as client,
-        trio.open_nursery() as nursery,
+        record_events(client) as log,
+        client.order_book("BTC_USDT", depth=50) as btc,
+        client.order_book("ETH_USDT", depth=400) as eth,
+        client.order_book("SOL_USDT", depth=10) as sol,
+        client.order_book("HEI_USDT", depth=10) as hei,
     ):
-        await nursery.start(collect_events, client, events)
-        async with (
-            client.order_book("BTC_USDT", depth=50) as btc,
-            client.order_book("ETH_USDT", depth=400) as eth,
-            client.order_book("SOL_USDT", depth=10) as sol,
-            client.order_book("HEI_USDT", depth=10) as hei,
-        ):
-            books = [btc, eth, sol, hei]
-            assert [b.method for b in books] == ["obu"] * 4
-            assert [b.level for b in books] == ["50", "400", "50", "50"]
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        books = [btc, eth, sol, hei]
+        assert [b.method for b in books] == ["obu"] * 4
+        assert [b.level for b in books] == ["50", "400", "50", "50"]
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.inject_gap("ETH_USDT")
-            await wait_for(lambda: eth.statistics().resyncs == 1)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-            # the gap resynced ETH only; the others kept streaming
-            assert [b.statistics().resyncs for b in books] == [0, 1, 0, 0]
-            assert eth.statistics().gaps == 1
+        gate.inject_gap("ETH_USDT")
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="ETH_USDT")
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+        # the gap resynced ETH only; the others kept streaming
+        assert [b.statistics().resyncs for b in books] == [0, 1, 0, 0]
+        assert eth.statistics().gaps == 1
 
-            gate.drop()
-            await wait_for(lambda: client.statistics().connects == 2)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        gate.drop()
+        await log.wait(ClientEventKind.CONNECTED)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.send_upgrade(grace=3.0)
-            await wait_for(lambda: client.statistics().upgrades == 1)
-            await trio.sleep(5)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-        nursery.cancel_scope.cancel()
-    resyncs = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
-    assert [e.channel for e in resyncs] == ["ETH_USDT"]
+        gate.send_upgrade(grace=3.0)
+        await log.wait(ClientEventKind.UPGRADE)
+        await trio.sleep(5)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+    assert [e.channel for e in log.of(ClientEventKind.BOOK_RESYNC)] == ["ETH_USDT"]
 
 
 async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_against(gate, rng=random.Random(1)) as client:
-        fetch = fetcher(gate)
-        async with (
-            client.order_book(
-                "BTC_USDT", depth=100, method="order_book_update", snapshot_fetcher=fetch
-            ) as btc,
-            client.order_book(
-                "ETH_USDT", depth=20, method="order_book_update", snapshot_fetcher=fetch
-            ) as eth,
-        ):
-            books = [btc, eth]
-            assert [b.level for b in books] == ["100", "20"]
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+    fetch = fetcher(gate)
+    async with (
+        open_against(gate, rng=random.Random(1)) as client,
+        record_events(client) as log,
+        client.order_book(
+            "BTC_USDT", depth=100, method="order_book_update", snapshot_fetcher=fetch
+        ) as btc,
+        client.order_book(
+            "ETH_USDT", depth=20, method="order_book_update", snapshot_fetcher=fetch
+        ) as eth,
+    ):
+        books = [btc, eth]
+        assert [b.level for b in books] == ["100", "20"]
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.inject_gap("BTC_USDT", size=3)
-            await wait_for(lambda: btc.statistics().resyncs == 1)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-            assert eth.statistics().resyncs == 0
-            assert btc.statistics().snapshots_fetched >= 2
+        gate.inject_gap("BTC_USDT", size=3)
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        assert btc.statistics().resyncs == 1
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+        assert eth.statistics().resyncs == 0
+        assert btc.statistics().snapshots_fetched >= 2
 
-            gate.drop()
-            await wait_for(lambda: client.statistics().connects == 2)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        gate.drop()
+        await log.wait(ClientEventKind.CONNECTED)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
 
 async def test_btc_settle_uses_obu_and_needs_no_rest(
@@ -226,6 +217,7 @@ async def test_crossed_book_triggers_a_resync(
 ) -> None:
     async with (
         open_against(gate, rng=random.Random(1)) as client,
+        record_events(client) as log,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
@@ -243,7 +235,8 @@ async def test_crossed_book_triggers_a_resync(
             )
         )
         gate.push(crossing)
-        await wait_for(lambda: live.statistics().crossed == 1)
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        assert live.statistics().crossed == 1
         await settle_books([live])
         assert_matches_fake(gate, live)
         assert live.statistics().resyncs >= 1
@@ -291,6 +284,7 @@ async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
 ) -> None:
     async with (
         open_against(gate, rng=random.Random(1)) as client,
+        record_events(client) as log,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
@@ -306,7 +300,8 @@ async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
             )
         )
         gate.push(broken)
-        await wait_for(lambda: live.statistics().malformed == 1)
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        assert live.statistics().malformed == 1
         await settle_books([live])
         assert_matches_fake(gate, live)
         assert live.statistics().resyncs == 1
@@ -335,21 +330,18 @@ async def test_a_malformed_rest_body_is_a_counted_retried_snapshot_error(
         body = dict(gate.rest_order_book(contract, limit))
         return {**body, **bad} if bodies == 1 else body
 
-    events: list[ClientEvent] = []
     async with (
         open_against(gate, rng=random.Random(1)) as client,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(collect_events, client, events)
-        async with client.order_book(
+        record_events(client) as log,
+        client.order_book(
             "SOL_USDT", depth=20, method="order_book_update", snapshot_fetcher=broken_once
-        ) as live:
-            await settle_books([live])
-            assert_matches_fake(gate, live)
-            stats = live.statistics()
-            assert (stats.snapshot_errors, stats.snapshots_fetched, stats.resyncs) == (1, 1, 0)
-        nursery.cancel_scope.cancel()
-    failed = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
+        ) as live,
+    ):
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+        stats = live.statistics()
+        assert (stats.snapshot_errors, stats.snapshots_fetched, stats.resyncs) == (1, 1, 0)
+    failed = log.of(ClientEventKind.BOOK_RESYNC)
     assert [e.reason.startswith("snapshot failed: ") for e in failed] == [True]
 
 

@@ -164,6 +164,7 @@ class FakeGateServer:
         self._t0: float | None = None
         self._nursery: trio.Nursery | None = None
         self._wakeup = trio.Event()
+        self._changed = trio.Event()  # set (and replaced) on each change `wait_until` watches
         self._refuse = 0
         self._replies = Replies(self._rng, wall_ms=self._wall_ms, enqueue=self._enqueue)
         self._hooks = ConnectionHooks(
@@ -364,10 +365,16 @@ class FakeGateServer:
     def _opened(self, conn: Connection) -> None:
         self._market(conn.market_key)
         self._conns[conn.conn_id] = conn
+        self._notify()
 
     def _forget(self, conn: Connection) -> None:
         del self._conns[conn.conn_id]
         self._subscriptions.forget(conn)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     def _enqueue(self, conn: Connection, frame: str) -> None:
         if not conn.offer(frame):
@@ -389,6 +396,7 @@ class FakeGateServer:
             msg = None
         if self.max_received is not None and len(self.received) > self.max_received * 5 // 4:
             del self.received[: len(self.received) - self.max_received]
+        self._notify()  # waiters run after this (sync) handler: the frame is in and answered
         if not isinstance(msg, dict):
             self.received.append(Received(conn.conn_id, text))
             self._replies.error(conn, "", "", 1, "request message need json scheme")
@@ -433,6 +441,14 @@ class FakeGateServer:
     def connections(self) -> list[Connection]:
         """The live connections, oldest first."""
         return list(self._conns.values())
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Return once `condition()` holds, checked at each change the fake sees: a connection
+        opened or closed, a client frame received (and handled). For tests: wait on the fake's
+        own state instead of polling it. It waits as long as it takes; bound it yourself."""
+        while not condition():
+            await self._changed.wait()
+        await trio.lowlevel.checkpoint()
 
     def _targets(self, conn: ConnRef) -> list[Connection]:
         if conn is None:
