@@ -11,7 +11,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from ._market._numbers import _dec_text
+from ._market._numbers import dec_text
 
 if TYPE_CHECKING:
     from ._account import Account, Fill
@@ -42,15 +42,15 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
                 "risk_limit": "1000000",
                 "leverage_max": str(spec.leverage_max),
                 "maintenance_rate": "0.005",
-                "value": _dec_text(value),
-                "margin": _dec_text(account.balance),
-                "entry_price": _dec_text(pos.entry),
+                "value": dec_text(value),
+                "margin": dec_text(account.balance),
+                "entry_price": dec_text(pos.entry),
                 "liq_price": "0",
-                "mark_price": _dec_text(mark),
+                "mark_price": dec_text(mark),
                 "initial_margin": "0",
                 "maintenance_margin": "0",
-                "unrealised_pnl": _dec_text(Decimal(pnl)),
-                "realised_pnl": _dec_text(pos.realised_pnl),
+                "unrealised_pnl": dec_text(Decimal(pnl)),
+                "realised_pnl": dec_text(pos.realised_pnl),
                 "pnl_pnl": "0",
                 "pnl_fund": "0",
                 "pnl_fee": "0",
@@ -78,7 +78,7 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
 
 def futures_account(account: Account, settle: str) -> dict[str, object]:
     """`GET /futures/{settle}/accounts`."""
-    total = _dec_text(account.balance)
+    total = dec_text(account.balance)
     return {
         "user": int(account.user_id),
         "currency": settle.upper(),
@@ -163,10 +163,10 @@ def my_trade(
         "order_id": str(fill.order_id),
         "size": size(fill.units),
         "close_size": size(fill.close_units),
-        "price": _dec_text(fill.price),
+        "price": dec_text(fill.price),
         "role": fill.role,
         "text": fill.text,
-        "fee": _dec_text(fill.fee),
+        "fee": dec_text(fill.fee),
         "point_fee": "0",
     }
     if timerange:
