@@ -165,10 +165,11 @@ def open_against(
     connector: Connector | None = None,
     **overrides: object,
 ) -> contextlib.AbstractAsyncContextManager[gatetrio.Client]:
-    """`open_client` connected to the fake (in memory unless `connector` says otherwise), on the
-    fake's wall clock."""
+    """`open_client` connected to the fake (socket in memory unless `connector` says otherwise;
+    REST in memory), on the fake's wall clock."""
     return gatetrio.open_client(
         connector=gate.connector if connector is None else connector,
+        rest_transport=gate.rest_transport,
         config=client_config(**overrides),
         wall_clock=gate.wall_time,
         credentials=credentials,

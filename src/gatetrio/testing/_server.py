@@ -8,7 +8,8 @@ Around it: `_connection` (the WebSocket-serving path and one connection's queue 
 shared with the replay server), `_subscriptions` (who hears what), `_trading_api` and
 `_account` (the trading side), `_replies` (acks and errors), `_rest` (REST bodies), `_faults`
 (the `--fault` language) and `_memory` (in-memory sockets). The engines reach the server only
-through `_Host`, which implements their host protocols; connections only through their verbs.
+through `_host.EngineHost`, which implements their host protocols; connections only through
+their verbs.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import json
 import math
 import random
 import typing
+from collections import deque
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -36,15 +38,18 @@ from ._connection import (
     route,
     serve_websocket,
 )
+from ._host import EngineHost
 from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, MarketOptions
 from ._memory import MemoryDial, connect_trio_websocket, memory_dial
 from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
+from ._rest_auth import RestAuth
+from ._rest_transport import FakeRestTransport, RestRequest
 from ._subscriptions import Subscriptions
 from ._trading_api import TradingApi
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from typing import TypeVarTuple
 
     import trio_websocket
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
     from ._connection import Connection, ConnRef, MarketKey
     from ._faults import FaultSpec
     from ._market import BookState, ContractSpec
+    from ._rest_reply import RestReply
 
     _Ts = TypeVarTuple("_Ts")
 
@@ -63,6 +69,7 @@ MALFORMED_FRAME: Final = (
     '{"time":1786540580,"channel":"futures.trades","event":"update","result":[{'
 )
 MAX_TIME_SKEW: Final = 60.0  # spec 8.1: `time` must be within 60 s of the server's clock
+REST_RECEIVED: Final = 1000  # REST requests kept in `rest_received`
 DEFAULT_CONNECTION_OPTIONS: Final = ConnectionOptions()
 DEFAULT_MARKET_OPTIONS: Final = MarketOptions()
 
@@ -173,10 +180,22 @@ class FakeGateServer:
             handle=self._handle_message,
             closed=self._forget,
         )
-        host = _Host(self, replies=self._replies, market=self._market, wake_clock=self._wake_clock)
+        host = EngineHost(
+            self, replies=self._replies, market=self._market, wake_clock=self._wake_clock
+        )
         self._subscriptions = Subscriptions(host)
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
+        self.rest_auth = RestAuth(
+            credentials=lambda: self.credentials,
+            wall_ms=self._wall_ms,
+            max_time_skew=lambda: self.max_time_skew,
+        )
+        self._rest_host = _rest.RestHost(
+            market=self._listed_market, now=self.now, account=self._account, auth=self.rest_auth
+        )
+        # the REST requests received (method, target, headers with lower-case names, body)
+        self.rest_received: deque[RestRequest] = deque(maxlen=REST_RECEIVED)
         self._trading = TradingApi(host, self._account)
         self.received: list[Received] = []
         """Every client frame, in order: `(conn_id, frame)` where frame is the parsed JSON
@@ -516,23 +535,44 @@ class FakeGateServer:
 
     async def fetch_contracts(self, settle: str = "usdt") -> object:
         """A listing fetcher for in-memory tests (``open_pool(listing_fetcher=...)``): the JSON
-        ``GET /api/v4/futures/{settle}/contracts`` answers, `rest_latency` seconds later."""
-        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts", {})
+        ``GET /api/v4/futures/{settle}/contracts?limit=1000`` answers, `rest_latency` seconds
+        later."""
+        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts?limit=1000", {})
         await trio.sleep(self.rest_latency)
         if status != 200:
             raise KeyError(f"no {settle} market: {body.decode()}")
         return json.loads(body)
 
-    def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
-        return _rest.handle_http(
-            method,
-            target,
-            headers,
-            market=self._listed_market,
-            now=self.now,
-            account=self._account,
-        )
+    @property
+    def rest_transport(self) -> FakeRestTransport:
+        """A REST transport that reaches this fake in memory: pass it with the connector,
+        ``open_client(connector=server.connector, rest_transport=server.rest_transport)``, so
+        the client's REST helper (headers, signing, caps, error map) is exercised against
+        `serve_http`, each answer `rest_latency` seconds after the request."""
+        return FakeRestTransport(self._rest_exchange)
+
+    def handle_http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """Answer a REST request: `(status, JSON body)` (see `serve_http` for the headers)."""
+        reply = self.serve_http(method, target, headers, body)
+        return reply.status, reply.body
+
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply:
+        """Answer a REST request as Gate's REST API v4 would: status, JSON body and headers
+        (rate-limit headers on private routes). `rest_received` keeps what was asked."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        self.rest_received.append(RestRequest(method, target, lowered, body))
+        return _rest.serve_http(method, target, lowered, body, self._rest_host)
+
+    async def _rest_exchange(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> RestReply:
+        reply = self.serve_http(method, target, headers, body)
+        await trio.sleep(self.rest_latency)
+        return reply
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None
@@ -612,67 +652,3 @@ class FakeGateServer:
     async def run_faults(self, faults: Sequence[FaultSpec]) -> None:
         """Apply each fault at its time (seconds after `run` started), repeating as asked."""
         await _faults.run_faults(self, faults, start_time=self._start_time)
-
-
-@typing.final
-class _Host:
-    """The server as its engines see it: `SubscriptionHost`, `AccountHost`, `TradingApiHost`.
-
-    A separate object, so the engines get exactly these members and never the server's
-    internals, and FakeGateServer's public surface stays what its docstring says.
-    """
-
-    __slots__ = ("_market", "_server", "_wake_clock", "replies")
-
-    def __init__(
-        self,
-        server: FakeGateServer,
-        *,
-        replies: Replies,
-        market: Callable[[MarketKey], Market],
-        wake_clock: Callable[[], None],
-    ) -> None:
-        self._server = server
-        self.replies = replies
-        self._market = market
-        self._wake_clock = wake_clock
-
-    @property
-    def credentials(self) -> Credentials | None:
-        return self._server.credentials
-
-    @property
-    def max_time_skew(self) -> float:
-        return self._server.max_time_skew
-
-    @property
-    def obu_snapshot_before_ack(self) -> bool:
-        return self._server.obu_snapshot_before_ack
-
-    @property
-    def profile(self) -> FakeProfile:
-        return self._server.profile
-
-    @property
-    def connections(self) -> list[Connection]:
-        return self._server.connections
-
-    def now(self) -> float:
-        return self._server.now()
-
-    def wall_time(self) -> float:
-        return self._server.wall_time()
-
-    def market(self, key: MarketKey) -> Market:
-        return self._market(key)
-
-    def market_for(self, contract: str) -> Market:
-        return self._server.market_for(contract)
-
-    def push_private(
-        self, channel: str, contract: str, event: Event | Callable[[bool], Event]
-    ) -> None:
-        self._server.push_private(channel, contract, event)
-
-    def wake_clock(self) -> None:
-        self._wake_clock()
