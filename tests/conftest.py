@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -14,6 +14,7 @@ from gatetrio.testing import FakeGateServer
 from gatetrio.testing._loopback import serve_tcp
 
 from .helpers import CREDS
+from .programs import FakeGate
 
 settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile(
@@ -77,3 +78,14 @@ async def connector(
         return await default_connector(nursery, target, headers)
 
     return loopback
+
+
+@pytest.fixture(scope="module")
+def fake_gate() -> Iterator[FakeGate]:
+    """`gatetrio serve` in a subprocess on a free loopback port, shared by a module's programs
+    (README blocks and examples declared `gate=fake`)."""
+    gate = FakeGate()
+    try:
+        yield gate
+    finally:
+        gate.close()

@@ -16,7 +16,7 @@ import pytest
 import trio
 
 import gatetrio
-from gatetrio import ClientEvent, ClientEventKind
+from gatetrio import ClientEvent, ClientEventKind, ObuDelta, ObuLevel
 from gatetrio._shell._transport import Connector
 from gatetrio.testing import FakeGateServer
 
@@ -42,6 +42,16 @@ LOGIN_VECTOR: Final = (
 )
 
 T = TypeVar("T")
+
+DOCS_OBU_FULL: Final = ObuDelta(
+    t=1743673026995,
+    s="ob.BTC_USDT.400",
+    u=79072179673,
+    b=(ObuLevel("83705.9", "30166"),),
+    a=(ObuLevel("83706", "4208"),),
+    full=True,
+)
+"""The `result` of the full obu push in Gate's docs (section 6.6), as the decoder reads it."""
 
 WAIT_LIMIT: Final = 120.0
 """Seconds on trio's clock (virtual under autojump_clock) any single wait in a test may take."""

@@ -3,8 +3,9 @@ book equals the fake's own book at the same update id, for every contract."""
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 import trio
@@ -15,15 +16,14 @@ from gatetrio import ClientEventKind, LiveOrderBook
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, open_against, record_events
+from .helpers import EventLog, open_against, record_events
 
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
 
 pytestmark = pytest.mark.fake(seed=11, credentials=None)
 
 
-def config() -> gatetrio.ClientConfig:
-    return client_config(rng=random.Random(1))
+BTC_SETTLE = "wss://fx-ws.gateio.ws/v4/ws/btc"
 
 
 def assert_matches_fake(gate: FakeGateServer, live: LiveOrderBook) -> None:
@@ -141,12 +141,7 @@ async def test_btc_settle_uses_obu_and_needs_no_rest(
         raise AssertionError("obu needs no REST snapshot")
 
     async with (
-        gatetrio.open_client(
-            url="wss://fx-ws.gateio.ws/v4/ws/btc",
-            connector=gate.connector,
-            config=config(),
-            wall_clock=gate.wall_time,
-        ) as client,
+        open_against(gate, url=BTC_SETTLE, rng=random.Random(1)) as client,
         client.order_book("BTC_USD", depth=50, snapshot_fetcher=no_rest) as live,
     ):
         assert live.method == "obu"
@@ -158,12 +153,7 @@ async def test_btc_settle_order_book_update_and_rest_on_request(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            url="wss://fx-ws.gateio.ws/v4/ws/btc",
-            connector=gate.connector,
-            config=config(),
-            wall_clock=gate.wall_time,
-        ) as client,
+        open_against(gate, url=BTC_SETTLE, rng=random.Random(1)) as client,
         client.order_book(
             "BTC_USD", depth=50, method="order_book_update", snapshot_fetcher=fetcher(gate)
         ) as live,
@@ -212,33 +202,45 @@ async def test_snapshot_failures_are_retried_and_counted(
         assert live.statistics().snapshot_errors == 2
 
 
-async def test_crossed_book_triggers_a_resync(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
-) -> None:
+@contextlib.asynccontextmanager
+async def settled_btc_book(gate: FakeGateServer) -> AsyncIterator[tuple[EventLog, LiveOrderBook]]:
+    """A client's BTC_USDT obu book (level 50), in sync, and the client's event log."""
     async with (
         open_against(gate, rng=random.Random(1)) as client,
         record_events(client) as log,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
+        yield log, live
+
+
+async def push_until_resynced(
+    gate: FakeGateServer, log: EventLog, live: LiveOrderBook, bad: gatetrio.ObuDelta
+) -> None:
+    """Push `bad` on the book's stream; return once the book resynced and is exact again."""
+    gate.push(gatetrio.ObuUpdate(result=bad))
+    await log.wait(ClientEventKind.BOOK_RESYNC, channel=live.contract)
+    await settle_books([live])
+    assert_matches_fake(gate, live)
+
+
+async def test_crossed_book_triggers_a_resync(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with settled_btc_book(gate) as (log, live):
         best_ask = live.book.best_ask()
         update_id = live.book.update_id
         assert best_ask is not None
         assert update_id is not None
-        crossing = gatetrio.ObuUpdate(
-            result=gatetrio.ObuDelta(
-                t=live.book.t,
-                s="ob.BTC_USDT.50",
-                U=update_id + 1,
-                u=update_id + 1,
-                b=(gatetrio.ObuLevel(p=str(best_ask[0] + 100), s="5"),),
-            )
+        crossing = gatetrio.ObuDelta(
+            t=live.book.t,
+            s="ob.BTC_USDT.50",
+            U=update_id + 1,
+            u=update_id + 1,
+            b=(gatetrio.ObuLevel(p=str(best_ask[0] + 100), s="5"),),
         )
-        gate.push(crossing)
-        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        await push_until_resynced(gate, log, live, crossing)
         assert live.statistics().crossed == 1
-        await settle_books([live])
-        assert_matches_fake(gate, live)
         assert live.statistics().resyncs >= 1
 
 
@@ -282,28 +284,18 @@ async def test_iterating_a_live_book_yields_increasing_update_ids(
 async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with (
-        open_against(gate, rng=random.Random(1)) as client,
-        record_events(client) as log,
-        client.order_book("BTC_USDT", depth=50) as live,
-    ):
-        await settle_books([live])
+    async with settled_btc_book(gate) as (log, live):
         update_id = live.book.update_id
         assert update_id is not None
-        broken = gatetrio.ObuUpdate(
-            result=gatetrio.ObuDelta(
-                t=live.book.t,
-                s="ob.BTC_USDT.50",
-                u=update_id + 1,
-                full=True,
-                b=(gatetrio.ObuLevel(p="not-a-price", s="1"),),
-            )
+        broken = gatetrio.ObuDelta(
+            t=live.book.t,
+            s="ob.BTC_USDT.50",
+            u=update_id + 1,
+            full=True,
+            b=(gatetrio.ObuLevel(p="not-a-price", s="1"),),
         )
-        gate.push(broken)
-        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        await push_until_resynced(gate, log, live, broken)
         assert live.statistics().malformed == 1
-        await settle_books([live])
-        assert_matches_fake(gate, live)
         assert live.statistics().resyncs == 1
 
 
