@@ -23,7 +23,7 @@ from gatetrio._core._events import (
     UserTradesUpdate,
 )
 
-from ._market._numbers import _dec_text, _plain
+from ._market._numbers import dec_text, plain
 
 if TYPE_CHECKING:
     import random
@@ -248,7 +248,7 @@ class Account:
             notional = contracts * spec.quanto_multiplier * price
         else:
             notional = contracts / price
-        fee = _plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
+        fee = plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
         pos = self.positions.setdefault(order.contract, _Position())
         old = pos.units
         if old == 0 or (old > 0) == (units > 0):
@@ -308,10 +308,10 @@ class Account:
                         Position(
                             contract=contract,
                             size=market.units_size(contract, pos_units, size_decimal=size_decimal),
-                            entry_price=_plain(entry),
+                            entry_price=plain(entry),
                             liq_price=Decimal(0),
                             margin=balance,
-                            realised_pnl=_plain(pnl),
+                            realised_pnl=plain(pnl),
                             realised_point=Decimal(0),
                             history_pnl=Decimal(0),
                             history_point=Decimal(0),
@@ -510,8 +510,8 @@ class Account:
             "update_time": order.update_ms / 1000,
             "size": size(order.units),
             "left": size(order.left),
-            "price": _dec_text(order.price),
-            "fill_price": _dec_text(order.fill_price()),
+            "price": dec_text(order.price),
+            "fill_price": dec_text(order.fill_price()),
             "status": order.status,
             "tif": order.tif,
             "text": order.text,

@@ -16,7 +16,7 @@ from gatetrio._core._encode import encode_event
 from gatetrio._core._events import TickersUpdate
 
 from . import _rest_account
-from ._market._numbers import _dec_text
+from ._market._numbers import dec_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -138,8 +138,8 @@ def _rest_ticker(market: Market, contract: str, now: float) -> dict[str, object]
     frame = json.loads(encode_event(TickersUpdate(result=(market.rest_ticker(contract, now),))))
     ticker: dict[str, object] = frame["result"][0]
     bid, ask = market.best_bid_ask(contract)
-    ticker["highest_bid"] = "" if bid is None else _dec_text(bid)
-    ticker["lowest_ask"] = "" if ask is None else _dec_text(ask)
+    ticker["highest_bid"] = "" if bid is None else dec_text(bid)
+    ticker["lowest_ask"] = "" if ask is None else dec_text(ask)
     ticker.pop("t", None)
     ticker.pop("event_type", None)
     return ticker

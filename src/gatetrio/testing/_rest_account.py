@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from ._market._numbers import _dec_text
+from ._market._numbers import dec_text
 
 if TYPE_CHECKING:
     from ._account import Account
@@ -41,15 +41,15 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
                 "risk_limit": "1000000",
                 "leverage_max": str(spec.leverage_max),
                 "maintenance_rate": "0.005",
-                "value": _dec_text(value),
-                "margin": _dec_text(account.balance),
-                "entry_price": _dec_text(pos.entry),
+                "value": dec_text(value),
+                "margin": dec_text(account.balance),
+                "entry_price": dec_text(pos.entry),
                 "liq_price": "0",
-                "mark_price": _dec_text(mark),
+                "mark_price": dec_text(mark),
                 "initial_margin": "0",
                 "maintenance_margin": "0",
-                "unrealised_pnl": _dec_text(Decimal(pnl)),
-                "realised_pnl": _dec_text(pos.realised_pnl),
+                "unrealised_pnl": dec_text(Decimal(pnl)),
+                "realised_pnl": dec_text(pos.realised_pnl),
                 "pnl_pnl": "0",
                 "pnl_fund": "0",
                 "pnl_fee": "0",
@@ -77,7 +77,7 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
 
 def futures_account(account: Account, settle: str) -> dict[str, object]:
     """`GET /futures/{settle}/accounts`."""
-    total = _dec_text(account.balance)
+    total = dec_text(account.balance)
     return {
         "user": int(account.user_id),
         "currency": settle.upper(),
