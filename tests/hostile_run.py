@@ -8,8 +8,8 @@
     outcome.ended_at     trio.current_time() when open_client's block ended
     outcome.peak         tracemalloc's peak bytes over the run, with `measure=True`
 
-The body subscribes to trades of BTC_USDT and reads until the MARK_ID trade arrives (or, with
-`until=SECONDS`, for that long). Anything but a GateTrioError out of `open_client` fails the
+The body subscribes to trades of BTC_USDT and reads until the MARK_ID trade arrives (with
+`stop_at_mark=False`, on), for at most `until` seconds. Anything but a GateTrioError out of `open_client` fails the
 test where it is raised: that is the contract under test. The run is capped with
 `trio.fail_after(limit)` on trio's clock (virtual under autojump_clock), so a wait without end
 fails the test instead of hanging it.
@@ -26,6 +26,7 @@ import trio
 
 import gatetrio
 from gatetrio import ClientEvent, ClientEventKind, ClientStatistics, channels
+from gatetrio._core._config import CLOSE_GRACE
 from gatetrio._shell._transport import MAX_MESSAGE_SIZE
 
 from .scripted import (
@@ -87,6 +88,7 @@ class Outcome:
     peak: int = 0
     connections: list[ConnectionRecord] = attrs.field(factory=list)
     items: int = 0  # items the subscription delivered
+    all_closed: bool = False  # every connection was over soon after open_client's block
 
     def kinds(self, kind: ClientEventKind) -> list[ClientEvent]:
         return [e for e in self.events if e.kind is kind]
@@ -103,6 +105,7 @@ async def drive(
     config: gatetrio.ClientConfig | None = None,
     loopback: bool = False,
     until: float | None = None,
+    stop_at_mark: bool = True,
     subscribe: bool = True,
     measure: bool = False,
     max_message_size: int = MAX_MESSAGE_SIZE,
@@ -131,10 +134,20 @@ async def drive(
                 )
                 try:
                     async with opened as client:
-                        await _body(client, outcome, until=until, subscribe=subscribe)
+                        await _body(
+                            client,
+                            outcome,
+                            until=until,
+                            subscribe=subscribe,
+                            stop_at_mark=stop_at_mark,
+                        )
                 except gatetrio.GateTrioError as exc:
                     outcome.error = exc
                 outcome.ended_at = trio.current_time()
+                # the client leaves nothing open: each socket ends within the close grace
+                with trio.move_on_after(CLOSE_GRACE + 1):
+                    await server.wait_until(lambda: all(c.ended for c in server.connections))
+                outcome.all_closed = all(c.ended for c in server.connections)
     finally:
         if measure:
             outcome.peak = tracemalloc.get_traced_memory()[1]
@@ -143,7 +156,12 @@ async def drive(
 
 
 async def _body(
-    client: gatetrio.Client, outcome: Outcome, *, until: float | None, subscribe: bool
+    client: gatetrio.Client,
+    outcome: Outcome,
+    *,
+    until: float | None,
+    subscribe: bool,
+    stop_at_mark: bool,
 ) -> None:
     async with client.events(buffer=4096) as events:
         try:
@@ -152,9 +170,10 @@ async def _body(
                     async with client.subscribe(channels.trades(CONTRACT)) as sub:
                         async for update in sub:
                             outcome.items += 1
-                            if until is None and update.id == MARK_ID:
+                            if update.id == MARK_ID:
                                 outcome.marked = True
-                                break
+                                if stop_at_mark:
+                                    break
                 else:
                     await trio.sleep_forever()
         finally:

@@ -480,7 +480,7 @@ class ScriptedServer:
         last: dict[str, object] = {}
         peer.awaiting = [step for step in script.steps if isinstance(step, Await)]
         for step in script.steps:
-            if peer.gone.is_set() and not isinstance(step, Sleep | Hold):
+            if peer.gone.is_set():
                 return
             match step:
                 case Upgrade(respond=respond, trickle=trickle):
@@ -512,7 +512,8 @@ class ScriptedServer:
                         else:
                             await trio.lowlevel.checkpoint()
                 case Sleep(seconds=seconds):
-                    await trio.sleep(seconds)
+                    with trio.move_on_after(seconds):
+                        await peer.gone.wait()  # (nothing left to do once the client is gone)
                 case Await(channel=channel, event=event, limit=limit):
                     with trio.move_on_after(limit):
                         last = await _take(peer, channel, event)
