@@ -9,10 +9,10 @@
     outcome.peak         tracemalloc's peak bytes over the run, with `measure=True`
 
 The body subscribes to trades of BTC_USDT and reads until the MARK_ID trade arrives (with
-`stop_at_mark=False`, on), for at most `until` seconds. Anything but a GateTrioError out of `open_client` fails the
-test where it is raised: that is the contract under test. The run is capped with
-`trio.fail_after(limit)` on trio's clock (virtual under autojump_clock), so a wait without end
-fails the test instead of hanging it.
+`stop_at_mark=False`, on), for at most `until` seconds. Anything but a GateTrioError out of
+`open_client` fails the test where it is raised: that is the contract under test. The run is
+capped with `trio.fail_after(limit)` on trio's clock (virtual under autojump_clock), so a wait
+without end fails the test instead of hanging it.
 """
 
 from __future__ import annotations

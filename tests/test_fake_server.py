@@ -601,15 +601,16 @@ async def test_rest_order_book(
         # what other clients read before they open a socket (spec 15)
         ("/api/v4/futures/usdt/tickers", 200),
         ("/api/v4/futures/usdt/tickers?contract=NOPE_USDT", 400),
-        ("/api/v4/futures/usdt/positions", 200),
-        ("/api/v4/futures/usdt/accounts", 200),
-        ("/api/v4/account/detail", 200),
+        # private: this server has credentials, so unsigned calls are refused as live does
+        ("/api/v4/futures/usdt/positions", 400),
+        ("/api/v4/futures/usdt/accounts", 400),
+        ("/api/v4/account/detail", 400),
         ("/api/v4/spot/currencies", 200),
         ("/api/v4/spot/currency_pairs", 200),
         ("/api/v4/options/underlyings", 200),
     ]:
         assert server.handle_http("GET", target, {})[0] == want, target
-    assert server.handle_http("POST", "/api/v4/futures/usdt/orders", {})[0] == 405
+    assert server.handle_http("POST", "/api/v4/futures/usdt/order_book", {})[0] == 405
 
 
 # ----------------------------------------------------------------------------- trading

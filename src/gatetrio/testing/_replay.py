@@ -38,9 +38,10 @@ from ._connection import ConnectionHooks, ConnectionOptions, Liveness, serve_web
 from ._memory import memory_dial
 from ._replay_topics import ALL_KEY, TextBook, UpdateBook, frame_topic, payload_topics
 from ._replies import Replies
+from ._rest_reply import RestReply
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from gatetrio.recording import Line, RestSnapshotLine
 
@@ -402,8 +403,16 @@ class ReplayServer:
         except KeyError as exc:
             raise ConnectionLost(f"replay REST order_book: {exc.args[0]}") from None
 
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply:
+        """Answer a REST request (the loopback server's HTTP side)."""
+        del body
+        status, answer = self.handle_http(method, target, dict(headers))
+        return RestReply(status, answer)
+
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
+        """Answer a REST request: `(status, JSON body)`."""
         del headers
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

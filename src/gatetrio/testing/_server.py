@@ -18,6 +18,7 @@ import json
 import math
 import random
 import typing
+from collections import deque
 from typing import TYPE_CHECKING, Final
 
 import trio
@@ -40,11 +41,13 @@ from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, Marke
 from ._memory import MemoryDial, connect_trio_websocket, memory_dial
 from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
+from ._rest_auth import RestAuth
+from ._rest_transport import FakeRestTransport, RestRequest
 from ._subscriptions import Subscriptions
 from ._trading_api import TradingApi
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from typing import TypeVarTuple
 
     import trio_websocket
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from ._connection import Connection, ConnRef, MarketKey
     from ._faults import FaultSpec
     from ._market import BookState, ContractSpec
+    from ._rest_reply import RestReply
 
     _Ts = TypeVarTuple("_Ts")
 
@@ -63,6 +67,7 @@ MALFORMED_FRAME: Final = (
     '{"time":1786540580,"channel":"futures.trades","event":"update","result":[{'
 )
 MAX_TIME_SKEW: Final = 60.0  # spec 8.1: `time` must be within 60 s of the server's clock
+REST_RECEIVED: Final = 1000  # REST requests kept in `rest_received`
 DEFAULT_CONNECTION_OPTIONS: Final = ConnectionOptions()
 DEFAULT_MARKET_OPTIONS: Final = MarketOptions()
 
@@ -176,6 +181,16 @@ class FakeGateServer:
         self._subscriptions = Subscriptions(host)
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
+        self.rest_auth = RestAuth(
+            credentials=lambda: self.credentials,
+            wall_ms=self._wall_ms,
+            max_time_skew=lambda: self.max_time_skew,
+        )
+        self._rest_host = _rest.RestHost(
+            market=self._listed_market, now=self.now, account=self._account, auth=self.rest_auth
+        )
+        # the REST requests received (method, target, headers with lower-case names, body)
+        self.rest_received: deque[RestRequest] = deque(maxlen=REST_RECEIVED)
         self._trading = TradingApi(host, self._account)
         self.received: list[Received] = []
         """Every client frame, in order: `(conn_id, frame)` where frame is the parsed JSON
@@ -500,23 +515,44 @@ class FakeGateServer:
 
     async def fetch_contracts(self, settle: str = "usdt") -> object:
         """A listing fetcher for in-memory tests (``open_pool(listing_fetcher=...)``): the JSON
-        ``GET /api/v4/futures/{settle}/contracts`` answers, `rest_latency` seconds later."""
-        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts", {})
+        ``GET /api/v4/futures/{settle}/contracts?limit=1000`` answers, `rest_latency` seconds
+        later."""
+        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts?limit=1000", {})
         await trio.sleep(self.rest_latency)
         if status != 200:
             raise KeyError(f"no {settle} market: {body.decode()}")
         return json.loads(body)
 
-    def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
-        return _rest.handle_http(
-            method,
-            target,
-            headers,
-            market=self._listed_market,
-            now=self.now,
-            account=self._account,
-        )
+    @property
+    def rest_transport(self) -> FakeRestTransport:
+        """A REST transport that reaches this fake in memory: pass it with the connector,
+        ``open_client(connector=server.connector, rest_transport=server.rest_transport)``, so
+        the client's REST helper (headers, signing, caps, error map) is exercised against
+        `serve_http`, each answer `rest_latency` seconds after the request."""
+        return FakeRestTransport(self._rest_exchange)
+
+    def handle_http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """Answer a REST request: `(status, JSON body)` (see `serve_http` for the headers)."""
+        reply = self.serve_http(method, target, headers, body)
+        return reply.status, reply.body
+
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply:
+        """Answer a REST request as Gate's REST API v4 would: status, JSON body and headers
+        (rate-limit headers on private routes). `rest_received` keeps what was asked."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        self.rest_received.append(RestRequest(method, target, lowered, body))
+        return _rest.serve_http(method, target, lowered, body, self._rest_host)
+
+    async def _rest_exchange(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> RestReply:
+        reply = self.serve_http(method, target, headers, body)
+        await trio.sleep(self.rest_latency)
+        return reply
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None
