@@ -19,12 +19,10 @@ from trio_websocket import open_websocket_url
 import gatetrio
 from gatetrio import ClientEventKind, channels
 
-from .helpers import record_events
+from .helpers import CREDS, record_events
 from .hostile import FLOOD_TEXT, Behaviour, hostile_server, refusing_port
 
 GUARD = 8.0  # s of real time a test may take at most before it counts as hung
-SECRET = "hostile-secret-6f1d0c9a27b4e5"  # a fake secret that must never be logged
-CREDS = gatetrio.Credentials(key="hostile-key", secret=SECRET, user_id="20011")
 SUBSCRIBE_TRADES = (
     '{"time": 1, "id": 7, "channel": "futures.trades", "event": "subscribe",'
     ' "payload": ["BTC_USDT"]}'
@@ -363,5 +361,5 @@ async def test_logs_say_why_connects_fail_and_never_contain_the_secret(
     formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
     for record in records:
         text = formatter.format(record) + repr(record.args) + repr(vars(record))
-        assert SECRET not in text, record
-    assert SECRET not in caplog.text
+        assert CREDS.secret not in text, record
+    assert CREDS.secret not in caplog.text
