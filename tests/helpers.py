@@ -20,6 +20,8 @@ from gatetrio import ClientEvent, ClientEventKind, ObuDelta, ObuLevel
 from gatetrio._shell._transport import Connector
 from gatetrio.testing import FakeGateServer
 
+T = TypeVar("T")
+
 CREDS: Final = gatetrio.Credentials(
     key="k-test", secret="s-test-secret-6f1d0c9a27b4e5", user_id="20011"
 )
@@ -40,8 +42,6 @@ LOGIN_VECTOR: Final = (
     "f90fd80688ba5d226333f58061d6b0a3da54d976f37c875b3fccc87f274cd05a"
     "940637fbb0b421f84ded75f86a403073939182872d4dfeaf8982dd14bd042a0c"
 )
-
-T = TypeVar("T")
 
 DOCS_OBU_FULL: Final = ObuDelta(
     t=1743673026995,
