@@ -371,7 +371,7 @@ def test_watch_ctrl_c_exits_130_and_restores_the_terminal() -> None:
 
 def test_channel_spec_from_the_command_line() -> None:
     from gatetrio import channels
-    from gatetrio._cli._watch import channel_spec
+    from gatetrio._cli._channel_args import channel_spec
 
     assert channel_spec("futures.obu", ["BTC_USDT", "level=50"]) == channels.obu(
         "BTC_USDT", level=50
