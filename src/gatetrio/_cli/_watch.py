@@ -85,7 +85,7 @@ async def watch(options: WatchOptions) -> int:
 
     model = _view.WatchModel(contract)
     model.status.simulated = options.simulate
-    holder = _Holder()
+    holder = Holder()
 
     def started(first: FirstConnect) -> None:
         holder.first = first
@@ -101,29 +101,42 @@ async def watch(options: WatchOptions) -> int:
 
 
 @attrs.define
-class _Holder:
+class Holder:
     """What the render loop reads besides the model; filled in as the watch gets going."""
 
     first: FirstConnect | None = None
     client: Client | None = None
     live: LiveOrderBook | None = None
     messages_seen: int = 0
+    closing: bool = False  # the watch is ending: a disconnect from here on is not a reconnect
 
 
-async def _watch_live(client: Client, model: WatchModel, holder: _Holder) -> NoReturn:
+async def _watch_live(client: Client, model: WatchModel, holder: Holder) -> NoReturn:
     holder.client = client
     model.set_alarm(client.config.silence_timeout)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_follow_events, client, model)
-        nursery.start_soon(_follow_trades, client, model)
-        nursery.start_soon(_follow_ticker, client, model)
-        nursery.start_soon(_follow_book, client, model, holder)
-        await trio.sleep_forever()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_follow_events, client, model)
+            nursery.start_soon(_follow_trades, client, model)
+            nursery.start_soon(_follow_ticker, client, model)
+            nursery.start_soon(_follow_book, client, model, holder)
+            await trio.sleep_forever()
+    finally:
+        # --duration or Ctrl-C: the client closes next, and frames drawn meanwhile must say
+        # so rather than show its closed socket as a reconnect
+        close_view(model, holder, "closing")
 
 
-def _update(model: WatchModel, holder: _Holder, meter: RateMeter, now: float) -> None:
+def close_view(model: WatchModel, holder: Holder, state: str) -> None:
+    holder.closing = True
+    model.status.state, model.status.detail = state, ""
+
+
+def update_view(model: WatchModel, holder: Holder, meter: RateMeter, now: float) -> None:
     status = model.status
     model.now = now
+    if holder.closing:
+        return  # the last figures stay on screen; the client and its book are going away
     client = holder.client
     if client is None:
         first = holder.first
@@ -152,7 +165,7 @@ def _update(model: WatchModel, holder: _Holder, meter: RateMeter, now: float) ->
 
 async def _render_loop(
     model: WatchModel,
-    holder: _Holder,
+    holder: Holder,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -174,18 +187,27 @@ async def _render_loop(
     ) as live:
         task_status.started()
         while True:
-            _update(model, holder, meter, trio.current_time())
+            update_view(model, holder, meter, trio.current_time())
             size = shutil.get_terminal_size()
             # one line short of the terminal: a full-height frame scrolls on some terminals
             frame = _view.render_watch(model, size.columns, size.lines - 1)
             live.update(frame, refresh=True)
-            await trio.sleep(REFRESH_INTERVAL)
+            try:
+                await trio.sleep(REFRESH_INTERVAL)
+            except trio.Cancelled:
+                # the last frame left on the terminal says the watch stopped (sync: no
+                # checkpoint while cancelled)
+                close_view(model, holder, "stopped")
+                live.update(_view.render_watch(model, size.columns, size.lines - 1), refresh=True)
+                raise
 
 
 async def _follow_events(client: Client, model: WatchModel) -> None:
     async with client.events() as events:
         async for event in events:
             status = model.status
+            if status.state in ("closing", "stopped"):
+                return
             if event.kind is ClientEventKind.CONNECTED:
                 status.state, status.detail = "connected", ""
             elif event.kind is ClientEventKind.DISCONNECTED:
@@ -207,7 +229,7 @@ async def _follow_ticker(client: Client, model: WatchModel) -> None:
             model.set_ticker(ticker, trio.current_time())
 
 
-async def _follow_book(client: Client, model: WatchModel, holder: _Holder) -> None:
+async def _follow_book(client: Client, model: WatchModel, holder: Holder) -> None:
     async with client.order_book(model.contract, depth=BOOK_DEPTH) as live:
         holder.live = live
         async for _ in live:
