@@ -436,3 +436,37 @@ def test_channel_spec_from_the_command_line() -> None:
     assert channel_spec("candlesticks", ["BTC_USDT", "5m", "price=mark"]) == (
         channels.candlesticks("BTC_USDT", "5m", price="mark")
     )
+
+
+def test_ctrl_c_while_connecting_is_130_and_silent() -> None:
+    # a server that takes the TCP connection and never answers the WebSocket handshake
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(HANG_GUARD)
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/v4/ws/usdt"
+        proc = subprocess.Popen(
+            gatetrio("stream", "trades", "BTC_USDT", "--url", url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+        )
+        conn, _ = silent.accept()  # the command is connecting: interrupt it there
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=HANG_GUARD)
+    assert proc.returncode == 130
+    assert stdout == b""
+    assert stderr == b""
+
+
+def test_a_first_connect_that_never_completes_is_one_line() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/v4/ws/usdt"
+        result = run("stream", "trades", "BTC_USDT", "--url", url)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"gatetrio: error: cannot reach {url}")

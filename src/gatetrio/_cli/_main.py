@@ -20,9 +20,18 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
+from gatetrio._core._errors import GateTrioError
+
 from . import _nats
 from ._export import add_export
-from ._process import EXIT_INTERRUPTED, LOG_LEVELS, configure_logging
+from ._process import (
+    EXIT_INTERRUPTED,
+    LOG_LEVELS,
+    configure_logging,
+    describe,
+    exit_code,
+    print_error,
+)
 from ._record import add_record
 from ._serve import add_serve
 from ._stream import add_stream
@@ -42,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return func(args)
     except KeyboardInterrupt:  # Ctrl-C before or after a command's own handling
         return EXIT_INTERRUPTED
+    except (GateTrioError, OSError) as exc:  # a command that runs without trio (export)
+        print_error(describe(exc))
+        return exit_code(exc)
 
 
 def program_name(argv0: str | None = None) -> str:

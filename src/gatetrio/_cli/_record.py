@@ -10,6 +10,7 @@ contract (REST `/futures/{settle}/contracts`, without the ones being delisted).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -84,9 +85,10 @@ def run_record(ns: argparse.Namespace) -> int:
             channel_spec(
                 options.channel, options.args, command="record"
             )  # a bad argument fails before connecting
-        from gatetrio.recording._files import import_zstandard  # noqa: PLC0415
+        from gatetrio.recording._files import check_directory, import_zstandard  # noqa: PLC0415
 
         import_zstandard()
+        check_directory(Path(options.out))  # a folder it cannot use fails before connecting
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
