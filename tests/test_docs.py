@@ -47,3 +47,19 @@ def test_every_page_is_in_the_navigation() -> None:
     config = (ROOT / "mkdocs.yml").read_text()
     for page in sorted((ROOT / "docs").rglob("*.md")):
         assert str(page.relative_to(ROOT / "docs")) in config, f"{page.name} is not in the nav"
+
+
+def test_no_link_leads_to_a_repository_that_does_not_exist() -> None:
+    # gatetrio has no public repository or hosted site: nothing may point at one
+    for path in [
+        ROOT / "pyproject.toml",
+        ROOT / "mkdocs.yml",
+        ROOT / "README.md",
+        ROOT / "CHANGELOG.md",
+        *sorted((ROOT / "docs").rglob("*.md")),
+    ]:
+        text = path.read_text()
+        assert "github.com/gatetrio" not in text, path.name
+        assert "gatetrio.github.io" not in text, path.name
+        assert "pip install gatetrio" not in text, path.name  # on no index
+        assert "pip install 'gatetrio[" not in text, path.name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import importlib
 import inspect
+import pathlib
 import re
 import subprocess
 import sys
@@ -128,3 +129,20 @@ def test_help_shows_only_public_classes_functions_and_data() -> None:
     assert len(classes) > 50
     public = set(gatetrio.__all__)
     assert set(functions + data + classes) <= public, set(functions + data + classes) - public
+
+
+def test_install_hints_follow_how_gatetrio_was_installed(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gatetrio import _install
+
+    clone = pathlib.Path(__file__).resolve().parents[1]
+    monkeypatch.setattr(_install, "_clone", lambda: clone)
+    monkeypatch.chdir(clone)
+    assert _install.install_hint("record") == "pip install -e '.[record]'"
+    monkeypatch.chdir(tmp_path)
+    assert _install.install_hint("record") == f"pip install -e '{clone}[record]'"
+    # from a wheel: the extra's own packages, which any install can add (gatetrio is on no index)
+    monkeypatch.setattr(_install, "_clone", lambda: None)
+    assert _install.install_hint("parquet") == "pip install 'pyarrow>=15' 'zstandard>=0.22'"
+    assert _install.install_hint("nats") == "pip install 'nats-py>=2.6'"

@@ -38,8 +38,10 @@ def import_zstandard() -> Any:
     try:
         import zstandard  # noqa: PLC0415 - optional dependency, loaded by recordings only
     except ImportError:
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
         raise UsageError(
-            "recordings need the zstandard package: pip install 'gatetrio[record]'"
+            f"recordings need the zstandard package: {install_hint('record')}"
         ) from None
     return zstandard
 

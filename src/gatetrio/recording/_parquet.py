@@ -29,7 +29,9 @@ def _import_pyarrow() -> Any:
         import pyarrow as pa  # noqa: PLC0415 - optional dependency
         import pyarrow.parquet as pq  # noqa: PLC0415
     except ImportError:
-        raise UsageError("export needs pyarrow: pip install 'gatetrio[parquet]'") from None
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
+        raise UsageError(f"export needs pyarrow: {install_hint('parquet')}") from None
     return pa, pq
 
 

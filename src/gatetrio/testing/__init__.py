@@ -33,6 +33,7 @@ from ._market import ContractSpec as ContractSpec
 from ._market import Market as Market
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
+from ._market import catalogue as catalogue
 from ._memory import memory_socket_pair as memory_socket_pair
 from ._replay import ReplayServer as ReplayServer
 from ._server import FakeGateServer as FakeGateServer
@@ -54,6 +55,7 @@ __all__ = [
     "ReplayServer",
     "SubscribeError",
     "TrioWebSocket",
+    "catalogue",
     "memory_socket_pair",
     "parse_fault",
     "route",

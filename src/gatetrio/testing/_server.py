@@ -317,8 +317,14 @@ class FakeGateServer:
         """
         del nursery  # gatetrio's transport has no background task
         client_stream, resource, _ = self._dial(url)
+        # the endpoint (`statistics().url`, events, logs) says where the client really is: in
+        # this process, not at the Gate host the URL may name
         return await connect_websocket(
-            client_stream, host=urlsplit(url).netloc, resource=resource, headers=headers
+            client_stream,
+            host=urlsplit(url).netloc,
+            resource=resource,
+            headers=headers,
+            endpoint=f"memory://fake-gate{resource}",
         )
 
     async def trio_websocket_connector(
