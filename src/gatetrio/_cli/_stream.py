@@ -76,7 +76,8 @@ def format_progress(progress: Progress, now: float, rate: float) -> str:
     first = progress.first
     if first is None or not first.connected:
         tried = "" if first is None or not first.failures else f" ({first.last_error})"
-        return f"connecting to {progress.url}{tried}"
+        where = f" to {progress.url}" if progress.url else ""  # --simulate: not served yet
+        return f"connecting{where}{tried}"
     if progress.subscribed < progress.channels:
         return f"connected to {progress.url}; subscribing"
     if progress.last_item is None:
