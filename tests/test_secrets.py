@@ -16,7 +16,7 @@ import os
 import stat
 import sys
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
@@ -66,7 +66,8 @@ def library_log() -> Iterator[_Records]:
 
 
 def _signatures(server: FakeGateServer) -> set[str]:
-    """Every signature the client sent: login and trading requests, private subscriptions."""
+    """Every signature the client sent over the socket: login and trading requests, private
+    subscriptions (REST signatures are recorded where they are made: `rest_signatures`)."""
     found: set[str] = set()
 
     def walk(value: object) -> None:
@@ -99,8 +100,25 @@ def _assert_clean(texts: dict[str, str], secrets: set[str]) -> None:
     assert not leaks, leaks
 
 
+@pytest.fixture
+def rest_signatures(monkeypatch: pytest.MonkeyPatch) -> set[str]:
+    """Every REST signature the client makes from here on (the SIGN header's value)."""
+    from gatetrio._shell import _rest
+
+    made: set[str] = set()
+    sign = _rest.sign_rest  # type: ignore[attr-defined]
+
+    def recording(*args: Any, **kwargs: Any) -> dict[str, str]:
+        headers = sign(*args, **kwargs)
+        made.add(headers["SIGN"])
+        return headers
+
+    monkeypatch.setattr(_rest, "sign_rest", recording)
+    return made
+
+
 async def test_a_logged_in_session_leaves_no_secret_anywhere(
-    autojump_clock: MockClock, tmp_path: Path, library_log: _Records
+    autojump_clock: MockClock, tmp_path: Path, library_log: _Records, rest_signatures: set[str]
 ) -> None:
     server = FakeGateServer(seed=0, credentials=CREDS)
     capture = tmp_path / "capture"
@@ -111,7 +129,10 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
         await nursery.start(server.run)
         config = client_config(credentials=CREDS)
         async with gatetrio.open_client(
-            connector=server.connector, config=config, wall_clock=server.wall_time
+            connector=server.connector,
+            rest_transport=server.rest_transport,
+            config=config,
+            wall_clock=server.wall_time,
         ) as client:
             await nursery.start(collect_events, client, events)
             async with (
@@ -140,6 +161,13 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
                     gatetrio.ListOrders(contract="BTC_USDT", status="open")
                 )
                 login = await client.request(gatetrio.Login())  # its reply holds the key
+                # signed REST: the account's positions, and a call the exchange refuses
+                rest = client.rest
+                positions_body = await rest.get(rest.route.market_path("positions"), signed=True)
+                with pytest.raises(gatetrio.GateTrioError) as refused:
+                    await rest.get(rest.route.market_path("no_such_call"), signed=True)
+                texts["rest"] = repr(positions_body) + _exception_text(refused.value)
+                texts["rest statistics"] = repr(rest.statistics())
                 await trio.sleep(3)
                 items: list[object] = [orders.receive_nowait()]
                 for name, sub in (
@@ -179,6 +207,8 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
 
     signatures = _signatures(server)
     assert len(signatures) >= 5  # the login, the private subscriptions, the failed login
+    assert len(rest_signatures) >= 2
+    signatures |= rest_signatures
     assert frames, "the tap saw the session"
     assert any(f.channel == "futures.login" for f in server.received)
     texts["raw frames"] = repr(frames)

@@ -29,6 +29,10 @@ from ._shell._subscription import SubscriptionStatistics as SubscriptionStatisti
 from ._shell._raw_tap import RawFrame as RawFrame
 from ._core._requests import ChannelSpec as ChannelSpec
 
+# REST: the one helper every REST call goes through (snapshots, listings, account calls)
+from ._shell._rest import RestClient as RestClient
+from ._shell._rest import RestStatistics as RestStatistics
+
 # configuration
 from ._core._config import ClientConfig as ClientConfig
 from ._core._config import Credentials as Credentials
@@ -98,11 +102,16 @@ from ._core._errors import GateTrioError as GateTrioError
 from ._core._errors import GateTrioInternalError as GateTrioInternalError
 from ._core._errors import HeartbeatTimeout as HeartbeatTimeout
 from ._core._errors import ProtocolError as ProtocolError
+from ._core._errors import RateLimited as RateLimited
 from ._core._errors import ReconnectLimitReached as ReconnectLimitReached
 from ._core._errors import RequestRejected as RequestRejected
+from ._core._errors import ResponseTooLarge as ResponseTooLarge
+from ._core._errors import RestTimeout as RestTimeout
+from ._core._errors import RestUnavailable as RestUnavailable
 from ._core._errors import SubscribeTimeout as SubscribeTimeout
 from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
 from ._core._errors import SubscriptionRejected as SubscriptionRejected
+from ._core._errors import UnknownContract as UnknownContract
 from ._core._errors import UsageError as UsageError
 
 from . import channels as channels
