@@ -23,10 +23,13 @@ from gatetrio.testing import FakeGateServer
 T = TypeVar("T")
 
 CREDS: Final = gatetrio.Credentials(
-    key="k-test", secret="s-test-secret-6f1d0c9a27b4e5", user_id="20011"
+    key="k3y0f7e5t9a1b2c3d4e5f6a7b8c9d0e1",
+    secret="s3cr37c0ffee5eed5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a",
+    user_id="20011",
 )
-"""The account of the `gate` fixture's fake: it checks every signature with these. The secret is
-one no text holds by chance, so a test that finds it in a log or a file has found a leak."""
+"""The account of the `gate` fixture's fake: it checks every signature with these. Key and
+secret are ones no text holds by chance (nor a real account): a test that finds either in a
+log, a repr or a file has found a leak."""
 
 DOCS_KEY: Final = "KEY"
 DOCS_SECRET: Final = "YOUR_API_SECRET"
@@ -109,6 +112,14 @@ class EventLog(Recording[ClientEvent]):
     a kind is in it (the log, not a second reader, so what `wait` saw is in `items` too).
     """
 
+    async def record(self, client: gatetrio.Client, *, task_status: trio.TaskStatus[None]) -> None:
+        """Append `client`'s events until they end with the client (start with
+        `nursery.start`; `record_events` does it for a block)."""
+        async with client.events() as events:
+            task_status.started()
+            async for event in events:
+                self.append(event)
+
     def kinds(self) -> list[ClientEventKind]:
         return [event.kind for event in self.items]
 
@@ -143,15 +154,8 @@ class EventLog(Recording[ClientEvent]):
 async def record_events(client: gatetrio.Client) -> AsyncIterator[EventLog]:
     """Log `client`'s events for the block (from before it is entered: nothing is missed)."""
     log = EventLog()
-
-    async def run(*, task_status: trio.TaskStatus[None]) -> None:
-        async with client.events() as events:
-            task_status.started()
-            async for event in events:
-                log.append(event)
-
     async with trio.open_nursery() as nursery:
-        await nursery.start(run)
+        await nursery.start(log.record, client)
         yield log
         nursery.cancel_scope.cancel()
 

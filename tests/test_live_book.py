@@ -12,6 +12,7 @@ import trio
 import trio.testing
 
 import gatetrio
+import gatetrio.events
 from gatetrio import ClientEventKind, LiveOrderBook
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
@@ -218,7 +219,7 @@ async def push_until_resynced(
     gate: FakeGateServer, log: EventLog, live: LiveOrderBook, bad: gatetrio.ObuDelta
 ) -> None:
     """Push `bad` on the book's stream; return once the book resynced and is exact again."""
-    gate.push(gatetrio.ObuUpdate(result=bad))
+    gate.push(gatetrio.events.ObuUpdate(result=bad))
     await log.wait(ClientEventKind.BOOK_RESYNC, channel=live.contract)
     await settle_books([live])
     assert_matches_fake(gate, live)
