@@ -773,6 +773,8 @@ def _restring(value: Any) -> Any:
             number = D(value)
         except ArithmeticError:
             return value + "0"
+        if not number.is_finite():  # "NaN", "-Infinity": JSON has no such number
+            return value + "0"
         return int(number) if number == number.to_integral_value() else number
     return value
 
