@@ -155,7 +155,8 @@ def best(fn: Callable[[str], None], frames: list[str], repeat: int = 3) -> float
     return min(times) / len(frames)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: dict[str, float] | None = None) -> int:
+    """Run it; with `results`, also put the figures `benchmarks.goals` reads there."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=9)
     parser.add_argument("--kinds", default=",".join(KINDS))
@@ -186,6 +187,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs[name].append(got[name])
             ratios.append(got["orjson"] / got["ours"])
         m = {k: statistics.median(v) * 1e6 for k, v in runs.items()}
+        if results is not None:
+            results[kind] = statistics.median(ratios)
         print(
             f"| {kind} | {m['ours']:.2f} | {m['orjson']:.2f} | {m['json']:.2f} "
             f"| **{statistics.median(ratios):.2f}x** |",
