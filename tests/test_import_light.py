@@ -54,7 +54,7 @@ def test_first_use_of_the_client_leaves_the_handshake_library_unloaded() -> None
 def test_dir_and_unknown_names() -> None:
     assert dir(gatetrio) == sorted(gatetrio.__all__)
     with pytest.raises(AttributeError, match="no_such_name"):
-        gatetrio.no_such_name  # noqa: B018
+        gatetrio.no_such_name  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_internal_modules_import_in_any_order() -> None:
