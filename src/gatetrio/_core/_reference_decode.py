@@ -140,7 +140,7 @@ def _parse(frame: str | bytes) -> dict[str, Any]:
         raise ProtocolError(f"not JSON: {exc}", raw=text) from None
     if type(obj) is not dict:
         raise ProtocolError("frame is not a JSON object", raw=text)
-    if "\\u" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
         raise ProtocolError("a string holds a lone surrogate (\\ud800-\\udfff): not text", raw=text)
     return obj
 
