@@ -21,10 +21,11 @@ import trio.testing
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gatetrio import ClientEventKind, ProtocolError, Trade, TradesUpdate
+from gatetrio import ClientEventKind, ProtocolError, Trade
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_event
 from gatetrio._shell._runtime import MALFORMED_LOG_EVERY, MALFORMED_LOG_FIRST
+from gatetrio.events import TradesUpdate
 
 from . import strategies
 from .hostile_run import Outcome, drive
