@@ -101,5 +101,10 @@ class ClientStatistics:
     """Subscribe requests not acknowledged within `subscribe_deadline`."""
     api_requests_lost: int = 0
     """Trading-API requests whose socket closed before the reply: the outcome is unknown."""
+    unmatched_replies: int = 0
+    """Replies that answer no request of ours on their socket (ignored): acks, errors and
+    trading replies for things never asked or already answered, pongs with no ping out."""
+    unknown_events: int = 0
+    """Well-formed frames of channels gatetrio does not model (ignored)."""
     rest: RestStatistics = attrs.field(factory=RestStatistics)
     """The client's REST calls: attempts, retries, failures by kind (`RestStatistics`)."""
