@@ -59,10 +59,11 @@ from wsproto.connection import Connection
 from wsproto.events import BytesMessage, CloseConnection, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from gatetrio import Pong as GatePong
-from gatetrio import SubscribeAck, Trade, TradesUpdate, UpgradeRequested, encode_event
+from gatetrio import Trade
 from gatetrio._shell._transport import MAX_MESSAGE_SIZE
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
+from gatetrio.events import Pong as GatePong
+from gatetrio.events import SubscribeAck, TradesUpdate, UpgradeRequested, encode_event
 from gatetrio.testing import memory_socket_pair
 
 PATH: Final = "/v4/ws/usdt"

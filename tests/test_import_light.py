@@ -45,7 +45,7 @@ def test_first_public_name_loads_the_whole_surface() -> None:
 def test_dir_and_unknown_names() -> None:
     assert dir(gatetrio) == sorted(gatetrio.__all__)
     with pytest.raises(AttributeError, match="no_such_name"):
-        gatetrio.no_such_name  # noqa: B018
+        gatetrio.no_such_name  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_internal_modules_import_in_any_order() -> None:

@@ -176,12 +176,12 @@ async def with_client(
             progress(first)
         code = 0
         with first.scope:
-            # `first` wraps the default connector, so REST goes where the default would send it
+            # the connector only wraps the default one: REST goes where it would anyway
             async with open_client(
                 url=url,
                 connector=first,
-                credentials=credentials,
                 rest_transport=default_transport(),
+                credentials=credentials,
             ) as client:
                 with trio.move_on_after(math.inf if options.duration is None else options.duration):
                     code = await body(client)
