@@ -13,7 +13,7 @@ import attrs
 if TYPE_CHECKING:
     import contextlib
     import random
-    from collections.abc import Callable, MutableSet
+    from collections.abc import Callable
 
     from gatetrio._core._requests import ChannelSpec
 
@@ -42,6 +42,8 @@ class BookHost:
     subscribe: SubscribeFunction
     report_resync: Callable[[str, str], None]
     """`report_resync(contract, reason)`: the client emits a `BOOK_RESYNC` event."""
-    connection_lost: MutableSet[Callable[[], None]] = attrs.field(eq=False)
-    """Callbacks the client calls (no arguments) when its connection drops. A book adds one
-    while it runs and discards it when it ends."""
+    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]] = (
+        attrs.field(eq=False)
+    )
+    """`with watch_lost(callback):` the client calls `callback()` whenever its connection
+    drops, for the block (a book, while it runs)."""

@@ -537,14 +537,10 @@ async def open_order_book(
     else:
         fetch = snapshot_fetcher or rest_snapshot_fetcher(host.url)
         driver = _RestDriver(host, contract, level, frequency=frequency, fetch=fetch)
-    lost = driver.lost_connection
-    host.connection_lost.add(lost)
-    try:
+    with host.watch_lost(driver.lost_connection):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(driver.run)
             try:
                 yield LiveOrderBook(driver)
             finally:
                 nursery.cancel_scope.cancel(reason="order_book block exited")
-    finally:
-        host.connection_lost.discard(lost)

@@ -35,6 +35,7 @@ from gatetrio._core._listing import listed_contracts
 from gatetrio._core._requests import ChannelSpec
 
 from ._client import Client, ClientEvent, ClientStatistics, open_client
+from ._client_events import merge_statistics
 from ._excgroups import collapse
 from ._listing import rest_listing_fetcher
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
@@ -80,41 +81,6 @@ class PoolStatistics:
     contracts: int
     listing_refreshes: int
     listing_failures: int
-
-
-def _merge(stats: Sequence[ClientStatistics]) -> ClientStatistics:
-    by_channel: dict[str, int] = {}
-    for s in stats:
-        for channel, n in s.messages_by_channel.items():
-            by_channel[channel] = by_channel.get(channel, 0) + n
-    rtts = [s.last_pong_rtt for s in stats if s.last_pong_rtt is not None]
-    latencies = [s.last_latency_ms for s in stats if s.last_latency_ms is not None]
-
-    def total(name: str) -> int:
-        return sum(getattr(s, name) for s in stats)
-
-    return ClientStatistics(
-        connected=bool(stats) and all(s.connected for s in stats),
-        url=stats[0].url if stats else "",
-        connects=total("connects"),
-        reconnects=total("reconnects"),
-        upgrades=total("upgrades"),
-        messages_received=total("messages_received"),
-        messages_by_channel=by_channel,
-        malformed_frames=total("malformed_frames"),
-        unrouted_items=total("unrouted_items"),
-        messages_dropped=total("messages_dropped"),
-        peak_buffer_used=max([0, *(s.peak_buffer_used for s in stats)]),
-        open_subscriptions=total("open_subscriptions"),
-        last_pong_rtt=max(rtts, default=None),
-        last_latency_ms=max(latencies, default=None),
-        silences=total("silences"),
-        connect_failures=total("connect_failures"),
-        duplicates_dropped=total("duplicates_dropped"),
-        replies_on_wrong_socket=total("replies_on_wrong_socket"),
-        subscribe_timeouts=total("subscribe_timeouts"),
-        api_requests_lost=total("api_requests_lost"),
-    )
 
 
 def _contract_of(element: str) -> str:
@@ -387,7 +353,7 @@ class Pool:
         return PoolStatistics(
             shards=shards,
             streams=tuple(self._streams),
-            merged=_merge(shards),
+            merged=merge_statistics(shards),
             contracts=len(self._contracts),
             listing_refreshes=self.listing_refreshes,
             listing_failures=self.listing_failures,
