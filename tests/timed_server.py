@@ -17,6 +17,7 @@ needs it to be.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 from collections.abc import Sequence
@@ -40,7 +41,9 @@ from gatetrio import Pong, SubscribeAck, UpgradeRequested, encode_event
 from gatetrio._shell._transport import Connector, WebSocketLike
 from gatetrio._shell._transport._wsproto import connect_websocket
 
-Action = Literal["upgrade", "fragments", "ping", "malformed", "close", "eof", "trade"]
+Action = Literal[
+    "upgrade", "fragments", "ping", "malformed", "close", "eof", "eof_on_next", "trade"
+]
 ACTIONS: Final[tuple[Action, ...]] = (
     "upgrade",
     "fragments",
@@ -48,6 +51,7 @@ ACTIONS: Final[tuple[Action, ...]] = (
     "malformed",
     "close",
     "eof",
+    "eof_on_next",  # end this socket the moment the next one is accepted (a handover race)
     "trade",
 )
 UPGRADE_TEXT: Final = "The connection will soon be closed for a service upgrade."
@@ -105,6 +109,7 @@ class _Peer:
     ws: WSConnection = attrs.field(factory=lambda: WSConnection(ConnectionType.SERVER))
     lock: trio.Lock = attrs.field(factory=trio.Lock)
     done: bool = False
+    ended: trio.Event = attrs.field(factory=trio.Event)  # end it now (eof_on_next)
 
     async def send(self, data: bytes) -> None:
         async with self.lock:
@@ -129,6 +134,7 @@ class TimedServer:
         self.script = script
         self.connections = 0
         self.served = 0
+        self._ending_on_next: list[_Peer] = []
 
     def connector(self, servers: trio.Nursery) -> Connector:
         """A gatetrio `Connector` over in-memory streams; the server side runs in `servers`."""
@@ -147,7 +153,9 @@ class TimedServer:
 
     async def listen(self, nursery: trio.Nursery) -> str:
         """Serve on a free loopback TCP port (tasks in `nursery`); return the URL to dial."""
-        listeners = await nursery.start(trio.serve_tcp, self.serve, 0, "127.0.0.1")
+        listeners = await nursery.start(
+            functools.partial(trio.serve_tcp, self.serve, 0, host="127.0.0.1")
+        )
         port = listeners[0].socket.getsockname()[1]
         return f"ws://127.0.0.1:{port}/v4/ws/usdt"
 
@@ -161,13 +169,17 @@ class TimedServer:
             if not await self._handshake(peer):
                 return
             self.served += 1
+            for older in self._ending_on_next:  # in the very step that accepted this one
+                older.ended.set()
+            self._ending_on_next.clear()
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._answer, peer, nursery.cancel_scope)
+                nursery.start_soon(_end_when_told, peer, nursery.cancel_scope)
                 await self._play(peer)
                 if peer.done:
                     nursery.cancel_scope.cancel()
-        except _ERRORS:
-            pass
+        except* _ERRORS:
+            pass  # the client went away: so does this connection
         finally:
             await trio.aclose_forcefully(stream)
 
@@ -209,6 +221,8 @@ class TimedServer:
                 case "eof":
                     peer.done = True
                     return
+                case "eof_on_next":
+                    self._ending_on_next.append(peer)
 
     async def _answer(self, peer: _Peer, scope: trio.CancelScope) -> None:
         """Read the client: answer subscribes and pings (after the script's delays)."""
@@ -255,3 +269,10 @@ class TimedServer:
             return
         with contextlib.suppress(*_ERRORS):
             await peer.text(reply)
+
+
+async def _end_when_told(peer: _Peer, scope: trio.CancelScope) -> None:
+    await peer.ended.wait()
+    peer.done = True
+    await trio.aclose_forcefully(peer.stream)  # EOF now, not after the task unwinds
+    scope.cancel()

@@ -107,24 +107,25 @@ class SupervisorSignal:
 
     def __init__(self) -> None:
         self._lost: str | None = None
-        self._upgrade = False
+        self._upgrade: int | None = None  # the generation Gate asked to replace
         self._wake = trio.Event()
 
     def set_lost(self, reason: str) -> None:
         self._lost = reason
         self._wake.set()
 
-    def set_upgrade(self) -> None:
-        self._upgrade = True
+    def set_upgrade(self, generation: int) -> None:
+        self._upgrade = generation
         self._wake.set()
 
-    async def take(self) -> tuple[str | None, bool]:
-        """Wait until something was signalled; return (lost reason, upgrade) and clear both."""
-        if self._lost is None and not self._upgrade:
+    async def take(self) -> tuple[str | None, int | None]:
+        """Wait until something was signalled; return (lost reason, generation to replace)
+        and clear both."""
+        if self._lost is None and self._upgrade is None:
             await self._wake.wait()
         self._wake = trio.Event()
         taken = self._lost, self._upgrade
-        self._lost, self._upgrade = None, False
+        self._lost, self._upgrade = None, None
         return taken
 
 
@@ -424,7 +425,7 @@ class Runtime:
             case Upgrade(generation=generation):
                 log.info("connection %d: upgrade notice, connecting anew", generation)
                 feeds.emit(ClientEventKind.UPGRADE)
-                self.signal.set_upgrade()
+                self.signal.set_upgrade(generation)
             case CloseConnection(generation=generation, reason=reason):
                 conn = self.links.get(generation)
                 if conn is not None and conn.hand_over():

@@ -166,9 +166,10 @@ async def _wait_for_work(rt: Runtime) -> float:
                 raise ReconnectLimitReached(f"connection lost and no retries left: {lost}")
             log.warning("reconnecting to %s in %.1fs", rt.config.url, at - now)
             return at
-        if upgrade:
+        if upgrade is not None and upgrade == rt.protocol.current_generation:
             return pacer.for_upgrade(now)
-        # a loss of a socket that was no longer current: nothing to do
+        # a loss of a socket that was no longer current, or notices (a burst of them) for a
+        # socket already replaced: nothing to do
 
 
 def _first_connect_timeout(

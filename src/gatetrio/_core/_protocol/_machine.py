@@ -56,7 +56,7 @@ from ._outputs import (
     Upgrade,
 )
 from ._routing import KEYS, KeyFn, key_for
-from ._silence import silence_limit, went_silent
+from ._silence import SilenceWatch
 from ._table import (
     LIVE,
     ChannelRoutes,
@@ -133,9 +133,8 @@ class GateProtocol:
         _positive("first_data_timeout", first_data_timeout, optional=True)
         _positive("subscribe_deadline", subscribe_deadline, optional=True)
         _positive("handover_grace", handover_grace)
-        self._silence_timeout = silence_timeout
-        self._first_data_timeout = first_data_timeout
-        self._track_data = silence_timeout is not None or first_data_timeout is not None
+        self._silence = SilenceWatch(silence=silence_timeout, first_data=first_data_timeout)
+        self._track_data = self._silence.tracking  # (read on the hot path)
         self._subscribe_deadline = subscribe_deadline
         self._handover_grace = handover_grace
         self._credentials = credentials
@@ -175,7 +174,6 @@ class GateProtocol:
         self._subscribe_timeouts = 0
         self._last_latency_ms: float | None = None
         self._upgrades = 0
-        self._silences = 0
 
     # ---------------------------------------------------------------- connection lifecycle
 
@@ -600,20 +598,10 @@ class GateProtocol:
             beat = self._heartbeat.deadline()
             if beat is not None:
                 deadlines.append(beat)
-            if self._track_data:
-                for sub in self._subs.values():
-                    if sub.ready and not sub.silent:
-                        limit = self._silence_limit(sub)
-                        if limit is not None:
-                            deadlines.append(sub.last_data + limit)
+            deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(self._handover.deadlines())
         return min(deadlines, default=None)
-
-    def _silence_limit(self, sub: Sub) -> float | None:
-        return silence_limit(
-            sub, silence=self._silence_timeout, first_data=self._first_data_timeout
-        )
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
         """Run the deadlines that are due at `now`.
@@ -645,17 +633,7 @@ class GateProtocol:
             self._take_id()
             self._pings_sent += 1
             heartbeat.sent_ping(now)
-        silent: list[Output] = []  # reported first, as they happened first
-        if self._track_data:
-            for sub in self._subs.values():
-                if not sub.ready or sub.silent:
-                    continue
-                limit = self._silence_limit(sub)
-                if limit is not None and now >= sub.last_data + limit:
-                    sub.silent = True
-                    sub.silences += 1
-                    self._silences += 1
-                    silent.append(went_silent(sub, limit))
+        silent: list[Output] = list(self._silence.check(self._subs.values(), now))
         overdue = [
             (rid, r) for rid, r in current.requests.items() if r.deadline and now >= r.deadline
         ]
@@ -751,5 +729,5 @@ class GateProtocol:
             last_latency_ms=self._last_latency_ms,
             connects=self._next_generation - 1,
             upgrades=self._upgrades,
-            silences=self._silences,
+            silences=self._silence.silences,
         )

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 from ._outputs import SubscriptionSilent
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
+
     from ._table import Sub
 
 NEVER_FED = (
@@ -40,3 +42,45 @@ def went_silent(sub: Sub, limit: float) -> SubscriptionSilent:
     else:
         reason = f"no data since the subscribe ack ({limit:g}s)"
     return SubscriptionSilent(sub.sub_id, sub.spec.channel, reason)
+
+
+class SilenceWatch:
+    """The two limits, applied to the ready subscriptions; counts the silences it reports.
+
+    A subscription is reported once per silence (`Sub.silent` stays set until data comes).
+    """
+
+    __slots__ = ("_first_data", "_silence", "silences", "tracking")
+
+    def __init__(self, *, silence: float | None, first_data: float | None) -> None:
+        self._silence = silence
+        self._first_data = first_data
+        self.tracking = silence is not None or first_data is not None  # else: nothing to do
+        self.silences = 0
+
+    def _limit(self, sub: Sub) -> float | None:
+        return silence_limit(sub, silence=self._silence, first_data=self._first_data)
+
+    def deadlines(self, subs: Iterable[Sub]) -> Iterator[float]:
+        """When each ready, not yet silent subscription goes silent without more data."""
+        if not self.tracking:
+            return
+        for sub in subs:
+            if sub.ready and not sub.silent:
+                limit = self._limit(sub)
+                if limit is not None:
+                    yield sub.last_data + limit
+
+    def check(self, subs: Iterable[Sub], now: float) -> Iterator[SubscriptionSilent]:
+        """Mark and report the subscriptions silent at `now`."""
+        if not self.tracking:
+            return
+        for sub in subs:
+            if not sub.ready or sub.silent:
+                continue
+            limit = self._limit(sub)
+            if limit is not None and now >= sub.last_data + limit:
+                sub.silent = True
+                sub.silences += 1
+                self.silences += 1
+                yield went_silent(sub, limit)
