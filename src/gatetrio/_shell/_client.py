@@ -34,7 +34,7 @@ from gatetrio._core._requests import ChannelSpec, Login
 
 from ._book_host import BookHost
 from ._client_events import ClientEvent, ClientEventKind, ClientStatistics, assemble_statistics
-from ._excgroups import collapse
+from ._excgroups import open_host_nursery
 from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
 from ._runtime import Runtime
@@ -377,10 +377,10 @@ async def open_client(
     attempt's cause) when none came within `config.first_connect_timeout` (30 s by default).
     Reconnects with paced, capped exponential backoff and jitter, forever unless
     `config.max_reconnects` is set, in which case `ReconnectLimitReached` is raised from
-    here. Any failure inside surfaces from here as one exception (never a bare
-    ExceptionGroup for a single failure). On exit every task is gone and the sockets are
-    closed within a bounded, shielded grace period. Progress and failures are logged under
-    the `gatetrio` logger.
+    here. The block's own exception comes out unchanged (the same object); a failure of the
+    client's own surfaces from here as one exception, never an ExceptionGroup for a single
+    failure. On exit every task is gone and the sockets are closed within a bounded,
+    shielded grace period. Progress and failures are logged under the `gatetrio` logger.
 
     Example::
 
@@ -406,14 +406,11 @@ async def open_client(
         )
     rt = _new_runtime(config, connector=connector, wall_clock=wall_clock)
     try:
-        async with trio.open_nursery() as nursery:
+        async with open_host_nursery("open_client exited") as nursery:
             await nursery.start(run_supervisor, rt)
             try:
                 yield Client(rt)
             finally:
-                await rt.shutdown()
-                nursery.cancel_scope.cancel(reason="open_client exited")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+                await rt.shutdown()  # politely, while the readers still run
     finally:
         rt.finished()

@@ -39,6 +39,7 @@ from gatetrio._core._config import rest_base_url
 from gatetrio._core._errors import ConnectionLost, ProtocolError, UsageError
 from gatetrio._core._requests import check_contract
 
+from ._excgroups import open_host_nursery
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:
@@ -538,9 +539,6 @@ async def open_order_book(
         fetch = snapshot_fetcher or rest_snapshot_fetcher(host.url)
         driver = _RestDriver(host, contract, level, frequency=frequency, fetch=fetch)
     with host.watch_lost(driver.lost_connection):
-        async with trio.open_nursery() as nursery:
+        async with open_host_nursery("order_book block exited") as nursery:
             nursery.start_soon(driver.run)
-            try:
-                yield LiveOrderBook(driver)
-            finally:
-                nursery.cancel_scope.cancel(reason="order_book block exited")
+            yield LiveOrderBook(driver)

@@ -36,7 +36,7 @@ from gatetrio._core._requests import ChannelSpec
 
 from ._client import Client, ClientEvent, ClientStatistics, open_client
 from ._client_events import merge_statistics
-from ._excgroups import collapse
+from ._excgroups import open_host_nursery
 from ._listing import rest_listing_fetcher
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
 from ._subscription import OverflowPolicy, Subscription, SubscriptionFeed, open_subscription
@@ -129,6 +129,7 @@ class Pool:
         self.listing_refreshes = 0
         self.listing_failures = 0
         self._open_lock = trio.Lock()
+        self._closed = False  # the block of open_pool has ended
 
     # ------------------------------------------------------------------------ shards
 
@@ -158,6 +159,8 @@ class Pool:
     async def _place(self, contracts: Sequence[str]) -> list[int]:
         """The shard of each contract's next stream, opening shards as needed."""
         async with self._open_lock:
+            if self._closed:  # its nursery takes no new shards: say so, not trio's RuntimeError
+                raise UsageError("this pool is closed; open a new one with gatetrio.open_pool()")
             cap = self.streams_per_connection
             placed: list[int] = []
             load = self._streams  # live: a stream closed while a shard opens is counted
@@ -213,14 +216,13 @@ class Pool:
                     yield subs[0]
                     return
                 merged, feed = open_subscription(spec, buffer=buffer, overflow=overflow)
-                async with trio.open_nursery() as nursery:
-                    for sub in subs:
-                        nursery.start_soon(_forward, sub, feed)
-                    try:
+                try:
+                    async with open_host_nursery("pool subscription closed") as nursery:
+                        for sub in subs:
+                            nursery.start_soon(_forward, sub, feed)
                         yield merged
-                    finally:
-                        nursery.cancel_scope.cancel(reason="pool subscription closed")
-                        feed.end()
+                finally:
+                    feed.end()
         finally:
             for owner, n in zip(owners, counts, strict=True):
                 self._streams[owner] -= n
@@ -271,13 +273,12 @@ class Pool:
                     scopes.pop(contract).cancel(reason=f"{contract} delisted")
                 await changed.wait()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(follow, nursery)
-            try:
+        try:
+            async with open_host_nursery("listed subscription closed") as nursery:
+                nursery.start_soon(follow, nursery)
                 yield merged
-            finally:
-                nursery.cancel_scope.cancel(reason="listed subscription closed")
-                feed.end()
+        finally:
+            feed.end()
 
     def order_book(
         self,
@@ -325,14 +326,13 @@ class Pool:
     ) -> AsyncIterator[Subscription[RawFrame]]:
         """Every shard's raw frames (`RawFrame.shard` says which), shards opened later too."""
         sub, feed = open_subscription(RAW_SPEC, buffer=buffer, overflow=overflow)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._tap_all, nursery, feed, buffer)
-            try:
+        try:
+            async with open_host_nursery("raw frames closed") as nursery:
+                nursery.start_soon(self._tap_all, nursery, feed, buffer)
                 await trio.lowlevel.checkpoint()
                 yield sub
-            finally:
-                nursery.cancel_scope.cancel(reason="raw frames closed")
-                feed.end()
+        finally:
+            feed.end()
 
     async def _tap_all(
         self, nursery: trio.Nursery, feed: SubscriptionFeed[RawFrame], buffer: int
@@ -486,13 +486,10 @@ async def open_pool(
     def open_shard() -> contextlib.AbstractAsyncContextManager[Client]:
         return open_client(settle, **options)
 
-    try:
-        async with trio.open_nursery() as nursery:
-            pool = Pool(nursery, open_shard, streams_per_connection=streams_per_connection)
-            await pool._start(contracts, listing_fetcher, refresh_interval)  # noqa: SLF001
-            try:
-                yield pool
-            finally:
-                nursery.cancel_scope.cancel(reason="open_pool exited")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    async with open_host_nursery("open_pool exited") as nursery:
+        pool = Pool(nursery, open_shard, streams_per_connection=streams_per_connection)
+        await pool._start(contracts, listing_fetcher, refresh_interval)  # noqa: SLF001
+        try:
+            yield pool
+        finally:
+            pool._closed = True  # noqa: SLF001 - its nursery takes no new shards now

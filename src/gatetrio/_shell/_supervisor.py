@@ -84,7 +84,7 @@ from gatetrio._core._errors import (
 
 from ._client_events import ClientEventKind
 from ._connection import Connection
-from ._excgroups import collapse, only_of
+from ._excgroups import collapse, only_of, open_host_nursery
 from ._reader import run_reader
 from ._transport import open_connection
 
@@ -104,7 +104,7 @@ async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
     attempts = 0  # since the last success
     last_failure: ConnectionLost | None = None
     at = trio.current_time()
-    async with trio.open_nursery() as conns:
+    async with open_host_nursery("the client closed") as conns:  # one exception out, no group
         conns.start_soon(run_timers, rt)
         while True:
             if not started and at >= first_deadline:
@@ -118,8 +118,6 @@ async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
             try:
                 with trio.move_on_at(math.inf if started else first_deadline) as scope:
                     await conns.start(run_connection, rt)
-                if scope.cancelled_caught:
-                    raise _first_connect_timeout(rt, attempts, last_failure)
             except ConnectionLost as exc:
                 last_failure = exc
                 now = trio.current_time()
@@ -143,6 +141,8 @@ async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
                     url=config.url,
                 )
                 continue
+            if scope.cancelled_caught:  # (not in the try: it is no failed attempt to retry)
+                raise _first_connect_timeout(rt, attempts, last_failure)
             pacer.connected(trio.current_time())
             attempts = 0
             last_failure = None
