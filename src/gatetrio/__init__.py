@@ -42,11 +42,16 @@ if _TYPE_CHECKING:
     from ._core._errors import GateTrioInternalError as GateTrioInternalError
     from ._core._errors import HeartbeatTimeout as HeartbeatTimeout
     from ._core._errors import ProtocolError as ProtocolError
+    from ._core._errors import RateLimited as RateLimited
     from ._core._errors import ReconnectLimitReached as ReconnectLimitReached
     from ._core._errors import RequestRejected as RequestRejected
+    from ._core._errors import ResponseTooLarge as ResponseTooLarge
+    from ._core._errors import RestTimeout as RestTimeout
+    from ._core._errors import RestUnavailable as RestUnavailable
     from ._core._errors import SubscribeTimeout as SubscribeTimeout
     from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
     from ._core._errors import SubscriptionRejected as SubscriptionRejected
+    from ._core._errors import UnknownContract as UnknownContract
     from ._core._errors import UsageError as UsageError
     from ._core._events import AdlWarning as AdlWarning
     from ._core._events import AdlWarningUpdate as AdlWarningUpdate
@@ -130,6 +135,8 @@ if _TYPE_CHECKING:
     from ._shell._pool import PoolStatistics as PoolStatistics
     from ._shell._pool import open_pool as open_pool
     from ._shell._raw_tap import RawFrame as RawFrame
+    from ._shell._rest import RestClient as RestClient
+    from ._shell._rest import RestStatistics as RestStatistics
     from ._shell._subscription import OverflowPolicy as OverflowPolicy
     from ._shell._subscription import Subscription as Subscription
     from ._shell._subscription import SubscriptionStatistics as SubscriptionStatistics
@@ -216,11 +223,17 @@ __all__ = [
     "ProtocolError",
     "PublicLiquidation",
     "PublicLiquidationsUpdate",
+    "RateLimited",
     "RawFrame",
     "ReconnectLimitReached",
     "ReduceRiskLimit",
     "ReduceRiskLimitsUpdate",
     "RequestRejected",
+    "ResponseTooLarge",
+    "RestClient",
+    "RestStatistics",
+    "RestTimeout",
+    "RestUnavailable",
     "RiskLimitTier",
     "Size",
     "SubscribeAck",
@@ -235,6 +248,7 @@ __all__ = [
     "TickersUpdate",
     "Trade",
     "TradesUpdate",
+    "UnknownContract",
     "UnknownEvent",
     "UpgradeRequested",
     "UsageError",
@@ -262,6 +276,11 @@ _SOURCES: dict[str, str] = {
     "encode_event": "gatetrio._core._encode",
     "encode_request": "gatetrio._core._encode",
     "AuthenticationError": "gatetrio._core._errors",
+    "RateLimited": "gatetrio._core._errors",
+    "ResponseTooLarge": "gatetrio._core._errors",
+    "RestTimeout": "gatetrio._core._errors",
+    "RestUnavailable": "gatetrio._core._errors",
+    "UnknownContract": "gatetrio._core._errors",
     "BookGap": "gatetrio._core._errors",
     "ConnectionLost": "gatetrio._core._errors",
     "ExchangeError": "gatetrio._core._errors",
@@ -358,6 +377,8 @@ _SOURCES: dict[str, str] = {
     "PoolStatistics": "gatetrio._shell._pool",
     "open_pool": "gatetrio._shell._pool",
     "RawFrame": "gatetrio._shell._raw_tap",
+    "RestClient": "gatetrio._shell._rest",
+    "RestStatistics": "gatetrio._shell._rest",
     "OverflowPolicy": "gatetrio._shell._subscription",
     "Subscription": "gatetrio._shell._subscription",
     "SubscriptionStatistics": "gatetrio._shell._subscription",

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
+from ._rest import RestStatistics, merge_rest_statistics
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
@@ -36,6 +38,9 @@ class ClientEventKind(enum.Enum):
     SUBSCRIPTION_FAILED = "subscription_failed"
     BOOK_RESYNC = "book_resync"
     NOTICE = "notice"
+    REST_FAILED = "rest_failed"
+    """A REST attempt failed (`channel`: the call, `attempt`: its number; retried if it may
+    pass). Counted in `ClientStatistics.rest`."""
 
 
 @final
@@ -107,6 +112,13 @@ class ClientStatistics:
     """Subscribe requests not acknowledged within `subscribe_deadline`."""
     api_requests_lost: int = 0
     """Trading-API requests whose socket closed before the reply: the outcome is unknown."""
+    unmatched_replies: int = 0
+    """Replies that answer no request of ours on their socket (ignored): acks, errors and
+    trading replies for things never asked or already answered, pongs with no ping out."""
+    unknown_events: int = 0
+    """Well-formed frames of channels gatetrio does not model (ignored)."""
+    rest: RestStatistics = attrs.field(factory=RestStatistics)
+    """The client's REST calls: attempts, retries, failures by kind (`RestStatistics`)."""
 
 
 STATISTICS_FIELDS: Final = tuple(f.name for f in attrs.fields(ClientStatistics))
@@ -119,9 +131,10 @@ RENAMED: Final = {
 }
 
 
-def assemble_statistics(*parts: AttrsInstance) -> ClientStatistics:
-    """`ClientStatistics` from the statistics of the objects that count (see the docstring)."""
-    values: dict[str, object] = {}
+def assemble_statistics(*parts: AttrsInstance, **whole: object) -> ClientStatistics:
+    """`ClientStatistics` from the statistics of the objects that count (see the docstring);
+    `whole`: fields that are a home's statistics record as a whole (`rest`)."""
+    values: dict[str, object] = dict(whole)
     for part in parts:
         for name, value in attrs.asdict(part, recurse=False).items():
             values[RENAMED.get(name, name)] = value
@@ -144,6 +157,10 @@ def _sum_maps(values: Sequence[object]) -> object:
     return total
 
 
+def _merge_rest(values: Sequence[object]) -> object:
+    return merge_rest_statistics(typing.cast("list[RestStatistics]", values))
+
+
 def _all(values: Sequence[object]) -> object:
     return bool(values) and all(values)
 
@@ -160,6 +177,7 @@ MERGE: Final[Mapping[str, Callable[[Sequence[object]], object]]] = {
     "peak_buffer_used": _peak,
     "last_pong_rtt": _known_max,
     "last_latency_ms": _known_max,
+    "rest": _merge_rest,
 }
 
 

@@ -468,8 +468,10 @@ class GateProtocol:
                 self._last_rtt = rtt
                 return [PongReceived(rtt)]
             case UpgradeRequested():
-                if not current:
+                # once per socket: a burst of notices is one request to move (and one log line)
+                if not current or gen.upgrade_noted:
                     return []
+                gen.upgrade_noted = True
                 self._upgrades += 1
                 return [Upgrade(event, gen.gen_id)]
             case SystemNotice():
