@@ -37,9 +37,9 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from gatetrio import Pong, SubscribeAck, UpgradeRequested, encode_event
 from gatetrio._shell._transport import Connector, WebSocketLike
 from gatetrio._shell._transport._wsproto import connect_websocket
+from gatetrio.events import Pong, SubscribeAck, UpgradeRequested, encode_event
 
 Action = Literal[
     "upgrade", "fragments", "ping", "malformed", "close", "eof", "eof_on_next", "trade"
