@@ -506,5 +506,7 @@ async def open_publisher(
             await nursery.start(publisher.run_pump)
             yield publisher
         finally:
+            # the pump and its publishes first: closing the link under them fails their calls
+            nursery.cancel_scope.cancel(reason="publisher closed")
             with trio.CancelScope(shield=True):
                 await publisher.close_link()
