@@ -20,9 +20,11 @@ _SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
 
 
 def positions(
-    account: Account, market: Market, now: float, *, size_decimal: bool = False
+    account: Account, market: Market, now: float, *, size_decimal: bool
 ) -> list[dict[str, object]]:
-    """`GET /futures/{settle}/positions`: every position the account has had, open or flat."""
+    """`GET /futures/{settle}/positions`: every position the account has had, open or flat;
+    sizes as the ``X-Gate-Size-Decimal`` header asks (a decimal string, or an int truncated
+    toward zero)."""
     now_s = market.wall_ms(now) // 1000
     out: list[dict[str, object]] = []
     for pos in account.positions.values():
