@@ -130,7 +130,7 @@ class FakeAccount:
         liquidation order's id."""
         pos = self._position(contract, side)
         ids: list[int] = []
-        self._run(lambda now_ms, after: ids.append(self._risk.liquidate(pos, now_ms, after).id))
+        self._run(lambda now_ms, after: ids.append(self._risk.liquidate(pos, now_ms, after)))
         return ids[0]
 
     def auto_deleverage(
@@ -149,7 +149,7 @@ class FakeAccount:
         ids: list[int] = []
         self._run(
             lambda now_ms, after: ids.append(
-                self._risk.auto_deleverage(pos, units, at, now_ms, after).id
+                self._risk.auto_deleverage(pos, units, at, now_ms, after)
             )
         )
         return ids[0]

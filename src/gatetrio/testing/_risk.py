@@ -46,7 +46,7 @@ from ._positions import LEVERAGE, SINGLE
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ._account import Account, AccountHost, _Order
+    from ._account import Account, AccountHost
     from ._positions import FakePosition
 
 IN_LIQUIDATION: Final = 6  # the ADL rank of a position being liquidated (spec 7.9)
@@ -71,8 +71,9 @@ class Risk:
             if (pos.units > 0 and mark <= liq) or (pos.units < 0 and mark >= liq):
                 self.liquidate(pos, now_ms, after)
 
-    def liquidate(self, pos: FakePosition, now_ms: int, after: list[Callable[[], None]]) -> _Order:
-        """Close `pos` by liquidation at its liquidation price (see the module docstring)."""
+    def liquidate(self, pos: FakePosition, now_ms: int, after: list[Callable[[], None]]) -> int:
+        """Close `pos` by liquidation at its liquidation price (see the module docstring);
+        returns the liquidation order's id."""
         account = self._account
         if not pos.units:
             raise ValueError(f"{pos.contract} {pos.mode}: no position to liquidate")
@@ -115,7 +116,7 @@ class Risk:
             return LiquidationsUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 40)
 
         after.append(lambda: self._host.push_private("futures.liquidates", pos.contract, build))
-        return order
+        return order.id
 
     def auto_deleverage(
         self,
@@ -124,9 +125,9 @@ class Risk:
         price: Decimal | None,
         now_ms: int,
         after: list[Callable[[], None]],
-    ) -> _Order:
+    ) -> int:
         """Close `units` size steps of `pos` (all when None) at `price` (the mark price when
-        None) against a liquidated counterparty."""
+        None) against a liquidated counterparty; returns the order's id."""
         account = self._account
         if not pos.units:
             raise ValueError(f"{pos.contract} {pos.mode}: no position to deleverage")
@@ -164,7 +165,7 @@ class Risk:
 
         channel = "futures.auto_deleverages"
         after.append(lambda: self._host.push_private(channel, pos.contract, build))
-        return order
+        return order.id
 
     def reduce_risk_limit(
         self, contract: str, risk_limit: Decimal, now_ms: int, after: list[Callable[[], None]]
