@@ -5,7 +5,7 @@
     outcome.marked       the well-behaved `then` connection's MARK_ID trade reached the subscriber
     outcome.stats        the client's statistics at the end of the body (or the last seen)
     outcome.events       every ClientEvent the body saw (events() opens once connected)
-    outcome.ended_at     trio.current_time() when open_client's block ended
+    outcome.ended_at     seconds from the start to the end of open_client's block
     outcome.peak         tracemalloc's peak bytes over the run, with `measure=True`
 
 The body subscribes to trades of BTC_USDT and reads until the MARK_ID trade arrives (with
@@ -62,14 +62,16 @@ def hostile_config(**overrides: object) -> gatetrio.ClientConfig:
 
 
 def loopback_config(**overrides: object) -> gatetrio.ClientConfig:
-    """Real-clock timings for loopback runs: short, so a case takes well under a second."""
+    """Real-clock timings for loopback runs: short enough that a case takes about a second,
+    long enough that a loaded machine meets them (a late pong would be a reconnect the case
+    did not script)."""
     base: dict[str, object] = {
-        "ping_interval": 1.0,
-        "pong_timeout": 1.0,
-        "connect_deadline": 1.0,
-        "subscribe_deadline": 1.0,
-        "first_connect_timeout": 5.0,
-        "send_deadline": 1.0,
+        "ping_interval": 2.0,
+        "pong_timeout": 3.0,
+        "connect_deadline": 2.0,
+        "subscribe_deadline": 3.0,
+        "first_connect_timeout": 10.0,
+        "send_deadline": 3.0,
         "min_reconnect_interval": 0.1,
         "backoff_initial": 0.1,
         "backoff_max": 0.2,
@@ -116,6 +118,7 @@ async def drive(
     if measure:
         tracemalloc.start()
         tracemalloc.reset_peak()
+    started = trio.current_time()
     try:
         with trio.fail_after(limit):
             async with open_scripted_server(
@@ -143,7 +146,7 @@ async def drive(
                         )
                 except gatetrio.GateTrioError as exc:
                     outcome.error = exc
-                outcome.ended_at = trio.current_time()
+                outcome.ended_at = trio.current_time() - started
                 # the client leaves nothing open: each socket ends within the close grace
                 with trio.move_on_after(CLOSE_GRACE + 1):
                     await server.wait_until(lambda: all(c.ended for c in server.connections))
