@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
 HANG_GUARD = 60  # seconds; a stuck command fails the test instead of hanging CI
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -49,16 +49,27 @@ def json_lines(stdout: str) -> list[dict[str, Any]]:
 
 
 def stream_until(
-    args: list[str], enough: Callable[[list[dict[str, Any]]], bool]
+    args: list[str],
+    enough: Callable[[list[dict[str, Any]]], bool],
+    *,
+    program: Sequence[str | Path] | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> tuple[list[dict[str, Any]], str]:
     """Run a JSON-lines command until its output is `enough`, then stop it as a service
-    manager would (SIGTERM: exit 0); return every line it wrote, and its stderr.
+    manager would (SIGTERM: exit 0); return every line it wrote, and its stderr. `program`
+    replaces `python -m gatetrio` (an installed console script, say), run in `cwd` with `env`.
 
     A condition on the output, not a `--duration` guessed to be long enough on a loaded
     machine; HANG_GUARD only stops a command that never gets there.
     """
+    command = gatetrio(*args) if program is None else [*map(str, program), *args]
     proc = subprocess.Popen(
-        gatetrio(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli_env()
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=cli_env() if env is None else env,
     )
     assert proc.stdout is not None
     fd = proc.stdout.fileno()
