@@ -15,9 +15,18 @@ messages wait in a deque until `receive_nowait` or `get_message` takes them. Not
 while parsed messages are waiting, so a slow caller still pushes back on the server through
 TCP, and at most one chunk's worth of messages is held.
 
-The handshake is wsproto's (h11 underneath). After it, frames are parsed by `_frames.FrameParser`
-and built by `_frames.client_frame`: wsproto's per-frame machinery was the largest cost of a
-flood (benchmarks/README.md, "Receive-side framing"); the parser is fuzzed against wsproto.
+The handshake is wsproto's (h11 underneath), imported when the first handshake runs: it is a
+sixth of a first use's import time otherwise (benchmarks/README.md, "Import time"). It sits
+behind `ResponseHead`, which drops the interim 1xx responses wsproto would take for a refusal
+and bounds what is read before the final one. After it, frames are parsed by
+`_frames.FrameParser` and built by `_frames.client_frame`: wsproto's per-frame machinery was
+the largest cost of a flood (benchmarks/README.md, "Receive-side framing"); the parser is
+fuzzed against wsproto.
+
+Bounded whatever the server sends: parsed messages wait only until taken, a message costs its
+frames' wire bytes against `max_message_size` however it is fragmented, and pings are answered
+with one pong for the latest (RFC 6455 5.5.3), so a ping flood while our sends are stuck queues
+nothing.
 
 Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
 protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
@@ -34,18 +43,18 @@ import re
 from typing import TYPE_CHECKING, Final, final
 
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 
 from gatetrio._core._errors import ConnectionLost
 
-from ._errors import TRANSPORT_ERRORS, connection_lost
+from ._errors import TRANSPORT_ERRORS, connection_lost, is_transport_error
 from ._frames import BINARY, MESSAGE_TOO_BIG, PONG, TEXT, FrameParser, client_frame, close_frame
 
 log: Final = logging.getLogger("gatetrio.transport")
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from wsproto import WSConnection
 
 RECEIVE_SIZE: Final = 65536  # one wake-up takes in up to ~300 trade frames
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024  # a 400-level obu snapshot is ~20 kB; allow headroom
@@ -84,11 +93,10 @@ async def connect_websocket(
         ws = await _handshake(
             stream, host=host, resource=resource, headers=headers, max_message_size=max_message_size
         )
-    except TRANSPORT_ERRORS as exc:
+    except BaseException as exc:
         await trio.aclose_forcefully(stream)
-        raise connection_lost("connect", exc) from exc
-    except BaseException:
-        await trio.aclose_forcefully(stream)
+        if isinstance(exc, Exception) and is_transport_error(exc):  # wsproto's errors too
+            raise connection_lost("connect", exc) from exc
         raise
     ws.endpoint = f"ws://{host}{resource}" if endpoint is None else endpoint
     log.debug("handshake done: %s", ws.endpoint)
@@ -103,6 +111,9 @@ async def _handshake(
     headers: Sequence[tuple[str, str]],
     max_message_size: int,
 ) -> WebSocket:
+    from wsproto import ConnectionType, WSConnection  # noqa: PLC0415 - see the module docstring
+    from wsproto.events import AcceptConnection, RejectConnection, Request  # noqa: PLC0415
+
     ws = WSConnection(ConnectionType.CLIENT)
     request = Request(
         host=host,
@@ -214,6 +225,8 @@ async def _skip_reject_body(stream: trio.abc.Stream, ws: WSConnection) -> None:
 
     Reading it lets the server finish its response before we close; nothing in it is used.
     """
+    from wsproto.events import RejectData  # noqa: PLC0415 - loaded by the handshake already
+
     read = 0
     while read < MAX_REJECT_BODY:
         for event in ws.events():
