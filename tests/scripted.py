@@ -693,12 +693,16 @@ class _RestReply:
 
 class ScriptedRest:
     """A REST transport (`open_client(rest_transport=...)`) answering each request with the
-    next scripted `RestAnswer`, then `then` for ever. `targets` lists what was asked."""
+    next scripted `RestAnswer`, then `then` for ever. `targets` lists what was asked.
+
+    The contract check a live book makes first (``GET .../contracts/{name}``) is answered
+    "listed" and kept apart (`checks`): the script is about what comes after it."""
 
     def __init__(self, answers: Sequence[RestAnswer], then: RestAnswer) -> None:
         self.answers = list(answers)
         self.then = then
         self.targets: list[str] = []
+        self.checks: list[str] = []
 
     @contextlib.asynccontextmanager
     async def open(
@@ -707,6 +711,12 @@ class ScriptedRest:
         del method, headers, body
         parts = urlsplit(url)
         target = parts.path + (f"?{parts.query}" if parts.query else "")
+        head, _, name = parts.path.rpartition("/")
+        if head.endswith("/contracts"):
+            self.checks.append(target)
+            listed = RestAnswer(body=json.dumps({"name": name}).encode())
+            yield _RestReply(200, listed.headers, listed, target)
+            return
         index = len(self.targets)
         self.targets.append(target)
         answer = self.answers[index] if index < len(self.answers) else self.then

@@ -212,7 +212,8 @@ async def test_a_failed_snapshot_is_counted_paced_and_retried(
     # two failed attempts: retried inside the REST call (5xx, 429: `retries`) or failing the
     # call and so the snapshot (`snapshot_errors`); each one counted and reported
     assert len(rest.targets) == 3
-    assert stats.attempts == 3
+    assert rest.checks == ["/api/v4/futures/usdt/contracts/BTC_USDT"]  # asked first, once
+    assert stats.attempts == 3 + len(rest.checks)
     assert book.snapshot_errors + stats.retries == 2, (book, stats)
     assert outcome.rest_failed_events + outcome.resync_events >= 2  # REST_FAILED or BOOK_RESYNC
     if counter:
