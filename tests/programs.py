@@ -56,6 +56,12 @@ _KEYS = {"skip", "run", "needs", "gate", "stop-after-lines", "expect-error", "ti
 # runner asks for before it kills a program that hung: the failure then says where.
 _SITECUSTOMIZE = """
 import os
+import signal as _signal
+
+# Ctrl-C raises KeyboardInterrupt, as in a program started from a terminal, even when the
+# test runner was itself started in the background (`cmd &` in a script ignores SIGINT for
+# it and for everything it starts, and Python then installs no KeyboardInterrupt handler)
+_signal.signal(_signal.SIGINT, _signal.default_int_handler)
 _base = os.environ.get("GATETRIO_TEST_GATE")
 if _base:
     from urllib.parse import urlsplit
@@ -90,7 +96,6 @@ def _dump_tasks(signum, frame):
     sys.stderr.flush()
 
 
-import signal as _signal
 _signal.signal(_signal.SIGUSR1, _dump_tasks)
 """
 
