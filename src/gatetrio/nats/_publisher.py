@@ -39,7 +39,7 @@ from gatetrio._core._book import ObuStatus, ObuSync
 from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
-from gatetrio._shell._excgroups import collapse
+from gatetrio._shell._excgroups import open_host_nursery
 
 from ._bridge import NatsLink, NatsOptions, nats_options, open_asyncio_thread
 from ._errors import NatsError, PublishBufferFull
@@ -503,27 +503,27 @@ async def open_publisher(
         raise UsageError(f"buffer must be a positive int of messages, got {buffer!r}")
     if not isinstance(policy, BufferPolicy):
         raise UsageError(f"policy must be a BufferPolicy, got {policy!r}")
-    async with open_asyncio_thread() as thread:
+    async with (
+        open_asyncio_thread() as thread,
+        open_host_nursery("publisher closed") as nursery,
+    ):
+        publisher = Publisher(
+            client,
+            thread=thread,
+            options=options,
+            nursery=nursery,
+            settle=settle,
+            prefix=prefix,
+            stream=stream,
+            buffer=buffer,
+            policy=policy,
+            ack_timeout=ack_timeout,
+        )
         try:
-            async with trio.open_nursery() as nursery:
-                publisher = Publisher(
-                    client,
-                    thread=thread,
-                    options=options,
-                    nursery=nursery,
-                    settle=settle,
-                    prefix=prefix,
-                    stream=stream,
-                    buffer=buffer,
-                    policy=policy,
-                    ack_timeout=ack_timeout,
-                )
-                try:
-                    await nursery.start(publisher.run_pump)
-                    yield publisher
-                    nursery.cancel_scope.cancel(reason="publisher closed")
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await publisher.close_link()
-        except BaseExceptionGroup as group:
-            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+            await nursery.start(publisher.run_pump)
+            yield publisher
+        finally:
+            # the pump and its publishes first: closing the link under them fails their calls
+            nursery.cancel_scope.cancel(reason="publisher closed")
+            with trio.CancelScope(shield=True):
+                await publisher.close_link()
