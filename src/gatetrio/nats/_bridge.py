@@ -29,7 +29,7 @@ import trio
 from gatetrio._core._errors import UsageError
 
 from ._errors import NatsError, NatsUnavailable, StreamMismatch
-from ._pull import PREV_HEADER, STATUS_HEADER, PullFeed
+from ._pull import PREV_HEADER, STATUS_HEADER, PullFeed, send_acks
 from ._wire import StreamReport, StreamState, plan_stream
 
 if TYPE_CHECKING:
@@ -479,12 +479,13 @@ class NatsLink:
         except Exception as exc:  # noqa: BLE001 - mapped once, here
             raise _map_error(exc, "fetching from NATS") from None
 
-    async def ack(self, feed: PullFeed, acks: list[str], *, nak: bool = False) -> None:
+    async def ack(self, acks: list[str], *, nak: bool = False) -> None:
         """Acknowledge (or, `nak`, give back for redelivery at once) and flush."""
+        if self.nc is None:
+            raise NatsUnavailable("not connected to NATS")
         try:
-            await feed.ack(acks, nak=nak)
-            if self.nc is not None:
-                await self.nc.flush(timeout=round(CLOSE_TIMEOUT))
+            await send_acks(self.nc, acks, nak=nak)
+            await self.nc.flush(timeout=round(CLOSE_TIMEOUT))
         except Exception as exc:  # noqa: BLE001
             raise _map_error(exc, "acknowledging on NATS") from None
 

@@ -195,15 +195,20 @@ class _Puller:
         return feed
 
     async def send(self, acks: list[str], *, nak: bool = False) -> None:
-        """Acknowledge (or give back) at once; lost if the consumer is down (they come again)."""
-        feed = self._feed
-        if feed is None or not acks:
+        """Acknowledge (or give back) at once; lost if NATS is down (they come again)."""
+        if not acks:
             await trio.lowlevel.checkpoint()
             return
         try:
-            await self.thread.run(lambda: self.link.ack(feed, acks, nak=nak))
+            await self.thread.run(functools.partial(self.link.ack, acks, nak=nak))
         except NatsError as exc:
             log.warning("NATS consumer on %s: acks not sent: %s", self.spec.stream, exc)
+
+    async def stop(self) -> None:
+        """Stop pulling (the inbox goes, and with it the interest in the open request)."""
+        feed, self._feed = self._feed, None
+        if feed is not None:
+            await self.thread.run(functools.partial(self.link.unsubscribe, feed))
 
     async def _drop(self) -> None:
         feed, self._feed = self._feed, None
@@ -408,6 +413,9 @@ class BusSubscription:
             if clean:  # else the item being processed is given back with the rest
                 self._done_with_current()
             self._current = None
+            # Stop pulling first: a pull request still open would take the messages given
+            # back below, for a reader that is gone (they would come again after ack_wait).
+            await self._puller.stop()
             if self._acks:
                 await self._flush_acks()
             if self._unacked:  # held or buffered: the next reader gets them at once

@@ -198,8 +198,9 @@ def durable_differences(info: ConsumerInfo, spec: FeedSpec) -> list[str]:
     differences = []
     if have != sorted(spec.subjects):
         differences.append(f"it reads {', '.join(have) or 'every subject'}")
-    if config.ack_policy is not api.AckPolicy.EXPLICIT:
-        differences.append(f"its ack policy is {config.ack_policy}, not explicit")
+    policy = getattr(config.ack_policy, "value", config.ack_policy)
+    if policy != api.AckPolicy.EXPLICIT.value:
+        differences.append(f"its ack policy is {policy}, not explicit")
     if config.deliver_subject:
         differences.append("it is a push consumer")
     shared = (config.metadata or {}).get(SHARED_KEY)
@@ -266,6 +267,14 @@ async def _wait_alone(js: JetStreamContext, stream: str, name: str, info: Consum
         info = await js.consumer_info(stream, name)
 
 
+async def send_acks(nc: NatsClient, replies: list[str], *, nak: bool = False) -> None:
+    """Acknowledge delivered messages (core publishes to their reply subjects); `nak` gives
+    them back instead, for redelivery at once."""
+    payload = NAK if nak else ACK
+    for reply in replies:
+        await nc.publish(reply, payload)
+
+
 class PullFeed:
     """A JetStream pull consumer read continuously, through nats-py's public core API.
 
@@ -300,6 +309,7 @@ class PullFeed:
         self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
         name, attached = await attach(js, spec, resume_from=resume_from)
         self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{name}"
+        await self._request()  # pulling starts now, whenever the reader first takes
         return attached
 
     async def _on_msg(self, msg: Any) -> None:
@@ -332,6 +342,12 @@ class PullFeed:
             self._open = False
         else:
             self._error = f"JetStream status {status} {headers.get(_DESCRIPTION) or ''}".strip()
+        if not self._open and self._error is None and len(self._buffer) < self._batch:
+            # Renew at once, here rather than when the reader next takes: a request is
+            # outstanding all the time the reader keeps up (what arrives meanwhile waits in
+            # the buffer, at most 2 x batch), and the server sees this reader as present.
+            with contextlib.suppress(Exception):  # a failed publish: `take` tries again
+                await self._request()
         self._wakeup.set()
 
     async def _request(self) -> None:
@@ -364,13 +380,8 @@ class PullFeed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), min(remaining, PULL_EXPIRES))
 
-    async def ack(self, replies: list[str], *, nak: bool = False) -> None:
-        """Acknowledge delivered messages (core publishes to their reply subjects); `nak`
-        gives them back instead, for redelivery at once."""
-        publish = self._nc.publish
-        payload = NAK if nak else ACK
-        for reply in replies:
-            await publish(reply, payload)
+    async def ack(self, replies: list[str]) -> None:
+        await send_acks(self._nc, replies)
 
     async def close(self) -> None:
         sub, self._sub = self._sub, None
