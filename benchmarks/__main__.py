@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs, soak;
+NAMES: goals, decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs,
+import, soak; `goals` runs the benchmarks behind issue 22's goal table and prints the table;
 book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
 `test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
 for another length.
@@ -17,6 +18,7 @@ from . import (
     bench_book_peers,
     bench_decode,
     bench_e2e,
+    bench_import,
     bench_live_book,
     bench_memory,
     bench_nats,
@@ -24,10 +26,12 @@ from . import (
     bench_pool,
     bench_read,
     bench_subs,
+    goals,
     soak,
 )
 
 RUNNERS = {
+    "goals": goals.main,
     "decode": bench_decode.main,
     "book": bench_book.main,
     "e2e": bench_e2e.main,
@@ -39,6 +43,7 @@ RUNNERS = {
     "nats": bench_nats.main,
     "live-book": bench_live_book.main,
     "subs": bench_subs.main,
+    "import": bench_import.main,
     "soak": soak.main,
 }
 

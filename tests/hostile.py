@@ -40,10 +40,9 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from gatetrio import (
+from gatetrio import ApiHeader, ApiResult
+from gatetrio.events import (
     ApiAck,
-    ApiHeader,
-    ApiResult,
     Pong,
     SubscribeAck,
     UpgradeRequested,

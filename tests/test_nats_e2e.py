@@ -35,7 +35,7 @@ from gatetrio.nats import (
 )
 from gatetrio.nats._bridge import NatsLink, NatsOptions, open_asyncio_thread
 from gatetrio.nats._wire import Envelope, snapshot_envelope
-from gatetrio.testing import FakeGateServer
+from gatetrio.testing import FakeGateServer, MarketOptions
 
 from .nats_server import Names, NatsCluster, StallProxy, free_port, nats_cluster, nats_url
 
@@ -57,7 +57,7 @@ def nats_node(tmp_path: Path) -> Iterator[NatsCluster]:
 
 @contextlib.asynccontextmanager
 async def fake_exchange() -> AsyncIterator[FakeGateServer]:
-    server = FakeGateServer(seed=7, obu_full_every=0)
+    server = FakeGateServer(seed=7, market=MarketOptions(obu_full_every=0))
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         yield server

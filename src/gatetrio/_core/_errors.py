@@ -3,15 +3,20 @@
     GateTrioError
     ├── UsageError (ValueError)       a bad argument from the caller; the message says what to do
     ├── ProtocolError                 the server sent something undecodable / out of contract; .raw
-    │   └── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
+    │   ├── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
+    │   └── ResponseTooLarge          a REST body went past its size cap (never buffered); .limit
     ├── ExchangeError                 the server replied with an error; .code .message .channel
-    │   ├── AuthenticationError       bad key / signature / expired time
+    │   ├── AuthenticationError       bad key / signature / expired time (login, REST 401)
     │   ├── SubscriptionRejected      a subscribe/unsubscribe failed (e.g. unknown contract)
-    │   └── RequestRejected           a trading-API request was rejected; .req_id .status .label
+    │   │   └── UnknownContract       the exchange lists no such contract; .contract
+    │   └── RequestRejected           a trading-API or REST request refused; .label .status .req_id
+    │       └── RateLimited           Gate's 429 TOO_MANY_REQUESTS; .reset_at (unix s or None)
     ├── ConnectionLost                the transport is gone; .reason
     │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong (or a send stuck) past its deadline
     │   ├── FirstConnectTimeout (TimeoutError)  no first connection within first_connect_timeout
-    │   └── ReconnectLimitReached     the configured reconnect attempts are used up
+    │   ├── ReconnectLimitReached     the configured reconnect attempts are used up
+    │   └── RestUnavailable           a REST call got no usable answer; .status .sent
+    │       └── RestTimeout (TimeoutError)  ... within its total deadline (a trickled body too)
     ├── SubscribeTimeout (TimeoutError)  no ack within subscribe_deadline; .channel
     ├── SubscriptionOverflow          a FAIL-policy subscription overflowed; .channel .buffer
     └── GateTrioInternalError         a bug in gatetrio; please report it
@@ -22,6 +27,8 @@ No module here imports trio: this file is part of the sans-IO core.
 from __future__ import annotations
 
 from typing import Final
+
+from ._redact import redact_text
 
 _RAW_REPR_LIMIT: Final = 200
 
@@ -37,14 +44,16 @@ class UsageError(GateTrioError, ValueError):
 class ProtocolError(GateTrioError):
     """The server sent a frame that is not valid JSON or breaks the documented contract.
 
-    `raw` holds the offending frame, truncated to a couple of hundred characters.
+    `raw` holds the offending frame, truncated to a couple of hundred characters, with any
+    key or signature it echoes masked.
     """
 
     def __init__(self, message: str, *, raw: str | bytes | None = None) -> None:
         super().__init__(message)
         if isinstance(raw, bytes):  # decode only what is kept: up to 4 bytes a character
             raw = raw[: 4 * _RAW_REPR_LIMIT].decode("utf-8", "replace")
-        self.raw: str | None = None if raw is None else raw[:_RAW_REPR_LIMIT]
+        # masked before it is cut: a cut must not leave half a secret field unmatched
+        self.raw: str | None = None if raw is None else redact_text(raw)[:_RAW_REPR_LIMIT]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.args[0]!r}, raw={self.raw!r})"
@@ -92,7 +101,9 @@ class SubscriptionRejected(ExchangeError):
 
 
 class RequestRejected(ExchangeError):
-    """A trading-API request was answered with `errs` (label + message) or a non-200 status."""
+    """A request was refused: a trading-API reply with `errs` (label + message) or a non-200
+    status, or a REST answer with Gate's error body (`req_id` is "" and `channel` names the
+    call, e.g. ``GET /api/v4/futures/usdt/orders``)."""
 
     def __init__(
         self, message: str, *, label: str, status: str, req_id: str, channel: str = ""
@@ -101,6 +112,42 @@ class RequestRejected(ExchangeError):
         self.label = label
         self.status = status
         self.req_id = req_id
+
+
+class RateLimited(RequestRejected):
+    """Gate refused a request for its rate limit (429 ``TOO_MANY_REQUESTS``), so it was not
+    executed. `reset_at` is the unix time (seconds) Gate said its window reopens, or None."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        label: str,
+        status: str,
+        req_id: str,
+        channel: str = "",
+        reset_at: float | None = None,
+    ) -> None:
+        super().__init__(message, label=label, status=status, req_id=req_id, channel=channel)
+        self.reset_at = reset_at
+
+
+class UnknownContract(SubscriptionRejected):
+    """The exchange lists no contract of this name on the client's market (a typo, a delisted
+    contract, or one of another settle currency)."""
+
+    def __init__(self, contract: str, *, code: int | str, message: str, channel: str = "") -> None:
+        super().__init__(message, code=code, channel=channel)
+        self.contract = contract
+
+
+class ResponseTooLarge(ProtocolError):
+    """A REST answer was larger than `limit` bytes; reading stopped there (nothing past it is
+    kept)."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class ConnectionLost(GateTrioError):
@@ -146,6 +193,26 @@ class SubscriptionOverflow(GateTrioError):
         super().__init__(f"subscription to {channel} overflowed its buffer of {buffer} events")
         self.channel = channel
         self.buffer = buffer
+
+
+class RestUnavailable(ConnectionLost):
+    """A REST call got no usable answer: the host was unreachable, the connection broke, or it
+    answered with a server error (5xx), a redirect, or something other than Gate's JSON.
+
+    `status` is the HTTP status (0 when none came). `sent` is False only when the request
+    certainly never reached the server (the connection was never made), so even an order
+    placement may be retried.
+    """
+
+    def __init__(self, reason: str, *, status: int = 0, sent: bool = True) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.sent = sent
+
+
+class RestTimeout(RestUnavailable, TimeoutError):
+    """A REST call did not complete within its total deadline (connect, send, answer and the
+    whole body: a body trickled a byte at a time ends here too)."""
 
 
 class GateTrioInternalError(GateTrioError):

@@ -2,7 +2,7 @@
 
 A ticker carries ~14 decimal fields, and converting them all while decoding costs more than the
 rest of the frame (benchmarks/README.md, "Decode"); so the decoders build the wire-text record
-`_TickerText` and wrap it (`wrap_ticker`) without copying. `decimal_text` is the one validating
+`TickerText` and wrap it (`wrap_ticker`) without copying. `decimal_text` is the one validating
 conversion of kept text, shared with the order-book levels.
 """
 
@@ -26,17 +26,37 @@ DECIMAL_CACHE_LIMIT: Final = 4096
 
 
 def decimal_text(text: str, what: str) -> Decimal:
-    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal."""
-    if type(text) is str:
+    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal.
+
+    The hot readers (`BookLevel.price`, the ticker decimals) inline the cache hit and call
+    `cached_decimal` on a miss; this is the same read as one call.
+    """
+    try:
         value = DECIMALS.get(text)
-        if value is not None:
-            return value
-        value = decimal_value(text, what)
-        if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
-            DECIMALS.clear()
-        DECIMALS[text] = value
-        return value
-    return decimal_value(text, what)
+    except TypeError:  # unhashable: not text at all
+        value = None
+    return cached_decimal(text, what) if value is None else value
+
+
+def cached_decimal(text: str, what: str) -> Decimal:
+    """A cache miss: convert `text`, check it is finite, remember it (text only).
+
+    ProtocolError if it is not a finite decimal. One call on a miss, with the conversion inline:
+    a miss then costs about a bare `Decimal()` plus a dict store, so the cache pays off from
+    a hit rate of about a third (benchmarks/README.md, "Decimal reads").
+    """
+    if type(text) is not str:
+        return decimal_value(text, what)
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, ValueError):
+        raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=text) from None
+    if not value.is_finite():
+        raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
+    if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
+        DECIMALS.clear()
+    DECIMALS[text] = value
+    return value
 
 
 def decimal_value(text: str, what: str) -> Decimal:
@@ -53,7 +73,7 @@ def decimal_value(text: str, what: str) -> Decimal:
     return value
 
 
-class _TickerText(msgspec.Struct, frozen=True, gc=False):
+class TickerText(msgspec.Struct, frozen=True, gc=False):
     """A ticker as Gate sends it: the decimal fields keep their wire text (None when absent)."""
 
     contract: str
@@ -119,7 +139,10 @@ class _TickerDecimal(_TickerField["Decimal | None"]):
         if obj is None:
             return self
         text: str | None = getattr(obj._text, self.name)  # noqa: SLF001 - as above
-        return decimal_text(text, self.name) if text else None
+        value = DECIMALS.get(text)  # type: ignore[arg-type]  # None and "" are never cached
+        if value is not None:
+            return value
+        return cached_decimal(text, self.name) if text else None
 
 
 class _TickerRequiredDecimal(_TickerField[Decimal]):
@@ -132,7 +155,11 @@ class _TickerRequiredDecimal(_TickerField[Decimal]):
     def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
         if obj is None:
             return self
-        return decimal_text(getattr(obj._text, self.name), self.name)  # noqa: SLF001
+        text: str = getattr(obj._text, self.name)  # noqa: SLF001 - as above
+        value = DECIMALS.get(text)
+        if value is not None:
+            return value
+        return cached_decimal(text, self.name)
 
 
 def _text_or_none(value: Decimal | str | None) -> str | None:
@@ -154,7 +181,7 @@ class Ticker:
     """
 
     __slots__ = ("_text",)
-    _text: _TickerText
+    _text: TickerText
 
     contract = _TickerField[str]()
     last = _TickerRequiredDecimal()
@@ -213,7 +240,7 @@ class Ticker:
         basis_rate: Decimal | str | None = None,
     ) -> None:
         d = _text_or_none
-        self._text = _TickerText(
+        self._text = TickerText(
             contract,
             str(last),
             d(change_percentage),
@@ -243,7 +270,7 @@ class Ticker:
         )
 
     @classmethod
-    def _from_text(cls, text: _TickerText) -> Ticker:
+    def _from_text(cls, text: TickerText) -> Ticker:
         # The decoders' constructor: wraps an already-decoded wire record without copying it.
         ticker = _new_object(cls)
         ticker._text = text  # noqa: SLF001 - a fresh instance of this class
@@ -258,7 +285,7 @@ class Ticker:
         return hash(self._text)
 
     def __repr__(self) -> str:
-        return "Ticker" + repr(self._text).removeprefix("_TickerText")
+        return "Ticker" + repr(self._text).removeprefix("TickerText")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Ticker._from_text, (self._text,))
@@ -267,7 +294,7 @@ class Ticker:
 _new_object = object.__new__
 
 
-def ticker_text(ticker: Ticker) -> _TickerText:
+def ticker_text(ticker: Ticker) -> TickerText:
     """The wire-text record behind a Ticker (for encoders that write it back out)."""
     return ticker._text  # noqa: SLF001 - this module owns the facade
 
