@@ -312,3 +312,34 @@ async def test_a_killed_durable_reader_loses_nothing_and_its_successor_keeps_ord
     assert not missing, (missing, got2[:5])
     assert all(redelivered for _, redelivered in repeats), "a repeat is flagged"
     assert len(repeats) <= 30  # only what had no ack out yet (ACK_INTERVAL at 200 items/s)
+
+
+async def test_cancelling_a_receive_loses_nothing(nats_url: str) -> None:
+    """Cancelled mid-pull again and again (a reader's timeouts): every event still comes,
+    once, in order; and a batch reader acknowledges what it says it is done with."""
+    names = await setup(nats_url)
+    subjects = [names.subject("trades")]
+    got: list[int] = []
+    timeouts = 0
+    with trio.fail_after(60):
+        await publish_raw(nats_url, trades(names, range(1, 301)))
+        async with open_consumer(
+            nats_url, subjects, stream=names.stream, start="all", durable="c", batch=7
+        ) as sub:
+            attempt = 0
+            while len(got) < 300:
+                attempt += 1
+                with trio.move_on_after(0.002 * (attempt % 4)) as scope:
+                    batch = await sub.receive_batch(13)
+                    assert len(batch) <= 13
+                    for _, item in batch:
+                        assert isinstance(item, gatetrio.Trade)
+                        got.append(item.id)
+                    sub.acknowledge()
+                timeouts += scope.cancelled_caught
+        stats = sub.statistics()
+    assert got == list(range(1, 301))
+    assert timeouts > 0
+    assert stats.acks == 300
+    with pytest.raises(gatetrio.UsageError, match="max must be"):
+        await sub.receive_batch(0)

@@ -15,7 +15,7 @@ import pytest
 import trio
 
 import gatetrio
-from gatetrio.recording import FrameLine, read_manifest, read_recording
+from gatetrio.recording import EventLine, FrameLine, read_manifest, read_recording
 
 pytestmark = pytest.mark.slow
 
@@ -122,12 +122,19 @@ def test_a_killed_recorder_leaves_every_completed_line_readable(tmp_path: Path) 
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(HANG_GUARD)
-    manifest = read_manifest(out)
+    before = json.loads((out / "manifest.json").read_text())
+    assert before["frames"] == 0  # its totals are written when it closes: it never did
+    manifest = read_manifest(out)  # reading repairs it: recounted from the parts
     assert not manifest.closed  # it never got to say goodbye
+    assert manifest.repaired
     assert not manifest.parts[-1].complete
     lines = list(read_recording(out))  # every whole batch decodes; a cut one is skipped
     frames = [line for line in lines if isinstance(line, FrameLine)]
     assert len(frames) > 50
+    assert manifest.frames == len(frames)
+    assert manifest.events == sum(isinstance(line, EventLine) for line in lines)
+    assert sum(part.lines for part in manifest.parts) == len(lines)
+    assert json.loads((out / "manifest.json").read_text())["frames"] == len(frames)  # written
     for line in frames[1:]:
         json.loads(line.text)  # each frame whole, exactly as received
 

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from nats.aio.client import Client as NatsClient
     from nats.js.client import JetStreamContext
 
-    from ._pull import Attached, BusMessage, FeedSpec
+    from ._pull import Attached, FeedSpec
     from ._wire import Envelope, StreamSettings
 
 T = TypeVar("T")
@@ -478,13 +478,13 @@ class NatsLink:
             raise _map_error(exc, f"creating a consumer on {spec.stream}") from None
         return feed, attached
 
-    async def fetch(self, feed: PullFeed, wait: float, acks: list[str]) -> list[BusMessage]:
-        """Acknowledge `acks`, then what arrived for `feed` (waiting up to `wait` seconds for
-        the first); [] if nothing."""
+    async def fetch(self, feed: PullFeed, wait: float, acks: list[str]) -> None:
+        """Acknowledge `acks`, then wait up to `wait` seconds for messages on `feed` (the
+        caller drains them: `PullFeed.drain`, on its own thread)."""
         try:
             if acks:
                 await feed.ack(acks)
-            return await feed.take(wait)
+            await feed.wait_ready(wait)
         except NatsError:
             raise
         except Exception as exc:  # noqa: BLE001 - mapped once, here

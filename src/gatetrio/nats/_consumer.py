@@ -173,18 +173,23 @@ class _Puller:
             return attached
 
     async def fetch(self, wait: float, acks: list[str]) -> list[BusMessage]:
-        """Send `acks`, then what arrived (waiting up to `wait` for the first)."""
+        """Send `acks`, then what arrived (waiting up to `wait` for the first). Cancellation
+        loses nothing: what arrived meanwhile stays in the feed for the next call."""
         while True:
+            feed = self._feed
             try:
-                feed = self._feed or await self._reattach()
-                msgs = await self.thread.run(functools.partial(self.link.fetch, feed, wait, acks))
+                feed = feed or await self._reattach()
+                await self.thread.run(functools.partial(self.link.fetch, feed, wait, acks))
             except NatsError as exc:
                 log.warning("NATS consumer on %s: %s; attaching again", self.spec.stream, exc)
+                leftover = feed.drain() if feed is not None else []
                 await self._drop()
+                if leftover:
+                    return leftover  # delivered before it failed: they count
                 await trio.sleep(self._backoff.next_delay())
                 continue
             self._backoff.reset()
-            return msgs
+            return feed.drain()
 
     async def _reattach(self) -> PullFeed:
         resume = self._resume_point() if self._failed else None
@@ -248,7 +253,7 @@ class BusSubscription:
         self._seq: Resequencer[Released] | None = Resequencer(reorder) if reorder else None
         self._group = group
         self._ready: collections.deque[Released] = collections.deque()
-        self._current: BusMessage | None = None  # delivered; acknowledged on the next call
+        self._current: list[BusMessage] = []  # delivered; acknowledged on the next call
         self._acks: list[str] = []
         self._acks_since = 0.0
         self._unacked: dict[int, str] = {}  # stream seq -> reply: received, not yet done
@@ -285,10 +290,21 @@ class BusSubscription:
     async def receive_message(self) -> tuple[BusMessage, BusItem]:
         """The next message and the item it carries, in its subject's exchange order.
 
-        Waits for one; acknowledges (durable) the one returned before. Cancellation leaves
-        the subscription unchanged: nothing buffered is lost.
+        Waits for one. Acknowledges (durable) what was returned before: asking for the next
+        is saying you are done with it. Cancellation leaves the subscription unchanged:
+        nothing buffered is lost.
         """
-        self._done_with_current()
+        return (await self.receive_batch(1))[0]
+
+    async def receive_batch(self, max: int = FETCH_BATCH) -> list[tuple[BusMessage, BusItem]]:  # noqa: A002
+        """Wait for at least one message, then return every one released, up to `max`.
+
+        The batch form of `receive_message`, acknowledged the same way (the whole batch, at
+        the next call or by `acknowledge()`).
+        """
+        if isinstance(max, bool) or not isinstance(max, int) or max < 1:
+            raise UsageError(f"max must be a positive int, got {max!r}")
+        self.acknowledge()
         if not self._ready:
             while not self._ready:
                 await self._pump()
@@ -296,11 +312,12 @@ class BusSubscription:
             if self._acks and trio.current_time() - self._acks_since > ACK_INTERVAL:
                 await self._flush_acks()
             await trio.lowlevel.checkpoint()
-        msg, item = self._ready.popleft()
-        self._counts["received"] += 1
+        ready = self._ready
+        batch = [ready.popleft() for _ in range(min(max, len(ready)))]
+        self._counts["received"] += len(batch)
         if self._durable:
-            self._current = msg
-        return msg, item
+            self._current = [msg for msg, _ in batch]
+        return batch
 
     def __aiter__(self) -> BusSubscription:
         return self
@@ -308,10 +325,12 @@ class BusSubscription:
     async def __anext__(self) -> BusItem:
         return (await self.receive_message())[1]
 
-    def _done_with_current(self) -> None:
-        current, self._current = self._current, None
-        if current is not None:
-            self._ack(current.stream_seq)
+    def acknowledge(self) -> None:
+        """Done with everything returned so far (durable): it is acknowledged with the next
+        pull, or when the block is left. Without it, the next `receive_*` call says so."""
+        current, self._current = self._current, []
+        for msg in current:
+            self._ack(msg.stream_seq)
 
     def _ack(self, stream_seq: int) -> None:
         reply = self._unacked.pop(stream_seq, None)
@@ -334,8 +353,12 @@ class BusSubscription:
         if deadline is not None:
             wait = max(0.0, min(wait, deadline - now))
         acks, self._acks = self._acks, []
+        try:
+            msgs = await self._puller.fetch(wait, acks)
+        except BaseException:
+            self._acks[:0] = acks  # maybe not sent: again with the next pull (twice is harmless)
+            raise
         self._counts["acks"] += len(acks)
-        msgs = await self._puller.fetch(wait, acks)
         now = trio.current_time()
         out: list[Released] = []
         for msg in msgs:
@@ -410,9 +433,9 @@ class BusSubscription:
         give back what was fetched but not delivered. Shielded, bounded by the link's own
         timeouts."""
         with trio.CancelScope(shield=True):
-            if clean:  # else the item being processed is given back with the rest
-                self._done_with_current()
-            self._current = None
+            if clean:  # else what is being processed is given back with the rest
+                self.acknowledge()
+            self._current = []
             # Stop pulling first: a pull request still open would take the messages given
             # back below, for a reader that is gone (they would come again after ack_wait).
             await self._puller.stop()

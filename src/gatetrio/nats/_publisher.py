@@ -141,7 +141,7 @@ class PublisherStatistics:
     dropped: int
     """Removed from a full buffer (DROP_OLDEST): never published by this collector."""
     buffered: int
-    """Waiting or in flight now."""
+    """Waiting or in flight now (after the block: left unacknowledged when it closed)."""
     peak_buffered: int
     publish_failures: int
     """Publish attempts not acknowledged (each message is retried until it is)."""
@@ -530,6 +530,11 @@ class Publisher:
             outcomes = await self._thread.run(
                 functools.partial(self._link.publish_batch, batch, ack_wait=self._ack_timeout)
             )
+        except BaseException:
+            # Closing (or a failure) with the batch unacknowledged: it is still ours, and
+            # counted as buffered, so every message enqueued is accounted for after the block.
+            self._queue.extendleft(reversed(batch))
+            raise
         finally:
             self._in_flight -= len(batch)
             self._batches_in_flight -= 1

@@ -14,6 +14,7 @@ differs instead of silently reading something else.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import typing
@@ -295,7 +296,9 @@ class PullFeed:
         self._sub: Any = None
         self._next_subject = ""
         self._inbox = ""
-        self._buffer: list[BusMessage] = []
+        # Filled on the asyncio thread, emptied on trio's (`drain`): deque appends and pops
+        # are atomic, and a trio cancellation between the two leaves the messages here.
+        self._buffer: collections.deque[BusMessage] = collections.deque()
         self._wakeup = asyncio.Event()
         self._open = False  # a request is outstanding
         self._owed = 0  # messages the outstanding request may still bring
@@ -362,8 +365,8 @@ class PullFeed:
         if self._open and now - self._last_word > PULL_EXPIRES + PULL_GRACE:
             raise NatsUnavailable(f"pull consumer on {self._stream}: no response")
 
-    async def take(self, wait: float) -> list[BusMessage]:
-        """What arrived (waiting up to `wait` seconds for the first); [] if nothing."""
+    async def wait_ready(self, wait: float) -> None:
+        """Return once messages wait in the buffer (or `wait` seconds passed); `drain` them."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while True:
@@ -371,14 +374,18 @@ class PullFeed:
             if not self._open and len(self._buffer) < self._batch:
                 await self._request()
             if self._buffer:
-                out, self._buffer = self._buffer, []
-                return out
+                return
             remaining = deadline - loop.time()
             if remaining <= 0:
-                return []
+                return
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), min(remaining, PULL_EXPIRES))
+
+    def drain(self) -> list[BusMessage]:
+        """Take what waits in the buffer (any thread: trio's, after `wait_ready`)."""
+        buffer = self._buffer
+        return [buffer.popleft() for _ in range(len(buffer))]
 
     async def ack(self, replies: list[str]) -> None:
         await send_acks(self._nc, replies)
