@@ -45,7 +45,16 @@ BTC, ETH = "BTC_USDT", "ETH_USDT"
             spec("trades", ("币安人生_USDT",), {"币安人生_USDT"}, batched=True),
         ),
         (
-            channels.obu(BTC, ETH),
+            channels.obu(BTC, ETH),  # level 50 by default, as every book
+            spec(
+                "obu",
+                ("ob.BTC_USDT.50", "ob.ETH_USDT.50"),
+                {"ob.BTC_USDT.50", "ob.ETH_USDT.50"},
+                batched=True,
+            ),
+        ),
+        (
+            channels.obu(BTC, ETH, level=400),
             spec(
                 "obu",
                 ("ob.BTC_USDT.400", "ob.ETH_USDT.400"),

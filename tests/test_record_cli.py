@@ -208,3 +208,29 @@ def test_export_failures_are_one_line(tmp_path: Path) -> None:
     assert recorded.returncode == 0, recorded.stderr
     result = _run("export", str(capture), "--dest", str(blocker / "tables"))
     _one_line(result, 2, "cannot export into", "Not a directory")
+
+
+def test_record_several_channels_in_one_process(tmp_path: Path) -> None:
+    out = tmp_path / "capture"
+    result = _run(
+        "record", "trades,tickers,obu", "BTC_USDT", "ETH_USDT", "--simulate", "--duration", "2",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = read_manifest(out)
+    assert sorted(manifest.meta["subscriptions"]) == [  # type: ignore[call-overload]
+        "futures.obu",
+        "futures.tickers",
+        "futures.trades",
+    ]
+    streams = set()
+    for line in read_recording(out):
+        if isinstance(line, FrameLine) and '"futures.obu"' in line.text:
+            result_obj = json.loads(line.text).get("result") or {}
+            if isinstance(result_obj, dict) and "s" in result_obj:
+                streams.add(result_obj["s"])
+    assert streams == {"ob.BTC_USDT.50", "ob.ETH_USDT.50"}  # the one default level
+    bad = _run("record", "trades,tickers", "BTC_USDT", "level=50", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2
+    assert "none of trades, tickers takes" in bad.stderr
+    assert not (tmp_path / "x").exists()

@@ -284,3 +284,8 @@ ROUTING_KEYS: Final[dict[type[object], KeyFn]] = {
     route.frame: route.key for row in CATALOG for route in row.routes
 }
 """Frame class -> the routing key of its items (GateProtocol's `_KEYS`)."""
+
+OBU_LEVEL: Final = "50"
+"""The obu level everything defaults to (`channels.obu`, `stream obu`, books over the bus,
+`consume --book`): 50 levels a side every 20 ms, the one `Client.order_book` picks for the
+depth most callers ask."""

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final, final
 import attrs
 import trio
 
+from gatetrio._core._catalog import OBU_LEVEL
 from gatetrio._core._events import ObuDelta
 from gatetrio._core._requests import check_contract
 from gatetrio._shell._excgroups import collapse
@@ -43,7 +44,7 @@ if TYPE_CHECKING:
 
 log: Final = logging.getLogger("gatetrio.nats")
 
-BOOK_LEVEL: Final = 50  # the obu level a bus book reads by default (`Publisher.add_book`'s)
+BOOK_LEVEL: Final = int(OBU_LEVEL)  # the one default obu level (`Publisher.add_book`'s too)
 BOOK_LOOKBACK: Final = 2.0  # seconds of the stream read before the latest snapshot
 
 

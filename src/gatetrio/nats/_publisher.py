@@ -51,6 +51,7 @@ import trio
 from gatetrio import channels
 from gatetrio._core._backoff import Backoff
 from gatetrio._core._book import ObuStatus, ObuSync
+from gatetrio._core._catalog import OBU_LEVEL
 from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
@@ -260,7 +261,7 @@ class Publisher:
         await self._nursery.start(self._forward, spec)
 
     async def add_book(
-        self, contract: str, *, level: int = 50, snapshot_every: float = 5.0
+        self, contract: str, *, level: int = int(OBU_LEVEL), snapshot_every: float = 5.0
     ) -> None:
         """Publish `contract`'s obu deltas and a full snapshot every `snapshot_every` seconds.
 
