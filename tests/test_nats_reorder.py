@@ -175,13 +175,27 @@ def test_an_unknown_predecessor_waits_only_settle() -> None:
     seq: Resequencer[int] = Resequencer(Reorder(settle=0.1, max_delay=9.0))
     out, _ = feed_all(seq, [(1, None)])
     seq.expire(0.1, out)
+    seq.feed(S, Kind.CHAIN, 2, 1, 2, now=0.5, out=out)  # collectors give predecessors here
     seq.feed(S, Kind.CHAIN, 5, None, 5, now=1.0, out=out)  # a collector restarted
     seq.feed(S, Kind.CHAIN, 6, 5, 6, now=1.0, out=out)
-    seq.feed(S, Kind.CHAIN, 3, 1, 3, now=1.05, out=out)  # the other collector's backlog
-    assert out == [1, 3]
+    seq.feed(S, Kind.CHAIN, 3, 2, 3, now=1.05, out=out)  # the other collector's backlog
+    assert out == [1, 2, 3]
     seq.expire(1.1, out)
-    assert out == [1, 3, 5, 6]
+    assert out == [1, 2, 3, 5, 6]
     assert seq.statistics().gaps == 0  # nobody said something was missing
+
+
+def test_a_subject_nobody_chains_goes_in_arrival_order_at_once() -> None:
+    """Another publisher's messages carry no predecessor: no waiting (but the subject's first
+    event), duplicates and late events still told apart."""
+    seq: Resequencer[int] = Resequencer(Reorder(settle=0.1))
+    out, _ = feed_all(seq, [(10, None)])
+    assert out == []
+    seq.expire(0.1, out)
+    out2, verdicts = feed_all(seq, [(12, None), (11, None), (12, None), (13, None)], now=1.0)
+    assert out2 == [12, 11, 13]
+    assert verdicts == [Verdict.ACCEPTED, Verdict.LATE, Verdict.DUPLICATE, Verdict.ACCEPTED]
+    assert seq.next_deadline() is None
 
 
 def test_duplicates_are_dropped_and_late_can_be_dropped_by_policy() -> None:

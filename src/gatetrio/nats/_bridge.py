@@ -34,6 +34,7 @@ from ._pull import PREV_HEADER, STATUS_HEADER, PullFeed, send_acks
 from ._wire import StreamReport, StreamState, plan_stream
 
 if TYPE_CHECKING:
+    import concurrent.futures
     import ssl
     from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
@@ -194,6 +195,21 @@ class AsyncioThread:
             future.cancel()  # a trio cancellation cancels the asyncio task
             raise
         return future.result()
+
+    def submit(
+        self,
+        factory: Callable[[], Coroutine[Any, Any, T]],
+        on_done: Callable[[concurrent.futures.Future[T]], object],
+    ) -> None:
+        """Start `factory()` on the asyncio loop without waiting; `on_done(future)` runs on
+        trio's thread when it ends (result, error or cancellation), while trio runs."""
+        token = trio.lowlevel.current_trio_token()
+
+        def done(future: concurrent.futures.Future[T]) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(on_done, future)
+
+        asyncio.run_coroutine_threadsafe(factory(), self.loop).add_done_callback(done)
 
     async def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
@@ -429,7 +445,7 @@ class NatsLink:
                 outcomes.append(PublishOutcome(ok=False, error=str(_map_error(item, "publish"))))
                 continue
             token, future = item
-            if future.done():
+            if future.done() and not future.cancelled():
                 outcomes.append(future.result())
             else:
                 self._acks.pop(token, None)

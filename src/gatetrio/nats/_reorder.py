@@ -16,7 +16,9 @@ collector could tell, the key of its predecessor on the same subject, `prev`:
 - trades, book tickers and stamped tickers get it from the collector that published them (the
   `Gatetrio-Prev` header: the key of the event the collector saw just before on that subject).
   A collector that may have missed events (it reconnected, its subscription dropped items, it
-  just started) sends no `prev` for the next one: it does not know.
+  just started) sends no `prev` for the next one: it does not know. On a subject where no
+  message ever carried one (another publisher), events go in arrival order, duplicates and
+  late ones still told apart: there is nothing to wait for.
 - full books (a snapshot, an obu full push) need no predecessor: they replace everything.
 
 An item whose `prev` is at most the last key delivered on its subject is *connected*: nothing
@@ -168,9 +170,10 @@ class _Held(Generic[T]):
 class _Group(Generic[T]):
     """One subject's state: the last key delivered, what waits, what was delivered lately."""
 
-    __slots__ = ("heap", "held", "last", "released")
+    __slots__ = ("chained", "heap", "held", "last", "released")
 
     def __init__(self) -> None:
+        self.chained = False  # a predecessor was ever given for this subject
         self.last: int | None = None
         self.heap: list[int] = []  # keys of `held`, a heap
         self.held: dict[int, _Held[T]] = {}
@@ -256,6 +259,12 @@ class Resequencer(Generic[T]):
         if key in group.held:
             self._counts["duplicates"] += 1
             return Verdict.DUPLICATE
+        if prev is not None:
+            group.chained = True
+        elif kind is Kind.CHAIN and not group.chained and last is not None:
+            # Nobody on this subject ever gives a predecessor (a publisher other than
+            # gatetrio's): waiting would only add `settle` to every event. Arrival order.
+            prev = last
         if not group.heap and (
             prev == _NO_PREV or (prev is not None and last is not None and prev <= last)
         ):  # the steady state: connected, and nothing waits before it
