@@ -18,30 +18,34 @@ import gatetrio
 from gatetrio import channels
 from gatetrio.nats import StreamSettings, open_consumer, open_order_book, open_publisher
 
+from .helpers import Recording, deadline
 from .nats_server import Names, nats_cluster
 from .test_nats_e2e import collector, fake_exchange, js_call
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from gatetrio.nats import Publisher
+    from gatetrio.nats import Publisher, PublisherStatistics
 
 pytestmark = pytest.mark.slow
 
 CONTRACTS = ("BTC_USDT", "ETH_USDT")
 
 
-async def wait_for(condition: object, what: str, limit: float = 30.0) -> None:
-    with trio.fail_after(limit):
-        while not condition():  # type: ignore[operator]
-            await trio.sleep(0.05)
+def _count(publisher: Publisher) -> int:
+    stats = publisher.statistics()
+    return stats.published + stats.duplicates
+
+
+def _more(mark: int, stats: PublisherStatistics) -> bool:
+    return stats.published + stats.duplicates >= mark
 
 
 async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path) -> None:
     names = Names()
     settings = StreamSettings.for_prefix(names.prefix, name=names.stream, replicas=3, max_age=600.0)
     truth: dict[str, list[int]] = {c: [] for c in CONTRACTS}
-    seen: dict[str, list[int]] = {c: [] for c in CONTRACTS}
+    seen = Recording[gatetrio.Trade]()
     checked = {"updates": 0, "mismatches": 0}
 
     async def witness(client: gatetrio.Client, *, task_status: trio.TaskStatus[None]) -> None:
@@ -83,7 +87,7 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
                 task_status.started(scope)
                 async for trade in sub:
                     assert isinstance(trade, gatetrio.Trade)
-                    seen[trade.contract].append(trade.id)
+                    seen.append(trade)
 
     async def book_checker(
         server: gatetrio.testing.FakeGateServer,
@@ -114,19 +118,11 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
                 reading = await nursery.start(reader, urls)
                 live = await nursery.start(book_checker, server, urls)
 
-                def published(p: Publisher) -> int:
-                    stats = p.statistics()
-                    return stats.published + stats.duplicates
-
                 async def progress(n: int = 60) -> None:
-                    marks = [published(p) for p in publishers[1:]]
-                    await wait_for(
-                        lambda: all(
-                            published(p) >= m + n
-                            for p, m in zip(publishers[1:], marks, strict=True)
-                        ),
-                        "publishing",
-                    )
+                    """Each live collector has published `n` more (or found them there)."""
+                    with deadline(f"{n} more messages from each collector", 30):
+                        for p in publishers[1:]:
+                            await p.wait_statistics(functools.partial(_more, _count(p) + n))
 
                 await progress()
                 first.cancel()  # a collector dies...
@@ -145,15 +141,19 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
                 for publisher in publishers[1:]:
                     await publisher.flush()
                 last = {c: truth[c][-1] for c in CONTRACTS}
-                await wait_for(
-                    lambda: all(seen[c] and seen[c][-1] >= last[c] for c in CONTRACTS),
+                await seen.wait_until(
+                    lambda trades: all(
+                        any(t.contract == c and t.id >= last[c] for t in trades[-200:])
+                        for c in CONTRACTS
+                    ),
                     "the consumer to catch up",
+                    within=30,
                 )
                 book = live.statistics()
                 stats = [p.statistics() for p in publishers]
             nursery.cancel_scope.cancel()
     for contract in CONTRACTS:
-        ids = seen[contract]
+        ids = [t.id for t in seen.items if t.contract == contract]
         assert ids == sorted(set(ids)), f"{contract}: every trade once, in order"
         expected = [t for t in truth[contract] if ids[0] <= t <= last[contract]]
         assert ids[: len(expected)] == expected, f"{contract}: nothing lost"

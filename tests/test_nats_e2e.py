@@ -37,11 +37,14 @@ from gatetrio.nats._bridge import NatsLink, NatsOptions, open_asyncio_thread
 from gatetrio.nats._wire import Envelope, snapshot_envelope
 from gatetrio.testing import FakeGateServer, MarketOptions
 
+from .helpers import Recording, deadline, record_events
 from .nats_server import Names, NatsCluster, StallProxy, free_port, nats_cluster, nats_url
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator, Sequence
     from pathlib import Path
+
+    from gatetrio.nats import Publisher, PublisherStatistics
 
 __all__ = ["nats_url"]  # the module-scoped node fixture, used by name
 
@@ -69,12 +72,12 @@ def collector(server: FakeGateServer) -> contextlib.AbstractAsyncContextManager[
 
 
 async def record_trades(
-    client: gatetrio.Client, into: list[int], *, task_status: trio.TaskStatus[None]
+    client: gatetrio.Client, into: Recording[int], *, task_status: trio.TaskStatus[None]
 ) -> None:
     async with client.subscribe(channels.trades("BTC_USDT")) as sub:
         task_status.started()
         async for trade in sub:
-            into.append(trade.id)  # noqa: PERF401 - a task filling a shared list
+            into.append(trade.id)
 
 
 async def consume_trades(
@@ -94,9 +97,12 @@ async def consume_trades(
                 return
 
 
-async def wait_count(count: Any, at_least: int) -> None:
-    while count() < at_least:
-        await trio.sleep(0.02)
+async def reaches(
+    publisher: Publisher, condition: Callable[[PublisherStatistics], bool], what: str
+) -> PublisherStatistics:
+    with deadline(what, 30):
+        return await publisher.wait_statistics(condition)
+    raise AssertionError(what)  # pragma: no cover - deadline fails the test first
 
 
 async def js_call(url: str, call: Any) -> Any:
@@ -132,7 +138,7 @@ async def publish_raw(url: str, envelopes: Sequence[Envelope]) -> None:
 async def test_publish_consume_every_trade_once_and_exact_book(nats_url: str) -> None:
     names = Names()
     stream = StreamSettings.for_prefix(names.prefix, name=names.stream)
-    truth: list[int] = []
+    truth = Recording[int]()
     with trio.fail_after(60):
         async with (
             fake_exchange() as server,
@@ -149,7 +155,7 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_url: str) ->
                 for publisher in (p1, p2):  # two redundant collectors, same contracts
                     await publisher.add(channels.trades("BTC_USDT"))
                     await publisher.add_book("BTC_USDT", snapshot_every=0.5)
-                await wait_count(lambda: len(truth), 30)
+                await truth.wait_until(lambda ids: len(ids) >= 30, "30 trades at the exchange")
                 # a consumer joining late builds the exact book from the latest snapshot
                 async with open_order_book(
                     nats_url, "BTC_USDT", prefix=names.prefix, stream=names.stream
@@ -165,7 +171,7 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_url: str) ->
                     assert live.level == "50"  # the same default as add_book's
                 await p1.flush()
                 await p2.flush()
-                last = truth[-1]
+                last = truth.items[-1]
                 s1, s2 = p1.statistics(), p2.statistics()
             nursery.cancel_scope.cancel()
         seen: list[int] = []
@@ -173,7 +179,7 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_url: str) ->
             nats_url, seen, until=last, subject=names.subject("trades"), stream=names.stream
         )
     assert seen == sorted(set(seen)), "every trade once, in the exchange's order"
-    assert seen == [t for t in truth if seen[0] <= t <= last]
+    assert seen == [t for t in truth.items if seen[0] <= t <= last]
     # both collectors published everything; the stream kept one copy of each
     for s in (s1, s2):
         assert s.dropped == s.beyond_window == 0
@@ -182,10 +188,11 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_url: str) ->
 
 
 async def wait_event(events: trio.MemoryReceiveChannel[object], kind: PublisherEventKind) -> str:
-    async for event in events:
-        if getattr(event, "kind", None) is kind:
-            return str(getattr(event, "detail", ""))
-    raise AssertionError(f"no {kind}")  # pragma: no cover
+    with deadline(f"publisher event {kind.name}", 30):
+        async for event in events:
+            if getattr(event, "kind", None) is kind:
+                return str(getattr(event, "detail", ""))
+    pytest.fail(f"the publisher's events ended before {kind.name}")
 
 
 async def test_nats_down_at_start_and_mid_run(
@@ -215,19 +222,21 @@ async def test_nats_down_at_start_and_mid_run(
                 # NATS is not there: the collector keeps collecting into its buffer
                 await wait_event(events, PublisherEventKind.NATS_UNAVAILABLE)
                 await wait_event(events, PublisherEventKind.BUFFER_FULL)
-                await wait_count(lambda: publisher.statistics().dropped, 1)
+                await reaches(publisher, lambda s: s.dropped > 0, "a message dropped")
                 assert client.statistics().connected
                 node.start()
                 await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                await wait_count(lambda: publisher.statistics().published, 40)
+                await reaches(publisher, lambda s: s.published >= 40, "40 messages published")
                 # mid-run: the node dies, the buffer policy applies again, then it returns
                 node.stop()
                 await wait_event(events, PublisherEventKind.NATS_DISCONNECTED)
                 before = publisher.statistics()
-                await wait_count(lambda: publisher.statistics().dropped, before.dropped + 1)
+                await reaches(publisher, lambda s: s.dropped > before.dropped, "one more dropped")
                 node.start()
                 await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                await wait_count(lambda: publisher.statistics().published, before.published + 41)
+                await reaches(
+                    publisher, lambda s: s.published > before.published + 40, "40 more published"
+                )
                 stats = publisher.statistics()
                 assert client.statistics().reconnects == 0  # the exchange side never noticed
                 assert stats.disconnects == 1
@@ -272,16 +281,17 @@ async def test_a_collector_that_lost_its_connection_vouches_for_nothing_across_i
         async with (
             fake_exchange() as server,
             collector(server) as client,
+            record_events(client) as log,
             open_publisher(
                 client, nats_url, stream=stream, prefix=names.prefix, wall_clock=server.wall_time
             ) as publisher,
         ):
             await publisher.add(channels.trades("BTC_USDT"))
-            await wait_count(lambda: publisher.statistics().published, 5)
+            await reaches(publisher, lambda s: s.published >= 5, "5 trades published")
             server.drop()
-            await wait_count(lambda: client.statistics().reconnects, 1)
+            await log.wait(gatetrio.ClientEventKind.RESUBSCRIBED)
             before = publisher.statistics().published
-            await wait_count(lambda: publisher.statistics().published, before + 5)
+            await reaches(publisher, lambda s: s.published >= before + 5, "5 more published")
             assert publisher.statistics().chain_breaks >= 1
             await publisher.flush()
         unvouched = 0
@@ -329,7 +339,7 @@ async def test_an_operators_stream_is_never_changed_unless_asked(
             ):
                 detail = await wait_event(events, PublisherEventKind.STREAM_MISMATCH)
                 await publisher.add(channels.trades("BTC_USDT"))
-                await wait_count(lambda: publisher.statistics().published, 3)  # it publishes
+                await reaches(publisher, lambda s: s.published >= 3, "publishing into it")
                 report = publisher.stream_report
             assert report is not None
             assert not report.created
@@ -475,6 +485,10 @@ async def test_an_event_beyond_the_window_is_late_or_dropped_as_asked(nats_url: 
             assert (stats.gaps, stats.late, stats.late_dropped) == (1, 1, int(late == "drop"))
 
 
+def _longer(length: int, items: list[int]) -> bool:
+    return len(items) >= length
+
+
 def _levels(side: dict[int, int]) -> tuple[ObuLevel, ...]:
     return tuple(ObuLevel(str(p), s) for p, s in sorted(side.items()))
 
@@ -539,7 +553,7 @@ async def test_a_collector_stalled_past_the_duplicate_window(nats_url: str) -> N
         names.prefix, name=names.stream, duplicate_window=1.0, max_age=300.0, storage="memory"
     )
     subject = names.subject("trades")
-    truth: list[int] = []
+    truth = Recording[int]()
     with trio.fail_after(90):
         async with (
             fake_exchange() as server,
@@ -563,11 +577,11 @@ async def test_a_collector_stalled_past_the_duplicate_window(nats_url: str) -> N
                         pb.events() as events,
                     ):
                         await pb.add(channels.trades("BTC_USDT"))
-                        await wait_count(lambda pb=pb: pb.statistics().published, 10)
+                        await reaches(pb, lambda s: s.published >= 10, "B publishing")
                         proxy.stall()
-                        seen = len(truth)
+                        enough = len(truth.items) + 10
                         await trio.sleep(1.5)  # past the 1 s window
-                        await wait_count(lambda: len(truth), seen + 10)
+                        await truth.wait_until(functools.partial(_longer, enough), "trades")
                         proxy.resume()
                         detail = await wait_event(events, PublisherEventKind.BEYOND_WINDOW)
                         with trio.fail_after(20):
@@ -576,7 +590,7 @@ async def test_a_collector_stalled_past_the_duplicate_window(nats_url: str) -> N
                         # stored past the window (or, dropping, some were in transit already)
                         assert detail.endswith(("stored", "dropped"))
                 await pa.flush()
-            last = truth[-1]
+            last = truth.items[-1]
             nursery.cancel_scope.cancel()
         seen_ids: list[int] = []
         await consume_trades(nats_url, seen_ids, until=last, subject=subject, stream=names.stream)
@@ -588,7 +602,7 @@ async def test_a_collector_stalled_past_the_duplicate_window(nats_url: str) -> N
             s.published + s.duplicates + s.dropped + s.beyond_window_dropped + s.buffered
             == s.enqueued
         )
-    window = [t for t in truth if seen_ids[0] <= t <= last]
+    window = [t for t in truth.items if seen_ids[0] <= t <= last]
     missing, extra = sorted(set(window) - set(seen_ids)), sorted(set(seen_ids) - set(window))
     assert seen_ids == sorted(set(seen_ids)), "every trade once, in order"
     assert seen_ids == window, (missing, extra, stats)

@@ -8,7 +8,8 @@ together. Pure: no trio, no clock reads.
 The rules, in the order they are applied (spec sections in brackets):
 
 1. The frame is UTF-8 text holding one JSON object, nested at most `MAX_DEPTH` levels deep.
-   NaN/Infinity literals are not JSON. Anything else is a `ProtocolError`.
+   NaN/Infinity literals are not JSON, and neither is a lone surrogate escape (`"\\ud800"`:
+   a string nobody could print or encode). Anything else is a `ProtocolError`.
 2. A frame with a `channel` key is a channel envelope [2.2, 2.3]; without one, a frame with a
    `header` key is a trading-API reply [8.3]; without either, a frame with a `type` key is the
    bare system notice of the pre-2026-07 docs [4.4]. Nothing else is a Gate frame.
@@ -97,6 +98,7 @@ MAX_DEPTH: Final = 64
 """Deepest JSON nesting accepted. Gate nests about 5 deep; the bound makes the outcome for
 pathological input independent of the interpreter's recursion limit and current stack depth."""
 
+_SURROGATE_ESCAPE: Final = re.compile(r"\\u[dD][89a-fA-F]")  # \ud800-\udfff, pairs included
 _STRING_OR_BRACKET: Final = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
 _REPLY_EVENTS: Final = frozenset({"subscribe", "unsubscribe"})
 _FAILED: Final = frozenset({"fail", "failed"})
@@ -138,7 +140,28 @@ def _parse(frame: str | bytes) -> dict[str, Any]:
         raise ProtocolError(f"not JSON: {exc}", raw=text) from None
     if type(obj) is not dict:
         raise ProtocolError("frame is not a JSON object", raw=text)
+    if "\\" in text and _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(obj):
+        raise ProtocolError("a string holds a lone surrogate (\\ud800-\\udfff): not text", raw=text)
     return obj
+
+
+def _has_lone_surrogate(value: object) -> bool:
+    """Whether a string in `value` (keys included) cannot be encoded: a lone surrogate that a
+    JSON escape made. (Surrogate pairs are one character after json.loads.)"""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if type(item) is str:
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+        elif type(item) is dict:
+            stack.extend(item)
+            stack.extend(item.values())
+        elif type(item) is list:
+            stack.extend(item)
+    return False
 
 
 def _too_deep(text: str) -> bool:

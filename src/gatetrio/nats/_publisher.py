@@ -240,6 +240,20 @@ class Publisher:
             buffered=len(self._queue) + self._in_flight, connected=self._connected, **self._counts
         )
 
+    async def wait_statistics(
+        self, condition: Callable[[PublisherStatistics], bool]
+    ) -> PublisherStatistics:
+        """Wait until `condition(statistics)` holds; return the statistics it held for.
+
+        Checked whenever a count or the connection changes (a message enqueued, dropped,
+        published or retried; a snapshot; a connect or disconnect), so a monitor or a test
+        waits instead of polling. It waits as long as it takes: bound it with a deadline.
+        """
+        await trio.lowlevel.checkpoint()
+        while not condition(stats := self.statistics()):
+            await self._changed.wait()
+        return stats
+
     @contextlib.asynccontextmanager
     async def events(self) -> AsyncIterator[trio.MemoryReceiveChannel[PublisherEvent]]:
         """Publisher events (bounded: a slow reader loses the oldest... newest, counted)."""
@@ -317,6 +331,7 @@ class Publisher:
                 else:  # everything is in flight: the new message is the one that cannot fit
                     self._counts["dropped"] += 1
                     self._counts["enqueued"] += 1
+                    self._notify()
                     return
                 break
             await self._changed.wait()  # BLOCK: until the pump frees room
@@ -397,6 +412,7 @@ class Publisher:
                         snapshot = _full_push(sync.book, delta.s)
                         await self.put(snapshot_envelope(snapshot, delta_subject))
                         self._counts["snapshots"] += 1
+                        self._notify()
                         next_snapshot = trio.current_time() + every
             sync.reset()
 
@@ -417,6 +433,7 @@ class Publisher:
         if self._counts["connect_failures"] % 20 == 1:  # not a line per retry
             log.warning("NATS unavailable (%s); collecting into the buffer", detail)
         self._emit(PublisherEventKind.NATS_UNAVAILABLE, detail)
+        self._notify()
 
     def _set_connected(self, connected: bool, detail: str) -> None:
         if connected == self._connected:
