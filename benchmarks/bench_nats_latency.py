@@ -190,7 +190,7 @@ async def _gatetrio_read(  # noqa: PLR0917 - run by trio.run, which passes posit
     got: dict[int, int] = {}
     with trio.move_on_after(SECONDS * 10 + 30):
         async with open_consumer(
-            url, [subject], stream=stream, durable="lat" if durable else None
+            url, [subject], stream=stream, durable=subject.replace(".", "-") if durable else None
         ) as sub:
             ready()
             while len(got) < count:
