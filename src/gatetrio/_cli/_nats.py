@@ -28,6 +28,7 @@ import trio
 from gatetrio._core._catalog import OBU_LEVEL
 from gatetrio._core._errors import UsageError
 
+from . import _metrics
 from ._channel_args import channel_specs, listed
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
 from ._jsonl import encode_lines
@@ -95,6 +96,7 @@ class ConsumeOptions:
     max_delay: float = 5.0
     late: str = "deliver"
     duration: float | None = None
+    metrics_port: int | None = None
 
 
 def publish_plan(
@@ -156,6 +158,7 @@ async def _publish_body(client: Client, options: PublishOptions) -> int:
         trio.open_nursery() as nursery,
     ):
         nursery.start_soon(_report_stream, publisher)
+        _metrics.add(publisher)
         try:
             for spec in specs:
                 await publisher.add(spec)
@@ -239,6 +242,9 @@ async def _consume_body(options: ConsumeOptions) -> None:
             prefix=options.prefix,
             reorder=reorder,
         ) as live:
+            if live.subscription is not None:
+                _metrics.add(live.subscription)
+            _metrics.add(live)
             async for _ in live:
                 if not await _write(encode_lines([_book_line(live)])):
                     return
@@ -253,12 +259,16 @@ async def _consume_body(options: ConsumeOptions) -> None:
         ack_wait=options.ack_wait,
         reorder=reorder,
     ) as sub:
+        _metrics.add(sub)
         await _consume_items(sub)
 
 
 async def consume(options: ConsumeOptions) -> int:
     """`gatetrio consume --nats URL SUBJECT...`: every item as a JSON line, like `stream`."""
-    with trio.move_on_after(math.inf if options.duration is None else options.duration):
+    with (
+        _metrics.serving(options.metrics_port),
+        trio.move_on_after(math.inf if options.duration is None else options.duration),
+    ):
         await _consume_body(options)
     return EXIT_OK
 
@@ -319,7 +329,9 @@ def consume_options(ns: argparse.Namespace) -> ConsumeOptions:
         max_delay=ns.max_delay,
         late=ns.late,
         duration=ns.duration,
+        metrics_port=ns.metrics_port,
     )
+    _metrics.check_port(options.metrics_port)
     reorder = Reorder(max_delay=options.max_delay, late=options.late)  # type: ignore[arg-type]
     if options.book is None:
         feed_spec(
@@ -461,6 +473,7 @@ def add_consume(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
         help="an event arriving after a later one went out: deliver (default) or drop it",
     )
     parser.add_argument("--duration", type=float, metavar="SECONDS", help="stop after this long")
+    _metrics.add_metrics_argument(parser)
     parser.set_defaults(func=_run_consume)
 
 

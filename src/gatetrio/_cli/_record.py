@@ -20,6 +20,7 @@ import trio
 
 from gatetrio._core._errors import UsageError
 
+from . import _metrics
 from ._channel_args import channel_specs, resolve_specs
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
 from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command
@@ -59,6 +60,7 @@ async def record(options: RecordOptions) -> int:
         )
         meta = {"url": client.config.url, "subscriptions": [s.channel for s in specs]}
         async with open_recorder(client, options.out, meta=meta) as recorder:
+            _metrics.add(recorder)
             print(f"gatetrio: recording to {options.out}", flush=True)
             try:
                 async with trio.open_nursery() as nursery:
