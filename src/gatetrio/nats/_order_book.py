@@ -25,7 +25,7 @@ import trio
 from gatetrio._core._catalog import OBU_LEVEL
 from gatetrio._core._events import ObuDelta
 from gatetrio._core._requests import check_contract
-from gatetrio._shell._excgroups import collapse
+from gatetrio._shell._excgroups import open_host_nursery
 from gatetrio._shell._live_book import BookStatistics
 
 from ._bus_book import BusBookSync, BusStatus
@@ -172,14 +172,10 @@ async def open_order_book(
         spec, start=Start(policy="before_last", subject=snapshots, lookback=BOOK_LOOKBACK)
     )
     live = BusOrderBook(contract, str(level))
-    try:
-        async with (
-            open_subscription(nats, spec, reorder=reorder, group=lambda _: deltas) as sub,
-            trio.open_nursery() as nursery,
-        ):
-            live.subscription = sub
-            nursery.start_soon(_feed_book, live, sub)
-            yield live
-            nursery.cancel_scope.cancel(reason="bus order book closed")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    async with (
+        open_subscription(nats, spec, reorder=reorder, group=lambda _: deltas) as sub,
+        open_host_nursery("bus order book closed") as nursery,
+    ):
+        live.subscription = sub
+        nursery.start_soon(_feed_book, live, sub)
+        yield live

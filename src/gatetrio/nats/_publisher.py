@@ -57,7 +57,7 @@ from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
 from gatetrio._shell._client_events import ClientEventKind
-from gatetrio._shell._excgroups import collapse
+from gatetrio._shell._excgroups import open_host_nursery
 
 from ._bridge import NatsLink, NatsOptions, PublishOutcome, nats_options, open_asyncio_thread
 from ._errors import NatsError, PublishBufferFull, StreamMismatch
@@ -685,31 +685,33 @@ async def open_publisher(
         raise UsageError(f"policy must be a BufferPolicy, got {policy!r}")
     if beyond_window not in {"publish", "drop"}:
         raise UsageError(f"beyond_window must be 'publish' or 'drop', got {beyond_window!r}")
-    async with open_asyncio_thread() as thread, client.events(buffer=EVENT_BUFFER) as events:
+    async with (
+        open_asyncio_thread() as thread,
+        client.events(buffer=EVENT_BUFFER) as events,
+        open_host_nursery("publisher closed") as nursery,
+    ):
+        publisher = Publisher(
+            client,
+            thread=thread,
+            options=options,
+            nursery=nursery,
+            settle=settle,
+            prefix=prefix,
+            stream=stream,
+            buffer=buffer,
+            policy=policy,
+            ack_timeout=ack_timeout,
+            update_stream=update_stream,
+            beyond_window=beyond_window,
+            wall_clock=wall_clock,
+            client_events=events,
+        )
         try:
-            async with trio.open_nursery() as nursery:
-                publisher = Publisher(
-                    client,
-                    thread=thread,
-                    options=options,
-                    nursery=nursery,
-                    settle=settle,
-                    prefix=prefix,
-                    stream=stream,
-                    buffer=buffer,
-                    policy=policy,
-                    ack_timeout=ack_timeout,
-                    update_stream=update_stream,
-                    beyond_window=beyond_window,
-                    wall_clock=wall_clock,
-                    client_events=events,
-                )
-                try:
-                    await nursery.start(publisher.run_pump)
-                    yield publisher
-                    nursery.cancel_scope.cancel(reason="publisher closed")
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await publisher.close_link()
-        except BaseExceptionGroup as group:
-            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+            await nursery.start(publisher.run_pump)
+            yield publisher
+        finally:
+            # the pump first: closing the link under it would fail its sends; what is still
+            # unacknowledged is counted as buffered (`_published`)
+            nursery.cancel_scope.cancel(reason="publisher closed")
+            with trio.CancelScope(shield=True):
+                await publisher.close_link()

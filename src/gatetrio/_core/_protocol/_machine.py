@@ -55,7 +55,8 @@ from ._outputs import (
     UnsubscribeFailed,
     Upgrade,
 )
-from ._routing import KEYS, KeyFn, key_for
+from ._routing import FRAME_ROUTES, Item, KeyFn, Sink, key_for
+from ._silence import SilenceWatch
 from ._table import (
     LIVE,
     ChannelRoutes,
@@ -132,9 +133,8 @@ class GateProtocol:
         _positive("first_data_timeout", first_data_timeout, optional=True)
         _positive("subscribe_deadline", subscribe_deadline, optional=True)
         _positive("handover_grace", handover_grace)
-        self._silence_timeout = silence_timeout
-        self._first_data_timeout = first_data_timeout
-        self._track_data = silence_timeout is not None or first_data_timeout is not None
+        self._silence = SilenceWatch(silence=silence_timeout, first_data=first_data_timeout)
+        self._track_data = self._silence.tracking  # (read on the hot path)
         self._subscribe_deadline = subscribe_deadline
         self._handover_grace = handover_grace
         self._credentials = credentials
@@ -173,6 +173,7 @@ class GateProtocol:
         self._stale = 0
         self._subscribe_timeouts = 0
         self._last_latency_ms: float | None = None
+        self._upgrades = 0
 
     # ---------------------------------------------------------------- connection lifecycle
 
@@ -399,11 +400,12 @@ class GateProtocol:
             self._malformed += 1
             return [Malformed(exc)]
         try:
-            key = KEYS.get(type(event))
-            if key is not None:  # the hot path: one dict lookup instead of a long match
+            route = FRAME_ROUTES.get(type(event))
+            if route is not None:  # the hot path: one dict lookup instead of a long match
                 if self._retiring and self._handover.second_copy(text, gen):
                     return []
-                return self._deliver(cast("DataEvent", event), key, now, wall_time)
+                channel, key = route
+                return self._deliver(cast("DataEvent", event), channel, key, now, wall_time)
             return self._dispatch(event, gen, now)
         except Exception as exc:  # noqa: BLE001 - Rule 3: a hostile value is one bad frame
             # The decoder let a value through that broke routing or correlation (a bug to fix
@@ -411,10 +413,100 @@ class GateProtocol:
             self._malformed += 1
             return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
 
+    def receive_pushed(
+        self,
+        text: str | bytes,
+        *,
+        now: float,
+        generation: int | None = None,
+        wall_time: float | None = None,
+        sinks: Mapping[int, Sink],
+    ) -> list[Output] | bool:
+        """`receive_text`, with a one-item data frame's item pushed straight into its sinks.
+
+        The shell's hot path (issue 22): for a data frame carrying one item (a trade, an obu or
+        order-book delta, a book ticker) every state change of `receive_text` happens, in the
+        same order (counters, latency, silence, de-duplication on handover, generations), and
+        then the item goes to `sinks[sub_id].push(item, now)` for each subscription that wants
+        it, in sub_id order, without a `Delivery` record, an output list or a dispatch on the
+        output's type: the return is True if a push asked the reader to yield, else False.
+        A subscription with no sink is skipped, as the shell skips a `Delivery` for a feed it
+        no longer has. Every other frame returns `receive_text`'s outputs unchanged, and the
+        caller handles them as it would those.
+        tests/test_protocol_stateful.py drives this and `receive_text` side by side and holds
+        their states, outputs and deliveries equal. A sink's own exception (a FAIL overflow)
+        propagates, as it does from the shell's push after `receive_text`.
+        """
+        self._now = now
+        self._frames_received += 1
+        gen = self._current  # `_generation`, inlined: this runs once per frame of a flood
+        if generation is not None and (gen is None or gen.gen_id != generation):
+            gen = self._retiring.get(generation)
+        if gen is None:
+            self._stale += 1
+            return []
+        try:
+            event = decode_message(text)
+        except ProtocolError as exc:
+            self._malformed += 1
+            return [Malformed(exc)]
+        try:
+            route = FRAME_ROUTES.get(type(event))
+            if route is None:
+                return self._dispatch(event, gen, now)
+            if self._retiring and self._handover.second_copy(text, gen):
+                return []
+            frame: DataEvent = event  # type: ignore[assignment]  # (no cast(): a call a frame)
+            channel, key = route
+            result = frame.result
+            if type(result) is tuple:
+                if len(result) != 1:  # several items (or none): the general path
+                    return self._deliver(frame, channel, key, now, wall_time)
+                item: Item = result[0]
+            else:
+                item = result  # type: ignore[assignment]  # a one-item frame's result
+            self._by_channel[channel] = self._by_channel.get(channel, 0) + 1
+            routes = self._routes.get(channel)
+            if routes is None:
+                self._unrouted += 1
+                return False
+            latency: float | None = None
+            if wall_time is not None and frame.time_ms in _STAMP_RANGE:
+                latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
+            by_key, wildcard, everyone = routes
+            name = key(item)
+            subs = everyone if name is None else by_key.get(name, wildcard)
+            if not subs:
+                self._unrouted += 1
+                return False
+            track = self._track_data
+            for sub in subs:
+                if track:
+                    sub.last_data = now
+                    sub.silent = False
+                    sub.had_data = True
+                if latency is not None:
+                    sub.latency_ms = latency
+        except Exception as exc:  # noqa: BLE001 - Rule 3, as in receive_text
+            self._malformed += 1
+            return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
+        crowded = False
+        for sub in subs:  # outside the try: a sink's failure is the shell's, as after receive_text
+            sink = sinks.get(sub.sub_id)  # none: gone while we read; its Delivery would be too
+            if sink is not None and sink.push(item, now):
+                crowded = True
+        return crowded
+
+    def frame_failed(self, text: str | bytes, error: Exception) -> Malformed:
+        """The shell's handling of a frame's outputs raised `error`: count it as malformed here
+        (the one count of frames that could not be taken in) and return its report.
+        """
+        self._malformed += 1
+        return Malformed(ProtocolError(f"frame broke the client: {error!r}", raw=text))
+
     def _deliver(
-        self, frame: DataEvent, key: KeyFn, now: float, wall_time: float | None
+        self, frame: DataEvent, channel: str, key: KeyFn, now: float, wall_time: float | None
     ) -> list[Output]:
-        channel = frame.channel
         self._by_channel[channel] = self._by_channel.get(channel, 0) + 1
         result = frame.result
         items = result if isinstance(result, tuple) else (result,)
@@ -464,6 +556,7 @@ class GateProtocol:
                 if not current or gen.upgrade_noted:
                     return []
                 gen.upgrade_noted = True
+                self._upgrades += 1
                 return [Upgrade(event, gen.gen_id)]
             case SystemNotice():
                 return [Notice(event)]
@@ -489,7 +582,7 @@ class GateProtocol:
                 key = key_for(event)
                 if key is None:  # pragma: no cover - every Event is matched above or keyed
                     raise ProtocolError(f"no route for {type(event).__name__}")
-                return self._deliver(event, key, now, None)
+                return self._deliver(event, event.channel, key, now, None)
 
     def _unmatched_api(self, event: ApiAck | ApiResult | ApiError) -> list[Output]:
         self._unmatched += 1
@@ -591,23 +684,10 @@ class GateProtocol:
             beat = self._heartbeat.deadline()
             if beat is not None:
                 deadlines.append(beat)
-            if self._track_data:
-                for sub in self._subs.values():
-                    if sub.ready and not sub.silent:
-                        limit = self._silence_limit(sub)
-                        if limit is not None:
-                            deadlines.append(sub.last_data + limit)
+            deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(self._handover.deadlines())
         return min(deadlines, default=None)
-
-    def _silence_limit(self, sub: Sub) -> float | None:
-        # A snapshot-first channel with nothing since its ack has the shorter first-data limit.
-        if sub.snapshot_first and not sub.had_data and self._first_data_timeout is not None:
-            if self._silence_timeout is None:
-                return self._first_data_timeout
-            return min(self._first_data_timeout, self._silence_timeout)
-        return self._silence_timeout
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
         """Run the deadlines that are due at `now`.
@@ -632,23 +712,14 @@ class GateProtocol:
         outputs = self._handover.handle_timer(now)
         self._api_lost += sum(isinstance(o, ApiLost) for o in outputs)
         if current is None:
-            return TimerResult([], [], outputs)
+            return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
             frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
             self._take_id()
             self._pings_sent += 1
             heartbeat.sent_ping(now)
-        silent: list[int] = []
-        if self._track_data:
-            for sub in self._subs.values():
-                if not sub.ready or sub.silent:
-                    continue
-                limit = self._silence_limit(sub)
-                if limit is not None and now >= sub.last_data + limit:
-                    sub.silent = True
-                    sub.silences += 1
-                    silent.append(sub.sub_id)
+        silent: list[Output] = list(self._silence.check(self._subs.values(), now))
         overdue = [
             (rid, r) for rid, r in current.requests.items() if r.deadline and now >= r.deadline
         ]
@@ -660,7 +731,7 @@ class GateProtocol:
             outputs.extend(self._fail_request(current, req_id, request, error))
         if overdue and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
-        return TimerResult(frames, silent, outputs)
+        return TimerResult(frames, silent + outputs)
 
     # -------------------------------------------------------------------------- trading API
 
@@ -742,4 +813,7 @@ class GateProtocol:
             stale_frames=self._stale,
             subscribe_timeouts=self._subscribe_timeouts,
             last_latency_ms=self._last_latency_ms,
+            connects=self._next_generation - 1,
+            upgrades=self._upgrades,
+            silences=self._silence.silences,
         )
