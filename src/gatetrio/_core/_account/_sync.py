@@ -356,6 +356,8 @@ class AccountSync:
             if newer == 0 and (not order.update_id or order.update_id <= held.update_id):
                 newer = -1  # the same version again: a repeat, or a tie the first one won
             if newer < 0:
+                # seen, if too late to count: a later push must not take its number for a gap
+                held.update_id = max(held.update_id, order.update_id)
                 if not replay:
                     self._counts["stale_pushes"] += 1
                 return
@@ -534,7 +536,7 @@ class AccountSync:
         recovered = [
             FillChange(trade, ChangeReason.CORRECTION)
             for trade in sorted(snapshot.trades, key=_trade_ms)
-            if self._remember_fill(trade) and (not first or _trade_ms(trade) >= as_of)
+            if self._remember_fill(trade) and (not first or _trade_ms(trade) > as_of)
         ]
         counts["fills_recovered"] += len(recovered)
         out.extend(recovered)
