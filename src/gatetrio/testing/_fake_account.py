@@ -191,6 +191,10 @@ class FakeAccount:
         `resume_pushes`)."""
         self._pushes.delay(delay, seconds)
 
+    async def wait_pushes_sent(self) -> None:
+        """Return once every private push held back by `delay_pushes` has gone out."""
+        await self._pushes.wait_sent()
+
     def resume_pushes(self) -> None:
         """End `drop_pushes` and `delay_pushes`; pushes held back still go out at their time."""
         self._pushes.resume()
