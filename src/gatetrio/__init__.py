@@ -29,6 +29,7 @@ if _TYPE_CHECKING:
     from ._core._book import SyncStatus as SyncStatus
     from ._core._config import ClientConfig as ClientConfig
     from ._core._config import Credentials as Credentials
+    from ._core._config import RateLimitPolicy as RateLimitPolicy
     from ._core._config import endpoint_url as endpoint_url
     from ._core._decode import decode_message as decode_message
     from ._core._encode import encode_event as encode_event
@@ -41,12 +42,22 @@ if _TYPE_CHECKING:
     from ._core._errors import GateTrioError as GateTrioError
     from ._core._errors import GateTrioInternalError as GateTrioInternalError
     from ._core._errors import HeartbeatTimeout as HeartbeatTimeout
+    from ._core._errors import InvalidArgument as InvalidArgument
+    from ._core._errors import OrderNotFound as OrderNotFound
     from ._core._errors import ProtocolError as ProtocolError
+    from ._core._errors import RateLimited as RateLimited
     from ._core._errors import ReconnectLimitReached as ReconnectLimitReached
+    from ._core._errors import ReplyUnreadable as ReplyUnreadable
+    from ._core._errors import RequestExpired as RequestExpired
+    from ._core._errors import RequestInDoubt as RequestInDoubt
+    from ._core._errors import RequestLost as RequestLost
     from ._core._errors import RequestRejected as RequestRejected
+    from ._core._errors import RequestTimeout as RequestTimeout
+    from ._core._errors import RequestUnauthorized as RequestUnauthorized
     from ._core._errors import SubscribeTimeout as SubscribeTimeout
     from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
     from ._core._errors import SubscriptionRejected as SubscriptionRejected
+    from ._core._errors import Throttled as Throttled
     from ._core._errors import UsageError as UsageError
     from ._core._events import AdlWarning as AdlWarning
     from ._core._events import AdlWarningUpdate as AdlWarningUpdate
@@ -108,6 +119,8 @@ if _TYPE_CHECKING:
     from ._core._events import UpgradeRequested as UpgradeRequested
     from ._core._events import UserTrade as UserTrade
     from ._core._events import UserTradesUpdate as UserTradesUpdate
+    from ._core._protocol import TradingStatistics as TradingStatistics
+    from ._core._request_base import TradingRequest as TradingRequest
     from ._core._requests import AmendOrder as AmendOrder
     from ._core._requests import BatchPlaceOrders as BatchPlaceOrders
     from ._core._requests import CancelAllOrders as CancelAllOrders
@@ -118,6 +131,10 @@ if _TYPE_CHECKING:
     from ._core._requests import ListOrders as ListOrders
     from ._core._requests import Login as Login
     from ._core._requests import PlaceOrder as PlaceOrder
+    from ._core._resolve import Resolution as Resolution
+    from ._core._results import BatchOrderOutcome as BatchOrderOutcome
+    from ._core._results import CancelOutcome as CancelOutcome
+    from ._core._results import LoginResult as LoginResult
     from ._shell._client import Client as Client
     from ._shell._client import ClientEvent as ClientEvent
     from ._shell._client import ClientEventKind as ClientEventKind
@@ -151,6 +168,7 @@ __all__ = [
     "AutoOrdersUpdate",
     "Balance",
     "BalancesUpdate",
+    "BatchOrderOutcome",
     "BatchPlaceOrders",
     "BookDelta",
     "BookGap",
@@ -163,6 +181,7 @@ __all__ = [
     "CancelAllOrders",
     "CancelOrder",
     "CancelOrders",
+    "CancelOutcome",
     "Candlestick",
     "CandlesticksUpdate",
     "ChannelSpec",
@@ -186,6 +205,7 @@ __all__ = [
     "GateTrioInternalError",
     "GetOrder",
     "HeartbeatTimeout",
+    "InvalidArgument",
     "LegacyBookEntry",
     "LegacyOrderBookUpdate",
     "Liquidation",
@@ -193,6 +213,7 @@ __all__ = [
     "ListOrders",
     "LiveOrderBook",
     "Login",
+    "LoginResult",
     "ObuDelta",
     "ObuLevel",
     "ObuUpdate",
@@ -200,6 +221,7 @@ __all__ = [
     "OrderBook",
     "OrderBookSnapshot",
     "OrderBookUpdate",
+    "OrderNotFound",
     "OrdersUpdate",
     "OverflowPolicy",
     "PlaceOrder",
@@ -216,11 +238,20 @@ __all__ = [
     "ProtocolError",
     "PublicLiquidation",
     "PublicLiquidationsUpdate",
+    "RateLimitPolicy",
+    "RateLimited",
     "RawFrame",
     "ReconnectLimitReached",
     "ReduceRiskLimit",
     "ReduceRiskLimitsUpdate",
+    "ReplyUnreadable",
+    "RequestExpired",
+    "RequestInDoubt",
+    "RequestLost",
     "RequestRejected",
+    "RequestTimeout",
+    "RequestUnauthorized",
+    "Resolution",
     "RiskLimitTier",
     "Size",
     "SubscribeAck",
@@ -231,10 +262,13 @@ __all__ = [
     "SubscriptionStatistics",
     "SyncStatus",
     "SystemNotice",
+    "Throttled",
     "Ticker",
     "TickersUpdate",
     "Trade",
     "TradesUpdate",
+    "TradingRequest",
+    "TradingStatistics",
     "UnknownEvent",
     "UpgradeRequested",
     "UsageError",
@@ -257,6 +291,7 @@ _SOURCES: dict[str, str] = {
     "SyncStatus": "gatetrio._core._book",
     "ClientConfig": "gatetrio._core._config",
     "Credentials": "gatetrio._core._config",
+    "RateLimitPolicy": "gatetrio._core._config",
     "endpoint_url": "gatetrio._core._config",
     "decode_message": "gatetrio._core._decode",
     "encode_event": "gatetrio._core._encode",
@@ -269,12 +304,22 @@ _SOURCES: dict[str, str] = {
     "GateTrioError": "gatetrio._core._errors",
     "GateTrioInternalError": "gatetrio._core._errors",
     "HeartbeatTimeout": "gatetrio._core._errors",
+    "InvalidArgument": "gatetrio._core._errors",
+    "OrderNotFound": "gatetrio._core._errors",
     "ProtocolError": "gatetrio._core._errors",
+    "RateLimited": "gatetrio._core._errors",
     "ReconnectLimitReached": "gatetrio._core._errors",
+    "ReplyUnreadable": "gatetrio._core._errors",
+    "RequestExpired": "gatetrio._core._errors",
+    "RequestInDoubt": "gatetrio._core._errors",
+    "RequestLost": "gatetrio._core._errors",
     "RequestRejected": "gatetrio._core._errors",
+    "RequestTimeout": "gatetrio._core._errors",
+    "RequestUnauthorized": "gatetrio._core._errors",
     "SubscribeTimeout": "gatetrio._core._errors",
     "SubscriptionOverflow": "gatetrio._core._errors",
     "SubscriptionRejected": "gatetrio._core._errors",
+    "Throttled": "gatetrio._core._errors",
     "UsageError": "gatetrio._core._errors",
     "AdlWarning": "gatetrio._core._events",
     "AdlWarningUpdate": "gatetrio._core._events",
@@ -336,6 +381,8 @@ _SOURCES: dict[str, str] = {
     "UpgradeRequested": "gatetrio._core._events",
     "UserTrade": "gatetrio._core._events",
     "UserTradesUpdate": "gatetrio._core._events",
+    "TradingStatistics": "gatetrio._core._protocol",
+    "TradingRequest": "gatetrio._core._request_base",
     "AmendOrder": "gatetrio._core._requests",
     "BatchPlaceOrders": "gatetrio._core._requests",
     "CancelAllOrders": "gatetrio._core._requests",
@@ -346,6 +393,10 @@ _SOURCES: dict[str, str] = {
     "ListOrders": "gatetrio._core._requests",
     "Login": "gatetrio._core._requests",
     "PlaceOrder": "gatetrio._core._requests",
+    "Resolution": "gatetrio._core._resolve",
+    "BatchOrderOutcome": "gatetrio._core._results",
+    "CancelOutcome": "gatetrio._core._results",
+    "LoginResult": "gatetrio._core._results",
     "Client": "gatetrio._shell._client",
     "ClientEvent": "gatetrio._shell._client",
     "ClientEventKind": "gatetrio._shell._client",

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING, final
 
 import attrs
 
+from gatetrio._core._protocol import TradingStatistics
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -25,6 +27,16 @@ class ClientEventKind(enum.Enum):
     SUBSCRIPTION_FAILED = "subscription_failed"
     BOOK_RESYNC = "book_resync"
     NOTICE = "notice"
+    REQUEST_TIMEOUT = "request_timeout"
+    """A trading request had no final answer within its deadline (`RequestTimeout`)."""
+    REQUEST_LOST = "request_lost"
+    """A trading request's socket closed before its final answer (`RequestLost`)."""
+    REQUEST_UNREADABLE = "request_unreadable"
+    """Gate reported success for a trading request but its result was unreadable."""
+    RATE_LIMITED = "rate_limited"
+    """Gate answered 429: requests of that kind are held back until its reset time."""
+    REQUEST_RESOLVED = "request_resolved"
+    """`Client.resolve` found out what an in-doubt request did (`reason`: executed or not)."""
 
 
 @final
@@ -96,3 +108,5 @@ class ClientStatistics:
     """Subscribe requests not acknowledged within `subscribe_deadline`."""
     api_requests_lost: int = 0
     """Trading-API requests whose socket closed before the reply: the outcome is unknown."""
+    trading: TradingStatistics = attrs.field(factory=TradingStatistics)
+    """The trading API's counters: requests, outcomes, replies, rate limits."""

@@ -16,17 +16,25 @@ import attrs
 import trio
 
 from gatetrio._core._config import CLOSE_GRACE
-from gatetrio._core._errors import ConnectionLost, HeartbeatTimeout
+from gatetrio._core._errors import (
+    ConnectionLost,
+    GateTrioError,
+    HeartbeatTimeout,
+    ReplyUnreadable,
+    RequestLost,
+    RequestTimeout,
+)
 from gatetrio._core._protocol import (
     ApiAcked,
     ApiCompleted,
-    ApiLost,
+    ApiFailed,
     CloseConnection,
     Delivery,
     Malformed,
     Notice,
     PongReceived,
     ProtocolViolation,
+    RateLimitPaused,
     SubscriptionFailed,
     SubscriptionReady,
     Unknown,
@@ -43,7 +51,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
     from gatetrio._core._config import ClientConfig
-    from gatetrio._core._events import ApiError, ApiResult
     from gatetrio._core._protocol import GateProtocol, Output
 
     from ._raw_tap import RawFrame
@@ -76,9 +83,11 @@ class Connection:
 
 @attrs.define(eq=False)
 class ApiWaiter:
+    """One trading request's outcome, once the protocol reports it: a result or an error."""
+
     done: trio.Event = attrs.field(factory=trio.Event)
-    reply: ApiResult | ApiError | None = None
-    lost: str = ""
+    result: object = None
+    error: GateTrioError | None = None
 
 
 @attrs.define(eq=False)
@@ -240,16 +249,21 @@ class Runtime:
             case Notice(event=event):
                 log.info("system notice: %r", event)
                 self.emit(ClientEventKind.NOTICE, reason=repr(event))
-            case ApiCompleted(req_id=req_id, event=event):
+            case ApiCompleted(req_id=req_id, result=result):
                 waiter = self.waiters.get(req_id)
                 if waiter is not None:
-                    waiter.reply = event
+                    waiter.result = result
                     waiter.done.set()
-            case ApiLost(req_id=req_id, reason=reason):
+            case ApiFailed(req_id=req_id, error=error):
+                self.report_api_failure(error)
                 waiter = self.waiters.get(req_id)
                 if waiter is not None:
-                    waiter.lost = reason
+                    waiter.error = error
                     waiter.done.set()
+            case RateLimitPaused(group=group, delay=delay, channel=channel):
+                reason = f"Gate's rate limit: no {group} request goes out for {delay:.3f}s"
+                log.warning("%s: %s", channel, reason)
+                self.emit(ClientEventKind.RATE_LIMITED, channel=channel, reason=reason)
             case UnsubscribeFailed(error=error):
                 log.warning("unsubscribe failed: %s", error)
             case ProtocolViolation(error=error):
@@ -260,6 +274,22 @@ class Runtime:
                 pass  # counted by the protocol; nothing waits on them
             case _:
                 typing.assert_never(output)
+
+    def report_api_failure(self, error: GateTrioError) -> None:
+        """Log and report a trading request that ended without an answer (never a rejection:
+        the caller gets that one as an exception and it says all there is)."""
+        match error:
+            case RequestTimeout():
+                kind = ClientEventKind.REQUEST_TIMEOUT
+            case RequestLost():
+                kind = ClientEventKind.REQUEST_LOST
+            case ReplyUnreadable():
+                kind = ClientEventKind.REQUEST_UNREADABLE
+            case _:
+                return
+        ids = getattr(error, "client_order_ids", ())
+        log.warning("%s%s", error, f" (client order ids {', '.join(ids)})" if ids else "")
+        self.emit(kind, channel=getattr(error, "channel", ""), reason=str(error))
 
     def report_malformed(self, error: Exception) -> None:
         """A frame that could not be taken in: logged (bounded), reported, never fatal."""

@@ -12,6 +12,8 @@ Contracts: `DEFAULT_CONTRACTS` (BTC_USDT, ETH_USDT, SOL_USDT, HEI_USDT; BTC_USD;
 ETH_USD1; delivery BTC_USDT_20261225, ETH_USDT_20261225, BTC_USD_20261225). Faults:
 `FakeGateServer.inject_gap`, `drop`, `stall`/`resume`, `send_upgrade`, `refuse`,
 `send_malformed`, `close`; or the `--fault` language of `gatetrio serve` (`parse_fault`).
+Trading: `FakeGateServer.trading` (`TradingApi`) answers past Gate's rate limits with its 429,
+measures the rate requests arrived at (`max_rate`), and misbehaves on demand (`misbehave`).
 
 Layout: `_server` is the trio shell (FakeGateServer: serving, routing, the market clock), with
 `_connection` (one connection's queue and tasks), `_subscriptions`, `_trading_api` and
@@ -37,6 +39,8 @@ from ._memory import memory_socket_pair as memory_socket_pair
 from ._replay import ReplayServer as ReplayServer
 from ._server import FakeGateServer as FakeGateServer
 from ._server import route as route
+from ._trading_api import Misbehaviour as Misbehaviour
+from ._trading_api import TradingApi as TradingApi
 from ._trio_websocket import TrioWebSocket as TrioWebSocket
 from ._trio_websocket import trio_websocket_connector as trio_websocket_connector
 
@@ -49,10 +53,12 @@ __all__ = [
     "FakeGateServer",
     "FaultSpec",
     "Market",
+    "Misbehaviour",
     "Push",
     "Received",
     "ReplayServer",
     "SubscribeError",
+    "TradingApi",
     "TrioWebSocket",
     "memory_socket_pair",
     "parse_fault",

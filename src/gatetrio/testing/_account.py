@@ -39,6 +39,9 @@ _TKFR: Final = Decimal("0.0005")
 _FEE_QUANTUM: Final = Decimal("1e-10")
 _MKFR: Final = Decimal("0.0002")
 _ENTRY_QUANTUM: Final = Decimal("1e-10")
+# Gate finds an order by its custom id (text) while it is open and for 60 s after it finished;
+# after that only by its id (REST docs, GET /futures/{settle}/orders/{order_id})
+TEXT_LOOKUP_MS: Final = 60_000
 KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
 
 
@@ -129,12 +132,20 @@ class Account:
         """The market of the connection's path (orders may only name its contracts)."""
         return self._host.market(conn.market_key)
 
-    def find(self, order_id: object) -> _Order:
+    def find(self, order_id: object, *, now_ms: int | None = None) -> _Order:
+        """An order by its id, or by its `t-` text while it is open or finished less than
+        TEXT_LOOKUP_MS ago (Gate's rule for custom ids); `now_ms` None skips that rule."""
         text = str(order_id) if isinstance(order_id, int | str) else ""
         if text.isdigit() and int(text) in self.orders:
             return self.orders[int(text)]
         for order in self.orders.values():
             if text and order.text == text:
+                if (
+                    now_ms is not None
+                    and order.status != "open"
+                    and now_ms - order.finish_ms > TEXT_LOOKUP_MS
+                ):
+                    break
                 return order
         raise ApiFailure("400", "ORDER_NOT_FOUND")
 

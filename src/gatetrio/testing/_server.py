@@ -228,6 +228,12 @@ class FakeGateServer:
             for conn in list(self._conns.values()):
                 conn.closed = True
 
+    @property
+    def trading(self) -> TradingApi:
+        """The WebSocket trading API: its rate limits and their measure (`max_rate`), and
+        misbehaviour on demand (`misbehave`)."""
+        return self._trading
+
     def now(self) -> float:
         """Seconds since `run` started, on trio's clock."""
         return trio.current_time() - self._start_time()
@@ -739,3 +745,6 @@ class _Host:
 
     def wake_clock(self) -> None:
         self._server._wake_clock()
+
+    def drop(self, conn: Connection) -> None:
+        self._server.drop(conn)
