@@ -1,6 +1,7 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs, soak;
+NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs, import,
+soak;
 book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
 `test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
 for another length.
@@ -17,6 +18,7 @@ from . import (
     bench_book_peers,
     bench_decode,
     bench_e2e,
+    bench_import,
     bench_live_book,
     bench_memory,
     bench_nats,
@@ -41,6 +43,7 @@ RUNNERS = {
     "nats": bench_nats.main,
     "live-book": bench_live_book.main,
     "subs": bench_subs.main,
+    "import": bench_import.main,
     "soak": soak.main,
 }
 

@@ -47,7 +47,7 @@ import msgspec
 import orjson
 
 from gatetrio._core._decode import _DECODE, _decode_typed, decode_message
-from gatetrio._core._events import DATA_EVENT_TYPES, REQUIRED, _Frame, record_classes, record_fields
+from gatetrio._core._events import DATA_EVENT_TYPES, REQUIRED, Frame, record_classes, record_fields
 from gatetrio._core._reference_decode import decode_message_reference
 
 if TYPE_CHECKING:
@@ -107,7 +107,7 @@ def _attrs_twins(frame_class: type[msgspec.Struct]) -> type:
                 else attrs.field(type=_twin_type(hints[f.name], twins), default=f.default)
                 for f in record_fields(cls)
             }
-            if issubclass(cls, _Frame):
+            if issubclass(cls, Frame):
                 attributes["channel"] = attrs.field(type=str, default="")
             twins[cls] = attrs.make_class(cls.__name__, attributes, frozen=True)
         return twins[cls]

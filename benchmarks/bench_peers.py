@@ -1,9 +1,13 @@
-"""End to end against other clients, every field read, in one run (issue 14: G1, G2, G3).
+"""End to end against other clients, every field read, in one run (issues 14 and 22).
 
     python -m benchmarks.bench_peers [--rounds 5] [--messages 60000] [--kinds mixed,trades]
                                      [--clients gatetrio-item,gate-ws,...] [--latency]
+                                     [--latency-rounds 3] [--latency-messages 20000]
 
-One `benchmarks.flood_server` process serves every client the same bytes (`size_decimal=1`:
+One `benchmarks.flood_server` process serves every client the same bytes from a tape built
+before the flood starts, so the server is never what is measured: each table says how far the
+fastest client got beyond gatetrio (at least 5x, or the run says the ratios may be capped by the
+server). The bytes are `size_decimal=1`:
 sizes as strings, what gatetrio's `X-Gate-Size-Decimal: 1` gets and so what a gatetrio user
 really receives). "mixed" alternates `futures.trades` frames (one trade each) and `futures.obu`
 deltas of 20 levels; "trades" is trades only. Each client runs in its own process (asyncio and
@@ -21,20 +25,29 @@ Clients:
   (it spawns a task per message), fields read from its `WebSocketResponse.result` dicts;
 - `websockets-json`: asyncio `websockets` + `json.loads`, fields read from the dicts;
 - `picows-msgspec`: `picows` (Cython WebSocket) + `msgspec` into Structs shaped like gatetrio's
-  records (Decimal fields decoded by msgspec): the fastest Python stack we know of.
+  records (Decimal fields decoded by msgspec): the fastest Python stack we know of, and the
+  yardstick of issue 22's goals;
+- `picows-bare`: picows receiving the frames, nothing decoded (a floor: picows' transport);
+- `bare-socket`: a trio socket that does the handshake by hand and then only `recv_into`s the
+  tape's bytes (`X-Flood-Bytes` of the handshake reply), no framing at all: the physical limit
+  of a Python receive loop, and the proof that the server is not the bottleneck.
 
 Rounds interleave the clients (rotating order); the table gives per client the median rate, its
-min..max, and the median of the per-round ratios to gate-ws (G1) and to websockets-json (G2).
-`--latency` adds p50/p99 from the server's send stamp to the consumer at 10k and 50k msgs/s
-offered (trades; gatetrio clients): G3.
+min..max, and the median of the per-round ratios to picows-msgspec (issue 22), gate-ws (G1) and
+websockets-json (G2). `--latency` adds p50/p99 from the server's send stamp to the consumer at
+10k and 50k msgs/s offered (trades; every client that reads fields), in interleaved rounds, with
+the medians of the per-round p50 ratios to websockets-json and picows-msgspec. The load average
+is printed before and after each table: the machine is shared, so read the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -45,6 +58,7 @@ from array import array
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import urlsplit
 
 import msgspec
 
@@ -63,7 +77,11 @@ CLIENTS: Final = (
     "gate-ws",
     "websockets-json",
     "picows-msgspec",
+    "picows-bare",
+    "bare-socket",
 )
+FLOORS: Final = frozenset({"trio-websocket", "picows-bare", "bare-socket"})  # read nothing
+HEADROOM: Final = 5.0  # the fastest client must get this many times gatetrio's rate
 ROOT: Final = Path(__file__).resolve().parents[1]
 
 
@@ -101,6 +119,10 @@ class Tally:
             return True
         return False
 
+    def stamp(self, trade_id: int) -> None:
+        if self.stamps is not None:
+            self.stamps[trade_id - FIRST_TRADE_ID] = time.monotonic_ns()
+
     def report(self) -> dict[str, Any]:
         return {
             "seconds": self.last - self.first,
@@ -117,7 +139,7 @@ def read_gatetrio_trade(t: Any, tally: Tally) -> None:
     tally.trades += 1
     tally.id_sum += t.id
     if tally.stamps is not None:
-        tally.stamps[t.id - FIRST_TRADE_ID] = time.monotonic_ns()
+        tally.stamp(t.id)
 
 
 def read_gatetrio_obu(d: Any, tally: Tally) -> None:
@@ -151,6 +173,8 @@ def read_dict_trades(result: Any, tally: Tally) -> None:
         )
         tally.trades += 1
         tally.id_sum += t["id"]
+        if tally.stamps is not None:
+            tally.stamp(t["id"])
 
 
 def read_dict_obu(r: Any, tally: Tally) -> None:
@@ -329,6 +353,8 @@ async def picows_client(url: str, kind: str, tally: Tally) -> None:
                     _ = t.is_internal
                     tally.trades += 1
                     tally.id_sum += t.id
+                    if tally.stamps is not None:
+                        tally.stamp(t.id)
             else:
                 d = msg.result
                 _ = (d.t, d.s, d.U, d.u, d.full)
@@ -346,13 +372,113 @@ async def picows_client(url: str, kind: str, tally: Tally) -> None:
     transport.disconnect()
 
 
+async def picows_bare_client(url: str, kind: str, tally: Tally) -> None:
+    from picows import WSListener, WSMsgType, ws_connect
+
+    finished = asyncio.get_running_loop().create_future()
+    acks = len(_subscribe_frames(kind))
+
+    class Listener(WSListener):
+        seen = 0
+
+        def on_ws_connected(self, transport: Any) -> None:
+            for frame in _subscribe_frames(kind):
+                transport.send(WSMsgType.TEXT, frame.encode())
+
+        def on_ws_frame(self, _transport: Any, frame: Any) -> None:
+            if frame.msg_type is not WSMsgType.TEXT:
+                return
+            self.seen += 1
+            if self.seen <= acks:
+                return  # the server sends the acks before the flood
+            tally.started()
+            tally.trades += 1  # counted, not read: picows' floor
+            if tally.done() and not finished.done():
+                finished.set_result(None)
+
+    transport, _listener = await ws_connect(Listener, url)
+    await finished
+    transport.disconnect()
+
+
+def _client_frame(text: str) -> bytes:
+    """A masked client text frame (RFC 6455 5.3): the bare loop's subscribe requests."""
+    payload = text.encode()
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    n = len(payload)
+    if n < 126:
+        return bytes((0x81, 0x80 | n)) + mask + masked
+    return bytes((0x81, 0x80 | 126)) + n.to_bytes(2, "big") + mask + masked
+
+
+def _frame_end(buf: bytes | bytearray, at: int) -> int:
+    """Where the server frame starting at `at` ends, or -1 if `buf` does not hold all of it."""
+    if len(buf) - at < 2:
+        return -1
+    n = buf[at + 1] & 0x7F
+    head = 2
+    if n == 126:
+        head, n = 4, int.from_bytes(buf[at + 2 : at + 4], "big")
+    elif n == 127:
+        head, n = 10, int.from_bytes(buf[at + 2 : at + 10], "big")
+    end = at + head + n
+    return end if len(buf) >= end and len(buf) - at >= head else -1
+
+
+async def bare_socket_client(url: str, kind: str, tally: Tally) -> None:
+    import trio
+
+    parts = urlsplit(url)
+    sock = trio.socket.socket()
+    with sock:
+        await sock.connect((parts.hostname, parts.port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        request = (
+            f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        await sock.send(request.encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            buf += await sock.recv(65536)
+        head, _, buf = buf.partition(b"\r\n\r\n")
+        headers = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:] if b":" in line)
+        remaining = int({k.strip().lower(): v for k, v in headers.items()}[b"x-flood-bytes"])
+        for frame in _subscribe_frames(kind):
+            await sock.send(_client_frame(frame))
+        at = 0
+        for _ in _subscribe_frames(kind):  # the acks come before the flood
+            while (end := _frame_end(buf, at)) < 0:
+                buf += await sock.recv(65536)
+            at = end
+        if len(buf) > at:
+            tally.started()
+            remaining -= len(buf) - at
+        chunk = bytearray(1 << 20)
+        recv_into = sock.recv_into
+        while remaining > 0:
+            n = await recv_into(chunk)
+            if not n:
+                raise RuntimeError("the server closed before the end of the tape")
+            tally.started()
+            remaining -= n
+        if remaining:
+            raise RuntimeError(f"{-remaining} bytes beyond the tape")
+        tally.trades = tally.wanted  # counted in bytes, not frames: nothing parsed
+        tally.done()
+
+
 def run_client(name: str, url: str, kind: str, messages: int, stamps_out: str) -> dict[str, Any]:
     tally = Tally(messages, stamps=bool(stamps_out))
-    if name.startswith("gatetrio") or name == "trio-websocket":
+    if name.startswith("gatetrio") or name in {"trio-websocket", "bare-socket"}:
         import trio
 
         if name == "trio-websocket":
             trio.run(trio_websocket_client, url, kind, tally)
+        elif name == "bare-socket":
+            trio.run(bare_socket_client, url, kind, tally)
         else:
             trio.run(lambda: gatetrio_client(url, kind, tally, batches=name == "gatetrio-batch"))
     else:
@@ -360,6 +486,7 @@ def run_client(name: str, url: str, kind: str, messages: int, stamps_out: str) -
             "gate-ws": gate_ws_client,
             "websockets-json": websockets_client,
             "picows-msgspec": picows_client,
+            "picows-bare": picows_bare_client,
         }[name]
         asyncio.run(runner(url, kind, tally))
     if stamps_out and tally.stamps is not None:
@@ -392,11 +519,34 @@ def _url(port: int, **params: object) -> str:
     return f"ws://127.0.0.1:{port}/v4/ws/usdt?{query}"
 
 
-def throughput(port: int, kind: str, clients: Sequence[str], rounds: int, messages: int) -> None:
+def load_average() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+def _ratio_medians(per_round: Sequence[dict[str, float]], base: str) -> dict[str, float]:
+    """Per client, the median over rounds of (its figure / `base`'s figure in that round)."""
+    ratios: dict[str, list[float]] = {}
+    for got in per_round:
+        if base in got:
+            for name, value in got.items():
+                ratios.setdefault(name, []).append(value / got[base])
+    return {name: statistics.median(values) for name, values in ratios.items()}
+
+
+def _fmt_ratio(ratios: dict[str, float], name: str) -> str:
+    return f"{ratios[name]:.2f}" if name in ratios else "-"
+
+
+def throughput(
+    port: int, kind: str, clients: Sequence[str], rounds: int, messages: int
+) -> dict[str, dict[str, float]]:
+    """Interleaved rounds of every client; prints the table and returns, per client, its
+    median rate (`rate`) and medians of per-round ratios (`vs <peer>`)."""
     url = _url(port, messages=messages, kind=kind, size_decimal=1)
-    rates: dict[str, list[float]] = {c: [] for c in clients}
-    vs_gate: dict[str, list[float]] = {c: [] for c in clients}
-    vs_ws: dict[str, list[float]] = {c: [] for c in clients}
+    print(f"\n{kind}: {messages} frames per client per round, {rounds} interleaved rounds")
+    print(f"before: {load_average()}\n", flush=True)
+    per_round: list[dict[str, float]] = []
     for r in range(rounds):
         order = list(clients[r % len(clients) :]) + list(clients[: r % len(clients)])
         got: dict[str, float] = {}
@@ -405,58 +555,113 @@ def throughput(port: int, kind: str, clients: Sequence[str], rounds: int, messag
             result = _spawn(name, url, kind, messages)
             got[name] = messages / result["seconds"]
             checks[name] = result["check"]
-        readers = {tuple(v) for k, v in checks.items() if k != "trio-websocket"}
-        if len(readers) != 1:
+        readers = {tuple(v) for k, v in checks.items() if k not in FLOORS}
+        if len(readers) > 1:
             raise RuntimeError(f"clients read different things: {checks}")
-        for name in clients:
-            rates[name].append(got[name])
-            if "gate-ws" in got:
-                vs_gate[name].append(got[name] / got["gate-ws"])
-            if "websockets-json" in got:
-                vs_ws[name].append(got[name] / got["websockets-json"])
-    print(f"\n{kind}: {messages} frames per client per round, {rounds} interleaved rounds\n")
-    print("| client | msgs/s (median) | min..max | vs gate-ws | vs websockets+json |")
-    print("|---|---:|---:|---:|---:|")
+        per_round.append(got)
+    peers = ("picows-msgspec", "gate-ws", "websockets-json")
+    ratios = {peer: _ratio_medians(per_round, peer) for peer in peers}
+    print(
+        "| client | msgs/s (median) | min..max | us/msg | vs picows+msgspec | vs gate-ws "
+        "| vs websockets+json |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    out: dict[str, dict[str, float]] = {}
     for name in clients:
-        rs = rates[name]
-        g = f"{statistics.median(vs_gate[name]):.2f}" if vs_gate[name] else "-"
-        w = f"{statistics.median(vs_ws[name]):.2f}" if vs_ws[name] else "-"
+        rs = [got[name] for got in per_round]
+        rate = statistics.median(rs)
+        out[name] = {"rate": rate} | {
+            f"vs {peer}": ratios[peer][name] for peer in peers if name in ratios[peer]
+        }
+        cells = " | ".join(_fmt_ratio(ratios[peer], name) for peer in peers)
         print(
-            f"| {name} | {statistics.median(rs) / 1e3:.1f} k | {min(rs) / 1e3:.1f} k.."
-            f"{max(rs) / 1e3:.1f} k | {g} | {w} |",
+            f"| {name} | {rate / 1e3:.1f} k | {min(rs) / 1e3:.1f} k..{max(rs) / 1e3:.1f} k "
+            f"| {1e6 / rate:.2f} | {cells} |",
             flush=True,
         )
+    ours = [n for n in clients if n.startswith("gatetrio")]
+    if ours:
+        fastest = max(clients, key=lambda n: out[n]["rate"])
+        best_ours = max(ours, key=lambda n: out[n]["rate"])
+        headroom = statistics.median(got[fastest] / got[best_ours] for got in per_round)
+        verdict = (
+            "no ratio above is capped by the server"
+            if headroom >= HEADROOM
+            else f"BELOW {HEADROOM:.0f}x: the server may cap the ratios above"
+        )
+        print(
+            f"\nserver headroom: the fastest client ({fastest}) got {headroom:.1f}x what "
+            f"{best_ours} got (median of rounds): {verdict}"
+        )
+    print(f"after: {load_average()}", flush=True)
+    return out
 
 
-def latency(port: int, clients: Sequence[str], rounds: int, messages: int) -> None:
-    print(f"\nlatency (trades, {messages} frames a round, first 5% skipped, {rounds} rounds)\n")
-    print("| client | offered msgs/s | p50 us (median of rounds) | p99 us |")
-    print("|---|---:|---:|---:|")
+def _percentiles(sent: array[int], got: array[int], skip: int) -> tuple[float, float]:
+    lat = sorted((g - s) / 1e3 for s, g in zip(sent[skip:], got[skip:], strict=True))
+    if any(g == 0 for g in got[skip:]):
+        raise RuntimeError("a trade was never stamped by the client")
+    return lat[len(lat) // 2], lat[int(len(lat) * 0.99)]
+
+
+def _latency_round(port: int, name: str, rate: int, messages: int) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        sent_path = f"{tmp}/sent.bin"
+        got_path = f"{tmp}/got.bin"
+        url = _url(port, messages=messages, rate=rate, stamps=sent_path, size_decimal=1)
+        _spawn(name, url, "trades", messages, got_path)
+        for _ in range(100):  # the server writes its stamps after the last send
+            if Path(sent_path).exists():
+                break
+            time.sleep(0.05)
+        sent = array("q", Path(sent_path).read_bytes())
+        got = array("q", Path(got_path).read_bytes())
+    return _percentiles(sent, got, messages // 20)
+
+
+def latency(
+    port: int, clients: Sequence[str], rounds: int, messages: int
+) -> dict[tuple[str, int], dict[str, float]]:
+    """Paced trades at 10k and 50k msgs/s; rounds interleave the clients. Prints the table and
+    returns per (client, rate): median p50/p99 and the medians of per-round p50 ratios."""
+    print(
+        f"\nlatency (trades, {messages} frames a round, first 5% skipped, {rounds} interleaved "
+        "rounds; p50 ratio = client's p50 / peer's p50 in the same round, median of rounds)"
+    )
+    print(f"before: {load_average()}\n", flush=True)
+    peers = [p for p in ("websockets-json", "picows-msgspec") if p in clients]
+    print(
+        "| client | offered msgs/s | p50 us | p99 us | "
+        + " | ".join(f"p50 vs {p}" for p in peers)
+        + " |"
+    )
+    print("|---|---:|---:|---:|" + "---:|" * len(peers))
+    out: dict[tuple[str, int], dict[str, float]] = {}
     for rate in (10_000, 50_000):
+        p50s: list[dict[str, float]] = []
+        p99s: list[dict[str, float]] = []
+        for r in range(rounds):
+            order = list(clients[r % len(clients) :]) + list(clients[: r % len(clients)])
+            p50: dict[str, float] = {}
+            p99: dict[str, float] = {}
+            for name in order:
+                p50[name], p99[name] = _latency_round(port, name, rate, messages)
+            p50s.append(p50)
+            p99s.append(p99)
+        ratios = {peer: _ratio_medians(p50s, peer) for peer in peers}
         for name in clients:
-            p50s: list[float] = []
-            p99s: list[float] = []
-            for _ in range(rounds):
-                with tempfile.TemporaryDirectory() as tmp:
-                    sent_path = f"{tmp}/sent.bin"
-                    got_path = f"{tmp}/got.bin"
-                    url = _url(port, messages=messages, rate=rate, stamps=sent_path, size_decimal=1)
-                    _spawn(name, url, "trades", messages, got_path)
-                    for _ in range(100):  # the server writes its stamps after the last send
-                        if Path(sent_path).exists():
-                            break
-                        time.sleep(0.05)
-                    sent = array("q", Path(sent_path).read_bytes())
-                    got = array("q", Path(got_path).read_bytes())
-                skip = messages // 20
-                lat = sorted((g - s) / 1e3 for s, g in zip(sent[skip:], got[skip:], strict=True))
-                p50s.append(lat[len(lat) // 2])
-                p99s.append(lat[int(len(lat) * 0.99)])
+            row = {
+                "p50": statistics.median(d[name] for d in p50s),
+                "p99": statistics.median(d[name] for d in p99s),
+            } | {f"p50 vs {peer}": ratios[peer][name] for peer in peers}
+            out[name, rate] = row
+            cells = " | ".join(f"{ratios[p][name]:.2f}" for p in peers)
             print(
-                f"| {name} | {rate // 1000}k | {statistics.median(p50s):.0f} "
-                f"| {statistics.median(p99s):.0f} |",
+                f"| {name} | {rate // 1000}k | {row['p50']:.0f} | {row['p99']:.0f} | {cells} |",
                 flush=True,
             )
+    print(f"after: {load_average()}", flush=True)
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,14 +689,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"unknown clients {sorted(unknown)}; choose from {', '.join(CLIENTS)}")
         return 2
-    print(f"Python {platform.python_version()}, {platform.machine()}")
+    print(f"Python {platform.python_version()}, {platform.machine()}, {load_average()}")
     with flood_server() as port:
         for kind in args.kinds.split(","):
-            throughput(port, kind, clients, args.rounds, args.messages)
+            if kind:
+                throughput(port, kind, clients, args.rounds, args.messages)
         if args.latency:
             latency(
                 port,
-                [c for c in clients if c.startswith("gatetrio")],
+                [c for c in clients if c not in FLOORS],
                 args.latency_rounds,
                 args.latency_messages,
             )

@@ -10,21 +10,29 @@ its own thread until killed. A connection is parameterised by its request target
 Optional: `kind=mixed` alternates trade frames with `futures.obu` deltas of ~20 levels (the
 flood starts once both channels are subscribed), `size_decimal=1` sends sizes as strings to
 every client whatever headers it sent (so peers that cannot set `X-Gate-Size-Decimal` get the
-same bytes as gatetrio), `subs=N` waits for N subscribes before the flood.
+same bytes as gatetrio), `subs=N` waits for N subscribes before the flood, `contract=NAME` is
+the contract in every frame (default BTC_USDT, whatever the client subscribed to).
 
 1. The client subscribes to `futures.trades` (any contract) and gets a proper ack (spec 2.2);
    `futures.ping` gets a `futures.pong` (spec 4.2) for as long as the connection lives.
-2. After the ack the server sends `messages` trade frames (~215 bytes, valid Gate JSON as in the
-   spec 6.2 live capture, one trade each, contiguous ids from `FIRST_TRADE_ID`, `create_time_ms`
-   and `time_ms` stamped when the frame is built).
-   - `rate=0`: as fast as the socket takes them, in pre-built batches, so the client is the
-     bottleneck (the server spends ~1 us per frame; trio-websocket's client needs ~18 us).
+2. After the ack the server sends `messages` frames from a **tape built before the first one is
+   sent** (trade frames of ~215 bytes, valid Gate JSON as in the spec 6.2 live capture, one trade
+   each, contiguous ids from `FIRST_TRADE_ID`; with `kind=mixed` every other frame an obu delta).
+   Building a frame costs the server ~3 us in Python, more than the fastest clients spend
+   receiving one, so a server that built frames while sending measured itself, not the clients
+   (issue 22: picows without decoding got 72 k frames/s from it). Tapes are cached per
+   (kind, messages, size_decimal), so every client of a run gets the same bytes; `time_ms`
+   and `create_time_ms` are the tape's build time. The handshake reply carries
+   `X-Flood-Bytes: <tape length>`, so a client that only counts bytes (the bare socket loop)
+   knows when the flood is over.
+   - `rate=0`: as fast as the socket takes them, in chunks of CHUNK bytes, so the client is the
+     bottleneck (the server sends ~2 GB/s on loopback: tens of millions of frames a second).
    - `rate=R`: one frame every 1/R s on a spinning schedule (sleep overshoots by ~60 us; the
      spin calls sched_yield so a client on the same core still runs), each sent alone with
      TCP_NODELAY; the `CLOCK_MONOTONIC` ns just before each send is written
      to `stamps` (native int64 array, index = trade id - FIRST_TRADE_ID) when the run ends, via a
      temporary file and an atomic rename. CLOCK_MONOTONIC is system-wide, so the client process
-     can subtract it from its own `time.monotonic_ns()`.
+     can subtract it from its own `time.monotonic_ns()`. Paced runs are trades only.
 3. Then the server idles (still answering pings) until the client closes.
 
 Blocking sockets and threads, not trio: the fastest thing to write that keeps the server from
@@ -56,7 +64,8 @@ import wsproto.events as ws_events
 
 FIRST_TRADE_ID: Final = 807_645_690
 CONTRACT: Final = "BTC_USDT"
-BATCH: Final = 256  # frames per sendall in flood mode: ~55 kB, a few socket buffers' worth
+CHUNK: Final = 256 * 1024  # bytes per sendall in flood mode: a few socket buffers' worth
+TAPES_KEPT: Final = 4  # cached tapes (a 60 000-frame mixed tape is ~25 MB)
 RECV_SIZE: Final = 65536
 
 # spec 6.2 (live 2026 capture), one trade per frame; with X-Gate-Size-Decimal the size is a string
@@ -134,6 +143,45 @@ class ObuTape:
         return text_frame(payload.encode())
 
 
+def build_tape(
+    kind: str, messages: int, *, size_decimal: bool, contract: str = CONTRACT
+) -> list[bytes]:
+    """`messages` ready-to-send frames: trades, or (`kind="mixed"`) trades and obu deltas
+    alternating (trade ids stay contiguous over the trades alone). Deterministic but for the
+    build time stamped into every frame."""
+    wall_ms = time.time_ns() // 1_000_000
+    trades = TradeTape(contract=contract, size_decimal=size_decimal)
+    if kind != "mixed":
+        return [trades.frame(i, wall_ms) for i in range(messages)]
+    obu = ObuTape(contract=contract)
+    return [
+        trades.frame(i // 2, wall_ms) if i % 2 == 0 else obu.frame(wall_ms) for i in range(messages)
+    ]
+
+
+class Tapes:
+    """Built tapes by (kind, messages, size_decimal, contract), shared by the sessions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tapes: dict[tuple[str, int, bool, str], list[bytes]] = {}
+
+    def get(self, kind: str, messages: int, *, size_decimal: bool, contract: str) -> list[bytes]:
+        key = (kind, messages, size_decimal, contract)
+        with self._lock:  # one build at a time: two sessions wanting the same tape share it
+            tape = self._tapes.get(key)
+            if tape is None:
+                if len(self._tapes) >= TAPES_KEPT:
+                    self._tapes.pop(next(iter(self._tapes)))
+                tape = self._tapes[key] = build_tape(
+                    kind, messages, size_decimal=size_decimal, contract=contract
+                )
+            return tape
+
+
+TAPES: Final = Tapes()
+
+
 class Session:
     """One client connection: handshake, control replies on a reader thread, the flood here."""
 
@@ -145,15 +193,14 @@ class Session:
         self.subscribes = 0
         self.wanted = 1  # subscribes before the flood
         self.closed = threading.Event()
-        self.contract = CONTRACT
+        self.tape: list[bytes] = []
         self.conn_id = os.urandom(8).hex()
 
     def run(self) -> None:
         try:
-            params, size_decimal = self._handshake()
+            params, _size_decimal = self._handshake()
             if params is None:
                 return
-            size_decimal = size_decimal or params.get("size_decimal") == "1"
             mixed = params.get("kind") == "mixed"
             self.wanted = int(params.get("subs", "2" if mixed else "1"))
             threading.Thread(target=self._read_loop, daemon=True).start()
@@ -162,14 +209,11 @@ class Session:
                     return
                 self._send_replies()
             self._send_replies()  # the ack goes out before the first trade
-            tape = TradeTape(contract=self.contract, size_decimal=size_decimal)
-            messages = int(params.get("messages", "100000"))
             rate = float(params.get("rate", "0"))
-            obu = ObuTape(contract=self.contract) if mixed else None
             if rate > 0:
-                self._paced(tape, messages, rate, params.get("stamps", ""))
+                self._paced(self.tape, rate, params.get("stamps", ""))
             else:
-                self._flood(tape, messages, obu)
+                self._flood(b"".join(self.tape))
             while not self.closed.wait(0.05):
                 self._send_replies()
         except OSError:
@@ -189,11 +233,23 @@ class Session:
                 if isinstance(event, ws_events.Request):
                     query = parse_qs(urlsplit(event.target).query)
                     params = {k: v[-1] for k, v in query.items()}
-                    self.sock.sendall(ws.send(ws_events.AcceptConnection()))
-                    size_decimal = any(
+                    size_decimal = params.get("size_decimal") == "1" or any(
                         k.lower() == b"x-gate-size-decimal" and v.strip() == b"1"
                         for k, v in event.extra_headers
                     )
+                    self.tape = TAPES.get(
+                        params.get("kind", "trades")
+                        if float(params.get("rate", "0")) == 0
+                        else "trades",
+                        int(params.get("messages", "100000")),
+                        size_decimal=size_decimal,
+                        contract=params.get("contract", CONTRACT),
+                    )
+                    length = sum(map(len, self.tape))
+                    accept = ws_events.AcceptConnection(
+                        extra_headers=[(b"x-flood-bytes", str(length).encode())]
+                    )
+                    self.sock.sendall(ws.send(accept))
                     return params, size_decimal
 
     def _read_loop(self) -> None:
@@ -249,8 +305,6 @@ class Session:
             return
         self.replies.put(self.ws.send(ws_events.TextMessage(json.dumps(reply))))
         if request.get("event") == "subscribe":
-            if channel == "futures.trades" and request.get("payload"):
-                self.contract = str(request["payload"][0])
             self.subscribes += 1
             if self.subscribes >= self.wanted:
                 self.subscribed.set()
@@ -263,33 +317,20 @@ class Session:
                 return
             self.sock.sendall(data)
 
-    def _flood(self, tape: TradeTape, messages: int, obu: ObuTape | None = None) -> None:
-        # mixed (obu given): even frames are trades, odd ones obu deltas; trade ids stay
-        # contiguous over the trades alone
-        sent = 0
-        while sent < messages and not self.closed.is_set():
-            wall_ms = time.time_ns() // 1_000_000
-            count = min(BATCH, messages - sent)
-            if obu is None:
-                batch = b"".join(tape.frame(sent + i, wall_ms) for i in range(count))
-            else:
-                batch = b"".join(
-                    tape.frame((sent + i) // 2, wall_ms)
-                    if (sent + i) % 2 == 0
-                    else obu.frame(wall_ms)
-                    for i in range(count)
-                )
+    def _flood(self, data: bytes) -> None:
+        view = memoryview(data)
+        for at in range(0, len(data), CHUNK):
+            if self.closed.is_set():
+                return
             self._send_replies()
-            self.sock.sendall(batch)
-            sent += count
+            self.sock.sendall(view[at : at + CHUNK])
 
-    def _paced(self, tape: TradeTape, messages: int, rate: float, stamps_path: str) -> None:
+    def _paced(self, tape: list[bytes], rate: float, stamps_path: str) -> None:
         period_ns = round(1e9 / rate)
-        stamps = array("q", bytes(8 * messages))
+        stamps = array("q", bytes(8 * len(tape)))
         monotonic_ns = time.monotonic_ns
-        start = monotonic_ns() + 1_000_000  # 1 ms to build the first frame
-        for i in range(messages):
-            frame = tape.frame(i, time.time_ns() // 1_000_000)
+        start = monotonic_ns() + 1_000_000
+        for i, frame in enumerate(tape):
             due = start + i * period_ns
             while (left := due - monotonic_ns()) > 0:
                 # sleep() overshoots by ~60 us, so only sleep long gaps; spin the rest, yielding

@@ -53,9 +53,11 @@ def open_against(
     credentials: gatetrio.Credentials | None = None,
     **overrides: object,
 ) -> contextlib.AbstractAsyncContextManager[gatetrio.Client]:
-    """`open_client` connected to the in-memory fake, on the fake's wall clock."""
+    """`open_client` connected to the in-memory fake (socket and REST), on the fake's wall
+    clock."""
     return gatetrio.open_client(
         connector=gate.connector,
+        rest_transport=gate.rest_transport,
         config=client_config(**overrides),
         wall_clock=gate.wall_time,
         credentials=credentials,

@@ -166,7 +166,7 @@ async def test_subscribed_socket_stays_open_and_gets_no_server_pings(
             await ws.get_message()
     [conn] = fake.connections
     assert not conn.closed
-    assert fake.protocol_ping_interval is None
+    assert fake.profile.protocol_ping_interval is None
 
 
 @pytest.mark.parametrize("stream", ["ob.NOPE_USDT.50", "ob.BTC_USDT.20", "ob.BTC_USD.50"])

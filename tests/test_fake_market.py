@@ -21,9 +21,9 @@ from gatetrio._core._events import (
     TickersUpdate,
     TradesUpdate,
 )
-from gatetrio.testing import BookState, ContractSpec, Market, SubscribeError
+from gatetrio.testing import BookState, ContractSpec, Market, MarketOptions, SubscribeError
 from gatetrio.testing._market import BOOK_DEPTHS
-from gatetrio.testing._market._numbers import _units_int, _units_text
+from gatetrio.testing._market._numbers import units_int, units_text
 
 if TYPE_CHECKING:
     from gatetrio.testing import Push
@@ -190,7 +190,7 @@ def test_depth_limited_client_matches_book_at_from_any_base(seed: int) -> None:
     level-L deltas holds exactly the fake's top L at every later `u` (spec 6.5 algorithm), also
     across injected gaps and re-sent full snapshots."""
     rng = random.Random(seed)
-    market = Market(seed=seed, obu_full_every=40, book_update_full_every=60)
+    market = Market(seed=seed, options=MarketOptions(obu_full_every=40, book_update_full_every=60))
     market.advance(0.5)
     clients: dict[Topic, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal], int]] = {}
     checks = 0
@@ -247,7 +247,7 @@ def test_deltas_only_carry_levels_inside_their_depth() -> None:
 
 
 def test_obu_first_push_is_full_and_the_stream_follows_on() -> None:
-    market = Market(seed=9, obu_full_every=0)
+    market = Market(seed=9, options=MarketOptions(obu_full_every=0))
     topic: Topic = ("futures.obu", "BTC_USDT", "50")
     market.advance(1.0)
     market.subscribe(topic)
@@ -358,9 +358,9 @@ def test_candles_close_with_w_true() -> None:
 @given(units=st.integers(-(10**12), 10**12), exp=st.integers(0, 6))
 def test_size_rendering_is_exact_and_truncates_toward_zero(units: int, exp: int) -> None:
     exact = Decimal(units).scaleb(-exp)
-    assert Decimal(_units_text(units, exp)) == exact
-    assert "e" not in _units_text(units, exp).lower()
-    assert _units_int(units, exp) == int(exact)  # int() truncates toward zero, like Gate
+    assert Decimal(units_text(units, exp)) == exact
+    assert "e" not in units_text(units, exp).lower()
+    assert units_int(units, exp) == int(exact)  # int() truncates toward zero, like Gate
 
 
 def test_sizes_follow_the_connection_header() -> None:

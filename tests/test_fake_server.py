@@ -58,7 +58,7 @@ from gatetrio._core._requests import (
     Login,
     PlaceOrder,
 )
-from gatetrio.testing import FakeGateServer, memory_socket_pair
+from gatetrio.testing import ConnectionOptions, FakeGateServer, memory_socket_pair
 
 if TYPE_CHECKING:
     from trio_websocket import WebSocketConnection
@@ -487,7 +487,9 @@ async def test_send_malformed(server: FakeGateServer, nursery: trio.Nursery) -> 
 async def test_slow_consumer_is_cut(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeGateServer(seed=0, send_queue_size=50, transport_buffer=16384)
+    fake = FakeGateServer(
+        seed=0, connection=ConnectionOptions(send_queue_size=50, transport_buffer=16384)
+    )
     await nursery.start(fake.run)
     ws = await fake.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.400", "ob.ETH_USDT.400"])
@@ -506,7 +508,7 @@ async def test_slow_consumer_is_cut(
 async def test_cut_slow_consumers_on_demand(
     nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeGateServer(seed=0, transport_buffer=4096)
+    fake = FakeGateServer(seed=0, connection=ConnectionOptions(transport_buffer=4096))
     await nursery.start(fake.run)
     reader = await fake.trio_websocket_connector(nursery, USDT, [])
     idle = await fake.trio_websocket_connector(nursery, USDT, [])
@@ -606,15 +608,16 @@ async def test_rest_order_book(
         # what other clients read before they open a socket (spec 15)
         ("/api/v4/futures/usdt/tickers", 200),
         ("/api/v4/futures/usdt/tickers?contract=NOPE_USDT", 400),
-        ("/api/v4/futures/usdt/positions", 200),
-        ("/api/v4/futures/usdt/accounts", 200),
-        ("/api/v4/account/detail", 200),
+        # private: this server has credentials, so unsigned calls are refused as live does
+        ("/api/v4/futures/usdt/positions", 400),
+        ("/api/v4/futures/usdt/accounts", 400),
+        ("/api/v4/account/detail", 400),
         ("/api/v4/spot/currencies", 200),
         ("/api/v4/spot/currency_pairs", 200),
         ("/api/v4/options/underlyings", 200),
     ]:
         assert server.handle_http("GET", target, {})[0] == want, target
-    assert server.handle_http("POST", "/api/v4/futures/usdt/orders", {})[0] == 405
+    assert server.handle_http("POST", "/api/v4/futures/usdt/order_book", {})[0] == 405
 
 
 # ----------------------------------------------------------------------------- trading

@@ -20,8 +20,8 @@ from gatetrio._core._events import (
     SystemNotice,
     Ticker,
     TickersUpdate,
+    TickerText,
     Trade,
-    _TickerText,
 )
 from gatetrio._shell._client import ClientEvent, ClientEventKind
 
@@ -40,7 +40,7 @@ def expected_json(value: object, *, top: bool = False) -> Any:
     """The documented JSON form of a value, built independently of `_jsonl`."""
     cls = type(value)
     if isinstance(value, Ticker):
-        fields = [(n, getattr(value._text, n)) for n in _TickerText.__struct_fields__]
+        fields = [(n, getattr(value._text, n)) for n in TickerText.__struct_fields__]
     elif attrs.has(cls):
         fields = [(f.name, getattr(value, f.name)) for f in attrs.fields(cls)]
     elif isinstance(value, ObuLevel):

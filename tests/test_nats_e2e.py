@@ -25,7 +25,7 @@ from gatetrio.nats import (
     open_order_book,
     open_publisher,
 )
-from gatetrio.testing import FakeGateServer
+from gatetrio.testing import FakeGateServer, MarketOptions
 
 from .nats_server import NatsCluster, free_port, nats_cluster
 
@@ -45,7 +45,7 @@ def nats_node(tmp_path: Path) -> Iterator[NatsCluster]:
 
 @contextlib.asynccontextmanager
 async def fake_exchange() -> AsyncIterator[FakeGateServer]:
-    server = FakeGateServer(seed=7, obu_full_every=0)
+    server = FakeGateServer(seed=7, market=MarketOptions(obu_full_every=0))
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
         yield server

@@ -145,3 +145,91 @@ def test_readiness_comes_from_the_protocol_not_a_copy() -> None:
     )
     stats = sub.statistics()
     assert (stats.ready, stats.silent, stats.silences) == (False, True, 3)
+
+
+# ------------------------------------------------------------------- parked consumers (issue 22)
+# A push wakes a consumer only when one is parked; these pin what parking must still guarantee.
+
+
+async def test_a_consumer_cancelled_while_parked_is_never_woken() -> None:
+    # a push after the cancellation must not reschedule the gone task (trio would raise) and
+    # the item waits for the next consumer
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sub.receive)
+            nursery.start_soon(sub.receive_batch)
+            await trio.testing.wait_all_tasks_blocked()
+            scope.cancel()
+    assert feed.push(7) is False
+    assert await sub.receive() == 7
+
+
+@pytest.mark.parametrize("policy", list(OverflowPolicy))
+async def test_parked_consumers_are_woken_oldest_first_one_per_item(
+    policy: OverflowPolicy,
+) -> None:
+    sub, feed = make(4, policy)
+    got: list[tuple[str, int]] = []
+
+    async def consumer(name: str) -> None:
+        got.append((name, await sub.receive()))
+
+    async with trio.open_nursery() as nursery:
+        for name in ("first", "second", "third"):
+            nursery.start_soon(consumer, name)
+            await trio.testing.wait_all_tasks_blocked()  # parks in this order
+        for item in (1, 2, 3):  # (two woken together may run in either order: trio's choice)
+            feed.push(item)
+            await trio.testing.wait_all_tasks_blocked()
+    assert got == [("first", 1), ("second", 2), ("third", 3)]
+
+
+async def test_a_woken_consumer_that_finds_the_item_taken_parks_again() -> None:
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    got: list[int] = []
+
+    async def consumer() -> None:
+        got.append(await sub.receive())
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(consumer)
+        await trio.testing.wait_all_tasks_blocked()
+        feed.push(1)  # wakes the consumer ...
+        assert sub.receive_nowait() == 1  # ... but someone else takes the item first
+        await trio.testing.wait_all_tasks_blocked()
+        assert got == []  # parked again, not handed an empty buffer
+        feed.push(2)
+    assert got == [2]
+
+
+@pytest.mark.parametrize("how", ["end", "fail", "aclose"])
+async def test_end_and_aclose_wake_every_parked_consumer(how: str) -> None:
+    sub, feed = make(4, OverflowPolicy.DROP_OLDEST)
+    outcomes: list[str] = []
+
+    async def consumer(batch: bool) -> None:
+        try:
+            if batch:
+                await sub.receive_batch()
+            else:
+                await sub.receive()
+        except Exception as exc:  # the outcome is what is checked
+            outcomes.append(type(exc).__name__)
+
+    async with trio.open_nursery() as nursery:
+        for batch in (False, True, False):
+            nursery.start_soon(consumer, batch)
+        await trio.testing.wait_all_tasks_blocked()
+        if how == "end":
+            feed.end()
+        elif how == "fail":
+            feed.end(SubscriptionRejected("gone", code=2, channel="futures.trades"))
+        else:
+            await sub.aclose()
+    expected = {
+        "end": "EndOfChannel",
+        "fail": "SubscriptionRejected",
+        "aclose": "ClosedResourceError",
+    }[how]
+    assert outcomes == [expected] * 3

@@ -455,18 +455,43 @@ async def test_resolve_refuses_what_changes_nothing(
             await client.resolve(ValueError("x"))  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(strict=True, reason="needs rest: the signed REST helper (issue 19.5) on main")
-async def test_resolve_over_rest_when_no_socket_is_up(
+@pytest.mark.parametrize(
+    ("how", "placed"), [(Misbehaviour.DROP_AFTER, True), (Misbehaviour.DROP_BEFORE, False)]
+)
+async def test_resolve_over_signed_rest_when_no_socket_is_up(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock, how: Misbehaviour, placed: bool
+) -> None:
+    async with client_for(gate, backoff_initial=60.0, backoff_max=60.0) as client:
+        await client.request(gatetrio.Login())
+        gate.refuse(100)  # no socket comes back while resolving
+        gate.trading.misbehave(how, channel="futures.order_place")
+        exc = await in_doubt(client, resting_buy(gate))
+        assert isinstance(exc, gatetrio.RequestLost)
+        assert not client.statistics().connected
+        before = len(gate.rest_received)
+        resolution = await client.resolve(exc)
+        assert (resolution.via, resolution.placed) == ("rest", placed)
+        if placed:
+            assert resolution.order is not None
+            assert resolution.order.text == exc.client_order_ids[0]
+        calls = list(gate.rest_received)[before:]
+        assert calls, "resolve asked Gate's REST API"
+        assert all("/api/v4/futures/usdt/orders" in r.target for r in calls)
+        assert all("signature" not in r.target and r.headers.get("sign") for r in calls)
+    assert gate.trading.requests_received["futures.order_place"] == 1
+
+
+async def test_resolve_falls_back_to_rest_when_the_socket_goes_while_asking(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with client_for(gate, backoff_initial=60.0, backoff_max=60.0) as client:
         await client.request(gatetrio.Login())
-        gate.trading.misbehave(Misbehaviour.DROP_AFTER, channel="futures.order_place")
+        gate.trading.misbehave(Misbehaviour.SILENCE, channel="futures.order_place")
         exc = await in_doubt(client, resting_buy(gate))
         gate.refuse(100)
+        gate.trading.misbehave(Misbehaviour.DROP_BEFORE, channel="futures.order_status")
         resolution = await client.resolve(exc)
-        assert resolution.via == "rest"
-        assert resolution.placed
+        assert (resolution.via, resolution.placed) == ("rest", True)
 
 
 # ---------------------------------------------------------------------------- rate limits

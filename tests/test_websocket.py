@@ -14,6 +14,7 @@ import json
 import socket
 from typing import TYPE_CHECKING, Final
 
+import attrs
 import pytest
 import trio
 import trio.testing
@@ -35,7 +36,7 @@ from wsproto.events import (
 from gatetrio import ConnectionLost, channels, open_client
 from gatetrio._shell._transport import default_connector
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
-from gatetrio.testing import FakeGateServer, memory_socket_pair
+from gatetrio.testing import PROFILES, FakeGateServer, memory_socket_pair
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -579,7 +580,7 @@ def test_random_frames_from_the_server_only_ever_raise_connection_lost(
 async def test_fake_server_connector_uses_this_transport(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    fake = FakeGateServer(seed=0, idle_timeout=1000)
+    fake = FakeGateServer(seed=0, profile=attrs.evolve(PROFILES["live"], idle_timeout=1000))
     async with trio.open_nursery() as nursery:
         await nursery.start(fake.run)
         ws = await fake.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/usdt", HEADERS)

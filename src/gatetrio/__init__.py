@@ -54,10 +54,14 @@ if _TYPE_CHECKING:
     from ._core._errors import RequestRejected as RequestRejected
     from ._core._errors import RequestTimeout as RequestTimeout
     from ._core._errors import RequestUnauthorized as RequestUnauthorized
+    from ._core._errors import ResponseTooLarge as ResponseTooLarge
+    from ._core._errors import RestTimeout as RestTimeout
+    from ._core._errors import RestUnavailable as RestUnavailable
     from ._core._errors import SubscribeTimeout as SubscribeTimeout
     from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
     from ._core._errors import SubscriptionRejected as SubscriptionRejected
     from ._core._errors import Throttled as Throttled
+    from ._core._errors import UnknownContract as UnknownContract
     from ._core._errors import UsageError as UsageError
     from ._core._events import AdlWarning as AdlWarning
     from ._core._events import AdlWarningUpdate as AdlWarningUpdate
@@ -147,6 +151,8 @@ if _TYPE_CHECKING:
     from ._shell._pool import PoolStatistics as PoolStatistics
     from ._shell._pool import open_pool as open_pool
     from ._shell._raw_tap import RawFrame as RawFrame
+    from ._shell._rest import RestClient as RestClient
+    from ._shell._rest import RestStatistics as RestStatistics
     from ._shell._subscription import OverflowPolicy as OverflowPolicy
     from ._shell._subscription import Subscription as Subscription
     from ._shell._subscription import SubscriptionStatistics as SubscriptionStatistics
@@ -252,6 +258,11 @@ __all__ = [
     "RequestTimeout",
     "RequestUnauthorized",
     "Resolution",
+    "ResponseTooLarge",
+    "RestClient",
+    "RestStatistics",
+    "RestTimeout",
+    "RestUnavailable",
     "RiskLimitTier",
     "Size",
     "SubscribeAck",
@@ -269,6 +280,7 @@ __all__ = [
     "TradesUpdate",
     "TradingRequest",
     "TradingStatistics",
+    "UnknownContract",
     "UnknownEvent",
     "UpgradeRequested",
     "UsageError",
@@ -316,10 +328,14 @@ _SOURCES: dict[str, str] = {
     "RequestRejected": "gatetrio._core._errors",
     "RequestTimeout": "gatetrio._core._errors",
     "RequestUnauthorized": "gatetrio._core._errors",
+    "ResponseTooLarge": "gatetrio._core._errors",
+    "RestTimeout": "gatetrio._core._errors",
+    "RestUnavailable": "gatetrio._core._errors",
     "SubscribeTimeout": "gatetrio._core._errors",
     "SubscriptionOverflow": "gatetrio._core._errors",
     "SubscriptionRejected": "gatetrio._core._errors",
     "Throttled": "gatetrio._core._errors",
+    "UnknownContract": "gatetrio._core._errors",
     "UsageError": "gatetrio._core._errors",
     "AdlWarning": "gatetrio._core._events",
     "AdlWarningUpdate": "gatetrio._core._events",
@@ -409,6 +425,8 @@ _SOURCES: dict[str, str] = {
     "PoolStatistics": "gatetrio._shell._pool",
     "open_pool": "gatetrio._shell._pool",
     "RawFrame": "gatetrio._shell._raw_tap",
+    "RestClient": "gatetrio._shell._rest",
+    "RestStatistics": "gatetrio._shell._rest",
     "OverflowPolicy": "gatetrio._shell._subscription",
     "Subscription": "gatetrio._shell._subscription",
     "SubscriptionStatistics": "gatetrio._shell._subscription",

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Final, TypeAlias
 import attrs
 import msgspec
 
-from gatetrio._core._events import Ticker, _TickerText
+from gatetrio._core._events import Ticker, TickerText
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable
@@ -42,7 +42,7 @@ def _writer(cls: type, *, nested: bool = False) -> _Writer | None:
     names: tuple[str, ...] | None
     prefix = "o."
     if cls is Ticker:
-        names, prefix = _TickerText.__struct_fields__, "o._text."
+        names, prefix = TickerText.__struct_fields__, "o._text."
     elif attrs.has(cls):
         names = tuple(field.name for field in attrs.fields(cls))
     elif issubclass(cls, msgspec.Struct):

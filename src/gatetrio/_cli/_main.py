@@ -23,11 +23,19 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import attrs
 import trio
 
 from gatetrio._core._config import Credentials
 from gatetrio._core._errors import UsageError
-from gatetrio.testing import FAULT_KINDS, FakeGateServer, FaultSpec, parse_fault
+from gatetrio.testing import (
+    FAULT_KINDS,
+    PROFILES,
+    ConnectionOptions,
+    FakeGateServer,
+    FaultSpec,
+    parse_fault,
+)
 from gatetrio.testing._loopback import serve_tcp, tls_context, urls
 from gatetrio.testing._market import catalogue
 
@@ -226,7 +234,9 @@ async def serve_replay(args: argparse.Namespace) -> int:
     speed = math.inf if args.as_fast_as_possible else args.speed
     try:
         server = ReplayServer.from_directory(
-            args.replay, speed=speed, send_queue_size=max(args.send_queue, 10_000)
+            args.replay,
+            speed=speed,
+            connection=ConnectionOptions(send_queue_size=max(args.send_queue, 10_000)),
         )
     except UsageError as exc:
         print_error(str(exc))
@@ -258,14 +268,16 @@ async def serve(args: argparse.Namespace) -> int:
     markets: dict[str, Sequence[ContractSpec]] | None = None
     if args.contracts is not None:
         markets = {"usdt": catalogue(args.contracts, seed=args.seed)}
+    profile = PROFILES[args.profile]
+    if args.idle_timeout is not None:
+        profile = attrs.evolve(profile, idle_timeout=args.idle_timeout)
     server = FakeGateServer(
         markets=markets,
         seed=args.seed,
         credentials=credentials,
         obu_snapshot_before_ack=args.obu_snapshot_before_ack,
-        idle_timeout=args.idle_timeout,
-        send_queue_size=args.send_queue,
-        profile=args.profile,
+        connection=ConnectionOptions(send_queue_size=args.send_queue),
+        profile=profile,
         max_received=10_000,  # it may run for days: keep the frame log bounded
         # live clients sign with their own clock: follow it unless asked not to
         epoch_ms=None if args.fixed_time else int(time.time() * 1000),

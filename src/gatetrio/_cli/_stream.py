@@ -305,9 +305,9 @@ async def stream(options: StreamOptions) -> int:
 async def listed(client: Client) -> tuple[str, ...]:
     """Every contract listed on the client's market (REST), less those being delisted."""
     from gatetrio._core._listing import listed_contracts  # noqa: PLC0415
-    from gatetrio._shell._listing import rest_listing_fetcher  # noqa: PLC0415
+    from gatetrio._shell._listing import fetch_listing  # noqa: PLC0415
 
-    return listed_contracts(await rest_listing_fetcher(client.config.url)())
+    return listed_contracts(await fetch_listing(client.rest))
 
 
 async def resolve_specs(

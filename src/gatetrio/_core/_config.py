@@ -50,6 +50,13 @@ DEFAULT_HANDOVER_GRACE: Final = 10.0
 DEFAULT_FIRST_DATA_TIMEOUT: Final[float | None] = 5.0
 CLOSE_GRACE: Final = 2.0
 DEFAULT_BUFFER: Final = 256
+# REST (`_shell/_rest.py`): the whole call, retries and their waits included, ends by then; a
+# body past the cap is refused as it streams (the usdt contract listing is ~1.3 MB live).
+DEFAULT_REST_DEADLINE: Final = 15.0
+DEFAULT_REST_MAX_BODY: Final = 16 * 1024 * 1024
+DEFAULT_REST_RETRIES: Final = 3
+REST_RETRY_INITIAL: Final = 0.25
+REST_RETRY_MAX: Final = 4.0
 DEFAULT_REQUEST_TIMEOUT: Final = 10.0
 # Gate's limits per account (spec 9): place + amend, and cancels, per second
 ORDER_RATE_LIMIT: Final = 100
@@ -87,18 +94,6 @@ def endpoint_url(settle: str, *, delivery: bool = False, testnet: bool = False) 
         ) from None
 
 
-def rest_base_url(ws_url: str) -> str:
-    """The REST base URL matching a WebSocket URL (live, testnet, or a loopback fake)."""
-    if "testnet" in ws_url:
-        return TESTNET_REST
-    if LIVE_HOST in ws_url:
-        return LIVE_REST
-    # a fake exchange serves REST on the same host and port as its WebSocket
-    scheme, _, rest = ws_url.partition("://")
-    host = rest.split("/", 1)[0]
-    return f"{'https' if scheme == 'wss' else 'http'}://{host}/api/v4"
-
-
 def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not value > 0:
         raise UsageError(f"{attribute.name} must be > 0 seconds, got {value!r}")
@@ -127,14 +122,19 @@ def _policy(_inst: object, attribute: attrs.Attribute[RateLimitPolicy], value: o
         )
 
 
-def _positive_int(_inst: object, attribute: attrs.Attribute[int], value: int) -> None:
+def _positive_or_none(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and not (isinstance(value, int | float) and value > 0):
+        raise UsageError(f"{attribute.name} must be None or > 0 seconds, got {value!r}")
+
+
+def _positive_int(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageError(f"{attribute.name} must be a positive int, got {value!r}")
 
 
-def _positive_or_none(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and not (isinstance(value, int | float) and value > 0):
-        raise UsageError(f"{attribute.name} must be None or > 0 seconds, got {value!r}")
+def _count(_inst: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise UsageError(f"{attribute.name} must be an int >= 0, got {value!r}")
 
 
 @attrs.frozen(kw_only=True)
@@ -177,6 +177,12 @@ class ClientConfig:
       the window is a little longer to absorb network jitter), waiting or failing at once.
     - `resolve_margin`: `Client.resolve` looks an in-doubt order up no sooner than this long
       after Gate would have refused it (its `x-gate-exptime`), so the answer is final.
+    - `rest_deadline`: every REST call (order-book snapshots, the contract listing, signed
+      account calls) ends within this many seconds, retries included (`RestTimeout`).
+    - `rest_max_body`: bytes a REST answer may have; a larger one is refused as it streams
+      (`ResponseTooLarge`), never buffered.
+    - `rest_retries`: attempts after the first for a REST failure that may pass (no answer, a
+      5xx, Gate's rate limit), paced by capped backoff and Gate's rate-limit reset.
     """
 
     url: str = PERPETUAL_URLS["usdt"]
@@ -197,6 +203,9 @@ class ClientConfig:
     first_data_timeout: float | None = attrs.field(
         default=DEFAULT_FIRST_DATA_TIMEOUT, validator=_positive_or_none
     )
+    rest_deadline: float = attrs.field(default=DEFAULT_REST_DEADLINE, validator=_positive)
+    rest_max_body: int = attrs.field(default=DEFAULT_REST_MAX_BODY, validator=_positive_int)
+    rest_retries: int = attrs.field(default=DEFAULT_REST_RETRIES, validator=_count)
     backoff_initial: float = attrs.field(default=0.5, validator=_positive)
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     backoff_jitter: float = 1.0

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any, Final, Union
 import msgspec
 
 from ._catalog import CATALOG
-from ._events import Event, TickersUpdate, _Frame, record_classes, record_fields
-from ._events._ticker import _TickerText, wrap_ticker
+from ._events import Event, Frame, TickersUpdate, record_classes, record_fields
+from ._events._ticker import TickerText, wrap_ticker
 from ._reference_decode import decode_message_reference
 
 if TYPE_CHECKING:
@@ -120,10 +120,10 @@ def _finisher(annotation: str) -> Callable[[Any], Event | None] | None:
     return finish
 
 
-class _TickersText(_Frame, tag="futures.tickers", frozen=True):
+class _TickersText(Frame, tag="futures.tickers", frozen=True):
     """A tickers frame with wire-text tickers; `_tickers` turns it into a TickersUpdate."""
 
-    result: tuple[_TickerText, ...]
+    result: tuple[TickerText, ...]
 
 
 def _tickers(text: _TickersText) -> TickersUpdate:

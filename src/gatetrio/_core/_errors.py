@@ -3,10 +3,12 @@
     GateTrioError
     ├── UsageError (ValueError)       a bad argument from the caller; the message says what to do
     ├── ProtocolError                 the server sent something undecodable / out of contract; .raw
-    │   └── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
+    │   ├── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
+    │   └── ResponseTooLarge          a REST body went past its size cap (never buffered); .limit
     ├── ExchangeError                 the server replied with an error; .code .message .channel
-    │   ├── AuthenticationError       bad key / signature / expired time
+    │   ├── AuthenticationError       bad key / signature / expired time (login, REST 401)
     │   ├── SubscriptionRejected      a subscribe/unsubscribe failed (e.g. unknown contract)
+    │   │   └── UnknownContract       the exchange lists no such contract; .contract
     │   └── RequestRejected           a trading-API or REST request refused; .label .status .req_id
     │       ├── RateLimited           Gate's 429 TOO_MANY_REQUESTS; .reset_at (unix s or None)
     │       ├── OrderNotFound         ORDER_NOT_FOUND: no such order (or no longer open)
@@ -22,7 +24,9 @@
     ├── ConnectionLost                the transport is gone; .reason
     │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong (or a send stuck) past its deadline
     │   ├── FirstConnectTimeout (TimeoutError)  no first connection within first_connect_timeout
-    │   └── ReconnectLimitReached     the configured reconnect attempts are used up
+    │   ├── ReconnectLimitReached     the configured reconnect attempts are used up
+    │   └── RestUnavailable           a REST call got no usable answer; .status .sent
+    │       └── RestTimeout (TimeoutError)  ... within its total deadline (a trickled body too)
     ├── SubscribeTimeout (TimeoutError)  no ack within subscribe_deadline; .channel
     ├── SubscriptionOverflow          a FAIL-policy subscription overflowed; .channel .buffer
     └── GateTrioInternalError         a bug in gatetrio; please report it
@@ -106,12 +110,14 @@ class SubscriptionRejected(ExchangeError):
 
 
 class RequestRejected(ExchangeError):
-    """Gate answered a trading request with an error, so it was not carried out.
+    """A request was refused, so it was not carried out: a trading-API reply with `errs` or a
+    non-2xx status, or a REST answer with Gate's error body (`req_id` is "" there and `channel`
+    names the call, e.g. ``GET /api/v4/futures/usdt/orders``).
 
     `label` is Gate's (e.g. "ORDER_NOT_FOUND"; "" when it sent none), `status` its HTTP-like code
     as sent ("400"), `message` Gate's text without the "label: X, message: " prefix it often
-    repeats ("" when it said nothing more), `req_id` and `channel` the request's. The subclasses
-    name the labels a program acts on; any other label is a plain `RequestRejected`.
+    repeats ("" when it said nothing more). The subclasses name the labels a program acts on;
+    any other label is a plain `RequestRejected`.
     """
 
     def __init__(
@@ -186,6 +192,24 @@ class RequestExpired(RequestRejected):
     timestamp was too far from Gate's clock), so it was certainly not carried out."""
 
 
+class UnknownContract(SubscriptionRejected):
+    """The exchange lists no contract of this name on the client's market (a typo, a delisted
+    contract, or one of another settle currency)."""
+
+    def __init__(self, contract: str, *, code: int | str, message: str, channel: str = "") -> None:
+        super().__init__(message, code=code, channel=channel)
+        self.contract = contract
+
+
+class ResponseTooLarge(ProtocolError):
+    """A REST answer was larger than `limit` bytes; reading stopped there (nothing past it is
+    kept)."""
+
+    def __init__(self, message: str, *, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class ConnectionLost(GateTrioError):
     """The WebSocket connection went away (closed, reset, refused handshake, stalled)."""
 
@@ -229,6 +253,26 @@ class SubscriptionOverflow(GateTrioError):
         super().__init__(f"subscription to {channel} overflowed its buffer of {buffer} events")
         self.channel = channel
         self.buffer = buffer
+
+
+class RestUnavailable(ConnectionLost):
+    """A REST call got no usable answer: the host was unreachable, the connection broke, or it
+    answered with a server error (5xx), a redirect, or something other than Gate's JSON.
+
+    `status` is the HTTP status (0 when none came). `sent` is False only when the request
+    certainly never reached the server (the connection was never made), so even an order
+    placement may be retried.
+    """
+
+    def __init__(self, reason: str, *, status: int = 0, sent: bool = True) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.sent = sent
+
+
+class RestTimeout(RestUnavailable, TimeoutError):
+    """A REST call did not complete within its total deadline (connect, send, answer and the
+    whole body: a body trickled a byte at a time ends here too)."""
 
 
 class GateTrioInternalError(GateTrioError):

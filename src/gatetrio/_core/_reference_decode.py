@@ -79,7 +79,7 @@ from ._events import (
     UpgradeRequested,
     record_fields,
 )
-from ._events._ticker import _TickerText, wrap_ticker
+from ._events._ticker import TickerText, wrap_ticker
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -306,10 +306,10 @@ def _ticker(value: object, what: str) -> Ticker:
         else:  # decimal text, kept unconverted (see Ticker); a number keeps its JSON text
             optional = raw is None and not field.required
             kwargs[field.name] = None if optional else _level_text(raw, where)
-    return wrap_ticker(_TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
+    return wrap_ticker(TickerText(**kwargs))  # type: ignore[arg-type]  # checked above
 
 
-_TICKER_FIELDS: Final = msgspec.structs.fields(_TickerText)
+_TICKER_FIELDS: Final = msgspec.structs.fields(TickerText)
 _TICKER_INTS: Final = frozenset(f.name for f in _TICKER_FIELDS if f.type in {int, Int64})
 _TICKER_PLAIN_STRINGS: Final = frozenset(
     {"contract", "quanto_base_rate", "price_type", "change_from", "event_type"}

@@ -4,7 +4,8 @@ Gate answers a trading request with plain JSON (spec 8.3): an order object, an a
 per-order outcomes, or `errs` with a label. Each request class names its result type and reads
 it with a function here (`PlaceOrder.read_result` is `read_order`), so `client.request` returns
 records a type checker knows. The input is JSON as the reference decoder parses it (integers as
-`int`, other numbers as exact `Decimal`); REST bodies parsed the same way read the same.
+`int`, other numbers as exact `Decimal`), or as the REST helper parses it (other numbers as
+`float`, read back exactly from their shortest text).
 
 The order record is `Order`, the one `futures.orders` pushes carry, so an order from a result, a
 REST body or a push compares field by field. Results differ from pushes on the wire (spec 8.5):
@@ -212,6 +213,9 @@ def read_order(value: object, what: str = "order") -> Order:
     order_id = fields.get("id")
     if type(order_id) is str and order_id.isascii() and order_id.isdigit():
         fields["id"] = int(order_id)  # some REST shapes send ids as strings
+    for name, field in fields.items():
+        if type(field) is float:  # REST bodies parsed by json.loads: exact from its shortest text
+            fields[name] = Decimal(repr(field))
     for name in ("fill_price", "tkfr", "mkfr", "fee", "point_fee", "leverage", "refr"):
         if fields.get(name) == "":
             fields[name] = None

@@ -13,7 +13,7 @@ import attrs
 if TYPE_CHECKING:
     import contextlib
     import random
-    from collections.abc import Callable, MutableSet
+    from collections.abc import Awaitable, Callable, MutableSet
 
     from gatetrio._core._requests import ChannelSpec
 
@@ -42,6 +42,9 @@ class BookHost:
     subscribe: SubscribeFunction
     report_resync: Callable[[str, str], None]
     """`report_resync(contract, reason)`: the client emits a `BOOK_RESYNC` event."""
+    fetch_snapshot: Callable[[str, int], Awaitable[object]]
+    """`await fetch_snapshot(contract, limit)`: the REST order book, through the client's
+    REST helper (`_live_book.snapshot_fetcher`)."""
     connection_lost: MutableSet[Callable[[], None]] = attrs.field(eq=False)
     """Callbacks the client calls (no arguments) when its connection drops. A book adds one
     while it runs and discards it when it ends."""

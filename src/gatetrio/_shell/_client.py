@@ -21,15 +21,18 @@ import attrs
 import trio
 
 from gatetrio._core._config import CLOSE_GRACE, DEFAULT_BUFFER, ClientConfig, endpoint_url
-from gatetrio._core._errors import UsageError
+from gatetrio._core._errors import GateTrioError, UsageError
 from gatetrio._core._protocol import GateProtocol
 from gatetrio._core._requests import ChannelSpec
+from gatetrio._core._rest import RestRoute, rest_route
 
 from ._book_host import BookHost
 from ._client_events import ClientEvent, ClientEventKind, ClientStatistics
 from ._excgroups import collapse
 from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
+from ._live_book import snapshot_fetcher as snapshot_fetcher_for
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
+from ._rest import NoRestTransport, RestClient, RestTransport, default_transport
 from ._runtime import Runtime, close_connection
 from ._subscription import OverflowPolicy, Subscription, open_subscription
 from ._supervisor import run_supervisor
@@ -69,11 +72,19 @@ class Client:
     reconnects: they are re-sent from current state. Trading requests never are.
     """
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, rest: RestClient) -> None:
         self.config = runtime.config
         self._protocol = runtime.protocol
         self._rt = runtime
-        self._trading = Trading(runtime, self.wait_connected)
+        self._rest = rest
+        self._trading = Trading(runtime, self.wait_connected, rest)
+
+    @property
+    def rest(self) -> RestClient:
+        """The client's REST helper: Gate's REST API v4 on the host matching the client's URL,
+        with its size cap, deadline, retries, signing and typed errors (`RestClient`). Order
+        books, the contract listing and signed account calls all go through it."""
+        return self._rest
 
     # ------------------------------------------------------------------------- public API
 
@@ -192,7 +203,7 @@ class Client:
             method: "obu" (USDT perpetuals), "order_book_update" (deltas + REST snapshot), or
                 "auto": obu where Gate documents it, else order_book_update.
             snapshot_fetcher: `await fetch(contract, limit)` returning Gate's REST order-book
-                JSON; defaults to an httpx GET against the REST host matching the client's URL.
+                JSON; defaults to a GET through the client's REST helper (`Client.rest`).
 
         A gap, malformed delta or crossed book resyncs this contract only (visible as a
         `BOOK_RESYNC` event and in `statistics()`); the book is not ready meanwhile. Errors that
@@ -211,6 +222,7 @@ class Client:
             rng=self.config.rng,
             subscribe=self.subscribe,
             report_resync=self._report_resync,
+            fetch_snapshot=snapshot_fetcher_for(self._rest),
             connection_lost=rt.lost_callbacks,
         )
         return open_order_book(
@@ -331,6 +343,7 @@ class Client:
                 abandoned=self._trading.abandoned,
                 resolutions=self._trading.resolved,
             ),
+            rest=self._rest.statistics(),
         )
 
     # ---------------------------------------------------------------------------- helpers
@@ -378,6 +391,37 @@ def _new_runtime(
     return Runtime(config, protocol, connector=connector, wall_clock=wall_clock)
 
 
+def _new_rest(
+    rt: Runtime,
+    *,
+    transport: RestTransport | None,
+    custom_connector: bool,
+    ssl_context: ssl.SSLContext | None,
+) -> RestClient:
+    """The client's REST helper; its failures become `REST_FAILED` events."""
+    config = rt.config
+    try:
+        route = rest_route(config.url)
+    except UsageError:
+        if not custom_connector:
+            raise
+        route = RestRoute(base="http://invalid/api/v4", market="futures", settle="usdt")
+        transport = NoRestTransport(f"REST is off: no REST host for the URL {config.url!r}")
+    if transport is None:
+        transport = (
+            NoRestTransport("REST is off: open_client was given a connector but no rest_transport")
+            if custom_connector
+            else default_transport(ssl_context=ssl_context)
+        )
+
+    def report(call: str, error: GateTrioError, attempt: int) -> None:
+        rt.emit(ClientEventKind.REST_FAILED, reason=str(error), channel=call, attempt=attempt)
+
+    return RestClient(
+        route, transport=transport, config=config, wall_clock=rt.wall_clock, report=report
+    )
+
+
 async def _close(rt: Runtime) -> None:
     """Close every live socket politely while its reader still runs (bounded, shielded)."""
     rt.closed = True
@@ -405,6 +449,7 @@ async def open_client(
     connector: Connector | None = None,
     ssl_context: ssl.SSLContext | None = None,
     wall_clock: Callable[[], float] = time.time,
+    rest_transport: RestTransport | None = None,
 ) -> AsyncIterator[Client]:
     """Connect to Gate's futures WebSocket and keep the connection alive for the block.
 
@@ -419,6 +464,11 @@ async def open_client(
         ssl_context: TLS settings for wss:// (a private CA, client certificates); default:
             the system's trust store. Not combinable with `connector`.
         wall_clock: unix time source for Gate's `time` fields and latency figures.
+        rest_transport: how REST calls travel (`Client.rest`; tests pass
+            `FakeGateServer.rest_transport`). Default: httpx to the REST host matching the
+            URL, with `ssl_context`; with your own `connector` and no `rest_transport`, REST
+            is off (each call fails with `RestUnavailable`): a custom socket says nothing
+            about where REST should go.
 
     Returns once the first connection is up, or raises `FirstConnectTimeout` (with the last
     attempt's cause) when none came within `config.first_connect_timeout` (30 s by default).
@@ -447,16 +497,23 @@ async def open_client(
             url=url or config.url,
             credentials=credentials if credentials is not None else config.credentials,
         )
+    custom_connector = connector is not None
     if connector is None:
         connector = (
             default_connector if ssl_context is None else make_connector(ssl_context=ssl_context)
         )
     rt = _new_runtime(config, connector=connector, wall_clock=wall_clock)
+    rest = _new_rest(
+        rt,
+        transport=rest_transport,
+        custom_connector=custom_connector,
+        ssl_context=ssl_context,
+    )
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(run_supervisor, rt)
             try:
-                yield Client(rt)
+                yield Client(rt, rest)
             finally:
                 await _close(rt)
                 nursery.cancel_scope.cancel(reason="open_client exited")
@@ -464,3 +521,5 @@ async def open_client(
         raise collapse(group)  # noqa: B904 - the group stays attached as __context__
     finally:
         _closed(rt)
+        with trio.CancelScope(shield=True):  # bounded inside: CLOSE_GRACE
+            await rest.aclose()

@@ -9,6 +9,8 @@ import attrs
 
 from gatetrio._core._protocol import TradingStatistics
 
+from ._rest import RestStatistics
+
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
@@ -37,6 +39,9 @@ class ClientEventKind(enum.Enum):
     """Gate answered 429: requests of that kind are held back until its reset time."""
     REQUEST_RESOLVED = "request_resolved"
     """`Client.resolve` found out what an in-doubt request did (`reason`: executed or not)."""
+    REST_FAILED = "rest_failed"
+    """A REST attempt failed (`channel`: the call, `attempt`: its number; retried if it may
+    pass). Counted in `ClientStatistics.rest`."""
 
 
 @final
@@ -110,3 +115,5 @@ class ClientStatistics:
     """Trading-API requests whose socket closed before the reply: the outcome is unknown."""
     trading: TradingStatistics = attrs.field(factory=TradingStatistics)
     """The trading API's counters: requests, outcomes, replies, rate limits."""
+    rest: RestStatistics = attrs.field(factory=RestStatistics)
+    """The client's REST calls: attempts, retries, failures by kind (`RestStatistics`)."""

@@ -1,38 +1,34 @@
-"""Fetching the contract listing over REST (httpx, imported lazily)."""
+"""Fetching the contract listing over REST, every page of it (`_core/_listing.ListingPager`)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
+import logging
+from typing import TYPE_CHECKING, Final
 
-from gatetrio._core._config import rest_base_url
-from gatetrio._core._errors import ConnectionLost, ProtocolError
+from gatetrio._core._listing import LISTING_PAGE, ListingPager
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable
+    from ._rest import RestClient
+
+log: Final = logging.getLogger("gatetrio.rest")
 
 
-def rest_listing_fetcher(ws_url: str) -> Callable[[], Awaitable[object]]:
-    """`await fetch()` returning the decoded `/futures/{settle}/contracts` body for `ws_url`'s
-    market (delivery URLs: `/delivery/{settle}/contracts`)."""
-    path = urlsplit(ws_url).path.rstrip("/")
-    settle = path.rsplit("/", 1)[-1]
-    if settle == "ws":
-        settle = "btc"
-    market = "delivery" if "/delivery/" in path else "futures"
-    endpoint = f"{rest_base_url(ws_url)}/{market}/{settle}/contracts"
+async def fetch_listing(rest: RestClient, *, page_size: int = LISTING_PAGE) -> list[object]:
+    """Every entry of the market's `/contracts` listing, page after page until a short one.
 
-    async def fetch() -> object:
-        import httpx  # noqa: PLC0415 - keeps httpx out of gatetrio's import time
-
-        try:
-            async with httpx.AsyncClient(timeout=10.0) as http:
-                response = await http.get(endpoint)
-                response.raise_for_status()
-                return response.json()
-        except httpx.HTTPError as exc:
-            raise ConnectionLost(f"REST contracts {endpoint}: {exc!r}") from exc
-        except (ValueError, RecursionError) as exc:
-            raise ProtocolError(f"REST contracts {endpoint} is not JSON: {exc!r}") from exc
-
-    return fetch
+    Raises:
+        RestUnavailable, RestTimeout, RequestRejected, ResponseTooLarge: a page failed (after
+            the helper's retries).
+        ProtocolError: a page is not a JSON array, or the listing has no end.
+    """
+    pager = ListingPager(page_size=page_size)
+    path = rest.route.market_path("contracts")
+    while pager.take(await rest.get(path, query=pager.query())):
+        pass
+    if pager.repeated:
+        log.warning(
+            "contract listing: page %d repeated earlier names (offset ignored?); kept %d entries",
+            pager.pages,
+            len(pager.entries),
+        )
+    return pager.entries

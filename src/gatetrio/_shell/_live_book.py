@@ -18,7 +18,7 @@ books keep streaming. The host is a `BookHost` record, not the `Client`: see `_b
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeVar, final
 from urllib.parse import urlsplit
 
@@ -35,8 +35,7 @@ from gatetrio._core._book import (
     SyncStatus,
     parse_rest_snapshot,
 )
-from gatetrio._core._config import rest_base_url
-from gatetrio._core._errors import ConnectionLost, ProtocolError, UsageError
+from gatetrio._core._errors import ConnectionLost, ExchangeError, ProtocolError, UsageError
 from gatetrio._core._requests import check_contract
 
 from ._subscription import OverflowPolicy
@@ -46,11 +45,12 @@ if TYPE_CHECKING:
     from gatetrio._core._requests import ChannelSpec
 
     from ._book_host import BookHost
+    from ._rest import RestClient
     from ._subscription import Subscription, SubscriptionStatistics
 
 T = TypeVar("T")
 
-SnapshotFetcher = Callable[[str, int], Awaitable[Mapping[str, object]]]
+SnapshotFetcher = Callable[[str, int], Awaitable[object]]
 """`await fetch(contract, limit)` -> the REST order-book JSON (`id`, `bids`, `asks`, ...)."""
 
 Method = Literal["auto", "obu", "order_book_update"]
@@ -110,7 +110,8 @@ class BookStatistics:
     snapshots_fetched: int
     """REST snapshots loaded (order_book_update), or full pushes loaded (obu)."""
     snapshot_errors: int
-    """REST snapshots that failed (transport or malformed body); each is retried with backoff."""
+    """REST snapshots that failed (no answer, an error, a malformed body); each is retried with
+    backoff and reported (`BOOK_RESYNC`)."""
     duplicates_skipped: int
     """Deltas the book was already past (seen twice while two connections overlapped)."""
     deltas_dropped: int = 0
@@ -118,7 +119,11 @@ class BookStatistics:
     fetched (order_book_update), or received before the first full push (obu)."""
     waiting: str = ""
     """Why the book is not ready ("" when it is): e.g. an obu stream Gate acked but never fed,
-    which is what live Gate does for an unknown contract or level."""
+    which is what live Gate does for an unknown contract or level, or a REST snapshot that
+    keeps failing."""
+    snapshots_too_old: int = 0
+    """REST snapshots older than the deltas buffered meanwhile (the fetch took too long); each
+    is fetched again after a backoff and reported (`BOOK_RESYNC`)."""
 
 
 @final
@@ -228,6 +233,7 @@ class _Driver:
         snapshot_errors: int,
         unused: int,
         waiting: str = "",
+        too_old: int = 0,
     ) -> BookStatistics:
         """The one set of counters both methods report (`unused`: deltas the sync could not
         use; the subscription's own drops are added here)."""
@@ -247,6 +253,7 @@ class _Driver:
             duplicates_skipped=counts.duplicates,
             deltas_dropped=unused + self.dropped + self.live_dropped(),
             waiting=waiting,
+            snapshots_too_old=too_old,
         )
 
     def resync(self, reason: str) -> None:
@@ -369,6 +376,7 @@ class _RestDriver(_Driver):
         self.need_snapshot = trio.Event()
         self.snapshots = 0
         self.snapshot_errors = 0
+        self.last_snapshot_failure = ""
 
     @property
     def ready(self) -> bool:
@@ -430,17 +438,40 @@ class _RestDriver(_Driver):
             status = self.sync.load_snapshot(
                 snapshot.id, snapshot.bids, snapshot.asks, t=snapshot.t
             )
-        except (ConnectionLost, ProtocolError) as exc:
+        except (ConnectionLost, ProtocolError, ExchangeError) as exc:
+            # the REST helper has retried what may pass already: wait longer, say so, go again
             self.snapshot_errors += 1
-            self.host.report_resync(self.contract, f"snapshot failed: {exc}")
-            await trio.sleep(backoff.next_delay())
+            delay = backoff.next_delay()
+            self.last_snapshot_failure = f"snapshot failed: {exc}"
+            self.host.report_resync(
+                self.contract, f"{self.last_snapshot_failure}; again in {delay:g}s"
+            )
+            await trio.sleep(delay)
             return
         self.snapshots += 1
-        if status is SyncStatus.NEED_SNAPSHOT:  # too old for the buffered deltas
-            await trio.sleep(backoff.next_delay())
+        if status is SyncStatus.NEED_SNAPSHOT:
+            delay = backoff.next_delay()
+            self.last_snapshot_failure = (
+                f"REST snapshot {snapshot.id} older than the deltas buffered meanwhile "
+                "(a slow fetch)"
+            )
+            self.host.report_resync(
+                self.contract, f"{self.last_snapshot_failure}; again in {delay:g}s"
+            )
+            await trio.sleep(delay)
         else:
             backoff.reset()
+            self.last_snapshot_failure = ""
             self.notify()
+
+    def _waiting(self) -> str:
+        if self.ready:
+            return ""
+        if self.last_snapshot_failure:
+            return self.last_snapshot_failure
+        if self.sync.status is SyncStatus.NEED_SNAPSHOT:
+            return "fetching the REST snapshot"
+        return "waiting for a delta past the REST snapshot"
 
     def statistics(self) -> BookStatistics:
         counts = self.sync.statistics()
@@ -452,6 +483,8 @@ class _RestDriver(_Driver):
             snapshots=self.snapshots,
             snapshot_errors=self.snapshot_errors,
             unused=counts.deltas_dropped,
+            waiting=self._waiting(),
+            too_old=counts.snapshots_too_old,
         )
 
 
@@ -485,35 +518,14 @@ def choose_level(method: str, depth: int) -> tuple[str, str]:
     return ("50", "100ms") if depth <= 50 else ("100", "100ms")
 
 
-def rest_snapshot_fetcher(ws_url: str) -> SnapshotFetcher:
-    """The default REST snapshot fetcher for a WebSocket URL (httpx, imported lazily).
+def snapshot_fetcher(rest: RestClient) -> SnapshotFetcher:
+    """The REST snapshot fetcher on the client's REST helper: `GET .../order_book` with
+    `with_id=true` and `limit` = the stream's level (spec 6.5), sizes as the socket's (the
+    helper sends ``X-Gate-Size-Decimal`` alike). `parse_rest_snapshot` checks the body."""
+    path = rest.route.market_path("order_book")
 
-    The body comes back as decoded JSON; `parse_rest_snapshot` checks its shape.
-    """
-    base = rest_base_url(ws_url)
-    path = urlsplit(ws_url).path.rstrip("/")
-    settle = path.rsplit("/", 1)[-1] or "btc"
-    if settle == "ws":  # legacy /v4/ws is served as BTC (spec 1)
-        settle = "btc"
-    market = "delivery" if "/delivery/" in path else "futures"
-    endpoint = f"{base}/{market}/{settle}/order_book"
-
-    async def fetch(contract: str, limit: int) -> Mapping[str, object]:
-        import httpx  # noqa: PLC0415 - keeps httpx out of gatetrio's import time
-
-        params = {"contract": contract, "limit": str(limit), "with_id": "true"}
-        try:
-            async with httpx.AsyncClient(timeout=10.0) as http:
-                response = await http.get(endpoint, params=params)
-                response.raise_for_status()
-                body = response.json()
-        except httpx.HTTPError as exc:
-            raise ConnectionLost(f"REST snapshot {endpoint}: {exc!r}") from exc
-        except (ValueError, RecursionError) as exc:  # not JSON, or nested past the parser
-            raise ProtocolError(f"REST snapshot {endpoint} is not JSON: {exc!r}") from exc
-        if not isinstance(body, dict):
-            raise ProtocolError("REST order book is not a JSON object", raw=str(body)[:200])
-        return body
+    async def fetch(contract: str, limit: int) -> object:
+        return await rest.get(path, query={"contract": contract, "limit": limit, "with_id": True})
 
     return fetch
 
@@ -535,7 +547,7 @@ async def open_order_book(
     if chosen == "obu":
         driver = _ObuDriver(host, contract, level)
     else:
-        fetch = snapshot_fetcher or rest_snapshot_fetcher(host.url)
+        fetch = snapshot_fetcher or host.fetch_snapshot
         driver = _RestDriver(host, contract, level, frequency=frequency, fetch=fetch)
     lost = driver.lost_connection
     host.connection_lost.add(lost)

@@ -17,6 +17,7 @@ fails reconnects and resubscribes alone; the others never notice.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import typing
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
@@ -36,8 +37,9 @@ from gatetrio._core._requests import ChannelSpec
 
 from ._client import Client, ClientEvent, ClientStatistics, open_client
 from ._excgroups import collapse
-from ._listing import rest_listing_fetcher
+from ._listing import fetch_listing
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
+from ._rest import RestClient, merge_rest_statistics
 from ._subscription import OverflowPolicy, Subscription, SubscriptionFeed, open_subscription
 
 if TYPE_CHECKING:
@@ -114,6 +116,7 @@ def _merge(stats: Sequence[ClientStatistics]) -> ClientStatistics:
         replies_on_wrong_socket=total("replies_on_wrong_socket"),
         subscribe_timeouts=total("subscribe_timeouts"),
         api_requests_lost=total("api_requests_lost"),
+        rest=merge_rest_statistics([s.rest for s in stats]),
     )
 
 
@@ -170,6 +173,11 @@ class Pool:
     def shards(self) -> tuple[Client, ...]:
         """The shards' clients, in the order they were opened."""
         return tuple(self._shards)
+
+    @property
+    def rest(self) -> RestClient:
+        """The first shard's REST helper (`Client.rest`): the listing and any REST call."""
+        return self._shards[0].rest
 
     @property
     def contracts(self) -> tuple[str, ...]:
@@ -418,7 +426,7 @@ class Pool:
         if contracts is None:
             return
         keep = None if contracts == "all" else typing.cast("Callable[[str], bool]", contracts)
-        fetch = listing_fetcher or rest_listing_fetcher(first.config.url)
+        fetch = listing_fetcher or functools.partial(fetch_listing, first.rest)
         self.listing_refreshes = 1
         self._set_listing(listed_contracts(await fetch(), keep=keep))
         self._nursery.start_soon(self._refresh_listing, fetch, keep, refresh_interval)
@@ -487,8 +495,8 @@ async def open_pool(
             (subscribe any contracts you name).
         streams_per_connection: payload elements (a contract's trades, an obu stream) per
             shard; more streams open more shards.
-        listing_fetcher: `await fetch()` returning the `/contracts` JSON (default: httpx
-            against the REST host matching the URL).
+        listing_fetcher: `await fetch()` returning the `/contracts` JSON (default: every page
+            of it through the first shard's REST helper, `Client.rest`).
         settle: as `open_client`, for every shard; so are `url`, `config`, `connector`,
             `wall_clock` and any other keyword (`client_options`).
 

@@ -5,12 +5,18 @@ The shape is trio's `_channel.py`: one state object (`_State`) behind two endpoi
 class touches the state.
 
 The reader never awaits a consumer (STYLE 2.1.3): `SubscriptionFeed.push` is sync, applies the
-overflow policy and counts every drop. Why a deque and a ParkingLot rather than a trio memory
-channel: DROP_OLDEST alone could be had from a memory channel (the feed holding a cloned
-receive end to pop the oldest), but CONFLATE (replace the whole backlog with the latest item),
-the half-full signal that lets the reader yield before a consumer falls behind, and the measured
-cost of a memory channel's send/receive pair per item (benchmarks/README.md, "End-to-end") are
-not.
+overflow policy and counts every drop. Why a deque rather than a trio memory channel:
+DROP_OLDEST alone could be had from a memory channel (the feed holding a cloned receive end to
+pop the oldest), but CONFLATE (replace the whole backlog with the latest item), the half-full
+signal that lets the reader yield before a consumer falls behind, and the measured cost of a
+memory channel's send/receive pair per item (benchmarks/README.md, "End-to-end") are not.
+
+Waiting consumers park the way trio's memory channels do (`_channel.py`: an OrderedDict of
+parked tasks, `wait_task_rescheduled`, an abort that removes the task), not on a `ParkingLot`:
+a push then checks a plain dict for a parked consumer, and most pushes under load find none
+(the consumer is busy with the previous items). `ParkingLot.unpark()` built a generator and a
+list on every push whether or not anyone was parked, and even `bool(lot)` is a Python call: 9 %
+of the client's time under a flood (issue 22).
 """
 
 from __future__ import annotations
@@ -116,9 +122,9 @@ class _State(Generic[T]):
         "failure",
         "half",
         "items",
-        "lot",
         "max",
         "overflow",
+        "parked",
         "peak",
         "received",
         "spec",
@@ -139,7 +145,8 @@ class _State(Generic[T]):
         self.overflow = overflow
         self.status = status
         self.items: collections.deque[T] = collections.deque()
-        self.lot = trio.lowlevel.ParkingLot()
+        # consumers waiting for an item, oldest first (trio's memory channels keep the same)
+        self.parked: collections.OrderedDict[trio.lowlevel.Task, None] = collections.OrderedDict()
         self.closed = False  # by the consumer (aclose)
         self.ended = False  # by the client: no more items will come
         self.failure: GateTrioError | None = None
@@ -148,6 +155,31 @@ class _State(Generic[T]):
         self.peak = 0
         self.backlog_since = 0.0  # trio time the buffer last went from empty to non-empty
         self.unyielded = 0  # items `async for` took since it last yielded to the scheduler
+
+
+def _wake_one(state: _State[T]) -> None:
+    task, _ = state.parked.popitem(last=False)
+    trio.lowlevel.reschedule(task)
+
+
+def _wake_all(state: _State[T]) -> None:
+    parked = state.parked
+    while parked:
+        task, _ = parked.popitem(last=False)
+        trio.lowlevel.reschedule(task)
+
+
+async def _park(state: _State[T]) -> None:
+    """Wait until a push, `end` or `aclose` wakes this task (a yield to the scheduler)."""
+    task = trio.lowlevel.current_task()
+    parked = state.parked
+    parked[task] = None
+
+    def abort(_: object) -> trio.lowlevel.Abort:
+        del parked[task]
+        return trio.lowlevel.Abort.SUCCEEDED
+
+    await trio.lowlevel.wait_task_rescheduled(abort)
 
 
 def open_subscription(
@@ -199,7 +231,8 @@ class SubscriptionFeed(Generic[T]):
                 items.clear()
             items.append(item)
             state.peak = max(state.peak, 1)
-            state.lot.unpark()
+            if state.parked:
+                _wake_one(state)
             return False  # only the latest matters: nothing to wait for
         if len(items) >= state.max:
             state.dropped += 1
@@ -211,8 +244,10 @@ class SubscriptionFeed(Generic[T]):
                 raise SubscriptionOverflow(state.spec.channel, buffer=state.max)
         items.append(item)
         used = len(items)
-        state.peak = max(state.peak, used)
-        state.lot.unpark()
+        if used > state.peak:  # noqa: PLR1730 - cheaper than a max() call, per push
+            state.peak = used
+        if state.parked:  # usually not: a busy consumer is not parked
+            _wake_one(state)
         return used > state.half
 
     def end(self, failure: GateTrioError | None = None) -> None:
@@ -221,7 +256,7 @@ class SubscriptionFeed(Generic[T]):
         state.ended = True
         if failure is not None and state.failure is None:
             state.failure = failure
-        state.lot.unpark_all()
+        _wake_all(state)
 
     @property
     def failure(self) -> GateTrioError | None:
@@ -308,20 +343,15 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         """
         _check_max(max)
         await trio.lowlevel.checkpoint_if_cancelled()
-        try:
+        state = self._state
+        if state.items or state.ended or state.closed:  # (no WouldBlock raised and caught)
             batch = self.receive_batch_nowait(max)
-        except trio.WouldBlock:
-            pass
-        else:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return batch
-        lot = self._state.lot
         while True:
-            await lot.park()  # a yield already: return without a second checkpoint
-            try:
+            await _park(state)  # a yield already: return without a second checkpoint
+            if state.items or state.ended or state.closed:
                 return self.receive_batch_nowait(max)
-            except trio.WouldBlock:
-                continue
 
     def batches(self, max: int = DEFAULT_BATCH) -> Batches[T]:  # noqa: A002
         """`async for batch in sub.batches():` each non-empty batch of `receive_batch(max)`.
@@ -342,22 +372,17 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         buffer is unchanged.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
-        try:
+        state = self._state
+        if state.items or state.ended or state.closed:  # (no WouldBlock raised and caught)
             item = self.receive_nowait()
-        except trio.WouldBlock:
-            pass
-        else:
             await trio.lowlevel.cancel_shielded_checkpoint()
             return item
-        lot = self._state.lot
         while True:
             # parking already yielded to the scheduler; like trio's MemoryReceiveChannel, return
             # the item without a second checkpoint (a yield per item is the consumer's main cost)
-            await lot.park()
-            try:
+            await _park(state)
+            if state.items or state.ended or state.closed:
                 return self.receive_nowait()
-            except trio.WouldBlock:
-                continue
 
     async def __anext__(self) -> T:
         """`async for item in sub`: like `receive()`, with fewer scheduler round trips.
@@ -388,7 +413,7 @@ class Subscription(trio.abc.ReceiveChannel[T], Generic[T]):
         state.closed = True
         state.dropped += len(state.items)  # every drop counted: nobody will read these
         state.items.clear()
-        state.lot.unpark_all()
+        _wake_all(state)
         await trio.lowlevel.checkpoint()
 
     def statistics(self) -> SubscriptionStatistics:

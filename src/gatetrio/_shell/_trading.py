@@ -19,8 +19,10 @@ comes at the deadline exactly, on trio's clock.
     ├─ wait                      until Gate refuses the request (its x-gate-exptime, moved by
     │                            Gate's clock offset, plus `resolve_margin`): after that it can
     │                            no longer execute, so what is found is final
-    └─ look up                   order_status / order_list on the live socket (`_resolve.py`
-                                 says what to ask and what the answers mean)
+    └─ look up                   order_status / order_list on the live socket, or signed REST
+                                 (GET /futures/{settle}/orders/{id or text}, ?status=...) when
+                                 no socket is up or it goes while asking (`_resolve.py` says
+                                 what to ask and what the answers mean)
 
 Nothing here re-sends a request: the library never does.
 """
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import logging
 import typing
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 import trio
 
@@ -44,7 +46,8 @@ from gatetrio._core._errors import (
     UsageError,
 )
 from gatetrio._core._requests import ApiRequest, GetOrder, ListOrders, Login
-from gatetrio._core._resolve import FINISHED_SCAN, Resolution, decide, find_in, lookups
+from gatetrio._core._resolve import FINISHED_SCAN, Lookup, Resolution, decide, find_in, lookups
+from gatetrio._core._results import read_order, read_orders
 
 from ._client_events import ClientEventKind
 from ._runtime import ApiWaiter
@@ -55,6 +58,7 @@ if TYPE_CHECKING:
     from gatetrio._core._events import Order
     from gatetrio._core._request_base import TradingRequest
 
+    from ._rest import RestClient
     from ._runtime import Connection, Runtime
 
 ResultT = TypeVar("ResultT")
@@ -71,8 +75,11 @@ class _NotSent(Exception):
 class Trading:
     """`Client.request` and `Client.resolve` (created by the client, one per `open_client`)."""
 
-    def __init__(self, rt: Runtime, wait_connected: Callable[[], Awaitable[None]]) -> None:
+    def __init__(
+        self, rt: Runtime, wait_connected: Callable[[], Awaitable[None]], rest: RestClient
+    ) -> None:
         self._rt = rt
+        self._rest = rest
         self._protocol = rt.protocol
         self._config = rt.config
         self._wait_connected = wait_connected
@@ -262,32 +269,40 @@ class Trading:
         seconds = self._config.request_timeout
         if request_timeout is not None:
             seconds = check_timeout(request_timeout, "request_timeout")
+        via = "websocket" if self._rt.current() is not None or not self._rest.enabled else "rest"
+        try:
+            resolution = await self._look_up(request, keys, seconds, via)
+        except (RequestInDoubt, ConnectionLost):
+            if via == "rest" or not self._rest.enabled:
+                raise
+            # the socket went while asking: ask Gate's REST API instead
+            resolution = await self._look_up(request, keys, seconds, "rest")
+        self.resolved += 1
+        outcome = "executed" if resolution.executed else "not executed"
+        log.info("resolved %s over %s: %s", request.channel, resolution.via, outcome)
+        self._rt.emit(ClientEventKind.REQUEST_RESOLVED, channel=request.channel, reason=outcome)
+        return resolution
+
+    async def _look_up(
+        self, request: TradingRequest[object], keys: list[Lookup], seconds: float, via: str
+    ) -> Resolution:
         found: dict[str, Order | None] = {}
         open_orders: list[Order] = []
         finished: dict[str, list[Order]] = {}
-        ask = self._ask_websocket
         for lookup in keys:
-            order = await ask(GetOrder(order_id=lookup.key), seconds)
+            order = await self._get_order(lookup.key, seconds, via)
             if order is None and lookup.contract is not None:
                 # found by text only for 60 s after it finished: search the finished ones too
                 if lookup.contract not in finished:
-                    finished[lookup.contract] = await self._list(
-                        ListOrders(
-                            status="finished", contract=lookup.contract, limit=FINISHED_SCAN
-                        ),
-                        seconds,
+                    finished[lookup.contract] = await self._list_orders(
+                        "finished", lookup.contract, FINISHED_SCAN, seconds, via
                     )
                 order = find_in(finished[lookup.contract], lookup.key)
             found[lookup.key] = order
-        if not keys:  # CancelAllOrders
+        if not keys:  # CancelAllOrders: what is still open
             contract = getattr(request, "contract", None)
-            open_orders = await self._list(ListOrders(status="open", contract=contract), seconds)
-        resolution = decide(request, found, open_orders=open_orders, via="websocket")
-        self.resolved += 1
-        outcome = "executed" if resolution.executed else "not executed"
-        log.info("resolved %s: %s", request.channel, outcome)
-        self._rt.emit(ClientEventKind.REQUEST_RESOLVED, channel=request.channel, reason=outcome)
-        return resolution
+            open_orders = await self._list_orders("open", contract, None, seconds, via)
+        return decide(request, found, open_orders=open_orders, via=via)
 
     async def _wait_until_final(self, exc: RequestInDoubt) -> None:
         """Sleep until Gate can no longer carry the request out (see the module docstring)."""
@@ -300,11 +315,29 @@ class Trading:
         delay = final_at - self._rt.wall_clock()
         await trio.sleep(max(0.0, min(delay, self._config.request_timeout + MAX_CLOCK_OFFSET)))
 
-    async def _ask_websocket(self, request: GetOrder, seconds: float) -> Order | None:
+    async def _get_order(self, key: str, seconds: float, via: str) -> Order | None:
         try:
-            return await self.request(request, request_timeout=seconds)
+            if via == "websocket":
+                return await self.request(GetOrder(order_id=key), request_timeout=seconds)
+            rest = self._rest
+            body = await rest.get(rest.route.market_path("orders", key), signed=True)
         except OrderNotFound:
             return None
+        return read_order(body)
 
-    async def _list(self, request: ListOrders, seconds: float) -> list[Order]:
-        return await self.request(request, request_timeout=seconds)
+    async def _list_orders(
+        self, status: Literal["open", "finished"], contract: str | None, limit: int | None,
+        seconds: float, via: str,
+    ) -> list[Order]:  # fmt: skip
+        if via == "websocket":
+            lookup = ListOrders(status=status, contract=contract, limit=limit)
+            return await self.request(lookup, request_timeout=seconds)
+        query: dict[str, str | int] = {"status": status}
+        if contract is not None:
+            query["contract"] = contract
+        if limit is not None:
+            query["limit"] = limit
+        rest = self._rest
+        return read_orders(
+            await rest.get(rest.route.market_path("orders"), query=query, signed=True)
+        )

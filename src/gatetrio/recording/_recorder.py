@@ -23,13 +23,13 @@ import functools
 import time
 import typing
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 import trio
 
-from gatetrio._core._errors import UsageError
-from gatetrio._shell._live_book import rest_snapshot_fetcher
+from gatetrio._core._errors import ProtocolError, UsageError
+from gatetrio._shell._live_book import snapshot_fetcher
 from gatetrio._shell._pool import PoolEvent, PoolStatistics
 from gatetrio._shell._raw_tap import RAW_BUFFER
 
@@ -208,7 +208,7 @@ class Recorder:
         delay = SNAPSHOT_RETRY_INITIAL
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             try:
-                body = dict(await fetch(contract, limit))
+                body = _json_object(await fetch(contract, limit))
             except Exception as exc:  # noqa: BLE001 - a failed snapshot must not end the recording
                 if attempt == SNAPSHOT_ATTEMPTS:
                     ns = time_ns(self._wall_clock)
@@ -416,19 +416,14 @@ async def open_recorder(
 
 
 def _rest_fetcher(source: Client | Pool) -> SnapshotFetcher:
-    """The REST snapshot fetcher of the URL `source` is connected to (a pool's, once it has a
-    shard), made on first use."""
-    fetchers: dict[str, SnapshotFetcher] = {}
+    """The REST snapshot fetcher of `source`'s REST helper (a pool's first shard's)."""
+    return snapshot_fetcher(source.rest)
 
-    async def fetch(contract: str, limit: int) -> Mapping[str, object]:
-        stats = source.statistics()
-        url = (stats.merged if isinstance(stats, PoolStatistics) else stats).url
-        fetcher = fetchers.get(url)
-        if fetcher is None:
-            fetcher = fetchers[url] = rest_snapshot_fetcher(url)
-        return await fetcher(contract, limit)
 
-    return fetch
+def _json_object(body: object) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ProtocolError("REST order book is not a JSON object", raw=str(body)[:200])
+    return body
 
 
 def frame_line(frame: RawFrame, shard: int) -> FrameLine:

@@ -15,17 +15,23 @@ ETH_USD1; delivery BTC_USDT_20261225, ETH_USDT_20261225, BTC_USD_20261225). Faul
 Trading: `FakeGateServer.trading` (`TradingApi`) answers past Gate's rate limits with its 429,
 measures the rate requests arrived at (`max_rate`), and misbehaves on demand (`misbehave`).
 
-Layout: `_server` is the trio shell (FakeGateServer: serving, routing, the market clock), with
-`_connection` (one connection's queue and tasks), `_subscriptions`, `_trading_api` and
-`_account` (the trading engine), `_replies`, `_rest`, `_faults` and `_memory` (in-memory
-sockets) around it; `_market/` is the pure, seeded market simulation (books, trades, tickers,
-candles, ...); `_loopback` serves the same fake on a real TCP port (`python -m gatetrio serve`).
+Options: `ConnectionOptions` (queues, pong timeout), `MarketOptions` (how markets push) and a
+`FakeProfile` (where live Gate and its docs disagree; `PROFILES` holds "live" and "docs").
+
+Layout: `_server` is the trio shell (FakeGateServer: routing, the market clock), with
+`_connection` (the WebSocket-serving path both servers share, and one connection's queue and
+tasks), `_subscriptions`, `_trading_api` and `_account` (the trading engine), `_replies`,
+`_rest`, `_faults` and `_memory` (in-memory sockets and dialing) around it; `_market/` is the
+pure, seeded market simulation (books, trades, tickers, candles, ...); `_replay` serves a
+recording; `_loopback` serves either on a real TCP port (`python -m gatetrio serve`).
 """
 
 from __future__ import annotations
 
 from ._connection import Connection as Connection
+from ._connection import ConnectionOptions as ConnectionOptions
 from ._connection import Received as Received
+from ._connection import route as route
 from ._faults import FAULT_KINDS as FAULT_KINDS
 from ._faults import FaultSpec as FaultSpec
 from ._faults import parse_fault as parse_fault
@@ -33,12 +39,14 @@ from ._market import DEFAULT_CONTRACTS as DEFAULT_CONTRACTS
 from ._market import BookState as BookState
 from ._market import ContractSpec as ContractSpec
 from ._market import Market as Market
+from ._market import MarketOptions as MarketOptions
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
 from ._memory import memory_socket_pair as memory_socket_pair
+from ._profile import PROFILES as PROFILES
+from ._profile import FakeProfile as FakeProfile
 from ._replay import ReplayServer as ReplayServer
 from ._server import FakeGateServer as FakeGateServer
-from ._server import route as route
 from ._trading_api import Misbehaviour as Misbehaviour
 from ._trading_api import TradingApi as TradingApi
 from ._trio_websocket import TrioWebSocket as TrioWebSocket
@@ -47,12 +55,16 @@ from ._trio_websocket import trio_websocket_connector as trio_websocket_connecto
 __all__ = [
     "DEFAULT_CONTRACTS",
     "FAULT_KINDS",
+    "PROFILES",
     "BookState",
     "Connection",
+    "ConnectionOptions",
     "ContractSpec",
     "FakeGateServer",
+    "FakeProfile",
     "FaultSpec",
     "Market",
+    "MarketOptions",
     "Misbehaviour",
     "Push",
     "Received",

@@ -6,6 +6,7 @@ server's clock, private pushes), and `_trading_api.TradingApi` turns requests in
 
 from __future__ import annotations
 
+from collections import deque
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -23,7 +24,7 @@ from gatetrio._core._events import (
     UserTradesUpdate,
 )
 
-from ._market._numbers import _dec_text, _plain
+from ._market._numbers import dec_text, plain
 
 if TYPE_CHECKING:
     import random
@@ -43,6 +44,23 @@ _ENTRY_QUANTUM: Final = Decimal("1e-10")
 # after that only by its id (REST docs, GET /futures/{settle}/orders/{order_id})
 TEXT_LOOKUP_MS: Final = 60_000
 KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
+KEPT_FILLS: Final = 10_000  # the account's latest trades, for REST my_trades
+
+
+@attrs.frozen
+class Fill:
+    """One of the account's trades, as REST `my_trades` lists them (pushes carry the same)."""
+
+    id: int
+    order_id: int
+    contract: str
+    units: int  # signed, in size steps
+    close_units: int  # signed, the part that closed a position
+    price: Decimal
+    role: str
+    text: str
+    fee: Decimal
+    create_ms: int
 
 
 @attrs.define(eq=False)
@@ -97,6 +115,7 @@ class AccountHost(Protocol):
     @property
     def credentials(self) -> Credentials | None: ...
     def now(self) -> float: ...
+    def wall_time(self) -> float: ...
     def market(self, key: MarketKey) -> Market: ...
     def market_for(self, contract: str) -> Market: ...
     def push_private(
@@ -117,6 +136,7 @@ class Account:
         self._host = host
         self.orders: dict[int, _Order] = {}
         self.positions: dict[str, _Position] = {}
+        self.fills: deque[Fill] = deque(maxlen=KEPT_FILLS)  # oldest first
         self.balance = Decimal(10000)
         self.require_text_prefix = False  # an order `text` must start with "t-" (spec 15)
         # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
@@ -134,20 +154,25 @@ class Account:
 
     def find(self, order_id: object, *, now_ms: int | None = None) -> _Order:
         """An order by its id, or by its `t-` text while it is open or finished less than
-        TEXT_LOOKUP_MS ago (Gate's rule for custom ids); `now_ms` None skips that rule."""
+        TEXT_LOOKUP_MS ago (Gate's rule for custom ids); `now_ms`: the server's wall time."""
         text = str(order_id) if isinstance(order_id, int | str) else ""
         if text.isdigit() and int(text) in self.orders:
             return self.orders[int(text)]
+        if now_ms is None:
+            now_ms = round(self._host.wall_time() * 1000)
         for order in self.orders.values():
             if text and order.text == text:
-                if (
-                    now_ms is not None
-                    and order.status != "open"
-                    and now_ms - order.finish_ms > TEXT_LOOKUP_MS
-                ):
+                if order.status != "open" and now_ms - order.finish_ms > TEXT_LOOKUP_MS:
                     break
                 return order
         raise ApiFailure("400", "ORDER_NOT_FOUND")
+
+    def lookup(self, ref: str) -> _Order | None:
+        """The order of this id or `text` (by Gate's rule), if the account still keeps it."""
+        try:
+            return self.find(ref)
+        except ApiFailure:
+            return None
 
     def place(
         self, conn: Connection, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
@@ -259,7 +284,7 @@ class Account:
             notional = contracts * spec.quanto_multiplier * price
         else:
             notional = contracts / price
-        fee = _plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
+        fee = plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
         pos = self.positions.setdefault(order.contract, _Position())
         old = pos.units
         if old == 0 or (old > 0) == (units > 0):
@@ -281,6 +306,20 @@ class Account:
         self.balance -= fee
         self._next_trade_id += 1
         trade_id = str(self._next_trade_id)
+        self.fills.append(
+            Fill(
+                id=self._next_trade_id,
+                order_id=order.id,
+                contract=order.contract,
+                units=units,
+                close_units=-units if old and (old > 0) != (units > 0) else 0,
+                price=price,
+                role=role,
+                text=order.text,
+                fee=fee,
+                create_ms=now_ms,
+            )
+        )
         balance, update_id, pos_units = self.balance, pos.update_id, pos.units
         entry, pnl = pos.entry, pos.realised_pnl
         contract, order_id, text = order.contract, str(order.id), order.text
@@ -319,10 +358,10 @@ class Account:
                         Position(
                             contract=contract,
                             size=market.units_size(contract, pos_units, size_decimal=size_decimal),
-                            entry_price=_plain(entry),
+                            entry_price=plain(entry),
                             liq_price=Decimal(0),
                             margin=balance,
-                            realised_pnl=_plain(pnl),
+                            realised_pnl=plain(pnl),
                             realised_point=Decimal(0),
                             history_pnl=Decimal(0),
                             history_point=Decimal(0),
@@ -521,8 +560,8 @@ class Account:
             "update_time": order.update_ms / 1000,
             "size": size(order.units),
             "left": size(order.left),
-            "price": _dec_text(order.price),
-            "fill_price": _dec_text(order.fill_price()),
+            "price": dec_text(order.price),
+            "fill_price": dec_text(order.fill_price()),
             "status": order.status,
             "tif": order.tif,
             "text": order.text,

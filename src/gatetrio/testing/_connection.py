@@ -1,10 +1,16 @@
-"""One client connection of the fake: its stream, bounded send queue and per-connection tasks.
+"""One client connection of a fake server, and the one WebSocket-serving path both servers use.
+
+`serve_websocket` is how a stream becomes a `Connection`, for `FakeGateServer` and
+`ReplayServer` alike: the handshake (404 for a path that names no market, 503 when the server
+refuses), then the connection's tasks until it ends. A server takes part through its
+`ConnectionHooks` (a conn id, register, each client frame, unregister) and talks to a live
+connection only through its verbs: `offer`/`send` a frame, `stall`/`resume`, `close`, `abort`.
 
 Per connection: one reader task (hands client frames to the server), one writer task draining
 a bounded send queue (every frame goes through it, so replies and pushes keep their order), a
 protocol-ping task, and an idle watchdog. Nothing awaits a slow client except its own writer:
-when its queue is full `_offer` says so and the server cuts the connection, as Gate does
-with a consumer that does not keep up.
+when its queue is full `offer` says so and the server cuts the connection, as Gate does with a
+consumer that does not keep up.
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ import attrs
 import trio
 import trio_websocket
 
+from gatetrio._shell._transport import MAX_MESSAGE_SIZE
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -26,7 +34,68 @@ if TYPE_CHECKING:
 
 MarketKey = tuple[bool, str]  # (delivery, settle)
 
-_CLOSE_GRACE: Final = 1.0
+CLOSE_GRACE: Final = 1.0  # seconds a client gets to answer our close frame
+NOT_FOUND_BODY: Final = b'{"label":"NOT_FOUND","message":"unknown path"}'
+
+
+def route(path: str) -> MarketKey | None:
+    """The market a WebSocket path selects (Gate's live and testnet paths), or None if unknown."""
+    path = path.split("?", 1)[0].rstrip("/")
+    match path.split("/"):
+        case ["", "v4", "ws"]:
+            return (False, "btc")  # the legacy path is served as BTC settle
+        case ["", "v4", "ws", ("usdt" | "btc" | "usd1") as settle]:
+            return (False, settle)
+        case ["", "v4", "ws", "futures", ("usdt" | "btc" | "usd1") as settle]:
+            return (False, settle)  # the testnet spelling
+        case ["", "v4", "ws", "delivery", ("usdt" | "btc") as settle]:
+            return (True, settle)
+    return None
+
+
+@typing.final
+@attrs.frozen(kw_only=True)
+class ConnectionOptions:
+    """How a fake server queues for each connection (`FakeGateServer(connection=...)`).
+
+    Attributes:
+        send_queue_size: frames queued per connection before it is cut as a slow consumer.
+        transport_buffer: bytes an in-memory socket buffers per direction (`connector`).
+        pong_timeout: seconds a client may take to answer a WebSocket ping before it is closed.
+    """
+
+    send_queue_size: int = 1000
+    transport_buffer: int = 65536
+    pong_timeout: float = 10.0
+
+
+@attrs.frozen(kw_only=True)
+class Liveness:
+    """When a server pings a connection and when it gives up on an idle one.
+
+    `ping_interval` None: no WebSocket pings (live Gate sends none). `idle_abort`: live's idle
+    rule (a socket with no subscription and no client frame for `idle_timeout` is dropped
+    without a close frame); otherwise no frame either way for `idle_timeout` closes with 1000.
+    """
+
+    ping_interval: float | None
+    pong_timeout: float
+    idle_timeout: float
+    idle_abort: bool
+
+
+@attrs.frozen(kw_only=True)
+class ConnectionHooks:
+    """A server's side of `serve_websocket`, called in this order for each connection."""
+
+    new_conn_id: Callable[[], str]
+    """Called once the handshake is accepted (so refusals draw nothing from a seeded id)."""
+    opened: Callable[[Connection], None]
+    """The connection is about to run: register it."""
+    handle: Callable[[Connection, str | bytes], None]
+    """One client frame; must not block (replies go through `Connection.offer`)."""
+    closed: Callable[[Connection], None]
+    """The connection has ended (`closed` is True): forget it."""
 
 
 class _ServerStream(trio.abc.Stream):
@@ -66,13 +135,70 @@ class _ServerStream(trio.abc.Stream):
         await trio.aclose_forcefully(self.inner)
 
 
+def _never() -> bool:
+    return False
+
+
+async def serve_websocket(
+    stream: trio.abc.Stream,
+    prefix: bytes,
+    *,
+    hooks: ConnectionHooks,
+    send_queue_size: int,
+    liveness: Liveness,
+    refuse: Callable[[], bool] = _never,
+) -> None:
+    """Serve one client stream, WebSocket handshake first, until the connection ends.
+
+    `prefix` holds bytes already read from `stream`. A path that names no market is answered
+    404; then `refuse()` decides whether the handshake is rejected with 503. The stream is
+    closed on the way out, whatever happened.
+    """
+    wrapped = _ServerStream(stream, prefix)
+    try:
+        async with trio.open_nursery() as nursery:
+            request = await trio_websocket.wrap_server_stream(
+                nursery, wrapped, message_queue_size=64, max_message_size=MAX_MESSAGE_SIZE
+            )
+            key = route(request.path)
+            if key is None:
+                await request.reject(404, body=NOT_FOUND_BODY)
+            elif refuse():
+                await request.reject(503, body=b"Service Unavailable")
+            else:
+                ws = await request.accept()
+                headers = {
+                    k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers
+                }
+                send, recv = trio.open_memory_channel[str](send_queue_size)
+                conn = Connection(
+                    conn_id=hooks.new_conn_id(),
+                    path=request.path,
+                    market_key=key,
+                    headers=headers,
+                    size_decimal=headers.get("x-gate-size-decimal") == "1",
+                    stream=wrapped,
+                    ws=ws,
+                    send=send,
+                )
+                hooks.opened(conn)
+                try:
+                    await conn.run(recv, hooks.handle, liveness)
+                finally:
+                    hooks.closed(conn)
+            nursery.cancel_scope.cancel()
+    finally:
+        await trio.aclose_forcefully(wrapped)
+
+
 @typing.final
 @attrs.define(eq=False)
 class Connection:
     """One live (or finished) client connection of the fake. Read it; do not change it.
 
     `topics` are the public streams it subscribed (`("futures.trades", "BTC_USDT")`, ...);
-    `private` the private subscriptions as `(channel, contract or "!all" or "")`.
+    `private` the private subscriptions as `(channel, contract or "!all" or "")`. Created by
+    the server for each accepted handshake, not instantiated directly.
     """
 
     conn_id: str
@@ -80,41 +206,62 @@ class Connection:
     market_key: MarketKey
     headers: dict[str, str]
     size_decimal: bool
+    _stream: _ServerStream = attrs.field(repr=False, kw_only=True, alias="stream")
+    _ws: trio_websocket.WebSocketConnection = attrs.field(repr=False, kw_only=True, alias="ws")
+    _send: trio.MemorySendChannel[str] = attrs.field(repr=False, kw_only=True, alias="send")
     topics: set[Topic] = attrs.field(factory=set)
     private: set[tuple[str, str]] = attrs.field(factory=set)
     logged_in: bool = False
-    closed: bool = False
-    close_reason: str = ""
-    frames_sent: int = 0
-    frames_received: int = 0
-    _stream: _ServerStream = attrs.field(default=None, repr=False, alias="_stream")
-    _ws: trio_websocket.WebSocketConnection = attrs.field(default=None, repr=False, alias="_ws")
-    _send: trio.MemorySendChannel[str] = attrs.field(default=None, repr=False, alias="_send")
-    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, repr=False)
-    _last_traffic: float = attrs.field(default=0.0, repr=False)
-    _last_client: float = attrs.field(default=0.0, repr=False)  # the last client frame
-    _closing: bool = attrs.field(default=False, repr=False)
+    _closed: bool = attrs.field(default=False, alias="closed")
+    _close_reason: str = attrs.field(default="", alias="close_reason")
+    _frames_sent: int = attrs.field(default=0, alias="frames_sent")
+    _frames_received: int = attrs.field(default=0, alias="frames_received")
+    _scope: trio.CancelScope = attrs.field(factory=trio.CancelScope, repr=False, init=False)
+    _last_traffic: float = attrs.field(default=0.0, repr=False, init=False)
+    _last_client: float = attrs.field(default=0.0, repr=False, init=False)  # last client frame
+    _closing: bool = attrs.field(default=False, repr=False, init=False)
+
+    @property
+    def closed(self) -> bool:
+        """The connection has ended (its tasks are done, or its server stopped)."""
+        return self._closed
+
+    @property
+    def close_reason(self) -> str:
+        """How it ended: ``"1008 slow consumer"``, ``"dropped"``, ``"1000 bye"``, ..."""
+        return self._close_reason
+
+    @property
+    def frames_sent(self) -> int:
+        return self._frames_sent
+
+    @property
+    def frames_received(self) -> int:
+        return self._frames_received
 
     @property
     def stalled(self) -> bool:
-        return self._stream is not None and self._stream.stalled
+        return self._stream.stalled
 
     @property
     def send_backlog(self) -> int:
         """Frames waiting in this connection's bounded send queue."""
-        return self._send.statistics().current_buffer_used if self._send is not None else 0
+        return self._send.statistics().current_buffer_used
 
     @property
     def subscriptions(self) -> list[tuple[str, ...]]:
         """Every subscription, public topics and private ones, sorted."""
         return sorted([*self.topics, *self.private])
 
-    # ---- the server's side of the connection (FakeGateServer runs these)
+    # ---- verbs for the server that hosts it
 
-    def _offer(self, frame: str) -> bool:
-        """Queue `frame` for the writer; False only when the bounded queue is full."""
-        if self.closed or self._closing:
-            return True  # a closing connection takes no more frames: nothing to count
+    def offer(self, frame: str) -> bool:
+        """Queue `frame` for the writer; False only when the bounded queue is full.
+
+        A closing connection takes no more frames (True: there is nothing to count).
+        """
+        if self._closed or self._closing:
+            return True
         try:
             self._send.send_nowait(frame)
         except trio.WouldBlock:
@@ -123,37 +270,79 @@ class Connection:
             pass
         return True
 
-    def _set_stalled(self, *, stalled: bool) -> None:
-        self._stream.stalled = stalled
-        if not stalled:
-            self._last_traffic = self._last_client = trio.current_time()
+    async def send(self, frame: str) -> None:
+        """Queue `frame`, waiting for room instead of failing (a replay played as fast as
+        possible paces itself on its slowest subscriber); dropped if the connection ends."""
+        if self._closed or self._closing:
+            await trio.lowlevel.checkpoint()
+            return
+        with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
+            await self._send.send(frame)
 
-    async def _run(
+    def touch(self) -> None:
+        """Count now as traffic from the client: the idle rules start again from here."""
+        self._last_traffic = self._last_client = trio.current_time()
+
+    def stall(self) -> None:
+        """Send nothing more until `resume`: the socket looks open but is mute."""
+        self._stream.stalled = True
+
+    def resume(self) -> None:
+        """End a stall; the idle rules start again (frames queued meanwhile are lost)."""
+        self._stream.stalled = False
+        self.touch()
+
+    async def close(self, code: int, reason: str) -> None:
+        """Close with a close frame if the client takes it in time, else drop the socket."""
+        if self._closing:
+            return
+        self._closing = True
+        self._close_reason = f"{code} {reason}"
+        with trio.move_on_after(CLOSE_GRACE, shield=True):
+            await self._ws.aclose(code, reason)
+        await self._stream.abort()
+        self._scope.cancel()
+
+    async def abort(self, reason: str) -> None:
+        """Drop the socket without a close frame (the client sees 1006, or a TCP reset)."""
+        self._closing = True
+        self._close_reason = reason
+        await self._stream.abort()
+        self._scope.cancel()
+
+    def cancel(self) -> None:
+        """End the connection now, from outside its tasks (its server is stopping): it takes
+        no more frames, and its socket closes without a close frame as its tasks unwind."""
+        self._closing = self._closed = True
+        self._scope.cancel()
+
+    async def run(
         self,
         recv: trio.MemoryReceiveChannel[str],
         handle: Callable[[Connection, str | bytes], None],
-        *,
-        ping_interval: float | None,
-        pong_timeout: float,
-        idle_timeout: float,
-        idle_abort: bool = False,
+        liveness: Liveness,
     ) -> None:
-        """Read frames into `handle` until the client leaves or the connection is closed.
-
-        `ping_interval` None: no server pings (as live Gate). `idle_abort`: the live idle
-        rule, see `_run_idle_abort`.
-        """
-        with self._scope:
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(self._run_writer, recv)
-                if ping_interval is not None:
-                    nursery.start_soon(self._run_pinger, ping_interval, pong_timeout)
-                if idle_abort:
-                    nursery.start_soon(self._run_idle_abort, idle_timeout)
-                else:
-                    nursery.start_soon(self._run_idle_watchdog, idle_timeout)
-                await self._run_reader(handle)
-                nursery.cancel_scope.cancel()
+        """Read frames into `handle` until the client leaves or the connection is closed;
+        `recv` is the far end of the send queue. Marks the connection closed on the way out."""
+        self.touch()
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._run_writer, recv)
+                    if liveness.ping_interval is not None:
+                        nursery.start_soon(
+                            self._run_pinger, liveness.ping_interval, liveness.pong_timeout
+                        )
+                    if liveness.idle_abort:
+                        nursery.start_soon(self._run_idle_abort, liveness.idle_timeout)
+                    else:
+                        nursery.start_soon(self._run_idle_watchdog, liveness.idle_timeout)
+                    await self._run_reader(handle)
+                    nursery.cancel_scope.cancel()
+        finally:
+            self._closed = True
+            self._close_reason = self._close_reason or _describe_close(self._ws)
+            self._send.close()
 
     async def _run_reader(self, handle: Callable[[Connection, str | bytes], None]) -> None:
         ws = self._ws
@@ -163,7 +352,7 @@ class Connection:
             except trio_websocket.ConnectionClosed:
                 return
             self._last_traffic = self._last_client = trio.current_time()
-            self.frames_received += 1
+            self._frames_received += 1
             handle(self, message)
 
     async def _run_writer(self, recv: trio.MemoryReceiveChannel[str]) -> None:
@@ -174,7 +363,7 @@ class Connection:
             except trio_websocket.ConnectionClosed:
                 self._scope.cancel()
                 return
-            self.frames_sent += 1
+            self._frames_sent += 1
             if not self.stalled:
                 self._last_traffic = trio.current_time()
 
@@ -192,7 +381,7 @@ class Connection:
                 except trio_websocket.ConnectionClosed:
                     return
             if scope.cancelled_caught and not self.stalled:
-                await self._close(1011, "ping timeout")
+                await self.close(1011, "ping timeout")
                 return
 
     async def _run_idle_watchdog(self, idle_timeout: float) -> None:
@@ -200,7 +389,7 @@ class Connection:
         while True:
             deadline = self._last_traffic + idle_timeout
             if trio.current_time() >= deadline and not self.stalled:
-                await self._close(1000, "idle timeout")
+                await self.close(1000, "idle timeout")
                 return
             await trio.sleep_until(max(deadline, trio.current_time() + 0.001))
             if self.stalled:
@@ -213,33 +402,11 @@ class Connection:
             deadline = self._last_client + idle_timeout
             now = trio.current_time()
             if now >= deadline and not self.stalled and not self.topics and not self.private:
-                await self._abort("1006 idle timeout")
+                await self.abort("1006 idle timeout")
                 return
             await trio.sleep_until(max(deadline, now + 0.001))
             if self.stalled or self.topics or self.private:
                 self._last_client = trio.current_time()
-
-    async def _close(self, code: int, reason: str) -> None:
-        """Close with a close frame if the client takes it in time, else drop the socket."""
-        if self._closing:
-            return
-        self._closing = True
-        self.close_reason = f"{code} {reason}"
-        with trio.move_on_after(_CLOSE_GRACE, shield=True):
-            await self._ws.aclose(code, reason)
-        await self._stream.abort()
-        self._scope.cancel()
-
-    async def _abort(self, reason: str) -> None:
-        self._closing = True
-        self.close_reason = reason
-        await self._stream.abort()
-        self._scope.cancel()
-
-    async def _close_later(self, delay: float) -> None:
-        await trio.sleep(delay)
-        if not self.closed:
-            await self._close(1001, "service upgrade")
 
 
 class Received(NamedTuple):

@@ -2,7 +2,8 @@
 
 Each accepted stream's HTTP request head is read first. A WebSocket upgrade goes to
 `FakeGateServer.serve_stream` with the bytes already read replayed; anything else is answered
-as a small HTTP/1.1 REST request (`FakeGateServer.handle_http`) and the socket is closed. So a
+as a small HTTP/1.1 REST request (its body read by `Content-Length`, at most MAX_BODY;
+`FakeGateServer.serve_http`) and the socket is closed. So a
 plain websocket tool, the official SDK, or httpx can all use the one URL the CLI prints.
 """
 
@@ -16,19 +17,23 @@ from typing import TYPE_CHECKING, Final, Protocol
 import trio
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
+
+    from ._rest_reply import RestReply
 
 
 class Servable(Protocol):
     """What the loopback server serves: a `FakeGateServer` or a `ReplayServer`."""
 
     async def serve_stream(self, stream: trio.abc.Stream, prefix: bytes = b"") -> None: ...
-    def handle_http(
-        self, method: str, target: str, headers: dict[str, str]
-    ) -> tuple[int, bytes]: ...
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply: ...
 
 
 MAX_HEAD: Final = 64 * 1024
+MAX_BODY: Final = 1024 * 1024  # a REST request body larger than this is refused (413)
 HEAD_DEADLINE: Final = 10.0  # seconds a client gets to send its request head
 WS_PATHS: Final = (
     "/v4/ws/usdt",
@@ -43,6 +48,8 @@ _REASONS: Final = {
     404: "Not Found",
     405: "Method Not Allowed",
     408: "Request Timeout",
+    413: "Content Too Large",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
 }
 
@@ -127,8 +134,13 @@ async def _handle_stream(
             # the WebSocket side reads the head again, from the replayed prefix
             await server.serve_stream(stream, prefix=head)
             return
-        status, body = server.handle_http(method, target, headers)
-        await _respond(stream, status, b"" if method == "HEAD" else body)
+        end = head.index(b"\r\n\r\n") + 4
+        body = await _read_body(stream, head[end:], headers)
+        if body is None:
+            await _respond(stream, 413, b"")
+            return
+        reply = server.serve_http(method, target, headers, body)
+        await _respond(stream, reply.status, b"" if method == "HEAD" else reply.body, reply.headers)
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass  # the client went away (or failed the TLS handshake); nothing to tell it
     finally:
@@ -145,14 +157,38 @@ def _parse_head(head: bytes) -> tuple[str, dict[str, str]]:
     return lines[0], headers
 
 
-async def _respond(stream: trio.abc.Stream, status: int, body: bytes) -> None:
+async def _read_body(
+    stream: trio.abc.Stream, already: bytes, headers: dict[str, str]
+) -> bytes | None:
+    """The request body (`Content-Length` bytes; none without it), within HEAD_DEADLINE; None
+    when it is larger than MAX_BODY or never completes."""
+    length_text = headers.get("content-length", "0").strip()
+    if not length_text.isdigit() or int(length_text) > MAX_BODY:
+        return None
+    length = int(length_text)
+    body = already[:length]
+    with trio.move_on_after(HEAD_DEADLINE):
+        while len(body) < length:
+            chunk = await stream.receive_some(min(65536, length - len(body)))
+            if not chunk:
+                return None
+            body += chunk
+    return body if len(body) == length else None
+
+
+async def _respond(
+    stream: trio.abc.Stream,
+    status: int,
+    body: bytes,
+    headers: Sequence[tuple[str, str]] = (("Content-Type", "application/json"),),
+) -> None:
     if not body and status >= 400:
         body = json.dumps(
             {"label": _REASONS.get(status, "ERROR").upper().replace(" ", "_")}
         ).encode()
+    lines = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
-        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n"
-        "Content-Type: application/json\r\n"
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\n{lines}"
         f"Content-Length: {len(body)}\r\n"
         "Connection: close\r\n\r\n"
     ).encode()

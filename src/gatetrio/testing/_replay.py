@@ -1,6 +1,6 @@
 """`ReplayServer`: serve a recording (`gatetrio.recording`) to any client, with its timing.
 
-It speaks the fake's protocol side (`_connection.Connection`, `Replies`, the loopback server),
+It speaks the fake's protocol side (`_connection.serve_websocket`, `Replies`, the loopback server),
 but its pushes come from the recording instead of a simulated market: each recorded data push
 is sent, at its original offset divided by `speed`, to the connections subscribed to its topic
 (`_replay_topics`). Subscribes are acked as Gate acks them; pings are answered. Of the sockets
@@ -19,7 +19,7 @@ it subscribes (from the obu books where the recording has no order_book_update s
 
 from __future__ import annotations
 
-import contextlib
+import functools
 import json
 import math
 import random
@@ -29,25 +29,29 @@ from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 import trio
-import trio_websocket
 
 from gatetrio._core._errors import ConnectionLost
 from gatetrio._core._events import Pong
-from gatetrio._shell._transport import MAX_MESSAGE_SIZE
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 
-from ._connection import Connection, _describe_close, _ServerStream
-from ._memory import memory_socket_pair
+from ._connection import ConnectionHooks, ConnectionOptions, Liveness, serve_websocket
+from ._memory import memory_dial
 from ._replay_topics import ALL_KEY, TextBook, UpdateBook, frame_topic, payload_topics
 from ._replies import Replies
-from ._server import route
+from ._rest_reply import RestReply
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
 
     from gatetrio.recording import Line, RestSnapshotLine
 
+    from ._connection import Connection
+
 AFAP_YIELD_EVERY: Final = 64  # frames between checkpoints when playing as fast as possible
+REPLAY_CONNECTION_OPTIONS: Final = ConnectionOptions(
+    send_queue_size=10_000, transport_buffer=1 << 20
+)
+PING_INTERVAL: Final = 15.0  # WebSocket pings, as Gate's docs describe
 
 
 @typing.final
@@ -62,8 +66,10 @@ class ReplayServer:
         start: "subscribe" starts playing `lead_in` seconds after the first subscription
             arrives (so a client's other subscriptions are in place by then); "now" when
             `run` starts; "manual" on `play()`.
-        send_queue_size: frames queued per connection; a client that falls behind a timed
-            replay is cut (1008), as Gate cuts slow consumers.
+        idle_timeout: close a connection with no frame either way for this long.
+        connection: queue sizes (`ConnectionOptions`; the default queues 10 000 frames per
+            connection): a client that falls behind a timed replay is cut (1008), as Gate
+            cuts slow consumers.
 
     `finished` is set when the last frame was sent; `frames_sent` counts pushes queued.
     """
@@ -77,8 +83,7 @@ class ReplayServer:
         lead_in: float = 1.0,
         seed: int = 0,
         idle_timeout: float = 3600.0,
-        send_queue_size: int = 10_000,
-        transport_buffer: int = 1 << 20,
+        connection: ConnectionOptions = REPLAY_CONNECTION_OPTIONS,
     ) -> None:
         if not speed > 0:
             raise ValueError(f"speed must be > 0 (math.inf: as fast as possible), got {speed!r}")
@@ -86,11 +91,21 @@ class ReplayServer:
         self.speed = speed
         self.start = start
         self.lead_in = lead_in
-        self.idle_timeout = idle_timeout
-        self.send_queue_size = send_queue_size
-        self.transport_buffer = transport_buffer
+        self.connection = connection
+        self._liveness = Liveness(
+            ping_interval=PING_INTERVAL,
+            pong_timeout=connection.pong_timeout,
+            idle_timeout=idle_timeout,
+            idle_abort=False,
+        )
         self._rng = random.Random(f"{seed}:replay")
         self._replies = Replies(self._rng, wall_ms=self._wall_ms, enqueue=self._enqueue)
+        self._hooks = ConnectionHooks(
+            new_conn_id=functools.partial(self._replies.hex, 16),
+            opened=self._opened,
+            handle=self._handle_message,
+            closed=self._forget,
+        )
         self._nursery: trio.Nursery | None = None
         self._conns: dict[str, Connection] = {}
         self._subscribers: dict[tuple[str, str], set[Connection]] = {}
@@ -180,8 +195,7 @@ class ReplayServer:
         """As fast as possible: wait for each subscriber's queue instead of cutting it."""
         backlog, self._backlog = self._backlog, []
         for conn, text in backlog:
-            with contextlib.suppress(trio.ClosedResourceError, trio.BrokenResourceError):
-                await conn._send.send(text)
+            await conn.send(text)
 
     # ------------------------------------------------------------------------ playing
 
@@ -240,13 +254,10 @@ class ReplayServer:
         return list(exact | every) if every else list(exact)
 
     def _enqueue(self, conn: Connection, frame: str) -> None:
-        if not conn._offer(frame):
+        if not conn.offer(frame):
             self.slow_consumers_cut += 1
-            self._spawn_close(conn, 1008, "slow consumer")
-
-    def _spawn_close(self, conn: Connection, code: int, reason: str) -> None:
-        if self._nursery is not None:
-            self._nursery.start_soon(conn._close, code, reason)
+            if self._nursery is not None:
+                self._nursery.start_soon(conn.close, 1008, "slow consumer")
 
     # ------------------------------------------------------------------------ requests
 
@@ -321,71 +332,29 @@ class ReplayServer:
         del nursery
         if self._nursery is None:
             raise RuntimeError("start ReplayServer.run first: await nursery.start(server.run)")
-        parts = urlsplit(url)
-        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        client_stream, server_stream = memory_socket_pair(self.transport_buffer)
-        self._nursery.start_soon(self.serve_stream, server_stream, b"")
+        dial = memory_dial(url, self.connection.transport_buffer)
+        self._nursery.start_soon(self.serve_stream, dial.server, b"")
         return await connect_websocket(
-            client_stream, host=parts.netloc, resource=resource, headers=headers
+            dial.client, host=dial.host, resource=dial.resource, headers=headers
         )
 
     async def serve_stream(self, stream: trio.abc.Stream, prefix: bytes = b"") -> None:
         """Serve one client stream (WebSocket handshake first) until it closes."""
-        wrapped = _ServerStream(stream, prefix)
-        try:
-            async with trio.open_nursery() as nursery:
-                request = await trio_websocket.wrap_server_stream(
-                    nursery, wrapped, message_queue_size=64, max_message_size=MAX_MESSAGE_SIZE
-                )
-                key = route(request.path)
-                if key is None:
-                    await request.reject(
-                        404, body=b'{"label":"NOT_FOUND","message":"unknown path"}'
-                    )
-                    nursery.cancel_scope.cancel()
-                    return
-                ws = await request.accept()
-                await self._serve_connection(ws, wrapped, request, key)
-                nursery.cancel_scope.cancel()
-        finally:
-            await trio.aclose_forcefully(wrapped)
-
-    async def _serve_connection(
-        self,
-        ws: trio_websocket.WebSocketConnection,
-        stream: _ServerStream,
-        request: trio_websocket.WebSocketRequest,
-        key: tuple[bool, str],
-    ) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-        send, recv = trio.open_memory_channel[str](self.send_queue_size)
-        conn = Connection(
-            conn_id=self._replies.hex(16),
-            path=request.path,
-            market_key=key,
-            headers=headers,
-            size_decimal=headers.get("x-gate-size-decimal") == "1",
-            _stream=stream,
-            _ws=ws,
-            _send=send,
+        await serve_websocket(
+            stream,
+            prefix,
+            hooks=self._hooks,
+            send_queue_size=self.connection.send_queue_size,
+            liveness=self._liveness,
         )
-        conn._last_traffic = trio.current_time()
+
+    def _opened(self, conn: Connection) -> None:
         self._conns[conn.conn_id] = conn
-        try:
-            await conn._run(
-                recv,
-                self._handle_message,
-                ping_interval=15.0,
-                pong_timeout=10.0,
-                idle_timeout=self.idle_timeout,
-            )
-        finally:
-            conn.closed = True
-            conn.close_reason = conn.close_reason or _describe_close(ws)
-            del self._conns[conn.conn_id]
-            for topic in list(conn.topics):
-                self._unsubscribe(conn, (topic[0], topic[1]))
-            send.close()
+
+    def _forget(self, conn: Connection) -> None:
+        del self._conns[conn.conn_id]
+        for topic in list(conn.topics):
+            self._unsubscribe(conn, (topic[0], topic[1]))
 
     @property
     def connections(self) -> list[Connection]:
@@ -395,7 +364,7 @@ class ReplayServer:
         """Abruptly close every connection (the client sees 1006 and reconnects)."""
         if self._nursery is not None:
             for conn in self.connections:
-                self._nursery.start_soon(conn._abort, "dropped")
+                self._nursery.start_soon(conn.abort, "dropped")
 
     # ------------------------------------------------------------------------ REST
 
@@ -434,8 +403,16 @@ class ReplayServer:
         except KeyError as exc:
             raise ConnectionLost(f"replay REST order_book: {exc.args[0]}") from None
 
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply:
+        """Answer a REST request (the loopback server's HTTP side)."""
+        del body
+        status, answer = self.handle_http(method, target, dict(headers))
+        return RestReply(status, answer)
+
     def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
+        """Answer a REST request: `(status, JSON body)`."""
         del headers
         parts = urlsplit(target)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}

@@ -1,8 +1,9 @@
-"""The fake account as Gate's REST API shows it: positions, futures accounts, account detail.
+"""The fake account as Gate's REST API shows it: positions, futures accounts, account detail,
+my trades.
 
-What ccxt's futures watchers and `load_markets` read before and beside the socket (spec 15),
-consistent with the trading engine (`_account`) whose fills the private pushes report. The fake
-checks no REST signature: it serves one account to whoever asks.
+What ccxt's futures watchers, `load_markets` and private REST calls read (spec 15),
+consistent with the trading engine (`_account`) whose fills the private pushes report. Who may
+read it is `_rest_auth`'s business.
 """
 
 from __future__ import annotations
@@ -10,10 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
-from ._market._numbers import _dec_text
+from ._market._numbers import dec_text
 
 if TYPE_CHECKING:
-    from ._account import Account
+    from ._account import Account, Fill
     from ._market import Market
 
 _SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
@@ -41,15 +42,15 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
                 "risk_limit": "1000000",
                 "leverage_max": str(spec.leverage_max),
                 "maintenance_rate": "0.005",
-                "value": _dec_text(value),
-                "margin": _dec_text(account.balance),
-                "entry_price": _dec_text(pos.entry),
+                "value": dec_text(value),
+                "margin": dec_text(account.balance),
+                "entry_price": dec_text(pos.entry),
                 "liq_price": "0",
-                "mark_price": _dec_text(mark),
+                "mark_price": dec_text(mark),
                 "initial_margin": "0",
                 "maintenance_margin": "0",
-                "unrealised_pnl": _dec_text(Decimal(pnl)),
-                "realised_pnl": _dec_text(pos.realised_pnl),
+                "unrealised_pnl": dec_text(Decimal(pnl)),
+                "realised_pnl": dec_text(pos.realised_pnl),
                 "pnl_pnl": "0",
                 "pnl_fund": "0",
                 "pnl_fee": "0",
@@ -77,7 +78,7 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
 
 def futures_account(account: Account, settle: str) -> dict[str, object]:
     """`GET /futures/{settle}/accounts`."""
-    total = _dec_text(account.balance)
+    total = dec_text(account.balance)
     return {
         "user": int(account.user_id),
         "currency": settle.upper(),
@@ -144,3 +145,30 @@ def spot_currencies() -> list[dict[str, object]]:
         }
         for name in _SPOT_CURRENCIES
     ]
+
+
+def my_trade(
+    market: Market, fill: Fill, *, size_decimal: bool, timerange: bool
+) -> dict[str, object]:
+    """One entry of `GET /futures/{settle}/my_trades` (`id`), or of `my_trades_timerange`
+    (`trade_id`, a string): sizes as the decimal header asks, prices and fees as strings."""
+
+    def size(units: int) -> object:
+        value = market.units_size(fill.contract, units, size_decimal=size_decimal)
+        return value if isinstance(value, int) else str(value)
+
+    trade: dict[str, object] = {
+        "create_time": fill.create_ms / 1000,
+        "contract": fill.contract,
+        "order_id": str(fill.order_id),
+        "size": size(fill.units),
+        "close_size": size(fill.close_units),
+        "price": dec_text(fill.price),
+        "role": fill.role,
+        "text": fill.text,
+        "fee": dec_text(fill.fee),
+        "point_fee": "0",
+    }
+    if timerange:
+        return {"trade_id": str(fill.id), **trade}
+    return {"id": fill.id, **trade}

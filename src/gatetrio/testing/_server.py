@@ -4,50 +4,61 @@ The markets (`_market.Market`) are pure; this module drives them with trio's clo
 real WebSocket frames (trio-websocket's server side) to each connection. It serves any
 `trio.abc.Stream`: in memory through `FakeGateServer.connector`, or TCP through `_loopback`.
 
-Around it: `_connection` (one connection's queue and tasks), `_subscriptions` (who hears
-what), `_trading_api` and `_account` (the trading side), `_replies` (acks and errors),
-`_rest` (REST bodies), `_faults` (the `--fault` language) and `_memory` (in-memory sockets).
-The engines reach the server only through `_Host`, which implements their host protocols.
+Around it: `_connection` (the WebSocket-serving path and one connection's queue and tasks,
+shared with the replay server), `_subscriptions` (who hears what), `_trading_api` and
+`_account` (the trading side), `_replies` (acks and errors), `_rest` (REST bodies), `_faults`
+(the `--fault` language) and `_memory` (in-memory sockets). The engines reach the server only
+through `_Host`, which implements their host protocols; connections only through their verbs.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import random
 import typing
-from typing import TYPE_CHECKING, Any, Final, cast
-from urllib.parse import urlsplit
+from collections import deque
+from typing import TYPE_CHECKING, Final
 
 import trio
-import trio_websocket
 
 from gatetrio._core._encode import encode_event
 from gatetrio._core._events import Pong, UpgradeRequested
-from gatetrio._shell._excgroups import first_leaf
-from gatetrio._shell._transport import MAX_MESSAGE_SIZE, MESSAGE_QUEUE_SIZE
 from gatetrio._shell._transport._wsproto import WebSocket, connect_websocket
 
 from . import _faults, _rest
 from ._account import Account
-from ._connection import Connection, Received, _describe_close, _ServerStream
-from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market
-from ._memory import memory_socket_pair
+from ._connection import (
+    ConnectionHooks,
+    ConnectionOptions,
+    Liveness,
+    Received,
+    route,
+    serve_websocket,
+)
+from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, MarketOptions
+from ._memory import MemoryDial, connect_trio_websocket, memory_dial
 from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
+from ._rest_auth import RestAuth
+from ._rest_transport import FakeRestTransport, RestRequest
 from ._subscriptions import Subscriptions
 from ._trading_api import TradingApi
 
 if TYPE_CHECKING:
-    from collections.abc import Awaitable, Callable, Sequence
+    from collections.abc import Awaitable, Callable, Mapping, Sequence
     from typing import TypeVarTuple
+
+    import trio_websocket
 
     from gatetrio._core._config import Credentials
     from gatetrio._core._events import Event
 
-    from ._connection import ConnRef, MarketKey
+    from ._connection import Connection, ConnRef, MarketKey
     from ._faults import FaultSpec
     from ._market import BookState, ContractSpec
+    from ._rest_reply import RestReply
 
     _Ts = TypeVarTuple("_Ts")
 
@@ -56,21 +67,9 @@ MALFORMED_FRAME: Final = (
     '{"time":1786540580,"channel":"futures.trades","event":"update","result":[{'
 )
 MAX_TIME_SKEW: Final = 60.0  # spec 8.1: `time` must be within 60 s of the server's clock
-
-
-def route(path: str) -> MarketKey | None:
-    """The market a WebSocket path selects (Gate's live and testnet paths), or None if unknown."""
-    path = path.split("?", 1)[0].rstrip("/")
-    match path.split("/"):
-        case ["", "v4", "ws"]:
-            return (False, "btc")  # the legacy path is served as BTC settle
-        case ["", "v4", "ws", ("usdt" | "btc" | "usd1") as settle]:
-            return (False, settle)
-        case ["", "v4", "ws", "futures", ("usdt" | "btc" | "usd1") as settle]:
-            return (False, settle)  # the testnet spelling
-        case ["", "v4", "ws", "delivery", ("usdt" | "btc") as settle]:
-            return (True, settle)
-    return None
+REST_RECEIVED: Final = 1000  # REST requests kept in `rest_received`
+DEFAULT_CONNECTION_OPTIONS: Final = ConnectionOptions()
+DEFAULT_MARKET_OPTIONS: Final = MarketOptions()
 
 
 # ------------------------------------------------------------------------------- server
@@ -98,26 +97,17 @@ class FakeGateServer:
         obu_snapshot_before_ack: push the first obu snapshot before the subscribe ack
             (the 2026-02 testnet order).
         profile: "live" (the default: as live Gate behaves), "docs" (the fake's
-            earlier, documented behaviour) or a `FakeProfile`; see `gatetrio.testing.FakeProfile`.
-        idle_timeout: close an idle connection after this long (None: the profile's; live:
-            30.5 s without a client frame on a socket with no subscription, no close frame).
-        protocol_ping_interval: seconds between the server's WebSocket pings. None: the
-            profile's (live sends none; docs every 15 s).
-        protocol_pong_timeout: how long a pong may take before the connection is closed.
-            None: the profile's.
-        send_queue_size: frames queued per connection before it is cut as a slow consumer.
-        transport_buffer: bytes the in-memory socket buffers per direction.
+            earlier, documented behaviour) or a `FakeProfile`, which also sets the idle rule
+            and the WebSocket pings (`attrs.evolve(PROFILES["live"], idle_timeout=...)`).
+        connection: send queue and in-memory socket sizes, pong timeout (`ConnectionOptions`).
+        market: how the markets shape their pushes (`MarketOptions`: full snapshots re-sent,
+            the liquidations shape).
         epoch_ms: wall time (unix ms) at the start; frames carry `epoch + elapsed`. None uses
             a fixed 2026 date, so frames repeat exactly.
         markets: contract lists replacing the defaults, keyed "usdt", "btc", "usd1",
             "delivery/usdt", "delivery/btc".
         max_time_skew: allowed |request time - server time| for signed requests.
         rest_latency: seconds `fetch_order_book` takes to answer.
-        obu_full_every: about one push in this many of an obu stream is a re-sent full
-            snapshot (0: never).
-        book_update_full_every: the same for order_book_update (0: never).
-        liquidations_as_object: public_liquidates `result` as one object (live 2026-08-10)
-            instead of the documented array.
         max_received: keep only about this many `received` frames (None: all; a long-running
             server should bound it).
 
@@ -141,18 +131,12 @@ class FakeGateServer:
         credentials: Credentials | None = None,
         obu_snapshot_before_ack: bool = False,
         profile: str | FakeProfile = "live",
-        idle_timeout: float | None = None,
-        protocol_ping_interval: float | None = None,
-        protocol_pong_timeout: float = 10.0,
-        send_queue_size: int = 1000,
-        transport_buffer: int = 65536,
+        connection: ConnectionOptions = DEFAULT_CONNECTION_OPTIONS,
+        market: MarketOptions = DEFAULT_MARKET_OPTIONS,
         epoch_ms: int | None = None,
         markets: dict[str, Sequence[ContractSpec]] | None = None,
         max_time_skew: float = MAX_TIME_SKEW,
         rest_latency: float = 0.0,
-        obu_full_every: int = 600,
-        book_update_full_every: int = 0,
-        liquidations_as_object: bool = False,
         max_received: int | None = None,
     ) -> None:
         self.seed = seed
@@ -160,25 +144,18 @@ class FakeGateServer:
         self.credentials = credentials
         self.obu_snapshot_before_ack = obu_snapshot_before_ack
         self.profile = resolve_profile(profile)
-        self.idle_timeout = self.profile.idle_timeout if idle_timeout is None else idle_timeout
-        self.protocol_ping_interval = (
-            self.profile.protocol_ping_interval
-            if protocol_ping_interval is None
-            else protocol_ping_interval
-        )
-        self.protocol_pong_timeout = protocol_pong_timeout
-        self.send_queue_size = send_queue_size
-        self.transport_buffer = transport_buffer
+        self.connection = connection
+        self.market_options = market
         self.max_time_skew = max_time_skew
         self.rest_latency = rest_latency
         self._epoch_ms: int = DEFAULT_EPOCH_MS if epoch_ms is None else epoch_ms
         self.max_received = max_received
-        self._market_options: dict[str, Any] = {
-            "obu_full_every": obu_full_every,
-            "book_update_full_every": book_update_full_every,
-            "liquidations_as_object": liquidations_as_object,
-            "candle_turnover": self.profile.candle_turnover,
-        }
+        self._liveness = Liveness(
+            ping_interval=self.profile.protocol_ping_interval,
+            pong_timeout=connection.pong_timeout,
+            idle_timeout=self.profile.idle_timeout,
+            idle_abort=self.profile.idle_abort,
+        )
         self._specs: dict[MarketKey, Sequence[ContractSpec]] = dict(DEFAULT_CONTRACTS)
         for name, specs in (markets or {}).items():
             delivery, _, settle_name = name.rpartition("/")
@@ -194,10 +171,26 @@ class FakeGateServer:
         self._wakeup = trio.Event()
         self._refuse = 0
         self._replies = Replies(self._rng, wall_ms=self._wall_ms, enqueue=self._enqueue)
-        host = _Host(self)
+        self._hooks = ConnectionHooks(
+            new_conn_id=functools.partial(self._replies.hex, 16),
+            opened=self._opened,
+            handle=self._handle_message,
+            closed=self._forget,
+        )
+        host = _Host(self, replies=self._replies, market=self._market, wake_clock=self._wake_clock)
         self._subscriptions = Subscriptions(host)
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
+        self.rest_auth = RestAuth(
+            credentials=lambda: self.credentials,
+            wall_ms=self._wall_ms,
+            max_time_skew=lambda: self.max_time_skew,
+        )
+        self._rest_host = _rest.RestHost(
+            market=self._listed_market, now=self.now, account=self._account, auth=self.rest_auth
+        )
+        # the REST requests received (method, target, headers with lower-case names, body)
+        self.rest_received: deque[RestRequest] = deque(maxlen=REST_RECEIVED)
         self._trading = TradingApi(host, self._account)
         self.received: list[Received] = []
         """Every client frame, in order: `(conn_id, frame)` where frame is the parsed JSON
@@ -226,7 +219,7 @@ class FakeGateServer:
         finally:
             self._nursery = None
             for conn in list(self._conns.values()):
-                conn.closed = True
+                conn.cancel()  # one served on loopback runs outside this nursery
 
     @property
     def trading(self) -> TradingApi:
@@ -264,7 +257,8 @@ class FakeGateServer:
                 contracts=self._specs[key],
                 epoch_ms=self._epoch_ms,
                 start=start_ms / 1000,
-                **self._market_options,
+                options=self.market_options,
+                candle_turnover=self.profile.candle_turnover,
             )
             self._markets[key] = market
         return market
@@ -322,9 +316,9 @@ class FakeGateServer:
         server side sees its socket close).
         """
         del nursery  # gatetrio's transport has no background task
-        client_stream, resource, _ = self._dial(url)
+        dial, _ = self._dial(url)
         return await connect_websocket(
-            client_stream, host=urlsplit(url).netloc, resource=resource, headers=headers
+            dial.client, host=dial.host, resource=dial.resource, headers=headers
         )
 
     async def trio_websocket_connector(
@@ -342,52 +336,21 @@ class FakeGateServer:
             trio_websocket.ConnectionRejected: the fake refused the handshake (`refuse`, HTTP
                 503) or the path is unknown (HTTP 404).
         """
-        parts = urlsplit(url)
-        client_stream, resource, refuse = self._dial(url)
-        extra = [(k.encode(), v.encode()) for k, v in headers]
-        if refuse:
-            # Run the refused handshake in a nursery of our own, so the rejection raises here
-            # instead of inside the caller's nursery.
-            try:
-                async with trio.open_nursery() as own:
-                    await trio_websocket.wrap_client_stream(
-                        own,
-                        cast("trio.SocketStream", client_stream),
-                        parts.netloc,
-                        resource,
-                        extra_headers=extra,
-                    )
-            except BaseExceptionGroup as group:
-                rejected = group.subgroup(trio_websocket.ConnectionRejected)
-                if rejected is not None:
-                    raise first_leaf(rejected) from None
-                raise
-            raise RuntimeError(
-                "the fake accepted a handshake it meant to refuse"
-            )  # pragma: no cover
-        return await trio_websocket.wrap_client_stream(
-            nursery,
-            cast("trio.SocketStream", client_stream),
-            parts.netloc,
-            resource,
-            extra_headers=extra,
-            message_queue_size=MESSAGE_QUEUE_SIZE,
-            max_message_size=MAX_MESSAGE_SIZE,
-        )
+        dial, refuse = self._dial(url)
+        return await connect_trio_websocket(nursery, dial, headers, refused=refuse)
 
-    def _dial(self, url: str) -> tuple[trio.abc.Stream, str, bool]:
+    def _dial(self, url: str) -> tuple[MemoryDial, bool]:
         """Open an in-memory socket to this fake and serve its far end.
 
-        Returns the client's end, the request target, and whether the handshake will be refused.
+        Returns the dial, and whether the handshake will be refused (decided now, so that a
+        client that must not see the refusal in its own nursery can prepare for it).
         """
         if self._nursery is None:
             raise RuntimeError("start FakeGateServer.run first: await nursery.start(server.run)")
-        parts = urlsplit(url)
-        resource = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        client_stream, server_stream = memory_socket_pair(self.transport_buffer)
-        refuse = route(resource) is None or self._take_refusal()
-        self._nursery.start_soon(self.serve_stream, server_stream, b"", refuse)
-        return client_stream, resource, refuse
+        dial = memory_dial(url, self.connection.transport_buffer)
+        refuse = route(dial.resource) is None or self._take_refusal()
+        self._nursery.start_soon(self.serve_stream, dial.server, b"", refuse)
+        return dial, refuse
 
     def _take_refusal(self) -> bool:
         if self._refuse > 0:
@@ -401,74 +364,36 @@ class FakeGateServer:
         """Serve one client stream (WebSocket handshake first) until it closes.
 
         `prefix` holds bytes already read from `stream`. `refuse` forces the handshake
-        decision; None decides now (`refuse(n)` and unknown paths).
+        decision; None decides once the path is known (`refuse(n)`; unknown paths get 404).
         """
-        wrapped = _ServerStream(stream, prefix)
-        try:
-            async with trio.open_nursery() as nursery:
-                request = await trio_websocket.wrap_server_stream(
-                    nursery, wrapped, message_queue_size=64, max_message_size=MAX_MESSAGE_SIZE
-                )
-                key = route(request.path)
-                if key is None:
-                    await request.reject(
-                        404, body=b'{"label":"NOT_FOUND","message":"unknown path"}'
-                    )
-                    nursery.cancel_scope.cancel()
-                    return
-                if refuse if refuse is not None else self._take_refusal():
-                    self.handshakes_refused += 1
-                    await request.reject(503, body=b"Service Unavailable")
-                    nursery.cancel_scope.cancel()
-                    return
-                ws = await request.accept()
-                await self._serve_connection(ws, wrapped, request, key)
-                nursery.cancel_scope.cancel()
-        finally:
-            await trio.aclose_forcefully(wrapped)
 
-    async def _serve_connection(
-        self,
-        ws: trio_websocket.WebSocketConnection,
-        stream: _ServerStream,
-        request: trio_websocket.WebSocketRequest,
-        key: MarketKey,
-    ) -> None:
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in request.headers}
-        send, recv = trio.open_memory_channel[str](self.send_queue_size)
-        conn = Connection(
-            conn_id=self._replies.hex(16),
-            path=request.path,
-            market_key=key,
-            headers=headers,
-            size_decimal=headers.get("x-gate-size-decimal") == "1",
-            _stream=stream,
-            _ws=ws,
-            _send=send,
+        def refused() -> bool:
+            if refuse if refuse is not None else self._take_refusal():
+                self.handshakes_refused += 1
+                return True
+            return False
+
+        await serve_websocket(
+            stream,
+            prefix,
+            hooks=self._hooks,
+            send_queue_size=self.connection.send_queue_size,
+            liveness=self._liveness,
+            refuse=refused,
         )
-        conn._last_traffic = conn._last_client = trio.current_time()
-        self._market(key)
+
+    def _opened(self, conn: Connection) -> None:
+        self._market(conn.market_key)
         self._conns[conn.conn_id] = conn
-        try:
-            await conn._run(
-                recv,
-                self._handle_message,
-                ping_interval=self.protocol_ping_interval,
-                pong_timeout=self.protocol_pong_timeout,
-                idle_timeout=self.idle_timeout,
-                idle_abort=self.profile.idle_abort,
-            )
-        finally:
-            conn.closed = True
-            conn.close_reason = conn.close_reason or _describe_close(ws)
-            del self._conns[conn.conn_id]
-            self._subscriptions.forget(conn)
-            send.close()
+
+    def _forget(self, conn: Connection) -> None:
+        del self._conns[conn.conn_id]
+        self._subscriptions.forget(conn)
 
     def _enqueue(self, conn: Connection, frame: str) -> None:
-        if not conn._offer(frame):
+        if not conn.offer(frame):
             self.slow_consumers_cut += 1
-            self._spawn(conn._close, 1008, "slow consumer")
+            self._spawn(conn.close, 1008, "slow consumer")
 
     def _spawn(self, fn: Callable[[*_Ts], Awaitable[object]], *args: *_Ts) -> None:
         if self._nursery is None:
@@ -596,23 +521,44 @@ class FakeGateServer:
 
     async def fetch_contracts(self, settle: str = "usdt") -> object:
         """A listing fetcher for in-memory tests (``open_pool(listing_fetcher=...)``): the JSON
-        ``GET /api/v4/futures/{settle}/contracts`` answers, `rest_latency` seconds later."""
-        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts", {})
+        ``GET /api/v4/futures/{settle}/contracts?limit=1000`` answers, `rest_latency` seconds
+        later."""
+        status, body = self.handle_http("GET", f"/api/v4/futures/{settle}/contracts?limit=1000", {})
         await trio.sleep(self.rest_latency)
         if status != 200:
             raise KeyError(f"no {settle} market: {body.decode()}")
         return json.loads(body)
 
-    def handle_http(self, method: str, target: str, headers: dict[str, str]) -> tuple[int, bytes]:
-        """Answer a REST request (the loopback server's HTTP side): `(status, JSON body)`."""
-        return _rest.handle_http(
-            method,
-            target,
-            headers,
-            market=self._listed_market,
-            now=self.now,
-            account=self._account,
-        )
+    @property
+    def rest_transport(self) -> FakeRestTransport:
+        """A REST transport that reaches this fake in memory: pass it with the connector,
+        ``open_client(connector=server.connector, rest_transport=server.rest_transport)``, so
+        the client's REST helper (headers, signing, caps, error map) is exercised against
+        `serve_http`, each answer `rest_latency` seconds after the request."""
+        return FakeRestTransport(self._rest_exchange)
+
+    def handle_http(
+        self, method: str, target: str, headers: dict[str, str], body: bytes = b""
+    ) -> tuple[int, bytes]:
+        """Answer a REST request: `(status, JSON body)` (see `serve_http` for the headers)."""
+        reply = self.serve_http(method, target, headers, body)
+        return reply.status, reply.body
+
+    def serve_http(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes = b""
+    ) -> RestReply:
+        """Answer a REST request as Gate's REST API v4 would: status, JSON body and headers
+        (rate-limit headers on private routes). `rest_received` keeps what was asked."""
+        lowered = {name.lower(): value for name, value in headers.items()}
+        self.rest_received.append(RestRequest(method, target, lowered, body))
+        return _rest.serve_http(method, target, lowered, body, self._rest_host)
+
+    async def _rest_exchange(
+        self, method: str, target: str, headers: Mapping[str, str], body: bytes
+    ) -> RestReply:
+        reply = self.serve_http(method, target, headers, body)
+        await trio.sleep(self.rest_latency)
+        return reply
 
     def _listed_market(self, key: MarketKey) -> Market | None:
         return self._market(key) if key in self._specs else None
@@ -622,17 +568,17 @@ class FakeGateServer:
     def drop(self, conn: ConnRef = None) -> None:
         """Abruptly close connections: no close frame (the client sees 1006 / a reset)."""
         for target in self._targets(conn):
-            self._spawn(target._abort, "dropped")
+            self._spawn(target.abort, "dropped")
 
     def stall(self, conn: ConnRef = None) -> None:
         """Keep sockets open but send nothing more: no pushes, replies, pongs or pings."""
         for target in self._targets(conn):
-            target._set_stalled(stalled=True)
+            target.stall()
 
     def resume(self, conn: ConnRef = None) -> None:
         """End a stall; frames produced meanwhile are lost."""
         for target in self._targets(conn):
-            target._set_stalled(stalled=False)
+            target.resume()
 
     def inject_gap(self, contract: str, size: int = 5) -> tuple[int, int]:
         """Skip `size` update ids on every book stream of `contract`; see `Market.inject_gap`.
@@ -648,7 +594,12 @@ class FakeGateServer:
         frame = encode_event(UpgradeRequested(msg=UPGRADE_MSG, time=now_ms // 1000, time_ms=now_ms))
         for target in self._targets(conn):
             self._enqueue(target, frame)
-            self._spawn(target._close_later, grace)
+            self._spawn(self._close_after, target, grace)
+
+    async def _close_after(self, conn: Connection, grace: float) -> None:
+        await trio.sleep(grace)
+        if not conn.closed:
+            await conn.close(1001, "service upgrade")
 
     def refuse(self, n: int = 1) -> None:
         """Reject the next `n` WebSocket handshakes with HTTP 503."""
@@ -666,13 +617,13 @@ class FakeGateServer:
             if target.send_backlog >= min_backlog:
                 self.slow_consumers_cut += 1
                 cut.append(target.conn_id)
-                self._spawn(target._close, 1008, "slow consumer")
+                self._spawn(target.close, 1008, "slow consumer")
         return cut
 
     def close(self, conn: ConnRef = None, code: int = 1000, reason: str = "") -> None:
         """Close connections politely with a close frame."""
         for target in self._targets(conn):
-            self._spawn(target._close, code, reason)
+            self._spawn(target.close, code, reason)
 
     def push(self, event: Event | str, conn: ConnRef = None) -> None:
         """Send any event (encoded as Gate would) or raw frame text to connections."""
@@ -697,10 +648,20 @@ class _Host:
     internals, and FakeGateServer's public surface stays what its docstring says.
     """
 
-    __slots__ = ("_server",)
+    __slots__ = ("_market", "_server", "_wake_clock", "replies")
 
-    def __init__(self, server: FakeGateServer) -> None:
+    def __init__(
+        self,
+        server: FakeGateServer,
+        *,
+        replies: Replies,
+        market: Callable[[MarketKey], Market],
+        wake_clock: Callable[[], None],
+    ) -> None:
         self._server = server
+        self.replies = replies
+        self._market = market
+        self._wake_clock = wake_clock
 
     @property
     def credentials(self) -> Credentials | None:
@@ -719,10 +680,6 @@ class _Host:
         return self._server.profile
 
     @property
-    def replies(self) -> Replies:
-        return self._server._replies
-
-    @property
     def connections(self) -> list[Connection]:
         return self._server.connections
 
@@ -733,7 +690,7 @@ class _Host:
         return self._server.wall_time()
 
     def market(self, key: MarketKey) -> Market:
-        return self._server._market(key)
+        return self._market(key)
 
     def market_for(self, contract: str) -> Market:
         return self._server.market_for(contract)
@@ -744,7 +701,7 @@ class _Host:
         self._server.push_private(channel, contract, event)
 
     def wake_clock(self) -> None:
-        self._server._wake_clock()
+        self._wake_clock()
 
     def drop(self, conn: Connection) -> None:
         self._server.drop(conn)

@@ -105,7 +105,7 @@ class Subscriptions:
         event = push.event(size_decimal)
         if (
             push.topic[0] == "futures.public_liquidates"
-            and self._host.market(key).liquidations_as_object
+            and self._host.market(key).options.liquidations_as_object
         ):
             return encode_event(event, liquidation_object=True)
         return self._live_form(push.topic[0], encode_event(event))

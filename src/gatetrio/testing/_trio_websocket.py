@@ -57,7 +57,8 @@ class TrioWebSocket:
         """The next queued message, or `trio.WouldBlock` (also once the connection ended:
         the next `get_message` then says why)."""
         try:
-            message: str | bytes = self.ws._recv_channel.receive_nowait()
+            # trio-websocket has no public non-blocking receive: its queue is the only way
+            message: str | bytes = self.ws._recv_channel.receive_nowait()  # noqa: SLF001
         except (trio.EndOfChannel, trio.ClosedResourceError):
             raise trio.WouldBlock from None
         return message
@@ -74,7 +75,7 @@ class TrioWebSocket:
 
     async def abort(self) -> None:
         """Close the stream now, without a close handshake."""
-        await trio.aclose_forcefully(self.ws._stream)
+        await trio.aclose_forcefully(self.ws._stream)  # noqa: SLF001 - no public abort
 
 
 async def trio_websocket_connector(

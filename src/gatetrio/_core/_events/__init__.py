@@ -58,7 +58,7 @@ from ._schema import find_records, resolve_annotations
 from ._schema import record_fields as record_fields
 from ._ticker import DECIMALS, decimal_text, decimal_value
 from ._ticker import Ticker as Ticker
-from ._ticker import _TickerText as _TickerText
+from ._ticker import TickerText as TickerText
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -528,9 +528,7 @@ to msgspec, at most 8 characters: "subscribe" and "unsubscribe" then fail the ty
 acks on a data channel reach the reference decoder without a check in Python."""
 
 
-class _Frame(
-    msgspec.Struct, frozen=True, gc=False, tag_field="channel", forbid_unknown_fields=True
-):
+class Frame(msgspec.Struct, frozen=True, gc=False, tag_field="channel", forbid_unknown_fields=True):
     """A channel push: `result` plus Gate's envelope (`time` s, `time_ms` ms, `event`).
 
     `channel` is the class's tag, so msgspec picks the class from the frame's own `channel` in
@@ -550,104 +548,104 @@ class _Frame(
         return str(self.__struct_config__.tag)
 
 
-class TickersUpdate(_Frame, tag="futures.tickers", frozen=True):
+class TickersUpdate(Frame, tag="futures.tickers", frozen=True):
     result: tuple[Ticker, ...]
 
 
-class TradesUpdate(_Frame, tag="futures.trades", frozen=True):
+class TradesUpdate(Frame, tag="futures.trades", frozen=True):
     result: tuple[Trade, ...]
 
 
-class BookTickerUpdate(_Frame, tag="futures.book_ticker", frozen=True):
+class BookTickerUpdate(Frame, tag="futures.book_ticker", frozen=True):
     result: BookTicker
 
 
-class OrderBookUpdate(_Frame, tag="futures.order_book_update", frozen=True):
+class OrderBookUpdate(Frame, tag="futures.order_book_update", frozen=True):
     """`futures.order_book_update` push."""
 
     result: BookDelta
 
 
-class ObuUpdate(_Frame, tag="futures.obu", frozen=True):
+class ObuUpdate(Frame, tag="futures.obu", frozen=True):
     """`futures.obu` push; Gate may omit `time` and `event` (spec 6.6), so neither is required."""
 
     result: ObuDelta
 
 
-class OrderBookSnapshot(_Frame, tag="futures.order_book", frozen=True):
+class OrderBookSnapshot(Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` full snapshot (event `all`)."""
 
     result: BookSnapshot
     event: PushEvent = "all"
 
 
-class LegacyOrderBookUpdate(_Frame, tag="futures.order_book", frozen=True):
+class LegacyOrderBookUpdate(Frame, tag="futures.order_book", frozen=True):
     """Legacy `futures.order_book` incremental push (event `update`, array of entries)."""
 
     result: tuple[LegacyBookEntry, ...]
 
 
-class CandlesticksUpdate(_Frame, tag="futures.candlesticks", frozen=True):
+class CandlesticksUpdate(Frame, tag="futures.candlesticks", frozen=True):
     result: tuple[Candlestick, ...]
 
 
-class PublicLiquidationsUpdate(_Frame, tag="futures.public_liquidates", frozen=True):
+class PublicLiquidationsUpdate(Frame, tag="futures.public_liquidates", frozen=True):
     """Always a tuple here, whether Gate sent an object (live 2026-08) or an array (docs)."""
 
     result: tuple[PublicLiquidation, ...]
 
 
-class ContractStatsUpdate(_Frame, tag="futures.contract_stats", frozen=True):
+class ContractStatsUpdate(Frame, tag="futures.contract_stats", frozen=True):
     result: tuple[ContractStats, ...]
 
 
-class ContractInfoUpdate(_Frame, tag="futures.contract_info", frozen=True):
+class ContractInfoUpdate(Frame, tag="futures.contract_info", frozen=True):
     """`event` is `all` for the cached snapshot after subscribe, else `update`."""
 
     result: ContractInfo
 
 
-class AdlWarningUpdate(_Frame, tag="futures.adl_warning", frozen=True):
+class AdlWarningUpdate(Frame, tag="futures.adl_warning", frozen=True):
     result: AdlWarning
 
 
-class OrdersUpdate(_Frame, tag="futures.orders", frozen=True):
+class OrdersUpdate(Frame, tag="futures.orders", frozen=True):
     result: tuple[Order, ...]
 
 
-class UserTradesUpdate(_Frame, tag="futures.usertrades", frozen=True):
+class UserTradesUpdate(Frame, tag="futures.usertrades", frozen=True):
     result: tuple[UserTrade, ...]
 
 
-class LiquidationsUpdate(_Frame, tag="futures.liquidates", frozen=True):
+class LiquidationsUpdate(Frame, tag="futures.liquidates", frozen=True):
     result: tuple[Liquidation, ...]
 
 
-class AutoDeleveragesUpdate(_Frame, tag="futures.auto_deleverages", frozen=True):
+class AutoDeleveragesUpdate(Frame, tag="futures.auto_deleverages", frozen=True):
     result: tuple[AutoDeleverage, ...]
 
 
-class PositionClosesUpdate(_Frame, tag="futures.position_closes", frozen=True):
+class PositionClosesUpdate(Frame, tag="futures.position_closes", frozen=True):
     result: tuple[PositionClose, ...]
 
 
-class BalancesUpdate(_Frame, tag="futures.balances", frozen=True):
+class BalancesUpdate(Frame, tag="futures.balances", frozen=True):
     result: tuple[Balance, ...]
 
 
-class ReduceRiskLimitsUpdate(_Frame, tag="futures.reduce_risk_limits", frozen=True):
+class ReduceRiskLimitsUpdate(Frame, tag="futures.reduce_risk_limits", frozen=True):
     result: tuple[ReduceRiskLimit, ...]
 
 
-class PositionsUpdate(_Frame, tag="futures.positions", frozen=True):
+class PositionsUpdate(Frame, tag="futures.positions", frozen=True):
     result: tuple[Position, ...]
 
 
-class PositionAdlRanksUpdate(_Frame, tag="futures.position_adl_rank", frozen=True):
+class PositionAdlRanksUpdate(Frame, tag="futures.position_adl_rank", frozen=True):
     result: tuple[PositionAdlRank, ...]
 
 
-class AutoOrdersUpdate(_Frame, tag="futures.autoorders", frozen=True, gc=True):
+class AutoOrdersUpdate(Frame, tag="futures.autoorders", frozen=True, gc=True):
     result: tuple[AutoOrder, ...]
 
 
@@ -720,13 +718,12 @@ Item: TypeAlias = (
 
 
 def record_classes() -> dict[str, type[msgspec.Struct]]:
-    """Every event record class by name (frames, items, replies), levels excluded."""
-    return find_records(globals(), exclude=(BookLevel, ObuLevel, _TickerText))
+    """Every event record class by name (frames, items, replies); not the levels, the
+    ticker's text record or the frames' base class."""
+    return find_records(globals(), exclude=(BookLevel, ObuLevel, TickerText, Frame))
 
 
-resolve_annotations(
-    [*record_classes().values(), BookLevel, ObuLevel, _TickerText, _Frame], globals()
-)
+resolve_annotations([*record_classes().values(), BookLevel, ObuLevel, TickerText, Frame], globals())
 
 # channel name -> frame classes, for the decoders, the encoder and the fake exchange
 DATA_EVENT_TYPES: dict[str, tuple[type[DataEvent], ...]] = {}

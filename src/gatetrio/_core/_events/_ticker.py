@@ -2,7 +2,7 @@
 
 A ticker carries ~14 decimal fields, and converting them all while decoding costs more than the
 rest of the frame (benchmarks/README.md, "Decode"); so the decoders build the wire-text record
-`_TickerText` and wrap it (`wrap_ticker`) without copying. `decimal_text` is the one validating
+`TickerText` and wrap it (`wrap_ticker`) without copying. `decimal_text` is the one validating
 conversion of kept text, shared with the order-book levels.
 """
 
@@ -53,7 +53,7 @@ def decimal_value(text: str, what: str) -> Decimal:
     return value
 
 
-class _TickerText(msgspec.Struct, frozen=True, gc=False):
+class TickerText(msgspec.Struct, frozen=True, gc=False):
     """A ticker as Gate sends it: the decimal fields keep their wire text (None when absent)."""
 
     contract: str
@@ -154,7 +154,7 @@ class Ticker:
     """
 
     __slots__ = ("_text",)
-    _text: _TickerText
+    _text: TickerText
 
     contract = _TickerField[str]()
     last = _TickerRequiredDecimal()
@@ -213,7 +213,7 @@ class Ticker:
         basis_rate: Decimal | str | None = None,
     ) -> None:
         d = _text_or_none
-        self._text = _TickerText(
+        self._text = TickerText(
             contract,
             str(last),
             d(change_percentage),
@@ -243,7 +243,7 @@ class Ticker:
         )
 
     @classmethod
-    def _from_text(cls, text: _TickerText) -> Ticker:
+    def _from_text(cls, text: TickerText) -> Ticker:
         # The decoders' constructor: wraps an already-decoded wire record without copying it.
         ticker = _new_object(cls)
         ticker._text = text  # noqa: SLF001 - a fresh instance of this class
@@ -258,7 +258,7 @@ class Ticker:
         return hash(self._text)
 
     def __repr__(self) -> str:
-        return "Ticker" + repr(self._text).removeprefix("_TickerText")
+        return "Ticker" + repr(self._text).removeprefix("TickerText")
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Ticker._from_text, (self._text,))
@@ -267,7 +267,7 @@ class Ticker:
 _new_object = object.__new__
 
 
-def ticker_text(ticker: Ticker) -> _TickerText:
+def ticker_text(ticker: Ticker) -> TickerText:
     """The wire-text record behind a Ticker (for encoders that write it back out)."""
     return ticker._text  # noqa: SLF001 - this module owns the facade
 

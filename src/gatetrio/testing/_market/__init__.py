@@ -14,6 +14,7 @@ from ._contracts import DELIVERY_DATE as DELIVERY_DATE
 from ._contracts import ContractSpec as ContractSpec
 from ._market import DEFAULT_EPOCH_MS as DEFAULT_EPOCH_MS
 from ._market import Market as Market
+from ._market import MarketOptions as MarketOptions
 from ._pushes import Push as Push
 from ._simulation import STEP_MS as STEP_MS
 from ._topics import ALL as ALL

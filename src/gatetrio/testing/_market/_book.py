@@ -27,7 +27,7 @@ import attrs
 
 from gatetrio._core._events import BookLevel
 
-from ._numbers import _units_int, _units_text
+from ._numbers import units_int, units_text
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -35,9 +35,9 @@ if TYPE_CHECKING:
 BOOK_DEPTHS: Final = (20, 50, 100, 400)
 """The level limits a depth-limited stream can have (order_book_update 20/50/100, obu 50/400)."""
 
-_BID: Final = 0
-_ASK: Final = 1
-_NO_LIMIT: Final = 1 << 30  # "every level"
+BID: Final = 0
+ASK: Final = 1
+NO_LIMIT: Final = 1 << 30  # "every level"
 
 Level: TypeAlias = tuple[Decimal, Decimal]
 _LevelT = TypeVar("_LevelT", bound=BookLevel)
@@ -79,7 +79,7 @@ each L of BOOK_DEPTHS (0: none). See the module docstring."""
 _NO_CROSSING: Final = (0,) * len(BOOK_DEPTHS)
 
 
-class _Op:
+class Op:
     """One book change with one update id: the level changes it made (`_Change`)."""
 
     __slots__ = ("changes", "hidden", "id", "t_ms")
@@ -91,7 +91,7 @@ class _Op:
         self.changes: list[_Change] = []
 
 
-class _Book:
+class Book:
     """One contract's book: both sides, the update id counter and the kept op history."""
 
     def __init__(
@@ -108,7 +108,7 @@ class _Book:
         self.first_id = first_id  # book_at reaches back no further than this
         self.update_t_ms = 0
         self.first_t_ms = 0
-        self.ops: list[_Op] = []
+        self.ops: list[Op] = []
         self._price_texts: dict[int, str] = {}
 
     # ---- rendering
@@ -118,7 +118,7 @@ class _Book:
         if text is None:
             if len(self._price_texts) > 50_000:
                 self._price_texts.clear()
-            text = self._price_texts[tick] = _units_text(tick, self.price_exp)
+            text = self._price_texts[tick] = units_text(tick, self.price_exp)
         return text
 
     def price(self, tick: int) -> Decimal:
@@ -126,13 +126,13 @@ class _Book:
 
     def size_value(self, units: int, size_decimal: bool) -> int | Decimal:
         if size_decimal:
-            return Decimal(_units_text(units, self.size_exp))
-        return _units_int(units, self.size_exp)
+            return Decimal(units_text(units, self.size_exp))
+        return units_int(units, self.size_exp)
 
     def size_wire(self, units: int, *, size_decimal: bool) -> int | str:
         if size_decimal:
-            return _units_text(units, self.size_exp)
-        return _units_int(units, self.size_exp)
+            return units_text(units, self.size_exp)
+        return units_int(units, self.size_exp)
 
     def levels(
         self, cls: type[_LevelT], levels: Iterable[tuple[int, int]], *, size_decimal: bool
@@ -147,11 +147,11 @@ class _Book:
         keys = self.keys[side]
         if not keys:
             return None
-        return -keys[0] if side == _BID else keys[0]
+        return -keys[0] if side == BID else keys[0]
 
-    def new_op(self, t_ms: int, *, hidden: bool = False) -> _Op:
+    def new_op(self, t_ms: int, *, hidden: bool = False) -> Op:
         self.update_id += 1
-        op = _Op(self.update_id, t_ms, hidden=hidden)
+        op = Op(self.update_id, t_ms, hidden=hidden)
         self.ops.append(op)
         self.update_t_ms = t_ms
         if len(self.ops) > self.history + self.history // 4:  # trim in batches
@@ -161,13 +161,13 @@ class _Book:
             self.first_id = self.ops[0].id - 1
         return op
 
-    def set_level(self, op: _Op, side: int, tick: int, units: int) -> None:
+    def set_level(self, op: Op, side: int, tick: int, units: int) -> None:
         book = self.books[side]
         keys = self.keys[side]
         old = book.get(tick, 0)
         if old == units:
             return
-        key = -tick if side == _BID else tick
+        key = -tick if side == BID else tick
         i = bisect_left(keys, key)
         crossed: tuple[int, ...] = ()
         if old == 0:
@@ -193,25 +193,25 @@ class _Book:
 
     def rank(self, side: int, tick: int) -> int:
         """Rank of a level that exists (0 = best)."""
-        return bisect_left(self.keys[side], -tick if side == _BID else tick)
+        return bisect_left(self.keys[side], -tick if side == BID else tick)
 
     def top(self, side: int, depth: int) -> list[tuple[int, int]]:
         book = self.books[side]
-        sign = -1 if side == _BID else 1
+        sign = -1 if side == BID else 1
         return [(sign * k, book[sign * k]) for k in self.keys[side][:depth]]
 
     def _index_after(self, update_id: int) -> int:
         return bisect_right(self.ops, update_id, key=lambda op: op.id)
 
-    def ops_after(self, update_id: int) -> list[_Op]:
+    def ops_after(self, update_id: int) -> list[Op]:
         return self.ops[self._index_after(update_id) :]
 
     def state_at(self, update_id: int) -> tuple[dict[int, int], dict[int, int], int]:
         """Copies of both sides as they were right after op `update_id`, and that op's time."""
         if not self.first_id <= update_id <= self.update_id:
             raise KeyError(update_id)
-        bids = dict(self.books[_BID])
-        asks = dict(self.books[_ASK])
+        bids = dict(self.books[BID])
+        asks = dict(self.books[ASK])
         sides = (bids, asks)
         i = self._index_after(update_id)
         for op in reversed(self.ops[i:]):
@@ -245,8 +245,8 @@ class _Book:
             sides, uid = (bids, asks), update_id
         levels: list[tuple[Level, ...]] = []
         for side, book in enumerate(sides):
-            ticks = sorted(book, reverse=side == _BID)[:depth]
+            ticks = sorted(book, reverse=side == BID)[:depth]
             levels.append(
-                tuple((self.price(t), Decimal(_units_text(book[t], self.size_exp))) for t in ticks)
+                tuple((self.price(t), Decimal(units_text(book[t], self.size_exp))) for t in ticks)
             )
-        return BookState(self.name, uid, t_ms, levels[_BID], levels[_ASK])
+        return BookState(self.name, uid, t_ms, levels[BID], levels[ASK])

@@ -9,7 +9,7 @@ from typing import Final
 
 import attrs
 
-from ._numbers import _exponent
+from ._numbers import exponent
 
 
 @typing.final
@@ -33,8 +33,8 @@ class ContractSpec:
     in_delisting: bool = False  # listed, but being delisted (REST `in_delisting`)
 
     def __attrs_post_init__(self) -> None:
-        _exponent(self.tick, "tick")
-        _exponent(self.size_step, "size_step")
+        exponent(self.tick, "tick")
+        exponent(self.size_step, "size_step")
         if self.depth < 2 or self.price <= 0:
             raise ValueError(f"{self.name}: depth must be >= 2 and price > 0")
 

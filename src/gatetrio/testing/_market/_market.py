@@ -25,12 +25,12 @@ import attrs
 from gatetrio._core._events import TickersUpdate
 
 from . import _pushes
-from ._book import _ASK, _BID, _NO_LIMIT
+from ._book import ASK, BID, NO_LIMIT
 from ._contracts import DEFAULT_CONTRACTS
-from ._numbers import _units_text
-from ._pushes import Push, _BookStream
-from ._simulation import STEP_MS, _Contract
-from ._topics import _CADENCES, _FREQ_STEPS, parse_subscription
+from ._numbers import units_text
+from ._pushes import BookStream, Push
+from ._simulation import STEP_MS, Contract
+from ._topics import CADENCES, FREQ_STEPS, parse_subscription
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from gatetrio._core._events import Ticker
 
-    from ._book import BookState, _Op
+    from ._book import BookState, Op
     from ._contracts import ContractSpec
     from ._topics import Topic
 
@@ -46,11 +46,31 @@ DEFAULT_EPOCH_MS: Final = 1_786_540_560_000
 """Wall time (unix ms) at `now == 0` unless told otherwise: 2026-08-12, the CCXT-FIX capture."""
 
 
+@typing.final
+@attrs.frozen(kw_only=True)
+class MarketOptions:
+    """How the fake's markets shape their pushes (`FakeGateServer(market=...)`, `Market`).
+
+    Attributes:
+        obu_full_every: about one obu push in this many is a re-sent full snapshot (0: never).
+        book_update_full_every: the same for order_book_update `full: true` (0: never).
+        liquidations_as_object: public_liquidates `result` as one object (live 2026-08-10)
+            instead of the documented array.
+    """
+
+    obu_full_every: int = 600
+    book_update_full_every: int = 0
+    liquidations_as_object: bool = False
+
+
+DEFAULT_MARKET_OPTIONS: Final = MarketOptions()
+
+
 @attrs.define(eq=False)
 class _TopicState:
     refs: int = 0
     every: int = 100  # push cadence in steps
-    book: _BookStream | None = None
+    book: BookStream | None = None
     push: Callable[[int], Push | None] | None = None  # the periodic push at `t_ms`, if any
 
 
@@ -67,12 +87,10 @@ class Market:
         epoch_ms: wall time in unix ms at ``now == 0``.
         start: the caller's time when the market opens (its first step follows it).
         history: update ids kept per contract for `book_at`.
-        obu_full_every: about one obu push in this many is a re-sent full snapshot (0: never).
-        book_update_full_every: the same for order_book_update `full: true` (0: never, default).
-        liquidations_as_object: send public_liquidates `result` as one object (live 2026-08-10)
-            instead of the documented array.
+        options: how often full snapshots are re-sent, and the liquidations shape; kept as
+            `options` (assign a new `MarketOptions` to change them for open topics too).
         candle_turnover: candlestick `a` is the quote turnover, as live; False: the
-            base volume the older docs describe.
+            base volume the older docs describe (a `FakeProfile` fact, hence not an option).
 
     The caller registers the topics it needs (`subscribe`/`unsubscribe`, reference counted) and
     calls `tick(now)`; nothing is built for topics nobody subscribed.
@@ -87,9 +105,7 @@ class Market:
         contracts: Sequence[ContractSpec] | None = None,
         epoch_ms: int = DEFAULT_EPOCH_MS,
         history: int = 10_000,
-        obu_full_every: int = 600,
-        book_update_full_every: int = 0,
-        liquidations_as_object: bool = False,
+        options: MarketOptions = DEFAULT_MARKET_OPTIONS,
         candle_turnover: bool = True,
         start: float = 0.0,
     ) -> None:
@@ -102,17 +118,15 @@ class Market:
         self.settle = settle
         self.delivery = delivery
         self.epoch_ms = epoch_ms
-        self.obu_full_every = obu_full_every
-        self.book_update_full_every = book_update_full_every
-        self.liquidations_as_object = liquidations_as_object
+        self.options = options
         self.candle_turnover = candle_turnover
         tag = f"{seed}:{'delivery' if delivery else 'perpetual'}:{settle}"
         self._rng = random.Random(f"{tag}:market")
         self._step = math.floor(round(start * 1000, 6) / STEP_MS)  # the market's time, in steps
         open_ms = epoch_ms + self._step * STEP_MS
-        self._contracts: dict[str, _Contract] = {}
+        self._contracts: dict[str, Contract] = {}
         for spec in contracts:
-            c = _Contract(spec, random.Random(f"{tag}:{spec.name}"), history)
+            c = Contract(spec, random.Random(f"{tag}:{spec.name}"), history)
             c.seed_book(open_ms)
             self._contracts[spec.name] = c
         self._trade_id = self._rng.randrange(10**8, 10**9)
@@ -142,7 +156,7 @@ class Market:
         """The market's own time: the last step simulated."""
         return self._step * STEP_MS / 1000
 
-    def _contract(self, name: str) -> _Contract:
+    def _contract(self, name: str) -> Contract:
         try:
             return self._contracts[name]
         except KeyError:
@@ -153,7 +167,7 @@ class Market:
 
     def best_bid_ask(self, contract: str) -> tuple[Decimal | None, Decimal | None]:
         c = self._contract(contract)
-        bid, ask = c.best(_BID), c.best(_ASK)
+        bid, ask = c.best(BID), c.best(ASK)
         return (
             None if bid is None else c.price(bid),
             None if ask is None else c.price(ask),
@@ -191,7 +205,7 @@ class Market:
             out["id"] = c.update_id
         out["current"] = self.wall_ms(now) / 1000
         out["update"] = c.update_t_ms / 1000
-        for name, side in (("asks", _ASK), ("bids", _BID)):
+        for name, side in (("asks", ASK), ("bids", BID)):
             out[name] = [
                 {"p": c.price_text(t), "s": c.size_wire(u, size_decimal=size_decimal)}
                 for t, u in c.top(side, limit)
@@ -212,10 +226,10 @@ class Market:
             return {**self._perpetual_details(c, wall_s), **_delivery_details(c, str(spec.tick))}
         return self._perpetual_details(c, wall_s)
 
-    def _perpetual_details(self, c: _Contract, wall_s: int) -> dict[str, object]:
+    def _perpetual_details(self, c: Contract, wall_s: int) -> dict[str, object]:
         spec = c.spec
         interval = 28800
-        size_min = _units_text(1, c.size_exp)
+        size_min = units_text(1, c.size_exp)
         tick = str(spec.tick)
         return {
             "name": spec.name,
@@ -295,7 +309,7 @@ class Market:
     def units_size(self, contract: str, units: int, *, size_decimal: bool) -> int | Decimal:
         return self._contract(contract).size_value(units, size_decimal)
 
-    def _limit_tick(self, c: _Contract, units: int, limit: Decimal | None) -> int | None:
+    def _limit_tick(self, c: Contract, units: int, limit: Decimal | None) -> int | None:
         if limit is None or limit == 0:
             return None
         ticks = limit / c.spec.tick
@@ -319,10 +333,10 @@ class Market:
         """How much of a taker order of `units` (signed) the book could fill within `limit`."""
         self.advance(now)
         c = self._contract(contract)
-        side = _ASK if units > 0 else _BID
+        side = ASK if units > 0 else BID
         limit_tick = self._limit_tick(c, units, limit)
         total = 0
-        for tick, size in c.top(side, _NO_LIMIT):
+        for tick, size in c.top(side, NO_LIMIT):
             if limit_tick is not None and (tick > limit_tick if units > 0 else tick < limit_tick):
                 break
             total += size
@@ -338,13 +352,13 @@ class Market:
         one new update id and show as public trades. Returns `(price, units)` fills."""
         self.advance(now)
         c = self._contract(contract)
-        side = _ASK if units > 0 else _BID
+        side = ASK if units > 0 else BID
         sign = 1 if units > 0 else -1
         limit_tick = self._limit_tick(c, units, limit)
         t_ms = self.epoch_ms + self._step * STEP_MS
         remaining = abs(units)
         fills: list[tuple[Decimal, int]] = []
-        op: _Op | None = None
+        op: Op | None = None
         while remaining > 0:
             tick = c.best(side)
             if tick is None or (
@@ -398,14 +412,14 @@ class Market:
 
     def _open_topic(self, topic: Topic, state: _TopicState) -> None:
         channel = topic[0]
-        state.every = _CADENCES.get(channel, 100)
+        state.every = CADENCES.get(channel, 100)
         push: Callable[[Topic, int], Push | None] | None = None
         match channel:
             case "futures.order_book_update" | "futures.obu":
                 obu = channel == "futures.obu"
                 level = int(topic[2] if obu else topic[3])
-                state.every = (10 if level == 400 else 2) if obu else _FREQ_STEPS[topic[2]]
-                state.book = _BookStream(level, self._contracts[topic[1]].update_id)
+                state.every = (10 if level == 400 else 2) if obu else FREQ_STEPS[topic[2]]
+                state.book = BookStream(level, self._contracts[topic[1]].update_id)
                 state.push = functools.partial(self._book_push, topic, state.book)
             case "futures.trades":
                 self._contracts[topic[1]].pending_trades = []
@@ -516,15 +530,18 @@ class Market:
             return [self.order_book_push(topic, t_ms)]
         return []
 
-    # Adapters from a topic to its `_pushes` builder. They read this market's settings when the
-    # push is built, so a setting changed later (`obu_full_every`, ...) reaches open topics too.
+    # Adapters from a topic to its `_pushes` builder. They read this market's `options` when the
+    # push is built, so options changed later reach open topics too.
 
-    def _book_push(self, topic: Topic, stream: _BookStream, t_ms: int) -> Push | None:
-        every = self.obu_full_every if topic[0] == "futures.obu" else self.book_update_full_every
+    def _book_push(self, topic: Topic, stream: BookStream, t_ms: int) -> Push | None:
+        options = self.options
+        every = (
+            options.obu_full_every if topic[0] == "futures.obu" else options.book_update_full_every
+        )
         c = self._contracts[topic[1]]
         return _pushes.book_push(c, topic, stream, t_ms, full_every=every, rng=self._rng)
 
-    def _obu_full(self, topic: Topic, stream: _BookStream, t_ms: int) -> Push:
+    def _obu_full(self, topic: Topic, stream: BookStream, t_ms: int) -> Push:
         return _pushes.obu_full(self._contracts[topic[1]], topic, stream, t_ms)
 
     def _book_ticker_push(self, topic: Topic, t_ms: int) -> Push | None:
@@ -555,7 +572,8 @@ class Market:
 
     def _liquidations_push(self, topic: Topic, t_ms: int) -> Push | None:
         c = self._contracts[topic[1]]
-        return _pushes.liquidations_push(c, topic, t_ms, as_object=self.liquidations_as_object)
+        as_object = self.options.liquidations_as_object
+        return _pushes.liquidations_push(c, topic, t_ms, as_object=as_object)
 
     def order_book_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.order_book_push(self._contracts[topic[1]], topic, t_ms)
@@ -564,7 +582,7 @@ class Market:
         return _pushes.contract_info_push(self._contracts[topic[1]], topic, t_ms)
 
 
-def _delivery_details(c: _Contract, tick: str) -> dict[str, object]:
+def _delivery_details(c: Contract, tick: str) -> dict[str, object]:
     """The fields a delivery contract adds (ccxt parses `expire_time` from them)."""
     date = c.spec.name.rsplit("_", 1)[-1]
     expiry = dt.datetime.strptime(date + "08", "%Y%m%d%H").replace(tzinfo=dt.UTC)

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Final
 
 
-def _exponent(step: Decimal, what: str) -> int:
+def exponent(step: Decimal, what: str) -> int:
     sign, digits, exp = step.normalize().as_tuple()
     if sign or digits != (1,) or not isinstance(exp, int) or exp > 0:
         raise ValueError(f"{what} must be a power of ten <= 1, got {step}")
@@ -18,7 +18,7 @@ def _exponent(step: Decimal, what: str) -> int:
 _POW10: Final[tuple[int, ...]] = tuple(10**i for i in range(19))
 
 
-def _units_text(units: int, exp: int) -> str:
+def units_text(units: int, exp: int) -> str:
     """Exact decimal text of `units * 10**-exp`, without trailing zeros or exponent."""
     if exp == 0:
         return str(units)
@@ -29,7 +29,7 @@ def _units_text(units: int, exp: int) -> str:
     return f"{sign}{q}.{str(r).rjust(exp, '0').rstrip('0')}"
 
 
-def _units_int(units: int, exp: int) -> int:
+def units_int(units: int, exp: int) -> int:
     """`units * 10**-exp` truncated toward zero: Gate's integer sizes without the header."""
     if exp == 0:
         return units
@@ -37,12 +37,12 @@ def _units_int(units: int, exp: int) -> int:
     return -q if units < 0 else q
 
 
-def _plain(value: Decimal) -> Decimal:
+def plain(value: Decimal) -> Decimal:
     """`value` without trailing zeros and never in exponent form (which `normalize` may give)."""
-    return Decimal(_dec_text(value))
+    return Decimal(dec_text(value))
 
 
-def _dec_text(value: Decimal) -> str:
+def dec_text(value: Decimal) -> str:
     """`value` as plain decimal text: no exponent, no trailing zeros."""
     text = format(value, "f")
     if "." in text:

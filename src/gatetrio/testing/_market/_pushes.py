@@ -38,15 +38,15 @@ from gatetrio._core._events import (
     TradesUpdate,
 )
 
-from ._book import _ASK, _BID, BOOK_DEPTHS
-from ._numbers import _dec_text, _plain, _units_text
-from ._simulation import _Candle
+from ._book import ASK, BID, BOOK_DEPTHS
+from ._numbers import dec_text, plain, units_text
+from ._simulation import Candle
 
 if TYPE_CHECKING:
     import random
     from collections.abc import Callable
 
-    from ._simulation import _Contract
+    from ._simulation import Contract
     from ._topics import Topic
 
 
@@ -76,7 +76,7 @@ class Push:
         return f"<Push {self.topic}>"
 
 
-class _BookStream:
+class BookStream:
     """Shared state of one depth-limited book topic: the id its last push ended at."""
 
     __slots__ = ("depth", "last_u")
@@ -87,9 +87,9 @@ class _BookStream:
 
 
 def book_push(
-    c: _Contract,
+    c: Contract,
     topic: Topic,
-    stream: _BookStream,
+    stream: BookStream,
     t_ms: int,
     *,
     full_every: int,
@@ -128,8 +128,8 @@ def book_push(
         if units and c.rank(side, tick) >= depth:
             units = 0
         levels[side].append((tick, units))
-    levels[_BID].sort(reverse=True)
-    levels[_ASK].sort()
+    levels[BID].sort(reverse=True)
+    levels[ASK].sort()
     last = c.update_id
     stream.last_u = last
     name = c.name
@@ -140,8 +140,8 @@ def book_push(
                 s=f"ob.{name}.{depth}",
                 u=last,
                 U=first,
-                b=c.levels(ObuLevel, levels[_BID], size_decimal=True),
-                a=c.levels(ObuLevel, levels[_ASK], size_decimal=True),
+                b=c.levels(ObuLevel, levels[BID], size_decimal=True),
+                a=c.levels(ObuLevel, levels[ASK], size_decimal=True),
             ),
             time=t_ms // 1000,
             time_ms=t_ms,
@@ -155,8 +155,8 @@ def book_push(
                 s=name,
                 U=first,
                 u=last,
-                b=c.levels(BookLevel, levels[_BID], size_decimal=size_decimal),
-                a=c.levels(BookLevel, levels[_ASK], size_decimal=size_decimal),
+                b=c.levels(BookLevel, levels[BID], size_decimal=size_decimal),
+                a=c.levels(BookLevel, levels[ASK], size_decimal=size_decimal),
                 l=str(depth),
             ),
             time=t_ms // 1000,
@@ -167,7 +167,7 @@ def book_push(
 
 
 def obu_full(
-    c: _Contract, topic: Topic, stream: _BookStream, t_ms: int, *, resend: bool = False
+    c: Contract, topic: Topic, stream: BookStream, t_ms: int, *, resend: bool = False
 ) -> Push:
     """An obu full snapshot at the id the stream is at (`resend`: at the newest id)."""
     if resend:
@@ -178,8 +178,8 @@ def obu_full(
             t=t_ms,
             s=f"ob.{c.name}.{stream.depth}",
             u=stream.last_u,
-            b=tuple(ObuLevel(_dec_text(p), _dec_text(s)) for p, s in state.bids),
-            a=tuple(ObuLevel(_dec_text(p), _dec_text(s)) for p, s in state.asks),
+            b=tuple(ObuLevel(dec_text(p), dec_text(s)) for p, s in state.bids),
+            a=tuple(ObuLevel(dec_text(p), dec_text(s)) for p, s in state.asks),
             full=True,
         ),
         time=t_ms // 1000,
@@ -188,11 +188,11 @@ def obu_full(
     return Push(topic, lambda _d: ev)
 
 
-def book_update_full(c: _Contract, topic: Topic, stream: _BookStream, t_ms: int) -> Push:
+def book_update_full(c: Contract, topic: Topic, stream: BookStream, t_ms: int) -> Push:
     first = stream.last_u + 1
     stream.last_u = last = c.update_id
-    bids = c.top(_BID, stream.depth)
-    asks = c.top(_ASK, stream.depth)
+    bids = c.top(BID, stream.depth)
+    asks = c.top(ASK, stream.depth)
 
     def build(size_decimal: bool) -> Event:
         return OrderBookUpdate(
@@ -213,13 +213,13 @@ def book_update_full(c: _Contract, topic: Topic, stream: _BookStream, t_ms: int)
     return Push(topic, build)
 
 
-def book_ticker_push(c: _Contract, topic: Topic, t_ms: int) -> Push | None:
-    bid, ask = c.best(_BID), c.best(_ASK)
+def book_ticker_push(c: Contract, topic: Topic, t_ms: int) -> Push | None:
+    bid, ask = c.best(BID), c.best(ASK)
     bbo = (
         bid or 0,
-        c.books[_BID].get(bid, 0) if bid else 0,
+        c.books[BID].get(bid, 0) if bid else 0,
         ask or 0,
-        c.books[_ASK].get(ask, 0) if ask else 0,
+        c.books[ASK].get(ask, 0) if ask else 0,
     )
     if bbo == c.last_bbo:
         return None
@@ -245,7 +245,7 @@ def book_ticker_push(c: _Contract, topic: Topic, t_ms: int) -> Push | None:
 
 
 def trades_push(
-    c: _Contract, topic: Topic, t_ms: int, *, reserve_ids: Callable[[int], int]
+    c: Contract, topic: Topic, t_ms: int, *, reserve_ids: Callable[[int], int]
 ) -> Push | None:
     """The trades since the last push; `reserve_ids(n)` numbers them (market-wide ids)."""
     trades = c.pending_trades
@@ -275,13 +275,13 @@ def trades_push(
 
 
 def ticker_push(
-    c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random, snapshot: bool = False
+    c: Contract, topic: Topic, t_ms: int, *, rng: random.Random, snapshot: bool = False
 ) -> Push:
     last = c.price(c.last_price)
     open_ = c.price(c.open_24h)
     change = last - open_
     pct = (change / open_ * 100).quantize(Decimal("0.0001")) if open_ else Decimal(0)
-    vol_contracts = Decimal(_units_text(c.volume_24h, c.size_exp))
+    vol_contracts = Decimal(units_text(c.volume_24h, c.size_exp))
     base = c.base_amount(c.volume_24h, c.last_price)
     quote = (base * last).quantize(Decimal(1))
     interval = 28800
@@ -290,9 +290,9 @@ def ticker_push(
         contract=c.name,
         last=last,
         change_percentage=pct,
-        total_size=Decimal(_units_text(c.open_interest, c.size_exp)),
+        total_size=Decimal(units_text(c.open_interest, c.size_exp)),
         volume_24h=vol_contracts,
-        volume_24h_base=_plain(base),
+        volume_24h_base=plain(base),
         volume_24h_quote=quote,
         volume_24h_settle=quote,
         mark_price=c.price(c.mark_tick()),
@@ -315,7 +315,7 @@ def ticker_push(
     return Push(topic, lambda _d: ev)
 
 
-def candle_push(c: _Contract, topic: Topic, t_ms: int, *, turnover: bool = True) -> Push:
+def candle_push(c: Contract, topic: Topic, t_ms: int, *, turnover: bool = True) -> Push:
     """`c` is the contract the topic names, also behind a ``mark_``/``index_`` prefix.
 
     `turnover`: `a` is the quote turnover (as live), else the base volume older docs describe."""
@@ -327,7 +327,7 @@ def candle_push(c: _Contract, topic: Topic, t_ms: int, *, turnover: bool = True)
     closed = closed_table.pop(interval, None)
     n = f"{interval}_{name}"
 
-    def candle(k: _Candle, *, w: bool, size_decimal: bool) -> Candlestick:
+    def candle(k: Candle, *, w: bool, size_decimal: bool) -> Candlestick:
         return Candlestick(
             t=k.start,
             o=c.price(k.o),
@@ -336,11 +336,11 @@ def candle_push(c: _Contract, topic: Topic, t_ms: int, *, turnover: bool = True)
             c=c.price(k.c),
             n=n,
             v=None if mark else c.size_value(k.v, size_decimal),
-            a=None if mark else _plain(k.q if turnover else k.a),
+            a=None if mark else plain(k.q if turnover else k.a),
             w=w,
         )
 
-    snap = _Candle(current.start, current.o)
+    snap = Candle(current.start, current.o)
     snap.h, snap.l, snap.c, snap.v, snap.a, snap.q = (
         current.h,
         current.l,
@@ -359,7 +359,7 @@ def candle_push(c: _Contract, topic: Topic, t_ms: int, *, turnover: bool = True)
     return Push(topic, build)
 
 
-def stats_push(c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> Push:
+def stats_push(c: Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> Push:
     mark = c.price(c.mark_tick())
     oi = c.open_interest
     long_liq, short_liq = c.long_liq, c.short_liq
@@ -386,10 +386,10 @@ def stats_push(c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> 
                     long_liq_size=size(long_liq),
                     short_liq_size=size(short_liq),
                     open_interest=size(oi),
-                    short_liq_usd=_plain((short_base * mark).quantize(Decimal("0.01"))),
-                    long_liq_usd=_plain((long_base * mark).quantize(Decimal("0.01"))),
-                    short_liq_amount=_plain(short_base),
-                    long_liq_amount=_plain(long_base),
+                    short_liq_usd=plain((short_base * mark).quantize(Decimal("0.01"))),
+                    long_liq_usd=plain((long_base * mark).quantize(Decimal("0.01"))),
+                    short_liq_amount=plain(short_base),
+                    long_liq_amount=plain(long_base),
                     open_interest_usd=(oi_base * mark).quantize(Decimal(1)),
                     top_lsr_account=lsr,
                     top_lsr_size=lsr,
@@ -402,7 +402,7 @@ def stats_push(c: _Contract, topic: Topic, t_ms: int, *, rng: random.Random) -> 
     return Push(topic, build)
 
 
-def liquidations_push(c: _Contract, topic: Topic, t_ms: int, *, as_object: bool) -> Push | None:
+def liquidations_push(c: Contract, topic: Topic, t_ms: int, *, as_object: bool) -> Push | None:
     liqs = c.pending_liquidations
     if not liqs:
         return None
@@ -425,11 +425,11 @@ def liquidations_push(c: _Contract, topic: Topic, t_ms: int, *, as_object: bool)
     return Push(topic, build)
 
 
-def order_book_push(c: _Contract, topic: Topic, t_ms: int) -> Push:
+def order_book_push(c: Contract, topic: Topic, t_ms: int) -> Push:
     limit = int(topic[2])
     uid = c.update_id
-    bids = c.top(_BID, limit)
-    asks = c.top(_ASK, limit)
+    bids = c.top(BID, limit)
+    asks = c.top(ASK, limit)
 
     def build(size_decimal: bool) -> Event:
         return OrderBookSnapshot(
@@ -448,7 +448,7 @@ def order_book_push(c: _Contract, topic: Topic, t_ms: int) -> Push:
     return Push(topic, build)
 
 
-def contract_info_push(c: _Contract, topic: Topic, t_ms: int) -> Push:
+def contract_info_push(c: Contract, topic: Topic, t_ms: int) -> Push:
     spec = c.spec
     tiers = tuple(
         RiskLimitTier(

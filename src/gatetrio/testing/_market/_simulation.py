@@ -8,8 +8,8 @@ import typing
 from decimal import Decimal
 from typing import Final
 
-from ._book import _ASK, _BID, _Book
-from ._numbers import _exponent, _units_text
+from ._book import ASK, BID, Book
+from ._numbers import exponent, units_text
 from ._topics import CANDLE_INTERVALS
 
 if typing.TYPE_CHECKING:
@@ -24,7 +24,7 @@ STEP_MS: Final = 10
 _BASE_QUANTUM: Final = Decimal("1e-8")
 
 
-class _Candle:
+class Candle:
     __slots__ = ("a", "c", "h", "l", "o", "q", "start", "v")
 
     def __init__(self, start: int, price: int) -> None:
@@ -42,7 +42,7 @@ class _Candle:
         self.a += base
 
 
-class _Contract(_Book):
+class Contract(Book):
     """The simulation of one contract: book, fair price, trades, candles and 24h figures."""
 
     def __init__(self, spec: ContractSpec, rng: random.Random, history: int) -> None:
@@ -50,8 +50,8 @@ class _Contract(_Book):
         self.rng = rng
         super().__init__(
             spec.name,
-            price_exp=_exponent(spec.tick, "tick"),
-            size_exp=_exponent(spec.size_step, "size_step"),
+            price_exp=exponent(spec.tick, "tick"),
+            size_exp=exponent(spec.size_step, "size_step"),
             first_id=rng.randrange(10**10, 10**11),
             history=history,
         )
@@ -67,19 +67,19 @@ class _Contract(_Book):
         # (time ms, tick, signed units) of trades not yet pushed; only while subscribed
         self.pending_trades: list[tuple[int, int, int]] | None = None
         self.pending_liquidations: list[tuple[int, int, int]] | None = None
-        self.candles: dict[str, _Candle] = {}
-        self.closed_candles: dict[str, _Candle] = {}
-        self.mark_candles: dict[str, _Candle] = {}
-        self.closed_mark_candles: dict[str, _Candle] = {}
+        self.candles: dict[str, Candle] = {}
+        self.closed_candles: dict[str, Candle] = {}
+        self.mark_candles: dict[str, Candle] = {}
+        self.closed_mark_candles: dict[str, Candle] = {}
         self.last_bbo: tuple[int, int, int, int] | None = None
-        self.second_bar: _Candle | None = None
+        self.second_bar: Candle | None = None
         self.buy_high: int | None = None  # highest taker-buy / lowest taker-sell trade since
         self.sell_low: int | None = None  # the last take_trade_extremes()
         self.long_liq = 0
         self.short_liq = 0
 
     def base_amount(self, units: int, tick: int) -> Decimal:
-        contracts = Decimal(_units_text(units, self.size_exp))
+        contracts = Decimal(units_text(units, self.size_exp))
         if self.spec.quanto_multiplier:
             return contracts * self.spec.quanto_multiplier
         # inverse contract: 1 contract = 1 USD; kept to 8 places, as Gate's base amounts are
@@ -88,7 +88,7 @@ class _Contract(_Book):
     def quote_amount(self, units: int, tick: int) -> Decimal:
         """Quote turnover of `units` at `tick`: contracts x multiplier x price (USD for an
         inverse contract, whose contract is 1 USD)."""
-        contracts = Decimal(_units_text(units, self.size_exp))
+        contracts = Decimal(units_text(units, self.size_exp))
         if self.spec.quanto_multiplier:
             return contracts * self.spec.quanto_multiplier * self.price(tick)
         return contracts
@@ -97,13 +97,13 @@ class _Contract(_Book):
         """Build the opening book (outside the op history: `first_id` is this state)."""
         rng = self.rng
         spec = self.spec
-        for side in (_BID, _ASK):
-            tick = self.mid - 1 if side == _BID else self.mid + 1
+        for side in (BID, ASK):
+            tick = self.mid - 1 if side == BID else self.mid + 1
             book = self.books[side]
             while len(book) < spec.depth and tick > 0:
                 book[tick] = self.level_size()
-                tick += (-1 if side == _BID else 1) * (1 + (rng.random() < 0.2) * rng.randint(1, 3))
-            sign = -1 if side == _BID else 1
+                tick += (-1 if side == BID else 1) * (1 + (rng.random() < 0.2) * rng.randint(1, 3))
+            sign = -1 if side == BID else 1
             self.keys[side][:] = sorted(sign * t for t in book)
         self.update_t_ms = self.first_t_ms = t_ms
 
@@ -120,8 +120,8 @@ class _Contract(_Book):
         rng = self.rng
         spec = self.spec
         self.fair += rng.gauss(0, spec.volatility)
-        best_bid = self.best(_BID)
-        best_ask = self.best(_ASK)
+        best_bid = self.best(BID)
+        best_ask = self.best(ASK)
         # the fair price drags the book with it: crossing a side means someone takes it, soon
         crossing = rng.random() < 0.3
         if crossing and best_ask is not None and self.fair >= best_ask + 0.5:
@@ -137,30 +137,30 @@ class _Contract(_Book):
         self.close_spread(t_ms)
         if rng.random() < spec.liquidations_per_second * STEP_MS / 1000:
             self.liquidate(t_ms)
-        for side in (_BID, _ASK):
+        for side in (BID, ASK):
             size = len(self.keys[side])
             if not spec.depth - 5 <= size <= spec.depth + 5:
                 self.refill(t_ms, side)
 
     def close_spread(self, t_ms: int) -> None:
         """Makers step in when the spread opens: quote near the fair price on the far side."""
-        bid, ask = self.best(_BID), self.best(_ASK)
+        bid, ask = self.best(BID), self.best(ASK)
         if bid is None or ask is None or ask - bid <= 2:
             return
         if self.rng.random() >= min(1.0, 2 * self.spec.ops_per_step):
             return
         d = int(self.rng.expovariate(1 / 2))
         if ask - self.fair > self.fair - bid:
-            side, tick = _ASK, max(bid + 1, math.ceil(self.fair) + d)
+            side, tick = ASK, max(bid + 1, math.ceil(self.fair) + d)
         else:
-            side, tick = _BID, min(ask - 1, math.floor(self.fair) - d)
+            side, tick = BID, min(ask - 1, math.floor(self.fair) - d)
         if tick > 0 and tick not in self.books[side]:
             op = self.new_op(t_ms)
             self.set_level(op, side, tick, self.level_size())
 
     def take(self, t_ms: int, direction: int) -> None:
         """A taker order: sweep the best levels of the other side, one trade per level."""
-        side = _ASK if direction > 0 else _BID
+        side = ASK if direction > 0 else BID
         if len(self.keys[side]) < 2:
             return
         rng = self.rng
@@ -177,11 +177,11 @@ class _Contract(_Book):
             self.record_trade(t_ms, tick, fill * direction)
         # fresh liquidity arrives behind the move so the spread closes again
         if rng.random() < 0.7:
-            other = _BID if side == _ASK else _ASK
+            other = BID if side == ASK else ASK
             best_other = self.best(other)
             best_side = self.best(side)
             if best_other is not None and best_side is not None and best_side - best_other > 1:
-                tick = best_side - 1 if side == _ASK else best_side + 1
+                tick = best_side - 1 if side == ASK else best_side + 1
                 if tick not in self.books[other]:
                     self.set_level(op, other, tick, self.level_size())
         if not op.changes:  # pragma: no cover - take() always fills at least one unit
@@ -197,7 +197,7 @@ class _Contract(_Book):
         # the single biggest cost of a busy market otherwise
         bar = self.second_bar
         if bar is None:
-            self.second_bar = bar = _Candle(0, tick)
+            self.second_bar = bar = Candle(0, tick)
         bar.add(tick, abs(units), Decimal(0))
         if units > 0:
             self.buy_high = tick if self.buy_high is None else max(self.buy_high, tick)
@@ -208,7 +208,7 @@ class _Contract(_Book):
 
     def random_op(self, t_ms: int) -> None:
         rng = self.rng
-        side = _BID if rng.random() < 0.5 else _ASK
+        side = BID if rng.random() < 0.5 else ASK
         if not self.keys[side]:
             return
         r = rng.random()
@@ -220,9 +220,9 @@ class _Contract(_Book):
             new = self.level_size()
             self.set_level(op, side, tick, new if new != old else new + 1)
         elif r < 0.75:  # a new level near the fair price (inside the spread sometimes)
-            other = self.best(_ASK if side == _BID else _BID)
+            other = self.best(ASK if side == BID else BID)
             d = int(rng.expovariate(1 / 4))
-            if side == _BID:
+            if side == BID:
                 tick = math.floor(self.fair) - d
                 if other is not None:
                     tick = min(tick, other - 1)
@@ -246,7 +246,7 @@ class _Contract(_Book):
         op = self.new_op(t_ms)
         while len(keys) > depth:
             self.set_level(op, side, abs(keys[-1]), 0)
-        step = -1 if side == _BID else 1
+        step = -1 if side == BID else 1
         while len(keys) < depth:
             far = abs(keys[-1]) if keys else self.mid
             tick = far + step * self.rng.randint(1, 2)
@@ -302,6 +302,6 @@ class _Contract(_Book):
                 if current is None or current.start != start:
                     if current is not None:
                         closed[name] = current
-                    current = table[name] = _Candle(start, price)
+                    current = table[name] = Candle(start, price)
                 if table is self.mark_candles:
                     current.add(price, 0, Decimal(0))

@@ -35,9 +35,9 @@ CANDLE_INTERVALS: Final[dict[str, int]] = {
 STATS_INTERVALS: Final = ("1m", "5m", "15m", "30m", "1h", "4h", "8h", "1d", "3d", "7d")
 ORDER_BOOK_LIMITS: Final = ("100", "50", "20", "10", "5", "1")
 
-# Push cadences, in steps (book streams: _FREQ_STEPS and the obu level decide).
-_FREQ_STEPS: Final = {"100ms": 10, "20ms": 2}
-_CADENCES: Final = {
+# Push cadences, in steps (book streams: FREQ_STEPS and the obu level decide).
+FREQ_STEPS: Final = {"100ms": 10, "20ms": 2}
+CADENCES: Final = {
     "futures.book_ticker": 1,  # on every step where the best bid/ask changed
     "futures.trades": 10,  # trades since the last push, every 100 ms
     "futures.tickers": 100,
@@ -109,9 +109,9 @@ def parse_subscription(
             freq = items[1]
             default = "100" if freq == "100ms" else "20"
             level = items[2] if len(items) == 3 else default
-            if live and freq in _FREQ_STEPS and level not in ("100", "50", "20"):
+            if live and freq in FREQ_STEPS and level not in ("100", "50", "20"):
                 raise SubscribeError(2, f"provided level not supported: {level}")
-            if freq not in _FREQ_STEPS or level not in ("100", "50", "20"):
+            if freq not in FREQ_STEPS or level not in ("100", "50", "20"):
                 raise SubscribeError(2, "invalid argument")
             if freq == "20ms" and level != "20":
                 raise SubscribeError(2, "invalid argument")
