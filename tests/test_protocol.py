@@ -778,8 +778,8 @@ def test_unknown_api_reply_is_unmatched() -> None:
 def test_forget_api_makes_a_late_reply_unmatched() -> None:
     proto = make()
     req_id = proto.api_request(ORDER, wall_time=WALL).req_id
-    proto.forget_api(req_id)
-    proto.forget_api("never-sent")
+    proto.trading.forget(req_id)
+    proto.trading.forget("never-sent")
     assert [type(o) for o in proto.receive_text(api_reply(req_id), now=T0)] == [Unmatched]
 
 

@@ -288,9 +288,9 @@ def test_a_login_is_per_connection() -> None:
     )
     assert isinstance(done, ApiCompleted)
     assert done.result == gatetrio.LoginResult(uid="20011")
-    assert proto.is_logged_in(gen)
+    assert proto.trading.is_logged_in(gen)
     proto.on_disconnected(T0)
-    assert not proto.is_logged_in(gen)
+    assert not proto.trading.is_logged_in(gen)
 
 
 def test_a_refused_login_is_an_authentication_error() -> None:
@@ -302,7 +302,7 @@ def test_a_refused_login_is_an_authentication_error() -> None:
     )
     assert isinstance(error, gatetrio.RequestUnauthorized)
     assert isinstance(error, gatetrio.AuthenticationError)
-    assert not proto.is_logged_in(proto.current_generation or 0)
+    assert not proto.trading.is_logged_in(proto.current_generation or 0)
 
 
 # ------------------------------------------------------------------------------ rate limits
@@ -330,11 +330,11 @@ def test_a_429_pauses_that_kind_of_request_until_gates_reset() -> None:
     (paused,) = [o for o in out if isinstance(o, RateLimitPaused)]
     # 750 ms on Gate's clock from its reply, whatever our clock says
     assert (paused.group, paused.until, paused.delay) == ("orders", T0 + 0.75, 0.75)
-    assert proto.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0 + 0.75
+    assert proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0 + 0.75
     # cancels and lookups are other budgets: not paused
     cancel = CancelOrder(order_id=1)
-    assert proto.reserve_slot(cancel, T0, deadline=T0 + 5, wait=True) == T0
-    assert proto.reserve_slot(GetOrder(order_id=1), T0, deadline=T0 + 5, wait=True) == T0
+    assert proto.trading.reserve_slot(cancel, T0, deadline=T0 + 5, wait=True) == T0
+    assert proto.trading.reserve_slot(GetOrder(order_id=1), T0, deadline=T0 + 5, wait=True) == T0
     stats = proto.statistics().trading
     assert (stats.rate_limited, stats.rate_limit_pauses) == (1, 1)
 
@@ -369,16 +369,16 @@ def test_a_hostile_reset_time_pauses_at_most_a_minute() -> None:
 
 def test_the_limiter_waits_fails_or_refuses_what_cannot_make_its_deadline() -> None:
     proto = make(order_rate_limit=2, rate_limit_window=1.0)
-    assert proto.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0
-    assert proto.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0
+    assert proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0
+    assert proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True) == T0
     with pytest.raises(Throttled) as info:
-        proto.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=False)
+        proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=False)
     assert info.value.retry_after == 1.0
     with pytest.raises(Throttled, match="past the request's deadline"):
-        proto.reserve_slot(ORDER, T0, deadline=T0 + 0.5, wait=True)
-    slot = proto.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True)
+        proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 0.5, wait=True)
+    slot = proto.trading.reserve_slot(ORDER, T0, deadline=T0 + 5, wait=True)
     assert slot == T0 + 1.0
-    assert proto.confirm_slot(ORDER, slot, slot, deadline=T0 + 5) is None
+    assert proto.trading.confirm_slot(ORDER, slot, slot, deadline=T0 + 5) is None
     stats = proto.statistics().trading
     assert (stats.rate_limit_refusals, stats.rate_limit_waits) == (2, 1)
 

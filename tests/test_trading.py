@@ -246,6 +246,69 @@ async def test_each_hostile_answer_ends_in_one_typed_outcome_by_the_deadline(
     assert gate.trading.requests_received["futures.order_place"] == 1  # never replayed
 
 
+REQUESTS: dict[str, gatetrio.TradingRequest[object]] = {
+    "place": gatetrio.PlaceOrder(contract=CONTRACT, size=1, price="1000"),
+    "cancel": gatetrio.CancelOrder(order_id=1),
+    "get": gatetrio.GetOrder(order_id=1),
+    "list": gatetrio.ListOrders(status="open"),
+}
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.none() | st.sampled_from(Misbehaviour),
+            st.sampled_from([0.5, 1.0, 2.5, 4.0]),
+            st.sampled_from(sorted(REQUESTS)),
+            st.sampled_from([0.0, 0.1, 1.0]),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_concurrent_requests_meeting_any_misbehaviour_each_end_once_by_their_deadline(
+    plan: list[tuple[Misbehaviour | None, float, str, float]],
+) -> None:
+    outcomes: list[tuple[str, float, float]] = []
+
+    async def one(client: gatetrio.Client, kind: str, timeout: float, delay: float) -> None:
+        await trio.sleep(delay)
+        start = trio.current_time()
+        try:
+            await client.request(REQUESTS[kind], request_timeout=timeout)
+            outcome = "result"
+        except gatetrio.RequestRejected:
+            outcome = "rejected"
+        except gatetrio.RequestInDoubt as exc:
+            outcome = type(exc).__name__
+        outcomes.append((outcome, trio.current_time() - start, timeout))
+
+    async def main() -> None:
+        server = FakeGateServer(seed=3, credentials=CREDS)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(server.run)
+            async with client_for(server, backoff_initial=0.2, backoff_max=0.2) as client:
+                await client.request(gatetrio.Login())
+                for how, _, _, _ in plan:  # taken by whichever requests arrive first
+                    if how is not None:
+                        server.trading.misbehave(how)
+                async with trio.open_nursery() as requests:
+                    for _, timeout, kind, delay in plan:
+                        requests.start_soon(one, client, kind, timeout, delay)
+                await trio.sleep(5)  # late replies arrive and are dropped
+                assert nothing_pending(client)
+                stats = client.statistics().trading
+            nursery.cancel_scope.cancel()
+        assert len(outcomes) == len(plan)  # exactly one outcome each
+        assert all(took <= timeout for _, took, timeout in outcomes)  # by its deadline
+        ended = stats.completed + stats.rejected + stats.timed_out + stats.lost + stats.unreadable
+        assert ended == stats.requests_sent  # every request sent has exactly one end
+        assert stats.requests_sent + stats.not_sent >= len(plan)
+
+    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+
+
 async def test_a_duplicate_reply_is_counted_and_the_result_taken_once(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:

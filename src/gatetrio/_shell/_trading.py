@@ -129,7 +129,7 @@ class Trading:
             conn = await self._ready(request, deadline, seconds)
             now = trio.current_time()
             # Throttled at once, nothing reserved, if the policy or the deadline says so
-            slot = protocol.reserve_slot(
+            slot = protocol.trading.reserve_slot(
                 request, now, deadline=deadline, wait=policy is RateLimitPolicy.WAIT
             )
             used = False
@@ -137,13 +137,13 @@ class Trading:
                 while slot > now:
                     await trio.sleep_until(slot)
                     now = trio.current_time()
-                    later = protocol.confirm_slot(request, slot, now, deadline=deadline)
+                    later = protocol.trading.confirm_slot(request, slot, now, deadline=deadline)
                     if later is not None:
                         slot = later  # a 429 paused sending meanwhile
                 used = protocol.current_generation == conn.generation and not conn.closing
             finally:
                 if not used:
-                    protocol.release_slot(request, slot)
+                    protocol.trading.release_slot(request, slot)
             if not used:
                 continue  # the socket changed while waiting: get ready on the new one
             try:
@@ -162,12 +162,13 @@ class Trading:
                 await self._wait_connected()
                 conn = rt.current()
                 if conn is None or conn.closing:
-                    await trio.lowlevel.checkpoint()
+                    await rt.changed.wait()  # until that one is gone (or another came)
                     continue
-                if not isinstance(request, Login) and not protocol.is_logged_in(conn.generation):
+                logged_in = protocol.trading.is_logged_in
+                if not isinstance(request, Login) and not logged_in(conn.generation):
                     try:
                         async with conn.login_lock:  # concurrent first requests share one login
-                            if not protocol.is_logged_in(conn.generation):
+                            if not logged_in(conn.generation):
                                 await self._roundtrip(Login(), conn, deadline, None)
                     except (RequestLost, _NotSent):
                         continue  # nothing of `request` went out: try the next connection
@@ -233,7 +234,7 @@ class Trading:
             raise
         finally:
             del rt.waiters[sent.req_id]
-            protocol.forget_api(sent.req_id)
+            protocol.trading.forget(sent.req_id)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
@@ -309,11 +310,11 @@ class Trading:
         if exc.expires_at is None:
             await trio.lowlevel.checkpoint()
             return
-        offset = self._protocol.server_clock_offset or 0.0  # Gate's clock minus ours
+        offset = self._protocol.trading.clock_offset or 0.0  # Gate's clock minus ours
         offset = max(-MAX_CLOCK_OFFSET, min(MAX_CLOCK_OFFSET, offset))
         final_at = exc.expires_at - offset + self._config.resolve_margin  # our wall clock
-        delay = final_at - self._rt.wall_clock()
-        await trio.sleep(max(0.0, min(delay, self._config.request_timeout + MAX_CLOCK_OFFSET)))
+        # bounded: the expiry is the request's own deadline (or the one its caller set)
+        await trio.sleep(max(0.0, final_at - self._rt.wall_clock()))
 
     async def _get_order(self, key: str, seconds: float, via: str) -> Order | None:
         try:

@@ -102,13 +102,13 @@ class ApiCalls:
         self,
         *,
         credentials: Credentials | None,
-        entropy: Callable[[int], bytes],
+        entropy: Callable[[int], bytes] | None,
         order_rate_limit: int = 100,
         cancel_rate_limit: int = 200,
         rate_limit_window: float = 1.05,
     ) -> None:
         self._credentials = credentials
-        self._ids = ClientIds(entropy)
+        self._ids = ClientIds(entropy or _no_entropy)
         self._limiters: dict[RateGroup, RateLimiter] = {
             "orders": RateLimiter(limit=order_rate_limit, window=rate_limit_window),
             "cancels": RateLimiter(limit=cancel_rate_limit, window=rate_limit_window),
@@ -185,6 +185,10 @@ class ApiCalls:
     ) -> SentRequest:
         """Register `request` on connection `generation`; return what to send (Rule C).
 
+        Replies are matched by `request_id` on that connection only: an `ApiAcked` for the ack
+        echo (order placement), then exactly one `ApiCompleted` (the typed result) or
+        `ApiFailed` (Gate's rejection; `RequestTimeout` from `expire` once `deadline` passes;
+        `RequestLost` from `lose`). The request is never resent; with credentials it is signed.
         `deadline` is on trio's clock (None: none); what is left of it at `now` becomes the
         request's `x-gate-exptime` if it changes orders and the caller set no expiry.
 
@@ -430,3 +434,9 @@ def _doubt(call: Call) -> str:
     if call.acked:
         return "Gate had it (acked): await client.resolve(exc) finds out whether it executed"
     return "it may or may not have been carried out: await client.resolve(exc) finds out"
+
+
+def _no_entropy(size: int) -> bytes:
+    raise UsageError(
+        f"client order ids need random bytes ({size}): create GateProtocol with entropy=os.urandom"
+    )

@@ -145,7 +145,7 @@ class GateProtocol:
         # trading requests: correlation, deadlines, client order ids, rate limits (_api.py)
         self._api = ApiCalls(
             credentials=credentials,
-            entropy=entropy if entropy is not None else _no_entropy,
+            entropy=entropy,
             order_rate_limit=order_rate_limit,
             cancel_rate_limit=cancel_rate_limit,
             rate_limit_window=rate_limit_window,
@@ -237,10 +237,9 @@ class GateProtocol:
         """Connection `generation` (default: the current one) is gone.
 
         Returns an `ApiFailed` (`RequestLost`) for each trading request sent on it and still
-        unanswered. If it
-        was the current connection, subscriptions stay registered and become not ready
-        (`on_connected` re-sends them) and in-flight subscribe replies are forgotten. Unknown
-        or already closed generations return [] (idempotent).
+        unanswered. If it was the current connection, subscriptions stay registered and become
+        not ready (`on_connected` re-sends them) and in-flight subscribe replies are forgotten.
+        Unknown or already closed generations return [] (idempotent).
         """
         self._now = now
         gen = self._generation(generation)
@@ -660,12 +659,11 @@ class GateProtocol:
         return TimerResult(frames, silent, outputs)
 
     # -------------------------------------------------------------------------- trading API
-    # Correlation, deadlines, client order ids and rate limits live in `_api.py` (its rules);
-    # these methods add the connection checks only the protocol can make.
 
-    def is_logged_in(self, generation: int) -> bool:
-        """True once a futures.login succeeded on connection `generation`."""
-        return self._api.is_logged_in(generation)
+    @property
+    def trading(self) -> ApiCalls:
+        """The owner of trading requests (`_api.py`): logins, rate-limit slots, statistics."""
+        return self._api
 
     def api_request(
         self,
@@ -677,21 +675,12 @@ class GateProtocol:
         generation: int | None = None,
         req_header: Mapping[str, str] | None = None,
     ) -> SentRequest:
-        """Register a trading request on connection `generation` (default: the current one);
-        return its req_id, the frame to send there, the request as sent and its expiry.
-
-        Replies are matched by `request_id`, on that connection only (Rule 5): an `ApiAcked`
-        for the ack echo (order placement), then one `ApiCompleted` (the typed result) or
-        `ApiFailed` (Gate's rejection, or `RequestTimeout` from `handle_timer` once `deadline`
-        passes, or `RequestLost` from `on_disconnected`); never more than one. Orders get client
-        order ids and an `x-gate-exptime` (see `_api.py`, Rule C). The request is never
-        resent. With credentials every request is signed.
+        """Register a trading request on connection `generation` (default: the current one)
+        and return what to send there (`ApiCalls.send`: its rules and outcomes).
 
         Raises:
             UsageError: `generation` is not live, or is being handed over (new requests go to
-                the current connection), a `deadline` not after `now`, or what
-                `encode_request` rejects (bad wall_time or req_header, Login without
-                credentials).
+                the current connection), or what `ApiCalls.send` rejects.
         """
         gen = self._generation(generation)
         if gen is None or gen is not self._current:
@@ -705,39 +694,6 @@ class GateProtocol:
             deadline=deadline,
             req_header=req_header,
         )
-
-    def reserve_slot(
-        self, request: TradingRequest[object], now: float, *, deadline: float, wait: bool
-    ) -> float:
-        """The time `request` may go out under the client's rate limits (see `ApiCalls`).
-
-        Raises:
-            Throttled: not now and `wait` is False, or not before `deadline`.
-        """
-        return self._api.reserve_slot(request, now, deadline=deadline, wait=wait)
-
-    def confirm_slot(
-        self, request: TradingRequest[object], slot: float, now: float, *, deadline: float
-    ) -> float | None:
-        """At the slot's time: None to send, or a new slot if a 429 paused sending since."""
-        return self._api.confirm_slot(request, slot, now, deadline=deadline)
-
-    def release_slot(self, request: TradingRequest[object], slot: float) -> None:
-        """Hand back a slot that will not be used (the request was given up)."""
-        self._api.release_slot(request, slot)
-
-    def forget_api(self, req_id: str) -> None:
-        """Stop waiting for trading request `req_id` (its waiter was cancelled).
-
-        A reply arriving later is reported as `Unmatched` (and counted as late). Unknown ids
-        are ignored.
-        """
-        self._api.forget(req_id)
-
-    @property
-    def server_clock_offset(self) -> float | None:
-        """Gate's clock minus ours in seconds, as the latest trading reply showed it."""
-        return self._api.clock_offset
 
     # --------------------------------------------------------------------------- statistics
 
@@ -770,9 +726,3 @@ class GateProtocol:
             last_latency_ms=self._last_latency_ms,
             trading=trading,
         )
-
-
-def _no_entropy(size: int) -> bytes:
-    raise UsageError(
-        f"client order ids need random bytes ({size}): create GateProtocol with entropy=os.urandom"
-    )
