@@ -1,7 +1,7 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs, import,
-soak;
+NAMES: goals, decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs,
+import, soak; `goals` runs the benchmarks behind issue 22's goal table and prints the table;
 book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
 `test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
 for another length.
@@ -27,10 +27,12 @@ from . import (
     bench_pool,
     bench_read,
     bench_subs,
+    goals,
     soak,
 )
 
 RUNNERS = {
+    "goals": goals.main,
     "decode": bench_decode.main,
     "book": bench_book.main,
     "e2e": bench_e2e.main,

@@ -2,7 +2,9 @@
 
     python -m benchmarks.bench_import [--runs 15] [--top 12]
 
-Each run starts a fresh interpreter (`python -c ...`, bytecode already cached) for every
+Each run starts a fresh interpreter (`python -c ...`, bytecode cached in a temporary
+`PYTHONPYCACHEPREFIX` by a warm-up run, whatever `PYTHONDONTWRITEBYTECODE` says: without a
+cache every gatetrio module would be compiled from source on each run) for every
 statement in turn, rotating which goes first: `pass` (the interpreter's own start), `import
 trio`, `import gatetrio` and `import gatetrio; gatetrio.open_client` (what an application pays
 before its first connection: trio, msgspec, wsproto's handshake machinery and gatetrio's own
@@ -19,6 +21,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from typing import TYPE_CHECKING, Final
 
@@ -33,9 +36,12 @@ STATEMENTS: Final = {
 }
 
 
+_ENV: Final = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
 def _time(statement: str) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-c", statement], check=True)
+    subprocess.run([sys.executable, "-c", statement], check=True, env=_ENV)
     return time.perf_counter() - start
 
 
@@ -46,6 +52,7 @@ def _self_times(statement: str) -> dict[str, int]:
         capture_output=True,
         text=True,
         check=True,
+        env=_ENV,
     )
     by_package: dict[str, int] = {}
     for line in done.stderr.splitlines():
@@ -77,15 +84,24 @@ def measure(runs: int) -> dict[str, float]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: dict[str, float] | None = None) -> int:
+    """Run it; with `results`, also put the figures `benchmarks.goals` reads there."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--top", type=int, default=12)
     args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as cache:
+        _ENV["PYTHONPYCACHEPREFIX"] = cache
+        return _run(args.runs, args.top, results)
+
+
+def _run(runs: int, top: int, results: dict[str, float] | None) -> int:
     one, five, fifteen = os.getloadavg()
     print(f"Python {sys.version.split()[0]}, load average {one:.2f} {five:.2f} {fifteen:.2f}")
-    result = measure(args.runs)
-    print(f"\n{args.runs} interleaved runs, wall time of `python -c STATEMENT`, medians\n")
+    result = measure(runs)
+    if results is not None:
+        results["ratio"] = result["ratio"]
+    print(f"\n{runs} interleaved runs, wall time of `python -c STATEMENT`, medians\n")
     print("| statement | ms |")
     print("|---|---:|")
     for name, statement in STATEMENTS.items():
@@ -95,10 +111,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"goal <= 1.2x)"
     )
     selfs = _self_times(STATEMENTS["first use"])
-    print(f"\nfirst use, self time by package (`-X importtime`, one run), top {args.top}:\n")
+    print(f"\nfirst use, self time by package (`-X importtime`, one run), top {top}:\n")
     print("| package | ms |")
     print("|---|---:|")
-    for package, us in sorted(selfs.items(), key=lambda kv: -kv[1])[: args.top]:
+    for package, us in sorted(selfs.items(), key=lambda kv: -kv[1])[:top]:
         print(f"| {package} | {us / 1e3:.1f} |")
     print(f"| (all) | {sum(selfs.values()) / 1e3:.1f} |")
     one, five, fifteen = os.getloadavg()

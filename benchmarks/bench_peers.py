@@ -664,7 +664,8 @@ def latency(
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: dict[str, float] | None = None) -> int:
+    """Run it; with `results`, also put the figures `benchmarks.goals` reads there."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--messages", type=int, default=60_000)
@@ -693,14 +694,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     with flood_server() as port:
         for kind in args.kinds.split(","):
             if kind:
-                throughput(port, kind, clients, args.rounds, args.messages)
+                table = throughput(port, kind, clients, args.rounds, args.messages)
+                if results is not None:
+                    for name, row in table.items():
+                        for key, value in row.items():
+                            results[f"{kind} {name} {key}"] = value
         if args.latency:
-            latency(
+            paced = latency(
                 port,
                 [c for c in clients if c not in FLOORS],
                 args.latency_rounds,
                 args.latency_messages,
             )
+            if results is not None:
+                for (name, rate), row in paced.items():
+                    for key, value in row.items():
+                        results[f"paced {rate} {name} {key}"] = value
     return 0
 
 

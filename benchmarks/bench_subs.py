@@ -74,7 +74,8 @@ async def _one(n_subs: int, frames: Sequence[str]) -> float:
     return elapsed
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, results: dict[str, float] | None = None) -> int:
+    """Run it; with `results`, also put the figures `benchmarks.goals` reads there."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--frames", type=int, default=20_000)
@@ -107,6 +108,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"| {order} | {n} | {statistics.median(v):.2f} | {min(v):.2f}..{max(v):.2f} "
             f"| {ratio:.2f} |"
         )
+    print("\nround robin / runs of 64 (median of per-round ratios):")
+    for n in counts:
+        rr = us["round robin", n]
+        runs = us["runs of 64", n]
+        ratio = statistics.median(x / y for x, y in zip(rr, runs, strict=True))
+        print(f"- {n} subscriptions: {ratio:.2f}x")
+        if results is not None:
+            results[f"rr/runs {n}"] = ratio
     return 0
 
 

@@ -40,7 +40,7 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from gatetrio import (
+from gatetrio.events import (
     ApiAck,
     ApiHeader,
     ApiResult,

@@ -372,3 +372,117 @@ def _typed_path(cls: type) -> SearchStrategy[Any]:
 
 
 typed_path_events = st.one_of([_typed_path(cls) for cls in TYPED_PATH_CLASSES])
+
+
+# --------------------------------------------------------------------- hostile server scripts
+# What a hostile server does and when (tests/scripted.py): scripts for successive connections,
+# each a handshake, maybe the subscribe answered, then moves drawn from everything a server can
+# put on the wire, with sleeps drawn around the client's deadlines (tests/hostile_run.py's
+# config: ping every 5 s, pong within 3, connect and subscribe within 5, reconnects 0.5-2 s).
+
+
+def _hostile_moves() -> SearchStrategy[Any]:
+    from . import scripted as s
+
+    frames = s.frame
+    raw = st.sampled_from(
+        [
+            frames(s.TEXT, b"{}", rsv=4),
+            frames(0x3, b"x"),
+            frames(s.PING, b"p", fin=False),
+            frames(s.PING, b"p" * 126),
+            frames(s.CONTINUATION, b"x"),
+            frames(s.TEXT, b"a", fin=False),  # a message left open (or a new one inside it)
+            frames(s.CONTINUATION, b"b"),
+            frames(s.TEXT, b"{}", mask=b"abcd"),
+            frames(s.TEXT, b"hi", length_form=2),
+            frames(s.TEXT, length=1 << 63, length_form=8),
+            frames(s.BINARY, length=1 << 40, length_form=8),
+            s.text(b"\xff\xfe"),
+            frames(s.CLOSE),
+            frames(s.CLOSE, s.close_payload(1000, b"bye")),
+            frames(s.CLOSE, s.close_payload(1006)),
+            frames(s.CLOSE, s.close_payload(4000, b"\xff")),
+            frames(s.CLOSE, b"\x03"),
+            frames(s.PING, b"ping"),
+            frames(s.PONG, b"pong"),
+            frames(s.BINARY, b"\x00\x01"),
+            s.text(b""),
+            s.text(b"\xef\xbb\xbf{}"),  # a BOM
+            s.pong_text(),
+            s.upgrade_text(),
+            s.upgrade_text() * 20,
+            s.text(b'{"channel":"futures.trades","event":"subscribe","id":1,"result":{}}'),
+            s.text(b'{"channel":"futures.trades","event":"subscribe","error":{"code":"x"}}'),
+            s.text(b'{"header":{"status":"200","channel":"futures.login"},"request_id":"9"}'),
+            s.text(b'{"channel":"futures.new","event":"update","result":1}'),
+        ]
+    )
+    json_text = hostile_json_texts.map(lambda t: s.text(t.encode()))
+    trades = st.integers(1, 10**6).map(s.trade_text)
+    cut_trade = st.builds(
+        lambda size, ping: s.fragments(
+            s.TEXT, s.trade_json(7), size, between=s.frame(s.PING, b"!") if ping else b""
+        ),
+        st.sampled_from([1, 2, 9, 50]),
+        st.booleans(),
+    )
+    sends = st.one_of(raw, json_text, trades, cut_trade).map(s.Send)
+    sleeps = st.sampled_from([0.0, 0.001, 0.3, 0.5, 2.9, 3.0, 3.1, 5.0, 8.0]).map(s.Sleep)
+    trickles = st.builds(s.Trickle, trades, st.sampled_from([0.001, 0.5]), st.integers(1, 40))
+    repeats = st.builds(
+        s.Repeat, st.one_of(raw, trades), st.integers(1, 50), st.sampled_from([0.0, 0.1])
+    )
+    return st.one_of(
+        sends, sends, sends, sleeps, sleeps, trickles, repeats, st.just(s.Eof()), st.just(s.Hold())
+    )
+
+
+def _hostile_upgrades() -> SearchStrategy[Any]:
+    from . import scripted as s
+
+    interim = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n\r\n"
+    answers = st.sampled_from(
+        [
+            lambda key: s.upgrade_response(key, before=interim),
+            lambda key: s.upgrade_response(key, accept=b"wrong"),
+            lambda key: s.upgrade_response(key, upgrade=None),
+            lambda key: s.upgrade_response(key, extra=[(b"Sec-WebSocket-Extensions", b"x")]),
+            lambda key: s.upgrade_response(key, status=b"HTTP/1.0 101 Switching Protocols"),
+            lambda key: s.upgrade_response(key) + s.trade_text(7),
+            lambda _key: b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+            lambda _key: b"SSH-2.0-x\r\n",
+            lambda _key: b"",
+        ]
+    )
+    return st.one_of(
+        st.just(s.Upgrade()),
+        st.just(s.Upgrade()),
+        st.builds(s.Upgrade, answers, st.sampled_from([None, None, 0.001])),
+    )
+
+
+@st.composite
+def hostile_script(draw: st.DrawFn, *, max_moves: int = 8) -> Any:
+    """One connection's script: a handshake, maybe the subscribe answered, then moves."""
+    from . import scripted as s
+
+    steps: list[Any] = [draw(_hostile_upgrades())]
+    answer = draw(st.sampled_from(["ack", "ack", "error", "none"]))
+    if answer != "none":
+        steps.append(
+            s.Await("futures.trades", "subscribe", limit=draw(st.sampled_from([1.0, 10.0])))
+        )
+        error = {"code": draw(st.sampled_from([2, "2", "x", None])), "message": "refused"}
+        steps.append(s.Reply(s.ack_for if answer == "ack" else lambda r: s.error_for(r, error)))
+    steps.extend(draw(st.lists(_hostile_moves(), max_size=max_moves)))
+    return s.Script(
+        tuple(steps),
+        pong=draw(st.booleans()),
+        ack=draw(st.booleans()),
+        close_reply=draw(st.booleans()),
+    )
+
+
+hostile_scripts = st.lists(hostile_script(), min_size=1, max_size=3)
+"""Scripts for a client's first connections (tests/test_hostile_property.py)."""

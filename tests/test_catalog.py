@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gatetrio import channels
-from gatetrio._cli._watch import PRIVATE_CHANNELS, PUBLIC_CHANNELS, channel_spec
+from gatetrio._cli._channel_args import PRIVATE_CHANNELS, PUBLIC_CHANNELS, channel_spec
 from gatetrio._core import _decode, _reference_decode
 from gatetrio._core._catalog import CATALOG, CHANNELS, ROUTING_KEYS, Channel, Route
 from gatetrio._core._config import Credentials

@@ -21,9 +21,12 @@ import sys
 import termios
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 pytestmark = pytest.mark.slow
 
@@ -218,31 +221,41 @@ def test_stream_private_channel_against_the_simulated_account() -> None:
 
 
 def test_stream_status_line_on_a_terminal_stderr() -> None:
-    # stdout is a pipe (the JSON lines), stderr a terminal (the status line)
+    # stdout is a pipe (the JSON lines), stderr a terminal (the status line); stopped (SIGTERM,
+    # a normal stop) once the line says it subscribed, however long that takes under load
     master, slave = pty.openpty()
-    proc = subprocess.run(
-        gatetrio("stream", "contract_stats", "BTC_USDT", "--simulate", "--duration", "2.5"),
-        stdout=subprocess.PIPE,
+    proc = subprocess.Popen(
+        gatetrio("stream", "contract_stats", "BTC_USDT", "--simulate"),
+        stdout=subprocess.DEVNULL,
         stderr=slave,
         env=_env(),
-        timeout=HANG_GUARD,
-        check=False,
     )
     os.close(slave)
     output = bytearray()
-    while select.select([master], [], [], 0)[0]:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        output += chunk
-    os.close(master)
-    assert proc.returncode == 0
+    stopped = False
+    try:
+        while True:
+            if not select.select([master], [], [], HANG_GUARD)[0]:
+                proc.kill()
+                pytest.fail("no status line for too long")
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            output += chunk
+            status = _plain(output)
+            if not stopped and ("subscribed; waiting" in status or "messages" in status):
+                proc.send_signal(signal.SIGTERM)
+                stopped = True
+    finally:
+        os.close(master)
+    assert proc.wait(HANG_GUARD) == 0
     status = _plain(output)
-    assert "subscribed; waiting for the first message" in status or "messages" in status
-    assert b"\x1b[K" in output  # the line is erased on exit, not left behind
+    assert status.lstrip("\r").startswith("connecting")
+    assert "connecting to \r" not in status  # before --simulate serves: no empty "to "
+    assert output.endswith(b"\r\x1b[K")  # the line is erased on exit, not left behind
 
 
 def test_unknown_contract_is_the_exchanges_error() -> None:
@@ -289,11 +302,17 @@ def test_watch_without_a_terminal_streams_json_lines() -> None:
 
 
 def _run_in_terminal(
-    args: list[str], *, interrupt_at: str | None = None, columns: int = 130, rows: int = 50
+    args: list[str],
+    *,
+    stop_when: Callable[[str], bool] | None = None,
+    stop_signal: int = signal.SIGINT,
+    columns: int = 130,
+    rows: int = 50,
 ) -> tuple[int, bytes]:
     """Run under a pseudo-terminal; return (exit code, everything it wrote).
 
-    With `interrupt_at`, send SIGINT (Ctrl-C) once the screen shows that text.
+    With `stop_when`, send `stop_signal` (Ctrl-C by default) once `stop_when(screen)` holds
+    for the screen so far: a condition on what was drawn, not a guess at how long it takes.
     """
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
@@ -320,9 +339,9 @@ def _run_in_terminal(
             if not chunk:
                 break
             output += chunk
-            if interrupt_at is not None and interrupt_at in _plain(output):
-                proc.send_signal(signal.SIGINT)
-                interrupt_at = None
+            if stop_when is not None and stop_when(_plain(output)):
+                proc.send_signal(stop_signal)
+                stop_when = None
     finally:
         os.close(master)
     code = proc.wait(HANG_GUARD)
@@ -333,33 +352,77 @@ def _plain(output: bytes | bytearray) -> str:
     return ANSI.sub("", output.decode("utf-8", "replace"))
 
 
+BOOK_ROWS = (50 - 1 - 2 - 4) // 2  # a 50-row terminal: a row spare; ticker, status; borders,
+# header, spread
+
+
+def _frames(screen: str) -> list[str]:
+    """Every frame drawn, from its ticker line on (the first may be partial)."""
+    return screen.split("BTC_USDT  last ")[1:]
+
+
+def _ladder_drawn(screen: str) -> bool:
+    """The latest whole frame (the last may still be arriving) shows the full ladder."""
+    frames = _frames(screen)
+    return len(frames) >= 2 and _ladder_in(frames[-2])
+
+
+def _ladder_in(frame: str) -> bool:
+    """`frame` shows a synced book of full depth and the trades tape."""
+    return (
+        len(re.findall(r"\s\d+\.\d+ bid\b", frame)) == BOOK_ROWS
+        and "(syncing)" not in frame
+        and re.search(r"\d\d:\d\d:\d\d\.\d{3} (buy|sell)", frame) is not None
+    )
+
+
 def test_watch_renders_the_ladder_in_a_terminal() -> None:
-    code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate", "--duration", "4"])
+    # stopped by SIGTERM (a normal stop: exit 0) once the ladder is drawn, however long the
+    # connect and the book's sync take on a loaded machine
+    code, raw = _run_in_terminal(
+        ["watch", "BTC_USDT", "--simulate"], stop_when=_ladder_drawn, stop_signal=signal.SIGTERM
+    )
     screen = _plain(raw)
     assert code == 0, screen[-2000:]
     assert "Traceback" not in screen
-    # the last frame drawn, from its ticker line down
-    frame = screen[screen.rindex("BTC_USDT  last ") :]
+    frames = _frames(screen)
+    # the last frame drawn while connected (rich draws the final one twice, on exit)
+    frame = next(f for f in reversed(frames) if _ladder_in(f) and "● connected" in f)
     assert "order book BTC_USDT" in frame
-    assert "(syncing)" not in frame
     asks = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) ask\b", frame)]
     bids = [Decimal(p) for p in re.findall(r"\s(\d+\.\d+) bid\b", frame)]
-    depth = (50 - 1 - 2 - 4) // 2  # a row spare; ticker, status; borders, header, spread
-    assert len(asks) == depth
-    assert len(bids) == depth
+    assert len(asks) == BOOK_ROWS
+    assert len(bids) == BOOK_ROWS
     assert asks == sorted(asks, reverse=True)  # best ask lowest, next to the spread
     assert bids == sorted(bids, reverse=True)  # best bid first
     assert min(asks) > max(bids)
     assert re.search(r"spread \d", frame)
-    assert re.search(r"\d\d:\d\d:\d\d\.\d{3} (buy|sell)", frame)  # the trades tape
     assert re.search(
         r"● connected  [\d,]+ msg/s .*ws://127\.0\.0\.1:\d+/v4/ws/usdt  \[simulated\]", frame
     )
     assert re.search(r"order book BTC_USDT  \d+\.\ds", frame)  # the age of its last message
+    # nothing reconnected, and no frame says so: closing the client at the end is not a
+    # reconnect (it once drew "reconnecting ... reconnects 0" while shutting down)
+    assert "reconnecting" not in screen
+    assert all("reconnects 0" in f for f in frames if "reconnects" in f)
+    # the frame left on the terminal says the watch stopped, with the book still on it
+    last = frames[-1]
+    assert "● stopped" in last
+    assert len(re.findall(r"\s\d+\.\d+ bid\b", last)) == BOOK_ROWS
+
+
+def test_watch_stopped_by_duration_ends_on_a_stopped_frame() -> None:
+    code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate", "--duration", "2"])
+    screen = _plain(raw)
+    assert code == 0, screen[-2000:]
+    assert "reconnecting" not in screen
+    assert "● stopped" in _frames(screen)[-1]
 
 
 def test_watch_ctrl_c_exits_130_and_restores_the_terminal() -> None:
-    code, raw = _run_in_terminal(["watch", "BTC_USDT", "--simulate"], interrupt_at=" bid")
+    code, raw = _run_in_terminal(
+        ["watch", "BTC_USDT", "--simulate"], stop_when=lambda screen: " bid" in screen
+    )
     screen = _plain(raw)
     assert code == 130
     # the live view hid the cursor and showed it again on the way out
@@ -367,11 +430,12 @@ def test_watch_ctrl_c_exits_130_and_restores_the_terminal() -> None:
     assert "Traceback" not in screen
     assert "KeyboardInterrupt" not in screen
     assert "order book BTC_USDT" in screen
+    assert "● stopped" in _frames(screen)[-1]
 
 
 def test_channel_spec_from_the_command_line() -> None:
     from gatetrio import channels
-    from gatetrio._cli._watch import channel_spec
+    from gatetrio._cli._channel_args import channel_spec
 
     assert channel_spec("futures.obu", ["BTC_USDT", "level=50"]) == channels.obu(
         "BTC_USDT", level=50
@@ -382,3 +446,37 @@ def test_channel_spec_from_the_command_line() -> None:
     assert channel_spec("candlesticks", ["BTC_USDT", "5m", "price=mark"]) == (
         channels.candlesticks("BTC_USDT", "5m", price="mark")
     )
+
+
+def test_ctrl_c_while_connecting_is_130_and_silent() -> None:
+    # a server that takes the TCP connection and never answers the WebSocket handshake
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        silent.settimeout(HANG_GUARD)
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/v4/ws/usdt"
+        proc = subprocess.Popen(
+            gatetrio("stream", "trades", "BTC_USDT", "--url", url),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_env(),
+        )
+        conn, _ = silent.accept()  # the command is connecting: interrupt it there
+        with conn:
+            proc.send_signal(signal.SIGINT)
+            stdout, stderr = proc.communicate(timeout=HANG_GUARD)
+    assert proc.returncode == 130
+    assert stdout == b""
+    assert stderr == b""
+
+
+def test_a_first_connect_that_never_completes_is_one_line() -> None:
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"ws://127.0.0.1:{silent.getsockname()[1]}/v4/ws/usdt"
+        result = run("stream", "trades", "BTC_USDT", "--url", url)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith(f"gatetrio: error: cannot reach {url}")

@@ -95,6 +95,15 @@ async def test_trades_stream_typed_items_for_each_contract(
     assert abs(cstats.last_latency_ms) < 1000  # the fake's wall clock: push -> reader
 
 
+async def test_statistics_url_is_where_the_client_is_connected(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    # the in-memory fake, dialed under Gate's default URL: not a Gate host in what it shows
+    async with client_for(gate) as client:
+        assert "gateio" in client.config.url
+        assert client.statistics().url == "memory://fake-gate/v4/ws/usdt"
+
+
 async def test_size_decimal_header_is_sent_and_sizes_are_decimal(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:

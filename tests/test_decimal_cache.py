@@ -42,3 +42,24 @@ def test_the_cache_is_bounded() -> None:
     for i in range(DECIMAL_CACHE_LIMIT * 2 + 7):
         decimal_text(f"{i}.5", "x")
         assert len(ticker_module.DECIMALS) <= DECIMAL_CACHE_LIMIT
+
+
+@pytest.mark.parametrize("price", [["64000.1"], {"p": 1}, None, b"64000.1", 1.5])
+def test_a_hand_built_level_with_a_non_text_price_raises_protocol_error(price: object) -> None:
+    # the read inlines the cache lookup; what is not text must still fail as ProtocolError
+    # (or, for a number Decimal takes exactly, read as that number), never TypeError
+    level = BookLevel(p=price, s="1")  # type: ignore[arg-type]
+    if isinstance(price, float):
+        assert level.price == Decimal(price)
+        return
+    with pytest.raises(ProtocolError):
+        _ = level.price
+
+
+def test_a_miss_on_a_full_cache_empties_it_first() -> None:
+    ticker_module.DECIMALS.clear()
+    for i in range(DECIMAL_CACHE_LIMIT):
+        decimal_text(f"{i}.25", "x")
+    assert len(ticker_module.DECIMALS) == DECIMAL_CACHE_LIMIT
+    assert ObuLevel(p="0.125", s="1").price == Decimal("0.125")
+    assert dict(ticker_module.DECIMALS) == {"0.125": Decimal("0.125")}

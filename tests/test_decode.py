@@ -693,7 +693,6 @@ def test_api_login_failure_and_success() -> None:
         '{"channel":"futures.book_ticker","result":{"t":1,"u":1,"s":"X","b":"1e","B":1,"a":"","A":0}}',
         '{"channel":"futures.obu","result":{"t":1,"s":"ob.X.50","u":1,"b":[["1"]]}}',
         '{"channel":"futures.system","event":"update","result":{"msg":"no type"}}',
-        '{"channel":"futures.trades","event":"subscribe","error":"boom"}',
         '{"channel":"futures.trades","event":null,"result":[]}',
         '{"header":{"status":"200"},"request_id":"1"}',  # header without channel
         '{"header":{"status":"200","channel":"futures.login"}}',  # no request_id

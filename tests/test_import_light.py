@@ -42,10 +42,19 @@ def test_first_public_name_loads_the_whole_surface() -> None:
     assert _run(code) == "gatetrio gatetrio True False"
 
 
+def test_first_use_of_the_client_leaves_the_handshake_library_unloaded() -> None:
+    # wsproto (and h11 under it) is imported by the first handshake, not by the first use
+    code = (
+        "import sys, gatetrio; gatetrio.open_client; "
+        "print(sorted(m for m in ('wsproto', 'h11', 'trio_websocket') if m in sys.modules))"
+    )
+    assert _run(code) == "[]"
+
+
 def test_dir_and_unknown_names() -> None:
     assert dir(gatetrio) == sorted(gatetrio.__all__)
     with pytest.raises(AttributeError, match="no_such_name"):
-        gatetrio.no_such_name  # noqa: B018
+        gatetrio.no_such_name  # type: ignore[attr-defined]  # noqa: B018
 
 
 def test_internal_modules_import_in_any_order() -> None:

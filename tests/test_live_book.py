@@ -11,6 +11,7 @@ import trio
 import trio.testing
 
 import gatetrio
+import gatetrio.events
 from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
@@ -233,7 +234,7 @@ async def test_crossed_book_triggers_a_resync(
         update_id = live.book.update_id
         assert best_ask is not None
         assert update_id is not None
-        crossing = gatetrio.ObuUpdate(
+        crossing = gatetrio.events.ObuUpdate(
             result=gatetrio.ObuDelta(
                 t=live.book.t,
                 s="ob.BTC_USDT.50",
@@ -296,7 +297,7 @@ async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
         await settle_books([live])
         update_id = live.book.update_id
         assert update_id is not None
-        broken = gatetrio.ObuUpdate(
+        broken = gatetrio.events.ObuUpdate(
             result=gatetrio.ObuDelta(
                 t=live.book.t,
                 s="ob.BTC_USDT.50",

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import gatetrio
+import gatetrio.events
 from gatetrio._core._book import OrderBook
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio.nats import BusBookSync, BusStatus, StreamSettings, decode_payload, envelope
@@ -65,7 +66,7 @@ def test_channel_tokens_keep_streams_apart() -> None:
 
 def test_bad_arguments_raise_usage_error() -> None:
     with pytest.raises(gatetrio.UsageError, match="cannot be published"):
-        envelope(gatetrio.Pong(time=1, time_ms=1), settle="usdt")  # type: ignore[arg-type]
+        envelope(gatetrio.events.Pong(time=1, time_ms=1), settle="usdt")  # type: ignore[arg-type]
     with pytest.raises(gatetrio.UsageError, match="subject token"):
         check_prefix("a..b")
     with pytest.raises(gatetrio.UsageError, match="duplicate_window"):

@@ -154,3 +154,50 @@ def test_replay_refuses_a_directory_without_a_recording(tmp_path: Path) -> None:
     result = _run("serve", "--replay", str(tmp_path), "--speed", "2")
     assert result.returncode == 2
     assert "holds no recording" in result.stderr
+
+
+def _one_line(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
+    """The command failed with `code` and said so in one line naming `words`, nothing else."""
+    assert result.returncode == code, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("gatetrio: error: ")
+    for word in words:
+        assert word in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_record_refuses_a_folder_it_cannot_use_before_connecting(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    others = tmp_path / "others"
+    others.mkdir()
+    (others / "notes.txt").write_text("mine")
+    done = tmp_path / "done"
+    made = _run("record", "trades", "BTC_USDT", "--simulate", "--duration", "1", "--out", str(done))
+    assert made.returncode == 0, made.stderr
+    assert read_manifest(done).closed
+    for out, words in (
+        (blocker / "capture", ("cannot record into", "is not a directory")),
+        (blocker, ("cannot record into", "not a directory")),
+        (others, ("is not empty", "notes.txt")),
+        (done, ("already holds a recording",)),
+    ):
+        result = _run("record", "trades", "BTC_USDT", "--simulate", "--out", str(out))
+        _one_line(result, 2, str(out), *words)
+        assert result.stdout == ""  # nothing started: no "recording to" line
+    assert sorted(p.name for p in others.iterdir()) == ["notes.txt"]  # left as it was
+
+
+def test_export_failures_are_one_line(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    _one_line(_run("export", str(blocker)), 1, "Not a directory", "manifest.json")
+    _one_line(_run("export", str(tmp_path)), 2, "holds no recording")
+    capture = tmp_path / "capture"
+    recorded = _run(
+        "record", "trades", "BTC_USDT", "--simulate", "--duration", "1", "--out", str(capture)
+    )
+    assert recorded.returncode == 0, recorded.stderr
+    result = _run("export", str(capture), "--dest", str(blocker / "tables"))
+    _one_line(result, 2, "cannot export into", "Not a directory")

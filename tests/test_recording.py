@@ -16,6 +16,7 @@ import trio.testing
 from hypothesis import strategies as st
 
 import gatetrio
+import gatetrio.events
 from gatetrio import channels
 from gatetrio._core._book import BookSync, ObuStatus, ObuSync, parse_rest_snapshot
 from gatetrio.recording import (
@@ -90,8 +91,8 @@ def _books_from_recording(directory: Path) -> dict[int, Book]:
     for line in read_recording(directory):
         if not isinstance(line, FrameLine) or '"ob.BTC_USDT.50"' not in line.text:
             continue
-        event = gatetrio.decode_message(line.text)
-        if not isinstance(event, gatetrio.ObuUpdate):
+        event = gatetrio.events.decode_message(line.text)
+        if not isinstance(event, gatetrio.events.ObuUpdate):
             continue
         if sync.feed(event.result) is ObuStatus.APPLIED and sync.book.update_id is not None:
             books[sync.book.update_id] = _levels(sync.book)
@@ -376,8 +377,8 @@ def _update_books_from_recording(directory: Path) -> dict[int, Book]:
                 snapshot = parse_rest_snapshot(line.body)
                 sync.load_snapshot(snapshot.id, snapshot.bids, snapshot.asks, t=snapshot.t)
         elif isinstance(line, FrameLine) and '"futures.order_book_update"' in line.text:
-            event = gatetrio.decode_message(line.text)
-            if isinstance(event, gatetrio.OrderBookUpdate) and event.result.s == "BTC_USDT":
+            event = gatetrio.events.decode_message(line.text)
+            if isinstance(event, gatetrio.events.OrderBookUpdate) and event.result.s == "BTC_USDT":
                 sync.feed(event.result)
         else:
             continue

@@ -16,6 +16,7 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 import gatetrio
+import gatetrio.events
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_event
 from gatetrio._core._errors import ProtocolError
@@ -158,7 +159,7 @@ def test_unreadable_orders_raise_protocol_error(bad: object) -> None:
 
 def order_json(order: Order) -> dict[str, Any]:
     """`order` as a trading result carries it: float-second times, an int user (spec 8.5)."""
-    frame = json.loads(encode_event(gatetrio.OrdersUpdate(result=(order,))))
+    frame = json.loads(encode_event(gatetrio.events.OrdersUpdate(result=(order,))))
     item: dict[str, Any] = frame["result"][0]
     for name in ("create_time", "finish_time"):
         item[name] = item.pop(f"{name}_ms") / 1000

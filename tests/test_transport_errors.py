@@ -59,8 +59,10 @@ def _with_cause(exc: BaseException, cause: BaseException) -> BaseException:
 )
 def test_each_row_names_the_cause(exc: Exception, reason: str) -> None:
     assert is_transport_error(exc)
+    # the libraries imported only when used (the fake's adapter, the handshake) are rows of
+    # the table, not of the tuple the own transport catches after the handshake
     assert isinstance(exc, TRANSPORT_ERRORS) == (
-        type(exc).__module__.split(".")[0] != "trio_websocket"
+        type(exc).__module__.split(".")[0] not in {"trio_websocket", "wsproto"}
     )
     with (
         pytest.raises(ConnectionLost) as info,

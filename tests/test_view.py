@@ -330,3 +330,45 @@ def test_importing_gatetrio_does_not_load_rich() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "[]"
+
+
+class _Stats:
+    """What `_watch._update` reads of `Client.statistics()`."""
+
+    def __init__(self, *, connected: bool) -> None:
+        self.connected = connected
+        self.messages_received = 10
+        self.last_pong_rtt = 0.001
+        self.last_latency_ms = 1.0
+        self.reconnects = 0
+        self.messages_dropped = 0
+
+
+class _Client:
+    def __init__(self, stats: _Stats) -> None:
+        self._stats = stats
+
+    def statistics(self) -> _Stats:
+        return self._stats
+
+
+@pytest.mark.parametrize(("closing", "state"), [(False, "reconnecting"), (True, "closing")])
+def test_a_socket_closed_by_the_watch_ending_is_not_shown_as_a_reconnect(
+    closing: bool, state: str
+) -> None:
+    from typing import cast
+
+    from gatetrio._cli._watch import Holder, close_view, update_view
+    from gatetrio._shell._client import Client
+
+    model = WatchModel("BTC_USDT")
+    stats = _Stats(connected=True)
+    holder = Holder(client=cast("Client", _Client(stats)))
+    update_view(model, holder, RateMeter(), 1.0)
+    assert model.status.state == "connected"
+    if closing:
+        close_view(model, holder, "closing")
+    stats.connected = False  # the client's socket closed: a real drop, or the watch ending
+    update_view(model, holder, RateMeter(), 2.0)
+    assert model.status.state == state
+    assert model.status.reconnects == 0

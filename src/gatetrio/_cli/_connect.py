@@ -23,6 +23,7 @@ import trio
 from gatetrio._core._config import Credentials, endpoint_url
 from gatetrio._core._errors import ConnectionLost, UsageError
 from gatetrio._shell._client import open_client
+from gatetrio._shell._rest import default_transport
 from gatetrio._shell._transport import Connector, WebSocketLike, default_connector
 from gatetrio.testing import FakeGateServer
 from gatetrio.testing._loopback import serve_tcp
@@ -175,7 +176,13 @@ async def with_client(
             progress(first)
         code = 0
         with first.scope:
-            async with open_client(url=url, connector=first, credentials=credentials) as client:
+            # the connector only wraps the default one: REST goes where it would anyway
+            async with open_client(
+                url=url,
+                connector=first,
+                rest_transport=default_transport(),
+                credentials=credentials,
+            ) as client:
                 with trio.move_on_after(math.inf if options.duration is None else options.duration):
                     code = await body(client)
         if not first.connected:

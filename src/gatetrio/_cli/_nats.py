@@ -23,9 +23,10 @@ import trio
 from gatetrio import channels
 from gatetrio._core._errors import UsageError
 
+from ._channel_args import channel_spec
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
 from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command, silence_stdout
-from ._stream import WRITE_CHUNKS, channel_spec, write_lines
+from ._stream import WRITE_CHUNKS, write_lines
 
 if TYPE_CHECKING:
     import argparse

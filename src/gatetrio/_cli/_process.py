@@ -5,7 +5,10 @@ exit code:
 - success 0; an error 1 (one line on stderr, no traceback); a bad argument 2;
 - Ctrl-C (SIGINT) 130, the shell convention for "interrupted"; SIGTERM (a service manager's
   normal stop) 0; both cancel the command cleanly, so its `finally` blocks run;
-- a reader that goes away (`| head`) ends the command quietly with 0.
+- a reader that goes away (`| head`) ends the command quietly with 0;
+- a file or folder it cannot use (`OSError`: permissions, a full disk, a missing path) 1, one
+  line naming it.
+Anything else is a bug in gatetrio, and keeps its traceback for the report.
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 
 def print_error(message: str, *, prefix: str = "error") -> None:
     print(f"gatetrio: {prefix}: {message}", file=sys.stderr, flush=True)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an error the user can act on: gatetrio's message, or what the system said
+    about which file (`Permission denied: '/data/capture'`)."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}: {exc.filename!r}" if exc.filename else exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def exit_code(exc: BaseException) -> int:
+    return EXIT_USAGE if isinstance(exc, UsageError) else EXIT_ERROR
 
 
 class _CurrentStderr(logging.StreamHandler):  # type: ignore[type-arg]
@@ -108,13 +123,14 @@ def run_command(command: Callable[[T], Awaitable[int]], options: T) -> int:
         found = leaves(exc)
         if all(isinstance(e, (KeyboardInterrupt, trio.Cancelled)) for e in found):
             return EXIT_INTERRUPTED
-        errors = [e for e in found if isinstance(e, GateTrioError)]
-        if errors and len(errors) == len(found):
-            print_error(str(errors[0]))
-            return EXIT_USAGE if isinstance(errors[0], UsageError) else EXIT_ERROR
         if isinstance(exc, BrokenPipeError):
             silence_stdout()
             return EXIT_OK
+        # the user's to act on: one line (the first; the others are its consequences)
+        errors = [e for e in found if isinstance(e, GateTrioError | OSError)]
+        if errors and len(errors) == len(found):
+            print_error(describe(errors[0]))
+            return exit_code(errors[0])
         raise
 
 

@@ -1,7 +1,6 @@
-"""`python -m gatetrio record` and `python -m gatetrio export`: captures on disk.
+"""`gatetrio record CHANNEL ARGS... --out DIR`: raw frames and connection events on disk.
 
-    record trades BTC_USDT [--simulate] [--duration S] --out DIR    raw frames + events, zstd
-    export DIR --to parquet [--dest DIR]                             typed tables per channel
+    record trades BTC_USDT [--simulate] [--duration S] --out DIR    rotating zstd JSON lines
 
 `record` takes the channel arguments `stream` takes; it subscribes, discards the decoded items
 and records every frame as received (`gatetrio.recording`). `--all` subscribes every listed
@@ -11,6 +10,7 @@ contract (REST `/futures/{settle}/contracts`, without the ones being delisted).
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import attrs
@@ -18,17 +18,9 @@ import trio
 
 from gatetrio._core._errors import UsageError
 
-from ._watch import (
-    EXIT_OK,
-    EXIT_USAGE,
-    ConnectOptions,
-    add_connect_arguments,
-    connect_options,
-    print_error,
-    resolve_specs,
-    run_command,
-    with_client,
-)
+from ._channel_args import channel_spec, resolve_specs
+from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
+from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command
 
 if TYPE_CHECKING:
     import argparse
@@ -56,7 +48,9 @@ async def record(options: RecordOptions) -> int:
     from gatetrio.recording import open_recorder  # noqa: PLC0415 - zstandard is optional
 
     async def body(client: Client) -> int:
-        specs = await resolve_specs(client, options.channel, options.args, options.all_contracts)
+        specs = await resolve_specs(
+            client, options.channel, options.args, all_contracts=options.all_contracts
+        )
         meta = {"url": client.config.url, "subscriptions": [s.channel for s in specs]}
         async with open_recorder(client, options.out, meta=meta) as recorder:
             print(f"gatetrio: recording to {options.out}", flush=True)
@@ -77,7 +71,8 @@ async def record(options: RecordOptions) -> int:
     return await with_client(options, body)
 
 
-def _run_record(ns: argparse.Namespace) -> int:
+def run_record(ns: argparse.Namespace) -> int:
+    """`func` of the `record` parser: check the arguments, then record."""
     try:
         options = RecordOptions(
             channel=ns.channel,
@@ -87,12 +82,13 @@ def _run_record(ns: argparse.Namespace) -> int:
             **connect_options(ns),  # type: ignore[arg-type]
         )
         if not options.all_contracts:
-            from ._watch import channel_spec  # noqa: PLC0415
-
-            channel_spec(options.channel, options.args)  # a bad argument fails before connecting
-        from gatetrio.recording._files import import_zstandard  # noqa: PLC0415
+            channel_spec(
+                options.channel, options.args, command="record"
+            )  # a bad argument fails before connecting
+        from gatetrio.recording._files import check_directory, import_zstandard  # noqa: PLC0415
 
         import_zstandard()
+        check_directory(Path(options.out))  # a folder it cannot use fails before connecting
     except UsageError as exc:
         print_error(str(exc))
         return EXIT_USAGE
@@ -119,36 +115,4 @@ def add_record(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--out", required=True, metavar="DIR", help="a new directory")
     add_connect_arguments(parser)
-    parser.set_defaults(func=_run_record)
-
-
-# ---------------------------------------------------------------------------------- export
-
-
-def _run_export(ns: argparse.Namespace) -> int:
-    from gatetrio.recording._parquet import export_parquet  # noqa: PLC0415 - pyarrow optional
-
-    try:
-        written = export_parquet(ns.directory, ns.dest)
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    for path, rows in written.items():
-        print(f"{path}\t{rows} rows")
-    return EXIT_OK
-
-
-def add_export(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `export` to the `gatetrio` parser."""
-    parser = subparsers.add_parser(
-        "export",
-        help="export a recording to typed tables (parquet)",
-        description=(
-            "Write one parquet table per channel of a recording (decoded with gatetrio's "
-            "records; decimals as strings), plus frames and events tables. Needs pyarrow."
-        ),
-    )
-    parser.add_argument("directory", help="a recording made by `record`")
-    parser.add_argument("--to", choices=["parquet"], default="parquet")
-    parser.add_argument("--dest", metavar="DIR", help="output directory (default DIR/parquet)")
-    parser.set_defaults(func=_run_export)
+    parser.set_defaults(func=run_record)

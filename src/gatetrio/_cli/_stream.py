@@ -1,4 +1,4 @@
-"""`python -m gatetrio stream CHANNEL ARGS...`: every item of a channel as a JSON line on stdout.
+"""`gatetrio stream CHANNEL ARGS...`: every item of a channel as a JSON line on stdout.
 
     stream trades BTC_USDT ETH_USDT          public channels: arguments go to the builder
     stream obu BTC_USDT level=50             name=value arguments by keyword
@@ -7,12 +7,14 @@
 When stderr is a terminal, a status line there says what the stream is doing (connecting,
 subscribed and waiting for the first message, or the rate), so a quiet channel
 (contract_stats, adl_warning) is not mistaken for a hung one. stdout carries only JSON lines.
+
+`stream_specs`, `run_streams` and `write_lines` are the JSON-lines output that `watch` (piped)
+and `consume` share; the channel words are `_channel_args`'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import os
 import sys
 from typing import TYPE_CHECKING, Final
@@ -20,24 +22,22 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import trio
 
-from gatetrio import channels
-from gatetrio._core._catalog import CATALOG
 from gatetrio._core._errors import UsageError
 
+from ._channel_args import PRIVATE_CHANNELS, PUBLIC_CHANNELS, checked_spec, resolve_specs
 from ._connect import (
-    KEY_VARIABLE,
-    SECRET_VARIABLE,
-    SIMULATED_USER_ID,
-    USER_VARIABLE,
     ConnectOptions,
     FirstConnect,
+    add_connect_arguments,
+    connect_options,
     with_client,
 )
 from ._jsonl import encode_lines
-from ._process import EXIT_OK, print_error, silence_stdout
+from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command, silence_stdout
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Sequence
+    import argparse
+    from collections.abc import Sequence
 
     from gatetrio._core._requests import ChannelSpec
     from gatetrio._shell._client import Client
@@ -47,89 +47,12 @@ WRITE_BATCH: Final = 1024  # items moved from a subscription to the writer at on
 WRITE_CHUNKS: Final = 16  # batches joined into one write to stdout
 STATUS_INTERVAL: Final = 1.0  # seconds between status-line updates
 
-# Each catalogue row's builder in gatetrio.channels has the row's short name.
-PUBLIC_CHANNELS: Final[dict[str, Callable[..., ChannelSpec[object]]]] = {
-    row.short: getattr(channels, row.short) for row in CATALOG if not row.private
-}
-PRIVATE_CHANNELS: Final[dict[str, Callable[..., ChannelSpec[object]]]] = {
-    row.short: getattr(channels, row.short) for row in CATALOG if row.private
-}
-
 
 @attrs.frozen(kw_only=True)
 class StreamOptions(ConnectOptions):
     channel: str
     args: tuple[str, ...] = ()
     all_contracts: bool = False  # --all: every listed contract first in the arguments
-
-
-def channel_spec(
-    channel: str, args: Sequence[str], *, user_id: str | None = None
-) -> ChannelSpec[object]:
-    """Build a spec from the command line: `trades BTC_USDT`, `obu BTC_USDT level=50`, ...
-
-    `name=value` arguments are passed by keyword, the others by position. A private channel's
-    `user_id` comes from `user_id` (the credentials' or the simulated account's) unless given
-    as `user_id=...`.
-
-    Raises:
-        UsageError: unknown channel, a private one without a user id, wrong arguments, or a
-            bad value (the builder's own message).
-    """
-    name = channel.removeprefix("futures.")
-    builder = PUBLIC_CHANNELS.get(name) or PRIVATE_CHANNELS.get(name)
-    if builder is None:
-        choices = ", ".join([*PUBLIC_CHANNELS, *PRIVATE_CHANNELS])
-        raise UsageError(f"unknown channel {channel!r}; choose one of {choices}")
-    positional = [a for a in args if "=" not in a]
-    keywords = dict(a.split("=", 1) for a in args if "=" in a)
-    signature = inspect.signature(builder)
-    if "user_id" in signature.parameters and "user_id" not in keywords:
-        if not user_id:
-            raise UsageError(
-                f"{channel} needs your Gate UID: set {USER_VARIABLE} or pass user_id=..."
-            )
-        positional.insert(0, user_id)  # user_id is every private builder's first parameter
-    try:
-        signature.bind(*positional, **keywords)
-    except TypeError as exc:
-        raise UsageError(f"{exc}; usage: stream {_usage(name, signature)}") from None
-    return builder(*positional, **keywords)
-
-
-def _usage(name: str, signature: inspect.Signature) -> str:
-    """`candlesticks CONTRACT [interval=1m] [price=last]` from the builder's signature."""
-    words = [name]
-    for param in signature.parameters.values():
-        if param.name == "user_id":
-            continue  # from the environment
-        if param.kind is param.VAR_POSITIONAL:
-            words.append(f"[{param.name.upper().removesuffix('S')} ...]")
-        elif param.default is param.empty:
-            words.append(param.name.upper())
-        else:
-            words.append(f"[{param.name}={param.default}]")
-    return " ".join(words)
-
-
-def options_spec(options: StreamOptions) -> ChannelSpec[object]:
-    """The spec `options` ask for, checked before connecting.
-
-    Raises:
-        UsageError: as `channel_spec`, or a private channel without credentials.
-    """
-    name = options.channel.removeprefix("futures.")
-    credentials = options.credentials
-    user_id = credentials.user_id if credentials is not None else None
-    if name in PRIVATE_CHANNELS and not options.simulate:
-        if credentials is None:
-            raise UsageError(
-                f"{options.channel} is a private channel: set {KEY_VARIABLE} and "
-                f"{SECRET_VARIABLE} (and {USER_VARIABLE}) in the environment, or use --simulate"
-            )
-    elif options.simulate and not user_id:
-        user_id = SIMULATED_USER_ID
-    return channel_spec(options.channel, options.args, user_id=user_id)
 
 
 # ------------------------------------------------------------------------------ progress
@@ -153,7 +76,8 @@ def format_progress(progress: Progress, now: float, rate: float) -> str:
     first = progress.first
     if first is None or not first.connected:
         tried = "" if first is None or not first.failures else f" ({first.last_error})"
-        return f"connecting to {progress.url}{tried}"
+        where = f" to {progress.url}" if progress.url else ""  # --simulate: not served yet
+        return f"connecting{where}{tried}"
     if progress.subscribed < progress.channels:
         return f"connected to {progress.url}; subscribing"
     if progress.last_item is None:
@@ -292,7 +216,7 @@ async def run_streams(
 async def stream(options: StreamOptions) -> int:
     """`gatetrio stream CHANNEL ARGS...`: every item as a JSON line on stdout."""
     if not options.all_contracts:
-        spec = options_spec(options)
+        spec = checked_spec(options.channel, options.args, options)
         return await run_streams(options, [spec], status=sys.stderr.isatty())
 
     async def body(client: Client) -> int:
@@ -302,26 +226,51 @@ async def stream(options: StreamOptions) -> int:
     return await with_client(options, body)
 
 
-async def listed(client: Client) -> tuple[str, ...]:
-    """Every contract listed on the client's market (REST), less those being delisted."""
-    from gatetrio._core._listing import listed_contracts  # noqa: PLC0415
-    from gatetrio._shell._listing import fetch_listing  # noqa: PLC0415
-
-    return listed_contracts(await fetch_listing(client.rest))
+# ------------------------------------------------------------------------------- argparse
 
 
-async def resolve_specs(
-    client: Client, channel: str, args: Sequence[str], all_contracts: bool
-) -> list[ChannelSpec[object]]:
-    """The subscriptions for `CHANNEL ARGS...`; with `--all`, every listed contract goes
-    first: one spec for a channel taking a contract list, one per contract otherwise."""
-    if not all_contracts:
-        return [channel_spec(channel, args)]
-    contracts = await listed(client)
-    builder = PUBLIC_CHANNELS.get(channel.removeprefix("futures."))
-    takes_list = builder is not None and any(
-        p.kind is p.VAR_POSITIONAL for p in inspect.signature(builder).parameters.values()
+def run_stream(ns: argparse.Namespace) -> int:
+    """`func` of the `stream` parser: check the arguments, then stream."""
+    try:
+        options = StreamOptions(
+            channel=ns.channel,
+            args=tuple(ns.args),
+            all_contracts=ns.all,
+            **connect_options(ns),  # type: ignore[arg-type]
+        )
+        if not options.all_contracts:
+            checked_spec(options.channel, options.args, options)  # fails before connecting
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    return run_command(stream, options)
+
+
+def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `stream` to the `gatetrio` parser; it sets `func(namespace) -> exit code`."""
+    parser = subparsers.add_parser(
+        "stream",
+        help="stream one channel as JSON lines",
+        description=(
+            "Subscribe to one channel and print every item as one JSON line "
+            '({"type": "Trade", ...}; decimals as strings). Arguments go to the channel '
+            "builder in gatetrio.channels: positional, or name=value. Examples: "
+            "`stream trades BTC_USDT ETH_USDT`, `stream obu BTC_USDT level=50`, "
+            "`stream candlesticks BTC_USDT 1m`, `stream orders BTC_USDT`. Private channels "
+            "read credentials from GATE_API_KEY and GATE_API_SECRET and the user id from "
+            "GATE_USER_ID (never from the command line); with --simulate they run against "
+            "a demo account. When stderr is a terminal, a status line there shows progress."
+        ),
     )
-    if takes_list:
-        return [channel_spec(channel, [*contracts, *args])]
-    return [channel_spec(channel, [contract, *args]) for contract in contracts]
+    parser.add_argument(
+        "channel",
+        help=f"public: {', '.join(PUBLIC_CHANNELS)}; private: {', '.join(PRIVATE_CHANNELS)}",
+    )
+    parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="every listed contract (REST /futures/{settle}/contracts)",
+    )
+    add_connect_arguments(parser)
+    parser.set_defaults(func=run_stream)

@@ -1,16 +1,13 @@
-"""`python -m gatetrio watch` and `python -m gatetrio stream`: the demo commands, and their options.
+"""`gatetrio watch CONTRACT`: a live terminal view of one contract (rich).
 
-    watch BTC_USDT [--settle usdt] [--simulate] [--duration S]   live terminal view (rich)
-    stream trades BTC_USDT [--simulate] [--duration S]           JSON lines on stdout
+    watch BTC_USDT [--settle usdt] [--simulate] [--duration S]
 
-Each command is an async function taking its options and returning an exit code, run by
-`_process.run_command` (exit codes, Ctrl-C, one-line errors). Where to connect and how a first
-connect fails is `_connect`; `stream` itself is `_stream`; the screen is `_view`. This module
-keeps the names other commands import (`add_stream`-style adders, `channel_spec`,
-`run_command`, the exit codes) importable from here.
+When stdout is not a terminal it writes JSON lines instead (tickers, trades and book updates,
+`stream`'s output), and then takes several contracts or `--all`; the live view shows one.
 
 The live view starts drawing at once ("connecting to ..."), before the first connection: with
-no network the screen says so instead of staying blank.
+no network the screen says so instead of staying blank. The screen itself is `_view` (pure);
+this module feeds its model from the client and draws it every `REFRESH_INTERVAL`.
 """
 
 from __future__ import annotations
@@ -28,41 +25,16 @@ from gatetrio._core._requests import check_contract
 from gatetrio._shell._client import ClientEventKind
 from gatetrio._shell._subscription import OverflowPolicy
 
+from ._channel_args import listed
 from ._connect import (
-    FIRST_CONNECT_ATTEMPTS,
-    FIRST_CONNECT_DEADLINE,
     ConnectOptions,
     FirstConnect,
     add_connect_arguments,
     connect_options,
-    credentials_from_env,
-    simulated_exchange,
     with_client,
 )
-from ._process import (
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_USAGE,
-    print_error,
-    run_command,
-    silence_stdout,
-)
-from ._stream import (
-    PRIVATE_CHANNELS,
-    PUBLIC_CHANNELS,
-    STREAM_BUFFER,
-    WRITE_BATCH,
-    WRITE_CHUNKS,
-    StreamOptions,
-    channel_spec,
-    listed,
-    options_spec,
-    resolve_specs,
-    run_streams,
-    stream,
-    stream_specs,
-)
+from ._process import EXIT_USAGE, print_error, run_command
+from ._stream import run_streams, stream_specs
 
 if TYPE_CHECKING:
     import argparse
@@ -73,49 +45,8 @@ if TYPE_CHECKING:
 
     from ._view import RateMeter, WatchModel
 
-__all__ = [
-    "EXIT_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_USAGE",
-    "FIRST_CONNECT_ATTEMPTS",
-    "FIRST_CONNECT_DEADLINE",
-    "PRIVATE_CHANNELS",
-    "PUBLIC_CHANNELS",
-    "STREAM_BUFFER",
-    "WRITE_BATCH",
-    "WRITE_CHUNKS",
-    "ConnectOptions",
-    "StreamOptions",
-    "WatchOptions",
-    "add_connect_arguments",
-    "add_stream",
-    "add_watch",
-    "channel_spec",
-    "connect_options",
-    "credentials_from_env",
-    "listed",
-    "print_error",
-    "resolve_specs",
-    "run_command",
-    "run_streams",
-    "silence_stdout",
-    "simulated_exchange",
-    "stream",
-    "stream_specs",
-    "watch",
-    "watch_specs",
-    "with_client",
-]
-
 REFRESH_INTERVAL: Final = 0.1  # seconds between frames of the live view
 BOOK_DEPTH: Final = 50  # levels per side kept; the screen shows what fits (_view.BOOK_LEVELS)
-
-# the old private names, for code that imported them
-_with_client = with_client
-_add_connect_arguments = add_connect_arguments
-_connect_options = connect_options
-_stream_specs = stream_specs
 
 
 @attrs.frozen(kw_only=True)
@@ -154,7 +85,7 @@ async def watch(options: WatchOptions) -> int:
 
     model = _view.WatchModel(contract)
     model.status.simulated = options.simulate
-    holder = _Holder()
+    holder = Holder()
 
     def started(first: FirstConnect) -> None:
         holder.first = first
@@ -170,29 +101,42 @@ async def watch(options: WatchOptions) -> int:
 
 
 @attrs.define
-class _Holder:
+class Holder:
     """What the render loop reads besides the model; filled in as the watch gets going."""
 
     first: FirstConnect | None = None
     client: Client | None = None
     live: LiveOrderBook | None = None
     messages_seen: int = 0
+    closing: bool = False  # the watch is ending: a disconnect from here on is not a reconnect
 
 
-async def _watch_live(client: Client, model: WatchModel, holder: _Holder) -> NoReturn:
+async def _watch_live(client: Client, model: WatchModel, holder: Holder) -> NoReturn:
     holder.client = client
     model.set_alarm(client.config.silence_timeout)
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(_follow_events, client, model)
-        nursery.start_soon(_follow_trades, client, model)
-        nursery.start_soon(_follow_ticker, client, model)
-        nursery.start_soon(_follow_book, client, model, holder)
-        await trio.sleep_forever()
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(_follow_events, client, model)
+            nursery.start_soon(_follow_trades, client, model)
+            nursery.start_soon(_follow_ticker, client, model)
+            nursery.start_soon(_follow_book, client, model, holder)
+            await trio.sleep_forever()
+    finally:
+        # --duration or Ctrl-C: the client closes next, and frames drawn meanwhile must say
+        # so rather than show its closed socket as a reconnect
+        close_view(model, holder, "closing")
 
 
-def _update(model: WatchModel, holder: _Holder, meter: RateMeter, now: float) -> None:
+def close_view(model: WatchModel, holder: Holder, state: str) -> None:
+    holder.closing = True
+    model.status.state, model.status.detail = state, ""
+
+
+def update_view(model: WatchModel, holder: Holder, meter: RateMeter, now: float) -> None:
     status = model.status
     model.now = now
+    if holder.closing:
+        return  # the last figures stay on screen; the client and its book are going away
     client = holder.client
     if client is None:
         first = holder.first
@@ -221,7 +165,7 @@ def _update(model: WatchModel, holder: _Holder, meter: RateMeter, now: float) ->
 
 async def _render_loop(
     model: WatchModel,
-    holder: _Holder,
+    holder: Holder,
     *,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -243,18 +187,27 @@ async def _render_loop(
     ) as live:
         task_status.started()
         while True:
-            _update(model, holder, meter, trio.current_time())
+            update_view(model, holder, meter, trio.current_time())
             size = shutil.get_terminal_size()
             # one line short of the terminal: a full-height frame scrolls on some terminals
             frame = _view.render_watch(model, size.columns, size.lines - 1)
             live.update(frame, refresh=True)
-            await trio.sleep(REFRESH_INTERVAL)
+            try:
+                await trio.sleep(REFRESH_INTERVAL)
+            except trio.Cancelled:
+                # the last frame left on the terminal says the watch stopped (sync: no
+                # checkpoint while cancelled)
+                close_view(model, holder, "stopped")
+                live.update(_view.render_watch(model, size.columns, size.lines - 1), refresh=True)
+                raise
 
 
 async def _follow_events(client: Client, model: WatchModel) -> None:
     async with client.events() as events:
         async for event in events:
             status = model.status
+            if status.state in ("closing", "stopped"):
+                return
             if event.kind is ClientEventKind.CONNECTED:
                 status.state, status.detail = "connected", ""
             elif event.kind is ClientEventKind.DISCONNECTED:
@@ -276,7 +229,7 @@ async def _follow_ticker(client: Client, model: WatchModel) -> None:
             model.set_ticker(ticker, trio.current_time())
 
 
-async def _follow_book(client: Client, model: WatchModel, holder: _Holder) -> None:
+async def _follow_book(client: Client, model: WatchModel, holder: Holder) -> None:
     async with client.order_book(model.contract, depth=BOOK_DEPTH) as live:
         holder.live = live
         async for _ in live:
@@ -286,7 +239,8 @@ async def _follow_book(client: Client, model: WatchModel, holder: _Holder) -> No
 # ------------------------------------------------------------------------------- argparse
 
 
-def _run_watch(ns: argparse.Namespace) -> int:
+def run_watch(ns: argparse.Namespace) -> int:
+    """`func` of the `watch` parser: check the arguments, then watch."""
     if not ns.contracts and not ns.all:
         print_error("name a contract (e.g. BTC_USDT), several, or --all")
         return EXIT_USAGE
@@ -305,25 +259,9 @@ def _run_watch(ns: argparse.Namespace) -> int:
     return run_command(watch, options)
 
 
-def _run_stream(ns: argparse.Namespace) -> int:
-    try:
-        options = StreamOptions(
-            channel=ns.channel,
-            args=tuple(ns.args),
-            all_contracts=ns.all,
-            **connect_options(ns),  # type: ignore[arg-type]
-        )
-        if not options.all_contracts:
-            options_spec(options)  # a bad argument fails before connecting
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(stream, options)
-
-
 def add_watch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `watch` to the `gatetrio` parser; it sets `func(namespace) -> exit code`."""
-    watch_parser = subparsers.add_parser(
+    parser = subparsers.add_parser(
         "watch",
         help="live terminal view of one contract",
         description=(
@@ -333,39 +271,9 @@ def add_watch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -
             "trades and book updates), like `stream`."
         ),
     )
-    watch_parser.add_argument("contracts", nargs="*", metavar="CONTRACT", help="e.g. BTC_USDT")
-    watch_parser.add_argument(
+    parser.add_argument("contracts", nargs="*", metavar="CONTRACT", help="e.g. BTC_USDT")
+    parser.add_argument(
         "--all", action="store_true", help="every listed contract (JSON lines only)"
     )
-    add_connect_arguments(watch_parser)
-    watch_parser.set_defaults(func=_run_watch)
-
-
-def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `stream` to the `gatetrio` parser; it sets `func(namespace) -> exit code`."""
-    stream_parser = subparsers.add_parser(
-        "stream",
-        help="stream one channel as JSON lines",
-        description=(
-            "Subscribe to one channel and print every item as one JSON line "
-            '({"type": "Trade", ...}; decimals as strings). Arguments go to the channel '
-            "builder in gatetrio.channels: positional, or name=value. Examples: "
-            "`stream trades BTC_USDT ETH_USDT`, `stream obu BTC_USDT level=50`, "
-            "`stream candlesticks BTC_USDT 1m`, `stream orders BTC_USDT`. Private channels "
-            "read credentials from GATE_API_KEY and GATE_API_SECRET and the user id from "
-            "GATE_USER_ID (never from the command line); with --simulate they run against "
-            "a demo account. When stderr is a terminal, a status line there shows progress."
-        ),
-    )
-    stream_parser.add_argument(
-        "channel",
-        help=f"public: {', '.join(PUBLIC_CHANNELS)}; private: {', '.join(PRIVATE_CHANNELS)}",
-    )
-    stream_parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
-    stream_parser.add_argument(
-        "--all",
-        action="store_true",
-        help="every listed contract (REST /futures/{settle}/contracts)",
-    )
-    add_connect_arguments(stream_parser)
-    stream_parser.set_defaults(func=_run_stream)
+    add_connect_arguments(parser)
+    parser.set_defaults(func=run_watch)

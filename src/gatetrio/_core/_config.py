@@ -10,6 +10,7 @@ from typing import Any, Final, Literal
 import attrs
 
 from ._errors import UsageError
+from ._redact import redacted
 
 Settle = Literal["usdt", "btc", "usd1"]
 
@@ -139,10 +140,13 @@ def _count(_inst: object, attribute: attrs.Attribute[int], value: object) -> Non
 
 @attrs.frozen(kw_only=True)
 class Credentials:
-    """An API key and secret for private channels and the trading API."""
+    """An API key and secret for private channels and the trading API.
 
-    key: str
-    secret: str = attrs.field(repr=False)
+    Neither shows in `repr()` (nor in the client's config, logs or recordings).
+    """
+
+    key: str = attrs.field(repr=redacted)
+    secret: str = attrs.field(repr=redacted)
     user_id: str = ""  # Gate UID, the first payload element of private channels
 
     def __attrs_post_init__(self) -> None:

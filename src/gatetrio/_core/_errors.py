@@ -41,6 +41,8 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from ._request_base import TradingRequest
 
+from ._redact import redact_text
+
 _RAW_REPR_LIMIT: Final = 200
 
 
@@ -55,14 +57,16 @@ class UsageError(GateTrioError, ValueError):
 class ProtocolError(GateTrioError):
     """The server sent a frame that is not valid JSON or breaks the documented contract.
 
-    `raw` holds the offending frame, truncated to a couple of hundred characters.
+    `raw` holds the offending frame, truncated to a couple of hundred characters, with any
+    key or signature it echoes masked.
     """
 
     def __init__(self, message: str, *, raw: str | bytes | None = None) -> None:
         super().__init__(message)
         if isinstance(raw, bytes):  # decode only what is kept: up to 4 bytes a character
             raw = raw[: 4 * _RAW_REPR_LIMIT].decode("utf-8", "replace")
-        self.raw: str | None = None if raw is None else raw[:_RAW_REPR_LIMIT]
+        # masked before it is cut: a cut must not leave half a secret field unmatched
+        self.raw: str | None = None if raw is None else redact_text(raw)[:_RAW_REPR_LIMIT]
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.args[0]!r}, raw={self.raw!r})"

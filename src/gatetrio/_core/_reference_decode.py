@@ -12,9 +12,12 @@ The rules, in the order they are applied (spec sections in brackets):
 2. A frame with a `channel` key is a channel envelope [2.2, 2.3]; without one, a frame with a
    `header` key is a trading-API reply [8.3]; without either, a frame with a `type` key is the
    bare system notice of the pre-2026-07 docs [4.4]. Nothing else is a Gate frame.
-3. Channel envelopes: an `error` other than null or `{}` makes an `ErrorReply` (it must be an
-   object; `code` defaults to 0, `message` to ""), whatever the channel or event (the docs:
-   "check `error` is empty and ignore `result`") [2.2, 2.4]. Otherwise event
+3. Channel envelopes: an `error` that is not empty (null, `{}`, `[]`, `""`, false, 0) makes an
+   `ErrorReply` whatever the channel or event (the docs: "check `error` is empty and ignore
+   `result`") [2.2, 2.4]. It is read leniently, never refused: `code` defaults to 0, `message`
+   to ""; a code that is not an integer (nor an integer's text) is 0 with its text added to the
+   message; an error that is not an object is the message; an unreadable `id`, `payload` or
+   stamp takes its default. Otherwise event
    `subscribe`/`unsubscribe` makes a `SubscribeAck`, except that a reply whose `result.status`
    is "fail"/"failed" with no error object is an `ErrorReply` with code 0 (never seen, but
    reporting it as a success would be worse). `futures.pong` makes a `Pong` whatever its
@@ -398,7 +401,7 @@ def _envelope(cls: type, obj: dict[str, Any], result: object) -> Any:
 
 def _channel_frame(obj: dict[str, Any], channel: str, frame: str | bytes) -> Event:
     error = obj.get("error")
-    if error is not None and error != {}:
+    if error:  # not empty: null, {}, [], "", false and 0 all say "no error"
         return _error_reply(obj, error, "")
     event = _str(obj["event"], "event") if "event" in obj else None
     if event in _REPLY_EVENTS:
@@ -443,18 +446,57 @@ def _conn_and_times(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _error_reply(obj: dict[str, Any], error: object, message: str) -> ErrorReply:
+    # Lenient on purpose: a server that says "error" has refused the request, whatever the
+    # shape of the rest, and reading it as malformed would turn that clear refusal into a
+    # subscribe timeout. So a field that cannot be read takes its default: a code that is not
+    # an integer (nor an integer's text) is 0 and its text goes into the message, an id that is
+    # not one is None (the reply then answers the oldest matching request, as for servers
+    # that echo no id), and an error that is not an object is the message itself.
     if type(error) is not dict:
-        raise _bad("error", error)
+        error = {"message": error}
+    raw_code = error.get("code", 0)
+    code = _lenient_int(raw_code)
+    text = error.get("message", message)
+    if type(text) is not str:
+        text = f"{text!r:.200}"
+    if code is None:
+        code = 0
+        text = f"{text} (unreadable code {raw_code!r:.60})".lstrip()
+    payload = obj.get("payload")
+    if type(payload) is not list or not all(type(p) is str for p in payload):
+        payload = None
     return ErrorReply(
         channel=obj["channel"],
-        event=_str(obj.get("event", ""), "event"),
-        code=_int(error.get("code", 0), "error.code"),
-        message=_str(error.get("message", message), "error.message"),
-        id=_optional_int(obj.get("id"), "id"),
-        payload=_strings(obj.get("payload"), "payload"),
-        trace_id=_str(obj.get("trace_id", ""), "trace_id"),
-        **_conn_and_times(obj),
+        event=_text_or(obj.get("event"), ""),
+        code=code,
+        message=text,
+        id=_lenient_int(obj.get("id")),
+        payload=None if payload is None else tuple(payload),
+        trace_id=_text_or(obj.get("trace_id"), ""),
+        conn_id=_text_or(obj.get("conn_id"), ""),
+        time=_lenient_int(obj.get("time")) or 0,
+        time_ms=_lenient_int(obj.get("time_ms")) or 0,
     )
+
+
+def _lenient_int(value: object) -> int | None:
+    """An int64 from a JSON integer, an integral number or an integer's text; else None."""
+    if type(value) is str:
+        try:
+            value = int(value.strip(), 10)
+        except ValueError:
+            return None
+    elif type(value) is Decimal and value.is_finite() and value.adjusted() < 19:
+        if value != value.to_integral_value():
+            return None
+        value = int(value)  # (adjusted() first: int() of 1e999999999 would never end)
+    if type(value) is not int or not INT64_MIN <= value <= INT64_MAX:
+        return None
+    return value
+
+
+def _text_or(value: object, default: str) -> str:
+    return value if type(value) is str else default
 
 
 def _system(obj: dict[str, Any], notice: dict[str, Any], frame: str | bytes) -> Event:

@@ -337,6 +337,8 @@ class Client:
             replies_on_wrong_socket=p.replies_on_wrong_socket,
             subscribe_timeouts=p.subscribe_timeouts,
             api_requests_lost=p.api_requests_lost,
+            unmatched_replies=p.unmatched_replies,
+            unknown_events=p.unknown_events,
             trading=attrs.evolve(
                 p.trading,
                 not_sent=self._trading.not_sent,

@@ -19,16 +19,36 @@ class ClientEventKind(enum.Enum):
     """What happened to the client; see `Client.events()`."""
 
     CONNECTING = "connecting"
+    """A connection attempt starts; `attempt` counts attempts since the last success, `url`
+    is where it goes."""
     CONNECTED = "connected"
+    """A connection is up (handshake done); `url` is the endpoint really dialed."""
     DISCONNECTED = "disconnected"
+    """A connection was lost; `reason` says why (close code, timeout, error). The client
+    reconnects by itself, paced by its backoff."""
     RESUBSCRIBED = "resubscribed"
+    """After a reconnect, every open subscription was sent again (private ones re-signed);
+    `reason` counts them."""
     UPGRADE = "upgrade"
+    """Gate announced a server upgrade: the client connects anew before it lets go of the old
+    socket (make-before-break)."""
     HANDED_OVER = "handed_over"
+    """The new connection took over from the old one after an upgrade; the old one stays open
+    only for replies to trading requests sent on it."""
     MALFORMED_FRAME = "malformed_frame"
+    """A frame could not be decoded: counted in `ClientStatistics.malformed_frames` and
+    skipped, never fatal; `reason` quotes it (truncated, secrets masked)."""
     CHANNEL_SILENT = "channel_silent"
+    """A subscription had no data for longer than its watchdog allows
+    (`ClientConfig.silence_timeout`, `first_data_timeout`); `channel` names it."""
     SUBSCRIPTION_FAILED = "subscription_failed"
+    """A subscription (or a resubscription after a reconnect) was refused by the exchange;
+    `reason` has Gate's code and message."""
     BOOK_RESYNC = "book_resync"
+    """A live order book saw a gap and is rebuilding that contract's book from a fresh
+    snapshot; `channel` names the contract."""
     NOTICE = "notice"
+    """A system notice from Gate, passed on as `reason`."""
     REQUEST_TIMEOUT = "request_timeout"
     """A trading request had no final answer within its deadline (`RequestTimeout`)."""
     REQUEST_LOST = "request_lost"
@@ -113,6 +133,11 @@ class ClientStatistics:
     """Subscribe requests not acknowledged within `subscribe_deadline`."""
     api_requests_lost: int = 0
     """Trading-API requests whose socket closed before the reply: the outcome is unknown."""
+    unmatched_replies: int = 0
+    """Replies that answer no request of ours on their socket (ignored): acks, errors and
+    trading replies for things never asked or already answered, pongs with no ping out."""
+    unknown_events: int = 0
+    """Well-formed frames of channels gatetrio does not model (ignored)."""
     trading: TradingStatistics = attrs.field(factory=TradingStatistics)
     """The trading API's counters: requests, outcomes, replies, rate limits."""
     rest: RestStatistics = attrs.field(factory=RestStatistics)

@@ -116,6 +116,8 @@ def _merge(stats: Sequence[ClientStatistics]) -> ClientStatistics:
         replies_on_wrong_socket=total("replies_on_wrong_socket"),
         subscribe_timeouts=total("subscribe_timeouts"),
         api_requests_lost=total("api_requests_lost"),
+        unmatched_replies=total("unmatched_replies"),
+        unknown_events=total("unknown_events"),
         rest=merge_rest_statistics([s.rest for s in stats]),
     )
 

@@ -18,7 +18,8 @@ from gatetrio._core._requests import ChannelSpec
 class RawFrame(msgspec.Struct, frozen=True, gc=False):
     """One frame as received: `received_ns` is the client's wall clock (unix ns) when its batch
     was read, `generation` the connection it came on (1, 2, ... per client), `text` the frame
-    verbatim (bytes for a binary frame), `shard` the pool shard (0 for a lone client)."""
+    verbatim (bytes for a binary frame) but for the API key and the signatures a trading reply
+    echoes, masked, and `shard` the pool shard (0 for a lone client)."""
 
     received_ns: int
     generation: int

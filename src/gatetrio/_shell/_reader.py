@@ -22,6 +22,7 @@ import trio
 
 from gatetrio._core._errors import ConnectionLost, ProtocolError, SubscriptionOverflow
 from gatetrio._core._protocol import Delivery
+from gatetrio._core._redact import redact_frame
 
 from ._raw_tap import RawFrame
 
@@ -42,6 +43,8 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
     wall_clock = rt.wall_clock
     current_time = trio.current_time
     taps = rt.taps
+    credentials = rt.config.credentials
+    key = None if credentials is None else credentials.key  # what a tapped frame must not hold
     while True:
         try:
             text: str | bytes = await ws.get_message()
@@ -57,7 +60,8 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
         received_ns = round(wall * 1e9) if tapped else 0
         while True:
             if tapped:
-                frame = RawFrame(received_ns, generation, text)
+                raw = text if key is None else redact_frame(text, key)
+                frame = RawFrame(received_ns, generation, raw)
                 for tap in taps:
                     tap.push(frame)  # before decoding: a recording holds what broke us too
             try:

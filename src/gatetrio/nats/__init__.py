@@ -1,6 +1,6 @@
 """Fan-out through NATS JetStream: collectors publish, any number of consumers read.
 
-Needs the `nats` extra (``pip install 'gatetrio[nats]'``, nats-py); `import gatetrio` never
+Needs the `nats` extra (nats-py: ``pip install -e '.[nats]'`` in a clone); `import gatetrio` never
 loads this package. Layout: `_wire` (subjects, message ids, payloads, stream settings) and
 `_bus_book` (the book-over-bus sync) are pure; `_bridge` runs nats-py on its own asyncio
 thread; `_publisher` and `_consumer` are the trio side. README "Fan-out through NATS" has the

@@ -27,6 +27,7 @@ import attrs
 import trio
 
 from gatetrio._core._errors import UsageError
+from gatetrio._core._redact import redact_url
 
 from ._errors import NatsError, NatsUnavailable
 
@@ -70,16 +71,26 @@ def _check_servers(servers: object) -> tuple[str, ...]:
     ):
         raise UsageError(
             f"NATS servers are URLs like 'nats://127.0.0.1:4222' (a list, or comma-separated), "
-            f"got {servers!r}"
+            f"got {_servers_repr(servers)}"
         )
     return tuple(servers)
 
 
+def _servers_repr(servers: object) -> str:
+    """The servers without the password or token a URL may carry (`nats://user:pw@host`)."""
+    if isinstance(servers, str):
+        return repr(redact_url(servers))
+    if isinstance(servers, tuple | list):
+        return repr(tuple(redact_url(s) if isinstance(s, str) else s for s in servers))
+    return repr(servers)
+
+
 @attrs.frozen(kw_only=True)
 class NatsOptions:
-    """How to reach NATS. Secrets are passed to nats-py as given and kept out of `repr`."""
+    """How to reach NATS. Secrets (and a password or token in a server URL) are passed to
+    nats-py as given and kept out of `repr`."""
 
-    servers: tuple[str, ...] = attrs.field(converter=_check_servers)
+    servers: tuple[str, ...] = attrs.field(converter=_check_servers, repr=_servers_repr)
     name: str = "gatetrio"
     user: str | None = None
     password: str | None = attrs.field(default=None, repr=False)

@@ -1,5 +1,6 @@
 """Recordings: every raw frame a client receives, with its receive time and connection, plus
-the connection events, in rotating zstd-compressed JSON lines (`pip install 'gatetrio[record]'`).
+the connection events, in rotating zstd-compressed JSON lines (the `record` extra:
+`pip install -e '.[record]'` in a clone).
 
     async with gatetrio.open_client() as client:
         async with gatetrio.recording.open_recorder(client, "capture") as recorder:

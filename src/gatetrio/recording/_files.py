@@ -6,10 +6,16 @@ written with one `os.write` straight to the file descriptor, no user-space buffe
 killed at any moment (SIGKILL) therefore leaves whole frames followed by at most one partial
 frame; `read_part` decodes frame by frame and stops at the partial one, so every line of every
 completed batch is readable. (Surviving a power cut would need `fsync`; pass `fsync=True`.)
+
+Privacy: a recording may hold private account data (orders, fills, positions), so it is the
+user's alone whatever the umask: the directory is 0700 and every file 0600, created so (never
+widened, then narrowed). It goes into a new or empty directory only: a recording never mixes
+with, or overwrites, other files.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import typing
 from typing import TYPE_CHECKING, Any, Final
@@ -24,14 +30,18 @@ if TYPE_CHECKING:
 
 ZSTD_LEVEL: Final = 3
 READ_CHUNK: Final = 1 << 20
+DIRECTORY_MODE: Final = 0o700
+FILE_MODE: Final = 0o600
 
 
 def import_zstandard() -> Any:
     try:
         import zstandard  # noqa: PLC0415 - optional dependency, loaded by recordings only
     except ImportError:
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
         raise UsageError(
-            "recordings need the zstandard package: pip install 'gatetrio[record]'"
+            f"recordings need the zstandard package: {install_hint('record')}"
         ) from None
     return zstandard
 
@@ -51,9 +61,7 @@ class PartWriter:
         self.fsync = fsync
         self._fd: int | None = None
         self.bytes_written = 0
-        directory.mkdir(parents=True, exist_ok=True)
-        if any(directory.glob(f"{PART_PREFIX}*{PART_SUFFIX}")):
-            raise UsageError(f"{directory} already holds a recording; record into a new directory")
+        prepare_directory(directory)
         self.write_manifest()
 
     def write_batch(self, data: bytes, lines: int, first_ns: int, last_ns: int) -> None:
@@ -83,7 +91,7 @@ class PartWriter:
         part = PartInfo(name=f"{PART_PREFIX}{len(parts):05d}{PART_SUFFIX}")
         parts.append(part)
         flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND | getattr(os, "O_BINARY", 0)
-        self._fd = os.open(self.directory / part.name, flags, 0o644)
+        self._fd = os.open(self.directory / part.name, flags, FILE_MODE)
         self.write_manifest()  # the new part is listed (incomplete) before it holds anything
         return part
 
@@ -101,8 +109,63 @@ class PartWriter:
     def write_manifest(self) -> None:
         path = self.directory / MANIFEST
         tmp = path.with_suffix(".json.tmp")
-        tmp.write_bytes(encode_manifest(self.manifest))
+        data = memoryview(encode_manifest(self.manifest))
+        fd = os.open(
+            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), FILE_MODE
+        )
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+        finally:
+            os.close(fd)
         tmp.replace(path)  # atomic: a reader sees the old manifest or the new one
+
+
+def prepare_directory(directory: Path) -> None:
+    """Make `directory` (and missing parents) for a new recording: private, and empty.
+
+    Raises:
+        UsageError: it holds anything (a recording, or other files), or cannot be made or
+            written (the message says which and why).
+    """
+    try:
+        directory.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        _refuse_entries(directory)
+        # an empty directory the caller made (mkdtemp, mkdir) becomes the recording's own
+        directory.chmod(DIRECTORY_MODE)
+    except OSError as exc:
+        raise UsageError(f"cannot record into {directory}: {exc.strerror or exc}") from exc
+
+
+def check_directory(directory: Path) -> None:
+    """Fail now, creating nothing, if `directory` could not take a new recording (the command
+    line checks this before it connects; `prepare_directory` checks again when recording).
+
+    Raises:
+        UsageError: as `prepare_directory` would.
+    """
+    try:
+        existing = directory
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise NotADirectoryError(errno.ENOTDIR, f"{existing} is not a directory")
+        if existing == directory:
+            _refuse_entries(directory)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise PermissionError(errno.EACCES, f"{existing} is not writable")
+    except OSError as exc:
+        raise UsageError(f"cannot record into {directory}: {exc.strerror or exc}") from exc
+
+
+def _refuse_entries(directory: Path) -> None:
+    entries = sorted(entry.name for entry in directory.iterdir())
+    if not entries:
+        return
+    if MANIFEST in entries or any(name.startswith(PART_PREFIX) for name in entries):
+        raise UsageError(f"{directory} already holds a recording; record into a new directory")
+    shown = ", ".join(entries[:3]) + (", ..." if len(entries) > 3 else "")
+    raise UsageError(f"{directory} is not empty ({shown}); record into a new or empty directory")
 
 
 def part_paths(directory: Path) -> list[Path]:

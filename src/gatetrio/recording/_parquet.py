@@ -19,6 +19,7 @@ import msgspec
 from gatetrio._core._decode import decode_message
 from gatetrio._core._errors import ProtocolError, UsageError
 
+from ._files import DIRECTORY_MODE, FILE_MODE
 from ._format import DropLine, EventLine, FrameLine
 from ._read import read_recording
 
@@ -28,7 +29,9 @@ def _import_pyarrow() -> Any:
         import pyarrow as pa  # noqa: PLC0415 - optional dependency
         import pyarrow.parquet as pq  # noqa: PLC0415
     except ImportError:
-        raise UsageError("export needs pyarrow: pip install 'gatetrio[parquet]'") from None
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
+        raise UsageError(f"export needs pyarrow: {install_hint('parquet')}") from None
     return pa, pq
 
 
@@ -129,13 +132,18 @@ def export_parquet(directory: str | Path, dest: str | Path | None = None) -> dic
                     "body": msgspec.json.encode(line.body).decode(),
                 }
             )
-    out.mkdir(parents=True, exist_ok=True)
     written: dict[Path, int] = {}
     extra = {"frames": frames, "events": events, "rest_snapshots": snapshots}
-    for name, rows in sorted({**tables, **extra}.items()):
-        if not rows:
-            continue
-        path = out / f"{name}.parquet"
-        pq.write_table(_table(pa, rows), path)
-        written[path] = len(rows)
+    try:
+        # private like the recording they come from (recording/_files.py)
+        out.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+        for name, rows in sorted({**tables, **extra}.items()):
+            if not rows:
+                continue
+            path = out / f"{name}.parquet"
+            pq.write_table(_table(pa, rows), path)
+            path.chmod(FILE_MODE)
+            written[path] = len(rows)
+    except OSError as exc:
+        raise UsageError(f"cannot export into {out}: {exc.strerror or exc}") from exc
     return written

@@ -42,6 +42,7 @@ from ._market import Market as Market
 from ._market import MarketOptions as MarketOptions
 from ._market import Push as Push
 from ._market import SubscribeError as SubscribeError
+from ._market import catalogue as catalogue
 from ._memory import memory_socket_pair as memory_socket_pair
 from ._profile import PROFILES as PROFILES
 from ._profile import FakeProfile as FakeProfile
@@ -72,6 +73,7 @@ __all__ = [
     "SubscribeError",
     "TradingApi",
     "TrioWebSocket",
+    "catalogue",
     "memory_socket_pair",
     "parse_fault",
     "route",

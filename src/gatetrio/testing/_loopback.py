@@ -89,7 +89,9 @@ def tls_context(host: str, ca_path: Path) -> ssl.SSLContext:
     try:
         import trustme  # noqa: PLC0415 - optional: only `serve --tls` needs it
     except ImportError:
-        raise RuntimeError("serve --tls needs trustme: pip install 'gatetrio[serve]'") from None
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
+        raise RuntimeError(f"serve --tls needs trustme: {install_hint('serve')}") from None
     ca = trustme.CA()
     names = dict.fromkeys([host, "localhost", "127.0.0.1", "::1"])
     cert = ca.issue_cert(*names)

@@ -317,8 +317,14 @@ class FakeGateServer:
         """
         del nursery  # gatetrio's transport has no background task
         dial, _ = self._dial(url)
+        # the endpoint (`statistics().url`, events, logs) says where the client really is: in
+        # this process, not at the Gate host the URL may name
         return await connect_websocket(
-            dial.client, host=dial.host, resource=dial.resource, headers=headers
+            dial.client,
+            host=dial.host,
+            resource=dial.resource,
+            headers=headers,
+            endpoint=f"memory://fake-gate{dial.resource}",
         )
 
     async def trio_websocket_connector(

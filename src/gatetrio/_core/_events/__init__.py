@@ -56,7 +56,7 @@ from ._schema import FieldSpec as FieldSpec
 from ._schema import Int64 as Int64  # how msgspec sees every `int` field: Gate's are int64
 from ._schema import find_records, resolve_annotations
 from ._schema import record_fields as record_fields
-from ._ticker import DECIMALS, decimal_text, decimal_value
+from ._ticker import DECIMAL_CACHE_LIMIT, DECIMALS, cached_decimal, decimal_value
 from ._ticker import Ticker as Ticker
 from ._ticker import TickerText as TickerText
 
@@ -88,17 +88,29 @@ class BookLevel(msgspec.Struct, frozen=True, gc=False):
     p: str
     s: int | str
 
-    # Both reads are inlined (no helper call on the usual path): they are the hot reads of a
-    # consumer that reads every level (benchmarks/README.md, "Decimal caching").
+    # Both reads are inlined (no helper call on a hit, one on a price miss): they are the hot
+    # reads of a consumer that reads every level (benchmarks/README.md, "Decimal reads").
 
     @property
     def price(self) -> Decimal:
         text = self.p
-        if type(text) is str:
+        try:
             value = DECIMALS.get(text)
-            if value is not None:
+        except TypeError:  # unhashable: not text (a hand-built level); the miss path says so
+            value = None
+        if value is not None:
+            return value
+        if type(text) is str:  # a miss, inline: `cached_decimal` without its call
+            try:
+                value = Decimal(text)
+            except ArithmeticError:
+                value = None  # the call below raises ProtocolError
+            if value is not None and value.is_finite():
+                if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
+                    DECIMALS.clear()
+                DECIMALS[text] = value
                 return value
-        return decimal_text(text, "price")
+        return cached_decimal(text, "price")
 
     @property
     def size(self) -> Size:

@@ -11,6 +11,8 @@ from typing import Final
 
 import msgspec
 
+from gatetrio._core._redact import redact_json
+
 
 class SubscribeAck(msgspec.Struct, frozen=True, gc=False):
     """A successful subscribe or unsubscribe (`event` tells which)."""
@@ -113,6 +115,13 @@ class ApiAck(msgspec.Struct, frozen=True):
     header: ApiHeader
     result: object = None
 
+    def __repr__(self) -> str:
+        # Gate echoes the request's api_key and signature (and a login's key) in `result`
+        return (
+            f"{type(self).__name__}(request_id={self.request_id!r}, header={self.header!r}, "
+            f"result={redact_json(self.result)!r})"
+        )
+
 
 class ApiResult(msgspec.Struct, frozen=True):
     """The final trading-API reply with `data.result` (plain JSON: an object or an array)."""
@@ -120,6 +129,13 @@ class ApiResult(msgspec.Struct, frozen=True):
     request_id: str
     header: ApiHeader
     result: object = None
+
+    def __repr__(self) -> str:
+        # Gate echoes the request's api_key and signature (and a login's key) in `result`
+        return (
+            f"{type(self).__name__}(request_id={self.request_id!r}, header={self.header!r}, "
+            f"result={redact_json(self.result)!r})"
+        )
 
 
 class ApiError(msgspec.Struct, frozen=True, gc=False):

@@ -26,17 +26,37 @@ DECIMAL_CACHE_LIMIT: Final = 4096
 
 
 def decimal_text(text: str, what: str) -> Decimal:
-    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal."""
-    if type(text) is str:
+    """`Decimal(text)` through the shared cache; ProtocolError if not a finite decimal.
+
+    The hot readers (`BookLevel.price`, the ticker decimals) inline the cache hit and call
+    `cached_decimal` on a miss; this is the same read as one call.
+    """
+    try:
         value = DECIMALS.get(text)
-        if value is not None:
-            return value
-        value = decimal_value(text, what)
-        if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
-            DECIMALS.clear()
-        DECIMALS[text] = value
-        return value
-    return decimal_value(text, what)
+    except TypeError:  # unhashable: not text at all
+        value = None
+    return cached_decimal(text, what) if value is None else value
+
+
+def cached_decimal(text: str, what: str) -> Decimal:
+    """A cache miss: convert `text`, check it is finite, remember it (text only).
+
+    ProtocolError if it is not a finite decimal. One call on a miss, with the conversion inline:
+    a miss then costs about a bare `Decimal()` plus a dict store, so the cache pays off from
+    a hit rate of about a third (benchmarks/README.md, "Decimal reads").
+    """
+    if type(text) is not str:
+        return decimal_value(text, what)
+    try:
+        value = Decimal(text)
+    except (ArithmeticError, ValueError):
+        raise ProtocolError(f"{what} is not a decimal: {text!r}", raw=text) from None
+    if not value.is_finite():
+        raise ProtocolError(f"{what} is not a finite decimal: {text!r}", raw=text)
+    if len(DECIMALS) >= DECIMAL_CACHE_LIMIT:
+        DECIMALS.clear()
+    DECIMALS[text] = value
+    return value
 
 
 def decimal_value(text: str, what: str) -> Decimal:
@@ -119,7 +139,10 @@ class _TickerDecimal(_TickerField["Decimal | None"]):
         if obj is None:
             return self
         text: str | None = getattr(obj._text, self.name)  # noqa: SLF001 - as above
-        return decimal_text(text, self.name) if text else None
+        value = DECIMALS.get(text)  # type: ignore[arg-type]  # None and "" are never cached
+        if value is not None:
+            return value
+        return cached_decimal(text, self.name) if text else None
 
 
 class _TickerRequiredDecimal(_TickerField[Decimal]):
@@ -132,7 +155,11 @@ class _TickerRequiredDecimal(_TickerField[Decimal]):
     def __get__(self, obj: Ticker | None, owner: type | None = None) -> Decimal | Self:
         if obj is None:
             return self
-        return decimal_text(getattr(obj._text, self.name), self.name)  # noqa: SLF001
+        text: str = getattr(obj._text, self.name)  # noqa: SLF001 - as above
+        value = DECIMALS.get(text)
+        if value is not None:
+            return value
+        return cached_decimal(text, self.name)
 
 
 def _text_or_none(value: Decimal | str | None) -> str | None:

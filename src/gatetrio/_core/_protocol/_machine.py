@@ -467,7 +467,11 @@ class GateProtocol:
                 self._last_rtt = rtt
                 return [PongReceived(rtt)]
             case UpgradeRequested():
-                return [Upgrade(event, gen.gen_id)] if current else []
+                # once per socket: a burst of notices is one request to move (and one log line)
+                if not current or gen.upgrade_noted:
+                    return []
+                gen.upgrade_noted = True
+                return [Upgrade(event, gen.gen_id)]
             case SystemNotice():
                 return [Notice(event)]
             case ApiAck():

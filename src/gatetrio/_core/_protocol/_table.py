@@ -110,6 +110,7 @@ class Generation:
         "retiring_since",
         "server",
         "switched",
+        "upgrade_noted",
     )
 
     def __init__(self, gen_id: int) -> None:
@@ -121,6 +122,7 @@ class Generation:
         # this socket only waits for replies to its own trading requests, for a grace period
         self.switched: float | None = None
         self.closing = False  # CloseConnection was reported
+        self.upgrade_noted = False  # an upgrade notice came (and was reported) on this socket
 
 
 # Per channel: by_key maps a routing key to its route (exact-key subs plus wildcard subs, in

@@ -14,10 +14,12 @@ prefixed with the operation that failed:
 `TRANSPORT_ERRORS` the tuple for an `except`; `connection_lost` builds the exception. The first
 row that matches wins, so subclasses come before their bases. Always `raise ... from exc`.
 
-trio-websocket's rows (only its adapter in `gatetrio.testing` raises them) are looked up when
-trio-websocket has been imported by someone, never imported here: the client does not load it
+trio-websocket's rows (only its adapter in `gatetrio.testing` raises them) and wsproto's (only
+the handshake, which imports wsproto when it runs) are looked up when someone has imported
+that library, never imported here: a first use of the client does not load either
 (benchmarks/README.md, "Import time"). `is_transport_error` and `map_transport_errors` include
-them; the `TRANSPORT_ERRORS` tuple, for the own transport's `except` clauses, does not.
+them; the `TRANSPORT_ERRORS` tuple, for the own transport's `except` clauses after the
+handshake, does not.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ import sys
 from typing import TYPE_CHECKING, Final
 
 import trio
-from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
 from gatetrio._core._errors import ConnectionLost
 
@@ -127,27 +128,34 @@ _ROWS: Final[tuple[_Row, ...]] = (
     (trio.TooSlowError, _timed_out),  # a connect deadline around the dialing
     (trio.BrokenResourceError, _broken),
     (trio.ClosedResourceError, _already_closed),
-    (LocalProtocolError, _websocket_protocol),
-    (RemoteProtocolError, _websocket_protocol),
     (OSError, _os_error),  # after its subclasses above (gaierror, SSLError)
 )
 
 TRANSPORT_ERRORS: Final[tuple[type[Exception], ...]] = tuple(kind for kind, _ in _ROWS)
 """What a connection or a dial raises when it is gone or cannot be made; all become
-ConnectionLost (gatetrio's own WebSocket raises ConnectionLost itself). trio-websocket's errors
-are not in it: use `is_transport_error` where they can occur."""
+ConnectionLost (gatetrio's own WebSocket raises ConnectionLost itself). trio-websocket's and
+wsproto's errors are not in it: use `is_transport_error` where they can occur."""
 
 
 def _rows() -> tuple[_Row, ...]:
-    module = sys.modules.get("trio_websocket")
-    if module is None:  # nobody imported it, so nothing can raise its errors
+    # a library nobody imported cannot raise its errors: no row needed, nothing imported
+    websocket = sys.modules.get("trio_websocket")
+    handshake = sys.modules.get("wsproto.utilities")
+    if websocket is None and handshake is None:
         return _ROWS
-    return (
-        (module.ConnectionRejected, _rejected),
-        (module.HandshakeError, _handshake),
-        (module.ConnectionClosed, _closed),
-        *_ROWS,
-    )
+    rows: list[_Row] = []
+    if websocket is not None:
+        rows += [
+            (websocket.ConnectionRejected, _rejected),
+            (websocket.HandshakeError, _handshake),
+            (websocket.ConnectionClosed, _closed),
+        ]
+    if handshake is not None:
+        rows += [
+            (handshake.LocalProtocolError, _websocket_protocol),
+            (handshake.RemoteProtocolError, _websocket_protocol),
+        ]
+    return (*rows, *_ROWS)
 
 
 def is_transport_error(exc: BaseException) -> bool:

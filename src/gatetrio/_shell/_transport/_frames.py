@@ -18,6 +18,16 @@ fragmented or long control frame, a length in more bytes than needed, a masked s
 a continuation with nothing to continue or a new message inside a fragmented one, a close
 frame with a 1-byte payload or a code no peer may send), 1007 for bad UTF-8 in text or a close
 reason; `max_message_size` gives 1009 as soon as a frame header says the message will not fit.
+
+Memory, whatever the fragmentation. A message counts against `max_message_size` with every
+byte its frames take on the wire, headers included: an empty fragment costs its 2-byte header,
+so a stream of them ends in 1009 instead of running forever, and an 8 MiB message cut into
+2-byte fragments costs 16 MiB of the limit. Fragments are assembled into one buffer as they
+arrive (a text message's UTF-8 is checked fragment by fragment, so bad text still ends it at
+once, and decoded once at the end), so holding a message costs its size, not an object per
+fragment: the parser's peak is about twice the limit plus one received chunk (tests/
+test_hostile_framing.py measures it with tracemalloc). Control frames between fragments do not
+count (they are handled as they come); the transport answers only the latest ping.
 """
 
 from __future__ import annotations
@@ -39,6 +49,8 @@ BINARY: Final = 0x2
 CLOSE: Final = 0x8
 PING: Final = 0x9
 PONG: Final = 0xA
+
+BIG_FRAME: Final = 65536  # payloads at least this long are decoded through a view, not a copy
 
 # close codes a peer may send: wsproto's CloseReason members less the local-only ones, and the
 # ranges for libraries and applications
@@ -68,11 +80,11 @@ class FrameParser:
     """Receive side of a client WebSocket: feed bytes, take messages, pings and the end."""
 
     __slots__ = (
+        "_assembly",
         "_buffer",
-        "_decoder",
+        "_carry",
         "_fragment_opcode",
         "_fragment_size",
-        "_fragments",
         "_need",
         "ended",
         "max_message_size",
@@ -87,10 +99,10 @@ class FrameParser:
         self.max_message_size = max_message_size
         self._buffer = bytearray()  # the start of a frame not yet complete
         self._need = 0  # how long _buffer must get before a frame is complete, when known
-        self._fragments: list[str | bytes] = []
+        self._assembly = bytearray()  # the payload of a fragmented message so far
         self._fragment_opcode = 0  # of the message being assembled, 0 when none
-        self._fragment_size = 0
-        self._decoder: codecs.IncrementalDecoder | None = None
+        self._fragment_size = 0  # wire bytes of its frames so far, headers included
+        self._carry = b""  # a fragmented text's last bytes that may start a character
 
     def feed(self, data: bytes) -> None:
         """Parse every complete frame of what was received so far (nothing after the end)."""
@@ -140,7 +152,7 @@ class FrameParser:
             end = start + length
             if first in {0x81, 0x82} and not self._fragment_opcode:
                 # the usual frame: a whole text or binary message, no reserved bits
-                if length > limit:
+                if end - position > limit:
                     self._end(_too_big(limit))
                     return
                 if end > size:
@@ -148,7 +160,10 @@ class FrameParser:
                     break
                 if first == 0x81:
                     try:
-                        append(buffer[start:end].decode())
+                        if length < BIG_FRAME:
+                            append(buffer[start:end].decode())
+                        else:  # no copy of a big payload before it is decoded
+                            append(str(memoryview(buffer)[start:end], "utf-8"))
                     except UnicodeDecodeError as exc:
                         self._end(_violation(f"text is not UTF-8: {exc}", INVALID_DATA))
                         return
@@ -156,8 +171,31 @@ class FrameParser:
                     append(buffer[start:end])
                 position = end
                 continue
+            if not first & 0x7F and self._fragment_opcode:
+                # a continuation frame (final or not, no reserved bits) of the message at hand
+                cost = self._fragment_size + end - position
+                if cost > limit:
+                    self._end(_too_big(limit))
+                    return
+                if end > size:
+                    need = end - position
+                    break
+                ended = self._fragment(
+                    buffer[start:end] if length < BIG_FRAME else memoryview(buffer)[start:end],
+                    first,
+                    cost,
+                )
+                position = end
+                if ended is not None:
+                    self._end(ended)
+                    return
+                continue
             ended = _bad_header(first, length) or self._sequence_error(first & 0x0F)
-            if ended is None and first & 0x0F < 8 and self._fragment_size + length > limit:
+            if (
+                ended is None
+                and first & 0x0F < 8  # a data frame: it counts, header and all
+                and self._fragment_size + (end - position) > limit
+            ):
                 ended = _too_big(limit)
             if ended is not None:
                 self._end(ended)
@@ -165,7 +203,12 @@ class FrameParser:
             if end > size:
                 need = end - position
                 break
-            ended = self._frame(first & 0x0F, first & 0x80, buffer[start:end])
+            ended = self._frame(
+                first & 0x0F,
+                first & 0x80,
+                buffer[start:end] if length < BIG_FRAME else memoryview(buffer)[start:end],
+                end - position,
+            )
             position = end
             if ended is not None:
                 self._end(ended)
@@ -184,44 +227,48 @@ class FrameParser:
             return _violation("continuation frame with no message to continue")
         return None
 
-    def _frame(self, opcode: int, fin: int, payload: bytes) -> Ended | None:
-        """One frame other than an unfragmented message; header and sequence checked."""
+    def _frame(self, opcode: int, fin: int, payload: bytes | memoryview, cost: int) -> Ended | None:
+        """A control frame, or the first frame of a fragmented message; header, sequence and
+        size checked. `cost` is the frame's bytes on the wire, header and payload."""
         if opcode >= 8:
             if opcode == PING:
-                self.pings.append(payload)
+                self.pings.append(bytes(payload))
             elif opcode == CLOSE:
-                return _close(payload)
+                return _close(bytes(payload))
             return None  # pong: we never ping at the WebSocket level
-        if opcode:  # the first frame of a fragmented message
-            self._fragment_opcode = opcode
-            if opcode == TEXT:
-                self._decoder = codecs.getincrementaldecoder("utf-8")()
-        decoder = self._decoder
-        if decoder is None:
-            self._fragments.append(payload)
-        else:
+        self._fragment_opcode = opcode  # (never 0: feed() takes the continuation frames)
+        return self._fragment(payload, fin, cost)
+
+    def _fragment(self, payload: bytes | memoryview, fin: int, cost: int) -> Ended | None:
+        """Add a data frame of a fragmented message; `cost`: the message's wire bytes so far."""
+        if self._fragment_opcode == TEXT:
+            # check the text as it comes (a bad byte ends it now, as wsproto does); the text is
+            # made once, whole, at the end. Only an incomplete last character is carried.
+            carry = self._carry
+            text = carry + payload if carry else payload
             try:
-                self._fragments.append(decoder.decode(payload, bool(fin)))
+                _, used = codecs.utf_8_decode(text, "strict", bool(fin))
             except UnicodeDecodeError as exc:
                 return _violation(f"text is not UTF-8: {exc}", INVALID_DATA)
-        self._fragment_size += len(payload)
-        if fin:
-            fragments = self._fragments
-            if decoder is None:
-                self.messages.append(b"".join(f for f in fragments if isinstance(f, bytes)))
+            self._carry = bytes(text[used:])
+        self._fragment_size = cost
+        assembly = self._assembly
+        assembly += payload
+        if fin & 0x80:
+            if self._fragment_opcode == TEXT:
+                self.messages.append(assembly.decode())
             else:
-                self.messages.append("".join(f for f in fragments if isinstance(f, str)))
-            fragments.clear()
+                self.messages.append(bytes(assembly))
+            self._assembly = bytearray()  # (a fresh one: clear() may keep the big buffer)
             self._fragment_opcode = 0
             self._fragment_size = 0
-            self._decoder = None
         return None
 
     def _end(self, ended: Ended) -> None:
         self.ended = ended
-        self._buffer.clear()
-        self._fragments.clear()
-        self._decoder = None
+        self._buffer = bytearray()
+        self._assembly = bytearray()
+        self._carry = b""
 
 
 def _bad_header(first: int, length: int) -> Ended | None:

@@ -15,9 +15,11 @@ messages wait in a deque until `receive_nowait` or `get_message` takes them. Not
 while parsed messages are waiting, so a slow caller still pushes back on the server through
 TCP, and at most one chunk's worth of messages is held.
 
-The handshake is wsproto's (h11 underneath). After it, frames are parsed by `_frames.FrameParser`
-and built by `_frames.client_frame`: wsproto's per-frame machinery was the largest cost of a
-flood (benchmarks/README.md, "Receive-side framing"); the parser is fuzzed against wsproto.
+The handshake is wsproto's (h11 underneath), imported when the first handshake runs: it is a
+sixth of a first use's import time otherwise (benchmarks/README.md, "Import time"). After it,
+frames are parsed by `_frames.FrameParser` and built by `_frames.client_frame`: wsproto's
+per-frame machinery was the largest cost of a flood (benchmarks/README.md, "Receive-side
+framing"); the parser is fuzzed against wsproto.
 
 Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
 protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
@@ -30,15 +32,14 @@ from __future__ import annotations
 import collections
 import contextlib
 import logging
+import re
 from typing import TYPE_CHECKING, Final, final
 
 import trio
-from wsproto import ConnectionType, WSConnection
-from wsproto.events import AcceptConnection, RejectConnection, RejectData, Request
 
 from gatetrio._core._errors import ConnectionLost
 
-from ._errors import TRANSPORT_ERRORS, connection_lost
+from ._errors import TRANSPORT_ERRORS, connection_lost, is_transport_error
 from ._frames import BINARY, MESSAGE_TOO_BIG, PONG, TEXT, FrameParser, client_frame, close_frame
 
 log: Final = logging.getLogger("gatetrio.transport")
@@ -46,9 +47,14 @@ log: Final = logging.getLogger("gatetrio.transport")
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from wsproto import WSConnection
+
 RECEIVE_SIZE: Final = 65536  # one wake-up takes in up to ~300 trade frames
 MAX_MESSAGE_SIZE: Final = 16 * 1024 * 1024  # a 400-level obu snapshot is ~20 kB; allow headroom
 MAX_REJECT_BODY: Final = 65536  # bytes of a refused handshake's body read (and ignored)
+MAX_RESPONSE_HEAD: Final = 65536  # bytes read before the final response starts (1xx ones)
+_HTTP: Final = b"HTTP/"
+_HEAD_END: Final = re.compile(rb"\r?\n\r?\n")  # the end of a response head (h11 takes bare LFs)
 
 
 def _closed(code: int, reason: str | None) -> str:
@@ -80,11 +86,10 @@ async def connect_websocket(
         ws = await _handshake(
             stream, host=host, resource=resource, headers=headers, max_message_size=max_message_size
         )
-    except TRANSPORT_ERRORS as exc:
+    except BaseException as exc:
         await trio.aclose_forcefully(stream)
-        raise connection_lost("connect", exc) from exc
-    except BaseException:
-        await trio.aclose_forcefully(stream)
+        if isinstance(exc, Exception) and is_transport_error(exc):  # wsproto's errors too
+            raise connection_lost("connect", exc) from exc
         raise
     ws.endpoint = f"ws://{host}{resource}" if endpoint is None else endpoint
     log.debug("handshake done: %s", ws.endpoint)
@@ -99,6 +104,9 @@ async def _handshake(
     headers: Sequence[tuple[str, str]],
     max_message_size: int,
 ) -> WebSocket:
+    from wsproto import ConnectionType, WSConnection  # noqa: PLC0415 - see the module docstring
+    from wsproto.events import AcceptConnection, RejectConnection, Request  # noqa: PLC0415
+
     ws = WSConnection(ConnectionType.CLIENT)
     request = Request(
         host=host,
@@ -106,16 +114,19 @@ async def _handshake(
         extra_headers=[(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers],
     )
     await stream.send_all(ws.send(request))
-    received = b""
+    head = ResponseHead()
     while True:
         data = bytes(await stream.receive_some(RECEIVE_SIZE))
-        received += data
-        ws.receive_data(data or None)  # None: EOF
+        final = head.feed(data)  # raises ConnectionLost for an endless or non-1.1 response
+        if final:
+            ws.receive_data(final)
+        if not data:
+            if not head.decided:  # (wsproto would say "Bad HTTP message")
+                raise ConnectionLost("connect: connection closed during the handshake")
+            ws.receive_data(None)  # EOF
         for event in ws.events():
             if isinstance(event, AcceptConnection):
-                return WebSocket(
-                    stream, _after_response(received), max_message_size=max_message_size
-                )
+                return WebSocket(stream, head.after(), max_message_size=max_message_size)
             if isinstance(event, RejectConnection):
                 if event.has_body:
                     await _skip_reject_body(stream, ws)
@@ -124,20 +135,82 @@ async def _handshake(
             raise ConnectionLost("connect: connection closed during the handshake")
 
 
-def _after_response(received: bytes) -> bytes:
-    """The bytes behind the 101 response (frames the server sent right after it).
+@final
+class ResponseHead:
+    """The server's answer to the upgrade request, up to the final response's head.
 
-    wsproto has accepted, so `received` holds the whole response; a 101 has no body, so the
-    frames start after the blank line ending its header block (after any 1xx before it).
+    wsproto takes any 1xx other than 101 for a refusal, so the interim responses HTTP allows
+    before the final one (`100 Continue`, `102`, `103 Early Hints`, any number of them) are
+    dropped here and wsproto sees the final response alone. The bytes read before the upgrade
+    is accepted are bounded (MAX_RESPONSE_HEAD, interim responses included), so a server that
+    sends endless headers or endless 1xx responses fails the handshake instead of holding it;
+    a slow one is bounded by the caller's connect deadline. A 101 in anything but HTTP/1.1
+    (RFC 6455 4.1) is refused: wsproto would take an HTTP/1.0 one.
     """
-    start = 0
-    while True:
-        end = received.find(b"\r\n\r\n", start)
-        if end < 0:  # pragma: no cover - wsproto accepted a complete response
-            return b""
-        if received[start : start + 13].split(b" ")[1:2] == [b"101"]:
-            return received[end + 4 :]
-        start = end + 4
+
+    __slots__ = ("_final", "_pending", "_read", "decided", "interim")
+
+    def __init__(self) -> None:
+        self._pending = bytearray()  # read, not yet known to be the final response
+        self.decided = False  # the final response has begun
+        self._final = b""  # given to wsproto: the final response and what follows it
+        self._read = 0
+        self.interim: list[int] = []  # status codes of the interim responses dropped
+
+    def feed(self, data: bytes) -> bytes:
+        """Take `data`; return the bytes that belong to the final response (for wsproto)."""
+        if self.decided:  # (h11 bounds the final head itself: 16 KiB)
+            self._final += data
+            return data
+        self._read += len(data)
+        if self._read > MAX_RESPONSE_HEAD:
+            raise ConnectionLost(
+                f"handshake: no final response in the first {MAX_RESPONSE_HEAD} bytes "
+                f"({len(self.interim)} interim responses skipped)"
+            )
+        self._pending += data
+        if b"\n" in data or len(self._pending) - len(data) < len(_HTTP):
+            return self._strip()
+        return b""  # no new line, the start already judged: nothing to decide (no re-scan)
+
+    def after(self) -> bytes:
+        """The bytes behind the final (101) response's head: frames sent right after it."""
+        end = _HEAD_END.search(self._final)
+        return b"" if end is None else self._final[end.end() :]
+
+    def _strip(self) -> bytes:
+        """Drop complete interim responses from the front; return the final response's bytes
+        once its status line is in."""
+        pending = self._pending
+        while True:
+            if not _HTTP.startswith(pending[: len(_HTTP)]):  # a frame, a banner, noise
+                raise ConnectionLost(
+                    f"connect: not an HTTP response to the upgrade: {bytes(pending[:40])!r}"
+                )
+            line_end = pending.find(b"\n")
+            if line_end < 0:
+                return b""
+            version, _, rest = bytes(pending[:line_end]).rstrip(b"\r").partition(b" ")
+            code = rest.partition(b" ")[0]
+            if not (len(code) == 3 and code.isdigit()):
+                break  # not a status line: wsproto says what is wrong with it
+            status = int(code)
+            if status == 101 and version != b"HTTP/1.1":
+                raise ConnectionLost(
+                    f"handshake: {version.decode('latin-1')} 101; WebSocket needs HTTP/1.1"
+                )
+            if not 100 <= status < 200 or status == 101:
+                break
+            end = _HEAD_END.search(pending)
+            if end is None:  # an interim head not complete yet
+                return b""
+            self.interim.append(status)
+            log.debug("skipped an interim HTTP %d before the upgrade", status)
+            del pending[: end.end()]
+        self.decided = True
+        self._final = bytes(pending)
+        self._pending = bytearray()
+        return self._final
 
 
 async def _skip_reject_body(stream: trio.abc.Stream, ws: WSConnection) -> None:
@@ -145,6 +218,8 @@ async def _skip_reject_body(stream: trio.abc.Stream, ws: WSConnection) -> None:
 
     Reading it lets the server finish its response before we close; nothing in it is used.
     """
+    from wsproto.events import RejectData  # noqa: PLC0415 - loaded by the handshake already
+
     read = 0
     while read < MAX_REJECT_BODY:
         for event in ws.events():
@@ -176,6 +251,7 @@ class WebSocket:
         "_messages",
         "_outgoing",
         "_parser",
+        "_pong",
         "_receiving",
         "_send_lock",
         "_sent_close",
@@ -192,6 +268,7 @@ class WebSocket:
         self._parser = FrameParser(self._messages, max_message_size=max_message_size)
         self._sent_close = False  # our close frame is out: no pong, nothing more sent
         self._outgoing = bytearray()  # control replies queued while the send lock was taken
+        self._pong: bytes | None = None  # the payload of the latest ping not yet answered
         self._send_lock = trio.Lock()
         self._lost: str | None = None  # set once nothing more will be read: why
         self._lost_cause: BaseException | None = None
@@ -267,7 +344,7 @@ class WebSocket:
         self._parse(data if type(data) is bytes else bytes(data))
         if self._closing:
             self._messages.clear()  # after our close frame, data is of no interest
-        if self._outgoing and not self._send_lock.locked():
+        if (self._outgoing or self._pong is not None) and not self._send_lock.locked():
             # (when the lock is taken, its holder sends these after its own bytes: _write)
             try:
                 async with self._send_lock:
@@ -281,8 +358,9 @@ class WebSocket:
         parser.feed(data)
         if parser.pings:
             if not self._sent_close:
-                for payload in parser.pings:
-                    self._outgoing += client_frame(PONG, payload)
+                # RFC 6455 5.5.3: a pong for the latest ping is enough. So a ping flood, even
+                # while our sends are stuck, holds one pending pong, not one per ping.
+                self._pong = parser.pings[-1]
             parser.pings.clear()
         ended = parser.ended
         if ended is None or self._lost is not None:
@@ -304,7 +382,13 @@ class WebSocket:
     def _send_close_frame(self, code: int, reason: str) -> None:
         if not self._sent_close:
             self._sent_close = True
+            self._queue_pong()  # before the close frame: nothing goes after it
             self._outgoing += close_frame(code, reason)
+
+    def _queue_pong(self) -> None:
+        if self._pong is not None:
+            self._outgoing += client_frame(PONG, self._pong)
+            self._pong = None
 
     def _lose(self, reason: str, cause: BaseException | None = None) -> None:
         if self._lost is None:
@@ -357,7 +441,10 @@ class WebSocket:
     async def _flush(self) -> None:
         """Send everything queued; the send lock is held. The reader may add more meanwhile."""
         outgoing = self._outgoing
-        while outgoing:
+        while True:
+            self._queue_pong()
+            if not outgoing:
+                return
             chunk = bytes(outgoing)
             outgoing.clear()
             await self._stream.send_all(chunk)
@@ -380,6 +467,7 @@ class WebSocket:
         try:
             if self._lost is None and not self._sent_close:
                 self._sent_close = True
+                self._queue_pong()  # a pending pong goes before the close frame
                 await self._write(close_frame(code, reason))
             while self._lost is None:
                 if self._receiving:  # the reader will see the reply: let it

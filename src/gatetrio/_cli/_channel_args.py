@@ -1,0 +1,128 @@
+"""Channels named on the command line: `trades BTC_USDT`, `obu BTC_USDT level=50`, `--all`.
+
+`stream`, `record` and `publish` take the same words after the command: a catalogue row's short
+name, then the arguments of its builder in `gatetrio.channels` (positional, or `name=value` by
+keyword). The builder checks them, so a bad argument is the builder's own `UsageError`, raised
+before anything connects.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import TYPE_CHECKING, Final
+
+from gatetrio import channels
+from gatetrio._core._catalog import CATALOG
+from gatetrio._core._errors import UsageError
+
+from ._connect import KEY_VARIABLE, SECRET_VARIABLE, SIMULATED_USER_ID, USER_VARIABLE
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from gatetrio._core._requests import ChannelSpec
+    from gatetrio._shell._client import Client
+
+    from ._connect import ConnectOptions
+
+# Each catalogue row's builder in gatetrio.channels has the row's short name.
+PUBLIC_CHANNELS: Final[dict[str, Callable[..., ChannelSpec[object]]]] = {
+    row.short: getattr(channels, row.short) for row in CATALOG if not row.private
+}
+PRIVATE_CHANNELS: Final[dict[str, Callable[..., ChannelSpec[object]]]] = {
+    row.short: getattr(channels, row.short) for row in CATALOG if row.private
+}
+
+
+def channel_spec(
+    channel: str, args: Sequence[str], *, user_id: str | None = None, command: str = "stream"
+) -> ChannelSpec[object]:
+    """Build a spec from the command line: `trades BTC_USDT`, `obu BTC_USDT level=50`, ...
+
+    `name=value` arguments are passed by keyword, the others by position. A private channel's
+    `user_id` comes from `user_id` (the credentials' or the simulated account's) unless given
+    as `user_id=...`. `command` names the command in the usage line of an error.
+
+    Raises:
+        UsageError: unknown channel, a private one without a user id, wrong arguments, or a
+            bad value (the builder's own message).
+    """
+    name = channel.removeprefix("futures.")
+    builder = PUBLIC_CHANNELS.get(name) or PRIVATE_CHANNELS.get(name)
+    if builder is None:
+        choices = ", ".join([*PUBLIC_CHANNELS, *PRIVATE_CHANNELS])
+        raise UsageError(f"unknown channel {channel!r}; choose one of {choices}")
+    positional = [a for a in args if "=" not in a]
+    keywords = dict(a.split("=", 1) for a in args if "=" in a)
+    signature = inspect.signature(builder)
+    if "user_id" in signature.parameters and "user_id" not in keywords:
+        if not user_id:
+            raise UsageError(
+                f"{channel} needs your Gate UID: set {USER_VARIABLE} or pass user_id=..."
+            )
+        positional.insert(0, user_id)  # user_id is every private builder's first parameter
+    try:
+        signature.bind(*positional, **keywords)
+    except TypeError as exc:
+        raise UsageError(f"{exc}; usage: {command} {_usage(name, signature)}") from None
+    return builder(*positional, **keywords)
+
+
+def _usage(name: str, signature: inspect.Signature) -> str:
+    """`candlesticks CONTRACT [interval=1m] [price=last]` from the builder's signature."""
+    words = [name]
+    for param in signature.parameters.values():
+        if param.name == "user_id":
+            continue  # from the environment
+        if param.kind is param.VAR_POSITIONAL:
+            words.append(f"[{param.name.upper().removesuffix('S')} ...]")
+        elif param.default is param.empty:
+            words.append(param.name.upper())
+        else:
+            words.append(f"[{param.name}={param.default}]")
+    return " ".join(words)
+
+
+def checked_spec(channel: str, args: Sequence[str], options: ConnectOptions) -> ChannelSpec[object]:
+    """The spec `CHANNEL ARGS...` asks for, checked before connecting as `options` say.
+
+    Raises:
+        UsageError: as `channel_spec`, or a private channel without credentials.
+    """
+    name = channel.removeprefix("futures.")
+    credentials = options.credentials
+    user_id = credentials.user_id if credentials is not None else None
+    if name in PRIVATE_CHANNELS and not options.simulate:
+        if credentials is None:
+            raise UsageError(
+                f"{channel} is a private channel: set {KEY_VARIABLE} and "
+                f"{SECRET_VARIABLE} (and {USER_VARIABLE}) in the environment, or use --simulate"
+            )
+    elif options.simulate and not user_id:
+        user_id = SIMULATED_USER_ID
+    return channel_spec(channel, args, user_id=user_id)
+
+
+async def listed(client: Client) -> tuple[str, ...]:
+    """Every contract listed on the client's market (REST), less those being delisted."""
+    from gatetrio._core._listing import listed_contracts  # noqa: PLC0415
+    from gatetrio._shell._listing import fetch_listing  # noqa: PLC0415
+
+    return listed_contracts(await fetch_listing(client.rest))
+
+
+async def resolve_specs(
+    client: Client, channel: str, args: Sequence[str], *, all_contracts: bool
+) -> list[ChannelSpec[object]]:
+    """The subscriptions for `CHANNEL ARGS...`; with `--all`, every listed contract goes
+    first: one spec for a channel taking a contract list, one per contract otherwise."""
+    if not all_contracts:
+        return [channel_spec(channel, args)]
+    contracts = await listed(client)
+    builder = PUBLIC_CHANNELS.get(channel.removeprefix("futures."))
+    takes_list = builder is not None and any(
+        p.kind is p.VAR_POSITIONAL for p in inspect.signature(builder).parameters.values()
+    )
+    if takes_list:
+        return [channel_spec(channel, [*contracts, *args])]
+    return [channel_spec(channel, [contract, *args]) for contract in contracts]
