@@ -14,6 +14,8 @@ wsproto; refusals are hand-written HTTP responses. Frames it does answer are bui
 `encode_event`, as the fake builds them, so the client decodes them exactly as it would Gate's.
 
 Tests use trio's real clock with it; every test wraps its use in a `trio.fail_after` hang guard.
+For byte-exact misbehaviour (framing, close frames, handshakes, JSON, timings drawn by
+Hypothesis), in memory on the virtual clock or on loopback, see `tests/scripted.py`.
 """
 
 from __future__ import annotations

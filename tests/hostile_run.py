@@ -5,7 +5,7 @@
     outcome.marked       the well-behaved `then` connection's MARK_ID trade reached the subscriber
     outcome.stats        the client's statistics at the end of the body (or the last seen)
     outcome.events       every ClientEvent the body saw (events() opens once connected)
-    outcome.ended_at     trio.current_time() when open_client's block ended
+    outcome.ended_at     seconds from the start to the end of open_client's block
     outcome.peak         tracemalloc's peak bytes over the run, with `measure=True`
 
 The body subscribes to trades of BTC_USDT and reads until the MARK_ID trade arrives (with
@@ -116,6 +116,7 @@ async def drive(
     if measure:
         tracemalloc.start()
         tracemalloc.reset_peak()
+    started = trio.current_time()
     try:
         with trio.fail_after(limit):
             async with open_scripted_server(
@@ -143,7 +144,7 @@ async def drive(
                         )
                 except gatetrio.GateTrioError as exc:
                     outcome.error = exc
-                outcome.ended_at = trio.current_time()
+                outcome.ended_at = trio.current_time() - started
                 # the client leaves nothing open: each socket ends within the close grace
                 with trio.move_on_after(CLOSE_GRACE + 1):
                     await server.wait_until(lambda: all(c.ended for c in server.connections))

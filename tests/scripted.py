@@ -12,7 +12,8 @@ can do on the wire can be written down, handshakes included. The in-memory conne
 client's end of a `gatetrio.testing.memory_socket_pair` to the client's own transport
 (`connect_websocket`, as `default_connector` does after dialing), so under `autojump_clock` a
 script's sleeps are virtual and exact; on loopback the same scripts run over TCP on trio's real
-clock. Hypothesis builds scripts from `tests/strategies.py` (`hostile_scripts`), so it draws
+clock. `ScriptedRest` does the same for REST answers (`open_client(rest_transport=...)`).
+Hypothesis builds scripts from `tests/strategies.py` (`hostile_scripts`), so it draws
 both what the server does and when.
 
 Steps (run in order; the connection stays open afterwards until the client leaves):
@@ -26,6 +27,7 @@ Steps (run in order; the connection stays open afterwards until the client leave
     Sleep(seconds)
     Await(channel, event)     wait for the client's next text frame of that channel (and event)
     Reply(build)              write build(the frame Await matched, as JSON)
+    Each(build, times, every) write build(0), build(1), ... `every` s apart
     Eof()                     close our side (TCP FIN / end of the memory stream)
     Hold()                    wait until the client leaves
 
@@ -47,7 +49,7 @@ import hashlib
 import json
 import struct
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from decimal import Decimal
 from typing import Final
 from urllib.parse import urlsplit
@@ -297,7 +299,17 @@ class Hold:
     pass
 
 
-Step = Upgrade | Send | Trickle | Repeat | Sleep | Await | Reply | Eof | Hold
+@attrs.frozen
+class Each:
+    """Write build(0), build(1), ... build(times - 1), `every` seconds apart (e.g. deltas with
+    increasing ids)."""
+
+    build: Callable[[int], bytes]
+    times: int
+    every: float = 0.0
+
+
+Step = Upgrade | Send | Trickle | Repeat | Sleep | Await | Reply | Eof | Hold | Each
 
 
 @attrs.frozen
@@ -526,6 +538,13 @@ class ScriptedServer:
                     return
                 case Hold():
                     await peer.gone.wait()
+                case Each(build=build, times=times, every=every):
+                    for i in range(times):
+                        await peer.send(build(i))
+                        with trio.move_on_after(every):
+                            await peer.gone.wait()
+                        if peer.gone.is_set():
+                            return
 
     async def _read(self, peer: _Peer, script: Script) -> None:
         """The client's frames after the upgrade: record them, answer as the script says."""
@@ -632,3 +651,79 @@ async def open_scripted_server(
             server.url = f"ws://127.0.0.1:{port}{PATH}"
         yield server
         nursery.cancel_scope.cancel(reason="scripted server block ended")
+
+
+# ------------------------------------------------------------------------------- REST, scripted
+
+
+@attrs.frozen
+class RestAnswer:
+    """One scripted answer of `ScriptedRest`: after `delay` s the status and headers, then
+    `body` (or body(target)) `repeat` times in `chunk`-byte pieces `every` s apart; with
+    `never`, no answer at all (the caller's deadline ends it)."""
+
+    status: int = 200
+    body: bytes | Callable[[str], bytes] = b"{}"
+    headers: tuple[tuple[str, str], ...] = (("Content-Type", "application/json"),)
+    repeat: int = 1
+    chunk: int = 65536
+    every: float = 0.0
+    delay: float = 0.0
+    never: bool = False
+
+
+@attrs.define
+class _RestReply:
+    status: int
+    headers: Sequence[tuple[str, str]]
+    answer: RestAnswer
+    target: str
+
+    async def chunks(self) -> AsyncGenerator[bytes, None]:
+        answer = self.answer
+        body = answer.body(self.target) if callable(answer.body) else answer.body
+        for _ in range(answer.repeat):
+            for start in range(0, len(body), answer.chunk):
+                if answer.every:
+                    await trio.sleep(answer.every)
+                else:
+                    await trio.lowlevel.checkpoint()
+                yield body[start : start + answer.chunk]
+
+
+class ScriptedRest:
+    """A REST transport (`open_client(rest_transport=...)`) answering each request with the
+    next scripted `RestAnswer`, then `then` for ever. `targets` lists what was asked.
+
+    The contract check a live book makes first (``GET .../contracts/{name}``) is answered
+    "listed" and kept apart (`checks`): the script is about what comes after it."""
+
+    def __init__(self, answers: Sequence[RestAnswer], then: RestAnswer) -> None:
+        self.answers = list(answers)
+        self.then = then
+        self.targets: list[str] = []
+        self.checks: list[str] = []
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> AsyncIterator[_RestReply]:
+        del method, headers, body
+        parts = urlsplit(url)
+        target = parts.path + (f"?{parts.query}" if parts.query else "")
+        head, _, name = parts.path.rpartition("/")
+        if head.endswith("/contracts"):
+            self.checks.append(target)
+            listed = RestAnswer(body=json.dumps({"name": name}).encode())
+            yield _RestReply(200, listed.headers, listed, target)
+            return
+        index = len(self.targets)
+        self.targets.append(target)
+        answer = self.answers[index] if index < len(self.answers) else self.then
+        if answer.never:
+            await trio.sleep_forever()
+        await trio.sleep(answer.delay)
+        yield _RestReply(answer.status, answer.headers, answer, target)
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()

@@ -381,7 +381,21 @@ typed_path_events = st.one_of([_typed_path(cls) for cls in TYPED_PATH_CLASSES])
 # config: ping every 5 s, pong within 3, connect and subscribe within 5, reconnects 0.5-2 s).
 
 
-def _hostile_moves() -> SearchStrategy[Any]:
+VIRTUAL_SLEEPS = (
+    0.0,
+    0.001,
+    0.3,
+    0.5,
+    2.9,
+    3.0,
+    3.1,
+    5.0,
+    8.0,
+)  # around hostile_config's deadlines
+LOOPBACK_SLEEPS = (0.0, 0.001, 0.01, 0.05, 0.1, 0.3)  # real seconds: short
+
+
+def _hostile_moves(sleep_times: tuple[float, ...]) -> SearchStrategy[Any]:
     from . import scripted as s
 
     frames = s.frame
@@ -428,8 +442,8 @@ def _hostile_moves() -> SearchStrategy[Any]:
         st.booleans(),
     )
     sends = st.one_of(raw, json_text, trades, cut_trade).map(s.Send)
-    sleeps = st.sampled_from([0.0, 0.001, 0.3, 0.5, 2.9, 3.0, 3.1, 5.0, 8.0]).map(s.Sleep)
-    trickles = st.builds(s.Trickle, trades, st.sampled_from([0.001, 0.5]), st.integers(1, 40))
+    sleeps = st.sampled_from(sleep_times).map(s.Sleep)
+    trickles = st.builds(s.Trickle, trades, st.sampled_from(sleep_times[1:3]), st.integers(1, 40))
     repeats = st.builds(
         s.Repeat, st.one_of(raw, trades), st.integers(1, 50), st.sampled_from([0.0, 0.1])
     )
@@ -463,7 +477,9 @@ def _hostile_upgrades() -> SearchStrategy[Any]:
 
 
 @st.composite
-def hostile_script(draw: st.DrawFn, *, max_moves: int = 8) -> Any:
+def hostile_script(
+    draw: st.DrawFn, *, max_moves: int = 8, sleeps: tuple[float, ...] = VIRTUAL_SLEEPS
+) -> Any:
     """One connection's script: a handshake, maybe the subscribe answered, then moves."""
     from . import scripted as s
 
@@ -475,7 +491,7 @@ def hostile_script(draw: st.DrawFn, *, max_moves: int = 8) -> Any:
         )
         error = {"code": draw(st.sampled_from([2, "2", "x", None])), "message": "refused"}
         steps.append(s.Reply(s.ack_for if answer == "ack" else lambda r: s.error_for(r, error)))
-    steps.extend(draw(st.lists(_hostile_moves(), max_size=max_moves)))
+    steps.extend(draw(st.lists(_hostile_moves(sleeps), max_size=max_moves)))
     return s.Script(
         tuple(steps),
         pong=draw(st.booleans()),
@@ -486,3 +502,5 @@ def hostile_script(draw: st.DrawFn, *, max_moves: int = 8) -> Any:
 
 hostile_scripts = st.lists(hostile_script(), min_size=1, max_size=3)
 """Scripts for a client's first connections (tests/test_hostile_property.py)."""
+loopback_hostile_scripts = st.lists(hostile_script(sleeps=LOOPBACK_SLEEPS), min_size=1, max_size=3)
+"""The same with real-time sleeps short enough for loopback runs."""

@@ -145,6 +145,20 @@ def test_ccxt_pro_swap(serve: Served) -> None:
     ]
 
 
+def test_ccxt_private_rest(serve: Served) -> None:
+    # ccxt's signed REST calls, unchanged: the fake checks their signatures like live and
+    # answers from the engine the WebSocket trading API placed the orders in
+    checks = run_client("ccxt", f"127.0.0.1:{serve.port}", KEY, SECRET, "rest")
+    assert checks == [
+        "fetch_balance",
+        "fetch_open_orders",
+        "fetch_order",
+        "fetch_order_cancelled",
+        "fetch_my_trades",
+        "fetch_positions",
+    ]
+
+
 @pytest.mark.parametrize("serve", [True], indirect=True, ids=["tls"])
 def test_cryptofeed_over_tls(serve: Served) -> None:
     assert serve.ca is not None

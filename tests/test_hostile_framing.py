@@ -354,6 +354,12 @@ CLOSES: Final = [
     ),
     Case("EOF mid-frame", after_ack(Send(GOOD_TRADE[:5]), Eof()), reason="1006"),
     Case("EOF with no close", after_ack(Sleep(1), Eof()), reason="1006"),
+    Case(
+        "a frame that never completes",  # the header promises 60 kB; a byte a second comes
+        after_ack(Send(frame(TEXT, length=60_000)[:4]), Trickle(b"x" * 100, every=1.0)),
+        reason="pong",  # no pong can overtake an unfinished frame: the heartbeat ends it
+        max_time=15.0,
+    ),
 ]
 
 
@@ -459,3 +465,20 @@ async def test_hostile_frame_over_loopback(case: Case) -> None:
         assert case.reason in outcome.reasons()
     else:
         assert len(outcome.connections) == 1
+
+
+async def test_a_server_that_never_answers_our_close_costs_at_most_the_grace(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from gatetrio._core._config import CLOSE_GRACE
+
+    from .scripted import Hold, serve_trades
+
+    mute = serve_trades(extra=(Hold(),))
+    mute = Script(mute.steps, close_reply=False)
+    outcome = await drive([mute])
+    assert outcome.marked
+    record = outcome.connections[0]
+    assert record.client_close == 1000  # the client said goodbye...
+    assert outcome.ended_at == CLOSE_GRACE  # ...waited its grace for the reply, then left
+    assert outcome.all_closed

@@ -15,6 +15,7 @@ then the well-behaved `serve_trades`. The contract under test, whatever the scri
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -25,20 +26,23 @@ from hypothesis import HealthCheck, given, settings
 from gatetrio import ClientEventKind
 
 from . import strategies
-from .hostile_run import drive
+from .hostile_run import drive, loopback_config
 
 UNTIL = 400.0  # virtual seconds the body runs at most: longer than any drawn script takes
+LOOPBACK_UNTIL = 3.0  # real seconds, the same over TCP with short sleeps and deadlines
 
 
-async def _run(scripts: list[Any]) -> None:
-    outcome = await drive(scripts, until=UNTIL, limit=UNTIL + 60)
+async def _run(scripts: list[Any], *, loopback: bool = False) -> None:
+    until = LOOPBACK_UNTIL if loopback else UNTIL
+    config = loopback_config() if loopback else None
+    outcome = await drive(scripts, until=until, limit=until + 60, loopback=loopback, config=config)
     stats = outcome.stats
-    assert outcome.ended_at <= UNTIL + 10
+    assert outcome.ended_at <= until + 10
     assert outcome.all_closed, [c for c in outcome.connections if not c.ended]
     if outcome.error is None:
         assert stats is not None
         reached_then = len(outcome.connections) > len(scripts)
-        if reached_then:
+        if reached_then and not loopback:  # (on loopback `until` may come first)
             assert outcome.marked, "back on a good connection, but no data came through"
         connected = len(outcome.kinds(ClientEventKind.CONNECTED))
         assert connected <= stats.connects  # (events open once the first connection is up)
@@ -69,3 +73,16 @@ def test_any_server_ends_in_normal_operation_or_a_typed_error(scripts: list[Any]
 @given(scripts=strategies.hostile_scripts)
 def test_any_server_many_examples(scripts: list[Any]) -> None:
     _trio_run(scripts)
+
+
+@pytest.mark.slow
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(scripts=strategies.loopback_hostile_scripts)
+def test_any_server_over_loopback(scripts: list[Any]) -> None:
+    """The same contract over TCP with the default connector, on trio's real clock: timings
+    the scheduler and the kernel choose, not the virtual clock."""
+    trio.run(functools.partial(_run, scripts, loopback=True))

@@ -13,6 +13,7 @@ import trio.testing
 import gatetrio
 import gatetrio.events
 from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
+from gatetrio._core._book import choose_method
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
@@ -195,7 +196,7 @@ async def test_btc_settle_order_book_update_and_rest_on_request(
     ],
 )
 def test_auto_method_per_endpoint(url: str, method: str) -> None:
-    assert gatetrio_live.choose_method(url, "auto") == method
+    assert choose_method(url, "auto") == method
 
 
 async def test_snapshot_failures_are_retried_and_counted(

@@ -30,6 +30,7 @@ from ._core._catalog import (
     CANDLESTICK_INTERVALS,
     CHANNELS,
     CONTRACT_STATS_INTERVALS,
+    Depth,
 )
 from ._core._errors import UsageError
 from ._core._requests import ALL, WILDCARD, ChannelSpec, check_contract
@@ -258,10 +259,14 @@ def order_book_update(
     check_contract(contract)
     frequency = _choice("futures.order_book_update", "frequency", frequency)
     level_text = _choice("futures.order_book_update", "level", level)
-    if frequency == "20ms" and level_text != "20":
+    depths = CHANNELS["futures.order_book_update"].depths
+    if Depth(level_text, frequency) not in depths:
+        levels = [d.level for d in depths if d.interval == frequency]
+        intervals = [d.interval for d in depths if d.level == level_text]
+        supported = " or ".join(map(repr, levels))
         raise UsageError(
-            f"order_book_update at 20ms only supports level '20', got level {level!r}; "
-            "pass level='20' or frequency='100ms'"
+            f"order_book_update at {frequency} only supports level {supported}, got level "
+            f"{level!r}; pass level={levels[0]!r} or frequency={intervals[-1]!r}"
         )
     return _positional("futures.order_book_update", (contract, frequency, level_text), contract)
 

@@ -1,6 +1,8 @@
 """ccxt pro's gate exchange (swap markets) against `python -m gatetrio serve`, unchanged but for
 its URLs. Run by tests/test_foreign.py in ccxt's own virtualenv: `python ccxt_client.py HOST:PORT
-KEY SECRET`. Prints `ok <check>` per check and exits 0 when all pass, 1 with the failure.
+KEY SECRET [rest]`. Prints `ok <check>` per check and exits 0 when all pass, 1 with the failure.
+With `rest`, it runs ccxt's signed REST calls (fetch_balance, fetch_positions, fetch_open_orders,
+fetch_order, fetch_my_trades) around orders placed over the WebSocket trading API.
 """
 
 import asyncio
@@ -95,12 +97,44 @@ async def checks(exchange: ccxt.pro.gate) -> None:
     await exchange.cancel_order_ws(resting["id"], SYMBOL)
 
 
-async def main(hostport: str, key: str, secret: str) -> int:
+async def rest_checks(exchange: ccxt.pro.gate) -> None:
+    await exchange.load_markets()
+    balance = await exchange.fetch_balance({"type": "swap"})
+    assert balance["USDT"]["total"] and balance["USDT"]["total"] > 0, balance
+    print("ok fetch_balance", flush=True)
+    ticker = await exchange.watch_ticker(SYMBOL)
+    price = float(exchange.price_to_precision(SYMBOL, ticker["last"] * 1.1))
+    resting = await exchange.create_order_ws(SYMBOL, "limit", "sell", 1, price)
+    open_orders = await exchange.fetch_open_orders(SYMBOL)
+    assert [o["id"] for o in open_orders] == [resting["id"]], open_orders
+    assert open_orders[0]["status"] == "open" and open_orders[0]["price"] == price, open_orders
+    print("ok fetch_open_orders", flush=True)
+    fetched = await exchange.fetch_order(resting["id"], SYMBOL)
+    assert fetched["id"] == resting["id"] and fetched["status"] == "open", fetched
+    print("ok fetch_order", flush=True)
+    await exchange.cancel_order_ws(resting["id"], SYMBOL)
+    cancelled = await exchange.fetch_order(resting["id"], SYMBOL)
+    assert cancelled["status"] == "canceled", cancelled
+    assert await exchange.fetch_open_orders(SYMBOL) == []
+    print("ok fetch_order_cancelled", flush=True)
+    bought = await exchange.create_order_ws(SYMBOL, "market", "buy", 1)
+    trades = await exchange.fetch_my_trades(SYMBOL)
+    assert trades and all(t["symbol"] == SYMBOL for t in trades), trades
+    assert any(t["order"] == bought["id"] and t["side"] == "buy" for t in trades), trades
+    print("ok fetch_my_trades", flush=True)
+    positions = await exchange.fetch_positions()
+    mine = [p for p in positions if p["symbol"] == SYMBOL]
+    assert mine and mine[0]["contracts"] == 1 and mine[0]["side"] == "long", positions
+    print("ok fetch_positions", flush=True)
+
+
+async def main(hostport: str, key: str, secret: str, mode: str = "ws") -> int:
     # uid: ccxt asks for it (a credential, as live) to subscribe futures.orders
     exchange = ccxt.pro.gate({"apiKey": key, "secret": secret, "uid": "20011"})
     point_at(exchange, hostport)
     try:
-        await asyncio.wait_for(checks(exchange), DEADLINE)
+        run = rest_checks if mode == "rest" else checks
+        await asyncio.wait_for(run(exchange), DEADLINE)
     except Exception as exc:
         import traceback
 
@@ -113,4 +147,4 @@ async def main(hostport: str, key: str, secret: str) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(*sys.argv[1:4])))
+    sys.exit(asyncio.run(main(*sys.argv[1:5])))

@@ -2,7 +2,9 @@
 
 Everything the client knows per channel is a field of its row here, and every per-channel table
 derives from `CATALOG`: the protocol's routing keys and data dispatch, the decoders' routes,
-`gatetrio.channels` (private or not, payload shape, allowed options), the CLI's channel lists.
+`gatetrio.channels` (private or not, payload shape, allowed options), the CLI's channel lists,
+the live book's streams (`depths`, and the endpoints serving obu), and the NATS bus's subjects
+and one-item frames (`Route.stream`).
 The unions `DataEvent` and `Item` stay declared statically in `_events` (typing cannot compute a
 union at run time); tests/test_catalog.py holds them equal to the catalogue.
 
@@ -76,10 +78,12 @@ __all__ = [
     "CONTRACT_STATS_INTERVALS",
     "ROUTING_KEYS",
     "Channel",
+    "Depth",
     "Item",
     "KeyFn",
     "Payload",
     "Route",
+    "StreamFn",
 ]
 
 # ------------------------------------------------------------------------------ routing keys
@@ -100,6 +104,51 @@ def _stats_key(item: Item) -> str | None:
     # contract_stats entries carry `contract` only since 2025-03 (spec 6.9); older ones are
     # channel-wide rather than unroutable.
     return cast("ContractStats", item).contract or None
+
+
+# ------------------------------------------------------------------------------ bus streams
+
+StreamFn: TypeAlias = Callable[[Item], "tuple[str, str]"]
+"""The stream an item belongs to, as the NATS bus names it: ``(qualifier, contract)``. The
+bus subject's channel token is the channel's short name, ``_qualifier`` added when there is
+one: ``obu_50``, ``order_book_update_20``, ``candlesticks_1m_mark``. Two streams whose
+update ids differ never share a token."""
+
+
+def _plain_stream(item: Item) -> tuple[str, str]:
+    return "", str(_contract(item))
+
+
+def _s_stream(item: Item) -> tuple[str, str]:
+    return "", cast("BookTicker", item).s
+
+
+def _delta_stream(item: Item) -> tuple[str, str]:
+    delta = cast("BookDelta", item)
+    return delta.l or "", delta.s
+
+
+def _snapshot_stream(item: Item) -> tuple[str, str]:
+    snapshot = cast("BookSnapshot", item)
+    return snapshot.l or "", snapshot.contract
+
+
+def _obu_stream(item: Item) -> tuple[str, str]:
+    delta = cast("ObuDelta", item)
+    return delta.level, delta.contract
+
+
+def _candle_stream(item: Item) -> tuple[str, str]:
+    # `n` is "1m_BTC_USDT" or "1m_mark_BTC_USDT" (spec 6.7): interval, price prefix, contract
+    interval, _, rest = cast("Candlestick", item).n.partition("_")
+    for prefix in CANDLE_PRICE_PREFIXES.values():
+        if prefix and rest.startswith(prefix):
+            return f"{interval}_{prefix[:-1]}", rest.removeprefix(prefix)
+    return interval, rest
+
+
+def _stats_stream(item: Item) -> tuple[str, str]:
+    return "", cast("ContractStats", item).contract or "all"
 
 
 # ----------------------------------------------------------------------------------- options
@@ -140,15 +189,37 @@ _BATCHED: Final = frozenset({"contracts", "streams"})
 
 @attrs.frozen
 class Route:
-    """How one frame class of a channel routes: its item class and the item's routing key."""
+    """How one frame class of a channel routes: its item class, the item's routing key, and
+    the item's stream on the NATS bus (None: not published; private channels, the legacy
+    order_book update)."""
 
     frame: type[DataEvent]
     item: type[Item]
     key: KeyFn
+    stream: StreamFn | None = None
 
 
-def _one(frame: type[DataEvent], item: type[Item], key: KeyFn) -> tuple[Route, ...]:
-    return (Route(frame, item, key),)
+def _one(
+    frame: type[DataEvent], item: type[Item], key: KeyFn, stream: StreamFn | None = None
+) -> tuple[Route, ...]:
+    return (Route(frame, item, key, stream),)
+
+
+@attrs.frozen
+class Depth:
+    """One depth stream of a book channel: `level` price levels a side, pushed every
+    `interval` (spec 6.5, 6.6)."""
+
+    level: str
+    interval: str
+
+    @property
+    def levels(self) -> int:
+        return int(self.level)
+
+    @property
+    def interval_ms(self) -> int:
+        return int(self.interval.removesuffix("ms"))
 
 
 @attrs.frozen(kw_only=True)
@@ -167,6 +238,15 @@ class Channel:
     # Gate pushes a full snapshot as soon as it subscribes (obu): no data soon after the ack
     # means a stream Gate acked but will never feed (an unknown contract or level, spec 15).
     snapshot_first: bool = False
+    # book channels: the (level, interval) streams Gate serves; the live book picks from these
+    depths: tuple[Depth, ...] = ()
+    # the endpoints (`Endpoint.key`: "usdt", "delivery/btc", "legacy") serving the channel;
+    # None: every one
+    endpoints: frozenset[str] | None = None
+
+    def served_on(self, endpoint_key: str) -> bool:
+        """Whether the channel exists on an endpoint (`Endpoint.key`)."""
+        return self.endpoints is None or endpoint_key in self.endpoints
 
     @property
     def name(self) -> str:
@@ -186,12 +266,16 @@ class Channel:
 
 CATALOG: Final[tuple[Channel, ...]] = (
     # ------------------------------------------------------------------ public (spec 6)
-    Channel(routes=_one(TickersUpdate, Ticker, _contract), payload="contracts", lone_object=True),
-    Channel(routes=_one(TradesUpdate, Trade, _contract), payload="contracts"),
-    Channel(routes=_one(BookTickerUpdate, BookTicker, _stream), payload="contracts"),
+    Channel(
+        routes=_one(TickersUpdate, Ticker, _contract, _plain_stream),
+        payload="contracts",
+        lone_object=True,
+    ),
+    Channel(routes=_one(TradesUpdate, Trade, _contract, _plain_stream), payload="contracts"),
+    Channel(routes=_one(BookTickerUpdate, BookTicker, _stream, _s_stream), payload="contracts"),
     Channel(
         routes=(
-            Route(OrderBookSnapshot, BookSnapshot, _contract),
+            Route(OrderBookSnapshot, BookSnapshot, _contract, _snapshot_stream),
             Route(LegacyOrderBookUpdate, LegacyBookEntry, attrgetter("c")),
         ),
         payload="positional",
@@ -199,40 +283,55 @@ CATALOG: Final[tuple[Channel, ...]] = (
         typed_decode=False,  # an object result is a snapshot, an array the legacy update
     ),
     Channel(
-        routes=_one(OrderBookUpdate, BookDelta, _stream),
+        routes=_one(OrderBookUpdate, BookDelta, _stream, _delta_stream),
         payload="positional",
         options=_options(frequency=("100ms", "20ms"), level=("100", "50", "20")),
+        # 20 ms only at level 20; 1000 ms and level 10 were removed 2024-11-18 (spec 6.5)
+        depths=(
+            Depth("20", "20ms"),
+            Depth("20", "100ms"),
+            Depth("50", "100ms"),
+            Depth("100", "100ms"),
+        ),
     ),
     Channel(
-        routes=_one(ObuUpdate, ObuDelta, _stream),  # key: the stream name ob.<contract>.<level>
+        # key: the stream name ob.<contract>.<level>
+        routes=_one(ObuUpdate, ObuDelta, _stream, _obu_stream),
         payload="streams",
         options=_options(level=("400", "50")),
         snapshot_first=True,
+        depths=(Depth("50", "20ms"), Depth("400", "100ms")),
+        # the perpetual endpoints (usdt documented; btc and usd1 live, spec 15); not delivery,
+        # not the legacy path
+        endpoints=frozenset({"usdt", "btc", "usd1"}),
     ),
     Channel(
-        routes=_one(CandlesticksUpdate, Candlestick, attrgetter("n")),  # <interval>_<contract>
+        # key: <interval>_<contract>
+        routes=_one(CandlesticksUpdate, Candlestick, attrgetter("n"), _candle_stream),
         payload="positional",
         options=_options(interval=CANDLESTICK_INTERVALS, price=tuple(CANDLE_PRICE_PREFIXES)),
     ),
     Channel(
-        routes=_one(PublicLiquidationsUpdate, PublicLiquidation, _contract),
+        routes=_one(PublicLiquidationsUpdate, PublicLiquidation, _contract, _plain_stream),
         payload="contracts",
         allow_all=True,
         lone_object=True,  # an object live 2026-08, an array in the docs
     ),
     Channel(
-        routes=_one(ContractStatsUpdate, ContractStats, _stats_key),
+        routes=_one(ContractStatsUpdate, ContractStats, _stats_key, _stats_stream),
         payload="positional",
         lone_object=True,  # an object as well as an array (spec 15)
         options=_options(interval=CONTRACT_STATS_INTERVALS),
     ),
     Channel(
-        routes=_one(ContractInfoUpdate, ContractInfo, _contract),
+        routes=_one(ContractInfoUpdate, ContractInfo, _contract, _plain_stream),
         payload="contracts",
         allow_all=True,
     ),
     Channel(
-        routes=_one(AdlWarningUpdate, AdlWarning, _contract), payload="contracts", allow_all=True
+        routes=_one(AdlWarningUpdate, AdlWarning, _contract, _plain_stream),
+        payload="contracts",
+        allow_all=True,
     ),
     # ----------------------------------------------------------------- private (spec 7)
     Channel(routes=_one(OrdersUpdate, Order, _contract), payload="user_contract", private=True),

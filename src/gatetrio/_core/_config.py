@@ -6,6 +6,7 @@ import enum
 import math
 import random
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 import attrs
 
@@ -93,6 +94,34 @@ def endpoint_url(settle: str, *, delivery: bool = False, testnet: bool = False) 
             f"settle={settle!r} has no {kind} endpoint; choose one of {sorted(table)} "
             "or pass url=... explicitly"
         ) from None
+
+
+@attrs.frozen
+class Endpoint:
+    """The market a socket URL serves: a settle currency, perpetual or delivery, or the legacy
+    path (``/v4/ws``, served as BTC settle, spec 1)."""
+
+    settle: str
+    delivery: bool = False
+    legacy: bool = False
+
+    @property
+    def key(self) -> str:
+        """``usdt``, ``delivery/btc`` or ``legacy``: how the catalogue names endpoints."""
+        if self.legacy:
+            return "legacy"
+        return f"delivery/{self.settle}" if self.delivery else self.settle
+
+
+def parse_endpoint(url: str) -> Endpoint:
+    """The market of a socket URL, from its path alone (any host: live, testnet or a fake):
+    the settle currency is the last segment, ``/delivery/`` anywhere makes it delivery, and a
+    path ending in ``/ws`` is the legacy endpoint."""
+    path = urlsplit(url).path.rstrip("/")
+    last = path.rsplit("/", 1)[-1].lower()
+    if last in ("ws", ""):
+        return Endpoint("btc", legacy=True)
+    return Endpoint(last, delivery="/delivery/" in f"{path}/")
 
 
 def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:

@@ -35,7 +35,7 @@ from urllib.parse import quote, urlencode, urlsplit
 import attrs
 
 from ._backoff import backoff_base
-from ._config import LIVE_HOST, LIVE_REST, SIZE_DECIMAL_HEADER, TESTNET_REST
+from ._config import LIVE_HOST, LIVE_REST, SIZE_DECIMAL_HEADER, TESTNET_REST, parse_endpoint
 from ._errors import (
     AuthenticationError,
     GateTrioError,
@@ -122,11 +122,9 @@ def rest_route(ws_url: str) -> RestRoute:
     scheme = parts.scheme.lower()
     if scheme not in ("ws", "wss") or not parts.netloc:
         raise UsageError(f"not a ws:// or wss:// URL: {ws_url!r}")
-    path = parts.path.rstrip("/")
-    settle = path.rsplit("/", 1)[-1].lower()
-    if settle in ("ws", ""):  # the legacy path is served as BTC settle (spec 1)
-        settle = "btc"
-    market = "delivery" if "/delivery/" in f"{path}/" else "futures"
+    endpoint = parse_endpoint(ws_url)
+    settle = endpoint.settle
+    market = "delivery" if endpoint.delivery else "futures"
     host = (parts.hostname or "").lower()
     if "testnet" in host:
         base = TESTNET_REST

@@ -42,6 +42,9 @@ class BookHost:
     subscribe: SubscribeFunction
     report_resync: Callable[[str, str], None]
     """`report_resync(contract, reason)`: the client emits a `BOOK_RESYNC` event."""
+    check_contract: Callable[[str], Awaitable[None]]
+    """`await check_contract(contract)`: raises `UnknownContract` for a contract the market
+    does not list (`_contracts.ContractCheck`)."""
     fetch_snapshot: Callable[[str, int], Awaitable[object]]
     """`await fetch_snapshot(contract, limit)`: the REST order book, through the client's
     REST helper (`_live_book.snapshot_fetcher`)."""

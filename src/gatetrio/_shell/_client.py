@@ -28,8 +28,9 @@ from gatetrio._core._rest import RestRoute, rest_route
 
 from ._book_host import BookHost
 from ._client_events import ClientEvent, ClientEventKind, ClientStatistics
+from ._contracts import ContractCheck
 from ._excgroups import collapse
-from ._live_book import LiveOrderBook, Method, SnapshotFetcher, open_order_book
+from ._live_book import LiveOrderBook, SnapshotFetcher, open_order_book
 from ._live_book import snapshot_fetcher as snapshot_fetcher_for
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
 from ._rest import NoRestTransport, RestClient, RestTransport, default_transport
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
     import ssl
     from collections.abc import AsyncIterator, Callable, Mapping
 
+    from gatetrio._core._book import Method
     from gatetrio._core._config import Credentials, RateLimitPolicy
     from gatetrio._core._errors import RequestInDoubt
     from gatetrio._core._request_base import TradingRequest
@@ -77,6 +79,7 @@ class Client:
         self._protocol = runtime.protocol
         self._rt = runtime
         self._rest = rest
+        self._contracts = ContractCheck(rest, self.subscribe)
         self._trading = Trading(runtime, self.wait_connected, rest)
 
     @property
@@ -205,6 +208,12 @@ class Client:
             snapshot_fetcher: `await fetch(contract, limit)` returning Gate's REST order-book
                 JSON; defaults to a GET through the client's REST helper (`Client.rest`).
 
+        A contract the market does not list raises `UnknownContract` on entry, before
+        anything is subscribed (live Gate acks an obu stream of any name and then sends
+        nothing): the client asks REST (``/contracts/{name}``, at most 5 s, remembered for an
+        hour) and, when REST is off or gives no answer, a ``futures.tickers`` subscription,
+        which Gate refuses at once for an unknown contract.
+
         A gap, malformed delta or crossed book resyncs this contract only (visible as a
         `BOOK_RESYNC` event and in `statistics()`); the book is not ready meanwhile. Errors that
         cannot be recovered surface from the `async with`.
@@ -222,6 +231,7 @@ class Client:
             rng=self.config.rng,
             subscribe=self.subscribe,
             report_resync=self._report_resync,
+            check_contract=self._contracts.check,
             fetch_snapshot=snapshot_fetcher_for(self._rest),
             connection_lost=rt.lost_callbacks,
         )
@@ -467,7 +477,7 @@ async def open_client(
             the system's trust store. Not combinable with `connector`.
         wall_clock: unix time source for Gate's `time` fields and latency figures.
         rest_transport: how REST calls travel (`Client.rest`; tests pass
-            `FakeGateServer.rest_transport`). Default: httpx to the REST host matching the
+            `FakeGateServer.rest_transport`). Default: HTTP/1.1 to the REST host matching the
             URL, with `ssl_context`; with your own `connector` and no `rest_transport`, REST
             is off (each call fails with `RestUnavailable`): a custom socket says nothing
             about where REST should go.

@@ -19,8 +19,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Final, Literal, Protocol, TypeVar, final
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Final, Protocol, TypeVar, final
 
 import attrs
 import trio
@@ -28,14 +27,18 @@ import trio
 from gatetrio import channels
 from gatetrio._core._backoff import Backoff
 from gatetrio._core._book import (
+    BookMethod,
     BookSync,
+    Method,
     ObuStatus,
     ObuSync,
     OrderBook,
     SyncStatus,
+    choose_depth,
+    choose_method,
     parse_rest_snapshot,
 )
-from gatetrio._core._errors import ConnectionLost, ExchangeError, ProtocolError, UsageError
+from gatetrio._core._errors import ConnectionLost, ExchangeError, ProtocolError
 from gatetrio._core._requests import check_contract
 
 from ._subscription import OverflowPolicy
@@ -53,7 +56,6 @@ T = TypeVar("T")
 SnapshotFetcher = Callable[[str, int], Awaitable[object]]
 """`await fetch(contract, limit)` -> the REST order-book JSON (`id`, `bids`, `asks`, ...)."""
 
-Method = Literal["auto", "obu", "order_book_update"]
 
 # A book consumer must see every delta; if it falls this far behind, the overflow shows up as a
 # gap and the book resyncs rather than silently diverging (and is counted in `deltas_dropped`).
@@ -488,34 +490,10 @@ class _RestDriver(_Driver):
         )
 
 
-_OBU_SETTLES: Final = ("/usdt", "/btc", "/usd1")
-
-
-def choose_method(url: str, method: Method) -> Literal["obu", "order_book_update"]:
-    """obu on the perpetual endpoints (usdt, btc and usd1: live, spec 15), else
-    order_book_update + REST (delivery, and the legacy `/v4/ws` path)."""
-    if method == "auto":
-        path = urlsplit(url).path.rstrip("/")
-        perpetual = path.endswith(_OBU_SETTLES) and "/delivery/" not in path
-        return "obu" if perpetual else "order_book_update"
-    if method not in ("obu", "order_book_update"):
-        raise UsageError(f"method must be 'auto', 'obu' or 'order_book_update', got {method!r}")
-    return method
-
-
-def choose_level(method: str, depth: int) -> tuple[str, str]:
-    """(level, frequency) covering `depth` levels: the smallest stream that is deep enough."""
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 1:
-        raise UsageError(f"depth must be a positive int (levels per side), got {depth!r}")
-    if method == "obu":
-        if depth > 400:
-            raise UsageError(f"futures.obu streams at most 400 levels, got depth={depth}")
-        return ("50", "20ms") if depth <= 50 else ("400", "100ms")
-    if depth > 100:
-        raise UsageError(f"futures.order_book_update carries at most 100 levels, got {depth}")
-    if depth <= 20:
-        return "20", "20ms"
-    return ("50", "100ms") if depth <= 50 else ("100", "100ms")
+def choose_level(method: BookMethod, depth: int) -> tuple[str, str]:
+    """(level, interval) of the stream covering `depth` (`_core/_book.choose_depth`)."""
+    stream = choose_depth(method, depth)
+    return stream.level, stream.interval
 
 
 def snapshot_fetcher(rest: RestClient) -> SnapshotFetcher:
@@ -543,6 +521,7 @@ async def open_order_book(
     check_contract(contract)
     chosen = choose_method(host.url, method)
     level, frequency = choose_level(chosen, depth)
+    await host.check_contract(contract)  # UnknownContract, before anything is subscribed
     driver: _ObuDriver | _RestDriver
     if chosen == "obu":
         driver = _ObuDriver(host, contract, level)

@@ -45,7 +45,9 @@ from ._subscription import OverflowPolicy, Subscription, SubscriptionFeed, open_
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 
-    from ._live_book import LiveOrderBook, Method, SnapshotFetcher
+    from gatetrio._core._book import Method
+
+    from ._live_book import LiveOrderBook, SnapshotFetcher
     from ._transport import Connector
 
 T = TypeVar("T")

@@ -15,9 +15,9 @@ Every failed attempt is counted (`RestStatistics`), logged (WARNING, without hea
 carry the signature) and reported to the client, which emits a `REST_FAILED` event.
 
 A transport (`RestTransport`) sends one request and streams its answer. The default,
-`HttpxTransport`, is httpx (imported on first use, so `import gatetrio` stays light) over one
-pooled `httpx.AsyncClient`, with redirects off (a signed request must not follow one to another
-host), proxies and .netrc off (as for the socket), and TLS from the client's `ssl_context`.
+`_http.H11Transport`, is HTTP/1.1 on trio streams and h11 (why not httpx: see there), with
+keep-alive for GETs, no redirects (a signed request must not follow one to another host), no
+proxies (as for the socket), and TLS from the client's `ssl_context`.
 `gatetrio.testing.FakeGateServer.rest_transport` answers in memory.
 """
 
@@ -60,9 +60,7 @@ from gatetrio._core._rest import (
 
 if TYPE_CHECKING:
     import ssl
-    from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
-
-    import httpx
+    from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 
     from gatetrio._core._config import ClientConfig, Credentials
     from gatetrio._core._rest import QueryValue, RestRoute
@@ -199,9 +197,12 @@ class RestClient:
         query: Mapping[str, QueryValue] | None = None,
         signed: bool = False,
         max_body: int | None = None,
+        deadline: float | None = None,
     ) -> object:
         """`GET path?query`: its decoded JSON. Retried (paced) while it may succeed."""
-        return await self.request("GET", path, query=query, signed=signed, max_body=max_body)
+        return await self.request(
+            "GET", path, query=query, signed=signed, max_body=max_body, deadline=deadline
+        )
 
     async def post(
         self,
@@ -225,6 +226,7 @@ class RestClient:
         signed: bool = False,
         max_body: int | None = None,
         retries: int | None = None,
+        deadline: float | None = None,
     ) -> object:
         """One REST call within `config.rest_deadline`, retries included; see the class.
 
@@ -236,6 +238,7 @@ class RestClient:
             signed: add Gate's APIv4 signature headers (needs credentials).
             max_body: the size cap for this call (default `config.rest_max_body`).
             retries: attempts after the first (default `config.rest_retries`).
+            deadline: seconds for the whole call (default `config.rest_deadline`).
         """
         if self._closed:
             raise UsageError("this client is closed; its REST session with it")
@@ -258,13 +261,14 @@ class RestClient:
         payload = b"" if body is None else encode_body(body)
         limit = config.rest_max_body if max_body is None else max_body
         extra = config.rest_retries if retries is None else retries
+        seconds = config.rest_deadline if deadline is None else deadline
         url = self.route.url(path) + (f"?{query_text}" if query_text else "")
         call = describe_call(method, self.route.signed_path(path), query_text)
         base_headers = request_headers(size_decimal=config.size_decimal, has_body=bool(payload))
         self._count("calls")
         attempt = 0
         last: GateTrioError | None = None
-        with trio.move_on_after(config.rest_deadline) as deadline:
+        with trio.move_on_after(seconds) as scope:
             while True:
                 attempt += 1
                 headers = list(base_headers)
@@ -294,15 +298,15 @@ class RestClient:
                         maximum=REST_RETRY_MAX,
                         wall_time=self._wall_clock(),
                     )
-                    if trio.current_time() + delay >= deadline.deadline:
+                    if trio.current_time() + delay >= scope.deadline:
                         break  # waiting would only end in the deadline: say why now
                     self._count("retries")
                     await trio.sleep(delay)
         self._count("failed")
-        if deadline.cancelled_caught:
+        if scope.cancelled_caught:
             self._count("timeouts")
             timeout = RestTimeout(
-                f"{call}: no complete answer within {config.rest_deadline:g}s "
+                f"{call}: no complete answer within {seconds:g}s "
                 f"(attempt {attempt}" + (f"; before it: {last}" if last is not None else "") + ")",
                 sent=True,
             )
@@ -440,100 +444,8 @@ class _Refused(contextlib.AbstractAsyncContextManager[HttpAnswer]):
         return None
 
 
-@final
-class HttpxTransport:
-    """REST over httpx: one connection pool per client, made on first use.
-
-    Redirects are not followed, proxy variables and .netrc are not read (`trust_env=False`, as
-    for the socket), TLS uses `ssl_context` (None: the system's CAs). httpx's own timeouts are
-    a backstop; the helper's deadline bounds every call.
-    """
-
-    def __init__(self, *, ssl_context: ssl.SSLContext | None = None) -> None:
-        self._ssl_context = ssl_context
-        self._client: httpx.AsyncClient | None = None
-
-    def _http(self) -> httpx.AsyncClient:
-        client = self._client
-        if client is None:
-            import httpx  # noqa: PLC0415 - keeps httpx out of gatetrio's import time
-
-            client = self._client = httpx.AsyncClient(
-                verify=self._ssl_context if self._ssl_context is not None else True,
-                follow_redirects=False,
-                trust_env=False,
-                timeout=httpx.Timeout(60.0),
-                limits=httpx.Limits(max_connections=8, max_keepalive_connections=4),
-            )
-        return client
-
-    @contextlib.asynccontextmanager
-    async def open(
-        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes
-    ) -> AsyncIterator[HttpAnswer]:
-        http = self._http()
-        with _map_httpx(url, sending=True):
-            request = http.build_request(method, url, headers=list(headers), content=body or None)
-            response = await http.send(request, stream=True)
-        try:
-            yield _HttpxAnswer(response)
-        finally:
-            with trio.move_on_after(CLOSE_GRACE, shield=True):
-                with contextlib.suppress(Exception):
-                    await response.aclose()
-
-    async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await client.aclose()
-        else:
-            await trio.lowlevel.checkpoint()
-
-
-@final
-class _HttpxAnswer:
-    def __init__(self, response: httpx.Response) -> None:
-        self._response = response
-        self.status = response.status_code
-        self.headers = [
-            (name.decode("latin-1"), value.decode("latin-1"))
-            for name, value in response.headers.raw
-        ]
-
-    async def chunks(self) -> AsyncGenerator[bytes, None]:
-        with _map_httpx(str(self._response.url), sending=False):
-            async for chunk in self._response.aiter_raw():
-                yield chunk
-
-
-@contextlib.contextmanager
-def _map_httpx(url: str, *, sending: bool) -> typing.Iterator[None]:
-    """httpx's failures as `RestUnavailable`; `sent` False only for a connection never made."""
-    import httpx  # noqa: PLC0415 - imported already: only reached once a request is made
-
-    try:
-        yield
-    except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as exc:
-        raise RestUnavailable(f"{_where(url)}: cannot connect: {_text(exc)}", sent=False) from exc
-    except httpx.UnsupportedProtocol as exc:
-        raise UsageError(f"REST URL {url!r} is not http:// or https://") from exc
-    except httpx.TimeoutException as exc:
-        raise RestTimeout(f"{_where(url)}: {type(exc).__name__}", sent=True) from exc
-    except (httpx.HTTPError, httpx.StreamError, OSError, ValueError) as exc:
-        stage = "sending" if sending else "reading the answer"
-        raise RestUnavailable(f"{_where(url)}: {stage}: {_text(exc)}", sent=True) from exc
-
-
-def _where(url: str) -> str:
-    return url.split("?", 1)[0]
-
-
-def _text(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text if len(text) <= 300 else text[:300] + "..."
-
-
 def default_transport(*, ssl_context: ssl.SSLContext | None = None) -> RestTransport:
-    """The transport `open_client` uses unless given one: httpx, lazily imported."""
-    return HttpxTransport(ssl_context=ssl_context)
+    """The transport `open_client` uses unless given one: HTTP/1.1 on h11 (`_http.py`)."""
+    from ._http import H11Transport  # noqa: PLC0415 - loaded with the first client
+
+    return H11Transport(ssl_context=ssl_context)

@@ -31,39 +31,33 @@ come from the exchange's own identity of the event, so redundant collectors writ
 from __future__ import annotations
 
 import hashlib
+import typing
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
 
+from gatetrio._core._catalog import CATALOG, Route
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_event
 from gatetrio._core._errors import ProtocolError, UsageError
 from gatetrio._core._events import (
     AdlWarning,
-    AdlWarningUpdate,
     BookDelta,
     BookSnapshot,
     BookTicker,
-    BookTickerUpdate,
     Candlestick,
-    CandlesticksUpdate,
     ContractInfo,
-    ContractInfoUpdate,
     ContractStats,
-    ContractStatsUpdate,
     ObuDelta,
-    ObuUpdate,
-    OrderBookSnapshot,
-    OrderBookUpdate,
     PublicLiquidation,
-    PublicLiquidationsUpdate,
     Ticker,
-    TickersUpdate,
     Trade,
-    TradesUpdate,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from gatetrio._core._catalog import Item
     from gatetrio._core._events import Event
 
 __all__ = [
@@ -139,44 +133,41 @@ class Envelope:
     """True when `msg_id` is the exchange's own identity of the event (see the module doc)."""
 
 
-def _candle_token(candle: Candlestick) -> tuple[str, str]:
-    # `n` is "1m_BTC_USDT" or "1m_mark_BTC_USDT" (spec 6.7): interval, optional price, contract.
-    interval, _, rest = candle.n.partition("_")
-    for price in ("mark_", "index_"):
-        if rest.startswith(price):
-            return f"candlesticks_{interval}_{price[:-1]}", rest.removeprefix(price)
-    return f"candlesticks_{interval}", rest
+@attrs.frozen
+class _Published:
+    """How the bus carries one item class, from its catalogue row (`Route.stream`)."""
+
+    token: str  # the channel's short name: "trades", "obu", "candlesticks"
+    route: Route
+    many: bool  # the frame's result is a tuple of items (else one item)
+
+
+def _published() -> dict[type[object], _Published]:
+    table: dict[type[object], _Published] = {}
+    for row in CATALOG:
+        for route in row.routes:
+            if route.stream is None or row.private:
+                continue
+            result = typing.get_type_hints(route.frame)["result"]
+            table[route.item] = _Published(row.short, route, typing.get_origin(result) is tuple)
+    return table
+
+
+_PUBLISHED: Final = _published()
+"""Item class -> how it is published: every public channel's item the catalogue gives a
+stream."""
 
 
 def _route(item: object) -> tuple[str, str]:
     """(channel token, contract) of an item."""
-    match item:
-        case Trade(contract=contract):
-            return "trades", contract
-        case Ticker():
-            return "tickers", item.contract
-        case BookTicker(s=contract):
-            return "book_ticker", contract
-        case ObuDelta():
-            return f"obu_{item.level}", item.contract
-        case BookDelta(s=contract, l=level):
-            return f"order_book_update_{level}" if level else "order_book_update", contract
-        case BookSnapshot(contract=contract, l=level):
-            return f"order_book_{level}" if level else "order_book", contract
-        case Candlestick():
-            return _candle_token(item)
-        case PublicLiquidation(contract=contract):
-            return "public_liquidates", contract
-        case ContractStats(contract=contract):
-            return "contract_stats", contract or "all"
-        case ContractInfo(contract=contract):
-            return "contract_info", contract
-        case AdlWarning(contract=contract):
-            return "adl_warning", contract
-    raise UsageError(
-        f"{type(item).__name__} cannot be published: only public-channel items can "
-        "(trades, tickers, book_ticker, obu, order_book_update, order_book, candlesticks, ...)"
-    )
+    published = _PUBLISHED.get(type(item))
+    if published is None or published.route.stream is None:
+        raise UsageError(
+            f"{type(item).__name__} cannot be published: only public-channel items can "
+            "(trades, tickers, book_ticker, obu, order_book_update, order_book, candlesticks, ...)"
+        )
+    qualifier, contract = published.route.stream(typing.cast("Item", item))
+    return (f"{published.token}_{qualifier}" if qualifier else published.token), contract
 
 
 def subject(item: object, *, settle: str, prefix: str = DEFAULT_PREFIX) -> str:
@@ -225,30 +216,11 @@ def _identity(item: object, payload: bytes) -> tuple[str, bool]:
 
 def frame_for(item: BusItem) -> Event:
     """The one-item Gate frame carrying `item` (no collector-local envelope fields)."""
-    match item:
-        case Trade():
-            return TradesUpdate(result=(item,))
-        case Ticker():
-            return TickersUpdate(result=(item,))
-        case BookTicker():
-            return BookTickerUpdate(result=item)
-        case ObuDelta():
-            return ObuUpdate(result=item)
-        case BookDelta():
-            return OrderBookUpdate(result=item)
-        case BookSnapshot():
-            return OrderBookSnapshot(result=item, event="all")
-        case Candlestick():
-            return CandlesticksUpdate(result=(item,))
-        case PublicLiquidation():
-            return PublicLiquidationsUpdate(result=(item,))
-        case ContractStats():
-            return ContractStatsUpdate(result=(item,))
-        case ContractInfo():
-            return ContractInfoUpdate(result=item)
-        case AdlWarning():
-            return AdlWarningUpdate(result=item)
-    raise UsageError(f"{type(item).__name__} cannot be published")  # pragma: no cover
+    published = _PUBLISHED.get(type(item))
+    if published is None:  # pragma: no cover - BusItem is exactly the published classes
+        raise UsageError(f"{type(item).__name__} cannot be published")
+    make = typing.cast("Callable[..., Event]", published.route.frame)  # one field: result
+    return make(result=(item,) if published.many else item)
 
 
 def encode_payload(item: BusItem) -> bytes:

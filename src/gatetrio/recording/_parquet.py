@@ -18,6 +18,8 @@ import msgspec
 
 from gatetrio._core._decode import decode_message
 from gatetrio._core._errors import ProtocolError, UsageError
+from gatetrio._core._events import Ticker
+from gatetrio._core._events._ticker import ticker_text
 
 from ._files import DIRECTORY_MODE, FILE_MODE
 from ._format import DropLine, EventLine, FrameLine
@@ -42,6 +44,8 @@ def _builtin(value: object) -> object:
 def _enc_hook(value: object) -> object:
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, Ticker):  # a facade over its wire text, not a Struct itself
+        return ticker_text(value)
     raise NotImplementedError(type(value))
 
 

@@ -16,10 +16,17 @@ while parsed messages are waiting, so a slow caller still pushes back on the ser
 TCP, and at most one chunk's worth of messages is held.
 
 The handshake is wsproto's (h11 underneath), imported when the first handshake runs: it is a
-sixth of a first use's import time otherwise (benchmarks/README.md, "Import time"). After it,
-frames are parsed by `_frames.FrameParser` and built by `_frames.client_frame`: wsproto's
-per-frame machinery was the largest cost of a flood (benchmarks/README.md, "Receive-side
-framing"); the parser is fuzzed against wsproto.
+sixth of a first use's import time otherwise (benchmarks/README.md, "Import time"). It sits
+behind `ResponseHead`, which drops the interim 1xx responses wsproto would take for a refusal
+and bounds what is read before the final one. After it, frames are parsed by
+`_frames.FrameParser` and built by `_frames.client_frame`: wsproto's per-frame machinery was
+the largest cost of a flood (benchmarks/README.md, "Receive-side framing"); the parser is
+fuzzed against wsproto.
+
+Bounded whatever the server sends: parsed messages wait only until taken, a message costs its
+frames' wire bytes against `max_message_size` however it is fragmented, and pings are answered
+with one pong for the latest (RFC 6455 5.5.3), so a ping flood while our sends are stuck queues
+nothing.
 
 Errors: everything below this line (trio stream errors, OSError and ssl errors, wsproto's
 protocol errors, a close frame, EOF) leaves as `gatetrio.ConnectionLost`, with `from exc` where
