@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 import pytest
 from hypothesis import given
@@ -17,17 +18,7 @@ from gatetrio._core._auth import (
 )
 from gatetrio._core._errors import UsageError
 
-SECRET = "YOUR_API_SECRET"
-# spec section 5: channel=futures.orders&event=subscribe&time=1700000000
-SUBSCRIBE_VECTOR = (
-    "042cbe9818b2ab8225bb4dc787da425ff1e8f5d28f95db5227fa63a2d5da3186"
-    "ecedb01f40303823c743b464f3bb26f9c499c74443c945186eaaf0a4bd393784"
-)
-# spec section 8.2: futures.login, ts 1700000000
-LOGIN_VECTOR = (
-    "f90fd80688ba5d226333f58061d6b0a3da54d976f37c875b3fccc87f274cd05a"
-    "940637fbb0b421f84ded75f86a403073939182872d4dfeaf8982dd14bd042a0c"
-)
+from .helpers import DOCS_KEY, DOCS_SECRET, LOGIN_VECTOR, SUBSCRIBE_VECTOR
 
 # Channel and event names as Gate spells them. They cannot contain the sign text's own separators
 # ("&", "=", newline), so distinct inputs always give distinct sign texts.
@@ -41,10 +32,12 @@ timestamps = times.map(str)
 
 
 def test_subscription_vector() -> None:
-    auth = sign_subscription("futures.orders", "subscribe", 1700000000, key="KEY", secret=SECRET)
-    assert auth == {"method": "api_key", "KEY": "KEY", "SIGN": SUBSCRIBE_VECTOR}
+    auth = sign_subscription(
+        "futures.orders", "subscribe", 1700000000, key=DOCS_KEY, secret=DOCS_SECRET
+    )
+    assert auth == {"method": "api_key", "KEY": DOCS_KEY, "SIGN": SUBSCRIBE_VECTOR}
     assert verify_subscription_sign(
-        "futures.orders", "subscribe", 1700000000, sign=SUBSCRIBE_VECTOR, secret=SECRET
+        "futures.orders", "subscribe", 1700000000, sign=SUBSCRIBE_VECTOR, secret=DOCS_SECRET
     )
 
 
@@ -57,27 +50,31 @@ def test_subscription_sign_text_is_the_documented_string() -> None:
 
 def test_unsubscribe_signs_its_own_event() -> None:
     # The Go SDK signs "subscribe" for both; the real event must be signed.
-    unsub = sign_subscription("futures.orders", "unsubscribe", 1700000000, key="k", secret=SECRET)
+    unsub = sign_subscription(
+        "futures.orders", "unsubscribe", 1700000000, key="k", secret=DOCS_SECRET
+    )
     assert unsub["SIGN"] != SUBSCRIBE_VECTOR
     assert verify_subscription_sign(
-        "futures.orders", "unsubscribe", 1700000000, sign=unsub["SIGN"], secret=SECRET
+        "futures.orders", "unsubscribe", 1700000000, sign=unsub["SIGN"], secret=DOCS_SECRET
     )
 
 
 def test_login_vector() -> None:
     assert api_sign_text("futures.login", "", "1700000000") == "api\nfutures.login\n\n1700000000"
-    assert sign_api("futures.login", "", "1700000000", SECRET) == LOGIN_VECTOR
-    assert verify_api_sign("futures.login", "", "1700000000", signature=LOGIN_VECTOR, secret=SECRET)
+    assert sign_api("futures.login", "", "1700000000", DOCS_SECRET) == LOGIN_VECTOR
+    assert verify_api_sign(
+        "futures.login", "", "1700000000", signature=LOGIN_VECTOR, secret=DOCS_SECRET
+    )
 
 
 def test_api_sign_is_hmac_sha512_of_the_documented_text() -> None:
     param = '{"contract":"BTC_USDT","size":1,"price":"1","tif":"gtc"}'
     expected = hmac.new(
-        SECRET.encode(),
+        DOCS_SECRET.encode(),
         f"api\nfutures.order_place\n{param}\n1700000000".encode(),
         hashlib.sha512,
     ).hexdigest()
-    assert sign_api("futures.order_place", param, "1700000000", SECRET) == expected
+    assert sign_api("futures.order_place", param, "1700000000", DOCS_SECRET) == expected
 
 
 @pytest.mark.parametrize(
@@ -96,9 +93,11 @@ def test_api_sign_is_hmac_sha512_of_the_documented_text() -> None:
 )
 def test_verify_rejects_anything_else_without_raising(sign: object) -> None:
     assert not verify_subscription_sign(
-        "futures.orders", "subscribe", 1700000000, sign=sign, secret=SECRET
+        "futures.orders", "subscribe", 1700000000, sign=sign, secret=DOCS_SECRET
     )
-    assert not verify_api_sign("futures.login", "", "1700000000", signature=sign, secret=SECRET)
+    assert not verify_api_sign(
+        "futures.login", "", "1700000000", signature=sign, secret=DOCS_SECRET
+    )
 
 
 @pytest.mark.parametrize(
@@ -115,27 +114,29 @@ def test_verify_rejects_anything_else_without_raising(sign: object) -> None:
 def test_verify_subscription_untrusted_fields_give_false(
     channel: object, event: object, time: object
 ) -> None:
-    assert not verify_subscription_sign(channel, event, time, sign=SUBSCRIBE_VECTOR, secret=SECRET)
+    assert not verify_subscription_sign(
+        channel, event, time, sign=SUBSCRIBE_VECTOR, secret=DOCS_SECRET
+    )
 
 
 @pytest.mark.parametrize(
     ("channel", "timestamp"), [(None, "1700000000"), ("futures.login", 1700000000)]
 )
 def test_verify_api_untrusted_fields_give_false(channel: object, timestamp: object) -> None:
-    assert not verify_api_sign(channel, "", timestamp, signature=LOGIN_VECTOR, secret=SECRET)
+    assert not verify_api_sign(channel, "", timestamp, signature=LOGIN_VECTOR, secret=DOCS_SECRET)
 
 
 @pytest.mark.parametrize("bad_time", [1700000000.0, "1700000000", True, None])
 def test_subscription_time_must_be_int(bad_time: object) -> None:
     with pytest.raises(UsageError, match="integer unix seconds"):
-        sign_subscription("futures.orders", "subscribe", bad_time, key="k", secret=SECRET)  # type: ignore[arg-type]
+        sign_subscription("futures.orders", "subscribe", bad_time, key="k", secret=DOCS_SECRET)  # type: ignore[arg-type]
 
 
 @given(channel=channels, event=events, time=times, secret=secrets)
 def test_subscription_round_trip(channel: str, event: str, time: int, secret: str) -> None:
     auth = sign_subscription(channel, event, time, key="k", secret=secret)
     assert len(auth["SIGN"]) == 128
-    assert int(auth["SIGN"], 16) >= 0
+    assert re.fullmatch("[0-9a-f]+", auth["SIGN"])  # lowercase hex: Gate compares the text
     assert verify_subscription_sign(channel, event, time, sign=auth["SIGN"], secret=secret)
 
 

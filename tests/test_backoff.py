@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gatetrio._core._backoff import Backoff, ReconnectPacer, backoff_base, compute_backoff
+from gatetrio._core._backoff import (
+    Backoff,
+    PacerStatistics,
+    ReconnectPacer,
+    backoff_base,
+    compute_backoff,
+)
 from gatetrio._core._config import ClientConfig
 from gatetrio._core._errors import UsageError
 
@@ -184,9 +190,11 @@ def test_a_connection_that_dies_at_once_keeps_backing_off() -> None:
         pacer.connected(now)
         now += 0.1
         at = pacer.after_loss(now)
+        assert at is not None
         delays.append(round(at - now, 6))
         now = at
     assert delays == [0.9, 1.0, 2.0, 4.0, 8.0]
+    assert pacer.statistics() == PacerStatistics(connect_failures=0, reconnects=5)
 
 
 def test_a_stable_connection_resets_the_backoff() -> None:
@@ -224,6 +232,29 @@ def test_no_server_behaviour_beats_the_minimum_interval(
             at = pacer.after_loss(now)
         else:
             at = pacer.for_upgrade(now)
+        assert at is not None  # (no max_attempts: never gives up)
         assert at >= now
         now = at
     assert all(b >= a + 1.0 for a, b in itertools.pairwise(starts))
+
+
+def test_the_pacer_counts_every_failure_and_loss_and_gives_up_when_exhausted() -> None:
+    pacer = _pacer(max_attempts=2)
+    pacer.started(0.0)
+    assert pacer.after_failure(0.0) == 1.0
+    pacer.started(1.0)
+    pacer.connected(1.0)
+    assert pacer.after_loss(1.5) == 2.5  # up 0.5 s: not stable, the backoff goes on (1 s)
+    pacer.started(2.5)
+    assert pacer.after_failure(2.5) is None  # exhausted: give up, yet counted
+    assert pacer.after_loss(3.0) is None
+    assert pacer.statistics() == PacerStatistics(connect_failures=2, reconnects=2)
+
+
+def test_an_exhausted_pacer_gives_up_on_a_loss_even_after_a_stable_connection() -> None:
+    pacer = _pacer(max_attempts=1)
+    pacer.started(0.0)
+    assert pacer.after_failure(0.0) == 1.0
+    pacer.started(1.0)
+    pacer.connected(1.0)
+    assert pacer.after_loss(100.0) is None  # (the limit is checked before a stable reset)

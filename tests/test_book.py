@@ -11,6 +11,8 @@ from gatetrio._core._book import BookSync, BookSyncStatistics, OrderBook, SyncSt
 from gatetrio._core._errors import BookGap, ProtocolError, UsageError
 from gatetrio._core._events import BookDelta, BookLevel, ObuDelta, ObuLevel
 
+from .helpers import DOCS_OBU_FULL
+
 D = Decimal
 
 
@@ -198,16 +200,7 @@ def test_full_delta_replaces_the_book_without_a_sequence_check() -> None:
 
 def test_full_obu_push_loads_a_book_that_was_never_ready() -> None:
     book = OrderBook("BTC_USDT")
-    book.apply(
-        ObuDelta(
-            t=1743673026995,
-            s="ob.BTC_USDT.400",
-            u=79072179673,
-            b=(ObuLevel("83705.9", "30166"),),
-            a=(ObuLevel("83706", "4208"),),
-            full=True,
-        )
-    )
+    book.apply(DOCS_OBU_FULL)
     assert book.update_id == 79072179673
     book.apply(
         ObuDelta(

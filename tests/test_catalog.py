@@ -25,7 +25,6 @@ from gatetrio import channels
 from gatetrio._cli._channel_args import PRIVATE_CHANNELS, PUBLIC_CHANNELS, channel_spec
 from gatetrio._core import _decode, _reference_decode
 from gatetrio._core._catalog import CATALOG, CHANNELS, ROUTING_KEYS, Channel, Route
-from gatetrio._core._config import Credentials
 from gatetrio._core._decode import ROUTED_CHANNELS, decode_message
 from gatetrio._core._encode import encode_event
 from gatetrio._core._errors import ProtocolError, UsageError
@@ -35,6 +34,7 @@ from gatetrio._core._requests import ALL, WILDCARD, ChannelSpec
 from gatetrio.testing import _subscriptions
 
 from . import strategies
+from .helpers import DOCS_CREDS
 
 ROUTES: list[tuple[Channel, Route]] = [(row, route) for row in CATALOG for route in row.routes]
 ROUTE_IDS = [route.frame.__name__ for _, route in ROUTES]
@@ -239,7 +239,7 @@ def test_builder_specs_receive_exactly_the_items_their_keys_select(
     proto = GateProtocol(
         ping_interval=5.0,
         pong_timeout=3.0,
-        credentials=Credentials(key="KEY", secret="SECRET", user_id=UID),
+        credentials=DOCS_CREDS,
     )
     proto.on_connected(0.0, wall_time=1_786_540_578.0)
     sub_id = acked(proto, spec)

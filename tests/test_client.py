@@ -6,7 +6,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import trio
@@ -14,30 +14,21 @@ import trio.testing
 
 import gatetrio
 from gatetrio import channels
-from gatetrio._shell._client import Client, ClientEvent, ClientEventKind
+from gatetrio._shell._client import Client, ClientEventKind
+from gatetrio._shell._transport import Connector
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, open_against, wait_for
+from .helpers import CREDS, client_config, fresh_items, open_against, record_events
 
 T = TypeVar("T")
 
-CREDS = gatetrio.Credentials(key="k-test", secret="s-test", user_id="20011")
-
-
-config = client_config
-
-
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=7, credentials=CREDS)
-    await nursery.start(server.run)
-    return server
+pytestmark = pytest.mark.fake(seed=7)
 
 
 def client_for(
-    gate: FakeGateServer, **overrides: object
+    gate: FakeGateServer, *, connector: Connector | None = None, **overrides: object
 ) -> contextlib.AbstractAsyncContextManager[Client]:
-    return open_against(gate, credentials=CREDS, **overrides)
+    return open_against(gate, credentials=CREDS, connector=connector, **overrides)
 
 
 def frames_of(
@@ -61,17 +52,6 @@ async def take(sub: AsyncIterator[T], n: int) -> list[T]:
         if len(items) == n:
             break
     return items
-
-
-async def streaming(sub: gatetrio.Subscription[Any]) -> None:
-    """Assert that new items keep arriving (not just what was buffered before)."""
-    before = sub.statistics().messages_received
-    await wait_for(lambda: sub.statistics().messages_received > before + 1)
-    while True:  # drain, so the buffer never hides a stalled stream
-        try:
-            sub.receive_nowait()
-        except trio.WouldBlock:
-            break
 
 
 async def test_trades_stream_typed_items_for_each_contract(
@@ -105,9 +85,12 @@ async def test_statistics_url_is_where_the_client_is_connected(
 
 
 async def test_size_decimal_header_is_sent_and_sizes_are_decimal(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, connector: Connector
 ) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("ETH_USDT")) as trades:
+    async with (
+        client_for(gate, connector=connector) as client,
+        client.subscribe(channels.trades("ETH_USDT")) as trades,
+    ):
         items = await take(trades, 5)
         (conn,) = gate.connections
         assert conn.size_decimal
@@ -143,48 +126,44 @@ async def test_pings_every_interval_and_records_rtt(
 async def test_stall_is_detected_by_pong_timeout_and_the_client_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
-            t0 = trio.current_time()
-            await trio.sleep(1.0)
-            gate.stall()
-            # ping due at t0 + 5 (sent at connect + 5), pong deadline 3 s later
-            await client.wait_connected()
-            while client.statistics().reconnects < 1:
-                await trio.sleep(0.1)
-            disconnected = [e for e in events if e.kind is ClientEventKind.DISCONNECTED]
-            assert disconnected
-            assert (
-                "pong" in disconnected[0].reason.lower()
-                or "heartbeat" in disconnected[0].reason.lower()
-            )
-            assert disconnected[0].at == t0 + 5.0 + 3.0  # autojump lands exactly on the deadline
-            with trio.fail_after(30):
-                while ClientEventKind.RESUBSCRIBED not in [e.kind for e in events]:
-                    await trio.sleep(0.1)
-            received = trades.statistics().messages_received
-            await trio.sleep(5)
-            assert trades.statistics().messages_received > received  # streaming again
-        nursery.cancel_scope.cancel()
-    kinds = [e.kind for e in events]
+    async with (
+        client_for(gate) as client,
+        record_events(client) as log,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
+    ):
+        t0 = trio.current_time()
+        await trio.sleep(1.0)
+        gate.stall()
+        # ping due at t0 + 5 (sent at connect + 5), pong deadline 3 s later
+        await log.wait(ClientEventKind.DISCONNECTED)
+        disconnected = log.of(ClientEventKind.DISCONNECTED)
+        assert disconnected
+        assert (
+            "pong" in disconnected[0].reason.lower()
+            or "heartbeat" in disconnected[0].reason.lower()
+        )
+        assert disconnected[0].at == t0 + 5.0 + 3.0  # autojump lands exactly on the deadline
+        await log.wait(ClientEventKind.RESUBSCRIBED, within=30)
+        received = trades.statistics().messages_received
+        await trio.sleep(5)
+        assert trades.statistics().messages_received > received  # streaming again
+    kinds = log.kinds()
     assert kinds.index(ClientEventKind.DISCONNECTED) < kinds.index(ClientEventKind.CONNECTED)
 
 
 async def test_drop_reconnects_and_resubscribes_from_state(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with client_for(gate) as client:
+    async with client_for(gate) as client, record_events(client) as log:
         async with (
             client.subscribe(channels.trades("BTC_USDT")) as trades,
             client.subscribe(channels.tickers("ETH_USDT")) as tickers,
         ):
             await take(trades, 2)
             gate.drop()
-            await wait_for(lambda: client.statistics().connects == 2)
-            await streaming(trades)
-            await streaming(tickers)
+            await log.wait(ClientEventKind.CONNECTED)
+            await fresh_items(trades)
+            await fresh_items(tickers)
             stats = client.statistics()
         subscribes = frames_of(gate, "futures.trades", "subscribe")
     assert stats.reconnects == 1
@@ -197,20 +176,14 @@ async def test_drop_reconnects_and_resubscribes_from_state(
 async def test_refused_handshakes_follow_the_backoff_schedule(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
     # a minimum interval below the first delay, so the schedule shows the backoff alone
     paced = client_for(gate, min_reconnect_interval=0.25)
-    async with paced as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
+    async with paced as client, record_events(client) as log:
         gate.refuse(3)
         t0 = trio.current_time()
         gate.drop()
-        await trio.sleep(0.001)
-        await client.wait_connected()
-        while client.statistics().connects < 2:
-            await trio.sleep(0.01)
-        nursery.cancel_scope.cancel()
-    connecting = [e.at - t0 for e in events if e.kind is ClientEventKind.CONNECTING]
+        await log.wait(ClientEventKind.CONNECTED)
+    connecting = [e.at - t0 for e in log.of(ClientEventKind.CONNECTING)]
     # after the drop: immediate backoff of 0.5 s, then refusals back off 1, 2, 4 s (jitter 0)
     gaps = [b - a for a, b in itertools.pairwise(connecting)]  # exact: autojump, dyadic delays
     assert gaps == [1.0, 2.0, 4.0]
@@ -239,9 +212,9 @@ async def test_first_connect_failure_within_limit_raises_from_open_client(
 
 
 async def test_unknown_contract_fails_the_subscribe_with_the_exchange_code(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, connector: Connector
 ) -> None:
-    async with client_for(gate) as client:
+    async with client_for(gate, connector=connector) as client:
         with pytest.raises(gatetrio.SubscriptionRejected) as info:
             async with client.subscribe(channels.trades("BTC_USDT", "NOPE_USDT")):
                 pytest.fail("subscribed to an unknown contract")
@@ -256,44 +229,42 @@ async def test_unknown_contract_fails_the_subscribe_with_the_exchange_code(
 async def test_malformed_frame_is_counted_and_reported_not_fatal(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
+    async with client_for(gate) as client:
+        async with (
+            record_events(client) as log,
+            client.subscribe(channels.trades("BTC_USDT")) as trades,
+        ):
             await take(trades, 1)
             gate.send_malformed()
-            await wait_for(lambda: client.statistics().malformed_frames == 1)
-            await streaming(trades)
-        nursery.cancel_scope.cancel()
+            await log.wait(ClientEventKind.MALFORMED_FRAME)
+            await fresh_items(trades)
         stats = client.statistics()
     assert stats.malformed_frames == 1
     assert stats.reconnects == 0
-    assert [e.kind for e in events].count(ClientEventKind.MALFORMED_FRAME) == 1
+    assert log.kinds().count(ClientEventKind.MALFORMED_FRAME) == 1
 
 
 async def test_upgrade_notice_makes_the_new_connection_before_breaking_the_old(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
-    async with client_for(gate) as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
-        async with (
-            client.order_book("BTC_USDT", depth=10) as live,
-            client.subscribe(channels.trades("BTC_USDT")) as trades,
-        ):
-            await live.wait_ready()
-            gate.send_upgrade(grace=5.0)
-            await trio.sleep(10.0)
-            stats = client.statistics()
-            assert stats.upgrades == 1
-            assert stats.connects == 2
-            await take(trades, 2)
-            await live.wait_update()
-            assert live.ready
-            # the old connection was closed by us after the handover, before the server's grace
-            assert len(gate.connections) == 1
-        nursery.cancel_scope.cancel()
-    kinds = [e.kind for e in events]
+    async with (
+        client_for(gate) as client,
+        record_events(client) as log,
+        client.order_book("BTC_USDT", depth=10) as live,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
+    ):
+        await live.wait_ready()
+        gate.send_upgrade(grace=5.0)
+        await trio.sleep(10.0)
+        stats = client.statistics()
+        assert stats.upgrades == 1
+        assert stats.connects == 2
+        await take(trades, 2)
+        await live.wait_update()
+        assert live.ready
+        # the old connection was closed by us after the handover, before the server's grace
+        assert len(gate.connections) == 1
+    kinds = log.kinds()
     assert ClientEventKind.UPGRADE in kinds
     # no data window: the client never reported a disconnect while handing over
     assert ClientEventKind.DISCONNECTED not in kinds
@@ -303,44 +274,36 @@ async def test_upgrade_notice_makes_the_new_connection_before_breaking_the_old(
 async def test_slow_consumer_cut_ends_with_subscriptions_streaming_again(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.trades("BTC_USDT")) as trades:
+    async with (
+        client_for(gate) as client,
+        record_events(client) as log,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
+    ):
         await take(trades, 1)
         cut = gate.cut_slow_consumers(min_backlog=0)
         assert cut
-        await wait_for(lambda: client.statistics().connects == 2)
-        await streaming(trades)
+        await log.wait(ClientEventKind.CONNECTED)
+        await fresh_items(trades)
         assert client.statistics().reconnects == 1
         assert gate.slow_consumers_cut == 1
 
 
+@pytest.mark.fake(seed=3, credentials=None)
 async def test_data_silence_is_reported_without_tearing_down(
-    autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = FakeGateServer(seed=3)
-    await nursery.start(server.run)
-    events: list[ClientEvent] = []
     async with (
-        gatetrio.open_client(
-            connector=server.connector,
-            config=config(silence_timeout=4.0),
-            wall_clock=server.wall_time,
-        ) as client,
-        trio.open_nursery() as inner,
+        open_against(gate, silence_timeout=4.0) as client,
+        record_events(client) as log,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
     ):
-        await inner.start(collect_events, client, events)
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
-            await take(trades, 1)
-            server.stall()
-            server_pongs_before = client.statistics().last_pong_rtt
-            del server_pongs_before
-            await trio.sleep(4.5)
-            stats = trades.statistics()
-        inner.cancel_scope.cancel()
+        await take(trades, 1)
+        gate.stall()
+        await trio.sleep(4.5)
+        stats = trades.statistics()
     assert stats.silent
     assert stats.silences == 1
-    assert [e.channel for e in events if e.kind is ClientEventKind.CHANNEL_SILENT] == [
-        "futures.trades"
-    ]
+    assert [e.channel for e in log.of(ClientEventKind.CHANNEL_SILENT)] == ["futures.trades"]
 
 
 async def test_overflow_fail_policy_surfaces_from_open_client(
@@ -387,9 +350,12 @@ async def test_user_exception_surfaces_unwrapped(
 
 
 async def test_private_subscription_is_signed_and_streams(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, connector: Connector
 ) -> None:
-    async with client_for(gate) as client, client.subscribe(channels.orders("20011")) as orders:
+    async with (
+        client_for(gate, connector=connector) as client,
+        client.subscribe(channels.orders("20011")) as orders,
+    ):
         reply = await client.request(
             gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc")
         )
@@ -401,7 +367,7 @@ async def test_private_subscription_is_signed_and_streams(
         assert (order.id, order.text) == (reply.id, reply.text)
     (sub,) = frames_of(gate, "futures.orders", "subscribe")
     assert isinstance(sub["auth"], dict)
-    assert sub["auth"]["KEY"] == "k-test"
+    assert sub["auth"]["KEY"] == CREDS.key
     logins = frames_of(gate, "futures.login")
     assert len(logins) == 1
 
@@ -409,9 +375,12 @@ async def test_private_subscription_is_signed_and_streams(
 async def test_bad_credentials_fail_private_subscribe_with_authentication_error(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    wrong = gatetrio.Credentials(key="k-test", secret="wrong", user_id="20011")
+    wrong = gatetrio.Credentials(key=CREDS.key, secret="wrong", user_id=CREDS.user_id)
     async with gatetrio.open_client(
-        connector=gate.connector, config=config(), wall_clock=gate.wall_time, credentials=wrong
+        connector=gate.connector,
+        config=client_config(),
+        wall_clock=gate.wall_time,
+        credentials=wrong,
     ) as client:
         with pytest.raises(gatetrio.AuthenticationError) as info:
             async with client.subscribe(channels.orders("20011")):
@@ -422,9 +391,9 @@ async def test_bad_credentials_fail_private_subscribe_with_authentication_error(
 
 
 async def test_rejected_order_raises_request_rejected_with_label(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, connector: Connector
 ) -> None:
-    async with client_for(gate) as client:
+    async with client_for(gate, connector=connector) as client:
         with pytest.raises(gatetrio.RequestRejected) as info:
             await client.request(gatetrio.CancelOrder(order_id="999999999"))
     assert info.value.label == "ORDER_NOT_FOUND"
@@ -463,9 +432,9 @@ async def test_public_async_methods_are_checkpoints(
 
 
 async def test_concurrent_first_requests_share_one_login(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, connector: Connector
 ) -> None:
-    async with client_for(gate) as client, trio.open_nursery() as nursery:
+    async with client_for(gate, connector=connector) as client, trio.open_nursery() as nursery:
         for _ in range(3):
             nursery.start_soon(client.request, gatetrio.ListOrders(status="open"))
     assert len(frames_of(gate, "futures.login")) == 1

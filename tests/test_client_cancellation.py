@@ -14,29 +14,23 @@ import trio.testing
 import gatetrio
 from gatetrio import channels
 from gatetrio._shell._client import Client
-from gatetrio._shell._transport import WebSocketLike
+from gatetrio._shell._transport import Connector, WebSocketLike
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, open_against
+from .helpers import CREDS, client_config, open_against
 
-CREDS = gatetrio.Credentials(key="k", secret="s", user_id="1")
+pytestmark = pytest.mark.fake(seed=5)
 
 
 def config(**overrides: object) -> gatetrio.ClientConfig:
     return client_config(**{"rng": random.Random(2), **overrides})
 
 
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=5, credentials=CREDS)
-    await nursery.start(server.run)
-    return server
-
-
 def open_for(
-    gate: FakeGateServer, **overrides: object
+    gate: FakeGateServer, *, connector: Connector | None = None, **overrides: object
 ) -> contextlib.AbstractAsyncContextManager[Client]:
-    return open_against(gate, credentials=CREDS, **{"rng": random.Random(2), **overrides})
+    options = {"rng": random.Random(2), **overrides}
+    return open_against(gate, credentials=CREDS, connector=connector, **options)
 
 
 async def test_cancelled_subscribe_leaves_nothing_registered(
@@ -65,7 +59,7 @@ async def test_cancelled_request_leaves_no_pending_correlation(
             await client.request(gatetrio.GetOrder(order_id="1"))
         assert scope.cancelled_caught
         assert client._protocol.statistics().pending_api_requests == 0
-        assert client._rt.waiters == {}
+        assert len(client._rt.waiters) == 0
 
 
 async def test_request_lost_with_the_connection_is_never_replayed(
@@ -104,7 +98,7 @@ async def test_cancelled_order_book_sync_cleans_up(
             ) as live:
                 await live.wait_ready()
         assert client.statistics().open_subscriptions == 0
-        assert client._rt.lost_callbacks == set()
+        assert client._rt.links.lost_watchers == 0
 
 
 def all_tasks() -> set[trio.lowlevel.Task]:

@@ -36,7 +36,6 @@ from gatetrio._core._events import (
     LegacyBookEntry,
     LegacyOrderBookUpdate,
     ObuDelta,
-    ObuLevel,
     ObuUpdate,
     OrderBookSnapshot,
     OrderBookUpdate,
@@ -58,6 +57,7 @@ from gatetrio._core._events import (
 from gatetrio._core._reference_decode import MAX_DEPTH, decode_message_reference
 
 from . import strategies
+from .helpers import DOCS_OBU_FULL
 
 D = Decimal
 
@@ -253,14 +253,7 @@ OBU_FULL_DOC = (
 
 def test_obu_documented_full_without_time_or_event() -> None:
     expected = ObuUpdate(
-        result=ObuDelta(
-            t=1743673026995,
-            s="ob.BTC_USDT.400",
-            u=79072179673,
-            b=(ObuLevel("83705.9", "30166"),),
-            a=(ObuLevel("83706", "4208"),),
-            full=True,
-        ),
+        result=DOCS_OBU_FULL,
         time_ms=1743673026999,
     )
     assert decode_message(OBU_FULL_DOC) == expected
@@ -779,6 +772,8 @@ def _restring(value: Any) -> Any:
         try:
             number = D(value)
         except ArithmeticError:
+            return value + "0"
+        if not number.is_finite():  # "NaN", "-Infinity": JSON has no such number
             return value + "0"
         return int(number) if number == number.to_integral_value() else number
     return value

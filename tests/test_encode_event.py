@@ -19,7 +19,6 @@ from gatetrio._core._events import (
     ErrorReply,
     Event,
     ObuDelta,
-    ObuLevel,
     ObuUpdate,
     OrderBookUpdate,
     Pong,
@@ -35,6 +34,7 @@ from gatetrio._core._events import (
 from gatetrio._core._reference_decode import decode_message_reference
 
 from . import strategies
+from .helpers import DOCS_OBU_FULL
 
 D = Decimal
 
@@ -91,14 +91,7 @@ def test_trade_wire_shape_int_and_decimal_sizes() -> None:
 
 def test_obu_levels_are_arrays_and_snapshot_has_no_U_or_time() -> None:
     full = ObuUpdate(
-        result=ObuDelta(
-            t=1743673026995,
-            s="ob.BTC_USDT.400",
-            u=79072179673,
-            b=(ObuLevel("83705.9", "30166"),),
-            a=(ObuLevel("83706", "4208"),),
-            full=True,
-        ),
+        result=DOCS_OBU_FULL,
         time_ms=1743673026999,
     )
     assert wire(full) == {

@@ -30,17 +30,9 @@ from gatetrio._core._requests import (
     Unsubscribe,
 )
 
-SECRET = "YOUR_API_SECRET"
-CREDS = Credentials(key="KEY", secret=SECRET)
+from .helpers import DOCS_CREDS, DOCS_KEY, DOCS_SECRET, LOGIN_VECTOR, SUBSCRIBE_VECTOR
+
 T = 1700000000
-SUBSCRIBE_VECTOR = (
-    "042cbe9818b2ab8225bb4dc787da425ff1e8f5d28f95db5227fa63a2d5da3186"
-    "ecedb01f40303823c743b464f3bb26f9c499c74443c945186eaaf0a4bd393784"
-)
-LOGIN_VECTOR = (
-    "f90fd80688ba5d226333f58061d6b0a3da54d976f37c875b3fccc87f274cd05a"
-    "940637fbb0b421f84ded75f86a403073939182872d4dfeaf8982dd14bd042a0c"
-)
 
 
 def parse(text: str) -> dict[str, object]:
@@ -85,25 +77,25 @@ def test_public_unsubscribe_without_id() -> None:
 
 def test_private_subscribe_matches_spec_vector() -> None:
     req = Subscribe(channel="futures.orders", payload=("20011", "BTC_USDT"), private=True)
-    frame = parse(encode_request(req, wall_time=T, req_id=1, credentials=CREDS))
+    frame = parse(encode_request(req, wall_time=T, req_id=1, credentials=DOCS_CREDS))
     assert frame == {
         "time": T,
         "id": 1,
         "channel": "futures.orders",
         "event": "subscribe",
         "payload": ["20011", "BTC_USDT"],
-        "auth": {"method": "api_key", "KEY": "KEY", "SIGN": SUBSCRIBE_VECTOR},
+        "auth": {"method": "api_key", "KEY": DOCS_KEY, "SIGN": SUBSCRIBE_VECTOR},
     }
 
 
 def test_private_unsubscribe_signs_unsubscribe() -> None:
     req = Unsubscribe(channel="futures.orders", payload=("20011", "BTC_USDT"), private=True)
-    frame = parse(encode_request(req, wall_time=T, credentials=CREDS))
+    frame = parse(encode_request(req, wall_time=T, credentials=DOCS_CREDS))
     auth = cast("dict[str, str]", frame["auth"])
     assert frame["event"] == "unsubscribe"
     assert auth["SIGN"] != SUBSCRIBE_VECTOR
     assert verify_subscription_sign(
-        "futures.orders", "unsubscribe", T, sign=auth["SIGN"], secret=SECRET
+        "futures.orders", "unsubscribe", T, sign=auth["SIGN"], secret=DOCS_SECRET
     )
 
 
@@ -113,7 +105,7 @@ def test_public_subscribe_ignores_credentials() -> None:
         encode_request(
             Subscribe(channel="futures.trades", payload=("BTC_USDT",)),
             wall_time=T,
-            credentials=CREDS,
+            credentials=DOCS_CREDS,
         )
     )
     assert "auth" not in frame
@@ -129,13 +121,13 @@ def test_ping() -> None:
 
 
 def test_login_matches_spec_vector() -> None:
-    frame = parse(encode_request(Login(), wall_time=T, req_id="request-1", credentials=CREDS))
+    frame = parse(encode_request(Login(), wall_time=T, req_id="request-1", credentials=DOCS_CREDS))
     assert frame == {
         "time": T,
         "channel": "futures.login",
         "event": "api",
         "payload": {
-            "api_key": "KEY",
+            "api_key": DOCS_KEY,
             "signature": LOGIN_VECTOR,
             "timestamp": "1700000000",
             "req_id": "request-1",
@@ -174,7 +166,7 @@ def test_order_place_matches_spec_example() -> None:
 
 def test_signed_order_place_signs_the_exact_req_param_text() -> None:
     req = PlaceOrder(contract="币安人生_USDT", size=-3, price="0.5", reduce_only=True)
-    text = encode_request(req, wall_time=T + 0.5, req_id=9, credentials=CREDS)
+    text = encode_request(req, wall_time=T + 0.5, req_id=9, credentials=DOCS_CREDS)
     frame = parse(text)
     payload = cast("dict[str, object]", frame["payload"])
     assert frame["id"] == 9
@@ -195,7 +187,7 @@ def test_signed_order_place_signs_the_exact_req_param_text() -> None:
         param_text,
         str(T),
         signature=payload["signature"],
-        secret=SECRET,
+        secret=DOCS_SECRET,
     )
 
 
@@ -252,8 +244,8 @@ def test_trading_frames(req: ApiRequest, channel: str, req_param: object) -> Non
 
 def test_output_is_deterministic() -> None:
     req = PlaceOrder(contract="BTC_USDT", size=1, price="1")
-    first = encode_request(req, wall_time=T, req_id=1, credentials=CREDS)
-    assert encode_request(req, wall_time=T, req_id=1, credentials=CREDS) == first
+    first = encode_request(req, wall_time=T, req_id=1, credentials=DOCS_CREDS)
+    assert encode_request(req, wall_time=T, req_id=1, credentials=DOCS_CREDS) == first
 
 
 def test_exptime_header_is_whole_milliseconds() -> None:

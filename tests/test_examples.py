@@ -11,24 +11,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.programs import ROOT, FakeGate, Program, example_programs, run_program
+from tests.programs import ROOT, Program, example_programs, run_program
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.slow  # subprocesses
 
 PROGRAMS = example_programs(ROOT / "examples")
-
-
-@pytest.fixture(scope="module")
-def fake_gate() -> Iterator[FakeGate]:
-    gate = FakeGate()
-    try:
-        yield gate
-    finally:
-        gate.close()
 
 
 def test_there_are_examples() -> None:

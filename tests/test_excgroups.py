@@ -6,6 +6,8 @@ groups really raised by nurseries, not only hand-built ones.
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
 import trio
 import trio.testing
@@ -17,7 +19,9 @@ from gatetrio._shell._excgroups import (
     leaves,
     only_cancelled,
     only_of,
+    open_host_nursery,
     real_leaves,
+    settle,
 )
 
 
@@ -157,3 +161,62 @@ async def test_real_nursery_keyboard_interrupt() -> None:
     context = info.value.__context__
     assert isinstance(context, BaseExceptionGroup)
     assert {type(leaf) for leaf in leaves(context)} == {KeyboardInterrupt, ValueError}
+
+
+# ----------------------------------------------------------- settle and open_host_nursery
+
+
+def test_settle_without_a_body_is_collapse() -> None:
+    error = ConnectionLost("x")
+    assert settle(BaseExceptionGroup("g", [error, _cancelled()]), None) is error
+
+
+def test_settle_knows_the_body_by_its_leaves_not_its_group() -> None:
+    mine = ExceptionGroup("mine", [ValueError("a"), KeyError("b")])
+    copied = mine.derive(list(mine.exceptions))  # what a cancelled scope's split makes of it
+    group = BaseExceptionGroup("nursery", [copied, _cancelled()])
+    assert settle(group, mine) is mine
+
+
+def test_settle_a_failure_goes_before_a_cancelled_body() -> None:
+    failure = ConnectionLost("gone")
+    body = _cancelled()
+    assert settle(BaseExceptionGroup("nursery", [body, failure]), body) is failure
+
+
+def test_settle_a_keyboard_interrupt_of_the_tasks_goes_before_the_body() -> None:
+    body, interrupt = ValueError("mine"), KeyboardInterrupt()
+    assert settle(BaseExceptionGroup("nursery", [body, interrupt]), body) is interrupt
+    own = BaseExceptionGroup("mine", [KeyboardInterrupt()])  # the body's own interrupt stays
+    assert settle(BaseExceptionGroup("nursery", [own, interrupt]), own) is own
+
+
+def test_settle_keeps_the_body_and_logs_a_concurrent_failure(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    body, failure = ValueError("mine"), ConnectionLost("gone")
+    assert settle(BaseExceptionGroup("nursery", [body, failure]), body) is body
+    assert "gone" in caplog.text
+
+
+async def test_open_host_nursery_raises_a_task_failure_without_its_group() -> None:
+    async def fail() -> None:
+        await trio.lowlevel.checkpoint()
+        raise UsageError("from a task")
+
+    with pytest.raises(UsageError) as info:
+        async with open_host_nursery("done") as nursery:
+            nursery.start_soon(fail)
+            await trio.sleep_forever()
+    assert info.value.__suppress_context__  # the Cancelled of the body is not shown
+    assert "Exceptions from Trio nursery" not in "".join(traceback.format_exception(info.value))
+
+
+async def test_open_host_nursery_lets_the_body_exception_through_unchanged() -> None:
+    mine = ExceptionGroup("mine", [ValueError("a")])
+    with pytest.raises(ExceptionGroup) as info:
+        async with open_host_nursery("done") as nursery:
+            nursery.start_soon(trio.sleep_forever)
+            raise mine
+    assert info.value is mine
+    assert mine.__context__ is None

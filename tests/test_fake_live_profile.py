@@ -18,7 +18,6 @@ import trio_websocket
 
 import gatetrio
 from gatetrio._core._auth import sign_subscription
-from gatetrio._core._config import Credentials
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_request
 from gatetrio._core._events import ErrorReply, SubscribeAck
@@ -26,17 +25,17 @@ from gatetrio._core._requests import PlaceOrder
 from gatetrio.testing import FakeGateServer
 from gatetrio.testing._profile import DOCS, LIVE, live_numbers, resolve_profile
 
+from .helpers import CREDS, deadline
+
 if TYPE_CHECKING:
     from trio_websocket import WebSocketConnection
 
-CREDS = Credentials(key="k" * 32, secret="s" * 64, user_id="20011")
 USDT = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 
 
-async def start(nursery: trio.Nursery, **kw: Any) -> FakeGateServer:
-    fake = FakeGateServer(**{"seed": 0, "credentials": CREDS, **kw})
-    await nursery.start(fake.run)
-    return fake
+BOTH_PROFILES = pytest.mark.parametrize(
+    "gate", [{"profile": "live"}, {"profile": "docs"}], indirect=True, ids=["live", "docs"]
+)
 
 
 async def send(ws: WebSocketConnection, **frame: Any) -> None:
@@ -45,11 +44,12 @@ async def send(ws: WebSocketConnection, **frame: Any) -> None:
 
 async def frame_of(ws: WebSocketConnection, channel: str, limit: float = 30) -> dict[str, Any]:
     """The next frame of `channel` as raw JSON (types as sent), skipping others."""
-    with trio.fail_after(limit):
+    with deadline(f"a {channel} push", limit):
         while True:
             obj: dict[str, Any] = json.loads(await ws.get_message())
             if obj.get("channel") == channel and obj.get("event") != "subscribe":
                 return obj
+    raise AssertionError  # unreachable: `deadline` fails the test  # pragma: no cover
 
 
 async def private_subscribe(ws: WebSocketConnection, fake: FakeGateServer) -> None:
@@ -59,7 +59,9 @@ async def private_subscribe(ws: WebSocketConnection, fake: FakeGateServer) -> No
         await send(
             ws, time=now, channel=channel, event="subscribe", payload=["20011", "!all"], auth=auth
         )
-    auth = sign_subscription("futures.balances", "subscribe", now, key=CREDS.key, secret="s" * 64)
+    auth = sign_subscription(
+        "futures.balances", "subscribe", now, key=CREDS.key, secret=CREDS.secret
+    )
     await send(
         ws, time=now, channel="futures.balances", event="subscribe", payload=["20011"], auth=auth
     )
@@ -72,14 +74,14 @@ async def take(ws: WebSocketConnection, fake: FakeGateServer, req_id: int) -> No
     await ws.send_message(frame)
 
 
-@pytest.mark.parametrize("profile", ["live", "docs"])
+@BOTH_PROFILES
 async def test_private_pushes_carry_numbers_live_and_strings_in_docs(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, profile: str
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery, profile=profile)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
-    await private_subscribe(ws, fake)
-    await take(ws, fake, 1)
+    profile = gate.profile.name
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    await private_subscribe(ws, gate)
+    await take(ws, gate, 1)
     want = (int, float) if profile == "live" else (str,)
     orders = (await frame_of(ws, "futures.orders"))["result"][0]
     for name in ("price", "fill_price", "mkfr", "tkfr"):
@@ -110,10 +112,9 @@ def test_live_numbers_keeps_values_exactly() -> None:
 
 
 async def test_contract_stats_ratios_are_numbers_and_liquidations_add_up(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel="futures.contract_stats", event="subscribe",
                payload=["BTC_USDT", "1m"])  # fmt: skip
     for _ in range(5):
@@ -125,10 +126,9 @@ async def test_contract_stats_ratios_are_numbers_and_liquidations_add_up(
 
 
 async def test_candle_a_is_quote_turnover(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel="futures.candlesticks", event="subscribe",
                payload=["1m", "BTC_USDT"])  # fmt: skip
     multiplier = Decimal("0.0001")  # BTC_USDT's quanto multiplier in the default market
@@ -143,10 +143,9 @@ async def test_candle_a_is_quote_turnover(
 
 
 async def test_idle_socket_dropped_after_30s_without_close_frame(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     start_time = trio.current_time()
     with pytest.raises(trio_websocket.ConnectionClosed) as info:
         await ws.get_message()
@@ -156,25 +155,23 @@ async def test_idle_socket_dropped_after_30s_without_close_frame(
 
 
 async def test_subscribed_socket_stays_open_and_gets_no_server_pings(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel="futures.tickers", event="subscribe", payload=["BTC_USDT"])
     with trio.move_on_after(200):
         while True:
             await ws.get_message()
-    [conn] = fake.connections
+    [conn] = gate.connections
     assert not conn.closed
-    assert fake.profile.protocol_ping_interval is None
+    assert gate.profile.protocol_ping_interval is None
 
 
 @pytest.mark.parametrize("stream", ["ob.NOPE_USDT.50", "ob.BTC_USDT.20", "ob.BTC_USD.50"])
 async def test_obu_for_a_stream_that_does_not_exist_is_acked_then_silent(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, stream: str
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock, stream: str
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel="futures.obu", event="subscribe", payload=[stream])
     ack = decode_message(await ws.get_message())
     assert isinstance(ack, SubscribeAck)
@@ -183,11 +180,11 @@ async def test_obu_for_a_stream_that_does_not_exist_is_acked_then_silent(
     assert scope.cancelled_caught  # nothing at all
 
 
+@pytest.mark.fake(profile="docs")
 async def test_docs_profile_refuses_a_wrong_obu_stream(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery, profile="docs")
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel="futures.obu", event="subscribe", payload=["ob.NOPE_USDT.50"])
     reply = decode_message(await ws.get_message())
     assert isinstance(reply, ErrorReply)
@@ -211,15 +208,15 @@ async def test_docs_profile_refuses_a_wrong_obu_stream(
         ),
     ],
 )
-async def test_live_error_texts(
+async def test_live_error_texts(  # noqa: PLR0917 - fixtures + parameters
+    gate: FakeGateServer,
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
     channel: str,
     payload: list[str],
     message: str,
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await send(ws, time=1, channel=channel, event="subscribe", payload=payload)
     reply = decode_message(await ws.get_message())
     assert isinstance(reply, ErrorReply)
@@ -227,10 +224,9 @@ async def test_live_error_texts(
 
 
 async def test_malformed_json_leaves_the_socket_open(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await ws.send_message("{not json")
     reply = decode_message(await ws.get_message())
     assert isinstance(reply, ErrorReply)
@@ -262,31 +258,32 @@ def login_frame(req_param: str | None, timestamp: int, *, sign_text: str) -> str
         ("{}", "", False, True),  # sent {} but signed "": only the docs' reading takes it
     ],
 )
-@pytest.mark.parametrize("profile", ["live", "docs"])
+@BOTH_PROFILES
 async def test_login_verifies_over_the_req_param_sent(  # noqa: PLR0917
+    gate: FakeGateServer,
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
-    profile: str,
     req_param: str | None,
     sign_text: str,
     live_ok: bool,
     docs_ok: bool,
 ) -> None:
-    fake = await start(nursery, profile=profile)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
-    await ws.send_message(login_frame(req_param, int(fake.wall_time()), sign_text=sign_text))
+    profile = gate.profile.name
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    await ws.send_message(login_frame(req_param, int(gate.wall_time()), sign_text=sign_text))
     reply = json.loads(await ws.get_message())
     ok = live_ok if profile == "live" else docs_ok
     assert (reply["header"]["status"] == "200") == ok, reply
 
 
+@pytest.mark.fake(credentials=None)
 async def test_order_text_must_start_with_t_dash(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery, credentials=None)  # no login needed
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    # no login needed
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     order = PlaceOrder(contract="BTC_USDT", size=1, price="100", text="t-ok")
-    frame = json.loads(encode_request(order, wall_time=fake.wall_time(), req_id=1))
+    frame = json.loads(encode_request(order, wall_time=gate.wall_time(), req_id=1))
     frame["payload"]["req_param"]["text"] = "my-order"
     await ws.send_message(json.dumps(frame))
     reply = json.loads(await ws.get_message())
@@ -304,25 +301,24 @@ def test_profiles_resolve_by_name_or_value() -> None:
 
 
 async def test_client_request_header_reaches_the_fake(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
     # Client.request(req_header=...) goes out on the wire: the fake honours x-gate-exptime.
-    fake = await start(nursery)
     async with gatetrio.open_client(
-        connector=fake.connector, wall_clock=fake.wall_time, credentials=CREDS
+        connector=gate.connector, wall_clock=gate.wall_time, credentials=CREDS
     ) as client:
         order = PlaceOrder(contract="BTC_USDT", size=1, price="100", text="t-exp")
-        past = str(int(fake.wall_time() * 1000) - 1)
+        past = str(int(gate.wall_time() * 1000) - 1)
         with pytest.raises(gatetrio.RequestRejected) as info:
             await client.request(order, req_header={"x-gate-exptime": past})
         assert info.value.label == "REQUEST_EXPIRED"
-        future = str(int(fake.wall_time() * 1000) + 60_000)
+        future = str(int(gate.wall_time() * 1000) + 60_000)
         result = await client.request(
             order, req_header={"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"}
         )
         assert isinstance(result, gatetrio.Order)
         assert (result.status, result.text) == ("open", "t-exp")
-    sent = [r.frame for r in fake.received if r.channel == "futures.order_place"]
+    sent = [r.frame for r in gate.received if r.channel == "futures.order_place"]
     assert [f["payload"]["req_header"] for f in sent if isinstance(f, dict)] == [
         {"x-gate-exptime": past},
         {"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"},
@@ -330,10 +326,9 @@ async def test_client_request_header_reaches_the_fake(
 
 
 async def test_rest_contracts_and_tickers_agree_with_the_socket(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = await start(nursery)
-    status, body = fake.handle_http("GET", "/api/v4/futures/usdt/contracts", {})
+    status, body = gate.handle_http("GET", "/api/v4/futures/usdt/contracts", {})
     assert status == 200
     contracts = json.loads(body)
     btc = next(c for c in contracts if c["name"] == "BTC_USDT")
@@ -342,10 +337,10 @@ async def test_rest_contracts_and_tickers_agree_with_the_socket(
     assert btc["in_delisting"] is False
     for name in ("order_size_max", "funding_rate", "funding_interval", "funding_next_apply"):
         assert name in btc
-    status, body = fake.handle_http("GET", "/api/v4/futures/usdt/tickers?contract=BTC_USDT", {})
+    status, body = gate.handle_http("GET", "/api/v4/futures/usdt/tickers?contract=BTC_USDT", {})
     [ticker] = json.loads(body)
-    bid, ask = fake.market_for("BTC_USDT").best_bid_ask("BTC_USDT")
+    bid, ask = gate.market_for("BTC_USDT").best_bid_ask("BTC_USDT")
     assert (Decimal(ticker["highest_bid"]), Decimal(ticker["lowest_ask"])) == (bid, ask)
     assert ticker["funding_rate"] == btc["funding_rate"]
-    status, body = fake.handle_http("GET", "/api/v4/delivery/usdt/contracts", {})
+    status, body = gate.handle_http("GET", "/api/v4/delivery/usdt/contracts", {})
     assert all(c["expire_time"] > 0 for c in json.loads(body))

@@ -60,20 +60,14 @@ from gatetrio._core._requests import (
 )
 from gatetrio.testing import ConnectionOptions, FakeGateServer, memory_socket_pair
 
+from .helpers import CREDS, deadline
+
 if TYPE_CHECKING:
     from trio_websocket import WebSocketConnection
 
 E = TypeVar("E")
-CREDS = Credentials(key="k" * 32, secret="s" * 64, user_id="20011")
 USDT = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 DECIMAL = [("X-Gate-Size-Decimal", "1")]
-
-
-@pytest.fixture
-async def server(nursery: trio.Nursery) -> FakeGateServer:
-    fake = FakeGateServer(seed=0, credentials=CREDS)
-    await nursery.start(fake.run)
-    return fake
 
 
 async def send(ws: WebSocketConnection, **frame: Any) -> None:
@@ -90,13 +84,14 @@ async def receive(ws: WebSocketConnection) -> Event:
     return decode_message(await ws.get_message())
 
 
-async def wait_for(ws: WebSocketConnection, kind: type[E], limit: float = 10.0) -> E:
-    """The next event of `kind`, skipping others; fails after `limit` virtual seconds."""
-    with trio.fail_after(limit):
+async def next_event(ws: WebSocketConnection, kind: type[E], within: float = 10.0) -> E:
+    """The next event of `kind`, skipping others; fails naming it after `within` seconds."""
+    with deadline(f"a {kind.__name__} from the fake", within):
         while True:
             event = await receive(ws)
             if isinstance(event, kind):
                 return event
+    raise AssertionError  # unreachable: `deadline` fails the test  # pragma: no cover
 
 
 # ------------------------------------------------------------------------------- channels
@@ -120,7 +115,7 @@ CHANNELS: list[tuple[str, list[str], type[Event], float]] = [
 
 @pytest.mark.parametrize(("channel", "payload", "kind", "within"), CHANNELS)
 async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures + parameters
-    server: FakeGateServer,
+    gate: FakeGateServer,
     nursery: trio.Nursery,
     autojump_clock: trio.testing.MockClock,
     channel: str,
@@ -128,11 +123,11 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
     kind: type[Event],
     within: float,
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, channel, payload, id=7)
     ack = await receive(ws)
     assert isinstance(ack, SubscribeAck)
-    [conn] = server.connections
+    [conn] = gate.connections
     assert (ack.id, ack.channel, ack.event, ack.payload) == (
         7,
         channel,
@@ -142,8 +137,8 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
     assert ack.conn_id == conn.conn_id
     assert len(ack.conn_id) == 16
     assert len(ack.trace_id) == 32
-    assert ack.time_ms == round(server.wall_time() * 1000)
-    event = await wait_for(ws, kind, within)
+    assert ack.time_ms == round(gate.wall_time() * 1000)
+    event = await next_event(ws, kind, within)
     match event:
         case TradesUpdate() | TickersUpdate():
             assert all(item.contract == "BTC_USDT" for item in event.result)
@@ -162,7 +157,7 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
         case OrderBookSnapshot():
             assert len(event.result.bids) == 20
             assert event.result.l == "20"
-            assert event.result.id == server.update_id("BTC_USDT")
+            assert event.result.id == gate.update_id("BTC_USDT")
         case CandlesticksUpdate():
             assert event.result[-1].n == f"{payload[0]}_{payload[1]}"
         case ContractInfoUpdate():
@@ -178,25 +173,25 @@ async def test_channel_acks_then_streams_its_events(  # noqa: PLR0917 - fixtures
 
 
 async def test_ping_gets_pong_with_conn_id(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await trio.sleep(3)
     await send(ws, time=123, channel="futures.ping")
     raw = await ws.get_message()
     pong = decode_message(raw)
     assert isinstance(pong, Pong)
-    assert pong.conn_id == server.connections[0].conn_id
-    assert pong.time_ms == server.wall_time() * 1000 == 1786540563000
+    assert pong.conn_id == gate.connections[0].conn_id
+    assert pong.time_ms == gate.wall_time() * 1000 == 1786540563000
     frame = json.loads(raw)
     assert (frame["channel"], frame["event"], frame["result"]) == ("futures.pong", "", None)
-    assert [r.channel for r in server.received] == ["futures.ping"]
+    assert [r.channel for r in gate.received] == ["futures.ping"]
 
 
 async def test_malformed_json_gets_code_1_with_empty_channel(
-    server: FakeGateServer, nursery: trio.Nursery
+    gate: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await ws.send_message('{"channel": "futures.trades", "event": ')
     raw = await ws.get_message()
     reply = decode_message(raw)
@@ -204,13 +199,13 @@ async def test_malformed_json_gets_code_1_with_empty_channel(
     assert (reply.channel, reply.event, reply.code) == ("", "", 1)
     assert reply.message == "request message need json scheme"
     assert json.loads(raw)["result"] == {"status": "fail"}
-    assert server.received[0].frame == '{"channel": "futures.trades", "event": '
+    assert gate.received[0].frame == '{"channel": "futures.trades", "event": '
 
 
 async def test_unknown_contract_fails_the_whole_batch(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.trades", ["BTC_USDT", "NOPE_USDT"], id=3)
     reply = await receive(ws)
     assert isinstance(reply, ErrorReply)
@@ -219,26 +214,27 @@ async def test_unknown_contract_fails_the_whole_batch(
     await trio.sleep(2)
     await send(ws, channel="futures.ping")
     assert isinstance(await receive(ws), Pong)  # no BTC_USDT trade came before it
-    assert server.connections[0].topics == set()
+    assert gate.connections[0].topics == set()
 
 
 async def test_duplicate_obu_stream_is_an_alert(
-    server: FakeGateServer, nursery: trio.Nursery
+    gate: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
     assert isinstance(await receive(ws), SubscribeAck)
     assert isinstance(await receive(ws), ObuUpdate)
     await subscribe(ws, "futures.obu", ["ob.ETH_USDT.50", "ob.BTC_USDT.50"], id=9)
-    reply = await wait_for(ws, ErrorReply)
+    reply = await next_event(ws, ErrorReply)
     assert (reply.code, reply.message, reply.id) == (2, "Alert sub ob.BTC_USDT.50", 9)
-    assert ("futures.obu", "ETH_USDT", "50") not in server.connections[0].topics
+    assert ("futures.obu", "ETH_USDT", "50") not in gate.connections[0].topics
 
 
-async def test_obu_snapshot_can_precede_the_ack(nursery: trio.Nursery) -> None:
-    fake = FakeGateServer(seed=0, obu_snapshot_before_ack=True)
-    await nursery.start(fake.run)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+@pytest.mark.fake(obu_snapshot_before_ack=True, credentials=None)
+async def test_obu_snapshot_can_precede_the_ack(
+    gate: FakeGateServer, nursery: trio.Nursery
+) -> None:
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
     first = await receive(ws)
     assert isinstance(first, ObuUpdate)
@@ -247,10 +243,10 @@ async def test_obu_snapshot_can_precede_the_ack(nursery: trio.Nursery) -> None:
 
 
 async def test_private_subscriptions_check_the_signature(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    now = int(server.wall_time())
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    now = int(gate.wall_time())
     good = sign_subscription("futures.orders", "subscribe", now, key=CREDS.key, secret=CREDS.secret)
     cases = [
         (good, now, None),
@@ -279,22 +275,23 @@ async def test_private_subscriptions_check_the_signature(
             assert reply.code == 4
             assert reply.label == label
             assert reply.message.endswith("}\n")  # JSON in a string, newline included (2.4)
-    assert server.connections[0].private == {("futures.orders", "BTC_USDT")}
+    assert gate.connections[0].private == {("futures.orders", "BTC_USDT")}
 
 
-async def test_private_subscriptions_are_open_without_credentials(nursery: trio.Nursery) -> None:
-    fake = FakeGateServer(seed=0)
-    await nursery.start(fake.run)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+@pytest.mark.fake(credentials=None)
+async def test_private_subscriptions_are_open_without_credentials(
+    gate: FakeGateServer, nursery: trio.Nursery
+) -> None:
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.balances", ["20011"])
     assert isinstance(await receive(ws), SubscribeAck)
 
 
 async def test_sizes_are_strings_only_with_the_header(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    plain = await server.trio_websocket_connector(nursery, USDT, [])
-    decimal = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
+    plain = await gate.trio_websocket_connector(nursery, USDT, [])
+    decimal = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
     for ws in (plain, decimal):
         await subscribe(ws, "futures.order_book_update", ["ETH_USDT", "100ms", "20"])
         await ws.get_message()
@@ -315,9 +312,9 @@ async def test_sizes_are_strings_only_with_the_header(
 
 
 async def test_client_book_equals_the_fakes_book_at_each_id(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50", "ob.SOL_USDT.400"])
     books = {"BTC_USDT": OrderBook("BTC_USDT"), "SOL_USDT": OrderBook("SOL_USDT")}
     checked = 0
@@ -329,7 +326,7 @@ async def test_client_book_equals_the_fakes_book_at_each_id(
             r = event.result
             book = books[r.contract]
             book.apply(r)  # raises BookGap on any discontinuity
-            state = server.book_at(r.contract, r.u, depth=int(r.level))
+            state = gate.book_at(r.contract, r.u, depth=int(r.level))
             assert book.bids() == list(state.bids)
             assert book.asks() == list(state.asks)
             checked += 1
@@ -337,29 +334,29 @@ async def test_client_book_equals_the_fakes_book_at_each_id(
 
 
 async def test_inject_gap_breaks_every_book_stream_of_the_contract(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
-    await wait_for(ws, SubscribeAck)
+    await next_event(ws, SubscribeAck)
     book = OrderBook("BTC_USDT")
-    book.apply((await wait_for(ws, ObuUpdate)).result)
+    book.apply((await next_event(ws, ObuUpdate)).result)
     for _ in range(5):
-        book.apply((await wait_for(ws, ObuUpdate)).result)
-    skipped = server.inject_gap("BTC_USDT", 5)
+        book.apply((await next_event(ws, ObuUpdate)).result)
+    skipped = gate.inject_gap("BTC_USDT", 5)
     assert skipped[1] - skipped[0] == 4
-    nxt = (await wait_for(ws, ObuUpdate)).result
+    nxt = (await next_event(ws, ObuUpdate)).result
     assert skipped[1] + 1 == nxt.U
     with pytest.raises(BookGap):
         book.apply(nxt)
     # resubscribing gives a full snapshot that already contains the skipped changes
     await send(ws, channel="futures.obu", event="unsubscribe", payload=["ob.BTC_USDT.50"])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.50"])
-    while not (snap := (await wait_for(ws, ObuUpdate)).result).full:
+    while not (snap := (await next_event(ws, ObuUpdate)).result).full:
         pass
     assert snap.u >= skipped[1]
     book.apply(snap)
-    assert book.bids() == list(server.book_at("BTC_USDT", snap.u, depth=50).bids)
+    assert book.bids() == list(gate.book_at("BTC_USDT", snap.u, depth=50).bids)
 
 
 # ------------------------------------------------------------------------------ determinism
@@ -403,18 +400,18 @@ def test_same_seed_gives_the_same_frames() -> None:
 
 
 async def test_drop_closes_without_a_close_frame(
-    server: FakeGateServer, nursery: trio.Nursery
+    gate: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    other = await server.trio_websocket_connector(nursery, USDT, [])
-    first, second = server.connections
-    server.drop(first)
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    other = await gate.trio_websocket_connector(nursery, USDT, [])
+    first, second = gate.connections
+    gate.drop(first)
     with pytest.raises(trio_websocket.ConnectionClosed) as info:
         await ws.get_message()
     assert info.value.reason is not None
     assert info.value.reason.code == 1006
     await trio.testing.wait_all_tasks_blocked()
-    assert server.connections == [second]
+    assert gate.connections == [second]
     assert first.closed
     assert first.close_reason == "dropped"
     await send(other, channel="futures.ping")
@@ -422,12 +419,12 @@ async def test_drop_closes_without_a_close_frame(
 
 
 async def test_stall_goes_silent_but_keeps_the_socket(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.trades", ["BTC_USDT"])
-    await wait_for(ws, TradesUpdate)
-    server.stall()
+    await next_event(ws, TradesUpdate)
+    gate.stall()
     start = trio.current_time()
     with trio.move_on_after(90):
         while True:  # frames sent before the stall may still arrive, at `start`
@@ -435,19 +432,19 @@ async def test_stall_goes_silent_but_keeps_the_socket(
             await ws.get_message()
             assert trio.current_time() == start
     assert ws.closed is None  # 90 s: no idle close, no ping-timeout close
-    assert server.received[-1].channel == "futures.ping"
-    server.resume()
+    assert gate.received[-1].channel == "futures.ping"
+    gate.resume()
     await send(ws, channel="futures.ping")
-    assert isinstance(await wait_for(ws, Pong), Pong)
+    assert isinstance(await next_event(ws, Pong), Pong)
 
 
 async def test_upgrade_notice_then_close_after_grace(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await trio.sleep(1)
     start = trio.current_time()
-    server.send_upgrade(grace=5.0)
+    gate.send_upgrade(grace=5.0)
     notice = await receive(ws)
     assert isinstance(notice, UpgradeRequested)
     assert "service upgrade" in notice.msg
@@ -459,43 +456,42 @@ async def test_upgrade_notice_then_close_after_grace(
 
 
 async def test_refuse_rejects_the_next_handshakes(
-    server: FakeGateServer, nursery: trio.Nursery
+    gate: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    server.refuse(2)
+    gate.refuse(2)
     for _ in range(2):
         with pytest.raises(trio_websocket.ConnectionRejected) as info:
-            await server.trio_websocket_connector(nursery, USDT, [])
+            await gate.trio_websocket_connector(nursery, USDT, [])
         assert info.value.status_code == 503
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     assert ws.closed is None
-    assert server.handshakes_refused == 2
+    assert gate.handshakes_refused == 2
     with pytest.raises(trio_websocket.ConnectionRejected) as info:
-        await server.trio_websocket_connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/nope", [])
+        await gate.trio_websocket_connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/nope", [])
     assert info.value.status_code == 404
 
 
-async def test_send_malformed(server: FakeGateServer, nursery: trio.Nursery) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    server.send_malformed()
+async def test_send_malformed(gate: FakeGateServer, nursery: trio.Nursery) -> None:
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    gate.send_malformed()
     with pytest.raises(ProtocolError):
         decode_message(await ws.get_message())
-    server.send_malformed(text='{"channel":"futures.trades","event":"update"}')
+    gate.send_malformed(text='{"channel":"futures.trades","event":"update"}')
     with pytest.raises(ProtocolError):  # valid JSON, wrong shape: no result
         decode_message(await ws.get_message())
 
 
+@pytest.mark.fake(
+    connection=ConnectionOptions(send_queue_size=50, transport_buffer=16384), credentials=None
+)
 async def test_slow_consumer_is_cut(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeGateServer(
-        seed=0, connection=ConnectionOptions(send_queue_size=50, transport_buffer=16384)
-    )
-    await nursery.start(fake.run)
-    ws = await fake.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.obu", ["ob.BTC_USDT.400", "ob.ETH_USDT.400"])
     await trio.sleep(30)  # never read: the client's queue, the socket, then the fake's back up
-    assert fake.slow_consumers_cut == 1
-    assert fake.connections == []
+    assert gate.slow_consumers_cut == 1
+    assert gate.connections == []
 
     async def read_all() -> None:
         while True:
@@ -505,13 +501,12 @@ async def test_slow_consumer_is_cut(
         await read_all()
 
 
+@pytest.mark.fake(connection=ConnectionOptions(transport_buffer=4096), credentials=None)
 async def test_cut_slow_consumers_on_demand(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeGateServer(seed=0, connection=ConnectionOptions(transport_buffer=4096))
-    await nursery.start(fake.run)
-    reader = await fake.trio_websocket_connector(nursery, USDT, [])
-    idle = await fake.trio_websocket_connector(nursery, USDT, [])
+    reader = await gate.trio_websocket_connector(nursery, USDT, [])
+    idle = await gate.trio_websocket_connector(nursery, USDT, [])
     for ws in (reader, idle):
         await subscribe(ws, "futures.obu", ["ob.BTC_USDT.400"])
 
@@ -522,21 +517,20 @@ async def test_cut_slow_consumers_on_demand(
 
     nursery.start_soon(drain)
     await trio.sleep(10)
-    slow, fast = fake.connections[1], fake.connections[0]
+    slow, fast = gate.connections[1], gate.connections[0]
     assert slow.send_backlog > 0
     assert fast.send_backlog == 0
-    assert fake.cut_slow_consumers() == [slow.conn_id]
+    assert gate.cut_slow_consumers() == [slow.conn_id]
     await trio.sleep(2)
-    assert fake.connections == [fast]
-    assert fake.slow_consumers_cut == 1
+    assert gate.connections == [fast]
+    assert gate.slow_consumers_cut == 1
 
 
+@pytest.mark.fake(profile="docs", credentials=None)
 async def test_docs_profile_closes_idle_connection_after_60s(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = FakeGateServer(seed=0, profile="docs")
-    await nursery.start(server.run)
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     start = trio.current_time()
     await trio.sleep(40)
     await send(ws, channel="futures.ping")  # traffic: the 60 s start again
@@ -548,14 +542,13 @@ async def test_docs_profile_closes_idle_connection_after_60s(
     assert (info.value.reason.code, info.value.reason.reason) == (1000, "idle timeout")
 
 
+@pytest.mark.fake(profile="docs", credentials=None)  # live sends no protocol pings (spec 15)
 async def test_client_that_never_pongs_is_closed(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = FakeGateServer(seed=0, profile="docs")  # live sends no protocol pings (spec 15)
-    await nursery.start(server.run)
     # A hand-driven WebSocket client that answers nothing, not even protocol pings.
     client, theirs = memory_socket_pair()
-    nursery.start_soon(server.serve_stream, theirs)
+    nursery.start_soon(gate.serve_stream, theirs)
     proto = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
     await client.send_all(proto.send(Request(host="fake", target="/v4/ws/usdt")))
     start = trio.current_time()
@@ -579,21 +572,21 @@ async def test_client_that_never_pongs_is_closed(
 
 
 async def test_rest_order_book(
-    server: FakeGateServer, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     await trio.sleep(1)
-    status, body = server.handle_http(
+    status, body = gate.handle_http(
         "GET", "/api/v4/futures/usdt/order_book?contract=ETH_USDT&limit=5&with_id=true", {}
     )
     snapshot = json.loads(body)
     assert status == 200
-    assert snapshot == server.rest_order_book("ETH_USDT", 5, size_decimal=False)
-    assert snapshot["id"] == server.update_id("ETH_USDT")
+    assert snapshot == gate.rest_order_book("ETH_USDT", 5, size_decimal=False)
+    assert snapshot["id"] == gate.update_id("ETH_USDT")
     assert [(Decimal(x["p"]), Decimal(x["s"])) for x in snapshot["bids"]] == [
-        (p, Decimal(int(s))) for p, s in server.book("ETH_USDT", 5).bids
+        (p, Decimal(int(s))) for p, s in gate.book("ETH_USDT", 5).bids
     ]
     headers = {"x-gate-size-decimal": "1"}
-    status, body = server.handle_http(
+    status, body = gate.handle_http(
         "GET", "/api/v4/futures/usdt/order_book?contract=ETH_USDT&limit=5", headers
     )
     assert "id" not in json.loads(body)
@@ -616,35 +609,35 @@ async def test_rest_order_book(
         ("/api/v4/spot/currency_pairs", 200),
         ("/api/v4/options/underlyings", 200),
     ]:
-        assert server.handle_http("GET", target, {})[0] == want, target
-    assert server.handle_http("POST", "/api/v4/futures/usdt/order_book", {})[0] == 405
+        assert gate.handle_http("GET", target, {})[0] == want, target
+    assert gate.handle_http("POST", "/api/v4/futures/usdt/order_book", {})[0] == 405
 
 
 # ----------------------------------------------------------------------------- trading
 
 
 async def api(
-    ws: WebSocketConnection, server: FakeGateServer, request: Any, req_id: int, **kw: Any
+    ws: WebSocketConnection, gate: FakeGateServer, request: Any, req_id: int, **kw: Any
 ) -> None:
-    frame = encode_request(request, wall_time=server.wall_time(), req_id=req_id, **kw)
+    frame = encode_request(request, wall_time=gate.wall_time(), req_id=req_id, **kw)
     await ws.send_message(frame)
 
 
 async def test_login_checks_signature_and_time(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     bad = Credentials(key=CREDS.key, secret="x" * 64)
-    await api(ws, server, Login(), 1, credentials=bad)
+    await api(ws, gate, Login(), 1, credentials=bad)
     reply = await receive(ws)
     assert isinstance(reply, ApiError)
     assert (reply.request_id, reply.header.status, reply.label) == ("1", "401", "INVALID_SIGNATURE")
-    stale = encode_request(Login(), wall_time=server.wall_time() - 61, req_id=2, credentials=CREDS)
+    stale = encode_request(Login(), wall_time=gate.wall_time() - 61, req_id=2, credentials=CREDS)
     await ws.send_message(stale)
     reply = await receive(ws)
     assert isinstance(reply, ApiError)
     assert reply.label == "REQUEST_EXPIRED"
-    await api(ws, server, GetOrder(order_id="1"), 3)  # unsigned, not logged in
+    await api(ws, gate, GetOrder(order_id="1"), 3)  # unsigned, not logged in
     reply = await receive(ws)
     assert isinstance(reply, ApiError)
     # live's answer (spec 15)
@@ -653,37 +646,37 @@ async def test_login_checks_signature_and_time(
         "AUTHENTICATION_FAILED",
         "Not login",
     )
-    await api(ws, server, Login(), 4, credentials=CREDS)
+    await api(ws, gate, Login(), 4, credentials=CREDS)
     reply = await receive(ws)
     assert isinstance(reply, ApiResult)
     assert reply.result == {"uid": "20011", "api_key": CREDS.key}
-    assert server.connections[0].logged_in
-    await api(ws, server, GetOrder(order_id="1"), 5)  # unsigned is fine once logged in
+    assert gate.connections[0].logged_in
+    await api(ws, gate, GetOrder(order_id="1"), 5)  # unsigned is fine once logged in
     reply = await receive(ws)
     assert isinstance(reply, ApiError)
     assert reply.label == "ORDER_NOT_FOUND"
 
 
 async def test_order_place_ack_result_and_pushes(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, DECIMAL)
-    now = int(server.wall_time())
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
+    now = int(gate.wall_time())
     for channel in ("futures.orders", "futures.usertrades", "futures.positions"):
         auth = sign_subscription(channel, "subscribe", now, key=CREDS.key, secret=CREDS.secret)
         await subscribe(ws, channel, ["20011", "!all"], auth=auth)
-        await wait_for(ws, SubscribeAck)
+        await next_event(ws, SubscribeAck)
     auth = sign_subscription(
         "futures.balances", "subscribe", now, key=CREDS.key, secret=CREDS.secret
     )
     await send(
         ws, time=now, channel="futures.balances", event="subscribe", payload=["20011"], auth=auth
     )
-    await wait_for(ws, SubscribeAck)
-    best_ask = server.book("BTC_USDT", 1).asks[0]
+    await next_event(ws, SubscribeAck)
+    best_ask = gate.book("BTC_USDT", 1).asks[0]
     size = int(best_ask[1]) // 2 or 1
     order = PlaceOrder(contract="BTC_USDT", size=size, price=str(best_ask[0]), text="t-take")
-    await api(ws, server, order, 7, credentials=CREDS)
+    await api(ws, gate, order, 7, credentials=CREDS)
     events = [await receive(ws) for _ in range(7)]
     kinds = [type(e) for e in events]
     assert kinds == [
@@ -715,65 +708,65 @@ async def test_order_place_ack_result_and_pushes(
     assert balance.result[0].type == "fee"
     assert balance.result[0].text == f"BTC_USDT:{result.result['id']}"
     # the order took liquidity from the fake's book
-    assert server.book("BTC_USDT", 1).asks[0] == (best_ask[0], best_ask[1] - size)
+    assert gate.book("BTC_USDT", 1).asks[0] == (best_ask[0], best_ask[1] - size)
 
     # a resting order, its status, its cancel, and a second cancel
-    bid = server.book("BTC_USDT", 1).bids[0][0]
+    bid = gate.book("BTC_USDT", 1).bids[0][0]
     await api(
         ws,
-        server,
+        gate,
         PlaceOrder(contract="BTC_USDT", size=-2, price=str(bid + 500), text="t-rest"),
         8,
         credentials=CREDS,
     )
-    resting = await wait_for(ws, ApiResult)
+    resting = await next_event(ws, ApiResult)
     assert isinstance(resting.result, dict)
     assert resting.result["status"] == "open"
     assert resting.result["left"] == "-2"
-    await api(ws, server, GetOrder(order_id="t-rest"), 9, credentials=CREDS)
-    status = await wait_for(ws, ApiResult)
+    await api(ws, gate, GetOrder(order_id="t-rest"), 9, credentials=CREDS)
+    status = await next_event(ws, ApiResult)
     assert isinstance(status.result, dict)
     assert status.result["id"] == resting.result["id"]
-    await api(ws, server, CancelOrder(order_id=resting.result["id"]), 10, credentials=CREDS)
-    cancelled = await wait_for(ws, ApiResult)
+    await api(ws, gate, CancelOrder(order_id=resting.result["id"]), 10, credentials=CREDS)
+    cancelled = await next_event(ws, ApiResult)
     assert isinstance(cancelled.result, dict)
     assert cancelled.result["finish_as"] == "cancelled"
-    await api(ws, server, CancelOrder(order_id=resting.result["id"]), 11, credentials=CREDS)
-    again = await wait_for(ws, ApiError)
+    await api(ws, gate, CancelOrder(order_id=resting.result["id"]), 11, credentials=CREDS)
+    again = await next_event(ws, ApiError)
     assert (again.header.status, again.label) == ("404", "ORDER_NOT_FOUND")
 
 
 async def test_resting_order_fills_when_the_market_trades_through(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    await api(ws, server, Login(), 1, credentials=CREDS)
-    await wait_for(ws, ApiResult)
-    ask = server.book("BTC_USDT", 1).asks[0][0]
-    await api(ws, server, PlaceOrder(contract="BTC_USDT", size=-1, price=str(ask)), 2)
-    placed = await wait_for(ws, ApiResult)
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    await api(ws, gate, Login(), 1, credentials=CREDS)
+    await next_event(ws, ApiResult)
+    ask = gate.book("BTC_USDT", 1).asks[0][0]
+    await api(ws, gate, PlaceOrder(contract="BTC_USDT", size=-1, price=str(ask)), 2)
+    placed = await next_event(ws, ApiResult)
     assert isinstance(placed.result, dict)
     order_id = placed.result["id"]
     # lift the offers up to that price with our own market buy: the resting sell is crossed
-    units = sum(int(s) for p, s in server.book("BTC_USDT").asks if p <= ask)
-    await api(ws, server, PlaceOrder(contract="BTC_USDT", size=units, price="0", tif="ioc"), 3)
-    await wait_for(ws, ApiResult)
+    units = sum(int(s) for p, s in gate.book("BTC_USDT").asks if p <= ask)
+    await api(ws, gate, PlaceOrder(contract="BTC_USDT", size=units, price="0", tif="ioc"), 3)
+    await next_event(ws, ApiResult)
     await trio.sleep(0.1)  # resting orders are matched every 100 ms
-    await api(ws, server, GetOrder(order_id=order_id), 4)
-    status = await wait_for(ws, ApiResult)
+    await api(ws, gate, GetOrder(order_id=order_id), 4)
+    status = await next_event(ws, ApiResult)
     assert isinstance(status.result, dict)
     assert (status.result["status"], status.result["finish_as"]) == ("finished", "filled")
 
 
 async def test_trading_rate_limit(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    await api(ws, server, Login(), 0, credentials=CREDS)
-    await wait_for(ws, ApiResult)
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    await api(ws, gate, Login(), 0, credentials=CREDS)
+    await next_event(ws, ApiResult)
     # place and amend share 100 a second (spec 9): the 101st within the second is refused
     for i in range(1, 102):
-        await api(ws, server, AmendOrder(order_id="1", price="1"), i)
+        await api(ws, gate, AmendOrder(order_id="1", price="1"), i)
     replies: list[ApiResult | ApiError] = []
     while len(replies) < 101:
         reply = await receive(ws)
@@ -789,85 +782,84 @@ async def test_trading_rate_limit(
     assert last.header.x_gate_ratelimit_limit == 100
     # the docs' 429 example spells the reset header x_gate_ (spec 8.13)
     assert last.header.x_gat_ratelimit_reset_timestamp is None
-    assert last.header.ratelimit_reset_ms == (int(server.wall_time()) + 1) * 1000
-    assert server.trading.rate_limited == 1
-    assert server.trading.max_rate("orders") == 101
+    assert last.header.ratelimit_reset_ms == (int(gate.wall_time()) + 1) * 1000
+    assert gate.trading.rate_limited == 1
+    assert gate.trading.max_rate("orders") == 101
     # cancels have their own 200 a second, untouched by the orders above
     for i in range(200, 400):
-        await api(ws, server, CancelOrders(order_ids=["1"]), i)
-    cancels = [await wait_for(ws, ApiResult) for _ in range(200)]
+        await api(ws, gate, CancelOrders(order_ids=["1"]), i)
+    cancels = [await next_event(ws, ApiResult) for _ in range(200)]
     assert all(c.header.x_gate_ratelimit_limit == 200 for c in cancels)
     await trio.sleep(1)
-    await api(ws, server, AmendOrder(order_id="1", price="1"), 500)
-    after = await wait_for(ws, ApiError)
+    await api(ws, gate, AmendOrder(order_id="1", price="1"), 500)
+    after = await next_event(ws, ApiError)
     assert after.label == "ORDER_NOT_FOUND"  # a new second, a new window
 
 
-async def test_delivery_has_no_trading_api(server: FakeGateServer, nursery: trio.Nursery) -> None:
-    ws = await server.trio_websocket_connector(
+async def test_delivery_has_no_trading_api(gate: FakeGateServer, nursery: trio.Nursery) -> None:
+    ws = await gate.trio_websocket_connector(
         nursery, "wss://fx-ws.gateio.ws/v4/ws/delivery/usdt", []
     )
-    await api(ws, server, Login(), 1, credentials=CREDS)
+    await api(ws, gate, Login(), 1, credentials=CREDS)
     reply = await receive(ws)
     assert isinstance(reply, ErrorReply)
     assert (reply.channel, reply.code) == ("futures.login", 2)
 
 
 async def test_push_sends_events_and_raw_frames(
-    server: FakeGateServer, nursery: trio.Nursery
+    gate: FakeGateServer, nursery: trio.Nursery
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
-    server.push(UpgradeRequested(msg="soon", time=1, time_ms=1000))
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
+    gate.push(UpgradeRequested(msg="soon", time=1, time_ms=1000))
     assert await receive(ws) == UpgradeRequested(msg="soon", time=1, time_ms=1000)
-    server.push(
+    gate.push(
         '{"channel":"futures.custom","event":"update","result":1}',
-        conn=server.connections[0].conn_id,
+        conn=gate.connections[0].conn_id,
     )
     assert json.loads(await ws.get_message())["channel"] == "futures.custom"
 
 
+@pytest.mark.fake(rest_latency=0.25, credentials=None)
 async def test_fetch_order_book_is_a_delayed_rest_snapshot(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    fake = FakeGateServer(seed=0, rest_latency=0.25)
-    await nursery.start(fake.run)
     await trio.sleep(1)
-    taken_id = fake.update_id("BTC_USDT")
+    taken_id = gate.update_id("BTC_USDT")
     start = trio.current_time()
-    body = await fake.fetch_order_book("BTC_USDT", 20)
+    body = await gate.fetch_order_book("BTC_USDT", 20)
     assert trio.current_time() - start == 0.25
-    assert body["id"] == taken_id < fake.update_id("BTC_USDT")  # the book moved on meanwhile
+    assert body["id"] == taken_id < gate.update_id("BTC_USDT")  # the book moved on meanwhile
     bids = body["bids"]
     assert isinstance(bids, list)
     assert [(Decimal(x["p"]), Decimal(x["s"])) for x in bids] == list(
-        fake.book_at("BTC_USDT", taken_id, depth=20).bids
+        gate.book_at("BTC_USDT", taken_id, depth=20).bids
     )
 
 
 async def test_unsubscribe_stops_the_stream(
-    server: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    ws = await server.trio_websocket_connector(nursery, USDT, [])
+    ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await subscribe(ws, "futures.contract_stats", ["BTC_USDT", "1m"])
     await subscribe(ws, "futures.contract_stats", ["ETH_USDT", "5m"])
     await subscribe(ws, "futures.trades", ["BTC_USDT"])
-    await wait_for(ws, TradesUpdate)
+    await next_event(ws, TradesUpdate)
     await send(ws, channel="futures.contract_stats", event="unsubscribe", payload=["unsub_all"])
     await send(ws, channel="futures.trades", event="unsubscribe", payload=["BTC_USDT"], id=5)
-    acks = [await wait_for(ws, SubscribeAck) for _ in range(2)]
+    acks = [await next_event(ws, SubscribeAck) for _ in range(2)]
     assert [(a.channel, a.event, a.id) for a in acks] == [
         ("futures.contract_stats", "unsubscribe", None),
         ("futures.trades", "unsubscribe", 5),
     ]
-    assert server.connections[0].topics == set()
+    assert gate.connections[0].topics == set()
     await trio.sleep(10)
     await send(ws, channel="futures.ping")
     assert isinstance(await receive(ws), Pong)  # nothing streamed in between
-    assert [(r.channel, r.event) for r in server.received[-3:]] == [
+    assert [(r.channel, r.event) for r in gate.received[-3:]] == [
         ("futures.contract_stats", "unsubscribe"),
         ("futures.trades", "unsubscribe"),
         ("futures.ping", None),
     ]
-    conn_id, frame = server.received[-1]
-    assert conn_id == server.connections[0].conn_id
+    conn_id, frame = gate.received[-1]
+    assert conn_id == gate.connections[0].conn_id
     assert frame == {"channel": "futures.ping"}

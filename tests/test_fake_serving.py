@@ -7,9 +7,7 @@ memory and on a real loopback port (no autojump clock there: real sockets take r
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
 
 import pytest
 import trio
@@ -21,22 +19,7 @@ from gatetrio.testing import FakeGateServer, ReplayServer
 from gatetrio.testing._loopback import serve_tcp
 
 Server = FakeGateServer | ReplayServer
-MAKERS: dict[str, Callable[[], Server]] = {
-    "fake": lambda: FakeGateServer(seed=0),
-    "replay": lambda: ReplayServer([], start="manual"),
-}
-
-
-@contextlib.asynccontextmanager
-async def on_loopback(server: Server) -> AsyncIterator[int]:
-    """`server` running and listening on a free loopback port (yielded) for the block."""
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        port: int = await nursery.start(serve_tcp, server, "127.0.0.1", 0)
-        yield port
-        nursery.cancel_scope.cancel()
-
-
+USDT = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 UPGRADE = (
     b"GET /v4/ws/eur HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
     b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
@@ -44,84 +27,73 @@ UPGRADE = (
 )
 
 
-@pytest.mark.parametrize("kind", sorted(MAKERS))
-async def test_both_servers_answer_an_unknown_path_with_the_same_404(kind: str) -> None:
-    async with on_loopback(MAKERS[kind]()) as port:
-        stream = await trio.open_tcp_stream("127.0.0.1", port)
-        response = b""
-        with trio.fail_after(10):
-            async with stream:
-                await stream.send_all(UPGRADE)
-                while chunk := await stream.receive_some():  # the server closes after it
-                    response += chunk
+@pytest.fixture(params=["fake", "replay"])
+async def server(request: pytest.FixtureRequest, nursery: trio.Nursery) -> Server:
+    """Each server, running: the live fake, and a replay of an empty recording."""
+    server: Server = FakeGateServer(seed=0) if request.param == "fake" else ReplayServer([])
+    await nursery.start(server.run)
+    return server
+
+
+async def test_both_servers_answer_an_unknown_path_with_the_same_404(
+    server: Server, nursery: trio.Nursery
+) -> None:
+    port: int = await nursery.start(serve_tcp, server, "127.0.0.1", 0)
+    stream = await trio.open_tcp_stream("127.0.0.1", port)
+    response = b""
+    with trio.fail_after(10):
+        async with stream:
+            await stream.send_all(UPGRADE)
+            while chunk := await stream.receive_some():  # the server closes after it
+                response += chunk
     head, _, body = response.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 404 ")
     assert json.loads(body) == {"label": "NOT_FOUND", "message": "unknown path"}
 
 
-@pytest.mark.parametrize("kind", sorted(MAKERS))
 async def test_both_servers_refuse_an_unknown_path_in_memory(
-    kind: str, autojump_clock: trio.testing.MockClock
+    server: Server, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = MAKERS[kind]()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        with pytest.raises(gatetrio.ConnectionLost, match="404"):
-            await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/eur", [])
-        assert server.connections == []
-        nursery.cancel_scope.cancel()
+    with pytest.raises(gatetrio.ConnectionLost, match="404"):
+        await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/eur", [])
+    assert server.connections == []
 
 
-@pytest.mark.parametrize("kind", sorted(MAKERS))
 async def test_both_servers_serve_a_connection_through_its_verbs(
-    kind: str, autojump_clock: trio.testing.MockClock
+    server: Server, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = MAKERS[kind]()
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        ws = await server.connector(
-            nursery, "wss://fx-ws.gateio.ws/v4/ws/usdt", [("X-Gate-Size-Decimal", "1")]
-        )
-        await ws.send_message(json.dumps({"time": 1, "channel": "futures.ping"}))
-        pong = json.loads(await ws.get_message())
-        (conn,) = server.connections
-        assert pong["channel"] == "futures.pong"
-        assert pong["conn_id"] == conn.conn_id
-        assert (conn.path, conn.market_key, conn.size_decimal) == (
-            "/v4/ws/usdt",
-            (False, "usdt"),
-            True,
-        )
-        assert (conn.frames_received, conn.frames_sent) == (1, 1)
-        server.drop()
-        with pytest.raises(gatetrio.ConnectionLost):
-            await ws.get_message()
-        await trio.testing.wait_all_tasks_blocked()
-        assert server.connections == []
-        assert conn.closed
-        assert conn.close_reason == "dropped"
-        nursery.cancel_scope.cancel()
+    ws = await server.connector(nursery, USDT, [("X-Gate-Size-Decimal", "1")])
+    await ws.send_message(json.dumps({"time": 1, "channel": "futures.ping"}))
+    pong = json.loads(await ws.get_message())
+    (conn,) = server.connections
+    assert pong["channel"] == "futures.pong"
+    assert pong["conn_id"] == conn.conn_id
+    assert (conn.path, conn.market_key, conn.size_decimal) == ("/v4/ws/usdt", (False, "usdt"), True)
+    assert (conn.frames_received, conn.frames_sent) == (1, 1)
+    server.drop()
+    with pytest.raises(gatetrio.ConnectionLost):
+        await ws.get_message()
+    await trio.testing.wait_all_tasks_blocked()
+    assert server.connections == []
+    assert conn.closed
+    assert conn.close_reason == "dropped"
 
 
 async def test_a_connection_is_read_only_to_its_readers(
-    autojump_clock: trio.testing.MockClock,
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
 ) -> None:
-    server = FakeGateServer(seed=0)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(server.run)
-        await server.connector(nursery, "wss://fx-ws.gateio.ws/v4/ws/usdt", [])
-        (conn,) = server.connections
-        for name, value in [
-            ("closed", True),
-            ("close_reason", "x"),
-            ("frames_sent", 9),
-            ("frames_received", 9),
-            ("stalled", True),
-        ]:
-            with pytest.raises(AttributeError):
-                setattr(conn, name, value)
-        assert not conn.closed
-        nursery.cancel_scope.cancel()
+    await gate.connector(nursery, USDT, [])
+    (conn,) = gate.connections
+    for name, value in [
+        ("closed", True),
+        ("close_reason", "x"),
+        ("frames_sent", 9),
+        ("frames_received", 9),
+        ("stalled", True),
+    ]:
+        with pytest.raises(AttributeError):
+            setattr(conn, name, value)
+    assert not conn.closed
 
 
 async def test_stopping_the_fake_ends_its_loopback_connections_too() -> None:

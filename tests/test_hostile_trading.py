@@ -17,10 +17,10 @@ import trio.testing
 
 import gatetrio
 
+from .helpers import CREDS
 from .hostile_run import hostile_config
 from .scripted import Await, Hold, Reply, Script, Send, Sleep, Upgrade, open_scripted_server, text
 
-CREDS: Final = gatetrio.Credentials(key="hostile-key", secret="hostile-secret", user_id="20011")
 ORDER: Final = gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc")
 
 
@@ -64,7 +64,7 @@ def api_reply(
 
 
 def login_ok(request: dict[str, object]) -> bytes:
-    return api_reply(request, result={"uid": "20011", "api_key": "hostile-key"})
+    return api_reply(request, result={"uid": CREDS.user_id, "api_key": CREDS.key})
 
 
 ORDER_RESULT: Final = {

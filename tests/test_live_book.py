@@ -3,8 +3,9 @@ book equals the fake's own book at the same update id, for every contract."""
 
 from __future__ import annotations
 
+import contextlib
 import random
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 
 import pytest
 import trio
@@ -12,25 +13,19 @@ import trio.testing
 
 import gatetrio
 import gatetrio.events
-from gatetrio import ClientEvent, ClientEventKind, LiveOrderBook
+from gatetrio import ClientEventKind, LiveOrderBook
 from gatetrio._core._book import choose_method
 from gatetrio._shell import _live_book as gatetrio_live
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, open_against, wait_for
+from .helpers import EventLog, open_against, record_events
 
 USDT = ("BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT")
 
-
-def config() -> gatetrio.ClientConfig:
-    return client_config(rng=random.Random(1))
+pytestmark = pytest.mark.fake(seed=11, credentials=None)
 
 
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=11)
-    await nursery.start(server.run)
-    return server
+BTC_SETTLE = "wss://fx-ws.gateio.ws/v4/ws/btc"
 
 
 def assert_matches_fake(gate: FakeGateServer, live: LiveOrderBook) -> None:
@@ -65,83 +60,79 @@ def fetcher(gate: FakeGateServer) -> gatetrio_live.SnapshotFetcher:
 async def test_obu_books_match_the_fake_through_gaps_and_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[ClientEvent] = []
     async with (
         open_against(gate, rng=random.Random(1)) as client,
-        trio.open_nursery() as nursery,
+        record_events(client) as log,
+        client.order_book("BTC_USDT", depth=50) as btc,
+        client.order_book("ETH_USDT", depth=400) as eth,
+        client.order_book("SOL_USDT", depth=10) as sol,
+        client.order_book("HEI_USDT", depth=10) as hei,
     ):
-        await nursery.start(collect_events, client, events)
-        async with (
-            client.order_book("BTC_USDT", depth=50) as btc,
-            client.order_book("ETH_USDT", depth=400) as eth,
-            client.order_book("SOL_USDT", depth=10) as sol,
-            client.order_book("HEI_USDT", depth=10) as hei,
-        ):
-            books = [btc, eth, sol, hei]
-            assert [b.method for b in books] == ["obu"] * 4
-            assert [b.level for b in books] == ["50", "400", "50", "50"]
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        books = [btc, eth, sol, hei]
+        assert [b.method for b in books] == ["obu"] * 4
+        assert [b.level for b in books] == ["50", "400", "50", "50"]
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.inject_gap("ETH_USDT")
-            await wait_for(lambda: eth.statistics().resyncs == 1)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-            # the gap resynced ETH only; the others kept streaming
-            assert [b.statistics().resyncs for b in books] == [0, 1, 0, 0]
-            assert eth.statistics().gaps == 1
+        gate.inject_gap("ETH_USDT")
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="ETH_USDT")
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+        # the gap resynced ETH only; the others kept streaming
+        assert [b.statistics().resyncs for b in books] == [0, 1, 0, 0]
+        assert eth.statistics().gaps == 1
 
-            gate.drop()
-            await wait_for(lambda: client.statistics().connects == 2)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        gate.drop()
+        await log.wait(ClientEventKind.CONNECTED)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.send_upgrade(grace=3.0)
-            await wait_for(lambda: client.statistics().upgrades == 1)
-            await trio.sleep(5)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-        nursery.cancel_scope.cancel()
-    resyncs = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
-    assert [e.channel for e in resyncs] == ["ETH_USDT"]
+        gate.send_upgrade(grace=3.0)
+        await log.wait(ClientEventKind.UPGRADE)
+        await trio.sleep(5)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+    assert [e.channel for e in log.of(ClientEventKind.BOOK_RESYNC)] == ["ETH_USDT"]
 
 
 async def test_rest_synced_books_match_the_fake_through_gaps_and_reconnects(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_against(gate, rng=random.Random(1)) as client:
-        fetch = fetcher(gate)
-        async with (
-            client.order_book(
-                "BTC_USDT", depth=100, method="order_book_update", snapshot_fetcher=fetch
-            ) as btc,
-            client.order_book(
-                "ETH_USDT", depth=20, method="order_book_update", snapshot_fetcher=fetch
-            ) as eth,
-        ):
-            books = [btc, eth]
-            assert [b.level for b in books] == ["100", "20"]
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+    fetch = fetcher(gate)
+    async with (
+        open_against(gate, rng=random.Random(1)) as client,
+        record_events(client) as log,
+        client.order_book(
+            "BTC_USDT", depth=100, method="order_book_update", snapshot_fetcher=fetch
+        ) as btc,
+        client.order_book(
+            "ETH_USDT", depth=20, method="order_book_update", snapshot_fetcher=fetch
+        ) as eth,
+    ):
+        books = [btc, eth]
+        assert [b.level for b in books] == ["100", "20"]
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
-            gate.inject_gap("BTC_USDT", size=3)
-            await wait_for(lambda: btc.statistics().resyncs == 1)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
-            assert eth.statistics().resyncs == 0
-            assert btc.statistics().snapshots_fetched >= 2
+        gate.inject_gap("BTC_USDT", size=3)
+        await log.wait(ClientEventKind.BOOK_RESYNC, channel="BTC_USDT")
+        assert btc.statistics().resyncs == 1
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
+        assert eth.statistics().resyncs == 0
+        assert btc.statistics().snapshots_fetched >= 2
 
-            gate.drop()
-            await wait_for(lambda: client.statistics().connects == 2)
-            await settle_books(books)
-            for live in books:
-                assert_matches_fake(gate, live)
+        gate.drop()
+        await log.wait(ClientEventKind.CONNECTED)
+        await settle_books(books)
+        for live in books:
+            assert_matches_fake(gate, live)
 
 
 async def test_btc_settle_uses_obu_and_needs_no_rest(
@@ -152,12 +143,7 @@ async def test_btc_settle_uses_obu_and_needs_no_rest(
         raise AssertionError("obu needs no REST snapshot")
 
     async with (
-        gatetrio.open_client(
-            url="wss://fx-ws.gateio.ws/v4/ws/btc",
-            connector=gate.connector,
-            config=config(),
-            wall_clock=gate.wall_time,
-        ) as client,
+        open_against(gate, url=BTC_SETTLE, rng=random.Random(1)) as client,
         client.order_book("BTC_USD", depth=50, snapshot_fetcher=no_rest) as live,
     ):
         assert live.method == "obu"
@@ -169,12 +155,7 @@ async def test_btc_settle_order_book_update_and_rest_on_request(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     async with (
-        gatetrio.open_client(
-            url="wss://fx-ws.gateio.ws/v4/ws/btc",
-            connector=gate.connector,
-            config=config(),
-            wall_clock=gate.wall_time,
-        ) as client,
+        open_against(gate, url=BTC_SETTLE, rng=random.Random(1)) as client,
         client.order_book(
             "BTC_USD", depth=50, method="order_book_update", snapshot_fetcher=fetcher(gate)
         ) as live,
@@ -223,31 +204,45 @@ async def test_snapshot_failures_are_retried_and_counted(
         assert live.statistics().snapshot_errors == 2
 
 
-async def test_crossed_book_triggers_a_resync(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
-) -> None:
+@contextlib.asynccontextmanager
+async def settled_btc_book(gate: FakeGateServer) -> AsyncIterator[tuple[EventLog, LiveOrderBook]]:
+    """A client's BTC_USDT obu book (level 50), in sync, and the client's event log."""
     async with (
         open_against(gate, rng=random.Random(1)) as client,
+        record_events(client) as log,
         client.order_book("BTC_USDT", depth=50) as live,
     ):
         await settle_books([live])
+        yield log, live
+
+
+async def push_until_resynced(
+    gate: FakeGateServer, log: EventLog, live: LiveOrderBook, bad: gatetrio.ObuDelta
+) -> None:
+    """Push `bad` on the book's stream; return once the book resynced and is exact again."""
+    gate.push(gatetrio.events.ObuUpdate(result=bad))
+    await log.wait(ClientEventKind.BOOK_RESYNC, channel=live.contract)
+    await settle_books([live])
+    assert_matches_fake(gate, live)
+
+
+async def test_crossed_book_triggers_a_resync(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with settled_btc_book(gate) as (log, live):
         best_ask = live.book.best_ask()
         update_id = live.book.update_id
         assert best_ask is not None
         assert update_id is not None
-        crossing = gatetrio.events.ObuUpdate(
-            result=gatetrio.ObuDelta(
-                t=live.book.t,
-                s="ob.BTC_USDT.50",
-                U=update_id + 1,
-                u=update_id + 1,
-                b=(gatetrio.ObuLevel(p=str(best_ask[0] + 100), s="5"),),
-            )
+        crossing = gatetrio.ObuDelta(
+            t=live.book.t,
+            s="ob.BTC_USDT.50",
+            U=update_id + 1,
+            u=update_id + 1,
+            b=(gatetrio.ObuLevel(p=str(best_ask[0] + 100), s="5"),),
         )
-        gate.push(crossing)
-        await wait_for(lambda: live.statistics().crossed == 1)
-        await settle_books([live])
-        assert_matches_fake(gate, live)
+        await push_until_resynced(gate, log, live, crossing)
+        assert live.statistics().crossed == 1
         assert live.statistics().resyncs >= 1
 
 
@@ -291,26 +286,18 @@ async def test_iterating_a_live_book_yields_increasing_update_ids(
 async def test_malformed_obu_snapshot_resubscribes_instead_of_failing(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with (
-        open_against(gate, rng=random.Random(1)) as client,
-        client.order_book("BTC_USDT", depth=50) as live,
-    ):
-        await settle_books([live])
+    async with settled_btc_book(gate) as (log, live):
         update_id = live.book.update_id
         assert update_id is not None
-        broken = gatetrio.events.ObuUpdate(
-            result=gatetrio.ObuDelta(
-                t=live.book.t,
-                s="ob.BTC_USDT.50",
-                u=update_id + 1,
-                full=True,
-                b=(gatetrio.ObuLevel(p="not-a-price", s="1"),),
-            )
+        broken = gatetrio.ObuDelta(
+            t=live.book.t,
+            s="ob.BTC_USDT.50",
+            u=update_id + 1,
+            full=True,
+            b=(gatetrio.ObuLevel(p="not-a-price", s="1"),),
         )
-        gate.push(broken)
-        await wait_for(lambda: live.statistics().malformed == 1)
-        await settle_books([live])
-        assert_matches_fake(gate, live)
+        await push_until_resynced(gate, log, live, broken)
+        assert live.statistics().malformed == 1
         assert live.statistics().resyncs == 1
 
 
@@ -337,21 +324,18 @@ async def test_a_malformed_rest_body_is_a_counted_retried_snapshot_error(
         body = dict(gate.rest_order_book(contract, limit))
         return {**body, **bad} if bodies == 1 else body
 
-    events: list[ClientEvent] = []
     async with (
         open_against(gate, rng=random.Random(1)) as client,
-        trio.open_nursery() as nursery,
-    ):
-        await nursery.start(collect_events, client, events)
-        async with client.order_book(
+        record_events(client) as log,
+        client.order_book(
             "SOL_USDT", depth=20, method="order_book_update", snapshot_fetcher=broken_once
-        ) as live:
-            await settle_books([live])
-            assert_matches_fake(gate, live)
-            stats = live.statistics()
-            assert (stats.snapshot_errors, stats.snapshots_fetched, stats.resyncs) == (1, 1, 0)
-        nursery.cancel_scope.cancel()
-    failed = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
+        ) as live,
+    ):
+        await settle_books([live])
+        assert_matches_fake(gate, live)
+        stats = live.statistics()
+        assert (stats.snapshot_errors, stats.snapshots_fetched, stats.resyncs) == (1, 1, 0)
+    failed = log.of(ClientEventKind.BOOK_RESYNC)
     assert [e.reason.startswith("snapshot failed: ") for e in failed] == [True]
 
 
@@ -364,7 +348,7 @@ async def test_a_book_listens_for_lost_connections_only_while_open(
     ):
         async with client.order_book("BTC_USDT", depth=50) as live:
             await settle_books([live])
-            assert len(client._rt.lost_callbacks) == 1
+            assert client._rt.links.lost_watchers == 1
             gate.drop()
             async for event in events:
                 if event.kind is ClientEventKind.DISCONNECTED:
@@ -376,4 +360,4 @@ async def test_a_book_listens_for_lost_connections_only_while_open(
             assert_matches_fake(gate, live)
             stats = live.statistics()
             assert (stats.resyncs, stats.gaps, stats.snapshots_fetched) == (0, 0, 2)
-        assert client._rt.lost_callbacks == set()
+        assert client._rt.links.lost_watchers == 0

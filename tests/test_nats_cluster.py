@@ -17,6 +17,7 @@ import gatetrio
 from gatetrio import channels
 from gatetrio.nats import StreamSettings, open_order_book, open_publisher
 
+from .helpers import Recording, deadline
 from .nats_server import nats_cluster
 from .test_nats_e2e import TRADES, collector, consume_trades, fake_exchange, record_trades
 
@@ -46,13 +47,13 @@ async def run_collector(
 
 
 async def wait_published(publisher: Publisher, more_than: int) -> PublisherStatistics:
-    while (stats := publisher.statistics()).published + stats.duplicates <= more_than:
-        await trio.sleep(0.05)
-    return stats
+    with deadline(f"more than {more_than} messages published"):
+        return await publisher.wait_statistics(lambda s: s.published + s.duplicates > more_than)
+    raise AssertionError  # unreachable: `deadline` fails the test  # pragma: no cover
 
 
 async def test_lose_a_collector_and_a_node(tmp_path: Path) -> None:
-    truth: list[int] = []
+    truth = Recording[int]()
     with nats_cluster(tmp_path, size=3) as cluster, trio.fail_after(90):
         urls = cluster.urls
         async with (
@@ -94,14 +95,14 @@ async def test_lose_a_collector_and_a_node(tmp_path: Path) -> None:
                 middle = p2.statistics()
                 await wait_published(p2, middle.published + middle.duplicates + 50)
             await p2.flush()
-            last = truth[-1]
+            last = truth.items[-1]
             stats = p2.statistics()
             nursery.cancel_scope.cancel()
         seen: list[int] = []
         with trio.fail_after(30):
             await consume_trades(urls[0], seen, until=last)
     assert len(seen) == len(set(seen)), "a trade id appeared twice in the stream"
-    assert sorted(seen) == [t for t in truth if seen[0] <= t <= last]
+    assert sorted(seen) == [t for t in truth.items if seen[0] <= t <= last]
     assert stats.dropped == 0
     assert stats.published + stats.duplicates + stats.buffered == stats.enqueued
     assert TRADES.endswith("BTC_USDT")

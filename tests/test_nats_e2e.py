@@ -27,11 +27,14 @@ from gatetrio.nats import (
 )
 from gatetrio.testing import FakeGateServer, MarketOptions
 
+from .helpers import Recording, deadline
 from .nats_server import NatsCluster, free_port, nats_cluster
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Iterator
+    from collections.abc import AsyncIterator, Callable, Iterator
     from pathlib import Path
+
+    from gatetrio.nats import Publisher, PublisherStatistics
 
 URL = "wss://fx-ws.gateio.ws/v4/ws/usdt"
 TRADES = "gate.futures.usdt.trades.BTC_USDT"
@@ -57,12 +60,12 @@ def collector(server: FakeGateServer) -> contextlib.AbstractAsyncContextManager[
 
 
 async def record_trades(
-    client: gatetrio.Client, into: list[int], *, task_status: trio.TaskStatus[None]
+    client: gatetrio.Client, into: Recording[int], *, task_status: trio.TaskStatus[None]
 ) -> None:
     async with client.subscribe(channels.trades("BTC_USDT")) as sub:
         task_status.started()
         async for trade in sub:
-            into.append(trade.id)  # noqa: PERF401 - a task filling a shared list
+            into.append(trade.id)
 
 
 async def consume_trades(url: str, into: list[int], until: int) -> None:
@@ -77,7 +80,7 @@ async def consume_trades(url: str, into: list[int], until: int) -> None:
 
 async def test_publish_consume_every_trade_once_and_exact_book(nats_node: NatsCluster) -> None:
     url = nats_node.urls[0]
-    truth: list[int] = []
+    truth = Recording[int]()
     with trio.fail_after(60):
         async with (
             fake_exchange() as server,
@@ -91,8 +94,7 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_node: NatsCl
                 for publisher in (p1, p2):  # two redundant collectors, same contracts
                     await publisher.add(channels.trades("BTC_USDT"))
                     await publisher.add_book("BTC_USDT", level=50, snapshot_every=0.5)
-                while len(truth) < 30:
-                    await trio.sleep(0.05)
+                await truth.wait_until(lambda ids: len(ids) >= 30, "30 trades at the exchange")
                 # a consumer joining late builds the exact book from the latest snapshot
                 async with open_order_book(url, "BTC_USDT", level=50) as live:
                     await live.wait_ready()
@@ -106,13 +108,13 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_node: NatsCl
                     assert stats.method == "nats"
                 await p1.flush()
                 await p2.flush()
-                last = truth[-1]
+                last = truth.items[-1]
                 s1, s2 = p1.statistics(), p2.statistics()
             nursery.cancel_scope.cancel()
         seen: list[int] = []
         await consume_trades(url, seen, until=last)
     assert len(seen) == len(set(seen)), "a trade id appeared twice in the stream"
-    window = [t for t in truth if seen[0] <= t <= last]
+    window = [t for t in truth.items if seen[0] <= t <= last]
     assert sorted(seen) == window
     # both collectors published everything; the stream kept one copy of each
     for s in (s1, s2):
@@ -122,9 +124,18 @@ async def test_publish_consume_every_trade_once_and_exact_book(nats_node: NatsCl
 
 
 async def wait_event(events: trio.MemoryReceiveChannel[object], kind: PublisherEventKind) -> None:
-    async for event in events:
-        if getattr(event, "kind", None) is kind:
-            return
+    with deadline(f"publisher event {kind.name}", 30):
+        async for event in events:
+            if getattr(event, "kind", None) is kind:
+                return
+    pytest.fail(f"the publisher's events ended before {kind.name}")
+
+
+async def reaches(
+    publisher: Publisher, condition: Callable[[PublisherStatistics], bool], what: str
+) -> None:
+    with deadline(what, 30):
+        await publisher.wait_statistics(condition)
 
 
 async def test_nats_down_at_start_and_mid_run(
@@ -150,23 +161,21 @@ async def test_nats_down_at_start_and_mid_run(
                 # NATS is not there: the collector keeps collecting into its buffer
                 await wait_event(events, PublisherEventKind.NATS_UNAVAILABLE)
                 await wait_event(events, PublisherEventKind.BUFFER_FULL)
-                while publisher.statistics().dropped == 0:
-                    await trio.sleep(0.05)
+                await reaches(publisher, lambda s: s.dropped > 0, "a message dropped")
                 assert client.statistics().connected
                 node.start()
                 await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                while publisher.statistics().published < 40:
-                    await trio.sleep(0.05)
+                await reaches(publisher, lambda s: s.published >= 40, "40 messages published")
                 # mid-run: the node dies, the buffer policy applies again, then it returns
                 node.stop()
                 await wait_event(events, PublisherEventKind.NATS_DISCONNECTED)
                 before = publisher.statistics()
-                while publisher.statistics().dropped == before.dropped:
-                    await trio.sleep(0.05)
+                await reaches(publisher, lambda s: s.dropped > before.dropped, "one more dropped")
                 node.start()
                 await wait_event(events, PublisherEventKind.NATS_CONNECTED)
-                while publisher.statistics().published <= before.published + 40:
-                    await trio.sleep(0.05)
+                await reaches(
+                    publisher, lambda s: s.published > before.published + 40, "40 more published"
+                )
                 stats = publisher.statistics()
                 assert client.statistics().reconnects == 0  # the exchange side never noticed
                 assert stats.disconnects == 1

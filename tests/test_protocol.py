@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from gatetrio import channels
 from gatetrio._core._auth import sign_subscription
-from gatetrio._core._config import Credentials
 from gatetrio._core._errors import (
     AuthenticationError,
     HeartbeatTimeout,
@@ -47,11 +46,11 @@ from gatetrio._core._protocol import (
 from gatetrio._core._protocol._routing import KEYS
 from gatetrio._core._requests import ChannelSpec, PlaceOrder
 
+from .helpers import DOCS_CREDS, DOCS_KEY, DOCS_SECRET
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-SECRET = "YOUR_API_SECRET"
-CREDS = Credentials(key="KEY", secret=SECRET, user_id="20011")
 T0 = 1000.0  # trio clock
 WALL = 1_786_540_578.0  # unix seconds
 
@@ -67,7 +66,7 @@ def make(
         ping_interval=ping_interval,
         pong_timeout=pong_timeout,
         silence_timeout=silence_timeout,
-        credentials=CREDS,
+        credentials=DOCS_CREDS,
         entropy=random.Random(7).randbytes,
     )
     if connect:
@@ -830,7 +829,7 @@ def test_private_resubscribe_is_re_signed_with_the_new_wall_time() -> None:
     sub_id, frames = proto.subscribe(channels.orders("20011", "BTC_USDT"), wall_time=WALL)
     first = parse(frames[0])
     assert first["auth"] == sign_subscription(
-        "futures.orders", "subscribe", int(WALL), key="KEY", secret=SECRET
+        "futures.orders", "subscribe", int(WALL), key=DOCS_KEY, secret=DOCS_SECRET
     )
     proto.on_disconnected(T0 + 50.0)
     assert not proto.is_ready(sub_id)
@@ -840,7 +839,7 @@ def test_private_resubscribe_is_re_signed_with_the_new_wall_time() -> None:
     assert sent["time"] == int(later)
     assert sent["payload"] == ["20011", "BTC_USDT"]
     assert sent["auth"] == sign_subscription(
-        "futures.orders", "subscribe", int(later), key="KEY", secret=SECRET
+        "futures.orders", "subscribe", int(later), key=DOCS_KEY, secret=DOCS_SECRET
     )
     assert sent["auth"] != first["auth"]
     out = proto.receive_text(ack(sent["id"], "futures.orders", sent["payload"]), now=T0 + 61.0)
@@ -853,7 +852,7 @@ def test_private_unsubscribe_signs_unsubscribe() -> None:
     sent = parse(proto.unsubscribe(sub_id, wall_time=WALL + 5)[0])
     assert sent["event"] == "unsubscribe"
     assert sent["auth"] == sign_subscription(
-        "futures.positions", "unsubscribe", int(WALL + 5), key="KEY", secret=SECRET
+        "futures.positions", "unsubscribe", int(WALL + 5), key=DOCS_KEY, secret=DOCS_SECRET
     )
 
 
@@ -1045,7 +1044,7 @@ def test_first_data_timeout_applies_to_snapshot_first_channels_only() -> None:
         pong_timeout=1000.0,
         silence_timeout=30.0,
         first_data_timeout=5.0,
-        credentials=CREDS,
+        credentials=DOCS_CREDS,
     )
     proto.on_connected(T0, wall_time=WALL)
     obu_id, (obu_frame,) = proto.subscribe(channels.obu("BTC_USDT", level=50), wall_time=WALL)

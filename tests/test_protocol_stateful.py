@@ -46,7 +46,6 @@ from hypothesis.stateful import (
 )
 
 from gatetrio import channels
-from gatetrio._core._config import Credentials
 from gatetrio._core._errors import (
     AuthenticationError,
     HeartbeatTimeout,
@@ -69,6 +68,8 @@ from gatetrio._core._protocol import (
 )
 from gatetrio._core._requests import WILDCARD, ChannelSpec, PlaceOrder
 
+from .helpers import DOCS_CREDS
+
 # The pong timeout outlasts the interval, so pings fall due while one is still outstanding.
 PING_INTERVAL = 3.0
 PONG_TIMEOUT = 4.0
@@ -77,8 +78,6 @@ WALL = 1_786_540_000.0
 UID = "20011"
 CONTRACTS = ("BTC_USDT", "ETH_USDT", "SOL_USDT")
 BATCHED = frozenset({"futures.trades", "futures.obu"})
-SECRET = "SECRET"
-CREDS = Credentials(key="KEY", secret=SECRET, user_id=UID)
 PONG = '{"time":1,"time_ms":1000,"channel":"futures.pong","event":"","result":null}'
 
 Target = tuple[str, str | tuple[str, ...]]
@@ -153,7 +152,7 @@ class ProtocolMachine(RuleBasedStateMachine):
             ping_interval=PING_INTERVAL,
             pong_timeout=PONG_TIMEOUT,
             handover_grace=HANDOVER_GRACE,
-            credentials=CREDS,
+            credentials=DOCS_CREDS,
             entropy=random.Random(0).randbytes,
         )
         self.now = 0.0

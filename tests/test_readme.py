@@ -14,25 +14,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.programs import ROOT, FakeGate, Program, readme_programs, run_program
+from tests.programs import ROOT, Program, readme_programs, run_program
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
     from pathlib import Path
 
 pytestmark = pytest.mark.slow  # subprocesses
 
 README = ROOT / "README.md"
 PROGRAMS = readme_programs(README)
-
-
-@pytest.fixture(scope="module")
-def fake_gate() -> Iterator[FakeGate]:
-    gate = FakeGate()
-    try:
-        yield gate
-    finally:
-        gate.close()
 
 
 def test_the_readme_has_runnable_python_blocks() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
+from collections.abc import Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -336,14 +337,21 @@ async def _follow_update_book(
             into.append((update_id, _levels(live.book)))  # noqa: PERF401 - grows while running
 
 
-async def _record_update_books(directory: Path, seconds: float) -> list[tuple[int, Book]]:
-    """Record an order_book_update book of the fake, with a gap and a reconnect injected;
-    every recorded book is checked against the fake's own book at its id."""
-    recorded: list[tuple[int, Book]] = []
+async def _record_a_book(
+    directory: Path,
+    seconds: float,
+    *,
+    seed: int,
+    faults: Sequence[str] = (),
+    fetcher: Any = None,
+) -> tuple[FakeGateServer, gatetrio.recording.RecorderStatistics]:
+    """Record BTC_USDT's level-20 order_book_update book from a fake for `seconds`, with
+    `faults` on their schedule and REST snapshots from `fetcher` (default: the fake's own).
+    Returns the fake, stopped but still able to say what its book was at any recent id."""
     async with trio.open_nursery() as nursery:
-        gate = FakeGateServer(seed=5, rest_latency=0.05)
+        gate = FakeGateServer(seed=seed, rest_latency=0.05)
         await nursery.start(gate.run)
-        nursery.start_soon(gate.run_faults, [parse_fault(f) for f in UPDATE_FAULTS])
+        nursery.start_soon(gate.run_faults, [parse_fault(f) for f in faults])
         async with (
             gatetrio.open_client(
                 connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
@@ -353,16 +361,25 @@ async def _record_update_books(directory: Path, seconds: float) -> list[tuple[in
                 directory,
                 wall_clock=gate.wall_time,
                 in_thread=False,
-                snapshot_fetcher=gate.fetch_order_book,
-            ),
+                snapshot_fetcher=fetcher or gate.fetch_order_book,
+            ) as recorder,
         ):
             with trio.move_on_after(seconds):
                 await _follow_update_book(client, gate.fetch_order_book, [])
-        for update_id, book in _update_books_from_recording(directory).items():
-            state = gate.book_at("BTC_USDT", update_id, depth=UPDATE_DEPTH)
-            assert book == (list(state.bids), list(state.asks)), update_id
-            recorded.append((update_id, book))
+            stats = recorder.statistics()
         nursery.cancel_scope.cancel()
+    return gate, stats
+
+
+async def _record_update_books(directory: Path, seconds: float) -> list[tuple[int, Book]]:
+    """Record an order_book_update book of the fake, with a gap and a reconnect injected;
+    every recorded book is checked against the fake's own book at its id."""
+    gate, _ = await _record_a_book(directory, seconds, seed=5, faults=UPDATE_FAULTS)
+    recorded: list[tuple[int, Book]] = []
+    for update_id, book in _update_books_from_recording(directory).items():
+        state = gate.book_at("BTC_USDT", update_id, depth=UPDATE_DEPTH)
+        assert book == (list(state.bids), list(state.asks)), update_id
+        recorded.append((update_id, book))
     return recorded
 
 
@@ -457,31 +474,6 @@ def test_the_stream_watch_asks_for_a_snapshot_at_a_start_and_after_a_gap() -> No
     assert watch.needs_snapshot('{"channel":"futures.trades","event":"update"}') is None
 
 
-async def _record_a_book_for(
-    directory: Path, seconds: float, fetcher: Any = None
-) -> gatetrio.recording.RecorderStatistics:
-    async with trio.open_nursery() as nursery:
-        gate = FakeGateServer(seed=2, rest_latency=0.05)
-        await nursery.start(gate.run)
-        async with (
-            gatetrio.open_client(
-                connector=gate.connector, config=client_config(), wall_clock=gate.wall_time
-            ) as client,
-            open_recorder(
-                client,
-                directory,
-                wall_clock=gate.wall_time,
-                in_thread=False,
-                snapshot_fetcher=fetcher or gate.fetch_order_book,
-            ) as recorder,
-        ):
-            with trio.move_on_after(seconds):
-                await _follow_update_book(client, gate.fetch_order_book, [])
-            stats = recorder.statistics()
-        nursery.cancel_scope.cancel()
-    return stats
-
-
 async def test_a_snapshot_that_keeps_failing_is_recorded_as_an_event(
     tmp_path: Path, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -492,7 +484,7 @@ async def test_a_snapshot_that_keeps_failing_is_recorded_as_an_event(
         await trio.sleep(0.01)
         raise gatetrio.ConnectionLost("REST is down")
 
-    stats = await _record_a_book_for(tmp_path, 10.0, failing)
+    _, stats = await _record_a_book(tmp_path, 10.0, seed=2, fetcher=failing)
     assert stats.snapshots == 0
     assert len(calls) == 5  # retried, then given up on
     lines = list(read_recording(tmp_path))
@@ -511,7 +503,7 @@ async def test_export_parquet_writes_the_rest_snapshots(
 
     from gatetrio.recording._parquet import export_parquet
 
-    stats = await _record_a_book_for(tmp_path / "capture", 3.0)
+    _, stats = await _record_a_book(tmp_path / "capture", 3.0, seed=2)
     assert stats.snapshots == 1
     written = export_parquet(tmp_path / "capture", tmp_path / "tables")
     assert written[tmp_path / "tables" / "rest_snapshots.parquet"] == 1

@@ -16,7 +16,7 @@ import gatetrio
 from gatetrio import ClientEventKind, LiveOrderBook
 from gatetrio.testing import ContractSpec, FakeGateServer
 
-from .helpers import client_config, collect_events
+from .helpers import client_config, record_events
 
 # fractional-size contracts (`enable_decimal`, size step 0.1 and 0.01) on every market
 FRACTIONAL: dict[str, Sequence[ContractSpec]] = {
@@ -85,11 +85,7 @@ CASES = [
 ]
 
 
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=17, markets=FRACTIONAL, rest_latency=0.05)
-    await nursery.start(server.run)
-    return server
+pytestmark = pytest.mark.fake(seed=17, markets=FRACTIONAL, rest_latency=0.05, credentials=None)
 
 
 def fractional(levels: list[tuple[Decimal, int | Decimal]]) -> bool:
@@ -153,36 +149,36 @@ async def test_without_the_header_the_fake_truncates_as_gate_does(
     assert all(isinstance(level["s"], int) for level in bids)
 
 
+@pytest.mark.fake(seed=5, rest_latency=8.0, credentials=None)
 async def test_snapshots_too_old_are_counted_reported_and_paced(
-    nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
     # a REST answer slower than the deltas the book may buffer meanwhile (256 at 20 ms):
     # every snapshot is older than the stream; none is used, each is reported, and the
     # fetches slow down (backoff to 5 s) rather than hammering REST forever
-    gate = FakeGateServer(seed=5, rest_latency=8.0)
-    await nursery.start(gate.run)
-    events: list[gatetrio.ClientEvent] = []
-    async with gatetrio.open_client(
-        connector=gate.connector,
-        rest_transport=gate.rest_transport,
-        config=client_config(rng=random.Random(2), rest_deadline=30.0),
-        wall_clock=gate.wall_time,
-    ) as client:
-        await nursery.start(collect_events, client, events)
-        async with client.order_book("BTC_USDT", depth=20, method="order_book_update") as live:
-            await trio.sleep(60)
-            stats = live.statistics()
-            assert not live.ready
-            assert stats.snapshots_too_old >= 4
-            assert stats.snapshots_fetched == stats.snapshots_too_old
-            assert "older than the deltas" in stats.waiting
-            fetched = [r for r in gate.rest_received if "order_book" in r.target]
-            assert len(fetched) <= 8  # 8 s each plus a growing pause, not one after another
-            gate.rest_latency = 0.05  # REST recovers: the book syncs on the next fetch
-            await live.wait_ready()
-            check(gate, live, fractional_sizes=False)
-            assert live.statistics().waiting == ""
-    stale = [e for e in events if e.kind is ClientEventKind.BOOK_RESYNC]
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector,
+            rest_transport=gate.rest_transport,
+            config=client_config(rng=random.Random(2), rest_deadline=30.0),
+            wall_clock=gate.wall_time,
+        ) as client,
+        record_events(client) as log,
+        client.order_book("BTC_USDT", depth=20, method="order_book_update") as live,
+    ):
+        await trio.sleep(60)
+        stats = live.statistics()
+        assert not live.ready
+        assert stats.snapshots_too_old >= 4
+        assert stats.snapshots_fetched == stats.snapshots_too_old
+        assert "older than the deltas" in stats.waiting
+        fetched = [r for r in gate.rest_received if "order_book" in r.target]
+        assert len(fetched) <= 8  # 8 s each plus a growing pause, not one after another
+        gate.rest_latency = 0.05  # REST recovers: the book syncs on the next fetch
+        await live.wait_ready()
+        check(gate, live, fractional_sizes=False)
+        assert live.statistics().waiting == ""
+    stale = log.of(ClientEventKind.BOOK_RESYNC)
     assert len(stale) >= 4
     assert all("older than the deltas" in e.reason and "again in" in e.reason for e in stale)
 

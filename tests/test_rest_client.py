@@ -30,9 +30,8 @@ from gatetrio._core._rest import rest_route
 from gatetrio._shell._rest import RestClient, RestStatistics, merge_rest_statistics
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events
+from .helpers import CREDS, client_config, record_events
 
-CREDS = gatetrio.Credentials(key="k" * 32, secret="s" * 64, user_id="20011")
 JSON = (("Content-Type", "application/json"),)
 
 
@@ -332,13 +331,6 @@ def test_statistics_merge_across_clients() -> None:
 # --------------------------------------------------------------------- against the fake
 
 
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=3, credentials=CREDS)
-    await nursery.start(server.run)
-    return server
-
-
 def open_client(
     gate: FakeGateServer, **overrides: object
 ) -> contextlib.AbstractAsyncContextManager[gatetrio.Client]:
@@ -351,12 +343,11 @@ def open_client(
     )
 
 
+@pytest.mark.fake(seed=3)
 async def test_the_client_signs_like_live_and_the_fake_checks_it(
-    gate: FakeGateServer, autojump_clock: trio.testing.MockClock, nursery: trio.Nursery
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with open_client(gate) as client:
-        events: list[gatetrio.ClientEvent] = []
-        await nursery.start(collect_events, client, events)
+    async with open_client(gate) as client, record_events(client) as log:
         rest = client.rest
         account = await rest.get(rest.route.market_path("accounts"), signed=True)
         assert isinstance(account, dict)
@@ -371,9 +362,9 @@ async def test_the_client_signs_like_live_and_the_fake_checks_it(
         assert caught.value.code == "MISSING_REQUIRED_HEADER"
         received = list(gate.rest_received)
         assert [r.headers.get("x-gate-size-decimal") for r in received] == ["1", "1", "1"]
-        await trio.testing.wait_all_tasks_blocked()
-        assert [e.kind for e in events] == [ClientEventKind.REST_FAILED]
-        assert events[0].channel == "GET /api/v4/futures/usdt/positions"
+        await log.wait(ClientEventKind.REST_FAILED)
+        assert log.kinds() == [ClientEventKind.REST_FAILED]
+        assert log.items[0].channel == "GET /api/v4/futures/usdt/positions"
         stats = client.statistics().rest
         assert (stats.calls, stats.failed, stats.rejected) == (3, 1, 1)
 

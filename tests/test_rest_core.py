@@ -64,7 +64,9 @@ from gatetrio._core._listing import ListingPager, listed_contracts
             "/delivery/btc",
         ),
         ("ws://[::1]:9/v4/ws/usd1", "http://[::1]:9/api/v4", "/futures/usd1"),
-        ("WS://Example.COM/v4/ws/USDT", "http://Example.COM/api/v4", "/futures/usdt"),
+        ("WS://Example.COM/v4/ws/USDT", "http://example.com/api/v4", "/futures/usdt"),
+        # userinfo in a socket URL never travels into REST URLs or messages
+        ("ws://user:secret@127.0.0.1:9/v4/ws/btc", "http://127.0.0.1:9/api/v4", "/futures/btc"),
     ],
 )
 def test_route_follows_the_socket_url(ws_url: str, base: str, prefix: str) -> None:
@@ -81,9 +83,11 @@ def test_route_paths_urls_and_signed_paths() -> None:
     assert route.signed_path("/futures/usdt/orders") == "/api/v4/futures/usdt/orders"
 
 
-@pytest.mark.parametrize("url", ["https://api.gateio.ws/api/v4", "ws:///v4/ws/usdt", "nope"])
+@pytest.mark.parametrize(
+    "url", ["https://api.gateio.ws/api/v4", "ws:///v4/ws/usdt", "nope", "ws://h:99999/v4/ws"]
+)
 def test_route_refuses_what_is_not_a_socket_url(url: str) -> None:
-    with pytest.raises(UsageError, match="ws:// or wss://"):
+    with pytest.raises(UsageError, match=r"ws:// or wss://|bad port"):
         _rest.rest_route(url)
 
 

@@ -15,7 +15,7 @@ from gatetrio._core._listing import listed_contracts
 from gatetrio._shell._listing import fetch_listing
 from gatetrio.testing import ContractSpec, FakeGateServer
 
-from .helpers import client_config
+from .helpers import client_config, open_against
 
 MANY = 1234
 
@@ -66,12 +66,7 @@ async def test_the_fake_pages_as_the_docs_say(
 async def test_the_client_reads_every_page(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    async with gatetrio.open_client(
-        connector=gate.connector,
-        rest_transport=gate.rest_transport,
-        config=client_config(),
-        wall_clock=gate.wall_time,
-    ) as client:
+    async with open_against(gate) as client:
         listed = listed_contracts(await fetch_listing(client.rest))
         assert len(listed) == MANY - 1  # all of them, less the one being delisted
         assert "C0007_USDT" not in listed

@@ -15,16 +15,9 @@ import gatetrio
 from gatetrio import channels
 from gatetrio.testing import FakeGateServer
 
-from .helpers import client_config, collect_events, open_against
+from .helpers import CREDS, client_config, deadline, open_against, record_events
 
-CREDS = gatetrio.Credentials(key="k-test", secret="s-test-secret", user_id="20011")
-
-
-@pytest.fixture
-async def gate(nursery: trio.Nursery) -> FakeGateServer:
-    server = FakeGateServer(seed=3, credentials=CREDS)
-    await nursery.start(server.run)
-    return server
+pytestmark = pytest.mark.fake(seed=3)
 
 
 async def test_first_connect_timeout_is_exact_and_carries_the_cause(
@@ -76,24 +69,25 @@ async def test_subscribe_without_an_ack_times_out_and_leaves_nothing(
 async def test_upgrade_notices_cannot_make_a_reconnect_storm(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[gatetrio.ClientEvent] = []
     async with (
         open_against(gate, min_reconnect_interval=1.0) as client,
-        trio.open_nursery() as nursery,
+        record_events(client) as log,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
     ):
-        await nursery.start(collect_events, client, events)
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
-            with trio.move_on_after(10.0):
-                seen: set[int] = set()
-                while True:  # an upgrade notice on every new connection, at once
-                    for conn in gate.connections:
-                        if id(conn) not in seen:
-                            seen.add(id(conn))
-                            gate.send_upgrade(grace=30.0, conn=conn)
-                    await trio.sleep(0.01)
-            assert trades.statistics().ready
-        nursery.cancel_scope.cancel()
-    starts = [e.at for e in events if e.kind is gatetrio.ClientEventKind.CONNECTING]
+        seen: set[str] = set()
+
+        def unseen() -> bool:
+            return any(conn.conn_id not in seen for conn in gate.connections)
+
+        with trio.move_on_after(10.0):
+            while True:  # an upgrade notice on every new connection, at once
+                for conn in gate.connections:
+                    if conn.conn_id not in seen:
+                        seen.add(conn.conn_id)
+                        gate.send_upgrade(grace=30.0, conn=conn)
+                await gate.wait_until(unseen)
+        assert trades.statistics().ready
+    starts = [e.at for e in log.of(gatetrio.ClientEventKind.CONNECTING)]
     assert 8 <= len(starts) <= 11  # about one a second, never faster
     assert all(b >= a + 1.0 for a, b in itertools.pairwise(starts))
     assert client.statistics().upgrades >= len(starts)
@@ -102,20 +96,20 @@ async def test_upgrade_notices_cannot_make_a_reconnect_storm(
 async def test_a_handover_closes_the_old_socket_once_resubscribed(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[gatetrio.ClientEvent] = []
-    async with open_against(gate) as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
-        async with client.subscribe(channels.trades("BTC_USDT")) as trades:
-            first = await trades.receive()
-            gate.send_upgrade(grace=60.0)
-            with trio.fail_after(5):
-                while client.statistics().connects < 2 or len(gate.connections) > 1:
-                    await trio.sleep(0.01)
-            ids = [first.id]
-            ids += [(await trades.receive()).id for _ in range(30)]
-            assert len(set(ids)) == len(ids)  # nothing doubled across the switch
-        nursery.cancel_scope.cancel()
-    kinds = [e.kind for e in events]
+    async with (
+        open_against(gate) as client,
+        record_events(client) as log,
+        client.subscribe(channels.trades("BTC_USDT")) as trades,
+    ):
+        first = await trades.receive()
+        gate.send_upgrade(grace=60.0)
+        with deadline("a second connection, and the first one closed at the fake", 5):
+            await log.wait(gatetrio.ClientEventKind.CONNECTED)
+            await gate.wait_until(lambda: len(gate.connections) == 1)
+        ids = [first.id]
+        ids += [(await trades.receive()).id for _ in range(30)]
+        assert len(set(ids)) == len(ids)  # nothing doubled across the switch
+    kinds = log.kinds()
     assert gatetrio.ClientEventKind.HANDED_OVER in kinds
     assert gatetrio.ClientEventKind.DISCONNECTED not in kinds  # handed over, not lost
     assert client.statistics().reconnects == 0
@@ -141,11 +135,12 @@ async def test_no_secret_in_any_log_record(
     caplog.set_level(logging.DEBUG, logger="gatetrio")
     async with (
         open_against(gate, credentials=CREDS) as client,
+        record_events(client) as log,
         client.subscribe(channels.orders(CREDS.user_id, "BTC_USDT")),
     ):
         await client.request(gatetrio.Login())
         gate.drop()
-        await trio.sleep(3)
+        await log.wait(gatetrio.ClientEventKind.RESUBSCRIBED)  # signed anew
     assert caplog.records  # connects, the drop, the reconnect
     assert all(CREDS.secret not in r.getMessage() for r in caplog.records)
 
@@ -161,12 +156,10 @@ def test_the_client_config_validates_the_new_durations() -> None:
 async def test_a_silently_acked_obu_stream_is_reported_after_the_first_data_timeout(
     gate: FakeGateServer, autojump_clock: trio.testing.MockClock
 ) -> None:
-    events: list[gatetrio.ClientEvent] = []
     async with (
         open_against(gate, first_data_timeout=5.0, silence_timeout=60.0) as client,
-        trio.open_nursery() as nursery,
+        record_events(client) as log,
     ):
-        await nursery.start(collect_events, client, events)
 
         async def listed(contract: str) -> None:
             await trio.lowlevel.checkpoint()
@@ -183,8 +176,7 @@ async def test_a_silently_acked_obu_stream_is_reported_after_the_first_data_time
             assert not nope.ready
             assert "acked but no data" in nope.statistics().waiting
             assert btc.statistics().waiting == ""
-        nursery.cancel_scope.cancel()
-    silent = [e for e in events if e.kind is gatetrio.ClientEventKind.CHANNEL_SILENT]
+    silent = log.of(gatetrio.ClientEventKind.CHANNEL_SILENT)
     assert len(silent) == 1  # the healthy book never was
     assert silent[0].channel == "futures.obu"
     assert "Gate acks an unknown contract or level" in silent[0].reason

@@ -25,7 +25,7 @@ import gatetrio
 from gatetrio import channels
 from gatetrio.recording import open_recorder, read_recording
 from gatetrio.testing import FakeGateServer
-from tests.helpers import client_config, collect_events
+from tests.helpers import CREDS, EventLog, client_config
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -34,11 +34,8 @@ if TYPE_CHECKING:
     from trio.testing import MockClock
 
 # distinctive values, so a hit is never a coincidence (and never a real account's)
-KEY = "k3y0f7e5t9a1b2c3d4e5f6a7b8c9d0e1"
-SECRET = "s3cr37c0ffee5eed5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a1ad5a"
+KEY, SECRET, USER = CREDS.key, CREDS.secret, CREDS.user_id
 PASSWORD = "pa55w0rd-n0t-f0r-y0ur-eye5"
-USER = "20011"
-CREDS = gatetrio.Credentials(key=KEY, secret=SECRET, user_id=USER)
 
 
 class _Records(logging.Handler):
@@ -123,7 +120,7 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
     server = FakeGateServer(seed=0, credentials=CREDS)
     capture = tmp_path / "capture"
     texts: dict[str, str] = {}
-    events: list[gatetrio.ClientEvent] = []
+    log = EventLog()
     frames: list[gatetrio.RawFrame] = []
     async with trio.open_nursery() as nursery:
         await nursery.start(server.run)
@@ -134,7 +131,7 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
             config=config,
             wall_clock=server.wall_time,
         ) as client:
-            await nursery.start(collect_events, client, events)
+            await nursery.start(log.record, client)  # to the client's end: its close too
             async with (
                 open_recorder(client, capture, wall_clock=server.wall_time, in_thread=False),
                 client.raw_frames() as tap,
@@ -210,7 +207,7 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
     assert frames, "the tap saw the session"
     assert any(f.channel == "futures.login" for f in server.received)
     texts["raw frames"] = repr(frames)
-    texts["events"] = repr(events) + "".join(str(e.reason) for e in events)
+    texts["events"] = repr(log.items) + "".join(str(e.reason) for e in log.items)
     texts["log"] = "\n".join(library_log.lines)
     assert any("DEBUG" in line for line in library_log.lines)
     texts["reprs"] = repr(CREDS) + str(CREDS) + repr(client_config(credentials=CREDS))

@@ -15,21 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gatetrio._core._errors import SubscriptionRejected, UsageError
-from gatetrio._core._requests import ChannelSpec
-from gatetrio._shell._subscription import (
-    OverflowPolicy,
-    Subscription,
-    SubscriptionFeed,
-    open_subscription,
-)
+from gatetrio._shell._subscription import OverflowPolicy
 
-SPEC: ChannelSpec[int] = ChannelSpec(
-    channel="futures.trades", payloads=(("BTC_USDT",),), keys=frozenset({"BTC_USDT"})
-)
-
-
-def make(buffer: int, overflow: OverflowPolicy) -> tuple[Subscription[int], SubscriptionFeed[int]]:
-    return open_subscription(SPEC, buffer=buffer, overflow=overflow)
+from .test_subscription import make
 
 
 def test_batch_takes_everything_buffered_up_to_max_in_order() -> None:

@@ -23,7 +23,7 @@ from gatetrio import channels
 from gatetrio._core._requests import TimeInForce
 from gatetrio.testing import FakeGateServer, Misbehaviour
 
-from .helpers import client_config, collect_events, open_against
+from .helpers import client_config, open_against, record_events
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -40,20 +40,17 @@ async def gate(nursery: trio.Nursery) -> FakeGateServer:
 
 
 def client_for(
-    gate: FakeGateServer, **overrides: object
+    gate: FakeGateServer, **overrides: Any
 ) -> contextlib.AbstractAsyncContextManager[gatetrio.Client]:
     return open_against(gate, credentials=CREDS, **overrides)
 
 
 @contextlib.asynccontextmanager
 async def watched(
-    gate: FakeGateServer, **overrides: object
+    gate: FakeGateServer, **overrides: Any
 ) -> AsyncIterator[tuple[gatetrio.Client, list[gatetrio.ClientEvent]]]:
-    events: list[gatetrio.ClientEvent] = []
-    async with client_for(gate, **overrides) as client, trio.open_nursery() as nursery:
-        await nursery.start(collect_events, client, events)
-        yield client, events
-        nursery.cancel_scope.cancel()
+    async with client_for(gate, **overrides) as client, record_events(client) as log:
+        yield client, log.items
 
 
 def resting_buy(gate: FakeGateServer, **kw: Any) -> gatetrio.PlaceOrder:
@@ -63,7 +60,7 @@ def resting_buy(gate: FakeGateServer, **kw: Any) -> gatetrio.PlaceOrder:
 
 
 def nothing_pending(client: gatetrio.Client) -> bool:
-    return client.statistics().trading.pending == 0 and not client._rt.waiters
+    return client.statistics().trading.pending == 0 and not len(client._rt.waiters)
 
 
 # --------------------------------------------------------------------------- typed results

@@ -15,6 +15,8 @@ import math
 import typing
 from typing import TYPE_CHECKING, Final
 
+import attrs
+
 from ._errors import UsageError
 
 if TYPE_CHECKING:
@@ -168,9 +170,20 @@ class ReconnectPacer:
         pacer.started(now)               # an attempt begins
         pacer.connected(now)             # ... and succeeded
         at = pacer.after_loss(now)       # it was lost: sleep until `at`, then try again
+        if at is None: ...               # (None: `max_attempts` reached, give up)
+
+    It counts what it sees (`statistics()`): failed attempts and lost connections.
     """
 
-    __slots__ = ("_connected_at", "_last_start", "backoff", "min_interval", "stable_after")
+    __slots__ = (
+        "_connected_at",
+        "_failures",
+        "_last_start",
+        "_losses",
+        "backoff",
+        "min_interval",
+        "stable_after",
+    )
 
     def __init__(self, backoff: Backoff, *, min_interval: float, stable_after: float) -> None:
         _check(min_interval, "min_interval", positive=False)
@@ -180,6 +193,8 @@ class ReconnectPacer:
         self.stable_after = stable_after
         self._last_start: float | None = None
         self._connected_at: float | None = None
+        self._failures = 0
+        self._losses = 0
 
     def started(self, now: float) -> None:
         """An attempt starts at `now`."""
@@ -193,20 +208,42 @@ class ReconnectPacer:
         last = self._last_start
         return at if last is None else max(at, last + self.min_interval)
 
-    def after_failure(self, now: float) -> float:
-        """An attempt failed at `now`: when to try again. Check `backoff.exhausted` first."""
-        return self._paced(now + self.backoff.next_delay())
+    def after_failure(self, now: float) -> float | None:
+        """An attempt failed at `now`: when to try again, or None once the backoff is
+        exhausted (give up). Counted either way."""
+        self._failures += 1
+        return None if self.backoff.exhausted else self._retry(now)
 
-    def after_loss(self, now: float) -> float:
-        """The live connection was lost at `now`: when to reconnect (check `exhausted` first)."""
+    def after_loss(self, now: float) -> float | None:
+        """The live connection was lost at `now`: when to reconnect, or None once the backoff
+        is exhausted (checked before a stable connection resets it). Counted either way."""
+        self._losses += 1
+        if self.backoff.exhausted:
+            return None
         up_since = self._connected_at
         self._connected_at = None
         if up_since is not None and now - up_since >= self.stable_after:
             self.backoff.reset()
-        return self.after_failure(now)
+        return self._retry(now)
+
+    def _retry(self, now: float) -> float:
+        return self._paced(now + self.backoff.next_delay())
 
     def for_upgrade(self, now: float) -> float:
         """Gate asked for a new connection (upgrade notice): when to make it. No backoff: the
         current connection still serves, so only the minimum interval applies.
         """
         return self._paced(now)
+
+    def statistics(self) -> PacerStatistics:
+        """What the pacer has counted so far."""
+        return PacerStatistics(connect_failures=self._failures, reconnects=self._losses)
+
+
+@typing.final
+@attrs.frozen
+class PacerStatistics:
+    """Counts of a `ReconnectPacer` (named as `ClientStatistics` names them)."""
+
+    connect_failures: int  # attempts that failed
+    reconnects: int  # live connections lost (each followed by a reconnect, unless given up)

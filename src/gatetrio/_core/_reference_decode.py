@@ -550,9 +550,7 @@ def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
         # an answer that says "error" is one, whatever shape its details have: it must end
         # the request it answers as a refusal, not be dropped (and leave it to time out)
         if type(errs) is not dict:
-            return ApiError(
-                request_id=request_id, header=header, label="", message=_as_text(errs)
-            )
+            return ApiError(request_id=request_id, header=header, label="", message=_as_text(errs))
         return ApiError(
             request_id=request_id,
             header=header,

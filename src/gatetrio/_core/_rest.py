@@ -130,8 +130,15 @@ def rest_route(ws_url: str) -> RestRoute:
         base = TESTNET_REST
     elif host == LIVE_HOST:
         base = LIVE_REST
-    else:
-        base = f"{'https' if scheme == 'wss' else 'http'}://{parts.netloc}{API_PREFIX}"
+    else:  # host and port only: userinfo never travels into REST URLs or messages
+        authority = f"[{host}]" if ":" in host else host
+        try:
+            port = parts.port
+        except ValueError:
+            raise UsageError(f"bad port in {ws_url!r}") from None
+        if port is not None:
+            authority = f"{authority}:{port}"
+        base = f"{'https' if scheme == 'wss' else 'http'}://{authority}{API_PREFIX}"
     return RestRoute(base=base, market=market, settle=settle)
 
 

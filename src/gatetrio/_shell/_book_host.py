@@ -13,7 +13,7 @@ import attrs
 if TYPE_CHECKING:
     import contextlib
     import random
-    from collections.abc import Awaitable, Callable, MutableSet
+    from collections.abc import Awaitable, Callable
 
     from gatetrio._core._requests import ChannelSpec
 
@@ -48,6 +48,8 @@ class BookHost:
     fetch_snapshot: Callable[[str, int], Awaitable[object]]
     """`await fetch_snapshot(contract, limit)`: the REST order book, through the client's
     REST helper (`_live_book.snapshot_fetcher`)."""
-    connection_lost: MutableSet[Callable[[], None]] = attrs.field(eq=False)
-    """Callbacks the client calls (no arguments) when its connection drops. A book adds one
-    while it runs and discards it when it ends."""
+    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]] = (
+        attrs.field(eq=False)
+    )
+    """`with watch_lost(callback):` the client calls `callback()` whenever its connection
+    drops, for the block (a book, while it runs)."""

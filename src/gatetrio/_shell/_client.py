@@ -27,14 +27,14 @@ from gatetrio._core._requests import ChannelSpec
 from gatetrio._core._rest import RestRoute, rest_route
 
 from ._book_host import BookHost
-from ._client_events import ClientEvent, ClientEventKind, ClientStatistics
+from ._client_events import ClientEvent, ClientEventKind, ClientStatistics, assemble_statistics
 from ._contracts import ContractCheck
-from ._excgroups import collapse
+from ._excgroups import open_host_nursery
 from ._live_book import LiveOrderBook, SnapshotFetcher, open_order_book
 from ._live_book import snapshot_fetcher as snapshot_fetcher_for
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
 from ._rest import NoRestTransport, RestClient, RestTransport, default_transport
-from ._runtime import Runtime, close_connection
+from ._runtime import Runtime
 from ._subscription import OverflowPolicy, Subscription, open_subscription
 from ._supervisor import run_supervisor
 from ._trading import Trading
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
     from gatetrio._core._request_base import TradingRequest
     from gatetrio._core._resolve import Resolution
 
-    from ._subscription import SubscriptionFeed
     from ._transport import Connector
 
 __all__ = ["Client", "ClientEvent", "ClientEventKind", "ClientStatistics", "open_client"]
@@ -133,10 +132,10 @@ class Client:
             status=functools.partial(protocol.subscription_status, sub_id),
         )
         # registered before anything is sent, so data that beats the ack is kept
-        rt.feeds[sub_id] = feed
-        rt.notify()  # a subscribe deadline may now come first
+        rt.feeds.attach(sub_id, feed)
+        rt.changed.notify()  # a subscribe deadline may now come first
         try:
-            await rt.send_current(frames)
+            await rt.links.send_current(frames)
             while not protocol.is_ready(sub_id):
                 if feed.failure is not None:
                     raise feed.failure
@@ -144,15 +143,11 @@ class Client:
                 await rt.changed.wait()
             yield sub
         finally:
-            del rt.feeds[sub_id]
-            stats = sub.statistics()
-            rt.retired_dropped += stats.messages_dropped
-            rt.retired_peak = max(rt.retired_peak, stats.peak_buffer_used)
-            feed.end()
+            rt.feeds.retire(sub_id)
             frames = protocol.unsubscribe(sub_id, wall_time=rt.wall_clock())
-            rt.notify()
+            rt.changed.notify()
             with trio.move_on_after(CLOSE_GRACE, shield=True):
-                await rt.send_current(frames)
+                await rt.links.send_current(frames)
 
     @contextlib.asynccontextmanager
     async def events(
@@ -164,10 +159,12 @@ class Client:
         happenings are logged under the `gatetrio` logger, including those before the first
         connection, when `open_client` has not returned yet.
         """
-        async with _attached(
-            self._rt.watchers, _CLIENT_EVENTS_SPEC, buffer, OverflowPolicy.DROP_OLDEST
-        ) as watcher:
-            yield watcher
+        sub, feed = open_subscription(
+            _CLIENT_EVENTS_SPEC, buffer=buffer, overflow=OverflowPolicy.DROP_OLDEST
+        )
+        with self._rt.feeds.watching(feed):
+            await trio.lowlevel.checkpoint()
+            yield sub
 
     @contextlib.asynccontextmanager
     async def raw_frames(
@@ -186,8 +183,10 @@ class Client:
             raise UsageError(
                 f"overflow must be an OverflowPolicy other than CONFLATE, got {overflow!r}"
             )
-        async with _attached(self._rt.taps, RAW_SPEC, buffer, overflow) as tap:
-            yield tap
+        sub, feed = open_subscription(RAW_SPEC, buffer=buffer, overflow=overflow)
+        with self._rt.feeds.tapping(feed):
+            await trio.lowlevel.checkpoint()
+            yield sub
 
     def order_book(
         self,
@@ -233,7 +232,7 @@ class Client:
             report_resync=self._report_resync,
             check_contract=self._contracts.check,
             fetch_snapshot=snapshot_fetcher_for(self._rest),
-            connection_lost=rt.lost_callbacks,
+            watch_lost=rt.links.watch_lost,
         )
         return open_order_book(
             host, contract, depth=depth, method=method, snapshot_fetcher=snapshot_fetcher
@@ -241,10 +240,10 @@ class Client:
 
     async def wait_connected(self) -> None:
         """Return once the client has a live connection (at once if it already has one)."""
-        rt = self._rt
-        while rt.current() is None:
+        links = self._rt.links
+        while links.current() is None:
             self._check_open()
-            await rt.connected_event.wait()
+            await links.wait_change()
         await trio.lowlevel.checkpoint()
 
     async def request(
@@ -323,38 +322,11 @@ class Client:
     def statistics(self) -> ClientStatistics:
         """A snapshot of the counters; see `ClientStatistics` for fields and units."""
         rt = self._rt
-        p = self._protocol.statistics()
-        feeds = rt.feeds.values()
-        conn = rt.current()
-        return ClientStatistics(
-            connected=conn is not None,
-            url=conn.endpoint if conn is not None else self.config.url,
-            connects=rt.connects,
-            reconnects=rt.reconnects,
-            upgrades=rt.upgrades,
-            messages_received=p.frames_received,
-            messages_by_channel=dict(p.messages_by_channel),
-            malformed_frames=p.malformed + rt.malformed_in_shell,
-            unrouted_items=p.unrouted,
-            messages_dropped=rt.retired_dropped + sum(f.dropped for f in feeds),
-            peak_buffer_used=max([rt.retired_peak, *(f.peak_buffer_used for f in feeds)]),
-            open_subscriptions=len(rt.feeds),
-            last_pong_rtt=p.last_rtt,
-            last_latency_ms=p.last_latency_ms,
-            silences=rt.silences,
-            connect_failures=rt.connect_failures,
-            duplicates_dropped=p.duplicates_dropped,
-            replies_on_wrong_socket=p.replies_on_wrong_socket,
-            subscribe_timeouts=p.subscribe_timeouts,
-            api_requests_lost=p.api_requests_lost,
-            unmatched_replies=p.unmatched_replies,
-            unknown_events=p.unknown_events,
-            trading=attrs.evolve(
-                p.trading,
-                not_sent=self._trading.not_sent,
-                abandoned=self._trading.abandoned,
-                resolutions=self._trading.resolved,
-            ),
+        return assemble_statistics(
+            self._protocol.statistics(),
+            rt.pacer.statistics(),
+            rt.feeds.statistics(),
+            rt.links.statistics(),
             rest=self._rest.statistics(),
         )
 
@@ -362,26 +334,11 @@ class Client:
 
     def _report_resync(self, contract: str, reason: str) -> None:
         log.warning("order book %s resyncs: %s", contract, reason)
-        self._rt.emit(ClientEventKind.BOOK_RESYNC, channel=contract, reason=reason)
+        self._rt.feeds.emit(ClientEventKind.BOOK_RESYNC, channel=contract, reason=reason)
 
     def _check_open(self) -> None:
         if self._rt.closed:
             raise UsageError("this client is closed; open a new one with gatetrio.open_client()")
-
-
-@contextlib.asynccontextmanager
-async def _attached(
-    feeds: list[SubscriptionFeed[T]], spec: ChannelSpec[T], buffer: int, overflow: OverflowPolicy
-) -> AsyncIterator[Subscription[T]]:
-    """A subscription the runtime feeds from `feeds` (events, raw frames) for the block."""
-    sub, feed = open_subscription(spec, buffer=buffer, overflow=overflow)
-    feeds.append(feed)
-    try:
-        await trio.lowlevel.checkpoint()
-        yield sub
-    finally:
-        feeds.remove(feed)
-        feed.end()
 
 
 def _new_runtime(
@@ -427,26 +384,11 @@ def _new_rest(
         )
 
     def report(call: str, error: GateTrioError, attempt: int) -> None:
-        rt.emit(ClientEventKind.REST_FAILED, reason=str(error), channel=call, attempt=attempt)
+        rt.feeds.emit(ClientEventKind.REST_FAILED, reason=str(error), channel=call, attempt=attempt)
 
     return RestClient(
         route, transport=transport, config=config, wall_clock=rt.wall_clock, report=report
     )
-
-
-async def _close(rt: Runtime) -> None:
-    """Close every live socket politely while its reader still runs (bounded, shielded)."""
-    rt.closed = True
-    for conn in list(rt.conns.values()):
-        await close_connection(conn)
-
-
-def _closed(rt: Runtime) -> None:
-    rt.closed = True
-    rt.connected_event.set()  # a wait_connected() elsewhere raises UsageError now
-    rt.notify()  # so does a subscribe() waiting for its ack
-    for feed in rt.feeds.values():
-        feed.end()
 
 
 @contextlib.asynccontextmanager
@@ -486,10 +428,10 @@ async def open_client(
     attempt's cause) when none came within `config.first_connect_timeout` (30 s by default).
     Reconnects with paced, capped exponential backoff and jitter, forever unless
     `config.max_reconnects` is set, in which case `ReconnectLimitReached` is raised from
-    here. Any failure inside surfaces from here as one exception (never a bare
-    ExceptionGroup for a single failure). On exit every task is gone and the sockets are
-    closed within a bounded, shielded grace period. Progress and failures are logged under
-    the `gatetrio` logger.
+    here. The block's own exception comes out unchanged (the same object); a failure of the
+    client's own surfaces from here as one exception, never an ExceptionGroup for a single
+    failure. On exit every task is gone and the sockets are closed within a bounded,
+    shielded grace period. Progress and failures are logged under the `gatetrio` logger.
 
     Example::
 
@@ -522,16 +464,13 @@ async def open_client(
         ssl_context=ssl_context,
     )
     try:
-        async with trio.open_nursery() as nursery:
+        async with open_host_nursery("open_client exited") as nursery:
             await nursery.start(run_supervisor, rt)
             try:
                 yield Client(rt, rest)
             finally:
-                await _close(rt)
-                nursery.cancel_scope.cancel(reason="open_client exited")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+                await rt.shutdown()  # politely, while the readers still run
     finally:
-        _closed(rt)
+        rt.finished()
         with trio.CancelScope(shield=True):  # bounded inside: CLOSE_GRACE
             await rest.aclose()

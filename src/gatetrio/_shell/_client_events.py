@@ -1,18 +1,29 @@
-"""What a client reports about itself: `ClientEvent`s and `ClientStatistics` (public records)."""
+"""What a client reports about itself: `ClientEvent`s and `ClientStatistics` (public records).
+
+Every counter `ClientStatistics` shows has one home, the object that counts it: the protocol
+(frames, malformed frames, connects, upgrades, silences, ...), the reconnect pacer (failed
+attempts, reconnects), the feeds (drops, peaks, open subscriptions) and the connections (the
+URL). `assemble_statistics` builds the record from their statistics by field name, and
+`merge_statistics` sums several (a pool's shards) by the rules in `MERGE`. A new counter is
+one field here, named as its home names it (or renamed once in `RENAMED`).
+"""
 
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, final
+import typing
+from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
 from gatetrio._core._protocol import TradingStatistics
 
-from ._rest import RestStatistics
+from ._rest import RestStatistics, merge_rest_statistics
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping, Sequence
+
+    from attrs import AttrsInstance
 
 
 class ClientEventKind(enum.Enum):
@@ -142,3 +153,84 @@ class ClientStatistics:
     """The trading API's counters: requests, outcomes, replies, rate limits."""
     rest: RestStatistics = attrs.field(factory=RestStatistics)
     """The client's REST calls: attempts, retries, failures by kind (`RestStatistics`)."""
+
+
+STATISTICS_FIELDS: Final = tuple(f.name for f in attrs.fields(ClientStatistics))
+# Counters whose home names them otherwise: the protocol's name -> the public one.
+RENAMED: Final = {
+    "frames_received": "messages_received",
+    "malformed": "malformed_frames",
+    "unrouted": "unrouted_items",
+    "last_rtt": "last_pong_rtt",
+}
+
+
+def assemble_statistics(*parts: AttrsInstance, **whole: object) -> ClientStatistics:
+    """`ClientStatistics` from the statistics of the objects that count (see the docstring);
+    `whole`: fields that are a home's statistics record as a whole (`rest`)."""
+    values: dict[str, object] = dict(whole)
+    for part in parts:
+        for name, value in attrs.asdict(part, recurse=False).items():
+            values[RENAMED.get(name, name)] = value
+    return ClientStatistics(**{name: values[name] for name in STATISTICS_FIELDS})  # type: ignore[arg-type]
+
+
+def _known_max(values: Sequence[object]) -> object:
+    return max(typing.cast("list[float]", [v for v in values if v is not None]), default=None)
+
+
+def _peak(values: Sequence[object]) -> object:
+    return max(typing.cast("list[int]", values), default=0)
+
+
+def _sum_maps(values: Sequence[object]) -> object:
+    total: dict[str, int] = {}
+    for counts in typing.cast("list[Mapping[str, int]]", values):
+        for key, n in counts.items():
+            total[key] = total.get(key, 0) + n
+    return total
+
+
+def _merge_rest(values: Sequence[object]) -> object:
+    return merge_rest_statistics(typing.cast("list[RestStatistics]", values))
+
+
+def _merge_trading(values: Sequence[object]) -> object:
+    records = typing.cast("list[TradingStatistics]", values)
+    return TradingStatistics(
+        **{
+            field.name: sum(getattr(record, field.name) for record in records)
+            for field in attrs.fields(TradingStatistics)
+        }
+    )
+
+
+def _all(values: Sequence[object]) -> object:
+    return bool(values) and all(values)
+
+
+def _first(values: Sequence[object]) -> object:
+    return values[0] if values else ""
+
+
+# How several clients' statistics merge into one, where it is not a sum.
+MERGE: Final[Mapping[str, Callable[[Sequence[object]], object]]] = {
+    "connected": _all,
+    "url": _first,
+    "messages_by_channel": _sum_maps,
+    "peak_buffer_used": _peak,
+    "last_pong_rtt": _known_max,
+    "last_latency_ms": _known_max,
+    "rest": _merge_rest,
+    "trading": _merge_trading,
+}
+
+
+def merge_statistics(stats: Sequence[ClientStatistics]) -> ClientStatistics:
+    """One `ClientStatistics` for several clients: counters summed, the rest by `MERGE`."""
+    merged: dict[str, object] = {}
+    for name in STATISTICS_FIELDS:
+        values = [getattr(s, name) for s in stats]
+        rule = MERGE.get(name)
+        merged[name] = sum(typing.cast("list[int]", values)) if rule is None else rule(values)
+    return ClientStatistics(**merged)  # type: ignore[arg-type]

@@ -158,7 +158,11 @@ class H11Transport:
             port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError as exc:
             raise UsageError(f"REST URL {url!r} has a bad port") from exc
-        origin = f"{scheme}://{parts.netloc}"
+        # never userinfo (user:password@) in the Host header or in any message
+        host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+        if parts.port is not None:
+            host = f"{host}:{parts.port}"
+        origin = f"{scheme}://{host}"
         key = (scheme, parts.hostname, port)
         target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         idempotent = method in ("GET", "HEAD")
@@ -166,7 +170,7 @@ class H11Transport:
         request = h11.Request(
             method=method,
             target=target,
-            headers=[("Host", parts.netloc), ("User-Agent", USER_AGENT), *framing, *headers],
+            headers=[("Host", host), ("User-Agent", USER_AGENT), *framing, *headers],
         )
         connection = self._take_idle(key) if idempotent else None
         if connection is not None:

@@ -41,6 +41,7 @@ from gatetrio._core._book import (
 from gatetrio._core._errors import ConnectionLost, ExchangeError, ProtocolError
 from gatetrio._core._requests import check_contract
 
+from ._excgroups import open_host_nursery
 from ._subscription import OverflowPolicy
 
 if TYPE_CHECKING:
@@ -528,14 +529,7 @@ async def open_order_book(
     else:
         fetch = snapshot_fetcher or host.fetch_snapshot
         driver = _RestDriver(host, contract, level, frequency=frequency, fetch=fetch)
-    lost = driver.lost_connection
-    host.connection_lost.add(lost)
-    try:
-        async with trio.open_nursery() as nursery:
+    with host.watch_lost(driver.lost_connection):
+        async with open_host_nursery("order_book block exited") as nursery:
             nursery.start_soon(driver.run)
-            try:
-                yield LiveOrderBook(driver)
-            finally:
-                nursery.cancel_scope.cancel(reason="order_book block exited")
-    finally:
-        host.connection_lost.discard(lost)
+            yield LiveOrderBook(driver)

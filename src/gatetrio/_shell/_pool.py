@@ -36,10 +36,10 @@ from gatetrio._core._listing import listed_contracts
 from gatetrio._core._requests import ChannelSpec
 
 from ._client import Client, ClientEvent, ClientStatistics, open_client
-from ._excgroups import collapse
+from ._client_events import merge_statistics
+from ._excgroups import open_host_nursery
 from ._listing import fetch_listing
 from ._raw_tap import RAW_BUFFER, RAW_SPEC, RawFrame
-from ._rest import RestClient, merge_rest_statistics
 from ._subscription import OverflowPolicy, Subscription, SubscriptionFeed, open_subscription
 
 if TYPE_CHECKING:
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from gatetrio._core._book import Method
 
     from ._live_book import LiveOrderBook, SnapshotFetcher
+    from ._rest import RestClient
     from ._transport import Connector
 
 T = TypeVar("T")
@@ -84,44 +85,6 @@ class PoolStatistics:
     contracts: int
     listing_refreshes: int
     listing_failures: int
-
-
-def _merge(stats: Sequence[ClientStatistics]) -> ClientStatistics:
-    by_channel: dict[str, int] = {}
-    for s in stats:
-        for channel, n in s.messages_by_channel.items():
-            by_channel[channel] = by_channel.get(channel, 0) + n
-    rtts = [s.last_pong_rtt for s in stats if s.last_pong_rtt is not None]
-    latencies = [s.last_latency_ms for s in stats if s.last_latency_ms is not None]
-
-    def total(name: str) -> int:
-        return sum(getattr(s, name) for s in stats)
-
-    return ClientStatistics(
-        connected=bool(stats) and all(s.connected for s in stats),
-        url=stats[0].url if stats else "",
-        connects=total("connects"),
-        reconnects=total("reconnects"),
-        upgrades=total("upgrades"),
-        messages_received=total("messages_received"),
-        messages_by_channel=by_channel,
-        malformed_frames=total("malformed_frames"),
-        unrouted_items=total("unrouted_items"),
-        messages_dropped=total("messages_dropped"),
-        peak_buffer_used=max([0, *(s.peak_buffer_used for s in stats)]),
-        open_subscriptions=total("open_subscriptions"),
-        last_pong_rtt=max(rtts, default=None),
-        last_latency_ms=max(latencies, default=None),
-        silences=total("silences"),
-        connect_failures=total("connect_failures"),
-        duplicates_dropped=total("duplicates_dropped"),
-        replies_on_wrong_socket=total("replies_on_wrong_socket"),
-        subscribe_timeouts=total("subscribe_timeouts"),
-        api_requests_lost=total("api_requests_lost"),
-        unmatched_replies=total("unmatched_replies"),
-        unknown_events=total("unknown_events"),
-        rest=merge_rest_statistics([s.rest for s in stats]),
-    )
 
 
 def _contract_of(element: str) -> str:
@@ -170,6 +133,7 @@ class Pool:
         self.listing_refreshes = 0
         self.listing_failures = 0
         self._open_lock = trio.Lock()
+        self._closed = False  # the block of open_pool has ended
 
     # ------------------------------------------------------------------------ shards
 
@@ -204,6 +168,8 @@ class Pool:
     async def _place(self, contracts: Sequence[str]) -> list[int]:
         """The shard of each contract's next stream, opening shards as needed."""
         async with self._open_lock:
+            if self._closed:  # its nursery takes no new shards: say so, not trio's RuntimeError
+                raise UsageError("this pool is closed; open a new one with gatetrio.open_pool()")
             cap = self.streams_per_connection
             placed: list[int] = []
             load = self._streams  # live: a stream closed while a shard opens is counted
@@ -259,14 +225,13 @@ class Pool:
                     yield subs[0]
                     return
                 merged, feed = open_subscription(spec, buffer=buffer, overflow=overflow)
-                async with trio.open_nursery() as nursery:
-                    for sub in subs:
-                        nursery.start_soon(_forward, sub, feed)
-                    try:
+                try:
+                    async with open_host_nursery("pool subscription closed") as nursery:
+                        for sub in subs:
+                            nursery.start_soon(_forward, sub, feed)
                         yield merged
-                    finally:
-                        nursery.cancel_scope.cancel(reason="pool subscription closed")
-                        feed.end()
+                finally:
+                    feed.end()
         finally:
             for owner, n in zip(owners, counts, strict=True):
                 self._streams[owner] -= n
@@ -317,13 +282,12 @@ class Pool:
                     scopes.pop(contract).cancel(reason=f"{contract} delisted")
                 await changed.wait()
 
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(follow, nursery)
-            try:
+        try:
+            async with open_host_nursery("listed subscription closed") as nursery:
+                nursery.start_soon(follow, nursery)
                 yield merged
-            finally:
-                nursery.cancel_scope.cancel(reason="listed subscription closed")
-                feed.end()
+        finally:
+            feed.end()
 
     def order_book(
         self,
@@ -371,14 +335,13 @@ class Pool:
     ) -> AsyncIterator[Subscription[RawFrame]]:
         """Every shard's raw frames (`RawFrame.shard` says which), shards opened later too."""
         sub, feed = open_subscription(RAW_SPEC, buffer=buffer, overflow=overflow)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._tap_all, nursery, feed, buffer)
-            try:
+        try:
+            async with open_host_nursery("raw frames closed") as nursery:
+                nursery.start_soon(self._tap_all, nursery, feed, buffer)
                 await trio.lowlevel.checkpoint()
                 yield sub
-            finally:
-                nursery.cancel_scope.cancel(reason="raw frames closed")
-                feed.end()
+        finally:
+            feed.end()
 
     async def _tap_all(
         self, nursery: trio.Nursery, feed: SubscriptionFeed[RawFrame], buffer: int
@@ -399,7 +362,7 @@ class Pool:
         return PoolStatistics(
             shards=shards,
             streams=tuple(self._streams),
-            merged=_merge(shards),
+            merged=merge_statistics(shards),
             contracts=len(self._contracts),
             listing_refreshes=self.listing_refreshes,
             listing_failures=self.listing_failures,
@@ -532,13 +495,10 @@ async def open_pool(
     def open_shard() -> contextlib.AbstractAsyncContextManager[Client]:
         return open_client(settle, **options)
 
-    try:
-        async with trio.open_nursery() as nursery:
-            pool = Pool(nursery, open_shard, streams_per_connection=streams_per_connection)
-            await pool._start(contracts, listing_fetcher, refresh_interval)  # noqa: SLF001
-            try:
-                yield pool
-            finally:
-                nursery.cancel_scope.cancel(reason="open_pool exited")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    async with open_host_nursery("open_pool exited") as nursery:
+        pool = Pool(nursery, open_shard, streams_per_connection=streams_per_connection)
+        await pool._start(contracts, listing_fetcher, refresh_interval)  # noqa: SLF001
+        try:
+            yield pool
+        finally:
+            pool._closed = True  # noqa: SLF001 - its nursery takes no new shards now

@@ -1,8 +1,8 @@
 """The raw-frame tap: every frame exactly as the socket delivered it, for recorders.
 
-`Client.raw_frames()` registers a bounded `SubscriptionFeed[RawFrame]` in `Runtime.taps`; the
-reader pushes each frame of a batch into every open tap before the protocol sees it. With no
-tap open the reader pays one truthiness check per batch.
+`Client.raw_frames()` adds a bounded `SubscriptionFeed[RawFrame]` to the taps
+(`Feeds.tapping`); the reader pushes each frame of a batch into every open tap before the
+protocol sees it. With no tap open the reader pays one truthiness check per batch.
 """
 
 from __future__ import annotations

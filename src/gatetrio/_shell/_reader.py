@@ -20,14 +20,15 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from gatetrio._core._errors import ConnectionLost, ProtocolError, SubscriptionOverflow
+from gatetrio._core._errors import ConnectionLost, SubscriptionOverflow
 from gatetrio._core._protocol import Delivery
 from gatetrio._core._redact import redact_frame
 
 from ._raw_tap import RawFrame
 
 if TYPE_CHECKING:
-    from ._runtime import Connection, Runtime
+    from ._connection import Connection
+    from ._runtime import Runtime
 
 MAX_BATCH: Final = 64  # frames per wake-up at most (one receive_some can hold ~300)
 
@@ -37,12 +38,13 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
     ws = conn.ws
     drain = ws.receive_nowait
     generation = conn.generation
-    receive_text = rt.protocol.receive_text
-    feeds = rt.feeds
+    protocol = rt.protocol
+    receive_text = protocol.receive_text
+    feeds = rt.feeds.by_id  # live views: subscriptions and taps come and go while we read
+    taps = rt.feeds.taps
     handle = rt.handle
     wall_clock = rt.wall_clock
     current_time = trio.current_time
-    taps = rt.taps
     credentials = rt.config.credentials
     key = None if credentials is None else credentials.key  # what a tapped frame must not hold
     while True:
@@ -75,8 +77,7 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
             except SubscriptionOverflow:
                 raise  # the consumer asked for this to end the client (OverflowPolicy.FAIL)
             except Exception as exc:  # noqa: BLE001 - the boundary: one frame is never fatal
-                rt.malformed_in_shell += 1
-                rt.report_malformed(ProtocolError(f"frame broke the client: {exc!r}", raw=text))
+                handle(protocol.frame_failed(text, exc))
             left -= 1
             if crowded or not left:
                 break

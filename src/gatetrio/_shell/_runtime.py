@@ -1,25 +1,45 @@
-"""The client's shared shell state: live sockets, subscription feeds, waiters, and the one place
-where the protocol's outputs turn into wake-ups, events and log records.
+"""The client's shell state, each piece with one owner that changes it through verbs.
 
-Everything protocol-shaped (readiness, silence, pending requests, generations, de-duplication,
-RTT) is asked of the `GateProtocol`; this object only holds what trio needs: sockets, cancel
-scopes, events and the producer ends of the subscriptions.
+A `Runtime` is built once per `open_client` and its attributes never change after; what
+changes lives inside them, and each is changed only through the verbs listed here (the shape
+of trio's `MemoryChannelState`, which only its two endpoints change):
+
+    protocol  GateProtocol     (core) every protocol fact and every counter it can see:
+                               readiness, silence, generations, correlation, malformed frames
+    pacer     ReconnectPacer   (core) when the next attempt may start; counts failed attempts
+                               and lost connections. Changed by the supervisor alone.
+    links     Links            the live sockets by generation. The supervisor `add`s, `announce`s
+                               and `remove`s them; anyone reads `current()` and sends on it.
+    feeds     Feeds            the producer ends: subscriptions (`attach`/`retire`, by
+                               `Client.subscribe`), event watchers and raw taps (`attached`).
+                               The reader and `handle` push into them; nobody else does.
+    waiters   Waiters          trading requests awaiting their outcome: `Trading` expects and
+                               forgets them; `handle` completes or fails them.
+    changed   Broadcast        "a deadline may have moved, a subscription became ready or
+                               failed": wakes the timer task and whoever waits for an ack.
+    signal    SupervisorSignal "the current socket is lost" / "Gate asks for a new one":
+                               raised by a connection's end and by `handle`; the supervisor alone
+                               waits on it.
+
+`handle` is the one place where the protocol's outputs become wake-ups, events and log
+records. Nothing here keeps a copy of protocol state: `Client.statistics()` assembles the
+owners' own statistics (`assemble_statistics` in `_client_events.py`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import typing
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
 import trio
 
-from gatetrio._core._config import CLOSE_GRACE
+from gatetrio._core._backoff import Backoff, ReconnectPacer
 from gatetrio._core._errors import (
     ConnectionLost,
     GateTrioError,
-    HeartbeatTimeout,
     ReplyUnreadable,
     RequestLost,
     RequestTimeout,
@@ -37,6 +57,7 @@ from gatetrio._core._protocol import (
     RateLimitPaused,
     SubscriptionFailed,
     SubscriptionReady,
+    SubscriptionSilent,
     Unknown,
     Unmatched,
     UnsubscribeAcked,
@@ -45,17 +66,17 @@ from gatetrio._core._protocol import (
 )
 
 from ._client_events import ClientEvent, ClientEventKind
-from ._transport import map_transport_errors
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from gatetrio._core._config import ClientConfig
     from gatetrio._core._protocol import GateProtocol, Output
 
+    from ._connection import Connection
     from ._raw_tap import RawFrame
     from ._subscription import SubscriptionFeed
-    from ._transport import Connector, WebSocketLike
+    from ._transport import Connector
 
 log: Final = logging.getLogger("gatetrio.client")
 
@@ -66,120 +87,121 @@ MALFORMED_LOG_EVERY: Final = 1000
 LOG_FRAME_CHARS: Final = 200
 
 
-@attrs.define(eq=False)
-class Connection:
-    """One WebSocket and the trio things around it. Its protocol state lives in the core."""
+@final
+class Broadcast:
+    """Wakes every task waiting in `wait()` when `notify()` is called (no memory of it after)."""
 
-    ws: WebSocketLike
-    generation: int
-    scope: trio.CancelScope  # of the connection's nursery
-    nursery: trio.Nursery
-    endpoint: str
-    login_lock: trio.Lock = attrs.field(factory=trio.Lock)  # one futures.login per connection
-    closing: bool = False  # we started the close handshake: the reader ends quietly
-    failure: ConnectionLost | None = None  # why we aborted it (a stuck send, a heartbeat)
-    gone: trio.Event = attrs.field(factory=trio.Event)
+    __slots__ = ("_event",)
 
+    def __init__(self) -> None:
+        self._event = trio.Event()
 
-@attrs.define(eq=False)
-class ApiWaiter:
-    """One trading request's outcome, once the protocol reports it: a result or an error."""
+    def notify(self) -> None:
+        self._event.set()
+        self._event = trio.Event()
 
-    done: trio.Event = attrs.field(factory=trio.Event)
-    result: object = None
-    error: GateTrioError | None = None
+    async def wait(self) -> None:
+        """Wait for the next `notify()` (the one after this call began)."""
+        await self._event.wait()
 
 
-@attrs.define(eq=False)
+@final
 class SupervisorSignal:
     """What the supervisor waits for: the current connection lost, or an upgrade requested."""
 
-    lost: str | None = None
-    upgrade: bool = False
-    wake: trio.Event = attrs.field(factory=trio.Event)
+    __slots__ = ("_lost", "_upgrade", "_wake")
+
+    def __init__(self) -> None:
+        self._lost: str | None = None
+        self._upgrade: int | None = None  # the generation Gate asked to replace
+        self._wake = trio.Event()
 
     def set_lost(self, reason: str) -> None:
-        self.lost = reason
-        self.wake.set()
+        self._lost = reason
+        self._wake.set()
 
-    def set_upgrade(self) -> None:
-        self.upgrade = True
-        self.wake.set()
+    def set_upgrade(self, generation: int) -> None:
+        self._upgrade = generation
+        self._wake.set()
 
-    async def wait(self) -> None:
-        if self.lost is None and not self.upgrade:
-            await self.wake.wait()
-        self.wake = trio.Event()
+    async def take(self) -> tuple[str | None, int | None]:
+        """Wait until something was signalled; return (lost reason, generation to replace)
+        and clear both."""
+        if self._lost is None and self._upgrade is None:
+            await self._wake.wait()
+        self._wake = trio.Event()
+        taken = self._lost, self._upgrade
+        self._lost, self._upgrade = None, None
+        return taken
 
 
-class Runtime:
-    """Shell state shared by the client's tasks (internal: attributes are the interface)."""
+@final
+@attrs.frozen
+class LinkStatistics:
+    url: str  # the current connection's endpoint, else the configured URL
 
-    def __init__(
-        self,
-        config: ClientConfig,
-        protocol: GateProtocol,
-        *,
-        connector: Connector,
-        wall_clock: Callable[[], float],
-    ) -> None:
-        self.config = config
-        self.protocol = protocol
-        self.connector = connector
-        self.wall_clock = wall_clock
-        self.feeds: dict[int, SubscriptionFeed[Any]] = {}
-        self.waiters: dict[str, ApiWaiter] = {}
-        self.conns: dict[int, Connection] = {}  # by generation: the current one and retiring
-        self.watchers: list[SubscriptionFeed[ClientEvent]] = []
-        self.taps: list[SubscriptionFeed[RawFrame]] = []  # Client.raw_frames(): the reader feeds
-        self.signal = SupervisorSignal()
-        # set (and replaced) when the protocol's timer may have moved earlier or a subscription
-        # became ready or failed: wakes the timer task and whoever waits for readiness
-        self.changed = trio.Event()
-        self.connected_event = trio.Event()
-        self.closed = False
-        self.connects = 0
-        self.reconnects = 0
-        self.upgrades = 0
-        self.connect_failures = 0
-        self.silences = 0
-        self.retired_dropped = 0
-        self.retired_peak = 0
-        self.malformed_logged = 0
-        # called when the current connection is lost (live books mark themselves not ready)
-        self.lost_callbacks: set[Callable[[], None]] = set()
-        self.malformed_in_shell = 0  # frames the protocol took in but whose handling failed
 
-    # ------------------------------------------------------------------------ connections
+@final
+class Links:
+    """The live connections by generation: the current one, and any being handed over."""
+
+    __slots__ = ("_conns", "_lost_watchers", "_protocol", "_up", "_url")
+
+    def __init__(self, protocol: GateProtocol, url: str) -> None:
+        self._protocol = protocol
+        self._url = url
+        self._conns: dict[int, Connection] = {}
+        self._up = Broadcast()  # a connection came up (or the client closed)
+        self._lost_watchers: set[Callable[[], None]] = set()
 
     def current(self) -> Connection | None:
-        generation = self.protocol.current_generation
-        return None if generation is None else self.conns.get(generation)
+        """The connection new requests go to, or None while disconnected."""
+        generation = self._protocol.current_generation
+        return None if generation is None else self._conns.get(generation)
 
-    def abort(self, conn: Connection, failure: ConnectionLost) -> None:
-        """End `conn` now (a stuck send, a missed pong): its task reports `failure`."""
-        if conn.failure is None:
-            conn.failure = failure
-        conn.scope.cancel(reason=failure.reason)
+    def get(self, generation: int) -> Connection | None:
+        return self._conns.get(generation)
 
-    async def send(self, conn: Connection, frames: list[str]) -> None:
-        """Send `frames` on `conn`, each within `send_deadline`, else abort `conn`.
+    def all(self) -> list[Connection]:
+        return list(self._conns.values())
 
-        Raises:
-            ConnectionLost: the socket is gone, or the send was stuck (`HeartbeatTimeout`: the
-                server stopped reading; the socket is aborted and the supervisor reconnects).
-        """
-        deadline = self.config.send_deadline
-        for frame in frames:
-            with trio.move_on_after(deadline) as scope:
-                with map_transport_errors("send"):
-                    await conn.ws.send_message(frame)
-            if scope.cancelled_caught:
-                failure = HeartbeatTimeout(
-                    f"send stuck for {deadline:g}s: the server is not reading"
-                )
-                self.abort(conn, failure)
-                raise failure
+    @property
+    def lost_watchers(self) -> int:
+        """How many callbacks `watch_lost` has registered now."""
+        return len(self._lost_watchers)
+
+    # supervisor's verbs
+
+    def add(self, conn: Connection) -> None:
+        """`conn` is up (the protocol made it current already)."""
+        self._conns[conn.generation] = conn
+
+    def announce(self) -> None:
+        """The new connection has sent its resubscriptions: wake `wait_connected`."""
+        self._up.notify()
+
+    def remove(self, conn: Connection) -> None:
+        del self._conns[conn.generation]
+
+    def lost(self) -> None:
+        """The current connection was lost: call every `watch_lost` callback."""
+        for callback in list(self._lost_watchers):
+            callback()
+
+    # anyone's
+
+    async def wait_change(self) -> None:
+        """Wait until a connection comes up (or the client closes)."""
+        await self._up.wait()
+
+    @contextlib.contextmanager
+    def watch_lost(self, callback: Callable[[], None]) -> Iterator[None]:
+        """Call `callback()` whenever the current connection is lost, for the block."""
+        self._lost_watchers.add(callback)
+        try:
+            yield
+        finally:
+            self._lost_watchers.discard(callback)
 
     async def send_current(self, frames: list[str]) -> None:
         """Send on the current connection, if any; a lost one is the supervisor's business.
@@ -191,15 +213,67 @@ class Runtime:
             await trio.lowlevel.checkpoint()
             return
         try:
-            await self.send(conn, frames)
+            await conn.send(frames)
         except ConnectionLost as exc:
             log.debug("send on connection %d failed: %s", conn.generation, exc.reason)
 
-    # --------------------------------------------------------------------------- outputs
+    def statistics(self) -> LinkStatistics:
+        conn = self.current()
+        return LinkStatistics(url=self._url if conn is None else conn.endpoint)
 
-    def notify(self) -> None:
-        self.changed.set()
-        self.changed = trio.Event()
+
+@final
+@attrs.frozen
+class FeedStatistics:
+    messages_dropped: int  # by every subscription's overflow policy, closed ones included
+    peak_buffer_used: int  # the most any one subscription held at once
+    open_subscriptions: int
+
+
+@final
+class Feeds:
+    """The producer ends the client pushes into: subscriptions by sub_id, event watchers and
+    raw-frame taps. The reader holds `by_id` and `taps` (read-only views of live containers)."""
+
+    __slots__ = ("_by_id", "_retired_dropped", "_retired_peak", "_taps", "_watchers")
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, SubscriptionFeed[Any]] = {}
+        self._watchers: list[SubscriptionFeed[ClientEvent]] = []
+        self._taps: list[SubscriptionFeed[RawFrame]] = []
+        self._retired_dropped = 0
+        self._retired_peak = 0
+
+    @property
+    def by_id(self) -> Mapping[int, SubscriptionFeed[Any]]:
+        return self._by_id
+
+    @property
+    def taps(self) -> Sequence[SubscriptionFeed[RawFrame]]:
+        return self._taps
+
+    def attach(self, sub_id: int, feed: SubscriptionFeed[Any]) -> None:
+        """Feed subscription `sub_id` from now on (before its subscribe frame is out)."""
+        self._by_id[sub_id] = feed
+
+    def retire(self, sub_id: int) -> None:
+        """Stop feeding `sub_id` and end its feed; its drops and peak stay counted."""
+        feed = self._by_id.pop(sub_id)
+        self._retired_dropped += feed.dropped
+        self._retired_peak = max(self._retired_peak, feed.peak_buffer_used)
+        feed.end()
+
+    @contextlib.contextmanager
+    def watching(self, feed: SubscriptionFeed[ClientEvent]) -> Iterator[None]:
+        """Push every `ClientEvent` into `feed` for the block; end it after."""
+        with _member(self._watchers, feed):
+            yield
+
+    @contextlib.contextmanager
+    def tapping(self, feed: SubscriptionFeed[RawFrame]) -> Iterator[None]:
+        """Push every inbound frame into `feed` for the block; end it after."""
+        with _member(self._taps, feed):
+            yield
 
     def emit(
         self,
@@ -210,60 +284,173 @@ class Runtime:
         attempt: int = 0,
         url: str = "",
     ) -> None:
-        if not self.watchers:
+        """Tell every watcher (none: nothing is built)."""
+        if not self._watchers:
             return
         event = ClientEvent(kind, trio.current_time(), reason, channel, attempt, url)
-        for watcher in self.watchers:
+        for watcher in self._watchers:
             watcher.push(event)
+
+    def end_all(self) -> None:
+        """The client is closed: every subscription ends (its `async for` stops)."""
+        for feed in self._by_id.values():
+            feed.end()
+
+    def statistics(self) -> FeedStatistics:
+        feeds = self._by_id.values()
+        return FeedStatistics(
+            messages_dropped=self._retired_dropped + sum(f.dropped for f in feeds),
+            peak_buffer_used=max([self._retired_peak, *(f.peak_buffer_used for f in feeds)]),
+            open_subscriptions=len(self._by_id),
+        )
+
+
+@contextlib.contextmanager
+def _member(members: list[SubscriptionFeed[Any]], feed: SubscriptionFeed[Any]) -> Iterator[None]:
+    members.append(feed)  # in place: the reader holds the list
+    try:
+        yield
+    finally:
+        members.remove(feed)
+        feed.end()
+
+
+@final
+@attrs.define(eq=False)
+class ApiWaiter:
+    """One trading request's wait; `Waiters` fills in its outcome: a result or an error."""
+
+    done: trio.Event = attrs.field(factory=trio.Event)
+    result: object = None
+    error: GateTrioError | None = None
+
+
+@final
+class Waiters:
+    """Trading requests sent and awaiting their outcome, by req_id."""
+
+    __slots__ = ("_waiting",)
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, ApiWaiter] = {}
+
+    def __len__(self) -> int:
+        return len(self._waiting)
+
+    def expect(self, req_id: str) -> ApiWaiter:
+        waiter = self._waiting[req_id] = ApiWaiter()
+        return waiter
+
+    def forget(self, req_id: str) -> None:
+        del self._waiting[req_id]
+
+    def complete(self, req_id: str, result: object) -> None:
+        waiter = self._waiting.get(req_id)
+        if waiter is not None:
+            waiter.result = result
+            waiter.done.set()
+
+    def fail(self, req_id: str, error: GateTrioError) -> None:
+        waiter = self._waiting.get(req_id)
+        if waiter is not None:
+            waiter.error = error
+            waiter.done.set()
+
+
+@final
+class Runtime:
+    """Shell state shared by the client's tasks: see the module docstring for who owns what."""
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        protocol: GateProtocol,
+        *,
+        connector: Connector,
+        wall_clock: Callable[[], float],
+    ) -> None:
+        self.config: Final = config
+        self.protocol: Final = protocol
+        self.connector: Final = connector
+        self.wall_clock: Final = wall_clock
+        self.pacer: Final = ReconnectPacer(
+            Backoff.from_config(config),
+            min_interval=config.min_reconnect_interval,
+            stable_after=config.ping_interval + config.pong_timeout,
+        )
+        self.links: Final = Links(protocol, config.url)
+        self.feeds: Final = Feeds()
+        self.waiters: Final = Waiters()
+        self.changed: Final = Broadcast()
+        self.signal: Final = SupervisorSignal()
+        self._closed = False
+        self._malformed_logged = 0
+
+    # ----------------------------------------------------------------------- lifecycle
+
+    @property
+    def closed(self) -> bool:
+        """The client is closing or closed: losses are not reported, calls raise UsageError."""
+        return self._closed
+
+    async def shutdown(self) -> None:
+        """The body is done: close every live socket politely while its reader still runs."""
+        self._closed = True
+        for conn in self.links.all():
+            await conn.close()
+
+    def finished(self) -> None:
+        """Every task is gone: wake whoever still waits, and end every subscription."""
+        self._closed = True
+        self.links.announce()  # a wait_connected() elsewhere raises UsageError now
+        self.changed.notify()  # so does a subscribe() waiting for its ack
+        self.feeds.end_all()
+
+    # -------------------------------------------------------------------------- outputs
 
     def handle(self, output: Output) -> None:
         """Act on one protocol output (deliveries have their own fast path in the reader)."""
+        feeds = self.feeds
         match output:
             case Delivery(sub_id=sub_id, item=item):
-                feed = self.feeds.get(sub_id)
+                feed = feeds.by_id.get(sub_id)
                 if feed is not None:
                     feed.push(item)
             case SubscriptionReady():
-                self.notify()  # a silence deadline starts now; subscribe() may be waiting
+                self.changed.notify()  # a silence deadline starts now; subscribe() may wait
             case SubscriptionFailed(sub_id=sub_id, error=error):
-                feed = self.feeds.get(sub_id)
+                feed = feeds.by_id.get(sub_id)
                 if feed is not None:
                     feed.end(error)
                     log.warning("subscription failed: %s", error)
-                    self.emit(ClientEventKind.SUBSCRIPTION_FAILED, reason=str(error))
-                self.notify()
+                    feeds.emit(ClientEventKind.SUBSCRIPTION_FAILED, reason=str(error))
+                self.changed.notify()
+            case SubscriptionSilent(channel=channel, reason=reason):
+                log.warning("%s: %s", channel, reason)
+                feeds.emit(ClientEventKind.CHANNEL_SILENT, channel=channel, reason=reason)
             case Upgrade(generation=generation):
-                self.upgrades += 1
                 log.info("connection %d: upgrade notice, connecting anew", generation)
-                self.emit(ClientEventKind.UPGRADE)
-                self.signal.set_upgrade()
+                feeds.emit(ClientEventKind.UPGRADE)
+                self.signal.set_upgrade(generation)
             case CloseConnection(generation=generation, reason=reason):
-                conn = self.conns.get(generation)
-                if conn is not None and not conn.closing:
+                conn = self.links.get(generation)
+                if conn is not None and conn.hand_over():
                     log.info("connection %d: %s; closing it", generation, reason)
-                    self.emit(ClientEventKind.HANDED_OVER, reason=reason, url=conn.endpoint)
-                    conn.closing = True
-                    conn.nursery.start_soon(close_connection, conn)
+                    feeds.emit(ClientEventKind.HANDED_OVER, reason=reason, url=conn.endpoint)
             case Malformed(error=error):
-                self.report_malformed(error)
+                self._report_malformed(error)
             case Notice(event=event):
                 log.info("system notice: %r", event)
-                self.emit(ClientEventKind.NOTICE, reason=repr(event))
+                feeds.emit(ClientEventKind.NOTICE, reason=repr(event))
             case ApiCompleted(req_id=req_id, result=result):
-                waiter = self.waiters.get(req_id)
-                if waiter is not None:
-                    waiter.result = result
-                    waiter.done.set()
+                self.waiters.complete(req_id, result)
             case ApiFailed(req_id=req_id, error=error):
                 self.report_api_failure(error)
-                waiter = self.waiters.get(req_id)
-                if waiter is not None:
-                    waiter.error = error
-                    waiter.done.set()
+                self.waiters.fail(req_id, error)
             case RateLimitPaused(group=group, delay=delay, channel=channel):
                 reason = f"Gate's rate limit: no {group} request goes out for {delay:.3f}s"
                 log.warning("%s: %s", channel, reason)
-                self.emit(ClientEventKind.RATE_LIMITED, channel=channel, reason=reason)
+                feeds.emit(ClientEventKind.RATE_LIMITED, channel=channel, reason=reason)
             case UnsubscribeFailed(error=error):
                 log.warning("unsubscribe failed: %s", error)
             case ProtocolViolation(error=error):
@@ -276,8 +463,8 @@ class Runtime:
                 typing.assert_never(output)
 
     def report_api_failure(self, error: GateTrioError) -> None:
-        """Log and report a trading request that ended without an answer (never a rejection:
-        the caller gets that one as an exception and it says all there is)."""
+        """Log and report a trading request that ended without an answer (a rejection is not
+        one: the caller gets it as an exception, and it says all there is)."""
         match error:
             case RequestTimeout():
                 kind = ClientEventKind.REQUEST_TIMEOUT
@@ -289,12 +476,12 @@ class Runtime:
                 return
         ids = getattr(error, "client_order_ids", ())
         log.warning("%s%s", error, f" (client order ids {', '.join(ids)})" if ids else "")
-        self.emit(kind, channel=getattr(error, "channel", ""), reason=str(error))
+        self.feeds.emit(kind, channel=getattr(error, "channel", ""), reason=str(error))
 
-    def report_malformed(self, error: Exception) -> None:
+    def _report_malformed(self, error: Exception) -> None:
         """A frame that could not be taken in: logged (bounded), reported, never fatal."""
-        self.malformed_logged += 1
-        count = self.malformed_logged
+        self._malformed_logged += 1
+        count = self._malformed_logged
         if count <= MALFORMED_LOG_FIRST or count % MALFORMED_LOG_EVERY == 0:
             raw = getattr(error, "raw", None)
             log.warning(
@@ -304,17 +491,4 @@ class Runtime:
                 LOG_FRAME_CHARS,
                 raw,
             )
-        self.emit(ClientEventKind.MALFORMED_FRAME, reason=str(error))
-
-
-async def close_connection(conn: Connection, *, graceful: bool = True) -> None:
-    """Close `conn`'s socket politely within CLOSE_GRACE (shielded), else abort it; then end
-    its task. Run while its reader still runs, so the close handshake completes.
-    """
-    conn.closing = True
-    with trio.move_on_after(CLOSE_GRACE if graceful else 0, shield=True) as scope:
-        await conn.ws.aclose()
-    if scope.cancelled_caught:
-        with trio.CancelScope(shield=True):
-            await conn.ws.abort()
-    conn.scope.cancel(reason="closed")
+        self.feeds.emit(ClientEventKind.MALFORMED_FRAME, reason=str(error))

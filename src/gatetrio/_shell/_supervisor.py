@@ -6,22 +6,64 @@
        └─ run_connection             one per WebSocket (two while one is handed over)
           └─ nursery "connection"
              ├─ run_reader           get_message → protocol.receive_text → feeds (sync)
-             └─ short tasks          pings, the resubscribe report, a handed-over close
+             ├─ Connection.run_duties  writes what the timers post; closes when handed over
+             └─ _report_resubscribed  (after a reconnect: one line once every ack is in)
 
-Pacing (`ReconnectPacer`): no two connection attempts start closer than `min_reconnect_interval`,
-failures back off exponentially with jitter, and the backoff only starts over once a connection
-stayed up through a heartbeat. So no server behaviour (refusals, instant closes, an upgrade
-notice on every connection) makes more than about one connect per `min_reconnect_interval`.
+Who opens and closes which socket, and when
+-------------------------------------------
+Only the supervisor opens sockets, one attempt at a time, each as a `run_connection` task in
+its own nursery. A connection's nursery holds only the tasks `run_connection` starts in its
+own body, before it reports itself started; every other task reaches a connection through its
+verbs (`_connection.py`), none of which starts a task. So a connection can end at any moment,
+between any two steps of any other task, and nothing ever finds its nursery closed (issue
+17.3).
+
+A socket ends in one of four ways, and each has one path:
+
+1. The server ends it (close frame, EOF, a transport error): the reader raises
+   `ConnectionLost`, the connection's nursery ends, `run_connection` reports the loss.
+2. We abort it: a send stuck past `send_deadline` or a pong missed (`run_timers`) calls
+   `Connection.abort(failure)`, which cancels its nursery and records why; the loss is reported
+   with that reason rather than the cancellation it caused.
+3. It was handed over: after an upgrade notice the protocol made a newer socket current, and
+   once that one is resubscribed and the old one owes no replies it says `CloseConnection`.
+   `Runtime.handle` calls `Connection.hand_over()`; the connection's duties task closes it
+   politely while its reader still runs (the reader reads the close reply), then cancels the
+   nursery. Its end is no loss: nothing is reported and nothing reconnects.
+4. The client closes: `Runtime.shutdown()` closes every live socket the same polite way from
+   `open_client`'s own task, while the readers still run; then the client nursery is cancelled.
+
+Whatever the way, `_connection_ended` runs once per socket, shielded, after its nursery is
+gone. Its first step is synchronous: `protocol.on_disconnected` and taking the connection out
+of `Links` happen before any checkpoint, so no task ever sees a current generation whose socket
+is gone. Then, if it was the current socket and the client is not closing, the loss is
+reported (log, `DISCONNECTED`, live books told, the supervisor signalled). Last, the socket is
+closed (politely within `CLOSE_GRACE`, or at once after a heartbeat failure: a server that
+stops reading will not read a close frame either) and whoever waits in `wait_gone` is woken.
+
+The handover, the shell's side (the core's side is in `_core/_protocol/__init__.py`). An
+upgrade notice on the current socket signals the supervisor, which makes a new connection
+while the old one keeps serving (make-before-break). `protocol.on_connected` makes the new one
+current and the old one retiring; from then on both sockets' readers feed the protocol, which
+drops each frame's second copy, until the new one is resubscribed; then the old one waits only
+for replies to its own trading requests, and way 3 above closes it. Trading requests go to the
+current socket only; the retiring one's login and replies stay its own.
+
+Pacing (`ReconnectPacer`, core): no two connection attempts start closer than
+`min_reconnect_interval`, failures back off exponentially with jitter, and the backoff only
+starts over once a connection stayed up through a heartbeat. So no server behaviour (refusals,
+instant closes, an upgrade notice on every connection) makes more than about one connect per
+`min_reconnect_interval`.
 
 The first connection must come within `first_connect_timeout`, else `FirstConnectTimeout`
 (carrying the last attempt's failure) ends `open_client`: a client that cannot reach Gate says
 so instead of waiting in silence. Every failed attempt is logged at WARNING with its cause and
 the next delay.
 
-Liveness that nothing can block: the timer task never sends itself (pings go out from short
-tasks), and every send has a deadline (`Runtime.send`), so a server that stops reading is
-detected by a stuck send or by the pong deadline, whichever comes first, and the socket is
-aborted (`HeartbeatTimeout`).
+Liveness that nothing can block: the timer task never sends itself (it posts pings to the
+current connection's duties task), and every send has a deadline (`Connection.send`), so a
+server that stops reading is detected by a stuck send or by the pong deadline, whichever comes
+first, and the socket is aborted (`HeartbeatTimeout`).
 """
 
 from __future__ import annotations
@@ -32,8 +74,6 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from gatetrio._core._backoff import Backoff, ReconnectPacer
-from gatetrio._core._catalog import CHANNELS
 from gatetrio._core._config import SIZE_DECIMAL_HEADER
 from gatetrio._core._errors import (
     ConnectionLost,
@@ -43,9 +83,9 @@ from gatetrio._core._errors import (
 )
 
 from ._client_events import ClientEventKind
-from ._excgroups import collapse, only_of
+from ._connection import Connection
+from ._excgroups import collapse, only_of, open_host_nursery
 from ._reader import run_reader
-from ._runtime import Connection, close_connection
 from ._transport import open_connection
 
 if TYPE_CHECKING:
@@ -57,18 +97,14 @@ log: Final = logging.getLogger("gatetrio.client")
 async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> None:
     """Connect (paced), and reconnect or hand over for as long as the client is open."""
     config = rt.config
-    pacer = ReconnectPacer(
-        Backoff.from_config(config),
-        min_interval=config.min_reconnect_interval,
-        stable_after=config.ping_interval + config.pong_timeout,
-    )
+    pacer = rt.pacer
     timeout = config.first_connect_timeout
     first_deadline = math.inf if timeout is None else trio.current_time() + timeout
     started = False
     attempts = 0  # since the last success
     last_failure: ConnectionLost | None = None
     at = trio.current_time()
-    async with trio.open_nursery() as conns:
+    async with open_host_nursery("the client closed") as conns:  # one exception out, no group
         conns.start_soon(run_timers, rt)
         while True:
             if not started and at >= first_deadline:
@@ -77,22 +113,20 @@ async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
             await trio.sleep_until(at)
             attempts += 1
             pacer.started(trio.current_time())
-            rt.emit(ClientEventKind.CONNECTING, attempt=attempts, url=config.url)
+            rt.feeds.emit(ClientEventKind.CONNECTING, attempt=attempts, url=config.url)
             log.debug("connecting to %s (attempt %d)", config.url, attempts)
             try:
                 with trio.move_on_at(math.inf if started else first_deadline) as scope:
                     await conns.start(run_connection, rt)
-                if scope.cancelled_caught:
-                    raise _first_connect_timeout(rt, attempts, last_failure)
             except ConnectionLost as exc:
                 last_failure = exc
-                rt.connect_failures += 1
-                if pacer.backoff.exhausted:
+                now = trio.current_time()
+                retry_at = pacer.after_failure(now)
+                if retry_at is None:
                     raise ReconnectLimitReached(
                         f"gave up after {pacer.backoff.attempt} reconnect attempts: {exc.reason}"
                     ) from exc
-                now = trio.current_time()
-                at = pacer.after_failure(now)
+                at = retry_at
                 log.warning(
                     "connect to %s failed: %s; retrying in %.1fs (attempt %d)",
                     config.url,
@@ -100,43 +134,42 @@ async def run_supervisor(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
                     at - now,
                     attempts,
                 )
-                rt.emit(
+                rt.feeds.emit(
                     ClientEventKind.DISCONNECTED,
                     reason=exc.reason,
                     attempt=attempts,
                     url=config.url,
                 )
                 continue
+            if scope.cancelled_caught:  # (not in the try: it is no failed attempt to retry)
+                raise _first_connect_timeout(rt, attempts, last_failure)
             pacer.connected(trio.current_time())
             attempts = 0
             last_failure = None
             if not started:
                 started = True
                 task_status.started()
-            at = await _wait_for_work(rt, pacer)
+            at = await _wait_for_work(rt)
 
 
-async def _wait_for_work(rt: Runtime, pacer: ReconnectPacer) -> float:
+async def _wait_for_work(rt: Runtime) -> float:
     """Wait until the current connection is lost or Gate asks for a new one; return when the
     next attempt may start.
     """
-    signal = rt.signal
+    pacer = rt.pacer
     while True:
-        await signal.wait()
+        lost, upgrade = await rt.signal.take()
         now = trio.current_time()
-        lost, signal.lost = signal.lost, None
         if lost is not None and rt.protocol.current_generation is None:
-            signal.upgrade = False  # a new connection is due anyway
-            rt.reconnects += 1
-            if pacer.backoff.exhausted:
+            at = pacer.after_loss(now)  # (a pending upgrade is moot: a new socket is due)
+            if at is None:
                 raise ReconnectLimitReached(f"connection lost and no retries left: {lost}")
-            at = pacer.after_loss(now)
             log.warning("reconnecting to %s in %.1fs", rt.config.url, at - now)
             return at
-        if signal.upgrade:
-            signal.upgrade = False
+        if upgrade is not None and upgrade == rt.protocol.current_generation:
             return pacer.for_upgrade(now)
-        # a loss of a socket that was no longer current: nothing to do
+        # a loss of a socket that was no longer current, or notices (a burst of them) for a
+        # socket already replaced: nothing to do
 
 
 def _first_connect_timeout(
@@ -162,6 +195,7 @@ async def run_connection(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
     headers = [SIZE_DECIMAL_HEADER] if config.size_decimal else []
     conn: Connection | None = None
     failure: ConnectionLost | None = None
+    error: BaseException | None = None  # anything else: raised once the socket is reported
     started = False
     try:
         async with trio.open_nursery() as nursery:
@@ -173,60 +207,67 @@ async def run_connection(rt: Runtime, *, task_status: trio.TaskStatus[None]) -> 
                     f"connect: no handshake within {config.connect_deadline:g}s"
                 ) from exc
             connected = rt.protocol.on_connected(trio.current_time(), wall_time=rt.wall_clock())
-            endpoint = ws.endpoint
-            conn = Connection(ws, connected.generation, nursery.cancel_scope, nursery, endpoint)
-            rt.conns[conn.generation] = conn
-            rt.connects += 1
-            log.info("connected to %s (connection %d)", endpoint, conn.generation)
-            rt.emit(ClientEventKind.CONNECTED, reason=endpoint, url=endpoint)
+            conn = Connection(
+                ws,
+                connected.generation,
+                scope=nursery.cancel_scope,
+                send_deadline=config.send_deadline,
+            )
+            rt.links.add(conn)
+            log.info("connected to %s (connection %d)", conn.endpoint, conn.generation)
+            rt.feeds.emit(ClientEventKind.CONNECTED, reason=conn.endpoint, url=conn.endpoint)
+            # The only tasks this connection's nursery will ever hold, started while it is
+            # surely open (see the module docstring).
             nursery.start_soon(run_reader, rt, conn)
-            await rt.send(conn, connected.frames)
+            nursery.start_soon(conn.run_duties)
+            await conn.send(connected.frames)
             for output in connected.outputs:
                 rt.handle(output)
-            rt.notify()  # new deadlines (first ping, subscribe deadlines)
-            rt.connected_event.set()
-            rt.connected_event = trio.Event()
+            rt.changed.notify()  # new deadlines (first ping, subscribe deadlines)
+            rt.links.announce()
             if connected.frames:
                 nursery.start_soon(_report_resubscribed, rt, len(connected.frames))
             started = True
             task_status.started()
     except BaseExceptionGroup as group:
-        lost = only_of(group, ConnectionLost)
-        if lost is None:
-            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
-        failure = lost
+        failure = only_of(group, ConnectionLost)
+        if failure is None:
+            error = collapse(group)  # raised below, outside this block: no group as context
     except ConnectionLost as exc:
         failure = exc
     finally:
         if conn is not None:
             with trio.CancelScope(shield=True):
                 await _connection_ended(rt, conn, failure)
-    if failure is not None and not started:
-        raise failure
-    if conn is not None and conn.failure is not None and not started:
-        raise conn.failure
+    if error is not None:
+        raise error
+    if not started:
+        if failure is not None:
+            raise failure
+        if conn is not None and conn.failure is not None:
+            raise conn.failure
 
 
 async def _connection_ended(rt: Runtime, conn: Connection, failure: ConnectionLost | None) -> None:
     failure = conn.failure or failure  # an abort says why better than the error it caused
     generation = conn.generation
     was_current = rt.protocol.current_generation == generation
+    # synchronous up to the close below: nobody sees a current generation without a socket
     for output in rt.protocol.on_disconnected(trio.current_time(), generation=generation):
         rt.handle(output)
-    del rt.conns[generation]
+    rt.links.remove(conn)
     if was_current and failure is not None and not rt.closed:
         # (no failure: our own cancellation ended it, a closing client or a KeyboardInterrupt)
         reason = failure.reason
         log.warning("connection %d to %s lost: %s", generation, conn.endpoint, reason)
-        rt.emit(ClientEventKind.DISCONNECTED, reason=reason, url=conn.endpoint)
-        for callback in list(rt.lost_callbacks):
-            callback()
+        rt.feeds.emit(ClientEventKind.DISCONNECTED, reason=reason, url=conn.endpoint)
+        rt.links.lost()
         rt.signal.set_lost(reason)
     elif not was_current:
         log.info("connection %d (handed over) closed", generation)
-    await close_connection(conn, graceful=not isinstance(failure, HeartbeatTimeout))
-    conn.gone.set()
-    rt.notify()
+    await conn.close(graceful=not isinstance(failure, HeartbeatTimeout))
+    conn.ended()
+    rt.changed.notify()
 
 
 async def _report_resubscribed(rt: Runtime, count: int) -> None:
@@ -238,7 +279,7 @@ async def _report_resubscribed(rt: Runtime, count: int) -> None:
                 break
             await rt.changed.wait()
         log.info("resubscribed (%d subscribe frames)", count)
-        rt.emit(ClientEventKind.RESUBSCRIBED, reason=f"{len(states)} subscriptions")
+        rt.feeds.emit(ClientEventKind.RESUBSCRIBED, reason=f"{len(states)} subscriptions")
 
 
 async def run_timers(rt: Runtime) -> None:
@@ -246,48 +287,21 @@ async def run_timers(rt: Runtime) -> None:
     protocol = rt.protocol
     while True:
         deadline = protocol.get_timer()
-        changed = rt.changed
         with trio.move_on_at(math.inf if deadline is None else deadline):
-            await changed.wait()
+            await rt.changed.wait()
         try:
             result = protocol.handle_timer(trio.current_time(), wall_time=rt.wall_clock())
         except HeartbeatTimeout as exc:
-            conn = rt.current()
+            conn = rt.links.current()
             if conn is None:  # pragma: no cover - the protocol raises only while connected
                 raise
             log.warning("connection %d: %s; dropping it", conn.generation, exc.reason)
-            rt.abort(conn, exc)
-            await conn.gone.wait()
+            conn.abort(exc)
+            await conn.wait_gone()
             continue
         if result.frames:
-            conn = rt.current()
+            conn = rt.links.current()
             if conn is not None:
-                conn.nursery.start_soon(_send_quietly, rt, conn, result.frames)
-        if result.silent:
-            specs = protocol.subscriptions()
-            for sub_id in result.silent:
-                rt.silences += 1
-                spec = specs.get(sub_id)
-                channel = "" if spec is None else spec.channel
-                status = protocol.subscription_status(sub_id)
-                row = CHANNELS.get(channel)
-                if status is not None and not status.had_data and row and row.snapshot_first:
-                    reason = (
-                        "no data since the subscribe ack: Gate acks an unknown contract or "
-                        "level on this channel and then sends nothing"
-                    )
-                elif status is not None and not status.had_data:
-                    reason = f"no data since the subscribe ack ({rt.config.silence_timeout:g}s)"
-                else:
-                    reason = f"no data for {rt.config.silence_timeout:g}s"
-                log.warning("%s: %s", channel, reason)
-                rt.emit(ClientEventKind.CHANNEL_SILENT, channel=channel, reason=reason)
+                conn.post(result.frames)  # its duties task sends them: we never wait on a socket
         for output in result.outputs:
             rt.handle(output)
-
-
-async def _send_quietly(rt: Runtime, conn: Connection, frames: list[str]) -> None:
-    try:
-        await rt.send(conn, frames)
-    except ConnectionLost as exc:  # the reader sees the loss too; a stuck send aborted it
-        log.debug("connection %d: send failed: %s", conn.generation, exc.reason)

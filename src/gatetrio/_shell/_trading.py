@@ -50,7 +50,6 @@ from gatetrio._core._resolve import FINISHED_SCAN, Lookup, Resolution, decide, f
 from gatetrio._core._results import read_order, read_orders
 
 from ._client_events import ClientEventKind
-from ._runtime import ApiWaiter
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable, Mapping
@@ -58,8 +57,9 @@ if TYPE_CHECKING:
     from gatetrio._core._events import Order
     from gatetrio._core._request_base import TradingRequest
 
+    from ._connection import Connection
     from ._rest import RestClient
-    from ._runtime import Connection, Runtime
+    from ._runtime import Runtime
 
 ResultT = TypeVar("ResultT")
 
@@ -83,9 +83,6 @@ class Trading:
         self._protocol = rt.protocol
         self._config = rt.config
         self._wait_connected = wait_connected
-        self.not_sent = 0  # requests that ran out of time before going out
-        self.abandoned = 0  # requests whose caller was cancelled after sending them
-        self.resolved = 0
 
     # ------------------------------------------------------------------------------ request
 
@@ -160,7 +157,7 @@ class Trading:
         with trio.move_on_at(deadline):
             while True:
                 await self._wait_connected()
-                conn = rt.current()
+                conn = rt.links.current()
                 if conn is None or conn.closing:
                     await rt.changed.wait()  # until that one is gone (or another came)
                     continue
@@ -177,13 +174,13 @@ class Trading:
                 # a handover may have begun while logging in: new requests go to the new socket
                 if protocol.current_generation == conn.generation and not conn.closing:
                     return conn
-        why = "connecting" if rt.current() is None else "logging in"
+        why = "connecting" if rt.links.current() is None else "logging in"
         raise self._not_sent(request, seconds, why)
 
     def _not_sent(
         self, request: TradingRequest[object], timeout: float, why: str
     ) -> RequestTimeout:
-        self.not_sent += 1
+        self._protocol.trading.not_sent()
         error = RequestTimeout(
             f"{request.channel}: not sent within {timeout:g}s (still {why}); it was not "
             "carried out",
@@ -216,14 +213,13 @@ class Trading:
             generation=conn.generation,
             req_header=req_header,
         )
-        waiter = rt.waiters[sent.req_id] = ApiWaiter()
-        rt.notify()  # the timer task must see the new deadline
+        waiter = rt.waiters.expect(sent.req_id)
+        rt.changed.notify()  # the timer task must see the new deadline
         try:
             await self._send(conn, sent.frame, deadline)
             await waiter.done.wait()  # the protocol reports the outcome by the deadline
         except trio.Cancelled:
             if not waiter.done.is_set() and request.mutates:
-                self.abandoned += 1
                 ids = ", ".join(sent.request.client_order_ids()) or "-"
                 log.warning(
                     "%s cancelled by the caller after it was sent: it may have executed "
@@ -233,22 +229,21 @@ class Trading:
                 )
             raise
         finally:
-            del rt.waiters[sent.req_id]
+            rt.waiters.forget(sent.req_id)
             protocol.trading.forget(sent.req_id)
         if waiter.error is not None:
             raise waiter.error
         return waiter.result
 
     async def _send(self, conn: Connection, frame: str, deadline: float) -> None:
-        rt = self._rt
         try:
             with trio.move_on_at(deadline) as scope:
-                await rt.send(conn, [frame])
+                await conn.send([frame])
         except ConnectionLost:
             return  # the socket is gone: the protocol reports the request lost
         if scope.cancelled_caught:
             # the frame may be half written: the socket cannot carry anything more
-            rt.abort(conn, HeartbeatTimeout("a send was stuck past a request's deadline"))
+            conn.abort(HeartbeatTimeout("a send was stuck past a request's deadline"))
 
     # ------------------------------------------------------------------------------ resolve
 
@@ -270,7 +265,8 @@ class Trading:
         seconds = self._config.request_timeout
         if request_timeout is not None:
             seconds = check_timeout(request_timeout, "request_timeout")
-        via = "websocket" if self._rt.current() is not None or not self._rest.enabled else "rest"
+        up = self._rt.links.current() is not None
+        via = "websocket" if up or not self._rest.enabled else "rest"
         try:
             resolution = await self._look_up(request, keys, seconds, via)
         except (RequestInDoubt, ConnectionLost):
@@ -278,10 +274,12 @@ class Trading:
                 raise
             # the socket went while asking: ask Gate's REST API instead
             resolution = await self._look_up(request, keys, seconds, "rest")
-        self.resolved += 1
+        self._protocol.trading.resolved()
         outcome = "executed" if resolution.executed else "not executed"
         log.info("resolved %s over %s: %s", request.channel, resolution.via, outcome)
-        self._rt.emit(ClientEventKind.REQUEST_RESOLVED, channel=request.channel, reason=outcome)
+        self._rt.feeds.emit(
+            ClientEventKind.REQUEST_RESOLVED, channel=request.channel, reason=outcome
+        )
         return resolution
 
     async def _look_up(

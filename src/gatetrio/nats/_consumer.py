@@ -31,7 +31,7 @@ from gatetrio._core._backoff import Backoff
 from gatetrio._core._errors import ProtocolError, UsageError
 from gatetrio._core._events import ObuDelta
 from gatetrio._core._requests import check_contract
-from gatetrio._shell._excgroups import collapse
+from gatetrio._shell._excgroups import open_host_nursery
 from gatetrio._shell._live_book import BookStatistics
 
 from ._bridge import NatsLink, nats_options, open_asyncio_thread
@@ -350,20 +350,16 @@ async def open_order_book(
     deltas = book_subject(contract, str(level), settle=settle, prefix=prefix)
     snapshots = snapshot_subject(deltas)
     live = BusOrderBook(contract, str(level))
-    try:
-        async with (
-            _open_puller(
-                nats,
-                stream,
-                [deltas, snapshots],
-                start="all",
-                batch=FETCH_BATCH,
-                snapshot_of=snapshots,
-            ) as puller,
-            trio.open_nursery() as nursery,
-        ):
-            nursery.start_soon(_feed_book, live, puller)
-            yield live
-            nursery.cancel_scope.cancel(reason="bus order book closed")
-    except BaseExceptionGroup as group:
-        raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+    async with (
+        _open_puller(
+            nats,
+            stream,
+            [deltas, snapshots],
+            start="all",
+            batch=FETCH_BATCH,
+            snapshot_of=snapshots,
+        ) as puller,
+        open_host_nursery("bus order book closed") as nursery,
+    ):
+        nursery.start_soon(_feed_book, live, puller)
+        yield live

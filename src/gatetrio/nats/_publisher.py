@@ -39,7 +39,7 @@ from gatetrio._core._book import ObuStatus, ObuSync
 from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
-from gatetrio._shell._excgroups import collapse
+from gatetrio._shell._excgroups import open_host_nursery
 
 from ._bridge import NatsLink, NatsOptions, nats_options, open_asyncio_thread
 from ._errors import NatsError, PublishBufferFull
@@ -54,7 +54,7 @@ from ._wire import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Sequence
 
     from gatetrio._core._book import OrderBook
     from gatetrio._core._requests import ChannelSpec
@@ -190,6 +190,20 @@ class Publisher:
             buffered=len(self._queue) + self._in_flight, connected=self._connected, **self._counts
         )
 
+    async def wait_statistics(
+        self, condition: Callable[[PublisherStatistics], bool]
+    ) -> PublisherStatistics:
+        """Wait until `condition(statistics)` holds; return the statistics it held for.
+
+        Checked whenever a count or the connection changes (a message enqueued, dropped,
+        published or retried; a snapshot; a connect or disconnect), so a monitor or a test
+        waits instead of polling. It waits as long as it takes: bound it with a deadline.
+        """
+        await trio.lowlevel.checkpoint()
+        while not condition(stats := self.statistics()):
+            await self._changed.wait()
+        return stats
+
     @contextlib.asynccontextmanager
     async def events(self) -> AsyncIterator[trio.MemoryReceiveChannel[PublisherEvent]]:
         """Publisher events (bounded: a slow reader loses the oldest... newest, counted)."""
@@ -267,6 +281,7 @@ class Publisher:
                 else:  # everything is in flight: the new message is the one that cannot fit
                     self._counts["dropped"] += 1
                     self._counts["enqueued"] += 1
+                    self._notify()
                     return
                 break
             await self._changed.wait()  # BLOCK: until the pump frees room
@@ -311,6 +326,7 @@ class Publisher:
                         snapshot = _full_push(sync.book, delta.s)
                         await self.put(snapshot_envelope(snapshot, delta_subject))
                         self._counts["snapshots"] += 1
+                        self._notify()
                         next_snapshot = trio.current_time() + every
             sync.reset()
 
@@ -331,6 +347,7 @@ class Publisher:
         if self._counts["connect_failures"] % 20 == 1:  # not a line per retry
             log.warning("NATS unavailable (%s); collecting into the buffer", detail)
         self._emit(PublisherEventKind.NATS_UNAVAILABLE, detail)
+        self._notify()
 
     def _set_connected(self, connected: bool, detail: str) -> None:
         if connected == self._connected:
@@ -486,27 +503,27 @@ async def open_publisher(
         raise UsageError(f"buffer must be a positive int of messages, got {buffer!r}")
     if not isinstance(policy, BufferPolicy):
         raise UsageError(f"policy must be a BufferPolicy, got {policy!r}")
-    async with open_asyncio_thread() as thread:
+    async with (
+        open_asyncio_thread() as thread,
+        open_host_nursery("publisher closed") as nursery,
+    ):
+        publisher = Publisher(
+            client,
+            thread=thread,
+            options=options,
+            nursery=nursery,
+            settle=settle,
+            prefix=prefix,
+            stream=stream,
+            buffer=buffer,
+            policy=policy,
+            ack_timeout=ack_timeout,
+        )
         try:
-            async with trio.open_nursery() as nursery:
-                publisher = Publisher(
-                    client,
-                    thread=thread,
-                    options=options,
-                    nursery=nursery,
-                    settle=settle,
-                    prefix=prefix,
-                    stream=stream,
-                    buffer=buffer,
-                    policy=policy,
-                    ack_timeout=ack_timeout,
-                )
-                try:
-                    await nursery.start(publisher.run_pump)
-                    yield publisher
-                    nursery.cancel_scope.cancel(reason="publisher closed")
-                finally:
-                    with trio.CancelScope(shield=True):
-                        await publisher.close_link()
-        except BaseExceptionGroup as group:
-            raise collapse(group)  # noqa: B904 - the group stays attached as __context__
+            await nursery.start(publisher.run_pump)
+            yield publisher
+        finally:
+            # the pump and its publishes first: closing the link under them fails their calls
+            nursery.cancel_scope.cancel(reason="publisher closed")
+            with trio.CancelScope(shield=True):
+                await publisher.close_link()

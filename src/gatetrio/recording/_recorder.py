@@ -29,6 +29,7 @@ import attrs
 import trio
 
 from gatetrio._core._errors import ProtocolError, UsageError
+from gatetrio._shell._excgroups import open_host_nursery
 from gatetrio._shell._live_book import snapshot_fetcher
 from gatetrio._shell._pool import PoolEvent, PoolStatistics
 from gatetrio._shell._raw_tap import RAW_BUFFER
@@ -291,7 +292,7 @@ class Recorder:
         async with (
             client.raw_frames(buffer=buffer) as tap,
             client.events(buffer=EVENTS_BUFFER) as events,
-            trio.open_nursery() as outer,
+            open_host_nursery("recorder closed") as outer,
         ):
             # Shielded: a cancellation from outside (`record --duration`, Ctrl-C) must not stop
             # the writer before `_finish` below handed it the last batches; only a disk that
@@ -300,13 +301,12 @@ class Recorder:
             outer.start_soon(self._write_within, writer_scope)
             self._mark(client, "recording_started", shard)  # what was up before the first event
             try:
-                async with trio.open_nursery() as nursery:
+                async with open_host_nursery("recorder closed") as nursery:
                     self._snapshot_nursery = nursery
                     nursery.start_soon(self._pump_frames, tap, shard)
                     nursery.start_soon(self._pump_events, events, shard)
                     nursery.start_soon(self._tick, flush_interval)
                     yield
-                    nursery.cancel_scope.cancel(reason="recorder closed")
             finally:
                 self._snapshot_nursery = None
                 # what the tap still buffers is recorded too: nothing received is lost on exit

@@ -237,7 +237,8 @@ def _private(request: _Request, host: RestHost, settle: str, rest: list[str]) ->
         case ["accounts"]:
             return ok(_rest_account.futures_account(account, settle), headers=checked)
         case ["positions"]:
-            return ok(_rest_account.positions(account, found, now), headers=checked)
+            body = _rest_account.positions(account, found, now, size_decimal=size_decimal)
+            return ok(body, headers=checked)
         case ["orders", order_ref]:
             order = account.lookup(order_ref)
             if order is None or not found.has_contract(order.contract):

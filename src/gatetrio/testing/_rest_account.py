@@ -20,8 +20,12 @@ if TYPE_CHECKING:
 _SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
 
 
-def positions(account: Account, market: Market, now: float) -> list[dict[str, object]]:
-    """`GET /futures/{settle}/positions`: every contract the account traded, open or flat."""
+def positions(
+    account: Account, market: Market, now: float, *, size_decimal: bool
+) -> list[dict[str, object]]:
+    """`GET /futures/{settle}/positions`: every contract the account traded, open or flat;
+    sizes as the ``X-Gate-Size-Decimal`` header asks (a decimal string, or an int truncated
+    toward zero)."""
     out: list[dict[str, object]] = []
     now_s = market.wall_ms(now) // 1000
     for contract, pos in account.positions.items():
@@ -29,8 +33,10 @@ def positions(account: Account, market: Market, now: float) -> list[dict[str, ob
             continue
         spec = market.spec(contract)
         mark = market.mark_price(contract)
-        size = market.units_size(contract, pos.units, size_decimal=False)
-        contracts = Decimal(size) if isinstance(size, int) else size
+        exact = market.units_size(contract, pos.units, size_decimal=True)
+        contracts = Decimal(exact)
+        shown = market.units_size(contract, pos.units, size_decimal=size_decimal)
+        size = shown if isinstance(shown, int) else str(shown)
         value = abs(contracts) * (spec.quanto_multiplier or 1) * mark
         pnl = (mark - pos.entry) * contracts * (spec.quanto_multiplier or 1) if pos.units else 0
         out.append(

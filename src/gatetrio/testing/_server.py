@@ -8,7 +8,8 @@ Around it: `_connection` (the WebSocket-serving path and one connection's queue 
 shared with the replay server), `_subscriptions` (who hears what), `_trading_api` and
 `_account` (the trading side), `_replies` (acks and errors), `_rest` (REST bodies), `_faults`
 (the `--fault` language) and `_memory` (in-memory sockets). The engines reach the server only
-through `_Host`, which implements their host protocols; connections only through their verbs.
+through `_host.EngineHost`, which implements their host protocols; connections only through
+their verbs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ._connection import (
     route,
     serve_websocket,
 )
+from ._host import EngineHost
 from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, MarketOptions
 from ._memory import MemoryDial, connect_trio_websocket, memory_dial
 from ._profile import FakeProfile, resolve_profile
@@ -169,6 +171,7 @@ class FakeGateServer:
         self._t0: float | None = None
         self._nursery: trio.Nursery | None = None
         self._wakeup = trio.Event()
+        self._changed = trio.Event()  # set (and replaced) on each change `wait_until` watches
         self._refuse = 0
         self._replies = Replies(self._rng, wall_ms=self._wall_ms, enqueue=self._enqueue)
         self._hooks = ConnectionHooks(
@@ -177,7 +180,9 @@ class FakeGateServer:
             handle=self._handle_message,
             closed=self._forget,
         )
-        host = _Host(self, replies=self._replies, market=self._market, wake_clock=self._wake_clock)
+        host = EngineHost(
+            self, replies=self._replies, market=self._market, wake_clock=self._wake_clock
+        )
         self._subscriptions = Subscriptions(host)
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
@@ -391,10 +396,16 @@ class FakeGateServer:
     def _opened(self, conn: Connection) -> None:
         self._market(conn.market_key)
         self._conns[conn.conn_id] = conn
+        self._notify()
 
     def _forget(self, conn: Connection) -> None:
         del self._conns[conn.conn_id]
         self._subscriptions.forget(conn)
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = trio.Event()
 
     def _enqueue(self, conn: Connection, frame: str) -> None:
         if not conn.offer(frame):
@@ -416,6 +427,7 @@ class FakeGateServer:
             msg = None
         if self.max_received is not None and len(self.received) > self.max_received * 5 // 4:
             del self.received[: len(self.received) - self.max_received]
+        self._notify()  # waiters run after this (sync) handler: the frame is in and answered
         if not isinstance(msg, dict):
             self.received.append(Received(conn.conn_id, text))
             self._replies.error(conn, "", "", 1, "request message need json scheme")
@@ -460,6 +472,14 @@ class FakeGateServer:
     def connections(self) -> list[Connection]:
         """The live connections, oldest first."""
         return list(self._conns.values())
+
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Return once `condition()` holds, checked at each change the fake sees: a connection
+        opened or closed, a client frame received (and handled). For tests: wait on the fake's
+        own state instead of polling it. It waits as long as it takes; bound it yourself."""
+        while not condition():
+            await self._changed.wait()
+        await trio.lowlevel.checkpoint()
 
     def _targets(self, conn: ConnRef) -> list[Connection]:
         if conn is None:
@@ -644,70 +664,3 @@ class FakeGateServer:
     async def run_faults(self, faults: Sequence[FaultSpec]) -> None:
         """Apply each fault at its time (seconds after `run` started), repeating as asked."""
         await _faults.run_faults(self, faults, start_time=self._start_time)
-
-
-@typing.final
-class _Host:
-    """The server as its engines see it: `SubscriptionHost`, `AccountHost`, `TradingApiHost`.
-
-    A separate object, so the engines get exactly these members and never the server's
-    internals, and FakeGateServer's public surface stays what its docstring says.
-    """
-
-    __slots__ = ("_market", "_server", "_wake_clock", "replies")
-
-    def __init__(
-        self,
-        server: FakeGateServer,
-        *,
-        replies: Replies,
-        market: Callable[[MarketKey], Market],
-        wake_clock: Callable[[], None],
-    ) -> None:
-        self._server = server
-        self.replies = replies
-        self._market = market
-        self._wake_clock = wake_clock
-
-    @property
-    def credentials(self) -> Credentials | None:
-        return self._server.credentials
-
-    @property
-    def max_time_skew(self) -> float:
-        return self._server.max_time_skew
-
-    @property
-    def obu_snapshot_before_ack(self) -> bool:
-        return self._server.obu_snapshot_before_ack
-
-    @property
-    def profile(self) -> FakeProfile:
-        return self._server.profile
-
-    @property
-    def connections(self) -> list[Connection]:
-        return self._server.connections
-
-    def now(self) -> float:
-        return self._server.now()
-
-    def wall_time(self) -> float:
-        return self._server.wall_time()
-
-    def market(self, key: MarketKey) -> Market:
-        return self._market(key)
-
-    def market_for(self, contract: str) -> Market:
-        return self._server.market_for(contract)
-
-    def push_private(
-        self, channel: str, contract: str, event: Event | Callable[[bool], Event]
-    ) -> None:
-        self._server.push_private(channel, contract, event)
-
-    def wake_clock(self) -> None:
-        self._wake_clock()
-
-    def drop(self, conn: Connection) -> None:
-        self._server.drop(conn)

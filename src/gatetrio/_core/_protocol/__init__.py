@@ -49,6 +49,7 @@ Layout:
     _table.py      records: subscriptions, targets, requests, generations, frame de-dupe
     _heartbeat.py  ping / pong deadlines
     _routing.py    each data frame's routing key (from the channel catalogue)
+    _silence.py    data-silence limits and what a silence means
     _outputs.py    the Output records, TimerResult, statistics
 """
 
@@ -72,6 +73,7 @@ from ._outputs import ProtocolViolation as ProtocolViolation
 from ._outputs import RateLimitPaused as RateLimitPaused
 from ._outputs import SubscriptionFailed as SubscriptionFailed
 from ._outputs import SubscriptionReady as SubscriptionReady
+from ._outputs import SubscriptionSilent as SubscriptionSilent
 from ._outputs import SubscriptionStatus as SubscriptionStatus
 from ._outputs import TimerResult as TimerResult
 from ._outputs import TradingStatistics as TradingStatistics

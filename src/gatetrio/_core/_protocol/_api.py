@@ -231,10 +231,21 @@ class ApiCalls:
         return SentRequest(req_id, frame, request, expires_at)
 
     def forget(self, req_id: str) -> None:
-        """Stop waiting for `req_id` (its waiter was cancelled): a later reply is late."""
+        """Stop waiting for `req_id` (its waiter was cancelled): a later reply is late. One
+        that changes orders and had no outcome yet is counted `abandoned`."""
         call = self._calls.get(req_id)
         if call is not None:
+            if call.request.mutates:
+                self._counts["abandoned"] += 1
             self._finish(call, answered=False)
+
+    def not_sent(self) -> None:
+        """A request ran out of time before it could go out (the shell's `RequestTimeout`)."""
+        self._counts["not_sent"] += 1
+
+    def resolved(self) -> None:
+        """An in-doubt request was resolved (`Client.resolve`)."""
+        self._counts["resolutions"] += 1
 
     # ------------------------------------------------------------------------------ replies
 

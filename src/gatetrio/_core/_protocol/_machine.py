@@ -54,6 +54,7 @@ from ._outputs import (
     Upgrade,
 )
 from ._routing import KEYS, KeyFn, key_for
+from ._silence import SilenceWatch
 from ._table import (
     LIVE,
     ChannelRoutes,
@@ -135,9 +136,8 @@ class GateProtocol:
         _positive("first_data_timeout", first_data_timeout, optional=True)
         _positive("subscribe_deadline", subscribe_deadline, optional=True)
         _positive("handover_grace", handover_grace)
-        self._silence_timeout = silence_timeout
-        self._first_data_timeout = first_data_timeout
-        self._track_data = silence_timeout is not None or first_data_timeout is not None
+        self._silence = SilenceWatch(silence=silence_timeout, first_data=first_data_timeout)
+        self._track_data = self._silence.tracking  # (read on the hot path)
         self._subscribe_deadline = subscribe_deadline
         self._handover_grace = handover_grace
         self._credentials = credentials
@@ -181,6 +181,7 @@ class GateProtocol:
         self._stale = 0
         self._subscribe_timeouts = 0
         self._last_latency_ms: float | None = None
+        self._upgrades = 0
 
     # ---------------------------------------------------------------- connection lifecycle
 
@@ -416,6 +417,13 @@ class GateProtocol:
             self._malformed += 1
             return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
 
+    def frame_failed(self, text: str | bytes, error: Exception) -> Malformed:
+        """The shell's handling of a frame's outputs raised `error`: count it as malformed here
+        (the one count of frames that could not be taken in) and return its report.
+        """
+        self._malformed += 1
+        return Malformed(ProtocolError(f"frame broke the client: {error!r}", raw=text))
+
     def _deliver(
         self, frame: DataEvent, key: KeyFn, now: float, wall_time: float | None
     ) -> list[Output]:
@@ -471,6 +479,7 @@ class GateProtocol:
                 if not current or gen.upgrade_noted:
                     return []
                 gen.upgrade_noted = True
+                self._upgrades += 1
                 return [Upgrade(event, gen.gen_id)]
             case SystemNotice():
                 return [Notice(event)]
@@ -588,26 +597,13 @@ class GateProtocol:
             beat = self._heartbeat.deadline()
             if beat is not None:
                 deadlines.append(beat)
-            if self._track_data:
-                for sub in self._subs.values():
-                    if sub.ready and not sub.silent:
-                        limit = self._silence_limit(sub)
-                        if limit is not None:
-                            deadlines.append(sub.last_data + limit)
+            deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(self._handover.deadlines())
         api = self._api.deadline()
         if api is not None:
             deadlines.append(api)
         return min(deadlines, default=None)
-
-    def _silence_limit(self, sub: Sub) -> float | None:
-        # A snapshot-first channel with nothing since its ack has the shorter first-data limit.
-        if sub.snapshot_first and not sub.had_data and self._first_data_timeout is not None:
-            if self._silence_timeout is None:
-                return self._first_data_timeout
-            return min(self._first_data_timeout, self._silence_timeout)
-        return self._silence_timeout
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
         """Run the deadlines that are due at `now`.
@@ -632,23 +628,14 @@ class GateProtocol:
         outputs = self._api.expire(now)
         outputs.extend(self._handover.handle_timer(now))
         if current is None:
-            return TimerResult([], [], outputs)
+            return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
             frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
             self._take_id()
             self._pings_sent += 1
             heartbeat.sent_ping(now)
-        silent: list[int] = []
-        if self._track_data:
-            for sub in self._subs.values():
-                if not sub.ready or sub.silent:
-                    continue
-                limit = self._silence_limit(sub)
-                if limit is not None and now >= sub.last_data + limit:
-                    sub.silent = True
-                    sub.silences += 1
-                    silent.append(sub.sub_id)
+        silent: list[Output] = list(self._silence.check(self._subs.values(), now))
         overdue = [
             (rid, r) for rid, r in current.requests.items() if r.deadline and now >= r.deadline
         ]
@@ -660,7 +647,7 @@ class GateProtocol:
             outputs.extend(self._fail_request(current, req_id, request, error))
         if overdue and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
-        return TimerResult(frames, silent, outputs)
+        return TimerResult(frames, silent + outputs)
 
     # -------------------------------------------------------------------------- trading API
 
@@ -728,5 +715,8 @@ class GateProtocol:
             stale_frames=self._stale,
             subscribe_timeouts=self._subscribe_timeouts,
             last_latency_ms=self._last_latency_ms,
+            connects=self._next_generation - 1,
+            upgrades=self._upgrades,
+            silences=self._silence.silences,
             trading=trading,
         )

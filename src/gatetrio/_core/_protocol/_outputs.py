@@ -198,6 +198,21 @@ class CloseConnection:
 
 @typing.final
 @attrs.frozen
+class SubscriptionSilent:
+    """Subscription `sub_id` (of `channel`) has had no data for its silence limit.
+
+    Reported once per silence, never torn down: a quiet channel may just be quiet. `reason`
+    says which limit passed and, where Gate's behaviour explains it, why (an obu stream Gate
+    acked for an unknown contract or level sends nothing at all, spec 15).
+    """
+
+    sub_id: int
+    channel: str
+    reason: str
+
+
+@typing.final
+@attrs.frozen
 class Malformed:
     """A frame the protocol could not take in: rejected by `decode_message`, or a hostile
     value that broke handling further in (then `error` says so). Counted, otherwise ignored.
@@ -239,6 +254,7 @@ Output: TypeAlias = (
     | ApiFailed
     | RateLimitPaused
     | CloseConnection
+    | SubscriptionSilent
     | Malformed
     | Unmatched
     | Unknown
@@ -252,18 +268,21 @@ class TimerResult:
     """What `handle_timer` asks for.
 
     - `frames`: to send now on the current connection (a ping).
-    - `silent`: sub_ids that just went silent. A sub_id is reported once per silence: when it
-      has had no data for `silence_timeout` since it became ready or last received data, and
-      again only after data resumed and stopped again. A quiet channel is reported, never torn
-      down: deciding is the shell's job.
-    - `outputs`: subscriptions whose subscribe deadline passed (`SubscriptionFailed` with
-      `SubscribeTimeout`), trading requests past their deadline or lost when a handover's grace
-      ended (`ApiFailed`), and handed-over connections to close (`CloseConnection`).
+    - `outputs`: subscriptions that just went silent (`SubscriptionSilent`: once per silence,
+      when one has had no data for its limit since it became ready or last received data, and
+      again only after data resumed and stopped again), subscriptions whose subscribe deadline
+      passed (`SubscriptionFailed` with `SubscribeTimeout`), trading requests past their
+      deadline or lost when a handover's grace ended (`ApiFailed`), and handed-over connections
+      to close (`CloseConnection`).
     """
 
     frames: list[str]
-    silent: list[int]
     outputs: list[Output] = attrs.field(factory=list)
+
+    @property
+    def silent(self) -> list[int]:
+        """The sub_ids that just went silent, in sub_id order."""
+        return [o.sub_id for o in self.outputs if isinstance(o, SubscriptionSilent)]
 
 
 @typing.final
@@ -331,7 +350,7 @@ class ProtocolStatistics:
 
     connected: bool
     frames_received: int
-    malformed: int  # frames taken in as Malformed (decode rejects and hostile values)
+    malformed: int  # Malformed outputs: decode rejects, hostile values, `frame_failed` calls
     unrouted: int  # pushed items no subscription wanted (e.g. in flight after unsubscribe)
     unmatched_replies: int
     unknown_events: int
@@ -351,4 +370,7 @@ class ProtocolStatistics:
     stale_frames: int = 0  # frames from a connection the protocol already closed
     subscribe_timeouts: int = 0
     last_latency_ms: float | None = None  # wall clock minus the frame's time_ms, latest frame
+    connects: int = 0  # connections made (`on_connected` calls), the first included
+    upgrades: int = 0  # upgrade notices on the current connection (`Upgrade` outputs)
+    silences: int = 0  # `SubscriptionSilent` outputs, all subscriptions together
     trading: TradingStatistics = attrs.field(factory=TradingStatistics)

@@ -200,13 +200,14 @@ async def _host_connection(
     except (Exception, BaseExceptionGroup) as exc:
         if isinstance(exc, BaseExceptionGroup):
             lost = only_of(exc, ConnectionLost)
-            if lost is not None:
-                raise lost from exc
+            if lost is not None:  # itself, with its own cause: the group says nothing more
+                raise lost from lost.__cause__
             error = collapse(exc)
             if error is exc:
                 raise  # only Cancelled: the scope that cancelled absorbs it
             if not isinstance(error, Exception) or isinstance(error, ConnectionLost):
-                raise error from exc  # KeyboardInterrupt wins; one ConnectionLost is itself
+                # KeyboardInterrupt wins; one ConnectionLost is itself (its own cause, no group)
+                raise error from error.__cause__
         else:
             error = exc
         if is_transport_error(error):  # e.g. trio-websocket's reader task's
