@@ -169,7 +169,7 @@ class Trading:
                                 await self._roundtrip(Login(), conn, deadline, None)
                     except (RequestLost, _NotSent):
                         continue  # nothing of `request` went out: try the next connection
-                    except RequestTimeout as exc:
+                    except RequestInDoubt as exc:  # timed out, or an unreadable login reply
                         raise self._not_sent(request, seconds, "logging in") from exc
                 # a handover may have begun while logging in: new requests go to the new socket
                 if protocol.current_generation == conn.generation and not conn.closing:
