@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 import gatetrio
 from gatetrio.recording import FrameLine, read_manifest, read_recording
+from tests.commands import stream_until
 
 pytestmark = pytest.mark.slow
 
@@ -133,21 +135,30 @@ def test_a_killed_recorder_leaves_every_completed_line_readable(tmp_path: Path) 
 
 
 def test_stream_all_contracts(tmp_path: Path) -> None:
-    result = _run("stream", "tickers", "--all", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    contracts = {json.loads(line)["contract"] for line in result.stdout.splitlines()}
-    assert contracts == {"BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT"}
+    listed = {"BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT"}
+    events, _ = stream_until(
+        ["stream", "tickers", "--all", "--simulate"],
+        lambda lines: {line["contract"] for line in lines} >= listed,
+    )
+    assert {event["contract"] for event in events} == listed
+
+
+def _kinds(lines: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(line["type"], line.get("contract") or line.get("s", "")) for line in lines}
 
 
 def test_watch_several_contracts_as_json_lines() -> None:
-    result = _run("watch", "BTC_USDT", "ETH_USDT", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    kinds = {
-        (event["type"], event.get("contract") or event.get("s", ""))
-        for event in map(json.loads, result.stdout.splitlines())
+    # tickers and books of both (trades come when someone trades)
+    wanted = {
+        ("Ticker", "BTC_USDT"),
+        ("Ticker", "ETH_USDT"),
+        ("ObuDelta", "ob.BTC_USDT.50"),
+        ("ObuDelta", "ob.ETH_USDT.50"),
     }
-    assert ("Trade", "BTC_USDT") in kinds or ("Ticker", "BTC_USDT") in kinds
-    assert any("ETH_USDT" in k[1] for k in kinds)
+    events, _ = stream_until(
+        ["watch", "BTC_USDT", "ETH_USDT", "--simulate"], lambda lines: _kinds(lines) >= wanted
+    )
+    assert {kind for kind, _ in _kinds(events)} <= {"Ticker", "Trade", "ObuDelta"}
 
 
 def test_replay_refuses_a_directory_without_a_recording(tmp_path: Path) -> None:
