@@ -1,10 +1,10 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: goals, decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs,
-import, soak; `goals` runs the benchmarks behind issue 22's goal table and prints the table;
-book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
-`test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
-for another length.
+NAMES: goals, decode, book, e2e, pool, nats, nats-latency, read, book-peers, peers, memory,
+live-book, subs, import, soak; `goals` runs the benchmarks behind issue 22's goal table and
+prints the table; book-peers and peers need the `bench` extra (the peers measured in the same
+run), nats and nats-latency the `test` extra (nats-server). `soak` runs 10 minutes;
+`python -m benchmarks.soak --minutes N` for another length.
 
 Options after one NAME are that benchmark's (`python -m benchmarks goals --quick`). Each prints
 ratios against a baseline measured in the same run; see benchmarks/README.md.
@@ -23,6 +23,7 @@ from . import (
     bench_live_book,
     bench_memory,
     bench_nats,
+    bench_nats_latency,
     bench_peers,
     bench_pool,
     bench_read,
@@ -42,6 +43,7 @@ RUNNERS = {
     "peers": bench_peers.main,
     "memory": bench_memory.main,
     "nats": bench_nats.main,
+    "nats-latency": bench_nats_latency.main,
     "live-book": bench_live_book.main,
     "subs": bench_subs.main,
     "import": bench_import.main,
