@@ -50,8 +50,6 @@ from gatetrio._core._account import (
     PositionChange,
     SyncChange,
     read_account,
-    read_order,
-    read_orders,
     read_positions,
     read_trades,
     server_time_ms,
@@ -67,6 +65,7 @@ from gatetrio._core._errors import (
     UsageError,
 )
 from gatetrio._core._requests import ChannelSpec
+from gatetrio._core._results import read_order, read_orders
 
 from ._client_events import ClientEventKind
 from ._excgroups import open_host_nursery
@@ -462,8 +461,8 @@ class _Driver:
         return AccountSnapshot(
             as_of_ms=min(server_time_ms(s, local_ms) for s in stamps),
             read_by_ms=max(_out_time(s, received_ms) for s in stamps),
-            orders=read_orders(results["open"]),
-            finished=read_orders(results["finished"], "finished orders"),
+            orders=tuple(read_orders(results["open"])),
+            finished=tuple(read_orders(results["finished"], "finished orders")),
             positions=read_positions(results["positions"]),
             balance=account.total,
             currency=account.currency,

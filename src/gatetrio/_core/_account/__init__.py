@@ -17,8 +17,6 @@ from ._records import SyncChange as SyncChange
 from ._snapshot import AccountSnapshot as AccountSnapshot
 from ._snapshot import FuturesAccount as FuturesAccount
 from ._snapshot import read_account as read_account
-from ._snapshot import read_order as read_order
-from ._snapshot import read_orders as read_orders
 from ._snapshot import read_positions as read_positions
 from ._snapshot import read_trades as read_trades
 from ._snapshot import server_time_ms as server_time_ms

@@ -7,7 +7,8 @@ account (``/accounts``: the balance and the user id) and, after the first, the t
 previous one (``/my_trades_timerange``). `as_of_ms` is when the server took the requests: Gate's
 ``X-In-Time`` answer header (microseconds), or the local wall time they were sent.
 
-The readers turn the JSON the REST helper returns (`json.loads` values: non-integer numbers as
+Orders are read by `_results.read_order`, as the trading API's results are. The readers here
+turn the JSON the REST helper returns (`json.loads` values: non-integer numbers as
 float, read back exactly from their shortest text) into the records pushes carry, in the
 pushes' conventions: REST positions say `update_time` in seconds where position pushes say
 `time` and `time_ms`; trades say `create_time` as float seconds and their id as `id` (an int)
@@ -23,15 +24,16 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from gatetrio._core._errors import ProtocolError
-from gatetrio._core._events import Order, Position, UserTrade, record_fields
+from gatetrio._core._events import Position, UserTrade, record_fields
 from gatetrio._core._reference_decode import build_record
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
+    from gatetrio._core._events import Order
+
 _MS_THRESHOLD: Final = 100_000_000_000  # 1e11: as ms, 1973; as seconds, year 5138
 _US_THRESHOLD: Final = 100_000_000_000_000  # 1e14: as us, 1973; as ms, year 5138
-_ORDER_FIELDS: Final = frozenset(f.name for f in record_fields(Order))
 _POSITION_FIELDS: Final = frozenset(f.name for f in record_fields(Position))
 _TRADE_FIELDS: Final = frozenset(f.name for f in record_fields(UserTrade))
 
@@ -96,34 +98,6 @@ def _fields(raw: Mapping[str, object], names: frozenset[str]) -> dict[str, objec
         for name, value in raw.items()
         if name in names
     }
-
-
-def read_order(value: object, what: str = "order") -> Order:
-    """An `Order` from a REST order object, in the push's conventions: `create_time` and
-    `finish_time` float seconds become int seconds plus `*_ms`, `update_time` milliseconds."""
-    raw = _object(value, what)
-    fields = _fields(raw, _ORDER_FIELDS)
-    for name in ("create_time", "finish_time"):
-        if raw.get(name) is not None:
-            ms = _ms(raw[name], f"{what}.{name}")
-            fields[name] = ms // 1000
-            fields.setdefault(f"{name}_ms", ms)
-    if raw.get("update_time") is not None:
-        fields["update_time"] = _ms(raw["update_time"], f"{what}.update_time")
-    if type(fields.get("user")) is int:
-        fields["user"] = str(fields["user"])
-    order_id = fields.get("id")
-    if type(order_id) is str and order_id.isascii() and order_id.isdigit():
-        fields["id"] = int(order_id)
-    for name in ("fill_price", "tkfr", "mkfr", "fee", "point_fee", "leverage", "refr"):
-        if fields.get(name) == "":
-            fields[name] = None
-    order: Order = build_record(Order, fields, what)
-    return order
-
-
-def read_orders(value: object, what: str = "orders") -> tuple[Order, ...]:
-    return tuple(read_order(item, f"{what}[{i}]") for i, item in enumerate(_list(value, what)))
 
 
 def read_position(value: object, what: str = "position") -> Position:
