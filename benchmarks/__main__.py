@@ -1,12 +1,13 @@
 """Run every benchmark: `python -m benchmarks [NAME ...]`, all of them by default.
 
-NAMES: goals, decode, book, e2e, pool, nats, read, book-peers, peers, memory, live-book, subs,
-import, soak; `goals` runs the benchmarks behind issue 22's goal table and prints the table;
-book-peers and peers need the `bench` extra (the peers measured in the same run), nats the
-`test` extra (nats-server). `soak` runs 10 minutes; `python -m benchmarks.soak --minutes N`
-for another length.
+NAMES: goals, decode, book, e2e, pool, nats, nats-latency, read, book-peers, peers, memory,
+live-book, subs, import, soak; `goals` runs the benchmarks behind issue 22's goal table and
+prints the table; book-peers and peers need the `bench` extra (the peers measured in the same
+run), nats and nats-latency the `test` extra (nats-server). `soak` runs 10 minutes;
+`python -m benchmarks.soak --minutes N` for another length.
 
-Each prints ratios against a baseline measured in the same run; see benchmarks/README.md.
+Options after one NAME are that benchmark's (`python -m benchmarks goals --quick`). Each prints
+ratios against a baseline measured in the same run; see benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from . import (
     bench_live_book,
     bench_memory,
     bench_nats,
+    bench_nats_latency,
     bench_peers,
     bench_pool,
     bench_read,
@@ -41,6 +43,7 @@ RUNNERS = {
     "peers": bench_peers.main,
     "memory": bench_memory.main,
     "nats": bench_nats.main,
+    "nats-latency": bench_nats_latency.main,
     "live-book": bench_live_book.main,
     "subs": bench_subs.main,
     "import": bench_import.main,
@@ -49,7 +52,12 @@ RUNNERS = {
 
 
 def main(argv: list[str]) -> int:
-    chosen = argv or list(RUNNERS)
+    # options after a single name go to that benchmark: `python -m benchmarks goals --quick`
+    options = [arg for arg in argv if arg.startswith("-")]
+    chosen = [arg for arg in argv if not arg.startswith("-")] or list(RUNNERS)
+    if options and len(chosen) != 1:
+        print("options go to one benchmark: python -m benchmarks NAME --option", file=sys.stderr)
+        return 2
     unknown = [name for name in chosen if name not in RUNNERS]
     if unknown:  # before running anything: the others take minutes
         print(
@@ -58,7 +66,7 @@ def main(argv: list[str]) -> int:
         return 2
     for name in chosen:
         print(f"\n=== {name} ===", flush=True)
-        RUNNERS[name]([])
+        RUNNERS[name](options)
     return 0
 
 

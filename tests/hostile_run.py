@@ -62,14 +62,16 @@ def hostile_config(**overrides: object) -> gatetrio.ClientConfig:
 
 
 def loopback_config(**overrides: object) -> gatetrio.ClientConfig:
-    """Real-clock timings for loopback runs: short, so a case takes well under a second."""
+    """Real-clock timings for loopback runs: short enough that a case takes about a second,
+    long enough that a loaded machine meets them (a late pong would be a reconnect the case
+    did not script)."""
     base: dict[str, object] = {
-        "ping_interval": 1.0,
-        "pong_timeout": 1.0,
-        "connect_deadline": 1.0,
-        "subscribe_deadline": 1.0,
-        "first_connect_timeout": 5.0,
-        "send_deadline": 1.0,
+        "ping_interval": 2.0,
+        "pong_timeout": 3.0,
+        "connect_deadline": 2.0,
+        "subscribe_deadline": 3.0,
+        "first_connect_timeout": 10.0,
+        "send_deadline": 3.0,
         "min_reconnect_interval": 0.1,
         "backoff_initial": 0.1,
         "backoff_max": 0.2,

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Final
 
 import httpx
 import pytest
+import trio
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -152,3 +153,67 @@ def nats_cluster(tmp_path: Path, size: int = 1) -> Iterator[NatsCluster]:
         yield group
     finally:
         group.stop()
+
+
+@pytest.fixture(scope="module")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One JetStream node for a whole test module: tests keep apart by stream and prefix
+    (`Names`), so it starts once."""
+    with nats_cluster(tmp_path_factory.mktemp("nats")) as cluster:
+        yield cluster.urls[0]
+
+
+class Names:
+    """A stream and a subject prefix of their own for each test on a shared node."""
+
+    _count = 0
+
+    def __init__(self) -> None:
+        Names._count += 1
+        self.stream = f"T{Names._count}"
+        self.prefix = f"t{Names._count}.futures"
+
+    def subject(self, channel: str, contract: str = "BTC_USDT") -> str:
+        return f"{self.prefix}.usdt.{channel}.{contract}"
+
+
+class StallProxy:
+    """A TCP proxy in front of one node (trio, in the test's own run): `stall()` holds every
+    byte both ways, as a network that stops without closing; `resume()` lets them through."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self._open = trio.Event()
+        self._open.set()
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+    def stall(self) -> None:
+        if self._open.is_set():
+            self._open = trio.Event()
+
+    def resume(self) -> None:
+        self._open.set()
+
+    async def _pipe(self, source: trio.SocketStream, sink: trio.SocketStream) -> None:
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            async for data in source:
+                await self._open.wait()
+                await sink.send_all(data)
+        with contextlib.suppress(trio.BrokenResourceError, trio.ClosedResourceError):
+            await sink.send_eof()
+
+    async def _handle(self, client: trio.SocketStream) -> None:
+        server = await trio.open_tcp_stream("127.0.0.1", self.target_port)
+        async with client, server, trio.open_nursery() as nursery:
+            nursery.start_soon(self._pipe, client, server)
+            nursery.start_soon(self._pipe, server, client)
+
+    async def run(self, *, task_status: trio.TaskStatus[None]) -> None:
+        listeners = await trio.open_tcp_listeners(0, host="127.0.0.1")
+        self.port = listeners[0].socket.getsockname()[1]
+        task_status.started()
+        await trio.serve_listeners(self._handle, listeners)

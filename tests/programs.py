@@ -51,9 +51,17 @@ _EXAMPLE_DIRECTIVE = re.compile(r"^#\s*test:(.*)$")
 _KEYS = {"skip", "run", "needs", "gate", "stop-after-lines", "expect-error", "timeout", "slow"}
 
 # Imported by every program's interpreter (via PYTHONPATH): points Gate's endpoint tables at
-# GATETRIO_TEST_GATE before the program runs, so `open_client(settle="usdt")` stays local.
+# GATETRIO_TEST_GATE before the program runs, so `open_client(settle="usdt")` stays local; and
+# on SIGUSR1 writes every trio task's await stack (and every thread's) to stderr, which the
+# runner asks for before it kills a program that hung: the failure then says where.
 _SITECUSTOMIZE = """
 import os
+import signal as _signal
+
+# Ctrl-C raises KeyboardInterrupt, as in a program started from a terminal, even when the
+# test runner was itself started in the background (`cmd &` in a script ignores SIGINT for
+# it and for everything it starts, and Python then installs no KeyboardInterrupt handler)
+_signal.signal(_signal.SIGINT, _signal.default_int_handler)
 _base = os.environ.get("GATETRIO_TEST_GATE")
 if _base:
     from urllib.parse import urlsplit
@@ -62,6 +70,33 @@ if _base:
                    _config.DELIVERY_URLS, _config.DELIVERY_TESTNET_URLS):
         for _key, _url in list(_table.items()):
             _table[_key] = _base + urlsplit(_url).path
+
+
+def _dump_tasks(signum, frame):
+    import faulthandler, sys
+    def walk(task, depth):
+        print("  " * depth + "task " + task.name, file=sys.stderr)
+        coro = task.coro
+        while coro is not None:
+            code_frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+            if code_frame is not None:
+                code = code_frame.f_code
+                where = f"{code.co_filename}:{code_frame.f_lineno} {code.co_name}"
+                print("  " * depth + "  " + where, file=sys.stderr)
+            coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+        for nursery in task.child_nurseries:
+            for child in nursery.child_tasks:
+                walk(child, depth + 1)
+    try:
+        import trio
+        walk(trio.lowlevel.current_root_task(), 0)
+    except Exception as exc:  # not in trio, or mid-teardown: the threads still say something
+        print(f"no trio task tree: {exc!r}", file=sys.stderr)
+    faulthandler.dump_traceback(all_threads=True)
+    sys.stderr.flush()
+
+
+_signal.signal(_signal.SIGUSR1, _dump_tasks)
 """
 
 
@@ -269,9 +304,17 @@ def run_program(program: Program, workdir: Path, fake: FakeGate | None) -> str:
     try:
         stdout, stderr = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"{program.name} did not finish within {timeout}s:\n{stdout}\n{stderr}")
+        proc.send_signal(signal.SIGUSR1)  # the sitecustomize above: where every task waits
+        try:
+            stdout, stderr = proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, stderr = proc.communicate()
+        pytest.fail(
+            f"{program.name} did not finish within {timeout}s"
+            f"{' of Ctrl-C' if stop_after is not None else ''}; its output ends:\n"
+            f"{stdout[-2000:]}\nits stderr (task and thread stacks):\n{stderr[-12000:]}"
+        )
     stdout = head + stdout
     expected = program.directive.get("expect-error")
     if expected is not None:

@@ -45,7 +45,16 @@ BTC, ETH = "BTC_USDT", "ETH_USDT"
             spec("trades", ("币安人生_USDT",), {"币安人生_USDT"}, batched=True),
         ),
         (
-            channels.obu(BTC, ETH),
+            channels.obu(BTC, ETH),  # level 50 by default, as every book
+            spec(
+                "obu",
+                ("ob.BTC_USDT.50", "ob.ETH_USDT.50"),
+                {"ob.BTC_USDT.50", "ob.ETH_USDT.50"},
+                batched=True,
+            ),
+        ),
+        (
+            channels.obu(BTC, ETH, level=400),
             spec(
                 "obu",
                 ("ob.BTC_USDT.400", "ob.ETH_USDT.400"),
@@ -183,8 +192,8 @@ Builder = Callable[..., ChannelSpec[object]]
         (channels.contract_info, (BTC, "!all"), {}, "cannot be mixed"),
         (channels.adl_warning, (ETH, ETH), {}, "listed twice"),
         (channels.obu, (), {}, "at least one contract"),
-        (channels.obu, (BTC,), {"level": 100}, "'400', '50'"),
-        (channels.obu, (BTC,), {"level": True}, "'400', '50'"),
+        (channels.obu, (BTC,), {"level": 100}, "'50', '400'"),
+        (channels.obu, (BTC,), {"level": True}, "'50', '400'"),
         (channels.obu, (BTC, BTC), {}, "listed twice"),
         (channels.order_book, (BTC,), {"limit": "25"}, "'100', '50', '20', '10', '5', '1'"),
         (channels.order_book, (BTC,), {"interval": "0.1"}, "interval must be one of '0'"),

@@ -17,50 +17,20 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import termios
 from decimal import Decimal
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.commands import HANG_GUARD, cli_env, gatetrio, run, stream_until
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
 pytestmark = pytest.mark.slow
 
-HANG_GUARD = 60  # seconds; a stuck command fails the test instead of hanging CI
-SRC = str(Path(__file__).resolve().parents[1] / "src")
 ANSI = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Z0-9])")
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, PYTHONPATH=SRC, **extra)
-    for name in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES"):
-        env.pop(name, None)
-    return env
-
-
-def gatetrio(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gatetrio", *args]
-
-
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        gatetrio(*args),
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD,
-        env=_env(),
-    )
-
-
-def json_lines(stdout: str) -> list[dict[str, Any]]:
-    lines = stdout.splitlines()
-    assert lines, "no output"
-    return [json.loads(line) for line in lines]
 
 
 # ----------------------------------------------------------------------------------- help
@@ -86,10 +56,10 @@ def test_commands_are_listed() -> None:
 
 
 def test_stream_trades_as_json_lines() -> None:
-    result = run("stream", "trades", "BTC_USDT", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == ""
-    events = json_lines(result.stdout)
+    events, stderr = stream_until(
+        ["stream", "trades", "BTC_USDT", "--simulate"], lambda lines: len(lines) >= 5
+    )
+    assert stderr == ""
     assert {event["type"] for event in events} == {"Trade"}
     assert {event["contract"] for event in events} == {"BTC_USDT"}
     for event in events:
@@ -102,9 +72,9 @@ def test_stream_trades_as_json_lines() -> None:
 
 
 def test_stream_channel_arguments_by_name() -> None:
-    result = run("stream", "obu", "BTC_USDT", "level=50", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    events = json_lines(result.stdout)
+    events, _ = stream_until(
+        ["stream", "obu", "BTC_USDT", "level=50", "--simulate"], lambda lines: len(lines) >= 2
+    )
     assert {event["type"] for event in events} == {"ObuDelta"}
     assert {event["s"] for event in events} == {"ob.BTC_USDT.50"}
     first = events[0]
@@ -129,7 +99,7 @@ def test_stream_into_a_closed_pipe_ends_quietly() -> None:
         gatetrio("stream", "trades", "BTC_USDT", "--simulate"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=cli_env(),
     )
     assert proc.stdout is not None
     assert proc.stderr is not None
@@ -147,7 +117,7 @@ def test_stream_ctrl_c_exits_130_without_traceback() -> None:
         gatetrio("stream", "tickers", "BTC_USDT", "--simulate"),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=_env(),
+        env=cli_env(),
     )
     assert proc.stdout is not None
     json.loads(_readline(proc))  # running, connected and streaming
@@ -228,7 +198,7 @@ def test_stream_status_line_on_a_terminal_stderr() -> None:
         gatetrio("stream", "contract_stats", "BTC_USDT", "--simulate"),
         stdout=subprocess.DEVNULL,
         stderr=slave,
-        env=_env(),
+        env=cli_env(),
     )
     os.close(slave)
     output = bytearray()
@@ -295,10 +265,12 @@ def test_bad_arguments_fail_before_connecting(args: list[str], message: str) -> 
 
 
 def test_watch_without_a_terminal_streams_json_lines() -> None:
-    result = run("watch", "BTC_USDT", "--simulate", "--duration", "4")
-    assert result.returncode == 0, result.stderr
-    types = {event["type"] for event in json_lines(result.stdout)}
-    assert types == {"Ticker", "Trade", "ObuDelta"}
+    kinds = {"Ticker", "Trade", "ObuDelta"}
+    events, _ = stream_until(
+        ["watch", "BTC_USDT", "--simulate"],
+        lambda lines: {line["type"] for line in lines} >= kinds,
+    )
+    assert {event["type"] for event in events} == kinds
 
 
 def _run_in_terminal(
@@ -321,7 +293,7 @@ def _run_in_terminal(
         stdin=slave,
         stdout=slave,
         stderr=slave,
-        env=_env(TERM="xterm-256color"),
+        env=cli_env(TERM="xterm-256color"),
         close_fds=True,
     )
     os.close(slave)
@@ -459,7 +431,7 @@ def test_ctrl_c_while_connecting_is_130_and_silent() -> None:
             gatetrio("stream", "trades", "BTC_USDT", "--url", url),
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_env(),
+            env=cli_env(),
         )
         conn, _ = silent.accept()  # the command is connecting: interrupt it there
         with conn:

@@ -482,3 +482,22 @@ async def test_a_server_that_never_answers_our_close_costs_at_most_the_grace(
     assert record.client_close == 1000  # the client said goodbye...
     assert outcome.ended_at == CLOSE_GRACE  # ...waited its grace for the reply, then left
     assert outcome.all_closed
+
+
+async def test_a_violation_on_every_connection_is_followed_at_a_bounded_rate(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # a server that breaks every connection at once: the client keeps trying, paced, each
+    # loss reported, and never more than one connection per min_reconnect_interval (0.5 s)
+    broken = after_ack(Send(frame(TEXT, b"{}", rsv=4)))
+    outcome = await drive([], then=broken, until=20.0, stop_at_mark=False)
+    assert outcome.error is None
+    stats = outcome.stats
+    assert stats is not None
+    assert 5 <= len(outcome.connections) <= 20 / 0.5 + 2
+    # (the last loss may have come just before the body ended, its reconnect not yet made)
+    assert len(outcome.connections) - 1 <= stats.reconnects <= len(outcome.connections)
+    losses = outcome.kinds(ClientEventKind.DISCONNECTED)
+    assert len(losses) == stats.reconnects
+    assert all("reserved bit" in e.reason for e in losses)
+    assert all(c.client_close == 1002 for c in outcome.connections)

@@ -8,7 +8,6 @@ demo from a folder outside the source tree, so nothing can be imported from the 
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import gatetrio
+from tests.commands import stream_until
 from tests.programs import ROOT
 
 if TYPE_CHECKING:
@@ -84,19 +84,13 @@ def test_the_wheel_installs_into_a_clean_virtualenv_and_runs_the_demo(tmp_path: 
         "gatetrio",
         version,
     ]
-    demo = _run(
-        env_dir / "bin" / "gatetrio",
-        "stream",
-        "trades",
-        "BTC_USDT",
-        "--simulate",
-        "--duration",
-        "2",
+    trades, _ = stream_until(
+        ["stream", "trades", "BTC_USDT", "--simulate"],
+        lambda lines: len(lines) >= 3,
+        program=[env_dir / "bin" / "gatetrio"],
         cwd=outside,
         env=env,
     )
-    trades = [json.loads(line) for line in demo.splitlines()]
-    assert trades
     assert {trade["type"] for trade in trades} == {"Trade"}
     # an extra this install lacks is named as something it can install: the extra's packages
     # (`pip install 'gatetrio[record]'` would fail: gatetrio is on no index)

@@ -474,7 +474,7 @@ def test_candlesticks_route_by_name() -> None:
 
 def test_obu_routes_by_stream_and_data_before_ack_is_delivered() -> None:
     proto = make()
-    s400, frames = proto.subscribe(channels.obu("BTC_USDT"), wall_time=WALL)
+    s400, frames = proto.subscribe(channels.obu("BTC_USDT", level=400), wall_time=WALL)
     s50 = subscribe_ready(proto, channels.obu("BTC_USDT", level=50))
     snapshot = (
         '{"channel":"futures.obu","result":{"t":1743673026995,"full":true,'

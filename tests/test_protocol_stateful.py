@@ -26,12 +26,21 @@ once across both sockets until it switches, and never after; a trading reply cou
 own socket; a switched socket with nothing owed is closed (`CloseConnection`) exactly once, and
 one still owed replies is closed when its grace ends, its requests `ApiLost`. Every trading
 request is resolved exactly once: completed, or lost with its socket.
+
+The shell's hot path, `receive_pushed` (one-item data frames pushed straight into the feeds),
+is proved equal to `receive_text` here: `Twin` runs every call on pairs of protocols, one fed
+by `receive_text` (as the model sees) and one by `receive_pushed` into recording sinks, and
+after every call holds each pair's answers, deliveries (the pushes against the `Delivery`
+outputs the shell would push, in order, skipping subscriptions without a sink), the crowding
+signal, `statistics()` and every subscription's status equal. The second pair tracks silence
+and latency (silence and first-data deadlines, `wall_time` on every frame), which the model
+leaves out.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -61,6 +70,9 @@ from gatetrio._core._protocol import (
 from gatetrio._core._requests import WILDCARD, ChannelSpec, PlaceOrder
 
 from .helpers import DOCS_CREDS
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 # The pong timeout outlasts the interval, so pings fall due while one is still outstanding.
 PING_INTERVAL = 3.0
@@ -133,15 +145,140 @@ class _Retiring:
         self.closing = False
 
 
+class _Sinks(dict[int, "_Sink"]):
+    """Recording sinks by sub_id; every third sub_id has none (its feed went away)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.log: list[tuple[int, object]] = []
+
+    def add(self, sub_id: int) -> None:
+        if sub_id % 3:
+            self[sub_id] = _Sink(sub_id, self.log)
+
+
+class _Sink:
+    def __init__(self, sub_id: int, log: list[tuple[int, object]]) -> None:
+        self.sub_id = sub_id
+        self.log = log
+
+    def push(self, item: object, now: float | None = None, /) -> bool:
+        del now
+        self.log.append((self.sub_id, item))
+        return len(self.log) % 3 == 0  # some pushes ask the reader to yield
+
+
+def _same(a: object, b: object) -> bool:
+    # outputs hold exceptions (compared by identity): compare what they say
+    return repr(a) == repr(b)
+
+
+class _Pair:
+    """One protocol fed by receive_text, its twin by receive_pushed: equal after every call."""
+
+    def __init__(self, *, tracked: bool) -> None:
+        extra: dict[str, float] = (
+            {"silence_timeout": 4.0, "first_data_timeout": 2.0} if tracked else {}
+        )
+        self.tracked = tracked
+        self.general, self.fused = (
+            GateProtocol(
+                ping_interval=PING_INTERVAL,
+                pong_timeout=PONG_TIMEOUT,
+                handover_grace=HANDOVER_GRACE,
+                credentials=DOCS_CREDS,
+                **extra,
+            )
+            for _ in range(2)
+        )
+        self.sinks = _Sinks()
+
+    def call(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if name == "receive_text":
+            return self.receive(*args, **kwargs)
+        results: list[Any] = []
+        errors: list[BaseException | None] = []
+        for proto in (self.general, self.fused):
+            try:
+                results.append(getattr(proto, name)(*args, **kwargs))
+                errors.append(None)
+            except Exception as exc:  # compared, then re-raised
+                results.append(None)
+                errors.append(exc)
+        assert _same(errors[0], errors[1]), (name, errors)
+        assert _same(results[0], results[1]), (name, results)
+        if errors[0] is not None:
+            raise errors[0]
+        if name == "subscribe":
+            self.sinks.add(results[0][0])
+        elif name == "unsubscribe":
+            self.sinks.pop(args[0], None)
+        self.check()
+        return results[0]
+
+    def receive(
+        self,
+        text: str,
+        *,
+        now: float,
+        generation: int | None = None,
+        wall_time: float | None = None,
+    ) -> list[Any]:
+        if self.tracked:
+            wall_time = WALL + now
+        out = self.general.receive_text(text, now=now, generation=generation, wall_time=wall_time)
+        log = self.sinks.log
+        log.clear()
+        fused = self.fused.receive_pushed(
+            text, now=now, generation=generation, wall_time=wall_time, sinks=self.sinks
+        )
+        if isinstance(fused, bool):  # taken in whole by the hot path: pushes, no outputs
+            assert all(isinstance(o, Delivery) for o in out)
+            shell_pushes = [
+                (o.sub_id, o.item)
+                for o in out
+                if isinstance(o, Delivery) and o.sub_id in self.sinks
+            ]
+            assert log == shell_pushes
+            assert fused == any(i % 3 == 2 for i in range(len(log)))
+        else:
+            assert not log
+            assert _same(fused, out)
+        self.check()
+        return out
+
+    def check(self) -> None:
+        assert _same(self.general.statistics(), self.fused.statistics())
+        for sub_id in range(1, 64):
+            general = self.general.subscription_status(sub_id)
+            assert _same(general, self.fused.subscription_status(sub_id))
+
+
+class Twin:
+    """Stands in for one GateProtocol: runs each call on every pair, answers with the first's."""
+
+    def __init__(self) -> None:
+        self.pairs = (_Pair(tracked=False), _Pair(tracked=True))
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.pairs[0].general, name)
+        if not callable(value):
+            for pair in self.pairs:
+                assert _same(getattr(pair.general, name), getattr(pair.fused, name))
+            return value
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            results = [pair.call(name, args, kwargs) for pair in self.pairs]
+            return results[0]
+
+        bound: Callable[..., Any] = call
+        return bound
+
+
 class ProtocolMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.proto = GateProtocol(
-            ping_interval=PING_INTERVAL,
-            pong_timeout=PONG_TIMEOUT,
-            handover_grace=HANDOVER_GRACE,
-            credentials=DOCS_CREDS,
-        )
+        self.proto = Twin()
         self.now = 0.0
         self.connected = False
         self.subs: dict[int, ChannelSpec[object]] = {}

@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import trio
 
 import gatetrio
-from gatetrio.recording import FrameLine, read_manifest, read_recording
+from gatetrio.recording import EventLine, FrameLine, read_manifest, read_recording
+from tests.commands import stream_until
 
 pytestmark = pytest.mark.slow
 
@@ -122,32 +124,48 @@ def test_a_killed_recorder_leaves_every_completed_line_readable(tmp_path: Path) 
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait(HANG_GUARD)
-    manifest = read_manifest(out)
+    before = json.loads((out / "manifest.json").read_text())
+    assert before["frames"] == 0  # its totals are written when it closes: it never did
+    manifest = read_manifest(out)  # reading repairs it: recounted from the parts
     assert not manifest.closed  # it never got to say goodbye
+    assert manifest.repaired
     assert not manifest.parts[-1].complete
     lines = list(read_recording(out))  # every whole batch decodes; a cut one is skipped
     frames = [line for line in lines if isinstance(line, FrameLine)]
     assert len(frames) > 50
+    assert manifest.frames == len(frames)
+    assert manifest.events == sum(isinstance(line, EventLine) for line in lines)
+    assert sum(part.lines for part in manifest.parts) == len(lines)
+    assert json.loads((out / "manifest.json").read_text())["frames"] == len(frames)  # written
     for line in frames[1:]:
         json.loads(line.text)  # each frame whole, exactly as received
 
 
 def test_stream_all_contracts(tmp_path: Path) -> None:
-    result = _run("stream", "tickers", "--all", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    contracts = {json.loads(line)["contract"] for line in result.stdout.splitlines()}
-    assert contracts == {"BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT"}
+    listed = {"BTC_USDT", "ETH_USDT", "SOL_USDT", "HEI_USDT"}
+    events, _ = stream_until(
+        ["stream", "tickers", "--all", "--simulate"],
+        lambda lines: {line["contract"] for line in lines} >= listed,
+    )
+    assert {event["contract"] for event in events} == listed
+
+
+def _kinds(lines: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {(line["type"], line.get("contract") or line.get("s", "")) for line in lines}
 
 
 def test_watch_several_contracts_as_json_lines() -> None:
-    result = _run("watch", "BTC_USDT", "ETH_USDT", "--simulate", "--duration", "3")
-    assert result.returncode == 0, result.stderr
-    kinds = {
-        (event["type"], event.get("contract") or event.get("s", ""))
-        for event in map(json.loads, result.stdout.splitlines())
+    # tickers and books of both (trades come when someone trades)
+    wanted = {
+        ("Ticker", "BTC_USDT"),
+        ("Ticker", "ETH_USDT"),
+        ("ObuDelta", "ob.BTC_USDT.50"),
+        ("ObuDelta", "ob.ETH_USDT.50"),
     }
-    assert ("Trade", "BTC_USDT") in kinds or ("Ticker", "BTC_USDT") in kinds
-    assert any("ETH_USDT" in k[1] for k in kinds)
+    events, _ = stream_until(
+        ["watch", "BTC_USDT", "ETH_USDT", "--simulate"], lambda lines: _kinds(lines) >= wanted
+    )
+    assert {kind for kind, _ in _kinds(events)} <= {"Ticker", "Trade", "ObuDelta"}
 
 
 def test_replay_refuses_a_directory_without_a_recording(tmp_path: Path) -> None:
@@ -201,3 +219,29 @@ def test_export_failures_are_one_line(tmp_path: Path) -> None:
     assert recorded.returncode == 0, recorded.stderr
     result = _run("export", str(capture), "--dest", str(blocker / "tables"))
     _one_line(result, 2, "cannot export into", "Not a directory")
+
+
+def test_record_several_channels_in_one_process(tmp_path: Path) -> None:
+    out = tmp_path / "capture"
+    result = _run(
+        "record", "trades,tickers,obu", "BTC_USDT", "ETH_USDT", "--simulate", "--duration", "2",
+        "--out", str(out),
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    manifest = read_manifest(out)
+    assert sorted(manifest.meta["subscriptions"]) == [  # type: ignore[call-overload]
+        "futures.obu",
+        "futures.tickers",
+        "futures.trades",
+    ]
+    streams = set()
+    for line in read_recording(out):
+        if isinstance(line, FrameLine) and '"futures.obu"' in line.text:
+            result_obj = json.loads(line.text).get("result") or {}
+            if isinstance(result_obj, dict) and "s" in result_obj:
+                streams.add(result_obj["s"])
+    assert streams == {"ob.BTC_USDT.50", "ob.ETH_USDT.50"}  # the one default level
+    bad = _run("record", "trades,tickers", "BTC_USDT", "level=50", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2
+    assert "none of trades, tickers takes" in bad.stderr
+    assert not (tmp_path / "x").exists()

@@ -511,6 +511,6 @@ async def test_export_parquet_writes_the_rest_snapshots(
     (snapshot,) = [
         line for line in read_recording(tmp_path / "capture") if isinstance(line, RestSnapshotLine)
     ]
-    assert table.column("id").to_pylist() == [snapshot.body["id"]]
+    assert table.column("book_id").to_pylist() == [snapshot.body["id"]]
     assert json.loads(table.column("body").to_pylist()[0]) == snapshot.body
     assert (tmp_path / "tables" / "order_book_update.parquet").exists()

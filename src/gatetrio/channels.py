@@ -30,6 +30,7 @@ from ._core._catalog import (
     CANDLESTICK_INTERVALS,
     CHANNELS,
     CONTRACT_STATS_INTERVALS,
+    OBU_LEVEL,
     Depth,
 )
 from ._core._errors import UsageError
@@ -271,14 +272,15 @@ def order_book_update(
     return _positional("futures.order_book_update", (contract, frequency, level_text), contract)
 
 
-def obu(*contracts: str, level: str | int = 400) -> ChannelSpec[ObuDelta]:
-    """``futures.obu`` (order book v2): a full snapshot, then deltas; level 400 or 50.
+def obu(*contracts: str, level: str | int = OBU_LEVEL) -> ChannelSpec[ObuDelta]:
+    """``futures.obu`` (order book v2): a full snapshot, then deltas; level 50 (the default
+    everywhere: books, the bus, the command line) or 400.
 
-    Level 400 updates every 100 ms, level 50 every 20 ms. The routing keys are the stream names.
+    Level 50 updates every 20 ms, level 400 every 100 ms. The routing keys are the stream names.
 
     Example::
 
-        obu("BTC_USDT", "ETH_USDT", level=50)  # payload ["ob.BTC_USDT.50", "ob.ETH_USDT.50"]
+        obu("BTC_USDT", "ETH_USDT")  # payload ["ob.BTC_USDT.50", "ob.ETH_USDT.50"]
     """
     level_text = _choice("futures.obu", "level", level)
     names = _contracts("futures.obu", contracts)

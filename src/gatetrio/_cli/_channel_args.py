@@ -4,6 +4,11 @@
 name, then the arguments of its builder in `gatetrio.channels` (positional, or `name=value` by
 keyword). The builder checks them, so a bad argument is the builder's own `UsageError`, raised
 before anything connects.
+
+`record` and `publish` also take several channels, comma-separated, for the same contracts:
+`trades,tickers,obu BTC_USDT ETH_USDT level=50`. Then the positional arguments are contracts,
+and each `name=value` goes to the channels whose builder takes it (one that none takes is an
+error). `--all` means every listed contract, as for `stream`.
 """
 
 from __future__ import annotations
@@ -111,18 +116,73 @@ async def listed(client: Client) -> tuple[str, ...]:
     return listed_contracts(await fetch_listing(client.rest))
 
 
-async def resolve_specs(
-    client: Client, channel: str, args: Sequence[str], *, all_contracts: bool
+def channel_names(word: str) -> list[str]:
+    """`trades,obu` -> ["trades", "obu"] (each once, in order)."""
+    names = [name.strip() for name in word.split(",")]
+    if not all(names):
+        raise UsageError(f"channels are comma-separated names like trades,obu, got {word!r}")
+    return list(dict.fromkeys(names))
+
+
+def channel_specs(
+    word: str, args: Sequence[str], *, contracts: Sequence[str] = (), command: str = "record"
 ) -> list[ChannelSpec[object]]:
-    """The subscriptions for `CHANNEL ARGS...`; with `--all`, every listed contract goes
-    first: one spec for a channel taking a contract list, one per contract otherwise."""
-    if not all_contracts:
-        return [channel_spec(channel, args)]
-    contracts = await listed(client)
-    builder = PUBLIC_CHANNELS.get(channel.removeprefix("futures."))
-    takes_list = builder is not None and any(
-        p.kind is p.VAR_POSITIONAL for p in inspect.signature(builder).parameters.values()
-    )
-    if takes_list:
-        return [channel_spec(channel, [*contracts, *args])]
-    return [channel_spec(channel, [contract, *args]) for contract in contracts]
+    """The specs `CHANNEL[,CHANNEL...] ARGS...` asks for (`contracts`: the listed ones, for
+    `--all`, put before the positional arguments).
+
+    One channel is `channel_spec` as `stream` reads it (one spec per contract for a channel
+    taking one contract, with `--all`). Several share their contracts: see the module doc.
+
+    Raises:
+        UsageError: as `channel_spec`, or an option no named channel takes.
+    """
+    names = channel_names(word)
+    if len(names) == 1:
+        name = names[0]
+        if not contracts:
+            return [channel_spec(name, args, command=command)]
+        builder = PUBLIC_CHANNELS.get(name.removeprefix("futures."))
+        takes_list = builder is not None and any(
+            p.kind is p.VAR_POSITIONAL for p in inspect.signature(builder).parameters.values()
+        )
+        if takes_list:
+            return [channel_spec(name, [*contracts, *args], command=command)]
+        return [channel_spec(name, [contract, *args], command=command) for contract in contracts]
+    positional = [*contracts, *(a for a in args if "=" not in a)]
+    keywords = [a for a in args if "=" in a]
+    specs: list[ChannelSpec[object]] = []
+    used: set[str] = set()
+    for name in names:
+        builder = PUBLIC_CHANNELS.get(name.removeprefix("futures."))
+        if builder is None:
+            if name.removeprefix("futures.") in PRIVATE_CHANNELS:
+                raise UsageError(f"{command} takes public channels; {name} is private")
+            channel_spec(name, args, command=command)  # raises: unknown channel
+            continue  # pragma: no cover
+        params = inspect.signature(builder).parameters
+        own = [a for a in keywords if a.split("=", 1)[0] in params]
+        used.update(own)
+        if any(p.kind is p.VAR_POSITIONAL for p in params.values()):
+            specs.append(channel_spec(name, [*positional, *own], command=command))
+        else:
+            specs += [channel_spec(name, [c, *own], command=command) for c in positional]
+    unused = [a for a in keywords if a not in used]
+    if unused and len(names) > 1:
+        raise UsageError(f"{unused[0]}: none of {', '.join(names)} takes that option")
+    if not specs:
+        raise UsageError(f"name the contracts: {command} {word} BTC_USDT ..., or --all")
+    return specs
+
+
+async def resolve_specs(
+    client: Client,
+    channel: str,
+    args: Sequence[str],
+    *,
+    all_contracts: bool,
+    command: str = "stream",
+) -> list[ChannelSpec[object]]:
+    """The subscriptions for `CHANNEL[,CHANNEL...] ARGS...` (`channel_specs`); with `--all`,
+    every listed contract goes first."""
+    contracts = await listed(client) if all_contracts else ()
+    return channel_specs(channel, args, contracts=contracts, command=command)

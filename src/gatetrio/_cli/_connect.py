@@ -28,6 +28,8 @@ from gatetrio._shell._transport import Connector, WebSocketLike, default_connect
 from gatetrio.testing import FakeGateServer
 from gatetrio.testing._loopback import serve_tcp
 
+from . import _metrics
+
 if TYPE_CHECKING:
     import argparse
     from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -60,6 +62,7 @@ class ConnectOptions:
     url: str | None = None
     duration: float | None = None  # seconds; None runs until interrupted
     credentials: Credentials | None = None  # private channels; from the environment
+    metrics_port: int | None = None  # --metrics-port: serve Prometheus metrics
 
 
 def credentials_from_env(environ: Mapping[str, str] | None = None) -> Credentials | None:
@@ -183,7 +186,11 @@ async def with_client(
                 rest_transport=default_transport(),
                 credentials=credentials,
             ) as client:
-                with trio.move_on_after(math.inf if options.duration is None else options.duration):
+                with (
+                    _metrics.serving(options.metrics_port),
+                    trio.move_on_after(math.inf if options.duration is None else options.duration),
+                ):
+                    _metrics.add(client)
                     code = await body(client)
         if not first.connected:
             raise first.error(simulated=options.simulate)
@@ -196,6 +203,7 @@ async def with_client(
 
 def add_connect_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every connecting command shares: --settle, --simulate, --seed, --url, ..."""
+    _metrics.add_metrics_argument(parser)
     parser.add_argument(
         "--settle",
         default="usdt",
@@ -230,6 +238,7 @@ def connect_options(ns: argparse.Namespace) -> dict[str, object]:
     """
     if ns.duration is not None and not ns.duration > 0:
         raise UsageError(f"--duration must be > 0 seconds, got {ns.duration}")
+    _metrics.check_port(ns.metrics_port)
     if ns.simulate and ns.url is not None:
         raise UsageError("--url and --simulate exclude each other: --simulate serves its own")
     if ns.seed is not None and not ns.simulate:
@@ -243,4 +252,5 @@ def connect_options(ns: argparse.Namespace) -> dict[str, object]:
         "url": ns.url,
         "duration": ns.duration,
         "credentials": credentials_from_env(),
+        "metrics_port": ns.metrics_port,
     }

@@ -1,10 +1,12 @@
-"""`gatetrio record CHANNEL ARGS... --out DIR`: raw frames and connection events on disk.
+"""`gatetrio record CHANNEL[,CHANNEL...] ARGS... --out DIR`: raw frames and events on disk.
 
     record trades BTC_USDT [--simulate] [--duration S] --out DIR    rotating zstd JSON lines
+    record trades,tickers,obu BTC_USDT ETH_USDT --out DIR          several channels at once
 
-`record` takes the channel arguments `stream` takes; it subscribes, discards the decoded items
-and records every frame as received (`gatetrio.recording`). `--all` subscribes every listed
-contract (REST `/futures/{settle}/contracts`, without the ones being delisted).
+`record` takes the channel arguments `stream` takes, and several channels, comma-separated,
+for the same contracts (`_channel_args`); it subscribes, discards the decoded items and records
+every frame as received (`gatetrio.recording`). `--all` subscribes every listed contract (REST
+`/futures/{settle}/contracts`, without the ones being delisted).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ import trio
 
 from gatetrio._core._errors import UsageError
 
-from ._channel_args import channel_spec, resolve_specs
+from . import _metrics
+from ._channel_args import channel_specs, resolve_specs
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
 from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command
 
@@ -49,10 +52,15 @@ async def record(options: RecordOptions) -> int:
 
     async def body(client: Client) -> int:
         specs = await resolve_specs(
-            client, options.channel, options.args, all_contracts=options.all_contracts
+            client,
+            options.channel,
+            options.args,
+            all_contracts=options.all_contracts,
+            command="record",
         )
         meta = {"url": client.config.url, "subscriptions": [s.channel for s in specs]}
         async with open_recorder(client, options.out, meta=meta) as recorder:
+            _metrics.add(recorder)
             print(f"gatetrio: recording to {options.out}", flush=True)
             try:
                 async with trio.open_nursery() as nursery:
@@ -81,10 +89,9 @@ def run_record(ns: argparse.Namespace) -> int:
             out=ns.out,
             **connect_options(ns),  # type: ignore[arg-type]
         )
-        if not options.all_contracts:
-            channel_spec(
-                options.channel, options.args, command="record"
-            )  # a bad argument fails before connecting
+        # a bad argument fails before connecting (`--all` is checked against one contract)
+        probe = ("BTC_USDT",) if options.all_contracts else ()
+        channel_specs(options.channel, options.args, contracts=probe, command="record")
         from gatetrio.recording._files import check_directory, import_zstandard  # noqa: PLC0415
 
         import_zstandard()
@@ -101,13 +108,18 @@ def add_record(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "record",
         help="record raw frames and connection events to a directory",
         description=(
-            "Subscribe like `stream` and record every frame exactly as received, with its "
+            "Subscribe like `stream` (several channels: comma-separated, for the same "
+            "contracts) and record every frame exactly as received, with its "
             "receive time and connection, plus connection events, as rotating zstd-compressed "
             "JSON lines with a manifest. Replay it with `serve --replay DIR`."
         ),
     )
-    parser.add_argument("channel", help="a public channel, e.g. trades")
-    parser.add_argument("args", nargs="*", help="channel arguments, e.g. BTC_USDT")
+    parser.add_argument(
+        "channel", metavar="CHANNEL[,CHANNEL...]", help="e.g. trades, or trades,tickers,obu"
+    )
+    parser.add_argument(
+        "args", nargs="*", help="channel arguments, e.g. BTC_USDT (several channels: contracts)"
+    )
     parser.add_argument(
         "--all",
         action="store_true",

@@ -298,7 +298,7 @@ CATALOG: Final[tuple[Channel, ...]] = (
         # key: the stream name ob.<contract>.<level>
         routes=_one(ObuUpdate, ObuDelta, _stream, _obu_stream),
         payload="streams",
-        options=_options(level=("400", "50")),
+        options=_options(level=("50", "400")),  # the first is the default (OBU_LEVEL)
         snapshot_first=True,
         depths=(Depth("50", "20ms"), Depth("400", "100ms")),
         # the perpetual endpoints (usdt documented; btc and usd1 live, spec 15); not delivery,
@@ -383,3 +383,8 @@ ROUTING_KEYS: Final[dict[type[object], KeyFn]] = {
     route.frame: route.key for row in CATALOG for route in row.routes
 }
 """Frame class -> the routing key of its items (GateProtocol's `_KEYS`)."""
+
+OBU_LEVEL: Final = CHANNELS["futures.obu"].options["level"][0]
+"""The obu level everything defaults to (`channels.obu`, `stream obu`, books over the bus,
+`consume --book`): 50 levels a side every 20 ms, the one `Client.order_book` picks for the
+depth most callers ask."""

@@ -592,3 +592,12 @@ def _channel_builder(row: Channel) -> Callable[[dict[str, Any]], Any]:
 _DATA_BUILDERS: Final[dict[str, Callable[[dict[str, Any]], Any]]] = {
     row.name: _channel_builder(row) for row in CATALOG
 }
+
+
+def build_record(cls: type[msgspec.Struct], value: object, what: str) -> Any:
+    """A record of `cls` from a JSON object (as parsed here), by rule 5.
+
+    For JSON outside channel pushes that holds the same records: trading-API results and REST
+    bodies (`_results.py`). Raises `ProtocolError` on a missing field or a wrong type.
+    """
+    return _build(cls, value, what)

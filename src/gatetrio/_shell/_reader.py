@@ -8,6 +8,10 @@ though, so the batch ends early once a subscription's buffer is more than half f
 instead of their buffers overflowing. The reader never waits for a consumer; one that falls
 behind for real loses items by its overflow policy.
 
+Each frame goes through `GateProtocol.receive_pushed`: a one-item data frame (almost every frame
+of a flood) is routed and pushed into its feed inside that one call, with the same state changes
+as `receive_text`; anything else comes back as `receive_text`'s outputs and is handled here.
+
 The exception boundary for inbound data is here and in `GateProtocol.receive_text`: whatever
 handling one frame raises (a hostile value the decoder let through, anything short of a
 consumer's FAIL-policy overflow, which must end the client) is counted and reported as a
@@ -39,7 +43,7 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
     drain = ws.receive_nowait
     generation = conn.generation
     protocol = rt.protocol
-    receive_text = protocol.receive_text
+    receive_pushed = protocol.receive_pushed  # data straight into the feeds (its docstring)
     feeds = rt.feeds.by_id  # live views: subscriptions and taps come and go while we read
     taps = rt.feeds.taps
     handle = rt.handle
@@ -67,13 +71,19 @@ async def run_reader(rt: Runtime, conn: Connection) -> None:
                 for tap in taps:
                     tap.push(frame)  # before decoding: a recording holds what broke us too
             try:
-                for output in receive_text(text, now=now, generation=generation, wall_time=wall):
-                    if type(output) is Delivery:
-                        feed = feeds.get(output.sub_id)
-                        if feed is not None and feed.push(output.item, now):
-                            crowded = True
-                    else:
-                        handle(output)
+                outputs = receive_pushed(
+                    text, now=now, generation=generation, wall_time=wall, sinks=feeds
+                )
+                if outputs is True:  # a data frame, already in its feeds: the hot path
+                    crowded = True
+                elif outputs is not False:
+                    for output in outputs:
+                        if type(output) is Delivery:
+                            feed = feeds.get(output.sub_id)
+                            if feed is not None and feed.push(output.item, now):
+                                crowded = True
+                        else:
+                            handle(output)
             except SubscriptionOverflow:
                 raise  # the consumer asked for this to end the client (OverflowPolicy.FAIL)
             except Exception as exc:  # noqa: BLE001 - the boundary: one frame is never fatal

@@ -29,15 +29,19 @@ import trio
 from gatetrio._core._errors import UsageError
 from gatetrio._core._redact import redact_url
 
-from ._errors import NatsError, NatsUnavailable
+from ._errors import NatsError, NatsUnavailable, StreamMismatch
+from ._pull import PREV_HEADER, STATUS_HEADER, PullFeed, send_acks
+from ._wire import StreamReport, StreamState, plan_stream
 
 if TYPE_CHECKING:
+    import concurrent.futures
     import ssl
     from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 
     from nats.aio.client import Client as NatsClient
     from nats.js.client import JetStreamContext
 
+    from ._pull import Attached, FeedSpec
     from ._wire import Envelope, StreamSettings
 
 T = TypeVar("T")
@@ -192,6 +196,21 @@ class AsyncioThread:
             raise
         return future.result()
 
+    def submit(
+        self,
+        factory: Callable[[], Coroutine[Any, Any, T]],
+        on_done: Callable[[concurrent.futures.Future[T]], object],
+    ) -> None:
+        """Start `factory()` on the asyncio loop without waiting; `on_done(future)` runs on
+        trio's thread when it ends (result, error or cancellation), while trio runs."""
+        token = trio.lowlevel.current_trio_token()
+
+        def done(future: concurrent.futures.Future[T]) -> None:
+            with contextlib.suppress(trio.RunFinishedError):
+                token.run_sync_soon(on_done, future)
+
+        asyncio.run_coroutine_threadsafe(factory(), self.loop).add_done_callback(done)
+
     async def stop(self) -> None:
         self.loop.call_soon_threadsafe(self.loop.stop)
         await trio.to_thread.run_sync(self._thread.join)
@@ -234,13 +253,6 @@ class PublishOutcome:
     duplicate: bool = False
     stream_seq: int = 0
     error: str = ""
-
-
-@attrs.frozen
-class BusMessage:
-    subject: str
-    stream_seq: int
-    data: bytes
 
 
 class NatsLink:
@@ -324,42 +336,34 @@ class NatsLink:
             _abort_transport(nc)
             await asyncio.sleep(0)  # let the aborted transports run connection_lost
 
-    async def ensure_stream(self, settings: StreamSettings) -> None:
-        """Create the stream if missing, update it if its settings differ; idempotent."""
-        from nats.js import api  # noqa: PLC0415
+    async def ensure_stream(
+        self, settings: StreamSettings, *, takes: str, update: bool
+    ) -> StreamReport:
+        """Create the stream if missing; if it exists, report how it differs from `settings`
+        and change it only when `update` is set.
+
+        `takes` is a subject pattern the stream must take (what the publisher will publish):
+        a stream that does not take it is a `StreamMismatch` unless `update` adds it.
+        """
         from nats.js.errors import NotFoundError  # noqa: PLC0415
 
         js = self._js()
-        config = api.StreamConfig(
-            name=settings.name,
-            subjects=list(settings.subjects),
-            retention=api.RetentionPolicy.LIMITS,
-            max_age=settings.max_age,
-            max_bytes=settings.max_bytes,
-            duplicate_window=settings.duplicate_window,
-            num_replicas=settings.replicas,
-            storage=api.StorageType.FILE if settings.storage == "file" else api.StorageType.MEMORY,
-            discard=api.DiscardPolicy.OLD,
-        )
         try:
             try:
                 info = await js.stream_info(settings.name)
             except NotFoundError:
-                await js.add_stream(config)
-                return
-            have = info.config
-            if (
-                sorted(have.subjects or []) != sorted(settings.subjects)
-                or have.max_age != settings.max_age
-                or have.max_bytes != settings.max_bytes
-                or have.duplicate_window != settings.duplicate_window
-                or have.num_replicas != settings.replicas
-            ):
-                await js.update_stream(config)
+                await js.add_stream(_stream_config(settings, list(settings.subjects)))
+                return StreamReport(created=True, duplicate_window=settings.duplicate_window)
+            have = _stream_state(info.config)
+            plan = plan_stream(settings, have, takes=takes, update=update)
+            if plan.updated:
+                subjects = list(dict.fromkeys([*have.subjects, *settings.subjects]))
+                await js.update_stream(_stream_config(settings, subjects))
         except BaseException as exc:
-            if isinstance(exc, asyncio.CancelledError):
+            if isinstance(exc, asyncio.CancelledError | StreamMismatch):
                 raise
             raise _map_error(exc, f"setting up stream {settings.name}") from None
+        return plan
 
     async def _ack_prefix(self, nc: NatsClient) -> str:
         if self._acks_prefix is None:
@@ -373,7 +377,7 @@ class NatsLink:
         if future is None or future.done():
             return  # late: the batch already counted it as failed (it is retried, same id)
         headers = msg.headers
-        status = headers.get(_STATUS) if headers else None
+        status = headers.get(STATUS_HEADER) if headers else None
         if status is not None:  # 503 no responders: no stream takes the subject (yet)
             future.set_result(PublishOutcome(ok=False, error=f"publish: no stream ({status})"))
             return
@@ -420,12 +424,12 @@ class NatsLink:
                 token = str(next(self._ack_tokens))
                 future: asyncio.Future[PublishOutcome] = loop.create_future()
                 self._acks[token] = future
+                headers = {MSG_ID_HEADER: env.msg_id}
+                if env.prev is not None:
+                    headers[PREV_HEADER] = str(env.prev)
                 try:
                     await nc.publish(
-                        env.subject,
-                        env.payload,
-                        reply=prefix + token,
-                        headers={MSG_ID_HEADER: env.msg_id},
+                        env.subject, env.payload, reply=prefix + token, headers=headers
                     )
                 except Exception as exc:  # noqa: BLE001 - reported per message, then retried
                     del self._acks[token]
@@ -441,7 +445,7 @@ class NatsLink:
                 outcomes.append(PublishOutcome(ok=False, error=str(_map_error(item, "publish"))))
                 continue
             token, future = item
-            if future.done():
+            if future.done() and not future.cancelled():
                 outcomes.append(future.result())
             else:
                 self._acks.pop(token, None)
@@ -457,8 +461,8 @@ class NatsLink:
             raise NatsUnavailable("not connected to NATS")
         await self.nc.publish(subject, payload)
 
-    async def last_seq(self, stream: str, subject: str) -> int | None:
-        """The stream sequence of the last message on `subject`, or None if there is none."""
+    async def last_message(self, stream: str, subject: str) -> tuple[int, int] | None:
+        """(stream sequence, stored at unix ns) of the last message on `subject`, or None."""
         from nats.js.errors import NotFoundError  # noqa: PLC0415
 
         try:
@@ -469,148 +473,77 @@ class NatsLink:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise _map_error(exc, f"reading the last message on {subject}") from None
-        return msg.seq
+        stored = msg.time.timestamp() if msg.time is not None else 0.0
+        return msg.seq or 0, round(stored * 1e9)
 
-    async def pull(
-        self,
-        stream: str,
-        subjects: Sequence[str],
-        *,
-        start_seq: int | None,
-        new_only: bool,
-        batch: int,
-    ) -> PullFeed:
-        """An ephemeral pull consumer (no acks) on `subjects` from `start_seq` (or all/new)."""
-        from nats.js import api  # noqa: PLC0415
-
-        if start_seq is not None:
-            policy, opt = api.DeliverPolicy.BY_START_SEQUENCE, start_seq
-        else:
-            policy, opt = (api.DeliverPolicy.NEW if new_only else api.DeliverPolicy.ALL), None
-        config = api.ConsumerConfig(
-            deliver_policy=policy,
-            opt_start_seq=opt,
-            ack_policy=api.AckPolicy.NONE,
-            filter_subjects=list(subjects) if len(subjects) > 1 else None,
-            filter_subject=subjects[0] if len(subjects) == 1 else None,
-            inactive_threshold=30.0,  # the server forgets it if this process goes away
-            mem_storage=True,
-            num_replicas=1,
-        )
+    async def pull(self, spec: FeedSpec, *, resume_from: int | None) -> tuple[PullFeed, Attached]:
+        """A pull consumer per `spec` (created, or a durable attached), read continuously."""
         if self.nc is None or self.js is None:
             raise NatsUnavailable("not connected to NATS")
-        feed = PullFeed(self.nc, stream, batch)
+        from nats.js.errors import NotFoundError  # noqa: PLC0415
+
+        feed = PullFeed(self.nc, spec.stream, spec.batch)
         try:
-            await feed.start(self.js, config)
+            attached = await feed.start(self.js, spec, resume_from)
         except BaseException as exc:
             await feed.close()
-            if isinstance(exc, asyncio.CancelledError):
+            if isinstance(exc, asyncio.CancelledError | NatsError):
                 raise
-            raise _map_error(exc, f"creating a consumer on {stream}") from None
-        return feed
+            if isinstance(exc, NotFoundError):  # no such stream (yet): a publisher makes it
+                raise NatsUnavailable(f"stream {spec.stream} not found") from None
+            raise _map_error(exc, f"creating a consumer on {spec.stream}") from None
+        return feed, attached
 
-    async def fetch(self, feed: PullFeed, wait: float) -> list[BusMessage]:
-        """What arrived for `feed` (waiting up to `wait` seconds for the first); [] if nothing."""
-        return await feed.take(wait)
+    async def fetch(self, feed: PullFeed, wait: float, acks: list[str]) -> None:
+        """Acknowledge `acks`, then wait up to `wait` seconds for messages on `feed` (the
+        caller drains them: `PullFeed.drain`, on its own thread)."""
+        try:
+            if acks:
+                await feed.ack(acks)
+            await feed.wait_ready(wait)
+        except NatsError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped once, here
+            raise _map_error(exc, "fetching from NATS") from None
+
+    async def ack(self, acks: list[str], *, nak: bool = False) -> None:
+        """Acknowledge (or, `nak`, give back for redelivery at once) and flush."""
+        if self.nc is None:
+            raise NatsUnavailable("not connected to NATS")
+        try:
+            await send_acks(self.nc, acks, nak=nak)
+            await self.nc.flush(timeout=round(CLOSE_TIMEOUT))
+        except Exception as exc:  # noqa: BLE001
+            raise _map_error(exc, "acknowledging on NATS") from None
 
     async def unsubscribe(self, feed: PullFeed) -> None:
         await feed.close()
 
 
-_STATUS: Final = "Status"
-_DESCRIPTION: Final = "Description"
-_REQUEST_ENDED: Final = frozenset({"404", "408"})  # no messages (now) / the request expired
-PULL_EXPIRES: Final = 1.0  # seconds a pull request lingers on the server
-PULL_GRACE: Final = 2.0  # seconds past that with no word from the server: the request is lost
+def _stream_config(settings: StreamSettings, subjects: list[str]) -> Any:
+    from nats.js import api  # noqa: PLC0415
+
+    return api.StreamConfig(
+        name=settings.name,
+        subjects=subjects,
+        retention=api.RetentionPolicy.LIMITS,
+        max_age=settings.max_age,
+        max_bytes=settings.max_bytes,
+        duplicate_window=settings.duplicate_window,
+        num_replicas=settings.replicas,
+        storage=api.StorageType.FILE if settings.storage == "file" else api.StorageType.MEMORY,
+        discard=api.DiscardPolicy.OLD,
+    )
 
 
-class PullFeed:
-    """A JetStream pull consumer read continuously, through nats-py's public core API.
-
-    One pull request (`batch` messages, expiring after PULL_EXPIRES) is outstanding at a time;
-    the server delivers messages to our inbox as soon as they are stored (no waiting for the
-    batch to fill), and the next request goes out once the last one is done and fewer than
-    `batch` messages wait here, so at most 2 x `batch` are held. This replaces nats-py's
-    `PullSubscription.fetch`, which spends two asyncio tasks and a timer on every message.
-    A status other than "no messages"/"expired"/heartbeat (the consumer was deleted, a leader
-    changed, no responders), or silence past the request's expiry, is an error: the owner
-    drops the feed and recreates the consumer from the next stream sequence.
-    """
-
-    def __init__(self, nc: NatsClient, stream: str, batch: int) -> None:
-        self._nc = nc
-        self._stream = stream
-        self._batch = batch
-        self._sub: Any = None
-        self._next_subject = ""
-        self._inbox = ""
-        self._buffer: list[BusMessage] = []
-        self._wakeup = asyncio.Event()
-        self._open = False  # a request is outstanding
-        self._owed = 0  # messages the outstanding request may still bring
-        self._last_word = 0.0  # loop time of the last message or status for this feed
-        self._error: str | None = None
-
-    async def start(self, js: JetStreamContext, config: Any) -> None:
-        self._inbox = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(self._inbox, cb=self._on_msg)
-        info = await js.add_consumer(self._stream, config=config)
-        self._next_subject = f"$JS.API.CONSUMER.MSG.NEXT.{self._stream}.{info.name}"
-
-    async def _on_msg(self, msg: Any) -> None:
-        self._last_word = asyncio.get_running_loop().time()
-        headers = msg.headers
-        status = headers.get(_STATUS) if headers else None
-        if status is None:
-            meta = msg.metadata
-            self._buffer.append(BusMessage(msg.subject, meta.sequence.stream, msg.data))
-            self._owed -= 1
-            if self._owed <= 0:
-                self._open = False
-        elif status == "100":  # idle heartbeat
-            return
-        elif status in _REQUEST_ENDED or (
-            status == "409" and "Batch Completed" in (headers.get(_DESCRIPTION) or "")
-        ):
-            self._open = False
-        else:
-            self._error = f"JetStream status {status} {headers.get(_DESCRIPTION) or ''}".strip()
-        self._wakeup.set()
-
-    async def _request(self) -> None:
-        request = {"batch": self._batch, "expires": int(PULL_EXPIRES * 1e9)}
-        await self._nc.publish(self._next_subject, json.dumps(request).encode(), reply=self._inbox)
-        self._open, self._owed = True, self._batch
-        self._last_word = asyncio.get_running_loop().time()
-
-    def _check(self, now: float) -> None:
-        if self._error is not None:
-            raise NatsUnavailable(f"pull consumer on {self._stream}: {self._error}")
-        if self._open and now - self._last_word > PULL_EXPIRES + PULL_GRACE:
-            raise NatsUnavailable(f"pull consumer on {self._stream}: no response")
-
-    async def take(self, wait: float) -> list[BusMessage]:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait
-        while True:
-            self._check(loop.time())
-            try:
-                if not self._open and len(self._buffer) < self._batch:
-                    await self._request()
-            except Exception as exc:  # noqa: BLE001 - mapped once, here
-                raise _map_error(exc, "fetching from NATS") from None
-            if self._buffer:
-                out, self._buffer = self._buffer, []
-                return out
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return []
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), min(remaining, PULL_EXPIRES))
-
-    async def close(self) -> None:
-        sub, self._sub = self._sub, None
-        if sub is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(sub.unsubscribe(), timeout=1.0)
+def _stream_state(config: Any) -> StreamState:
+    """What nats-py's StreamConfig says, as the pure `StreamState`."""
+    storage = getattr(config.storage, "value", config.storage)
+    return StreamState(
+        subjects=tuple(config.subjects or ()),
+        max_age=float(config.max_age or 0.0),
+        max_bytes=int(config.max_bytes if config.max_bytes is not None else -1),
+        duplicate_window=float(config.duplicate_window or 0.0),
+        replicas=int(config.num_replicas or 1),
+        storage=str(storage or "file"),
+    )

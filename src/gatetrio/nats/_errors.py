@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from gatetrio._core._errors import GateTrioError
 
-__all__ = ["NatsError", "NatsUnavailable", "PublishBufferFull"]
+__all__ = ["NatsError", "NatsUnavailable", "PublishBufferFull", "StreamMismatch"]
 
 
 class NatsError(GateTrioError):
@@ -27,3 +27,23 @@ class PublishBufferFull(NatsError):
             "than the feed; use BufferPolicy.DROP_OLDEST or BLOCK to keep collecting"
         )
         self.capacity = capacity
+
+
+class StreamMismatch(NatsError):
+    """The stream exists and does not take the subjects to publish (or cannot be changed as
+    asked); `differences` says how it differs from the settings given."""
+
+    def __init__(
+        self, stream: str, differences: tuple[str, ...], *, takes: str, detail: str = ""
+    ) -> None:
+        what = "; ".join(differences) or "no difference in the settings compared"
+        super().__init__(
+            f"stream {stream}: {detail} ({what})"
+            if detail
+            else f"stream {stream} does not take {takes} ({what}): publishing there would "
+            "fail; pass update_stream=True (publish --update-stream) to add the subjects, or "
+            "publish into another stream or prefix"
+        )
+        self.stream = stream
+        self.differences = differences
+        self.takes = takes

@@ -26,6 +26,13 @@ come from the exchange's own identity of the event, so redundant collectors writ
   contract stats, contract info, ADL warnings. Gate gives these no id. Two collectors that see
   the same push write one copy; the catch is that two identical pushes within the window also
   collapse into one (for a state channel, the same state twice, which loses nothing).
+
+Order (`sequence`): an item's key in the exchange's own sequence of its subject, which the
+consumers' re-sequencing window (`_reorder`) orders by: a trade's id, a book delta's update-id
+range, a full book's update id, a book ticker's `u`, a stamped ticker's `t`. For trades, book
+tickers and tickers the publisher adds the key of the previous event it saw on the subject
+(header `Gatetrio-Prev`) when it knows there was nothing between; a book delta carries its own
+(`U - 1`). The other channels have no sequence from the exchange and keep arrival order.
 """
 
 from __future__ import annotations
@@ -54,6 +61,9 @@ from gatetrio._core._events import (
     Trade,
 )
 
+from ._errors import StreamMismatch
+from ._reorder import Kind
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -64,13 +74,20 @@ __all__ = [
     "DEFAULT_PREFIX",
     "BusItem",
     "Envelope",
+    "StreamReport",
     "StreamSettings",
+    "StreamState",
     "check_prefix",
+    "covers",
     "decode_payload",
     "encode_payload",
     "envelope",
     "exactness",
+    "exchange_ms",
+    "plan_stream",
+    "sequence",
     "snapshot_subject",
+    "stream_differences",
     "subject",
 ]
 
@@ -131,6 +148,12 @@ class Envelope:
     payload: bytes
     exact: bool
     """True when `msg_id` is the exchange's own identity of the event (see the module doc)."""
+    prev: int | None = None
+    """The key of the event the collector saw just before on this subject (header
+    `Gatetrio-Prev`), when it knows nothing came between; see `sequence`."""
+    time_ms: int = 0
+    """The exchange's time of the event (unix ms; 0 unknown), to tell an event older than
+    the stream's duplicate window."""
 
 
 @attrs.frozen
@@ -249,12 +272,21 @@ def decode_payload(payload: bytes) -> BusItem:
     return result  # type: ignore[return-value]  # _route accepted it: a BusItem
 
 
-def envelope(item: BusItem, *, settle: str, prefix: str = DEFAULT_PREFIX) -> Envelope:
-    """Subject, message id and payload of one item."""
+def envelope(
+    item: BusItem, *, settle: str, prefix: str = DEFAULT_PREFIX, prev: int | None = None
+) -> Envelope:
+    """Subject, message id and payload of one item (`prev`: see `Envelope.prev`)."""
     subj = subject(item, settle=settle, prefix=prefix)
     payload = encode_payload(item)
     identity, exact = _identity(item, payload)
-    return Envelope(subject=subj, msg_id=f"{subj}:{identity}", payload=payload, exact=exact)
+    return Envelope(
+        subject=subj,
+        msg_id=f"{subj}:{identity}",
+        payload=payload,
+        exact=exact,
+        prev=prev,
+        time_ms=exchange_ms(item),
+    )
 
 
 def snapshot_envelope(snapshot: ObuDelta, delta_subject: str) -> Envelope:
@@ -266,7 +298,52 @@ def snapshot_envelope(snapshot: ObuDelta, delta_subject: str) -> Envelope:
         raise UsageError("a book snapshot is an ObuDelta with full=True")
     subj = snapshot_subject(delta_subject)
     payload = encode_payload(snapshot)
-    return Envelope(subject=subj, msg_id=f"{subj}:{snapshot.u}", payload=payload, exact=True)
+    return Envelope(
+        subject=subj,
+        msg_id=f"{subj}:{snapshot.u}",
+        payload=payload,
+        exact=True,
+        time_ms=snapshot.t,
+    )
+
+
+def sequence(item: BusItem) -> tuple[Kind, int, int | None]:
+    """(how `item` is ordered on its subject, its key, its own predecessor's key if it has one).
+
+    See the module doc; `Kind.CHAIN` items take their predecessor from the collector. Book keys
+    are twice the update id, plus one for a full book: a snapshot taken at update id `u` comes
+    right after the delta that ends at `u`, and a delta at or below it is covered by it.
+    """
+    match item:
+        case Trade(id=trade_id):
+            return Kind.CHAIN, trade_id, None
+        case ObuDelta(full=True, u=u) | BookDelta(full=True, u=u):
+            return Kind.RESET, 2 * u + 1, None
+        case ObuDelta(U=first, u=last) | BookDelta(U=first, u=last):
+            return Kind.RANGE, 2 * last, 2 * (first - 1)
+        case BookSnapshot(id=int() as book_id):
+            return Kind.RESET, 2 * book_id + 1, None
+        case BookTicker(u=u):
+            return Kind.CHAIN, u, None
+        case Ticker() if item.t:
+            return Kind.CHAIN, item.t, None
+    return Kind.NONE, 0, None
+
+
+def exchange_ms(item: BusItem) -> int:
+    """The exchange's time of the event in unix ms, or 0 when the item carries none."""
+    match item:
+        case Trade(create_time_ms=ms, create_time=seconds):
+            return ms or seconds * 1000
+        case ObuDelta(t=ms) | BookDelta(t=ms) | BookSnapshot(t=ms) | BookTicker(t=ms):
+            return ms
+        case Ticker():
+            return item.t
+        case PublicLiquidation():
+            return item.time_ms
+        case AdlWarning(update_time=ms):
+            return ms
+    return 0  # candles (a bucket's start, not the event's), contract stats and info
 
 
 def exactness(item: BusItem) -> bool:
@@ -314,3 +391,103 @@ class StreamSettings:
     def for_prefix(cls, prefix: str, **options: object) -> StreamSettings:
         """Settings capturing every subject under `prefix`."""
         return cls(subjects=(f"{check_prefix(prefix)}.>",), **options)  # type: ignore[arg-type]
+
+
+@attrs.frozen(kw_only=True)
+class StreamState:
+    """What an existing stream is set to (from the server), in `StreamSettings`' terms."""
+
+    subjects: tuple[str, ...]
+    max_age: float  # seconds; 0 is unlimited
+    max_bytes: int  # -1 is unlimited
+    duplicate_window: float
+    replicas: int
+    storage: str
+
+
+@attrs.frozen(kw_only=True)
+class StreamReport:
+    """What the publisher found when it set the stream up."""
+
+    created: bool = False
+    updated: bool = False
+    differences: tuple[str, ...] = ()
+    """How the existing stream differs from the settings asked for (left as it is unless
+    `update_stream`)."""
+    duplicate_window: float = 0.0
+    """The stream's duplicate window in seconds, as it is now."""
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s" if value else "unlimited"
+
+
+def stream_differences(want: StreamSettings, have: StreamState) -> tuple[str, ...]:
+    """Each setting of `have` that differs from `want`, as "replicas 3 (asked 1)"."""
+    out = []
+    if sorted(have.subjects) != sorted(want.subjects):
+        out.append(f"subjects {', '.join(have.subjects)} (asked {', '.join(want.subjects)})")
+    if have.replicas != want.replicas:
+        out.append(f"replicas {have.replicas} (asked {want.replicas})")
+    if have.duplicate_window != want.duplicate_window:
+        out.append(
+            f"duplicate window {_seconds(have.duplicate_window)} "
+            f"(asked {_seconds(want.duplicate_window)})"
+        )
+    if have.max_age != want.max_age:
+        out.append(f"max age {_seconds(have.max_age)} (asked {_seconds(want.max_age)})")
+    if have.max_bytes != want.max_bytes:
+        have_bytes = "unlimited" if have.max_bytes < 0 else str(have.max_bytes)
+        out.append(f"max bytes {have_bytes} (asked {want.max_bytes})")
+    if have.storage != want.storage:
+        out.append(f"storage {have.storage} (asked {want.storage})")
+    return tuple(out)
+
+
+def _token_covers(pattern: list[str], subject: list[str]) -> bool:
+    """Whether every subject matching `subject` (a pattern itself) matches `pattern`."""
+    for i, part in enumerate(pattern):
+        if part == ">":
+            return i < len(subject)
+        if i >= len(subject):
+            return False
+        wanted = subject[i]
+        if wanted == ">":
+            return False  # `subject` goes on with any number of tokens; `pattern` does not
+        if part not in {"*", wanted}:
+            return False
+    return len(pattern) == len(subject)
+
+
+def covers(patterns: tuple[str, ...] | list[str], subject: str) -> bool:
+    """Whether a stream taking `patterns` takes every subject matching `subject`."""
+    wanted = subject.split(".")
+    return any(_token_covers(p.split("."), wanted) for p in patterns)
+
+
+def plan_stream(
+    want: StreamSettings, have: StreamState, *, takes: str, update: bool
+) -> StreamReport:
+    """What to do with an existing stream: leave it (reporting what differs) unless `update`.
+
+    Raises:
+        StreamMismatch: the stream does not take `takes` (what will be published) and
+            `update` is not set, or `update` would have to change its storage.
+    """
+    differences = stream_differences(want, have)
+    if not update:
+        if not covers(have.subjects, takes):
+            raise StreamMismatch(want.name, differences, takes=takes)
+        return StreamReport(differences=differences, duplicate_window=have.duplicate_window)
+    if have.storage != want.storage:
+        raise StreamMismatch(
+            want.name,
+            differences,
+            takes=takes,
+            detail="JetStream cannot change a stream's storage; publish into another stream",
+        )
+    if not differences:
+        return StreamReport(duplicate_window=have.duplicate_window)
+    return StreamReport(
+        differences=differences, updated=True, duplicate_window=want.duplicate_window
+    )

@@ -7,6 +7,11 @@ killed at any moment (SIGKILL) therefore leaves whole frames followed by at most
 frame; `read_part` decodes frame by frame and stops at the partial one, so every line of every
 completed batch is readable. (Surviving a power cut would need `fsync`; pass `fsync=True`.)
 
+The manifest's totals are written when the recorder closes; a killed one leaves them as they
+were at its last rotation. While it runs it holds an exclusive lock on `LOCK_FILE` (released by
+the kernel when the process dies, however it dies), so a reader can tell a recording that is
+still being written from one whose writer is gone, and recount the latter (`_read`).
+
 Privacy: a recording may hold private account data (orders, fills, positions), so it is the
 user's alone whatever the umask: the directory is 0700 and every file 0600, created so (never
 widened, then narrowed). It goes into a new or empty directory only: a recording never mixes
@@ -25,13 +30,14 @@ from gatetrio._core._errors import UsageError
 from ._format import MANIFEST, PART_PREFIX, PART_SUFFIX, Manifest, PartInfo, encode_manifest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
 ZSTD_LEVEL: Final = 3
 READ_CHUNK: Final = 1 << 20
 DIRECTORY_MODE: Final = 0o700
 FILE_MODE: Final = 0o600
+LOCK_FILE: Final = ".writer.lock"
 
 
 def import_zstandard() -> Any:
@@ -62,6 +68,7 @@ class PartWriter:
         self._fd: int | None = None
         self.bytes_written = 0
         prepare_directory(directory)
+        self._lock = hold_writer_lock(directory)
         self.write_manifest()
 
     def write_batch(self, data: bytes, lines: int, first_ns: int, last_ns: int) -> None:
@@ -105,20 +112,27 @@ class PartWriter:
         self._close_part()
         self.manifest.closed = True
         self.write_manifest()
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            (self.directory / LOCK_FILE).unlink(missing_ok=True)
+            os.close(lock)
 
     def write_manifest(self) -> None:
-        path = self.directory / MANIFEST
-        tmp = path.with_suffix(".json.tmp")
-        data = memoryview(encode_manifest(self.manifest))
-        fd = os.open(
-            tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), FILE_MODE
-        )
-        try:
-            while data:
-                data = data[os.write(fd, data) :]
-        finally:
-            os.close(fd)
-        tmp.replace(path)  # atomic: a reader sees the old manifest or the new one
+        write_manifest(self.directory, self.manifest)
+
+
+def write_manifest(directory: Path, manifest: Manifest) -> None:
+    """Replace `directory`'s manifest atomically: a reader sees the old one or the new one."""
+    path = directory / MANIFEST
+    tmp = path.with_suffix(".json.tmp")
+    data = memoryview(encode_manifest(manifest))
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_BINARY", 0), FILE_MODE)
+    try:
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+    tmp.replace(path)
 
 
 def prepare_directory(directory: Path) -> None:
@@ -168,16 +182,74 @@ def _refuse_entries(directory: Path) -> None:
     raise UsageError(f"{directory} is not empty ({shown}); record into a new or empty directory")
 
 
+def hold_writer_lock(directory: Path) -> int | None:
+    """Take the recording's writer lock for as long as the returned descriptor is open (None
+    where the platform has no `fcntl.flock`)."""
+    try:
+        import fcntl  # noqa: PLC0415 - POSIX only
+    except ImportError:  # pragma: no cover - Windows
+        return None
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, FILE_MODE)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a new directory: nobody else has it
+    return fd
+
+
+def writer_gone(directory: Path) -> bool:
+    """True when no live process holds the recording's writer lock (its recorder ended, or
+    was killed); False while one does, or where that cannot be told."""
+    try:
+        import fcntl  # noqa: PLC0415
+    except ImportError:  # pragma: no cover - Windows: cannot tell, so never rewrite
+        return False
+    try:
+        fd = os.open(directory / LOCK_FILE, os.O_RDWR)
+    except FileNotFoundError:
+        return True  # closed, or made before the lock existed
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # closing releases the lock taken just now
+    return True
+
+
+@typing.final
+class PartScan:
+    """What a part really holds (a recount after a recorder died)."""
+
+    def __init__(self) -> None:
+        self.lines = 0
+        self.first_ns: int | None = None
+        self.last_ns: int | None = None
+        self.partial_tail = False  # it ends in an incomplete batch
+
+
+def scan_part(path: Path, on_line: Callable[[bytes], int]) -> PartScan:
+    """Read every complete line of `path`, passing each to `on_line` (which returns its
+    `ns`), and say what was found."""
+    scan = PartScan()
+    for line in read_part(path, tail=scan):
+        ns = on_line(line)
+        scan.lines += 1
+        if scan.first_ns is None:
+            scan.first_ns = ns
+        scan.last_ns = ns
+    return scan
+
+
 def part_paths(directory: Path) -> list[Path]:
     """The parts of a recording, in order (the manifest is not needed to read them)."""
     return sorted(directory.glob(f"{PART_PREFIX}*{PART_SUFFIX}"))
 
 
-def read_part(path: Path) -> Iterator[bytes]:
+def read_part(path: Path, *, tail: PartScan | None = None) -> Iterator[bytes]:
     """Yield each line (without its newline) of every complete zstd frame in `path`.
 
-    A trailing partial frame (a killed recorder) is skipped silently; corruption before the
-    end raises `ProtocolError`.
+    A trailing partial frame (a killed recorder) is skipped (`tail.partial_tail` says so);
+    corruption before the end raises `ProtocolError`.
     """
     from gatetrio._core._errors import ProtocolError  # noqa: PLC0415 - cold path
 
@@ -190,7 +262,9 @@ def read_part(path: Path) -> Iterator[bytes]:
             out = obj.decompress(data)
         except zstandard.ZstdError as exc:
             raise ProtocolError(f"{path.name}: corrupt zstd frame: {exc}") from None
-        if not obj.eof:
-            return  # the partial last frame of a killed recorder: not a completed batch
+        if not obj.eof:  # the partial last frame of a killed recorder: not a completed batch
+            if tail is not None:
+                tail.partial_tail = True
+            return
         data = obj.unused_data
         yield from out.splitlines()

@@ -96,6 +96,8 @@ class Manifest(msgspec.Struct):
     events_dropped: int = 0
     snapshots: int = 0
     closed: bool = False
+    repaired: bool = False
+    """Its parts and totals were recounted from the files after the recorder died."""
 
 
 _encoder: Final = msgspec.json.Encoder()

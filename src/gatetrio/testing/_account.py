@@ -18,13 +18,17 @@ from gatetrio._core._events import (
     Event,
     Order,
     OrdersUpdate,
-    Position,
+    PositionAdlRank,
+    PositionAdlRanksUpdate,
+    PositionClose,
+    PositionClosesUpdate,
     PositionsUpdate,
     UserTrade,
     UserTradesUpdate,
 )
 
 from ._market._numbers import dec_text, plain
+from ._positions import ADL_RANK, DUAL_LONG, DUAL_SHORT, SINGLE, FakePosition
 
 if TYPE_CHECKING:
     import random
@@ -35,11 +39,11 @@ if TYPE_CHECKING:
     from ._connection import Connection, MarketKey
     from ._market import Market
 
-_FILL_CHANNELS: Final = ("futures.usertrades", "futures.positions", "futures.balances")
 _TKFR: Final = Decimal("0.0005")
 _FEE_QUANTUM: Final = Decimal("1e-10")
 _MKFR: Final = Decimal("0.0002")
-_ENTRY_QUANTUM: Final = Decimal("1e-10")
+DEFAULT_USER_ID: Final = "20011"  # the docs' example UID, the fake account's unless told
+START_BALANCE: Final = Decimal(10000)
 KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
 KEPT_FILLS: Final = 10_000  # the account's latest trades, for REST my_trades
 
@@ -82,18 +86,17 @@ class _Order:
     amend_text: str = "-"
     stp_act: str = "-"
     role: str = ""
+    is_liq: bool = False
 
     def fill_price(self) -> Decimal:
         done = abs(self.units - self.left)
         return (self.filled_value / done) if done else Decimal(0)
 
 
-@attrs.define(eq=False)
-class _Position:
-    units: int = 0
-    entry: Decimal = Decimal(0)
-    realised_pnl: Decimal = Decimal(0)
-    update_id: int = 0
+class RiskChecks(Protocol):
+    """What the engine asks of its risk side on every tick (`_risk.Risk`)."""
+
+    def check(self, now_ms: int, after: list[Callable[[], None]]) -> None: ...
 
 
 class ApiFailure(Exception):
@@ -111,6 +114,8 @@ class AccountHost(Protocol):
 
     @property
     def credentials(self) -> Credentials | None: ...
+    @property
+    def user_id(self) -> str: ...
     def now(self) -> float: ...
     def market(self, key: MarketKey) -> Market: ...
     def market_for(self, contract: str) -> Market: ...
@@ -125,15 +130,21 @@ class Account:
     Taker orders sweep the fake's book (public trades, new update id); gtc remainders rest off
     the book and fill as makers once the market trades through their price. Every fill pushes
     futures.orders, futures.usertrades, futures.positions and futures.balances in the order Gate's
-    live exchange sends them (captured in 2024).
+    live exchange sends them (captured in 2024); a fill that reduces a position also pushes the
+    profit or loss it realised (a `pnl` balance change), and one that closes it
+    futures.position_closes. Positions are one per contract, or a long and a short one in dual
+    mode (`dual_mode`); `_positions.py` has the margin model, `_risk.py` liquidations,
+    auto-deleverages and risk-limit reductions.
     """
 
     def __init__(self, host: AccountHost, rng: random.Random) -> None:
         self._host = host
         self.orders: dict[int, _Order] = {}
-        self.positions: dict[str, _Position] = {}
+        self.positions: dict[tuple[str, str], FakePosition] = {}
         self.fills: deque[Fill] = deque(maxlen=KEPT_FILLS)  # oldest first
-        self.balance = Decimal(10000)
+        self.balance = START_BALANCE
+        self.dual_mode = False
+        self.risk: RiskChecks | None = None  # liquidations on ticks (`_risk.Risk`)
         self.require_text_prefix = False  # an order `text` must start with "t-" (spec 15)
         # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
         self._next_order_id = rng.randrange(5 * 10**16, 6 * 10**16)
@@ -141,8 +152,28 @@ class Account:
 
     @property
     def user_id(self) -> str:
-        creds = self._host.credentials
-        return creds.user_id if creds is not None and creds.user_id else "20011"
+        return self._host.user_id
+
+    def position(self, contract: str, mode: str = SINGLE) -> FakePosition:
+        """The position of `contract` in `mode` (created flat on first use)."""
+        pos = self.positions.get((contract, mode))
+        if pos is None:
+            spec = self._host.market_for(contract).spec(contract)
+            pos = FakePosition(contract, mode, leverage_max=Decimal(spec.leverage_max))
+            self.positions[(contract, mode)] = pos
+        return pos
+
+    def position_for(self, contract: str, units: int, *, reduce_only: bool) -> FakePosition:
+        """The position a fill of `units` (signed) changes: the contract's one in single mode;
+        in dual mode a buy adds to the long one and a sell to the short one, unless
+        reduce-only, which closes the other side."""
+        if not self.dual_mode:
+            return self.position(contract)
+        long_side = (units > 0) != reduce_only
+        return self.position(contract, DUAL_LONG if long_side else DUAL_SHORT)
+
+    def open_positions(self) -> list[FakePosition]:
+        return [pos for pos in self.positions.values() if pos.units]
 
     def market_of(self, conn: Connection) -> Market:
         """The market of the connection's path (orders may only name its contracts)."""
@@ -193,11 +224,24 @@ class Account:
         if not size.is_finite() or not price.is_finite() or price < 0:
             raise ApiFailure("400", "INVALID_PARAM_VALUE", "size and price must be numbers")
         units = market.size_units(contract, size)
-        closing = bool(p.get("close")) or p.get("auto_size") is not None
+        auto_size = p.get("auto_size")
+        closing = bool(p.get("close")) or auto_size is not None
+        reduce_only = bool(p.get("reduce_only"))
         if units is None or (units == 0 and not closing):
             raise ApiFailure("400", "INVALID_PARAM_VALUE", f"invalid size {p.get('size')}")
         if closing:
-            units = -self.positions.get(contract, _Position()).units
+            if auto_size not in (None, "close_long", "close_short") or (
+                (auto_size is None) == self.dual_mode
+            ):
+                raise ApiFailure(
+                    "400",
+                    "INVALID_PARAM_VALUE",
+                    "close a dual-mode position with auto_size close_long or close_short, "
+                    "a single-mode one with close",
+                )
+            mode = {"close_long": DUAL_LONG, "close_short": DUAL_SHORT}.get(str(auto_size), SINGLE)
+            units = -self.position(contract, mode).units
+            reduce_only = True
             if units == 0:
                 raise ApiFailure("400", "INVALID_PARAM_VALUE", "no position to close")
         if price == 0 and tif not in ("ioc", "fok"):
@@ -213,8 +257,8 @@ class Account:
             create_ms=now_ms,
             left=units,
             update_ms=now_ms,
-            reduce_only=bool(p.get("reduce_only")),
-            is_close=bool(p.get("close")),
+            reduce_only=reduce_only,
+            is_close=closing,
         )
         self.orders[order.id] = order
         if len(self.orders) > KEPT_ORDERS * 5 // 4:  # a long-running serve: trim in batches
@@ -275,138 +319,156 @@ class Account:
         else:
             notional = contracts / price
         fee = plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
-        pos = self.positions.setdefault(order.contract, _Position())
+        pos = self.position_for(order.contract, units, reduce_only=order.reduce_only)
         old = pos.units
-        if old == 0 or (old > 0) == (units > 0):
-            # an average price kept to 10 places, not 28 digits of division (spec 15)
-            pos.entry = (
-                (pos.entry * abs(old) + price * abs(units)) / (abs(old) + abs(units))
-            ).quantize(_ENTRY_QUANTUM)
-        else:
-            closed = min(abs(old), abs(units))
-            step = spec.size_step * (spec.quanto_multiplier or 1)
-            pos.realised_pnl += (price - pos.entry) * closed * step * (1 if old > 0 else -1)
-            if abs(units) > abs(old):
-                pos.entry = price
-        pos.units = old + units
-        if pos.units == 0:
-            pos.entry = Decimal(0)
-        pos.realised_pnl -= fee
+        pnl = plain(pos.trade(units, price, spec.size_step * (spec.quanto_multiplier or 1)))
+        pos.realised_pnl += pnl - fee
         pos.update_id += 1
-        self.balance -= fee
         self._next_trade_id += 1
-        trade_id = str(self._next_trade_id)
-        self.fills.append(
-            Fill(
-                id=self._next_trade_id,
-                order_id=order.id,
-                contract=order.contract,
-                units=units,
-                close_units=-units if old and (old > 0) != (units > 0) else 0,
-                price=price,
-                role=role,
-                text=order.text,
-                fee=fee,
-                create_ms=now_ms,
-            )
+        closing = old and (old > 0) != (units > 0)
+        fill = Fill(
+            id=self._next_trade_id,
+            order_id=order.id,
+            contract=order.contract,
+            units=units,
+            close_units=-units if closing else 0,
+            price=price,
+            role=role,
+            text=order.text,
+            fee=fee,
+            create_ms=now_ms,
         )
-        balance, update_id, pos_units = self.balance, pos.update_id, pos.units
-        entry, pnl = pos.entry, pos.realised_pnl
-        contract, order_id, text = order.contract, str(order.id), order.text
-        time_s, user = now_ms // 1000, self.user_id
-
-        def push(size_decimal: bool) -> list[Event]:
-            size = market.units_size(contract, units, size_decimal=size_decimal)
-            close = market.units_size(
-                contract, -units if old and (old > 0) != (units > 0) else 0, size_decimal=True
-            )
-            return [
-                UserTradesUpdate(
-                    result=(
-                        UserTrade(
-                            id=trade_id,
-                            order_id=order_id,
-                            contract=contract,
-                            size=size,
-                            price=price,
-                            role=role,
-                            text=text,
-                            fee=fee,
-                            point_fee=Decimal(0),
-                            create_time=time_s,
-                            create_time_ms=now_ms,
-                            amend_text="-",
-                            biz_info="-",
-                            close_size=Decimal(close),
-                        ),
-                    ),
-                    time=time_s,
-                    time_ms=now_ms + 1,
-                ),
-                PositionsUpdate(
-                    result=(
-                        Position(
-                            contract=contract,
-                            size=market.units_size(contract, pos_units, size_decimal=size_decimal),
-                            entry_price=plain(entry),
-                            liq_price=Decimal(0),
-                            margin=balance,
-                            realised_pnl=plain(pnl),
-                            realised_point=Decimal(0),
-                            history_pnl=Decimal(0),
-                            history_point=Decimal(0),
-                            last_close_pnl=Decimal(0),
-                            leverage=Decimal(0),
-                            leverage_max=Decimal(spec.leverage_max),
-                            maintenance_rate=Decimal("0.005"),
-                            risk_limit=Decimal(1_000_000),
-                            cross_leverage_limit=Decimal(10),
-                            mode="single",
-                            time=time_s,
-                            time_ms=now_ms,
-                            update_id=update_id,
-                            user=user,
-                            pos_margin_mode="cross",
-                            lever=Decimal(10),
-                        ),
-                    ),
-                    time=time_s,
-                    time_ms=now_ms + 10,
-                ),
-                BalancesUpdate(
-                    result=(
-                        Balance(
-                            balance=balance,
-                            change=-fee,
-                            type="fee",
-                            text=f"{contract}:{order_id}",
-                            time=time_s,
-                            time_ms=now_ms,
-                            user=user,
-                            currency=market.settle,
-                        ),
-                    ),
-                    time=time_s,
-                    time_ms=now_ms + 22,
-                ),
-            ]
-
+        self.fills.append(fill)
         # usertrades, positions and balances follow the order push of the same fill
-        after.append(lambda: self._push_each(contract, push))
+        after.append(lambda: self._push_trade(fill, now_ms))
+        self.push_position(pos, now_ms, after)
+        self.change_balance(-fee, "fee", f"{order.contract}:{order.id}", now_ms, after)
+        if pnl:
+            self.change_balance(pnl, "pnl", f"{order.contract}:{order.id}", now_ms, after)
+        if old and pos.units == 0:
+            self._push_close(
+                pos, old_units=old, pnl=pnl, text=order.text, now_ms=now_ms, after=after
+            )
+        if not old and pos.units:
+            pos.adl_rank = ADL_RANK
+            self.push_adl_rank(pos, now_ms, after)
 
-    def _push_each(self, contract: str, build: Callable[[bool], list[Event]]) -> None:
-        cache: dict[bool, list[Event]] = {}
+    def _push_trade(self, fill: Fill, now_ms: int) -> None:
+        market = self._host.market_for(fill.contract)
 
-        def pick(index: int) -> Callable[[bool], Event]:
-            def get(size_decimal: bool) -> Event:
-                if size_decimal not in cache:
-                    cache[size_decimal] = build(size_decimal)
-                return cache[size_decimal][index]
+        def build(size_decimal: bool) -> Event:
+            close = market.units_size(fill.contract, fill.close_units, size_decimal=True)
+            return UserTradesUpdate(
+                result=(
+                    UserTrade(
+                        id=str(fill.id),
+                        order_id=str(fill.order_id),
+                        contract=fill.contract,
+                        size=market.units_size(
+                            fill.contract, fill.units, size_decimal=size_decimal
+                        ),
+                        price=fill.price,
+                        role=fill.role,
+                        text=fill.text,
+                        fee=fill.fee,
+                        point_fee=Decimal(0),
+                        create_time=now_ms // 1000,
+                        create_time_ms=now_ms,
+                        amend_text="-",
+                        biz_info="-",
+                        close_size=Decimal(close),
+                    ),
+                ),
+                time=now_ms // 1000,
+                time_ms=now_ms + 1,
+            )
 
-            return get
+        self._host.push_private("futures.usertrades", fill.contract, build)
 
-        for index, channel in enumerate(_FILL_CHANNELS):
-            self._host.push_private(channel, contract, pick(index))
+    def push_position(
+        self, pos: FakePosition, now_ms: int, after: list[Callable[[], None]]
+    ) -> None:
+        """Queue the position's push as it stands now (margin: the balance, cross)."""
+        state, balance, user = attrs.evolve(pos), self.balance, self.user_id
+        market = self._host.market_for(pos.contract)
+
+        def build(size_decimal: bool) -> Event:
+            item = state.push(
+                market, size_decimal=size_decimal, margin=balance, time_ms=now_ms, user=user
+            )
+            return PositionsUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 10)
+
+        after.append(lambda: self._host.push_private("futures.positions", pos.contract, build))
+
+    def change_balance(
+        self,
+        change: Decimal,
+        kind: str,
+        text: str,
+        now_ms: int,
+        after: list[Callable[[], None]],
+        *,
+        currency: str = "",
+    ) -> None:
+        """Change the balance by `change` and queue its push (`kind`: fee, pnl, dnw, ...;
+        `text`: ``<contract>:<order id>`` for a trade's, which names the currency)."""
+        contract = text.partition(":")[0]
+        if not currency:
+            currency = self._host.market_for(contract).settle
+        self.balance += change
+        item = Balance(
+            balance=self.balance,
+            change=change,
+            type=kind,
+            text=text,
+            time=now_ms // 1000,
+            time_ms=now_ms,
+            user=self.user_id,
+            currency=currency,
+        )
+        event = BalancesUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 22)
+        after.append(lambda: self._host.push_private("futures.balances", contract, event))
+
+    def _push_close(
+        self,
+        pos: FakePosition,
+        *,
+        old_units: int,
+        pnl: Decimal,
+        text: str,
+        now_ms: int,
+        after: list[Callable[[], None]],
+    ) -> None:
+        side = pos.side if pos.mode != SINGLE else ("long" if old_units > 0 else "short")
+        item = PositionClose(
+            contract=pos.contract,
+            side=side,
+            pnl=pnl,
+            text=text,
+            time=now_ms // 1000,
+            time_ms=now_ms,
+            user=self.user_id,
+        )
+        event = PositionClosesUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 30)
+        channel = "futures.position_closes"
+        after.append(lambda: self._host.push_private(channel, pos.contract, event))
+
+    def push_adl_rank(
+        self, pos: FakePosition, now_ms: int, after: list[Callable[[], None]]
+    ) -> None:
+        """Queue the position's ADL rank push (`futures.position_adl_rank`: no uid, an int
+        `user_id`, spec 7.9)."""
+        item = PositionAdlRank(
+            contract=pos.contract,
+            rank_division=pos.adl_rank,
+            mode=pos.mode,
+            time_ms=now_ms,
+            user_id=int(self.user_id) if self.user_id.isdigit() else 0,
+        )
+        event = PositionAdlRanksUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 31)
+        after.append(
+            lambda: self._host.push_private("futures.position_adl_rank", pos.contract, event)
+        )
 
     def _push_order(self, order: _Order, finish_as: str, after: list[Callable[[], None]]) -> None:
         order.update_id += 1
@@ -438,6 +500,7 @@ class Account:
                         tif=o.tif,
                         iceberg=0,
                         is_close=o.is_close,
+                        is_liq=o.is_liq,
                         is_reduce_only=o.reduce_only,
                         mkfr=_MKFR,
                         tkfr=_TKFR,
@@ -447,6 +510,7 @@ class Account:
                         biz_info="-",
                         stp_act="-",
                         stp_id="0",
+                        refr=Decimal(0),
                     ),
                 ),
                 time=o.update_ms // 1000,
@@ -455,16 +519,59 @@ class Account:
 
         after.append(lambda: self._host.push_private("futures.orders", order.contract, build))
 
-    def cancel(self, order: _Order, now_ms: int, after: list[Callable[[], None]]) -> None:
+    def cancel(
+        self,
+        order: _Order,
+        now_ms: int,
+        after: list[Callable[[], None]],
+        *,
+        finish_as: str = "cancelled",
+    ) -> None:
+        """Cancel an open order (`finish_as`: ``liquidated`` when a liquidation cancels it)."""
         if order.status != "open":
             raise ApiFailure("404", "ORDER_NOT_FOUND")
         order.status, order.finish_as, order.finish_ms, order.update_ms = (
             "finished",
-            "cancelled",
+            finish_as,
             now_ms,
             now_ms,
         )
-        self._push_order(order, "cancelled", after)
+        self._push_order(order, finish_as, after)
+
+    def fill_outside_book(
+        self,
+        contract: str,
+        units: int,
+        price: Decimal,
+        now_ms: int,
+        after: list[Callable[[], None]],
+        *,
+        text: str,
+        reduce_only: bool = True,
+        is_liq: bool = False,
+    ) -> _Order:
+        """An order of the exchange's own (a liquidation, an auto-deleverage) filled at once at
+        `price` against its insurance fund or counterparty, not the book: one finished push."""
+        self._next_order_id += 1
+        order = _Order(
+            id=self._next_order_id,
+            contract=contract,
+            units=units,
+            price=price,
+            tif="ioc",
+            text=text,
+            create_ms=now_ms,
+            left=units,
+            update_ms=now_ms,
+            reduce_only=reduce_only,
+            is_liq=is_liq,
+        )
+        self.orders[order.id] = order
+        details: list[Callable[[], None]] = []
+        self._fill(order, price, units, now_ms, details, role="taker")
+        self._push_order(order, "filled", after)
+        after.extend(details)
+        return order
 
     def amend(
         self, order: _Order, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
@@ -526,12 +633,18 @@ class Account:
     def has_open_orders(self) -> bool:
         return any(o.status == "open" for o in self.orders.values())
 
+    def needs_ticks(self) -> bool:
+        """Resting orders to match, or positions the market may liquidate."""
+        return self.has_open_orders() or any(pos.units for pos in self.positions.values())
+
     def on_tick(self, now_ms: int) -> None:
-        """Fill what the market traded through since the last tick; `now_ms` is wall time."""
-        if not self.has_open_orders():
-            return
+        """Fill what the market traded through since the last tick and liquidate what it
+        moved through a liquidation price; `now_ms` is wall time."""
         after: list[Callable[[], None]] = []
-        self.match_resting(now_ms, after)
+        if self.has_open_orders():
+            self.match_resting(now_ms, after)
+        if self.risk is not None:
+            self.risk.check(now_ms, after)
         for push in after:
             push()
 
@@ -558,6 +671,7 @@ class Account:
             "iceberg": 0,
             "is_reduce_only": order.reduce_only,
             "is_close": order.is_close,
+            "is_liq": order.is_liq,
             "tkfr": str(_TKFR),
             "mkfr": str(_MKFR),
             "biz_info": "-",

@@ -12,6 +12,8 @@ from __future__ import annotations
 import typing
 from typing import TYPE_CHECKING, Protocol
 
+from ._account import DEFAULT_USER_ID
+
 if TYPE_CHECKING:
     from collections.abc import Callable
 
@@ -68,6 +70,12 @@ class EngineHost:
     @property
     def credentials(self) -> Credentials | None:
         return self._server.credentials
+
+    @property
+    def user_id(self) -> str:
+        """The account's UID: the server credentials' `user_id`, else the docs' "20011"."""
+        creds = self._server.credentials
+        return creds.user_id if creds is not None and creds.user_id else DEFAULT_USER_ID
 
     @property
     def max_time_skew(self) -> float:

@@ -118,8 +118,25 @@ NUMERIC_FIELDS: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {
         "futures.balances": frozenset({"balance", "change"}),
         "futures.positions": _POSITION,
-        "futures.orders": frozenset({"price", "fill_price", "mkfr", "tkfr"}),
+        "futures.orders": frozenset({"price", "fill_price", "mkfr", "tkfr", "refr"}),
         "futures.usertrades": frozenset({"fee", "point_fee"}),
+        # spec 7.3-7.7: numbers in the docs' frames, strings never seen
+        "futures.liquidates": frozenset(
+            {
+                "entry_price",
+                "fill_price",
+                "leverage",
+                "liq_price",
+                "margin",
+                "mark_price",
+                "order_price",
+            }
+        ),
+        "futures.auto_deleverages": frozenset({"entry_price", "fill_price"}),
+        "futures.position_closes": frozenset({"pnl"}),
+        "futures.reduce_risk_limits": frozenset(
+            {"leverage_max", "liq_price", "maintenance_rate", "risk_limit"}
+        ),
         "futures.contract_stats": frozenset(
             {
                 "lsr_taker",

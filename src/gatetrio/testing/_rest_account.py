@@ -8,7 +8,6 @@ read it is `_rest_auth`'s business.
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from ._market._numbers import dec_text
@@ -23,61 +22,26 @@ _SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
 def positions(
     account: Account, market: Market, now: float, *, size_decimal: bool
 ) -> list[dict[str, object]]:
-    """`GET /futures/{settle}/positions`: every contract the account traded, open or flat;
+    """`GET /futures/{settle}/positions`: every position the account has had, open or flat;
     sizes as the ``X-Gate-Size-Decimal`` header asks (a decimal string, or an int truncated
     toward zero)."""
-    out: list[dict[str, object]] = []
     now_s = market.wall_ms(now) // 1000
-    for contract, pos in account.positions.items():
-        if not market.has_contract(contract):
+    out: list[dict[str, object]] = []
+    for pos in account.positions.values():
+        if not market.has_contract(pos.contract):
             continue
-        spec = market.spec(contract)
-        mark = market.mark_price(contract)
-        exact = market.units_size(contract, pos.units, size_decimal=True)
-        contracts = Decimal(exact)
-        shown = market.units_size(contract, pos.units, size_decimal=size_decimal)
-        size = shown if isinstance(shown, int) else str(shown)
-        value = abs(contracts) * (spec.quanto_multiplier or 1) * mark
-        pnl = (mark - pos.entry) * contracts * (spec.quanto_multiplier or 1) if pos.units else 0
+        pending = sum(
+            1 for o in account.orders.values() if o.status == "open" and o.contract == pos.contract
+        )
         out.append(
-            {
-                "user": int(account.user_id),
-                "contract": contract,
-                "size": size,
-                "leverage": "0",
-                "risk_limit": "1000000",
-                "leverage_max": str(spec.leverage_max),
-                "maintenance_rate": "0.005",
-                "value": dec_text(value),
-                "margin": dec_text(account.balance),
-                "entry_price": dec_text(pos.entry),
-                "liq_price": "0",
-                "mark_price": dec_text(mark),
-                "initial_margin": "0",
-                "maintenance_margin": "0",
-                "unrealised_pnl": dec_text(Decimal(pnl)),
-                "realised_pnl": dec_text(pos.realised_pnl),
-                "pnl_pnl": "0",
-                "pnl_fund": "0",
-                "pnl_fee": "0",
-                "history_pnl": "0",
-                "last_close_pnl": "0",
-                "realised_point": "0",
-                "history_point": "0",
-                "adl_ranking": 5,
-                "pending_orders": sum(
-                    1
-                    for o in account.orders.values()
-                    if o.status == "open" and o.contract == contract
-                ),
-                "close_order": None,
-                "mode": "single",
-                "cross_leverage_limit": "10",
-                "update_time": now_s,
-                "update_id": pos.update_id,
-                "open_time": now_s,
-                "pos_margin_mode": "cross",
-            }
+            pos.rest(
+                market,
+                margin=account.balance,
+                now_s=now_s,
+                user=account.user_id,
+                pending_orders=pending,
+                size_decimal=size_decimal,
+            )
         )
     return out
 
@@ -95,7 +59,8 @@ def futures_account(account: Account, settle: str) -> dict[str, object]:
         "available": total,
         "point": "0",
         "bonus": "0",
-        "in_dual_mode": False,
+        "in_dual_mode": account.dual_mode,
+        "position_mode": "dual" if account.dual_mode else "single",
         "enable_credit": False,
         "position_initial_margin": "0",
         "maintenance_margin": "0",

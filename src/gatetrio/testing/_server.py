@@ -22,6 +22,7 @@ import typing
 from collections import deque
 from typing import TYPE_CHECKING, Final
 
+import attrs
 import trio
 
 from gatetrio._core._encode import encode_event
@@ -38,13 +39,16 @@ from ._connection import (
     route,
     serve_websocket,
 )
+from ._fake_account import FakeAccount
 from ._host import EngineHost
 from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, MarketOptions
 from ._memory import MemoryDial, connect_trio_websocket, memory_dial
+from ._private_pushes import PrivatePushes
 from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
 from ._rest_auth import RestAuth
 from ._rest_transport import FakeRestTransport, RestRequest
+from ._risk import Risk
 from ._subscriptions import Subscriptions
 from ._trading_api import TradingApi
 
@@ -184,8 +188,23 @@ class FakeGateServer:
             self, replies=self._replies, market=self._market, wake_clock=self._wake_clock
         )
         self._subscriptions = Subscriptions(host)
+        self._private = PrivatePushes(
+            self._subscriptions.push_private, now=self.now, spawn=self._spawn
+        )
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
+        risk = self._account.risk = Risk(self._account, host)
+        self.account = FakeAccount(
+            self._account,
+            risk,
+            self._private,
+            market_for=self.market_for,
+            wall_ms=self._wall_ms,
+            now=self.now,
+            wake_clock=self._wake_clock,
+        )
+        """The fake's account: its balance and positions, liquidations, auto-deleverages and
+        risk-limit reductions on demand, and private-push faults (`FakeAccount`)."""
         self.rest_auth = RestAuth(
             credentials=lambda: self.credentials,
             wall_ms=self._wall_ms,
@@ -274,7 +293,7 @@ class FakeGateServer:
             # Idle markets still advance once a second: the work stays spread out, and a
             # subscriber never waits on a long catch-up.
             deadline = math.floor(self.now()) + 1.0
-            if self._account.has_open_orders():  # resting orders are matched every 100 ms
+            if self._account.needs_ticks():  # resting orders, liquidations: every 100 ms
                 deadline = math.floor(self.now() * 10 + 1) / 10
             for market in self._markets.values():
                 due = market.next_deadline()
@@ -457,8 +476,10 @@ class FakeGateServer:
         """Send a private push to every connection subscribed to `channel` for `contract`.
 
         `event` may be a function of the connection's size-decimal mode returning the event.
+        It goes the way the engine's own pushes go: `account.drop_pushes` and
+        `account.delay_pushes` apply to it too.
         """
-        self._subscriptions.push_private(channel, contract, event)
+        self._private.push(channel, contract, event)
 
     # ------------------------------------------------------------------------- inspection
 
@@ -571,7 +592,13 @@ class FakeGateServer:
         (rate-limit headers on private routes). `rest_received` keeps what was asked."""
         lowered = {name.lower(): value for name, value in headers.items()}
         self.rest_received.append(RestRequest(method, target, lowered, body))
-        return _rest.serve_http(method, target, lowered, body, self._rest_host)
+        reply = _rest.serve_http(method, target, lowered, body, self._rest_host)
+        # Gate's gateway stamps every answer with when it took the request and when it
+        # answered, in microseconds; the fake answers in the same instant it reads
+        stamp = str(self._wall_ms() * 1000)
+        return attrs.evolve(
+            reply, headers=(*reply.headers, ("X-In-Time", stamp), ("X-Out-Time", stamp))
+        )
 
     async def _rest_exchange(
         self, method: str, target: str, headers: Mapping[str, str], body: bytes

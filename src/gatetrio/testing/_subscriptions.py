@@ -43,6 +43,8 @@ PRIVATE_CHANNELS: Final = frozenset(
         "futures.autoorders",
     }
 )
+# the UID is only a placeholder here (spec 7: positions) or absent (position_adl_rank)
+_ANY_USER: Final = frozenset({"futures.positions", "futures.position_adl_rank"})
 _SIGN_LABELS: Final = {
     "key": '{"label":"INVALID_KEY","message":"Invalid key provided"}\n',
     "sign": '{"label":"INVALID_SIGNATURE","message":"Signature mismatch"}\n',
@@ -56,6 +58,8 @@ class SubscriptionHost(Protocol):
 
     @property
     def credentials(self) -> Credentials | None: ...
+    @property
+    def user_id(self) -> str: ...
     @property
     def max_time_skew(self) -> float: ...
     @property
@@ -222,6 +226,13 @@ class Subscriptions:
             self._replies.error(conn, channel, event, 2, "invalid argument", msg=msg)
             return
         market = self._host.market(conn.market_key)
+        uid = self._host.user_id
+        named = channel == "futures.balances" or len(payload) > 1 or payload[0].isdigit()
+        if channel not in _ANY_USER and named and payload[0] != uid:
+            # another account's UID: refused, as live refused one in 2019 (gateapi-python#14)
+            message = f"auth faild , auth data : &{{{{{uid}}}}}"
+            self._replies.error(conn, channel, event, 2, message, msg=msg)
+            return
         if channel == "futures.balances":
             targets = [""]
         else:

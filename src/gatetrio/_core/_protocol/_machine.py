@@ -55,7 +55,7 @@ from ._outputs import (
     UnsubscribeFailed,
     Upgrade,
 )
-from ._routing import KEYS, KeyFn, key_for
+from ._routing import FRAME_ROUTES, Item, KeyFn, Sink, key_for
 from ._silence import SilenceWatch
 from ._table import (
     LIVE,
@@ -400,17 +400,102 @@ class GateProtocol:
             self._malformed += 1
             return [Malformed(exc)]
         try:
-            key = KEYS.get(type(event))
-            if key is not None:  # the hot path: one dict lookup instead of a long match
+            route = FRAME_ROUTES.get(type(event))
+            if route is not None:  # the hot path: one dict lookup instead of a long match
                 if self._retiring and self._handover.second_copy(text, gen):
                     return []
-                return self._deliver(cast("DataEvent", event), key, now, wall_time)
+                channel, key = route
+                return self._deliver(cast("DataEvent", event), channel, key, now, wall_time)
             return self._dispatch(event, gen, now)
         except Exception as exc:  # noqa: BLE001 - Rule 3: a hostile value is one bad frame
             # The decoder let a value through that broke routing or correlation (a bug to fix
             # in the decoder, but never a reason to end the client).
             self._malformed += 1
             return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
+
+    def receive_pushed(
+        self,
+        text: str | bytes,
+        *,
+        now: float,
+        generation: int | None = None,
+        wall_time: float | None = None,
+        sinks: Mapping[int, Sink],
+    ) -> list[Output] | bool:
+        """`receive_text`, with a one-item data frame's item pushed straight into its sinks.
+
+        The shell's hot path (issue 22): for a data frame carrying one item (a trade, an obu or
+        order-book delta, a book ticker) every state change of `receive_text` happens, in the
+        same order (counters, latency, silence, de-duplication on handover, generations), and
+        then the item goes to `sinks[sub_id].push(item, now)` for each subscription that wants
+        it, in sub_id order, without a `Delivery` record, an output list or a dispatch on the
+        output's type: the return is True if a push asked the reader to yield, else False.
+        A subscription with no sink is skipped, as the shell skips a `Delivery` for a feed it
+        no longer has. Every other frame returns `receive_text`'s outputs unchanged, and the
+        caller handles them as it would those.
+        tests/test_protocol_stateful.py drives this and `receive_text` side by side and holds
+        their states, outputs and deliveries equal. A sink's own exception (a FAIL overflow)
+        propagates, as it does from the shell's push after `receive_text`.
+        """
+        self._now = now
+        self._frames_received += 1
+        gen = self._current  # `_generation`, inlined: this runs once per frame of a flood
+        if generation is not None and (gen is None or gen.gen_id != generation):
+            gen = self._retiring.get(generation)
+        if gen is None:
+            self._stale += 1
+            return []
+        try:
+            event = decode_message(text)
+        except ProtocolError as exc:
+            self._malformed += 1
+            return [Malformed(exc)]
+        try:
+            route = FRAME_ROUTES.get(type(event))
+            if route is None:
+                return self._dispatch(event, gen, now)
+            if self._retiring and self._handover.second_copy(text, gen):
+                return []
+            frame: DataEvent = event  # type: ignore[assignment]  # (no cast(): a call a frame)
+            channel, key = route
+            result = frame.result
+            if type(result) is tuple:
+                if len(result) != 1:  # several items (or none): the general path
+                    return self._deliver(frame, channel, key, now, wall_time)
+                item: Item = result[0]
+            else:
+                item = result  # type: ignore[assignment]  # a one-item frame's result
+            self._by_channel[channel] = self._by_channel.get(channel, 0) + 1
+            routes = self._routes.get(channel)
+            if routes is None:
+                self._unrouted += 1
+                return False
+            latency: float | None = None
+            if wall_time is not None and frame.time_ms in _STAMP_RANGE:
+                latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
+            by_key, wildcard, everyone = routes
+            name = key(item)
+            subs = everyone if name is None else by_key.get(name, wildcard)
+            if not subs:
+                self._unrouted += 1
+                return False
+            track = self._track_data
+            for sub in subs:
+                if track:
+                    sub.last_data = now
+                    sub.silent = False
+                    sub.had_data = True
+                if latency is not None:
+                    sub.latency_ms = latency
+        except Exception as exc:  # noqa: BLE001 - Rule 3, as in receive_text
+            self._malformed += 1
+            return [Malformed(ProtocolError(f"frame broke the protocol: {exc!r}", raw=text))]
+        crowded = False
+        for sub in subs:  # outside the try: a sink's failure is the shell's, as after receive_text
+            sink = sinks.get(sub.sub_id)  # none: gone while we read; its Delivery would be too
+            if sink is not None and sink.push(item, now):
+                crowded = True
+        return crowded
 
     def frame_failed(self, text: str | bytes, error: Exception) -> Malformed:
         """The shell's handling of a frame's outputs raised `error`: count it as malformed here
@@ -420,9 +505,8 @@ class GateProtocol:
         return Malformed(ProtocolError(f"frame broke the client: {error!r}", raw=text))
 
     def _deliver(
-        self, frame: DataEvent, key: KeyFn, now: float, wall_time: float | None
+        self, frame: DataEvent, channel: str, key: KeyFn, now: float, wall_time: float | None
     ) -> list[Output]:
-        channel = frame.channel
         self._by_channel[channel] = self._by_channel.get(channel, 0) + 1
         result = frame.result
         items = result if isinstance(result, tuple) else (result,)
@@ -498,7 +582,7 @@ class GateProtocol:
                 key = key_for(event)
                 if key is None:  # pragma: no cover - every Event is matched above or keyed
                     raise ProtocolError(f"no route for {type(event).__name__}")
-                return self._deliver(event, key, now, None)
+                return self._deliver(event, event.channel, key, now, None)
 
     def _unmatched_api(self, event: ApiAck | ApiResult | ApiError) -> list[Output]:
         self._unmatched += 1

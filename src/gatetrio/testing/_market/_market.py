@@ -377,6 +377,17 @@ class Market:
 
     # ---------------------------------------------------------------------------- faults
 
+    def jump(self, contract: str, price: Decimal, now: float) -> Decimal:
+        """Move `contract`'s market to `price` at once (a flash move): its book shifts in one
+        update, its mark price follows, a trade prints there. Returns the new mark price."""
+        self.advance(now)
+        c = self._contract(contract)
+        target = round(price / c.spec.tick)
+        if target <= 0:
+            raise ValueError(f"{contract}: cannot move to {price}")
+        c.jump(self.epoch_ms + self._step * STEP_MS, target - c.mark_tick())
+        return c.price(c.mark_tick())
+
     def inject_gap(self, contract: str, size: int, now: float) -> tuple[int, int]:
         """Make `size` real book changes now that no stream will carry.
 

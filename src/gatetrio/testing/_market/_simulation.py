@@ -267,6 +267,25 @@ class Contract(Book):
         if self.pending_liquidations is not None:
             self.pending_liquidations.append((t_ms, round(self.fair), units))
 
+    def jump(self, t_ms: int, ticks: int) -> None:
+        """A flash move of `ticks`: the whole book shifts in one op, the fair (and so the mark)
+        price with it, and a trade prints at the new best price on the side it moved to."""
+        if ticks == 0:
+            return
+        op = self.new_op(t_ms)
+        for side in (BID, ASK):
+            old = dict(self.books[side])
+            moved = {tick + ticks: units for tick, units in old.items() if tick + ticks > 0}
+            for tick in old:
+                if tick not in moved:
+                    self.set_level(op, side, tick, 0)
+            for tick, units in moved.items():
+                self.set_level(op, side, tick, units)
+        self.fair += ticks
+        best = self.best(ASK if ticks > 0 else BID)
+        if best is not None:
+            self.record_trade(t_ms, best, 1 if ticks > 0 else -1)
+
     def churn(self, t_ms: int, n: int, *, hidden: bool) -> None:
         """`n` ops of ordinary book activity right now (used to make a gap real)."""
         for _ in range(n):
