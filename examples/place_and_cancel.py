@@ -1,12 +1,15 @@
-"""Place an order, cancel it, and handle a rejection, over Gate's WebSocket trading API.
+"""Place an order, cancel it, handle a rejection, and resolve an order left in doubt, over
+Gate's WebSocket trading API.
 
     python examples/place_and_cancel.py          against the fake exchange, in this process
     python examples/place_and_cancel.py --live   against Gate: GATE_API_KEY, GATE_API_SECRET
+                                                 (it places and cancels one far-away order)
 
 Safety, as the library guarantees it: `client.request` logs in when needed and returns the
-final result; a request is never re-sent after a reconnect. If the socket closes before the
-reply, `ConnectionLost` is raised and the order may or may not exist: look it up (by its
-`text` tag) before placing it again.
+typed result (an `Order` here) within its deadline, or raises one typed error; a request is
+never re-sent. Every order carries a client order id (`text`), so one whose answer never came
+(`RequestInDoubt`) is looked up with `client.resolve(exc)`: placed (and as it stands now) or
+not placed, for certain.
 """
 
 from __future__ import annotations
@@ -17,29 +20,41 @@ import sys
 import trio
 
 import gatetrio
-from gatetrio.testing import FakeGateServer
+from gatetrio.testing import FakeGateServer, Misbehaviour
 
 CONTRACT = "BTC_USDT"
 
 
 async def trade(client: gatetrio.Client) -> None:
-    # A limit buy far below the market rests on the book; `text` tags it as ours.
-    placed = await client.request(
-        gatetrio.PlaceOrder(contract=CONTRACT, size=1, price="30000", text="t-example-1")
+    # A limit buy far below the market rests on the book. The result is a typed Order.
+    order = await client.request(
+        gatetrio.PlaceOrder(contract=CONTRACT, size=1, price="30000"), request_timeout=5.0
     )
-    order = placed.result
-    assert isinstance(order, dict)
-    print("placed:", order["id"], order["status"], order["price"])
+    print("placed:", order.id, order.text, order.status, order.price, order.left)
 
-    cancelled = await client.request(gatetrio.CancelOrder(order_id=order["id"]))
-    assert isinstance(cancelled.result, dict)
-    print("cancelled:", cancelled.result["id"], cancelled.result["status"])
+    cancelled = await client.request(gatetrio.CancelOrder(order_id=order.id))
+    print("cancelled:", cancelled.id, cancelled.status, cancelled.finish_as)
 
-    # The exchange refuses a bad order with a label and a message: a typed error, not a crash.
+    # The exchange refuses a bad order with a label: a typed error with one clean message.
     try:
         await client.request(gatetrio.PlaceOrder(contract="NOPE_USDT", size=1, price="1"))
-    except gatetrio.RequestRejected as exc:
+    except gatetrio.InvalidArgument as exc:
         print("rejected:", exc.label, "-", exc)
+
+
+async def in_doubt(client: gatetrio.Client, server: FakeGateServer) -> None:
+    # The fake carries the next order out and then closes the socket without answering.
+    server.trading.misbehave(Misbehaviour.DROP_AFTER, channel="futures.order_place")
+    try:
+        await client.request(
+            gatetrio.PlaceOrder(contract=CONTRACT, size=1, price="30000"), request_timeout=2.0
+        )
+    except gatetrio.RequestInDoubt as exc:
+        print("in doubt:", type(exc).__name__, exc.client_order_ids)
+        # waits until Gate would refuse the order (its deadline, 2 s, plus a margin), then looks
+        resolution = await client.resolve(exc)
+        assert resolution.order is not None
+        print("resolved: placed =", resolution.placed, "status =", resolution.order.status)
 
 
 async def main() -> None:
@@ -58,6 +73,7 @@ async def main() -> None:
             connector=server.connector, wall_clock=server.wall_time, credentials=credentials
         ) as client:
             await trade(client)
+            await in_doubt(client, server)
         nursery.cancel_scope.cancel()  # the fake serves until cancelled
 
 

@@ -42,9 +42,10 @@ from wsproto.events import (
 )
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from gatetrio import ApiHeader, ApiResult
 from gatetrio.events import (
     ApiAck,
+    ApiHeader,
+    ApiResult,
     Pong,
     SubscribeAck,
     UpgradeRequested,

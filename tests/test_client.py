@@ -359,10 +359,12 @@ async def test_private_subscription_is_signed_and_streams(
         reply = await client.request(
             gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="1000", tif="gtc")
         )
-        assert isinstance(reply, gatetrio.ApiResult)
+        assert isinstance(reply, gatetrio.Order)
+        assert reply.text.startswith("t-")  # the client gave it a client order id
         (order,) = await take(orders, 1)
         assert isinstance(order, gatetrio.Order)
         assert order.contract == "BTC_USDT"
+        assert (order.id, order.text) == (reply.id, reply.text)
     (sub,) = frames_of(gate, "futures.orders", "subscribe")
     assert isinstance(sub["auth"], dict)
     assert sub["auth"]["KEY"] == CREDS.key

@@ -367,7 +367,10 @@ place_orders = st.builds(
 )
 api_requests: st.SearchStrategy[ApiRequest] = st.one_of(
     place_orders,
-    st.lists(place_orders, min_size=1, max_size=10).map(lambda os: BatchPlaceOrders(orders=os)),
+    # a batch's client order ids are distinct (orders without one get theirs when sent)
+    st.lists(place_orders, min_size=1, max_size=10, unique_by=lambda o: o.text or id(o)).map(
+        lambda os: BatchPlaceOrders(orders=os)
+    ),
     st.builds(CancelOrder, order_id=order_ids),
     st.lists(order_ids, min_size=1, max_size=20, unique_by=str).map(
         lambda ids: CancelOrders(order_ids=ids)

@@ -316,8 +316,8 @@ async def test_client_request_header_reaches_the_fake(
         result = await client.request(
             order, req_header={"x-gate-exptime": future, "X-Gate-Channel-Id": "mine"}
         )
-        assert isinstance(result.result, dict)
-        assert result.result["status"] == "open"
+        assert isinstance(result, gatetrio.Order)
+        assert (result.status, result.text) == ("open", "t-exp")
     sent = [r.frame for r in gate.received if r.channel == "futures.order_place"]
     assert [f["payload"]["req_header"] for f in sent if isinstance(f, dict)] == [
         {"x-gate-exptime": past},

@@ -42,8 +42,8 @@ def client(
 
 async def place(c: gatetrio.Client, **order: object) -> dict[str, object]:
     result = await c.request(gatetrio.PlaceOrder(**order))  # type: ignore[arg-type]
-    assert isinstance(result.result, dict)
-    return result.result
+    assert isinstance(result, gatetrio.Order)
+    return dict(result.raw)  # the order as the fake's trading API sent it
 
 
 async def test_orders_by_status_contract_id_and_text(

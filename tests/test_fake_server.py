@@ -50,7 +50,14 @@ from gatetrio._core._events import (
     UpgradeRequested,
     UserTradesUpdate,
 )
-from gatetrio._core._requests import CancelOrder, CancelOrders, GetOrder, Login, PlaceOrder
+from gatetrio._core._requests import (
+    AmendOrder,
+    CancelOrder,
+    CancelOrders,
+    GetOrder,
+    Login,
+    PlaceOrder,
+)
 from gatetrio.testing import ConnectionOptions, FakeGateServer, memory_socket_pair
 
 from .helpers import CREDS, deadline
@@ -757,21 +764,36 @@ async def test_trading_rate_limit(
     ws = await gate.trio_websocket_connector(nursery, USDT, [])
     await api(ws, gate, Login(), 0, credentials=CREDS)
     await next_event(ws, ApiResult)
+    # place and amend share 100 a second (spec 9): the 101st within the second is refused
     for i in range(1, 102):
-        await api(ws, gate, CancelOrders(order_ids=["1"]), i)
+        await api(ws, gate, AmendOrder(order_id="1", price="1"), i)
     replies: list[ApiResult | ApiError] = []
     while len(replies) < 101:
         reply = await receive(ws)
         if isinstance(reply, ApiResult | ApiError):
             replies.append(reply)
-    assert all(isinstance(r, ApiResult) for r in replies[:100])
+    assert [r.label for r in replies[:100] if isinstance(r, ApiError)] == ["ORDER_NOT_FOUND"] * 100
+    assert replies[0].header.x_gate_ratelimit_requests_remain == 99
+    assert replies[99].header.x_gate_ratelimit_requests_remain is None  # omitted at 0 (8.3)
     last = replies[100]
     assert isinstance(last, ApiError)
     assert (last.header.status, last.label) == ("429", "TOO_MANY_REQUESTS")
+    assert last.message == "Request Rate limit Exceeded (311)"
+    assert last.header.x_gate_ratelimit_limit == 100
+    # the docs' 429 example spells the reset header x_gate_ (spec 8.13)
+    assert last.header.x_gat_ratelimit_reset_timestamp is None
     assert last.header.ratelimit_reset_ms == (int(gate.wall_time()) + 1) * 1000
+    assert gate.trading.rate_limited == 1
+    assert gate.trading.max_rate("orders") == 101
+    # cancels have their own 200 a second, untouched by the orders above
+    for i in range(200, 400):
+        await api(ws, gate, CancelOrders(order_ids=["1"]), i)
+    cancels = [await next_event(ws, ApiResult) for _ in range(200)]
+    assert all(c.header.x_gate_ratelimit_limit == 200 for c in cancels)
     await trio.sleep(1)
-    await api(ws, gate, CancelOrders(order_ids=["1"]), 200)
-    assert isinstance(await next_event(ws, ApiResult), ApiResult)
+    await api(ws, gate, AmendOrder(order_id="1", price="1"), 500)
+    after = await next_event(ws, ApiError)
+    assert after.label == "ORDER_NOT_FOUND"  # a new second, a new window
 
 
 async def test_delivery_has_no_trading_api(gate: FakeGateServer, nursery: trio.Nursery) -> None:

@@ -132,7 +132,16 @@ def test_ccxt_pro_swap(serve: Served) -> None:
         "create_order_ws",
         "watch_orders",
         "fetch_open_orders_ws",
+        "fetch_order_ws",
+        "edit_order_ws",
         "cancel_order_ws",
+        "create_orders_ws",
+        "cancel_all_orders_ws",
+        "fetch_closed_orders_ws",
+        "fetch_balance",
+        "fetch_positions",
+        "fetch_open_orders",
+        "fetch_my_trades",
     ]
 
 

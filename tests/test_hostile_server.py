@@ -329,7 +329,7 @@ async def test_trading_reply_on_another_socket_is_not_accepted() -> None:
             assert [(a, b) for a, b, _ in server.misrouted] == [(1, 2), (1, 2)]
             # the control: a request sent on connection 2 is answered there, and accepted
             result = await client.request(order)
-    assert isinstance(result, gatetrio.ApiResult)
+    assert isinstance(result, gatetrio.Order)
     places = server.frames("futures.order_place")
     assert [index for index, _ in places] == [1, 2]  # the first was never replayed
     assert server.misrouted[0][2] == places[0][1]["payload"]["req_id"]

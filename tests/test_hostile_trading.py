@@ -1,15 +1,14 @@
 """Hostile trading-API replies (spec 8.3) to `client.request(...)`, from the scripted server.
 
 The script answers the login, then the order as each case says. A request ends with its
-result, a typed error (RequestRejected for a refusal, ConnectionLost when its socket goes), or,
-when the server never answers it, a typed error in bounded time: never an untyped exception
-and never a wait without end. Replies to nothing are counted (`unmatched_replies`).
+typed result, a typed error (RequestRejected for a refusal, RequestLost when its socket goes),
+or, when the server never answers it, RequestTimeout at its deadline: never an untyped
+exception and never a wait without end. Replies to nothing are counted (`unmatched_replies`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from typing import Final
 
 import pytest
@@ -68,7 +67,13 @@ def login_ok(request: dict[str, object]) -> bytes:
     return api_reply(request, result={"uid": CREDS.user_id, "api_key": CREDS.key})
 
 
-ORDER_RESULT: Final = {"id": 58000000000000001, "contract": "BTC_USDT", "size": 1, "status": "open"}
+ORDER_RESULT: Final = {
+    "id": 58000000000000001,
+    "contract": "BTC_USDT",
+    "size": 1,
+    "price": "1000",
+    "status": "open",
+}
 
 
 def trading(*answer: object, pong: bool = True) -> Script:
@@ -145,43 +150,17 @@ UNANSWERED: Final = {
 }
 
 
-NEEDS_TRADE: Final = {
-    "a result with odd header stamps": "a reply with an unreadable header field is dropped as "
-    "malformed, and the request it answers waits without end",
-    "errs as a string": "errs that is not an object makes the reply malformed: the request "
-    "waits without end instead of raising RequestRejected",
-    "errs with a numeric label": "errs with a non-string label or message is malformed: the "
-    "request waits without end",
-    "a status that is a number": "a numeric header.status is malformed: the request waits "
-    "without end",
-    "a non-200 status and no errs": "a non-200 status without errs comes back as an ApiResult, "
-    "not RequestRejected",
-}
-
-
-def _cases(table: Mapping[str, object]) -> list[object]:
-    """The table's names, with the cases that need the trade helper's work marked xfail."""
-    return [
-        pytest.param(
-            name,
-            marks=pytest.mark.xfail(strict=True, reason=f"needs trade: {NEEDS_TRADE[name]}")
-            if name in NEEDS_TRADE
-            else (),
-        )
-        for name in table
-    ]
-
-
-@pytest.mark.parametrize("name", _cases(ANSWERED))
+@pytest.mark.parametrize("name", list(ANSWERED))
 async def test_an_answered_request_returns_its_result(
     name: str, autojump_clock: trio.testing.MockClock
 ) -> None:
     outcome, at, _ = await run_request(trading(*ANSWERED[name]))
-    assert isinstance(outcome, gatetrio.ApiResult), outcome
+    assert isinstance(outcome, gatetrio.Order), outcome
+    assert (outcome.id, outcome.status) == (58000000000000001, "open")
     assert at == 0
 
 
-@pytest.mark.parametrize("name", _cases(REFUSED))
+@pytest.mark.parametrize("name", list(REFUSED))
 async def test_a_refused_request_raises_request_rejected(
     name: str, autojump_clock: trio.testing.MockClock
 ) -> None:
@@ -198,19 +177,18 @@ async def test_a_socket_that_closes_before_the_reply_is_connection_lost(
     outcome, _, stats = await run_request(
         trading(Sleep(1), Send(frame(CLOSE, close_payload(1011))))
     )
-    assert isinstance(outcome, gatetrio.ConnectionLost), outcome
+    assert isinstance(outcome, gatetrio.RequestLost), outcome
+    assert isinstance(outcome, gatetrio.ConnectionLost)
     assert stats.api_requests_lost == 1  # type: ignore[attr-defined]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs trade: a trading request the server never answers waits without end (no "
-    "request deadline in the client; issue 19)",
-)
 @pytest.mark.parametrize("name", list(UNANSWERED))
 async def test_an_unanswered_request_ends_typed_in_bounded_time(
     name: str, autojump_clock: trio.testing.MockClock
 ) -> None:
-    outcome, at, _ = await run_request(trading(*UNANSWERED[name]), limit=300)
-    assert isinstance(outcome, gatetrio.GateTrioError), outcome
-    assert at < 300
+    outcome, at, stats = await run_request(trading(*UNANSWERED[name]), limit=300)
+    assert isinstance(outcome, gatetrio.RequestTimeout), outcome
+    assert outcome.sent
+    assert outcome.acked == (name == "only the ack")
+    assert at == hostile_config().request_timeout  # the order went out at 0: its deadline
+    assert stats.trading.pending == 0  # type: ignore[attr-defined]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import typing
 from typing import TYPE_CHECKING, Any
 
@@ -15,15 +16,17 @@ from gatetrio._core._auth import sign_subscription
 from gatetrio._core._errors import (
     AuthenticationError,
     HeartbeatTimeout,
+    InvalidArgument,
     ProtocolError,
+    RequestLost,
     SubscriptionRejected,
     UsageError,
 )
-from gatetrio._core._events import DataEvent, Trade
+from gatetrio._core._events import DataEvent, Order, Trade
 from gatetrio._core._protocol import (
     ApiAcked,
     ApiCompleted,
-    ApiLost,
+    ApiFailed,
     CloseConnection,
     Delivery,
     GateProtocol,
@@ -64,6 +67,7 @@ def make(
         pong_timeout=pong_timeout,
         silence_timeout=silence_timeout,
         credentials=DOCS_CREDS,
+        entropy=random.Random(7).randbytes,
     )
     if connect:
         assert proto.on_connected(T0, wall_time=WALL).frames == []
@@ -700,8 +704,26 @@ def api_reply(req_id: str, *, ack_: bool = False, errs: bool = False) -> str:
     data: dict[str, Any]
     if errs:
         data = {"errs": {"label": "INVALID_PARAM_VALUE", "message": "bad"}}
-    else:
-        data = {"result": {"id": 533610324468, "status": "open", "contract": "SOL_USDT"}}
+    else:  # live 2024 (spec 8.5)
+        data = {
+            "result": {
+                "text": "t-JQICBoPDPBsCAQAAAAAA",
+                "price": "100",
+                "biz_info": "-",
+                "tif": "gtc",
+                "amend_text": "-",
+                "status": "open",
+                "contract": "SOL_USDT",
+                "stp_act": "-",
+                "fill_price": "0",
+                "id": 533610324468,
+                "create_time": 1727227280.916,
+                "size": 1,
+                "update_time": 1727227280.916,
+                "left": 1,
+                "user": 15564602,
+            }
+        }
     frame: dict[str, Any] = {"header": header, "data": data, "request_id": req_id}
     if ack_:
         frame["ack"] = True
@@ -713,7 +735,7 @@ ORDER = PlaceOrder(contract="SOL_USDT", size=1, price="100")
 
 def test_api_ack_then_result_correlation() -> None:
     proto = make()
-    req_id, frame = proto.api_request(ORDER, wall_time=WALL)
+    req_id, frame, _, _ = proto.api_request(ORDER, wall_time=WALL)
     sent = parse(frame)
     assert (sent["channel"], sent["event"], sent["payload"]["req_id"]) == (
         "futures.order_place",
@@ -729,6 +751,8 @@ def test_api_ack_then_result_correlation() -> None:
     assert len(out) == 1
     assert isinstance(out[0], ApiCompleted)
     assert out[0].req_id == req_id
+    assert isinstance(out[0].result, Order)
+    assert out[0].result.create_time_ms == 1727227280916
     assert proto.statistics().pending_api_requests == 0
     # a duplicate reply answers nothing
     assert [type(o) for o in proto.receive_text(api_reply(req_id), now=T0)] == [Unmatched]
@@ -736,11 +760,12 @@ def test_api_ack_then_result_correlation() -> None:
 
 def test_api_error_completes_the_request() -> None:
     proto = make()
-    req_id, _ = proto.api_request(ORDER, wall_time=WALL)
+    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
     out = proto.receive_text(api_reply(req_id, errs=True), now=T0)
     assert len(out) == 1
-    assert isinstance(out[0], ApiCompleted)
-    assert getattr(out[0].event, "label", None) == "INVALID_PARAM_VALUE"
+    assert isinstance(out[0], ApiFailed)
+    assert isinstance(out[0].error, InvalidArgument)
+    assert out[0].error.label == "INVALID_PARAM_VALUE"
 
 
 def test_unknown_api_reply_is_unmatched() -> None:
@@ -751,22 +776,21 @@ def test_unknown_api_reply_is_unmatched() -> None:
 
 def test_forget_api_makes_a_late_reply_unmatched() -> None:
     proto = make()
-    req_id, _ = proto.api_request(ORDER, wall_time=WALL)
-    proto.forget_api(req_id)
-    proto.forget_api("never-sent")
+    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
+    proto.trading.forget(req_id)
+    proto.trading.forget("never-sent")
     assert [type(o) for o in proto.receive_text(api_reply(req_id), now=T0)] == [Unmatched]
 
 
 def test_api_requests_are_lost_on_disconnect_and_never_replayed() -> None:
     proto = make()
     subscribe_ready(proto, channels.trades("BTC_USDT"))
-    first, _ = proto.api_request(ORDER, wall_time=WALL)
-    second, _ = proto.api_request(ORDER, wall_time=WALL)
+    first = proto.api_request(ORDER, wall_time=WALL).req_id
+    second = proto.api_request(ORDER, wall_time=WALL).req_id
     assert first != second
-    assert proto.on_disconnected(T0) == [
-        ApiLost(first, "futures.order_place"),
-        ApiLost(second, "futures.order_place"),
-    ]
+    lost = proto.on_disconnected(T0)
+    assert [o.req_id for o in lost if isinstance(o, ApiFailed)] == [first, second]
+    assert all(isinstance(o, ApiFailed) and isinstance(o.error, RequestLost) for o in lost)
     assert proto.on_disconnected(T0) == []  # idempotent
     plan = [parse(f) for f in proto.on_connected(T0 + 1.0, wall_time=WALL + 1.0).frames]
     assert [(f["channel"], f["event"], f["payload"]) for f in plan] == [
@@ -787,7 +811,7 @@ def test_api_request_while_disconnected_is_a_usage_error() -> None:
 def test_a_reply_counts_only_on_the_socket_its_request_went_out_on() -> None:
     proto = make()
     old = proto.current_generation
-    req_id, _ = proto.api_request(ORDER, wall_time=WALL)
+    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
     new = proto.on_connected(T0 + 1.0, wall_time=WALL).generation  # upgrade handover
     wrong = proto.receive_text(api_reply(req_id), now=T0 + 1.0, generation=new)
     assert [type(o) for o in wrong] == [Unmatched]

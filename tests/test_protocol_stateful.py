@@ -24,8 +24,9 @@ when it retired, when it switched (its successor resubscribed, or the handover d
 and the trading requests sent on it. From that alone: data from a retiring socket is delivered
 once across both sockets until it switches, and never after; a trading reply counts only on its
 own socket; a switched socket with nothing owed is closed (`CloseConnection`) exactly once, and
-one still owed replies is closed when its grace ends, its requests `ApiLost`. Every trading
-request is resolved exactly once: completed, or lost with its socket.
+one still owed replies is closed when its grace ends, its requests lost (`RequestLost`). Every
+trading request is resolved exactly once: completed, timed out at its deadline (if it has one),
+or lost with its socket.
 
 The shell's hot path, `receive_pushed` (one-item data frames pushed straight into the feeds),
 is proved equal to `receive_text` here: `Twin` runs every call on pairs of protocols, one fed
@@ -40,6 +41,7 @@ leaves out.
 from __future__ import annotations
 
 import json
+import random
 from typing import TYPE_CHECKING, Any
 
 from hypothesis import settings
@@ -53,10 +55,16 @@ from hypothesis.stateful import (
 )
 
 from gatetrio import channels
-from gatetrio._core._errors import AuthenticationError, HeartbeatTimeout, SubscriptionRejected
+from gatetrio._core._errors import (
+    AuthenticationError,
+    HeartbeatTimeout,
+    RequestLost,
+    RequestTimeout,
+    SubscriptionRejected,
+)
 from gatetrio._core._protocol import (
     ApiCompleted,
-    ApiLost,
+    ApiFailed,
     CloseConnection,
     Delivery,
     GateProtocol,
@@ -122,6 +130,10 @@ def frame_targets(frame: dict[str, Any]) -> list[Target]:
     return [(channel, payload)]
 
 
+def lost_ids(out: list[Any]) -> set[str]:
+    return {o.req_id for o in out if isinstance(o, ApiFailed) and isinstance(o.error, RequestLost)}
+
+
 class _Wire:
     """The last frame covering a target on this connection: event, id, answer (None/ok/err)."""
 
@@ -177,7 +189,7 @@ class _Pair:
     """One protocol fed by receive_text, its twin by receive_pushed: equal after every call."""
 
     def __init__(self, *, tracked: bool) -> None:
-        extra: dict[str, float] = (
+        extra: dict[str, Any] = (
             {"silence_timeout": 4.0, "first_data_timeout": 2.0} if tracked else {}
         )
         self.tracked = tracked
@@ -187,6 +199,7 @@ class _Pair:
                 pong_timeout=PONG_TIMEOUT,
                 handover_grace=HANDOVER_GRACE,
                 credentials=DOCS_CREDS,
+                entropy=random.Random(0).randbytes,  # the same client order ids in each
                 **extra,
             )
             for _ in range(2)
@@ -289,6 +302,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.gen: int | None = None
         self.retiring: dict[int, _Retiring] = {}
         self.resolved: set[str] = set()  # trading requests completed or lost: once each
+        self.deadlines: dict[str, float] = {}  # trading requests that have one
         self.next_trade = 0
         self.last_ping = 0.0  # on connect: the connect time, so the first ping is one interval on
         self.ping_out: float | None = None
@@ -357,6 +371,22 @@ class ProtocolMachine(RuleBasedStateMachine):
     def resolve(self, req_id: str) -> None:
         assert req_id not in self.resolved, f"{req_id} resolved twice"
         self.resolved.add(req_id)
+        self.deadlines.pop(req_id, None)
+
+    def expect_expired(self, out: list[Any]) -> None:
+        """Requests past their deadline are reported `RequestTimeout`, once, and forgotten."""
+        expired = {r for r in self.owed() if self.deadlines.get(r, float("inf")) <= self.now}
+        timed_out = {
+            o.req_id
+            for o in out
+            if isinstance(o, ApiFailed) and isinstance(o.error, RequestTimeout)
+        }
+        assert timed_out == expired
+        for req_id in expired:
+            self.resolve(req_id)
+            self.api_pending.discard(req_id)
+            for r in self.retiring.values():
+                r.api.discard(req_id)
 
     def handover_deadline(self, r: _Retiring) -> float:
         return (r.switched if r.switched is not None else r.since) + HANDOVER_GRACE
@@ -372,7 +402,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         for r in self.retiring.values():
             if r.switched is None and self.now >= self.handover_deadline(r):
                 r.switched = self.now
-        lost = {o.req_id for o in out if isinstance(o, ApiLost)}
+        lost = lost_ids(out)
         expected_lost: set[str] = set()
         for r in self.retiring.values():
             if r.switched is not None and r.api and self.now >= self.handover_deadline(r):
@@ -534,6 +564,7 @@ class ProtocolMachine(RuleBasedStateMachine):
         if not self.connected:
             result = self.proto.handle_timer(self.now, wall_time=self.wall())
             assert (result.frames, result.silent) == ([], [])
+            self.expect_expired(result.outputs)
             self.expect_handover(result.outputs, resubscribed_check=False)
             return
         if self.ping_out is not None and self.now >= self.ping_out + PONG_TIMEOUT:
@@ -542,10 +573,12 @@ class ProtocolMachine(RuleBasedStateMachine):
             except HeartbeatTimeout:
                 self.disconnect()
                 result = self.proto.handle_timer(self.now, wall_time=self.wall())
+                self.expect_expired(result.outputs)
                 self.expect_handover(result.outputs, resubscribed_check=False)
                 return
             raise AssertionError("the pong deadline passed without HeartbeatTimeout")
         result = self.proto.handle_timer(self.now, wall_time=self.wall())
+        self.expect_expired(result.outputs)
         self.expect_handover(result.outputs, resubscribed_check=False)
         due = self.ping_out is None and self.now >= self.last_ping + PING_INTERVAL
         assert len(result.frames) == (1 if due else 0)
@@ -573,11 +606,10 @@ class ProtocolMachine(RuleBasedStateMachine):
     @rule()
     def disconnect(self) -> None:
         out = self.proto.on_disconnected(self.now)
-        assert all(isinstance(o, ApiLost) for o in out)
-        assert {o.req_id for o in out if isinstance(o, ApiLost)} == self.api_pending
-        for o in out:
-            assert isinstance(o, ApiLost)
-            self.resolve(o.req_id)
+        assert lost_ids(out) == self.api_pending
+        assert len(out) == len(self.api_pending)
+        for req_id in lost_ids(out):
+            self.resolve(req_id)
         self.api_pending.clear()
         self.connected = False
         self.gen = None
@@ -607,11 +639,11 @@ class ProtocolMachine(RuleBasedStateMachine):
     def retiring_socket_drops(self, data: st.DataObject) -> None:
         gen = data.draw(st.sampled_from(sorted(self.retiring)))
         out = self.proto.on_disconnected(self.now, generation=gen)
-        assert all(isinstance(o, ApiLost) for o in out)
-        assert {o.req_id for o in out if isinstance(o, ApiLost)} == self.retiring.pop(gen).api
-        for o in out:
-            assert isinstance(o, ApiLost)
-            self.resolve(o.req_id)
+        owed = self.retiring.pop(gen).api
+        assert lost_ids(out) == owed
+        assert len(out) == len(owed)
+        for req_id in lost_ids(out):
+            self.resolve(req_id)
 
     @precondition(lambda self: self.connected and self.retiring)
     @rule(data=st.data(), new_first=st.booleans())
@@ -651,14 +683,25 @@ class ProtocolMachine(RuleBasedStateMachine):
         self.expect_handover(connected.outputs, resubscribed_check=not plan)
 
     @precondition(lambda self: self.connected)
-    @rule(size=st.integers(1, 5))
-    def place_order(self, size: int) -> None:
-        req_id, text = self.proto.api_request(
-            PlaceOrder(contract="BTC_USDT", size=size, price="100"), wall_time=self.wall()
+    @rule(size=st.integers(1, 5), timeout=st.sampled_from([None, 2.0, 6.0]))
+    def place_order(self, size: int, timeout: float | None) -> None:
+        deadline = None if timeout is None else self.now + timeout
+        req_id, text, sent, expires_at = self.proto.api_request(
+            PlaceOrder(contract="BTC_USDT", size=size, price="100"),
+            wall_time=self.wall(),
+            now=self.now,
+            deadline=deadline,
         )
         frame = json.loads(text)
         assert (frame["channel"], frame["event"]) == ("futures.order_place", "api")
         assert frame["payload"]["req_id"] == req_id
+        assert frame["payload"]["req_param"]["text"] == sent.client_order_ids()[0]
+        if timeout is None:
+            assert expires_at is None
+        else:  # Gate refuses it once its deadline has passed
+            assert expires_at == int((self.wall() + timeout) * 1000) / 1000
+            assert frame["payload"]["req_header"] == {"x-gate-exptime": str(int(expires_at * 1000))}
+            self.deadlines[req_id] = self.now + timeout
         assert req_id not in self.api_pending
         self.api_pending.add(req_id)
 
@@ -676,9 +719,10 @@ class ProtocolMachine(RuleBasedStateMachine):
         req_id = data.draw(st.sampled_from(sorted(owed)))
         sockets = [g for g in (self.gen, *self.retiring) if g is not None]
         on = data.draw(st.sampled_from(sockets))
+        order = {"id": 1, "status": "open", "contract": "BTC_USDT", "size": 1, "price": "100"}
         reply = {
             "header": {"response_time": "1", "status": "200", "channel": "futures.order_place"},
-            "data": {"result": {"id": 1, "status": "open"}},
+            "data": {"result": order},
             "request_id": req_id,
         }
         before = self.proto.statistics().replies_on_wrong_socket
@@ -719,6 +763,7 @@ class ProtocolMachine(RuleBasedStateMachine):
     def ping_is_due_one_interval_after_the_last(self) -> None:
         timer = self.proto.get_timer()
         deadlines = [self.handover_deadline(r) for r in self.retiring.values()]
+        deadlines.extend(self.deadlines.values())  # trading requests'
         if self.connected:
             if self.ping_out is not None:
                 deadlines.append(self.ping_out + PONG_TIMEOUT)

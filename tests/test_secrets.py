@@ -143,13 +143,11 @@ async def test_a_logged_in_session_leaves_no_secret_anywhere(
                 placed = await client.request(
                     gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="30000", text="t-1")
                 )
-                assert isinstance(placed.result, dict)
+                assert isinstance(placed, gatetrio.Order)
                 crossing = await client.request(
                     gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="0", tif="ioc")
                 )
-                cancelled = await client.request(
-                    gatetrio.CancelOrder(order_id=str(placed.result["id"]))
-                )
+                cancelled = await client.request(gatetrio.CancelOrder(order_id=placed.id))
                 with pytest.raises(gatetrio.RequestRejected) as rejected:
                     await client.request(
                         gatetrio.PlaceOrder(contract="NOPE_USDT", size=1, price="1")

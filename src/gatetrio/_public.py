@@ -36,6 +36,7 @@ from ._shell._rest import RestStatistics as RestStatistics
 # configuration
 from ._core._config import ClientConfig as ClientConfig
 from ._core._config import Credentials as Credentials
+from ._core._config import RateLimitPolicy as RateLimitPolicy
 from ._core._config import endpoint_url as endpoint_url
 
 # many connections
@@ -79,7 +80,8 @@ from ._core._events import Ticker as Ticker
 from ._core._events import Trade as Trade
 from ._core._events import UserTrade as UserTrade
 
-# trading: the requests `Client.request` sends, and what it returns
+# trading: the requests `Client.request` sends, what it returns, and `Client.resolve`
+from ._core._request_base import TradingRequest as TradingRequest
 from ._core._requests import AmendOrder as AmendOrder
 from ._core._requests import BatchPlaceOrders as BatchPlaceOrders
 from ._core._requests import CancelAllOrders as CancelAllOrders
@@ -89,8 +91,11 @@ from ._core._requests import GetOrder as GetOrder
 from ._core._requests import ListOrders as ListOrders
 from ._core._requests import Login as Login
 from ._core._requests import PlaceOrder as PlaceOrder
-from ._core._events import ApiHeader as ApiHeader
-from ._core._events import ApiResult as ApiResult
+from ._core._results import BatchOrderOutcome as BatchOrderOutcome
+from ._core._results import CancelOutcome as CancelOutcome
+from ._core._results import LoginResult as LoginResult
+from ._core._resolve import Resolution as Resolution
+from ._core._protocol import TradingStatistics as TradingStatistics
 
 # errors: one root, GateTrioError (its docstring draws the tree)
 from ._core._errors import AuthenticationError as AuthenticationError
@@ -101,16 +106,25 @@ from ._core._errors import FirstConnectTimeout as FirstConnectTimeout
 from ._core._errors import GateTrioError as GateTrioError
 from ._core._errors import GateTrioInternalError as GateTrioInternalError
 from ._core._errors import HeartbeatTimeout as HeartbeatTimeout
+from ._core._errors import InvalidArgument as InvalidArgument
+from ._core._errors import OrderNotFound as OrderNotFound
 from ._core._errors import ProtocolError as ProtocolError
 from ._core._errors import RateLimited as RateLimited
 from ._core._errors import ReconnectLimitReached as ReconnectLimitReached
+from ._core._errors import ReplyUnreadable as ReplyUnreadable
+from ._core._errors import RequestExpired as RequestExpired
+from ._core._errors import RequestInDoubt as RequestInDoubt
+from ._core._errors import RequestLost as RequestLost
 from ._core._errors import RequestRejected as RequestRejected
+from ._core._errors import RequestTimeout as RequestTimeout
+from ._core._errors import RequestUnauthorized as RequestUnauthorized
 from ._core._errors import ResponseTooLarge as ResponseTooLarge
 from ._core._errors import RestTimeout as RestTimeout
 from ._core._errors import RestUnavailable as RestUnavailable
 from ._core._errors import SubscribeTimeout as SubscribeTimeout
 from ._core._errors import SubscriptionOverflow as SubscriptionOverflow
 from ._core._errors import SubscriptionRejected as SubscriptionRejected
+from ._core._errors import Throttled as Throttled
 from ._core._errors import UnknownContract as UnknownContract
 from ._core._errors import UsageError as UsageError
 

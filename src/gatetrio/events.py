@@ -46,6 +46,8 @@ from ._core._events import UserTradesUpdate as UserTradesUpdate
 # replies and notices
 from ._core._events import ApiAck as ApiAck
 from ._core._events import ApiError as ApiError
+from ._core._events import ApiHeader as ApiHeader
+from ._core._events import ApiResult as ApiResult
 from ._core._events import ErrorReply as ErrorReply
 from ._core._events import Pong as Pong
 from ._core._events import SubscribeAck as SubscribeAck

@@ -52,9 +52,49 @@ async def checks(exchange: ccxt.pro.gate) -> None:
     open_orders = await exchange.fetch_open_orders_ws(SYMBOL)
     assert [o["id"] for o in open_orders] == [order["id"]], open_orders
     print("ok fetch_open_orders_ws", flush=True)
+    fetched = await exchange.fetch_order_ws(order["id"], SYMBOL)
+    assert (fetched["id"], fetched["status"]) == (order["id"], "open"), fetched
+    print("ok fetch_order_ws", flush=True)
+    higher = exchange.price_to_precision(SYMBOL, float(price) * 1.01)
+    edited = await exchange.edit_order_ws(order["id"], SYMBOL, "limit", "sell", 1, float(higher))
+    assert edited["id"] == order["id"] and edited["price"] == float(higher), edited
+    print("ok edit_order_ws", flush=True)
     cancelled = await exchange.cancel_order_ws(order["id"], SYMBOL)
     assert cancelled["status"] in ("canceled", "cancelled", "closed"), cancelled
     print("ok cancel_order_ws", flush=True)
+    batch = await exchange.create_orders_ws(
+        [
+            {"symbol": SYMBOL, "type": "limit", "side": "sell", "amount": 1, "price": float(price)},
+            {"symbol": SYMBOL, "type": "limit", "side": "sell", "amount": 2, "price": float(price)},
+        ]
+    )
+    assert len(batch) == 2 and all(o["id"] and o["status"] == "open" for o in batch), batch
+    print("ok create_orders_ws", flush=True)
+    gone = await exchange.cancel_all_orders_ws(SYMBOL)
+    assert sorted(o["id"] for o in gone) == sorted(o["id"] for o in batch), gone
+    print("ok cancel_all_orders_ws", flush=True)
+    closed = await exchange.fetch_orders_by_status_ws("finished", SYMBOL)
+    assert {order["id"], *(o["id"] for o in batch)} <= {o["id"] for o in closed}, closed
+    print("ok fetch_closed_orders_ws", flush=True)
+
+    # private REST, signed, as ccxt sends it
+    taker = exchange.price_to_precision(SYMBOL, ticker["last"] * 1.05)
+    filled = await exchange.create_order_ws(SYMBOL, "limit", "buy", 1, float(taker))
+    assert filled["status"] == "closed" and filled["filled"] == 1, filled
+    resting = await exchange.create_order_ws(SYMBOL, "limit", "sell", 1, float(price))
+    balance = await exchange.fetch_balance({"type": "swap"})
+    assert balance["USDT"]["total"] and balance["USDT"]["total"] > 0, balance
+    print("ok fetch_balance", flush=True)
+    positions = await exchange.fetch_positions([SYMBOL])
+    assert [p["contracts"] for p in positions if p["symbol"] == SYMBOL] == [1], positions
+    print("ok fetch_positions", flush=True)
+    rest_open = await exchange.fetch_open_orders(SYMBOL)
+    assert [o["id"] for o in rest_open] == [resting["id"]], rest_open
+    print("ok fetch_open_orders", flush=True)
+    trades = await exchange.fetch_my_trades(SYMBOL)
+    assert filled["id"] in {t["order"] for t in trades}, trades
+    print("ok fetch_my_trades", flush=True)
+    await exchange.cancel_order_ws(resting["id"], SYMBOL)
 
 
 async def rest_checks(exchange: ccxt.pro.gate) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import math
 import random
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
@@ -57,6 +59,23 @@ DEFAULT_REST_MAX_BODY: Final = 16 * 1024 * 1024
 DEFAULT_REST_RETRIES: Final = 3
 REST_RETRY_INITIAL: Final = 0.25
 REST_RETRY_MAX: Final = 4.0
+DEFAULT_REQUEST_TIMEOUT: Final = 10.0
+# Gate's limits per account (spec 9): place + amend, and cancels, per second
+ORDER_RATE_LIMIT: Final = 100
+CANCEL_RATE_LIMIT: Final = 200
+# a little over Gate's second, so jitter between our sends and Gate's arrivals cannot put
+# more than the limit into one of Gate's windows (_ratelimit.py)
+DEFAULT_RATE_LIMIT_WINDOW: Final = 1.05
+DEFAULT_RESOLVE_MARGIN: Final = 1.0
+
+
+class RateLimitPolicy(enum.Enum):
+    """What `Client.request` does when the client's rate limiter holds a request back."""
+
+    WAIT = "wait"
+    """Wait for its turn, within the request's deadline (`Throttled` if that comes first)."""
+    FAIL = "fail"
+    """Raise `Throttled` at once; nothing is sent."""
 
 
 def endpoint_url(settle: str, *, delivery: bool = False, testnet: bool = False) -> str:
@@ -110,6 +129,29 @@ def _positive(_inst: object, attribute: attrs.Attribute[float], value: float) ->
         raise UsageError(f"{attribute.name} must be > 0 seconds, got {value!r}")
 
 
+def check_timeout(value: object, what: str) -> float:
+    """A finite number of seconds > 0, or UsageError saying what to pass."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not value > 0
+    ):
+        raise UsageError(f"{what} must be a finite number of seconds > 0, got {value!r}")
+    return float(value)
+
+
+def _finite_positive(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
+    check_timeout(value, attribute.name)
+
+
+def _policy(_inst: object, attribute: attrs.Attribute[RateLimitPolicy], value: object) -> None:
+    if not isinstance(value, RateLimitPolicy):
+        raise UsageError(
+            f"{attribute.name} must be RateLimitPolicy.WAIT or RateLimitPolicy.FAIL, got {value!r}"
+        )
+
+
 def _positive_or_none(_inst: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and not (isinstance(value, int | float) and value > 0):
         raise UsageError(f"{attribute.name} must be None or > 0 seconds, got {value!r}")
@@ -159,6 +201,15 @@ class ClientConfig:
       `silence_timeout` applies.
     - `handover_grace`: after an upgrade handover the old socket keeps reading this long at most,
       for replies to trading requests sent on it.
+    - `request_timeout`: a trading request that has no final answer this long after
+      `Client.request` was called ends in `RequestTimeout` (the call's own `request_timeout=`
+      overrides it). Orders carry it to Gate as their `x-gate-exptime`.
+    - `rate_limit_policy`, `order_rate_limit`, `cancel_rate_limit`, `rate_limit_window`: the
+      client's own limiter keeps place and amend requests under `order_rate_limit` and cancels
+      under `cancel_rate_limit` per `rate_limit_window` seconds (Gate: 100 and 200 a second;
+      the window is a little longer to absorb network jitter), waiting or failing at once.
+    - `resolve_margin`: `Client.resolve` looks an in-doubt order up no sooner than this long
+      after Gate would have refused it (its `x-gate-exptime`), so the answer is final.
     - `rest_deadline`: every REST call (order-book snapshots, the contract listing, signed
       account calls) ends within this many seconds, retries included (`RestTimeout`).
     - `rest_max_body`: bytes a REST answer may have; a larger one is refused as it streams
@@ -192,5 +243,17 @@ class ClientConfig:
     backoff_max: float = attrs.field(default=30.0, validator=_positive)
     backoff_jitter: float = 1.0
     max_reconnects: int | None = None
+    request_timeout: float = attrs.field(
+        default=DEFAULT_REQUEST_TIMEOUT, validator=_finite_positive
+    )
+    rate_limit_policy: RateLimitPolicy = attrs.field(
+        default=RateLimitPolicy.WAIT, validator=_policy
+    )
+    order_rate_limit: int = attrs.field(default=ORDER_RATE_LIMIT, validator=_positive_int)
+    cancel_rate_limit: int = attrs.field(default=CANCEL_RATE_LIMIT, validator=_positive_int)
+    rate_limit_window: float = attrs.field(
+        default=DEFAULT_RATE_LIMIT_WINDOW, validator=_finite_positive
+    )
+    resolve_margin: float = attrs.field(default=DEFAULT_RESOLVE_MARGIN, validator=_finite_positive)
     credentials: Credentials | None = None
     rng: random.Random = attrs.field(factory=random.Random, eq=False, repr=False)

@@ -10,7 +10,17 @@
     │   ├── SubscriptionRejected      a subscribe/unsubscribe failed (e.g. unknown contract)
     │   │   └── UnknownContract       the exchange lists no such contract; .contract
     │   └── RequestRejected           a trading-API or REST request refused; .label .status .req_id
-    │       └── RateLimited           Gate's 429 TOO_MANY_REQUESTS; .reset_at (unix s or None)
+    │       ├── RateLimited           Gate's 429 TOO_MANY_REQUESTS; .reset_at (unix s or None)
+    │       ├── OrderNotFound         ORDER_NOT_FOUND: no such order (or no longer open)
+    │       ├── InvalidArgument       INVALID_ARGUMENT, INVALID_PARAM_VALUE, CONTRACT_NOT_FOUND, ...
+    │       ├── RequestUnauthorized (AuthenticationError)  INVALID_KEY, INVALID_SIGNATURE, ...
+    │       └── RequestExpired        REQUEST_EXPIRED: arrived after x-gate-exptime; not executed
+    ├── Throttled                     the client's rate limiter held a request back; .retry_after
+    ├── RequestInDoubt                no final answer to a trading request: it may or may not have
+    │   │                             been carried out; .request .sent .acked .client_order_ids
+    │   ├── RequestTimeout (TimeoutError)  no final reply within the request's deadline
+    │   ├── RequestLost (ConnectionLost)   the socket closed before the final reply
+    │   └── ReplyUnreadable (ProtocolError)  a success reply whose result could not be read
     ├── ConnectionLost                the transport is gone; .reason
     │   ├── HeartbeatTimeout (TimeoutError)  no futures.pong (or a send stuck) past its deadline
     │   ├── FirstConnectTimeout (TimeoutError)  no first connection within first_connect_timeout
@@ -26,7 +36,10 @@ No module here imports trio: this file is part of the sans-IO core.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from ._request_base import TradingRequest
 
 from ._redact import redact_text
 
@@ -101,17 +114,38 @@ class SubscriptionRejected(ExchangeError):
 
 
 class RequestRejected(ExchangeError):
-    """A request was refused: a trading-API reply with `errs` (label + message) or a non-200
-    status, or a REST answer with Gate's error body (`req_id` is "" and `channel` names the
-    call, e.g. ``GET /api/v4/futures/usdt/orders``)."""
+    """A request was refused, so it was not carried out: a trading-API reply with `errs` or a
+    non-2xx status, or a REST answer with Gate's error body (`req_id` is "" there and `channel`
+    names the call, e.g. ``GET /api/v4/futures/usdt/orders``).
+
+    `label` is Gate's (e.g. "ORDER_NOT_FOUND"; "" when it sent none), `status` its HTTP-like code
+    as sent ("400"), `message` Gate's text without the "label: X, message: " prefix it often
+    repeats ("" when it said nothing more). The subclasses name the labels a program acts on;
+    any other label is a plain `RequestRejected`.
+    """
 
     def __init__(
         self, message: str, *, label: str, status: str, req_id: str, channel: str = ""
     ) -> None:
-        super().__init__(message, code=label or status, channel=channel)
+        what = label or f"status {status}"
+        text = f"{channel or 'request'} rejected: {what}"
+        if message and message != label:
+            text += f": {message}"
+        if label and status:
+            text += f" (status {status})"
+        GateTrioError.__init__(self, text)
+        self.code: int | str = label or status
+        self.message = message
+        self.channel = channel
         self.label = label
         self.status = status
         self.req_id = req_id
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(label={self.label!r}, status={self.status!r}, "
+            f"message={self.message!r}, channel={self.channel!r}, req_id={self.req_id!r})"
+        )
 
 
 class RateLimited(RequestRejected):
@@ -130,6 +164,36 @@ class RateLimited(RequestRejected):
     ) -> None:
         super().__init__(message, label=label, status=status, req_id=req_id, channel=channel)
         self.reset_at = reset_at
+
+
+class Throttled(GateTrioError):
+    """The client's own rate limiter held a trading request back: nothing was sent.
+
+    Raised at once under `RateLimitPolicy.FAIL` when the request cannot go out now, or under
+    `WAIT` when its turn would come after its deadline. `retry_after` is the seconds until it
+    could go out. (Gate's own refusal is `RateLimited`.)
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class OrderNotFound(RequestRejected):
+    """ORDER_NOT_FOUND: no such order, or (cancel, amend) it is no longer open."""
+
+
+class InvalidArgument(RequestRejected):
+    """Gate refused an argument (INVALID_ARGUMENT, INVALID_PARAM_VALUE, CONTRACT_NOT_FOUND, ...)."""
+
+
+class RequestUnauthorized(RequestRejected, AuthenticationError):
+    """Gate refused the credentials for this request (INVALID_KEY, INVALID_SIGNATURE, ...)."""
+
+
+class RequestExpired(RequestRejected):
+    """REQUEST_EXPIRED: Gate received the request after its `x-gate-exptime` deadline (or its
+    timestamp was too far from Gate's clock), so it was certainly not carried out."""
 
 
 class UnknownContract(SubscriptionRejected):
@@ -217,3 +281,107 @@ class RestTimeout(RestUnavailable, TimeoutError):
 
 class GateTrioInternalError(GateTrioError):
     """Something happened that gatetrio does not expect: a bug. Please report it."""
+
+
+class RequestInDoubt(GateTrioError):
+    """A trading request got no final answer: Gate may or may not have carried it out.
+
+    Attributes:
+        request: the request as sent, with the client order ids gatetrio gave it (`text`,
+            `amend_text`); `client_order_ids` lists them.
+        req_id, channel: the request's correlation id and Gate channel.
+        sent: False when it never left the client (then it was certainly not carried out).
+        acked: Gate's ack echo arrived (order placement only): Gate had the request.
+        expires_at: unix seconds of the `x-gate-exptime` it carried (None if none): Gate refuses
+            it after that, so an answer looked up later is final.
+
+    gatetrio never re-sends it. ``await client.resolve(exc)`` finds out for certain, over the
+    socket or (when none is up) over signed REST.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: TradingRequest[object],
+        req_id: str,
+        sent: bool,
+        acked: bool,
+        client_order_ids: tuple[str, ...] = (),
+        expires_at: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.request = request
+        self.req_id = req_id
+        self.channel: str = request.channel
+        self.sent = sent
+        self.acked = acked
+        self.client_order_ids = client_order_ids
+        self.expires_at = expires_at
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.args[0]!r}, req_id={self.req_id!r}, sent={self.sent}, "
+            f"acked={self.acked}, client_order_ids={self.client_order_ids!r})"
+        )
+
+
+class RequestTimeout(RequestInDoubt, TimeoutError):
+    """No final reply within the request's deadline (`request_timeout`); `timeout` in seconds.
+
+    The request is forgotten: a reply arriving later is counted and dropped.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: TradingRequest[object],
+        req_id: str,
+        sent: bool,
+        acked: bool,
+        timeout: float,
+        client_order_ids: tuple[str, ...] = (),
+        expires_at: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            request=request,
+            req_id=req_id,
+            sent=sent,
+            acked=acked,
+            client_order_ids=client_order_ids,
+            expires_at=expires_at,
+        )
+        self.timeout = timeout
+
+
+class RequestLost(RequestInDoubt, ConnectionLost):
+    """The socket the request went out on closed before its final reply (`reason` says how)."""
+
+
+class ReplyUnreadable(RequestInDoubt, ProtocolError):
+    """Gate said the request succeeded but its result could not be read (`raw`: the result,
+    truncated): it was most likely carried out, but what it did is unknown."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        request: TradingRequest[object],
+        req_id: str,
+        acked: bool,
+        raw: str,
+        client_order_ids: tuple[str, ...] = (),
+        expires_at: float | None = None,
+    ) -> None:
+        super().__init__(
+            message,
+            request=request,
+            req_id=req_id,
+            sent=True,
+            acked=acked,
+            client_order_ids=client_order_ids,
+            expires_at=expires_at,
+        )
+        self.raw: str | None = raw[:_RAW_REPR_LIMIT]

@@ -45,8 +45,11 @@ The rules, in the order they are applied (spec sections in brackets):
    two elements count [6.6]. `time` seconds-vs-milliseconds is kept as sent
    (`PublicLiquidation.time_ms` normalises). Which channel has which quirk is its catalogue row
    (`_catalog.py`: `lone_object`, and a row with one frame class per result shape).
-7. Trading-API replies: `ack: true` makes an `ApiAck`; else a non-empty `data.errs` object makes
-   an `ApiError`; else an `ApiResult` with `data.result` as plain JSON [8.3].
+7. Trading-API replies: `ack: true` makes an `ApiAck`; else a non-empty `data.errs` makes an
+   `ApiError` (label and message as text, whatever JSON they were: an error reply is one);
+   else an `ApiResult` with `data.result` as plain JSON [8.3]. The header needs a readable
+   `status` (a string, or an integer) and `channel`; another header stamp of the wrong type is
+   left at its default rather than losing the reply.
 
 Plain JSON (`result` of unknown channels, API results, autoorder sub-objects) is what `json`
 gives, except that non-integer numbers are `Decimal` (exact) rather than float.
@@ -533,7 +536,7 @@ def _system(obj: dict[str, Any], notice: dict[str, Any], frame: str | bytes) -> 
 
 
 def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
-    header = _build(ApiHeader, obj["header"], "header")
+    header = _api_header(obj["header"], frame)
     request_id = _str(obj.get("request_id"), "request_id")
     data = obj.get("data")
     if data is None:
@@ -544,15 +547,53 @@ def _api_reply(obj: dict[str, Any], frame: str | bytes) -> Event:
         return ApiAck(request_id=request_id, header=header, result=data.get("result"))
     errs = data.get("errs")
     if errs is not None and errs != {}:
+        # an answer that says "error" is one, whatever shape its details have: it must end
+        # the request it answers as a refusal, not be dropped (and leave it to time out)
         if type(errs) is not dict:
-            raise ProtocolError("API reply errs is not an object", raw=frame)
+            return ApiError(request_id=request_id, header=header, label="", message=_as_text(errs))
         return ApiError(
             request_id=request_id,
             header=header,
-            label=_str(errs.get("label", ""), "errs.label"),
-            message=_str(errs.get("message", ""), "errs.message"),
+            label=_as_text(errs.get("label", "")),
+            message=_as_text(errs.get("message", "")),
         )
     return ApiResult(request_id=request_id, header=header, result=data.get("result"))
+
+
+_API_TEXT_CHARS: Final = 300
+_API_HEADER_PLAN: Final = tuple(
+    (field.name, field.annotation, field.default is REQUIRED) for field in record_fields(ApiHeader)
+)
+
+
+def _api_header(value: object, frame: str | bytes) -> ApiHeader:
+    """Rule 7's header: `status` (a string, or an integer taken as its digits) and `channel`
+    must be readable, since they say what the reply is; any other stamp Gate adds (times, rate
+    limits, ids) that has the wrong type is left at its default rather than losing the reply."""
+    if type(value) is not dict:
+        raise ProtocolError("API reply header is not an object", raw=frame)
+    status = value.get("status")
+    if type(status) is int:
+        status = str(status)
+    kwargs: dict[str, object] = {"status": _str(status, "header.status")}
+    for name, annotation, _ in _API_HEADER_PLAN:
+        if name == "status" or name not in value:
+            continue
+        try:
+            kwargs[name] = _converter(annotation)(value[name], f"header.{name}")
+        except ProtocolError:
+            if name == "channel":
+                raise
+    if "channel" not in kwargs:
+        raise ProtocolError("API reply header without channel", raw=frame)
+    return ApiHeader(**kwargs)  # type: ignore[arg-type]  # each field converted above
+
+
+def _as_text(value: object) -> str:
+    """Gate's label or message as text, whatever JSON it was (a hostile server's number or
+    list included), truncated."""
+    text = value if type(value) is str else json.dumps(value, default=str)
+    return text[:_API_TEXT_CHARS]
 
 
 # ------------------------------------------------------------------------------ data channels

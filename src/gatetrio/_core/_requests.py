@@ -15,21 +15,43 @@ left at their default are omitted. `_encode.encode_request` turns them into fram
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
-from typing import ClassVar, Final, Generic, Literal, TypeAlias, TypeVar, get_args
+from typing import (
+    TYPE_CHECKING,
+    ClassVar,
+    Final,
+    Generic,
+    Literal,
+    Self,
+    TypeAlias,
+    TypeVar,
+    get_args,
+)
 
 import attrs
 
 from ._errors import UsageError
+from ._request_base import JsonValue, RateGroup, TradingRequest
+from ._results import (
+    BatchOrderOutcome,
+    CancelOutcome,
+    LoginResult,
+    read_batch,
+    read_cancel_outcomes,
+    read_login,
+    read_order,
+    read_orders,
+)
+
+if TYPE_CHECKING:
+    from ._events import Order
 
 WILDCARD: Final = "*"
 """Routing key meaning "every item of the channel" (payload `!all`, balances, ...)."""
 
 ALL: Final = "!all"
 """Gate's payload element for "every contract"."""
-
-JsonValue: TypeAlias = "str | int | bool | list[JsonValue] | dict[str, JsonValue] | None"
 
 TimeInForce: TypeAlias = Literal["gtc", "ioc", "poc", "fok"]
 AutoSize: TypeAlias = Literal["close_long", "close_short"]
@@ -208,11 +230,12 @@ class Ping:
 
 
 @attrs.frozen(kw_only=True)
-class Login:
+class Login(TradingRequest[LoginResult]):
     """``futures.login``: authenticate the connection for the trading API (spec 8.4).
 
     It carries no arguments: `encode_request` takes the credentials and signs
-    ``api\\nfutures.login\\n\\n<timestamp>``.
+    ``api\\nfutures.login\\n\\n<timestamp>``. The client logs in by itself before the first
+    request on each connection; the result holds the account's user id.
     """
 
     channel: ClassVar[str] = "futures.login"
@@ -220,14 +243,19 @@ class Login:
     def req_param(self) -> JsonValue:
         return None
 
+    def read_result(self, result: object) -> LoginResult:
+        return read_login(result)
+
 
 @attrs.frozen(kw_only=True)
-class PlaceOrder:
+class PlaceOrder(TradingRequest["Order"]):
     """``futures.order_place``: one order (spec 8.5, REST ``POST /futures/{settle}/orders``).
 
     `size` is signed (+ buy, - sell) and non-zero, except with ``close=True`` or `auto_size`,
     which need ``size=0``. `price` ``"0"`` with ``tif="ioc"`` or ``"fok"`` is a market order.
-    `text` is your tag: ``"t-"`` and 1-28 characters of ``[0-9A-Za-z_.-]``.
+    `text` is the client order id: ``"t-"`` and 1-28 characters of ``[0-9A-Za-z_.-]``; the
+    client gives the order a unique one when you leave it out, so an order whose reply never
+    came can be looked up (`Client.resolve`). The result is the `Order` as Gate placed it.
 
     Example::
 
@@ -236,6 +264,8 @@ class PlaceOrder:
     """
 
     channel: ClassVar[str] = "futures.order_place"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "orders"
 
     contract: str
     size: int | Decimal
@@ -293,6 +323,15 @@ class PlaceOrder:
         if self.market_order_slip_ratio is not None:
             _non_negative_decimal(self.market_order_slip_ratio, "market_order_slip_ratio")
 
+    def read_result(self, result: object) -> Order:
+        return read_order(result)
+
+    def with_client_ids(self, new_id: Callable[[], str]) -> Self:
+        return self if self.text is not None else attrs.evolve(self, text=new_id())
+
+    def client_order_ids(self) -> tuple[str, ...]:
+        return () if self.text is None else (self.text,)
+
     def req_param(self) -> dict[str, JsonValue]:
         # Field order follows the spec's table; it fixes the signed text (see encode_request).
         param: dict[str, JsonValue] = {"contract": self.contract, "size": size_json(self.size)}
@@ -325,11 +364,12 @@ def _orders_tuple(orders: Iterable[PlaceOrder]) -> tuple[PlaceOrder, ...]:
 
 
 @attrs.frozen(kw_only=True)
-class BatchPlaceOrders:
+class BatchPlaceOrders(TradingRequest[list[BatchOrderOutcome]]):
     """``futures.order_batch_place``: 1 to 10 orders in one request (spec 8.6).
 
-    The result lists one entry per order, in order, each with its own ``succeeded`` flag.
-    Giving each order a `text` makes the entries easy to match (Gate's REST docs require it).
+    The result is one `BatchOrderOutcome` per order, in order, each with its own `succeeded`
+    and the order or Gate's label. Every order carries a distinct `text` (the client fills in
+    those left out), which is how the entries and an in-doubt batch are matched.
 
     Example::
 
@@ -337,6 +377,8 @@ class BatchPlaceOrders:
     """
 
     channel: ClassVar[str] = "futures.order_batch_place"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "orders"
 
     orders: tuple[PlaceOrder, ...] = attrs.field(converter=_orders_tuple)
 
@@ -349,13 +391,30 @@ class BatchPlaceOrders:
         for order in self.orders:
             if not isinstance(order, PlaceOrder):
                 raise UsageError(f"orders must be PlaceOrder instances, got {order!r}")
+        texts = [order.text for order in self.orders if order.text is not None]
+        if len(set(texts)) != len(texts):
+            raise UsageError(
+                "two orders of the batch have the same text; give each its own client order id "
+                "(or leave text out and the client picks unique ones)"
+            )
+
+    def read_result(self, result: object) -> list[BatchOrderOutcome]:
+        return read_batch(result, tuple(order.text or "" for order in self.orders))
+
+    def with_client_ids(self, new_id: Callable[[], str]) -> Self:
+        if all(order.text is not None for order in self.orders):
+            return self
+        return attrs.evolve(self, orders=[order.with_client_ids(new_id) for order in self.orders])
+
+    def client_order_ids(self) -> tuple[str, ...]:
+        return tuple(order.text for order in self.orders if order.text is not None)
 
     def req_param(self) -> list[JsonValue]:
         return [order.req_param() for order in self.orders]
 
 
 @attrs.frozen(kw_only=True)
-class CancelOrder:
+class CancelOrder(TradingRequest["Order"]):
     """``futures.order_cancel``: cancel one order by id or by its ``t-`` text (spec 8.7).
 
     Example::
@@ -364,11 +423,16 @@ class CancelOrder:
     """
 
     channel: ClassVar[str] = "futures.order_cancel"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "cancels"
 
     order_id: str | int
 
     def __attrs_post_init__(self) -> None:
         check_order_id(self.order_id)
+
+    def read_result(self, result: object) -> Order:
+        return read_order(result)
 
     def req_param(self) -> dict[str, JsonValue]:
         return {"order_id": str(self.order_id)}
@@ -381,8 +445,10 @@ def _ids_tuple(order_ids: Iterable[str | int]) -> tuple[str | int, ...]:
 
 
 @attrs.frozen(kw_only=True)
-class CancelOrders:
+class CancelOrders(TradingRequest[list[CancelOutcome]]):
     """``futures.order_cancel_ids``: cancel up to 20 orders by id (spec 8.8).
+
+    The result is one `CancelOutcome` per id: `succeeded`, or Gate's reason (ORDER_NOT_FOUND).
 
     Example::
 
@@ -390,6 +456,8 @@ class CancelOrders:
     """
 
     channel: ClassVar[str] = "futures.order_cancel_ids"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "cancels"
 
     order_ids: tuple[str | int, ...] = attrs.field(converter=_ids_tuple)
 
@@ -403,15 +471,19 @@ class CancelOrders:
         if len(set(texts)) != len(texts):
             raise UsageError(f"order_ids has duplicates; pass each id once: {self.order_ids!r}")
 
+    def read_result(self, result: object) -> list[CancelOutcome]:
+        return read_cancel_outcomes(result, tuple(str(order_id) for order_id in self.order_ids))
+
     def req_param(self) -> list[JsonValue]:
         return [str(order_id) for order_id in self.order_ids]
 
 
 @attrs.frozen(kw_only=True)
-class CancelAllOrders:
+class CancelAllOrders(TradingRequest[list["Order"]]):
     """``futures.order_cancel_cp``: cancel every open order of a contract (spec 8.9).
 
-    `side` ``"bid"`` or ``"ask"`` limits it to buy or sell orders.
+    `side` ``"bid"`` or ``"ask"`` limits it to buy or sell orders. The result lists the orders
+    cancelled (empty when there were none).
 
     Example::
 
@@ -419,6 +491,8 @@ class CancelAllOrders:
     """
 
     channel: ClassVar[str] = "futures.order_cancel_cp"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "cancels"
 
     contract: str
     side: Side | None = None
@@ -428,6 +502,9 @@ class CancelAllOrders:
         if self.side is not None:
             _choice(self.side, _SIDES, "side")
 
+    def read_result(self, result: object) -> list[Order]:
+        return read_orders(result)
+
     def req_param(self) -> dict[str, JsonValue]:
         param: dict[str, JsonValue] = {"contract": self.contract}
         if self.side is not None:
@@ -436,11 +513,14 @@ class CancelAllOrders:
 
 
 @attrs.frozen(kw_only=True)
-class AmendOrder:
+class AmendOrder(TradingRequest["Order"]):
     """``futures.order_amend``: change an open order's price and/or size (spec 8.10).
 
     `size` is the new total including what already filled, with the order's sign; a size at or
     below the filled part cancels the order. At least one of `price` and `size` is required.
+    `amend_text` tags the change; the client gives it a unique one when you leave it out, so
+    `Client.resolve` can tell whether an amend whose reply never came took effect. The result
+    is the `Order` as amended.
 
     Example::
 
@@ -448,6 +528,8 @@ class AmendOrder:
     """
 
     channel: ClassVar[str] = "futures.order_amend"
+    mutates: ClassVar[bool] = True
+    rate_group: ClassVar[RateGroup | None] = "orders"
 
     order_id: str | int
     price: str | Decimal | None = None
@@ -467,6 +549,12 @@ class AmendOrder:
         ):
             raise UsageError(f"amend_text must be a non-empty str, got {self.amend_text!r}")
 
+    def read_result(self, result: object) -> Order:
+        return read_order(result)
+
+    def with_client_ids(self, new_id: Callable[[], str]) -> Self:
+        return self if self.amend_text is not None else attrs.evolve(self, amend_text=new_id())
+
     def req_param(self) -> dict[str, JsonValue]:
         param: dict[str, JsonValue] = {"order_id": str(self.order_id)}
         if self.price is not None:
@@ -479,7 +567,7 @@ class AmendOrder:
 
 
 @attrs.frozen(kw_only=True)
-class ListOrders:
+class ListOrders(TradingRequest[list["Order"]]):
     """``futures.order_list``: list open or finished orders (spec 8.11).
 
     Example::
@@ -512,6 +600,9 @@ class ListOrders:
         if self.last_id is not None:
             check_order_id(self.last_id, "last_id")
 
+    def read_result(self, result: object) -> list[Order]:
+        return read_orders(result)
+
     def req_param(self) -> dict[str, JsonValue]:
         param: dict[str, JsonValue] = {}
         if self.contract is not None:
@@ -527,7 +618,7 @@ class ListOrders:
 
 
 @attrs.frozen(kw_only=True)
-class GetOrder:
+class GetOrder(TradingRequest["Order"]):
     """``futures.order_status``: one order by id or ``t-`` text (spec 8.12).
 
     Example::
@@ -541,6 +632,9 @@ class GetOrder:
 
     def __attrs_post_init__(self) -> None:
         check_order_id(self.order_id)
+
+    def read_result(self, result: object) -> Order:
+        return read_order(result)
 
     def req_param(self) -> dict[str, JsonValue]:
         return {"order_id": str(self.order_id)}

@@ -46,6 +46,7 @@ from ._errors import (
     RestUnavailable,
     UsageError,
 )
+from ._results import rejection
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -330,7 +331,8 @@ def interpret_answer(call: str, answer: Answer, *, wall_time: float) -> object:
         RateLimited: 429, or Gate's ``TOO_MANY_REQUESTS``; `reset_at` as `reset_time` reads
             the headers.
         AuthenticationError: 401, or a label refusing the key, signature or timestamp.
-        RequestRejected: any other 4xx with Gate's error body, or a 4xx without one.
+        RequestRejected: any other 4xx with Gate's error body (the subclass its label names:
+            `OrderNotFound`, `InvalidArgument`, ...), or a 4xx without one.
         RestUnavailable: a 5xx, 408, a redirect (never followed: a signed request must not
             travel to another host), or an informational status.
         ProtocolError: a 2xx that is not JSON, or whose Content-Type is not JSON.
@@ -363,7 +365,8 @@ def interpret_answer(call: str, answer: Answer, *, wall_time: float) -> object:
     if status == 401 or label in AUTH_LABELS:
         raise AuthenticationError(message, code=label or str(status), channel=call)
     if 400 <= status < 500 and status != 408 and label:
-        raise RequestRejected(message, label=label, status=str(status), req_id="", channel=call)
+        # the same typed errors as the trading API's (OrderNotFound, InvalidArgument, ...)
+        raise rejection(label, message, status=str(status), req_id="", channel=call)
     if 400 <= status < 500 and status != 408:
         # a 4xx without Gate's body: a proxy or firewall in the way, or no such path
         raise RequestRejected(

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import itertools
 import logging
+import os
 import time
 from typing import TYPE_CHECKING, Final, TypeVar, final
 
@@ -21,17 +21,9 @@ import attrs
 import trio
 
 from gatetrio._core._config import CLOSE_GRACE, DEFAULT_BUFFER, ClientConfig, endpoint_url
-from gatetrio._core._errors import (
-    AuthenticationError,
-    ConnectionLost,
-    GateTrioError,
-    GateTrioInternalError,
-    RequestRejected,
-    UsageError,
-)
-from gatetrio._core._events import ApiError
+from gatetrio._core._errors import GateTrioError, UsageError
 from gatetrio._core._protocol import GateProtocol
-from gatetrio._core._requests import ChannelSpec, Login
+from gatetrio._core._requests import ChannelSpec
 from gatetrio._core._rest import RestRoute, rest_route
 
 from ._book_host import BookHost
@@ -45,6 +37,7 @@ from ._rest import NoRestTransport, RestClient, RestTransport, default_transport
 from ._runtime import Runtime
 from ._subscription import OverflowPolicy, Subscription, open_subscription
 from ._supervisor import run_supervisor
+from ._trading import Trading
 from ._transport import default_connector, make_connector
 
 if TYPE_CHECKING:
@@ -52,19 +45,19 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Mapping
 
     from gatetrio._core._book import Method
-    from gatetrio._core._config import Credentials
-    from gatetrio._core._events import ApiResult
-    from gatetrio._core._requests import ApiRequest
+    from gatetrio._core._config import Credentials, RateLimitPolicy
+    from gatetrio._core._errors import RequestInDoubt
+    from gatetrio._core._request_base import TradingRequest
+    from gatetrio._core._resolve import Resolution
 
-    from ._connection import Connection
     from ._transport import Connector
 
 __all__ = ["Client", "ClientEvent", "ClientEventKind", "ClientStatistics", "open_client"]
 
 T = TypeVar("T")
+ResultT = TypeVar("ResultT")
 
 EVENTS_BUFFER: Final = 256
-LOGIN_ATTEMPTS: Final = 3  # connections a request may wait through to get logged in
 log: Final = logging.getLogger("gatetrio.client")
 
 _CLIENT_EVENTS_SPEC: Final[ChannelSpec[ClientEvent]] = ChannelSpec(
@@ -86,6 +79,7 @@ class Client:
         self._rt = runtime
         self._rest = rest
         self._contracts = ContractCheck(rest, self.subscribe)
+        self._trading = Trading(runtime, self.wait_connected, rest)
 
     @property
     def rest(self) -> RestClient:
@@ -253,45 +247,77 @@ class Client:
         await trio.lowlevel.checkpoint()
 
     async def request(
-        self, request: ApiRequest, *, req_header: Mapping[str, str] | None = None
-    ) -> ApiResult:
-        """Send one trading-API request and return its final result (the ack is skipped).
+        self,
+        request: TradingRequest[ResultT],
+        *,
+        request_timeout: float | None = None,
+        req_header: Mapping[str, str] | None = None,
+        rate_limit: RateLimitPolicy | None = None,
+    ) -> ResultT:
+        """Send one trading request and return its typed result (the ack is skipped).
 
-        Logs in first when the connection is not logged in yet. `req_header` is Gate's
-        optional request header (e.g. ``{"x-gate-exptime": "1730000000000"}``, an expiry
-        guard). Raises `RequestRejected` (label, status, message from the exchange) or
-        `ConnectionLost` when the socket the request went out on closes before the reply, in
-        which case the request may or may not have executed: requests are never replayed.
-        Replies count only from that socket, and an upgrade handover keeps it open for them
-        (up to `config.handover_grace`). If cancelled after sending, the reply is discarded.
+        The result type is the request's: `PlaceOrder`, `AmendOrder`, `CancelOrder` and
+        `GetOrder` give an `Order`; `BatchPlaceOrders` a list of `BatchOrderOutcome`;
+        `CancelOrders` a list of `CancelOutcome`; `CancelAllOrders` and `ListOrders` a list of
+        `Order`; `Login` a `LoginResult`. Every order carries a client order id (`text`),
+        generated when you give none.
+
+        Exactly one outcome, within `request_timeout` seconds of the call (default
+        `config.request_timeout`), connecting and logging in (once per connection) included:
+
+        - the result;
+        - `RequestRejected` (a subclass per label: `RateLimited`, `OrderNotFound`,
+          `InvalidArgument`, `RequestUnauthorized`, `RequestExpired`): Gate refused it;
+        - `Throttled`: the client's rate limiter held it back (`rate_limit`, default
+          `config.rate_limit_policy`: wait for a turn within the deadline, or fail at once);
+        - `RequestInDoubt`: no final answer. `RequestTimeout` (with `sent` and `acked`: what
+          was seen before the deadline), `RequestLost` (its socket closed), `ReplyUnreadable`.
+          An order in doubt may or may not exist: ``await client.resolve(exc)`` finds out.
+
+        Requests are never re-sent. Replies count only from the socket the request went out
+        on, and an upgrade handover keeps it open for them (up to `config.handover_grace`).
+        `req_header` is Gate's request header; orders get ``x-gate-exptime`` = their deadline
+        unless it sets one. Cancellation: a request cancelled before it was sent is not sent;
+        one cancelled after may have executed (logged with its client order ids).
+
+        Example::
+
+            order = await client.request(
+                gatetrio.PlaceOrder(contract="BTC_USDT", size=1, price="60000"),
+                request_timeout=5.0,
+            )
+            print(order.id, order.text, order.status, order.left)
         """
         self._check_open()
-        if self.config.credentials is None:
-            raise UsageError("the trading API needs credentials=gatetrio.Credentials(...)")
-        if "/delivery/" in self.config.url:
-            raise UsageError("Gate offers no WebSocket trading API on delivery endpoints")
-        protocol = self._protocol
-        for attempt in itertools.count(1):
-            await self.wait_connected()
-            conn = self._rt.links.current()
-            if conn is None:
-                continue
-            if not isinstance(request, Login) and not protocol.is_logged_in(conn.generation):
-                try:
-                    async with conn.login_lock:  # concurrent first requests share one login
-                        if not protocol.is_logged_in(conn.generation):
-                            await self._roundtrip(Login(), conn, None)
-                except ConnectionLost as exc:
-                    # nothing of `request` was sent yet: try again on the next connection
-                    if attempt >= LOGIN_ATTEMPTS:
-                        raise ConnectionLost(
-                            f"could not log in ({exc.reason}); the request was not sent"
-                        ) from exc
-                    continue
-            # a handover may have begun while logging in: new requests go to the new socket
-            if protocol.current_generation == conn.generation:
-                return await self._roundtrip(request, conn, req_header)
-        raise GateTrioInternalError("unreachable")  # pragma: no cover - itertools.count
+        return await self._trading.request(
+            request, request_timeout=request_timeout, req_header=req_header, rate_limit=rate_limit
+        )
+
+    async def resolve(
+        self, exc: RequestInDoubt, *, request_timeout: float | None = None
+    ) -> Resolution:
+        """Find out for certain what an in-doubt trading request did.
+
+        `exc` is the `RequestInDoubt` (`RequestTimeout`, `RequestLost`, `ReplyUnreadable`)
+        that `request` raised. Waits until Gate can no longer carry the request out (its
+        ``x-gate-exptime`` plus `config.resolve_margin`, at most about `request_timeout`),
+        then looks its orders up by their client order ids: `Resolution.executed` (`placed`
+        for orders) and the orders as they stand now. A request that was never sent resolves
+        at once, unexecuted. Each lookup has `request_timeout` (default
+        `config.request_timeout`); a lookup that fails raises as `request` does, and resolve can
+        be called again. Raises `UsageError` for a request that changes nothing (`GetOrder`,
+        `ListOrders`, `Login`: send it again). Never re-sends the request.
+
+        Example::
+
+            try:
+                order = await client.request(gatetrio.PlaceOrder(...))
+            except gatetrio.RequestInDoubt as exc:
+                resolution = await client.resolve(exc)
+                order = resolution.order  # None: it was not placed
+        """
+        self._check_open()
+        return await self._trading.resolve(exc, request_timeout=request_timeout)
 
     def statistics(self) -> ClientStatistics:
         """A snapshot of the counters; see `ClientStatistics` for fields and units."""
@@ -305,46 +331,6 @@ class Client:
         )
 
     # ---------------------------------------------------------------------------- helpers
-
-    async def _roundtrip(
-        self, request: ApiRequest, conn: Connection, req_header: Mapping[str, str] | None
-    ) -> ApiResult:
-        rt = self._rt
-        protocol = self._protocol
-        if conn.closing or not protocol.is_live(conn.generation):
-            raise ConnectionLost("the connection closed before the request was sent")
-        req_id, frame = protocol.api_request(
-            request, wall_time=rt.wall_clock(), generation=conn.generation, req_header=req_header
-        )
-        waiter = rt.waiters.expect(req_id)
-        try:
-            await conn.send([frame])
-            await waiter.done.wait()
-        finally:
-            rt.waiters.forget(req_id)
-            protocol.forget_api(req_id)
-        if waiter.lost:
-            raise ConnectionLost(
-                f"{waiter.lost}; the request may or may not have executed (never replayed)"
-            )
-        reply = waiter.reply
-        if isinstance(reply, ApiError):
-            if reply.header.channel == Login.channel:
-                raise AuthenticationError(
-                    reply.message,
-                    code=reply.label or reply.header.status,
-                    channel=reply.header.channel,
-                )
-            raise RequestRejected(
-                reply.message,
-                label=reply.label,
-                status=reply.header.status,
-                req_id=req_id,
-                channel=reply.header.channel,
-            )
-        if reply is None:  # pragma: no cover - done is only set with a reply or a loss
-            raise GateTrioInternalError("API waiter woke without a reply")
-        return reply
 
     def _report_resync(self, contract: str, reason: str) -> None:
         log.warning("order book %s resyncs: %s", contract, reason)
@@ -366,6 +352,10 @@ def _new_runtime(
         subscribe_deadline=config.subscribe_deadline,
         handover_grace=config.handover_grace,
         credentials=config.credentials,
+        entropy=os.urandom,  # client order ids (_core/_client_ids.py)
+        order_rate_limit=config.order_rate_limit,
+        cancel_rate_limit=config.cancel_rate_limit,
+        rate_limit_window=config.rate_limit_window,
     )
     return Runtime(config, protocol, connector=connector, wall_clock=wall_clock)
 

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Final, final
 
 import attrs
 
+from gatetrio._core._protocol import TradingStatistics
+
 from ._rest import RestStatistics, merge_rest_statistics
 
 if TYPE_CHECKING:
@@ -58,6 +60,16 @@ class ClientEventKind(enum.Enum):
     snapshot; `channel` names the contract."""
     NOTICE = "notice"
     """A system notice from Gate, passed on as `reason`."""
+    REQUEST_TIMEOUT = "request_timeout"
+    """A trading request had no final answer within its deadline (`RequestTimeout`)."""
+    REQUEST_LOST = "request_lost"
+    """A trading request's socket closed before its final answer (`RequestLost`)."""
+    REQUEST_UNREADABLE = "request_unreadable"
+    """Gate reported success for a trading request but its result was unreadable."""
+    RATE_LIMITED = "rate_limited"
+    """Gate answered 429: requests of that kind are held back until its reset time."""
+    REQUEST_RESOLVED = "request_resolved"
+    """`Client.resolve` found out what an in-doubt request did (`reason`: executed or not)."""
     REST_FAILED = "rest_failed"
     """A REST attempt failed (`channel`: the call, `attempt`: its number; retried if it may
     pass). Counted in `ClientStatistics.rest`."""
@@ -137,6 +149,8 @@ class ClientStatistics:
     trading replies for things never asked or already answered, pongs with no ping out."""
     unknown_events: int = 0
     """Well-formed frames of channels gatetrio does not model (ignored)."""
+    trading: TradingStatistics = attrs.field(factory=TradingStatistics)
+    """The trading API's counters: requests, outcomes, replies, rate limits."""
     rest: RestStatistics = attrs.field(factory=RestStatistics)
     """The client's REST calls: attempts, retries, failures by kind (`RestStatistics`)."""
 
@@ -181,6 +195,16 @@ def _merge_rest(values: Sequence[object]) -> object:
     return merge_rest_statistics(typing.cast("list[RestStatistics]", values))
 
 
+def _merge_trading(values: Sequence[object]) -> object:
+    records = typing.cast("list[TradingStatistics]", values)
+    return TradingStatistics(
+        **{
+            field.name: sum(getattr(record, field.name) for record in records)
+            for field in attrs.fields(TradingStatistics)
+        }
+    )
+
+
 def _all(values: Sequence[object]) -> object:
     return bool(values) and all(values)
 
@@ -198,6 +222,7 @@ MERGE: Final[Mapping[str, Callable[[Sequence[object]], object]]] = {
     "last_pong_rtt": _known_max,
     "last_latency_ms": _known_max,
     "rest": _merge_rest,
+    "trading": _merge_trading,
 }
 
 

@@ -14,8 +14,8 @@ of trio's `MemoryChannelState`, which only its two endpoints change):
                                `Client.subscribe`), event watchers (`watching`) and raw taps
                                (`tapping`). The reader and `handle` push into them; nobody
                                else does.
-    waiters   Waiters          trading requests awaiting their reply: `Client` expects and
-                               forgets them; `handle` completes or loses them.
+    waiters   Waiters          trading requests awaiting their outcome: `Trading` expects and
+                               forgets them; `handle` completes or fails them.
     changed   Broadcast        "a deadline may have moved, a subscription became ready or
                                failed": wakes the timer task and whoever waits for an ack.
     signal    SupervisorSignal "the current socket is lost" / "Gate asks for a new one":
@@ -40,17 +40,24 @@ import attrs
 import trio
 
 from gatetrio._core._backoff import Backoff, ReconnectPacer
-from gatetrio._core._errors import ConnectionLost
+from gatetrio._core._errors import (
+    ConnectionLost,
+    GateTrioError,
+    ReplyUnreadable,
+    RequestLost,
+    RequestTimeout,
+)
 from gatetrio._core._protocol import (
     ApiAcked,
     ApiCompleted,
-    ApiLost,
+    ApiFailed,
     CloseConnection,
     Delivery,
     Malformed,
     Notice,
     PongReceived,
     ProtocolViolation,
+    RateLimitPaused,
     SubscriptionFailed,
     SubscriptionReady,
     SubscriptionSilent,
@@ -67,7 +74,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping, Sequence
 
     from gatetrio._core._config import ClientConfig
-    from gatetrio._core._events import ApiError, ApiResult
     from gatetrio._core._protocol import GateProtocol, Output
 
     from ._connection import Connection
@@ -315,16 +321,16 @@ def _member(members: list[SubscriptionFeed[Any]], feed: SubscriptionFeed[Any]) -
 @final
 @attrs.define(eq=False)
 class ApiWaiter:
-    """One trading request's wait; `Waiters` fills it in."""
+    """One trading request's wait; `Waiters` fills in its outcome: a result or an error."""
 
     done: trio.Event = attrs.field(factory=trio.Event)
-    reply: ApiResult | ApiError | None = None
-    lost: str = ""
+    result: object = None
+    error: GateTrioError | None = None
 
 
 @final
 class Waiters:
-    """Trading requests sent and awaiting their reply, by req_id."""
+    """Trading requests sent and awaiting their outcome, by req_id."""
 
     __slots__ = ("_waiting",)
 
@@ -341,16 +347,16 @@ class Waiters:
     def forget(self, req_id: str) -> None:
         del self._waiting[req_id]
 
-    def complete(self, req_id: str, reply: ApiResult | ApiError) -> None:
+    def complete(self, req_id: str, result: object) -> None:
         waiter = self._waiting.get(req_id)
         if waiter is not None:
-            waiter.reply = reply
+            waiter.result = result
             waiter.done.set()
 
-    def lose(self, req_id: str, reason: str) -> None:
+    def fail(self, req_id: str, error: GateTrioError) -> None:
         waiter = self._waiting.get(req_id)
         if waiter is not None:
-            waiter.lost = reason
+            waiter.error = error
             waiter.done.set()
 
 
@@ -439,10 +445,15 @@ class Runtime:
             case Notice(event=event):
                 log.info("system notice: %r", event)
                 feeds.emit(ClientEventKind.NOTICE, reason=repr(event))
-            case ApiCompleted(req_id=req_id, event=event):
-                self.waiters.complete(req_id, event)
-            case ApiLost(req_id=req_id, reason=reason):
-                self.waiters.lose(req_id, reason)
+            case ApiCompleted(req_id=req_id, result=result):
+                self.waiters.complete(req_id, result)
+            case ApiFailed(req_id=req_id, error=error):
+                self.report_api_failure(error)
+                self.waiters.fail(req_id, error)
+            case RateLimitPaused(group=group, delay=delay, channel=channel):
+                reason = f"Gate's rate limit: no {group} request goes out for {delay:.3f}s"
+                log.warning("%s: %s", channel, reason)
+                feeds.emit(ClientEventKind.RATE_LIMITED, channel=channel, reason=reason)
             case UnsubscribeFailed(error=error):
                 log.warning("unsubscribe failed: %s", error)
             case ProtocolViolation(error=error):
@@ -453,6 +464,22 @@ class Runtime:
                 pass  # counted by the protocol; nothing waits on them
             case _:
                 typing.assert_never(output)
+
+    def report_api_failure(self, error: GateTrioError) -> None:
+        """Log and report a trading request that ended without an answer (a rejection is not
+        one: the caller gets it as an exception, and it says all there is)."""
+        match error:
+            case RequestTimeout():
+                kind = ClientEventKind.REQUEST_TIMEOUT
+            case RequestLost():
+                kind = ClientEventKind.REQUEST_LOST
+            case ReplyUnreadable():
+                kind = ClientEventKind.REQUEST_UNREADABLE
+            case _:
+                return
+        ids = getattr(error, "client_order_ids", ())
+        log.warning("%s%s", error, f" (client order ids {', '.join(ids)})" if ids else "")
+        self.feeds.emit(kind, channel=getattr(error, "channel", ""), reason=str(error))
 
     def _report_malformed(self, error: Exception) -> None:
         """A frame that could not be taken in: logged (bounded), reported, never fatal."""

@@ -12,6 +12,8 @@ Contracts: `DEFAULT_CONTRACTS` (BTC_USDT, ETH_USDT, SOL_USDT, HEI_USDT; BTC_USD;
 ETH_USD1; delivery BTC_USDT_20261225, ETH_USDT_20261225, BTC_USD_20261225). Faults:
 `FakeGateServer.inject_gap`, `drop`, `stall`/`resume`, `send_upgrade`, `refuse`,
 `send_malformed`, `close`; or the `--fault` language of `gatetrio serve` (`parse_fault`).
+Trading: `FakeGateServer.trading` (`TradingApi`) answers past Gate's rate limits with its 429,
+measures the rate requests arrived at (`max_rate`), and misbehaves on demand (`misbehave`).
 
 Options: `ConnectionOptions` (queues, pong timeout), `MarketOptions` (how markets push) and a
 `FakeProfile` (where live Gate and its docs disagree; `PROFILES` holds "live" and "docs").
@@ -46,6 +48,8 @@ from ._profile import PROFILES as PROFILES
 from ._profile import FakeProfile as FakeProfile
 from ._replay import ReplayServer as ReplayServer
 from ._server import FakeGateServer as FakeGateServer
+from ._trading_api import Misbehaviour as Misbehaviour
+from ._trading_api import TradingApi as TradingApi
 from ._trio_websocket import TrioWebSocket as TrioWebSocket
 from ._trio_websocket import trio_websocket_connector as trio_websocket_connector
 
@@ -62,10 +66,12 @@ __all__ = [
     "FaultSpec",
     "Market",
     "MarketOptions",
+    "Misbehaviour",
     "Push",
     "Received",
     "ReplayServer",
     "SubscribeError",
+    "TradingApi",
     "TrioWebSocket",
     "catalogue",
     "memory_socket_pair",

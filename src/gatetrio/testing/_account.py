@@ -44,6 +44,9 @@ _FEE_QUANTUM: Final = Decimal("1e-10")
 _MKFR: Final = Decimal("0.0002")
 DEFAULT_USER_ID: Final = "20011"  # the docs' example UID, the fake account's unless told
 START_BALANCE: Final = Decimal(10000)
+# Gate finds an order by its custom id (text) while it is open and for 60 s after it finished;
+# after that only by its id (REST docs, GET /futures/{settle}/orders/{order_id})
+TEXT_LOOKUP_MS: Final = 60_000
 KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older finished ones go
 KEPT_FILLS: Final = 10_000  # the account's latest trades, for REST my_trades
 
@@ -117,6 +120,7 @@ class AccountHost(Protocol):
     @property
     def user_id(self) -> str: ...
     def now(self) -> float: ...
+    def wall_time(self) -> float: ...
     def market(self, key: MarketKey) -> Market: ...
     def market_for(self, contract: str) -> Market: ...
     def push_private(
@@ -179,17 +183,23 @@ class Account:
         """The market of the connection's path (orders may only name its contracts)."""
         return self._host.market(conn.market_key)
 
-    def find(self, order_id: object) -> _Order:
+    def find(self, order_id: object, *, now_ms: int | None = None) -> _Order:
+        """An order by its id, or by its `t-` text while it is open or finished less than
+        TEXT_LOOKUP_MS ago (Gate's rule for custom ids); `now_ms`: the server's wall time."""
         text = str(order_id) if isinstance(order_id, int | str) else ""
         if text.isdigit() and int(text) in self.orders:
             return self.orders[int(text)]
+        if now_ms is None:
+            now_ms = round(self._host.wall_time() * 1000)
         for order in self.orders.values():
             if text and order.text == text:
+                if order.status != "open" and now_ms - order.finish_ms > TEXT_LOOKUP_MS:
+                    break
                 return order
         raise ApiFailure("400", "ORDER_NOT_FOUND")
 
     def lookup(self, ref: str) -> _Order | None:
-        """The order of this id or `text`, if the account still keeps it (REST by id)."""
+        """The order of this id or `text` (by Gate's rule), if the account still keeps it."""
         try:
             return self.find(ref)
         except ApiFailure:

@@ -45,6 +45,7 @@ class Server(Protocol):
     def push_private(
         self, channel: str, contract: str, event: Event | Callable[[bool], Event]
     ) -> None: ...
+    def drop(self, conn: Connection | str | None = None) -> None: ...
 
 
 @typing.final
@@ -112,3 +113,6 @@ class EngineHost:
 
     def wake_clock(self) -> None:
         self._wake_clock()
+
+    def drop(self, conn: Connection) -> None:
+        self._server.drop(conn)

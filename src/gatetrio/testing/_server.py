@@ -245,6 +245,12 @@ class FakeGateServer:
             for conn in list(self._conns.values()):
                 conn.cancel()  # one served on loopback runs outside this nursery
 
+    @property
+    def trading(self) -> TradingApi:
+        """The WebSocket trading API: its rate limits and their measure (`max_rate`), and
+        misbehaviour on demand (`misbehave`)."""
+        return self._trading
+
     def now(self) -> float:
         """Seconds since `run` started, on trio's clock."""
         return trio.current_time() - self._start_time()

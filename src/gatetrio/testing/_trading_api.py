@@ -3,10 +3,23 @@
 A request (`event: api`) is checked here, then carried out by the trading engine (`_account`),
 and answered with Gate's ack/result/error frames (the order_place ack echoes the request
 first). Replies go through the server's `Replies`, so they keep their place among the pushes.
+
+Rate limits as Gate counts them (spec 8.3, 9): place and amend (a batch is one request) share
+100 requests per second of the server's wall clock, cancels have 200; each window is a whole
+second, and a request past the limit gets status 429 `TOO_MANY_REQUESTS` with the time the next
+window opens. The fake also logs every arrival, so a test can ask for the most requests of a
+kind that ever arrived within any one second (`max_rate`), however the windows fell.
+
+Hostile replies on demand (`misbehave`): for the next requests of a channel, answer nothing, only
+the ack, under another request id, twice, with an unreadable result, or close the socket before
+or after the engine carried the request out. A client must end each of them in exactly one
+typed outcome.
 """
 
 from __future__ import annotations
 
+import collections
+import enum
 import json
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -41,17 +54,36 @@ TRADING_CHANNELS: Final = frozenset(
         "futures.order_status",
     }
 )
-RATE_LIMIT: Final = 100  # place/amend/cancel requests per second (spec 9)
-_RATE_LIMITED: Final = frozenset(
-    {
-        "futures.order_place",
-        "futures.order_batch_place",
-        "futures.order_amend",
-        "futures.order_cancel",
-        "futures.order_cancel_ids",
-        "futures.order_cancel_cp",
-    }
-)
+RATE_LIMITS: Final = {"orders": 100, "cancels": 200}  # requests per second (spec 9)
+RATE_LIMIT: Final = RATE_LIMITS["orders"]
+_RATE_GROUPS: Final = {
+    "futures.order_place": "orders",
+    "futures.order_batch_place": "orders",
+    "futures.order_amend": "orders",
+    "futures.order_cancel": "cancels",
+    "futures.order_cancel_ids": "cancels",
+    "futures.order_cancel_cp": "cancels",
+}
+ARRIVALS_KEPT: Final = 10_000  # arrival times kept per rate group for `max_rate`
+
+
+class Misbehaviour(enum.Enum):
+    """How the fake answers a trading request it was told to misbehave on (`misbehave`)."""
+
+    SILENCE = "silence"
+    """Carry it out and send nothing at all."""
+    ACK_ONLY = "ack_only"
+    """Carry it out, send the ack echo (order placement), then nothing."""
+    OTHER_ID = "other_id"
+    """Carry it out and send the replies under another request id."""
+    TWICE = "twice"
+    """Carry it out and send the final reply twice."""
+    UNREADABLE = "unreadable"
+    """Carry it out and answer status 200 with a result that is not what the request returns."""
+    DROP_BEFORE = "drop_before"
+    """Close the socket (no close frame) before the engine sees the request."""
+    DROP_AFTER = "drop_after"
+    """Let the engine carry it out, then close the socket (no close frame) without replying."""
 
 
 @attrs.define(eq=False, kw_only=True)
@@ -74,6 +106,7 @@ class TradingApiHost(AccountHost, Protocol):
     @property
     def replies(self) -> Replies: ...
     def wake_clock(self) -> None: ...
+    def drop(self, conn: Connection) -> None: ...
 
 
 class TradingApi:
@@ -82,8 +115,50 @@ class TradingApi:
     def __init__(self, host: TradingApiHost, account: Account) -> None:
         self._host = host
         self._account = account
-        self._rate_second = -1
-        self._rate_count = 0
+        self.rate_limits: dict[str, int] = dict(RATE_LIMITS)
+        """Requests per second by group ("orders": place/amend, "cancels"); tests lower them."""
+        self._windows: dict[str, tuple[int, int]] = {}  # group -> (second, count)
+        self._arrivals: dict[str, collections.deque[float]] = {
+            group: collections.deque(maxlen=ARRIVALS_KEPT) for group in RATE_LIMITS
+        }
+        self._misbehaviour: dict[str | None, collections.deque[Misbehaviour]] = {}
+        self.rate_limited = 0
+        """Requests answered 429 so far."""
+        self.requests_received: collections.Counter[str] = collections.Counter()
+        """Trading requests received, by channel."""
+
+    # ------------------------------------------------------------------------ test hooks
+
+    def misbehave(self, how: Misbehaviour, *, channel: str | None = None, count: int = 1) -> None:
+        """Answer the next `count` requests of `channel` (None: any trading channel but
+        futures.login) as `how` says instead of as Gate does."""
+        if channel is not None and channel not in TRADING_CHANNELS:
+            raise ValueError(f"{channel!r} is not a trading channel")
+        queue = self._misbehaviour.setdefault(channel, collections.deque())
+        queue.extend([how] * count)
+
+    def max_rate(self, group: str = "orders", *, window: float = 1.0) -> int:
+        """The most requests of `group` that arrived within any `window` seconds (server clock).
+
+        Any window, not Gate's whole seconds: a client that keeps this at or below the limit
+        is under it however Gate's windows fall.
+        """
+        times = self._arrivals[group]
+        most = start = 0
+        for end, at in enumerate(times):
+            while at - times[start] >= window:
+                start += 1
+            most = max(most, end - start + 1)
+        return most
+
+    def _take_misbehaviour(self, channel: str) -> Misbehaviour | None:
+        if channel == "futures.login":
+            return None
+        for key in (channel, None):
+            queue = self._misbehaviour.get(key)
+            if queue:
+                return queue.popleft()
+        return None
 
     def handle(self, conn: Connection, msg: dict[str, Any], raw: str) -> None:
         """One `event: api` frame; `raw` is its text, whose exact req_param bytes are signed."""
@@ -104,10 +179,17 @@ class TradingApi:
             trace_id=replies.hex(32),
             now_ms=replies.wall_ms(),
         )
+        self.requests_received[channel] += 1
+        how = self._take_misbehaviour(channel)
+        if how is Misbehaviour.DROP_BEFORE:
+            self._host.drop(conn)
+            return
+        out = _Out(conn, replies, how)
         after: list[Callable[[], None]] = []
         try:
-            if channel in _RATE_LIMITED:
-                self._rate_limit(req)
+            group = _RATE_GROUPS.get(channel)
+            if group is not None:
+                self._rate_limit(req, group)
             self._check_request(req, payload, raw)
             if channel == "futures.login":
                 conn.logged_in = True
@@ -132,19 +214,29 @@ class TradingApi:
                     ack = ApiAck(
                         request_id=req.req_id, header=self._header(req, "200"), result=echo
                     )
-                    replies.event(conn, ack)
+                    out.ack(ack)
                 result = self._call(conn, channel, param, req.now_ms, after)
         except ApiFailure as exc:
             header = self._header(req, exc.status)
+            if exc.status == "429":  # the docs' 429 example spells the reset x_gate_ (spec 8.13)
+                header = msgspec.structs.replace(
+                    header,
+                    x_gat_ratelimit_reset_timestamp=None,
+                    x_gate_ratelimit_reset_timestamp=header.x_gat_ratelimit_reset_timestamp,
+                )
             error = ApiError(
                 request_id=req.req_id, header=header, label=exc.label, message=exc.message
             )
-            replies.event(conn, error)
+            out.final(error)
             return
         header = self._header(req, "200")
-        replies.event(conn, ApiResult(request_id=req.req_id, header=header, result=result))
+        if how is Misbehaviour.UNREADABLE:
+            result = "ok" if isinstance(result, dict | list) else {"unexpected": result}
+        out.final(ApiResult(request_id=req.req_id, header=header, result=result))
         for push in after:
             push()
+        if how is Misbehaviour.DROP_AFTER:
+            self._host.drop(conn)
         self._host.wake_clock()  # a new resting order moves the clock's next deadline
 
     def _header(self, req: _ApiRequest, status: str) -> ApiHeader:
@@ -165,20 +257,22 @@ class TradingApi:
             x_gat_ratelimit_reset_timestamp=req.limits.get("reset"),
         )
 
-    def _rate_limit(self, req: _ApiRequest) -> None:
-        """100 place/amend/cancel requests per second, as Gate limits them, with Gate's headers."""
+    def _rate_limit(self, req: _ApiRequest, group: str) -> None:
+        """Gate's limit of `group` per whole second of wall time, with Gate's headers."""
+        self._arrivals[group].append(self._host.now())
+        limit = self.rate_limits[group]
         second = req.now_ms // 1000
-        if second != self._rate_second:
-            self._rate_second, self._rate_count = second, 0
-        self._rate_count += 1
-        over = self._rate_count > RATE_LIMIT
-        # reset: when the next window opens if over the limit, else the current time (spec 8.3)
-        req.limits = {
-            "remain": max(0, RATE_LIMIT - self._rate_count),
-            "limit": RATE_LIMIT,
-            "reset": (second + 1) * 1000 if over else req.now_ms,
-        }
+        window, count = self._windows.get(group, (second, 0))
+        count = count + 1 if window == second else 1
+        self._windows[group] = (second, count)
+        over = count > limit
+        # reset: when the next window opens if over the limit, else the current time (spec 8.3);
+        # `remain` is omitted when 0 (spec 8.3)
+        req.limits = {"limit": limit, "reset": (second + 1) * 1000 if over else req.now_ms}
+        if count < limit:
+            req.limits["remain"] = limit - count
         if over:
+            self.rate_limited += 1
             raise ApiFailure("429", "TOO_MANY_REQUESTS", "Request Rate limit Exceeded (311)")
 
     def _check_request(self, req: _ApiRequest, payload: dict[str, Any], raw: str) -> None:
@@ -249,7 +343,7 @@ class TradingApi:
                         )
                 return results
             case "futures.order_cancel":
-                order = account.find(_param_dict(param).get("order_id"))
+                order = account.find(_param_dict(param).get("order_id"), now_ms=now_ms)
                 account.cancel(order, now_ms, after)
                 return account.order_json(order, size_decimal=mode)
             case "futures.order_cancel_ids":
@@ -262,7 +356,7 @@ class TradingApi:
                         "user_id": int(account.user_id),
                     }
                     try:
-                        account.cancel(account.find(order_id), now_ms, after)
+                        account.cancel(account.find(order_id, now_ms=now_ms), now_ms, after)
                     except ApiFailure as exc:
                         entry["message"] = exc.label
                     else:
@@ -288,7 +382,7 @@ class TradingApi:
                 return cancelled
             case "futures.order_amend":
                 p = _param_dict(param)
-                order = account.find(p.get("order_id"))
+                order = account.find(p.get("order_id"), now_ms=now_ms)
                 return account.order_json(account.amend(order, p, now_ms, after), size_decimal=mode)
             case "futures.order_list":
                 p = _param_dict(param)
@@ -305,8 +399,39 @@ class TradingApi:
                 limit = limit if isinstance(limit, int) and 0 < limit <= 1000 else 100
                 return [account.order_json(o, size_decimal=mode) for o in reversed(found)][:limit]
             case _:  # futures.order_status
-                order = account.find(_param_dict(param).get("order_id"))
+                order = account.find(_param_dict(param).get("order_id"), now_ms=now_ms)
                 return account.order_json(order, size_decimal=mode)
+
+
+class _Out:
+    """Sends a request's replies, or does not, as its misbehaviour says."""
+
+    __slots__ = ("_conn", "_how", "_replies")
+
+    def __init__(self, conn: Connection, replies: Replies, how: Misbehaviour | None) -> None:
+        self._conn, self._replies, self._how = conn, replies, how
+
+    def ack(self, ack: ApiAck) -> None:
+        how = self._how
+        if how in (Misbehaviour.SILENCE, Misbehaviour.DROP_AFTER):
+            return
+        if how is Misbehaviour.OTHER_ID:
+            ack = msgspec.structs.replace(ack, request_id=_other_id(ack.request_id))
+        self._replies.event(self._conn, ack)
+
+    def final(self, reply: ApiResult | ApiError) -> None:
+        how = self._how
+        if how in (Misbehaviour.SILENCE, Misbehaviour.ACK_ONLY, Misbehaviour.DROP_AFTER):
+            return
+        if how is Misbehaviour.OTHER_ID:
+            reply = msgspec.structs.replace(reply, request_id=_other_id(reply.request_id))
+        self._replies.event(self._conn, reply)
+        if how is Misbehaviour.TWICE:
+            self._replies.event(self._conn, reply)
+
+
+def _other_id(req_id: str) -> str:
+    return f"{req_id}0" if req_id else "other"
 
 
 def _param_dict(param: object) -> dict[str, Any]:

@@ -36,7 +36,8 @@ channel routes how is `_core/_catalog.py`; `DataEvent` and `Item` are declared h
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, TypeAlias, get_args
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Annotated, TypeAlias, get_args
 
 import msgspec
 
@@ -58,6 +59,9 @@ from ._schema import record_fields as record_fields
 from ._ticker import DECIMAL_CACHE_LIMIT, DECIMALS, cached_decimal, decimal_value
 from ._ticker import Ticker as Ticker
 from ._ticker import TickerText as TickerText
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 Size: TypeAlias = int | Decimal
 
@@ -304,8 +308,19 @@ class AdlWarning(msgspec.Struct, frozen=True, gc=False):
 # -------------------------------------------------------------------------- private channels
 
 
-class Order(msgspec.Struct, frozen=True, gc=False):
-    """`futures.orders` entry. `size` and `left` are signed (+ buy, - sell)."""
+class Order(msgspec.Struct, frozen=True, dict=True):
+    """An order: a `futures.orders` push item, and what trading requests and REST return.
+
+    `size` and `left` are signed (+ buy, - sell), contracts (`Decimal` with the size-decimal
+    header). Times follow the other records: `create_time`/`finish_time` unix seconds with
+    `create_time_ms`/`finish_time_ms` milliseconds, `update_time` milliseconds (Gate's trading
+    results and REST send float seconds; they are converted). `finish_as` and the finish times
+    are ""/0 while the order is open (live pushes repeat the create time there, spec 7.1).
+
+    `raw` is the JSON object Gate sent for a trading result or a REST body, so fields Gate adds
+    later are reachable before gatetrio models them; it is empty on pushes (their decode path
+    keeps no copy, for speed) and is not part of equality, hashing or copies.
+    """
 
     id: int
     contract: str
@@ -347,6 +362,21 @@ class Order(msgspec.Struct, frozen=True, gc=False):
     refu: int = 0  # referrer's user id
     is_voucher: bool = False
     bbo: str = ""
+
+    @property
+    def raw(self) -> Mapping[str, object]:
+        return self.__dict__.get("_raw", _NO_RAW)  # type: ignore[no-any-return]
+
+
+_NO_RAW: Mapping[str, object] = MappingProxyType({})
+
+
+def with_raw(order: Order, raw: dict[str, object]) -> Order:
+    """`order` carrying `raw` (the JSON object it was read from) as `Order.raw`, read-only."""
+    # Order is frozen; `dict=True` gives it a __dict__ for exactly this: an attribute outside
+    # the fields, so equality, hashing and the push decode path stay as they are.
+    order.__dict__["_raw"] = MappingProxyType(raw)
+    return order
 
 
 class UserTrade(msgspec.Struct, frozen=True, gc=False):

@@ -23,8 +23,9 @@ exceptions elsewhere are `UsageError` (caller misuse) and `HeartbeatTimeout` (fr
 Rule 4: requests are never replayed. After a reconnect `on_connected` builds fresh subscribe
 frames (re-signed with the new `wall_time`) for the live subscriptions only: no unsubscribes, no
 logins, no orders. Trading requests pending when their socket closes are reported lost
-(`ApiLost`), since an order may or may not have reached Gate and resending it could fill twice
-(spec 13.12).
+(`ApiFailed` with `RequestLost`), since an order may or may not have reached Gate and
+resending it could fill twice (spec 13.12). Trading requests have rules of their own (`_api.py`: one
+outcome each, a deadline, client order ids, rate limits).
 
 Rule 5: a reply counts only on the socket its request went out on. Every inbound frame names
 its generation; a trading reply, a subscribe ack or a pong arriving on another socket is
@@ -37,12 +38,13 @@ nothing is lost or doubled across the switch. Once every live subscription is re
 socket (or the subscribe deadline passes) the old one is *switched*: it delivers nothing more
 and stays open only for replies to the trading requests sent on it. When the last of those
 arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell to close it;
-requests still unanswered then are `ApiLost` with a reason that says so. A socket that closes
-while retiring was *handed over*; the current one closing is *lost*.
+requests still unanswered then are lost (`RequestLost`) with a reason that says so. A socket
+that closes while retiring was *handed over*; the current one closing is *lost*.
 
 Layout:
 
     _machine.py    GateProtocol: subscriptions, generations, correlation, timers
+    _api.py        trading requests: correlation, deadlines, client order ids, rate limits
     _handover.py   retiring connections: overlap, switch, close
     _table.py      records: subscriptions, targets, requests, generations, frame de-dupe
     _heartbeat.py  ping / pong deadlines
@@ -53,11 +55,12 @@ Layout:
 
 from __future__ import annotations
 
+from ._api import SentRequest as SentRequest
 from ._machine import AUTH_ERROR_CODES as AUTH_ERROR_CODES
 from ._machine import GateProtocol as GateProtocol
 from ._outputs import ApiAcked as ApiAcked
 from ._outputs import ApiCompleted as ApiCompleted
-from ._outputs import ApiLost as ApiLost
+from ._outputs import ApiFailed as ApiFailed
 from ._outputs import CloseConnection as CloseConnection
 from ._outputs import Connected as Connected
 from ._outputs import Delivery as Delivery
@@ -67,11 +70,13 @@ from ._outputs import Output as Output
 from ._outputs import PongReceived as PongReceived
 from ._outputs import ProtocolStatistics as ProtocolStatistics
 from ._outputs import ProtocolViolation as ProtocolViolation
+from ._outputs import RateLimitPaused as RateLimitPaused
 from ._outputs import SubscriptionFailed as SubscriptionFailed
 from ._outputs import SubscriptionReady as SubscriptionReady
 from ._outputs import SubscriptionSilent as SubscriptionSilent
 from ._outputs import SubscriptionStatus as SubscriptionStatus
 from ._outputs import TimerResult as TimerResult
+from ._outputs import TradingStatistics as TradingStatistics
 from ._outputs import Unknown as Unknown
 from ._outputs import Unmatched as Unmatched
 from ._outputs import UnsubscribeAcked as UnsubscribeAcked

@@ -10,19 +10,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from ._outputs import ApiLost, CloseConnection
+from ._outputs import CloseConnection
 from ._table import FrameDedupe, Generation
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
+    from ._api import ApiCalls
     from ._outputs import Output
 
 
 class Handover:
-    __slots__ = ("_dedupe", "_grace", "_overlapping", "_switch_after", "duplicates", "retiring")
+    __slots__ = (
+        "_api",
+        "_dedupe",
+        "_grace",
+        "_overlapping",
+        "_switch_after",
+        "duplicates",
+        "retiring",
+    )
 
-    def __init__(self, *, grace: float, switch_after: float) -> None:
+    def __init__(self, api: ApiCalls, *, grace: float, switch_after: float) -> None:
+        self._api = api  # which sockets still owe replies to trading requests
         self._grace = grace
         self._switch_after = switch_after  # retiring -> switched at the latest (subscribe deadline)
         self.retiring: dict[int, Generation] = {}
@@ -68,7 +78,7 @@ class Handover:
         """`CloseConnection` (once each) for switched sockets that owe no more replies."""
         out: list[Output] = []
         for gen in self.retiring.values():
-            if gen.switched is not None and not gen.api and not gen.closing:
+            if gen.switched is not None and not self._api.owes(gen.gen_id) and not gen.closing:
                 gen.closing = True
                 out.append(CloseConnection(gen.gen_id, reason))
         return out
@@ -89,10 +99,9 @@ class Handover:
             out.extend(self.switch(now, "handed over: the subscribe deadline passed", due))
         grace = f"{self._grace:g}s"
         for gen in self.retiring.values():
-            if gen.switched is not None and gen.api and now >= self.deadline(gen):
+            if gen.switched is not None and now >= self.deadline(gen):
                 reason = f"no reply on the handed-over connection within {grace}"
-                out.extend(ApiLost(rid, ch, reason) for rid, ch in gen.api.items())
-                gen.api.clear()
+                out.extend(self._api.lose(gen.gen_id, reason))
         out.extend(self.closable(f"handed over: grace of {grace} ended"))
         return out
 

@@ -29,14 +29,12 @@ from gatetrio._core._events import (
     UnknownEvent,
     UpgradeRequested,
 )
-from gatetrio._core._requests import ApiRequest, ChannelSpec, Login, Ping
+from gatetrio._core._requests import ChannelSpec, Ping
 
+from ._api import ApiCalls, SentRequest
 from ._handover import Handover
 from ._heartbeat import Heartbeat
 from ._outputs import (
-    ApiAcked,
-    ApiCompleted,
-    ApiLost,
     Connected,
     Delivery,
     Malformed,
@@ -76,10 +74,11 @@ from ._table import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from gatetrio._core._config import Credentials
     from gatetrio._core._errors import GateTrioError
+    from gatetrio._core._request_base import TradingRequest
 
 # Gate documents code 4 as "authentication fail" (spec 2.4). ccxt also maps 6 and 11 to auth
 # errors, but their meaning is undocumented, so they stay SubscriptionRejected.
@@ -126,6 +125,10 @@ class GateProtocol:
         subscribe_deadline: float | None = None,
         handover_grace: float = 10.0,
         credentials: Credentials | None = None,
+        entropy: Callable[[int], bytes] | None = None,
+        order_rate_limit: int = 100,
+        cancel_rate_limit: int = 200,
+        rate_limit_window: float = 1.05,
     ) -> None:
         _positive("ping_interval", ping_interval)
         _positive("pong_timeout", pong_timeout)
@@ -139,6 +142,14 @@ class GateProtocol:
         self._handover_grace = handover_grace
         self._credentials = credentials
         self._heartbeat = Heartbeat(interval=ping_interval, timeout=pong_timeout)
+        # trading requests: correlation, deadlines, client order ids, rate limits (_api.py)
+        self._api = ApiCalls(
+            credentials=credentials,
+            entropy=entropy,
+            order_rate_limit=order_rate_limit,
+            cancel_rate_limit=cancel_rate_limit,
+            rate_limit_window=rate_limit_window,
+        )
 
         # subscriptions: registered until unsubscribe, across connections
         self._subs: dict[int, Sub] = {}
@@ -149,12 +160,11 @@ class GateProtocol:
         # connections
         self._current: Generation | None = None
         self._handover = Handover(
-            grace=handover_grace, switch_after=subscribe_deadline or handover_grace
+            self._api, grace=handover_grace, switch_after=subscribe_deadline or handover_grace
         )
         self._retiring = self._handover.retiring  # generation -> retiring connection
         self._next_generation = 1
         self._next_id = 1  # never reset, so ids from an old socket cannot alias new ones
-        self._next_api_id = 1  # never reset: a req_id is never reused by this object
         self._now = 0.0  # the latest `now` seen, for `subscribe` calls without one
 
         # statistics
@@ -168,8 +178,6 @@ class GateProtocol:
         self._pings_sent = 0
         self._pongs = 0
         self._last_rtt: float | None = None
-        self._api_lost = 0
-        self._wrong_socket = 0
         self._stale = 0
         self._subscribe_timeouts = 0
         self._last_latency_ms: float | None = None
@@ -229,10 +237,10 @@ class GateProtocol:
     def on_disconnected(self, now: float, *, generation: int | None = None) -> list[Output]:
         """Connection `generation` (default: the current one) is gone.
 
-        Returns an `ApiLost` for each trading request sent on it and still unanswered. If it
-        was the current connection, subscriptions stay registered and become not ready
-        (`on_connected` re-sends them) and in-flight subscribe replies are forgotten. Unknown
-        or already closed generations return [] (idempotent).
+        Returns an `ApiFailed` (`RequestLost`) for each trading request sent on it and still
+        unanswered. If it was the current connection, subscriptions stay registered and become
+        not ready (`on_connected` re-sends them) and in-flight subscribe replies are forgotten.
+        Unknown or already closed generations return [] (idempotent).
         """
         self._now = now
         gen = self._generation(generation)
@@ -247,10 +255,7 @@ class GateProtocol:
         else:
             self._handover.drop(gen.gen_id)
             reason = "handed-over connection closed before the reply"
-        lost: list[Output] = [ApiLost(rid, ch, reason) for rid, ch in gen.api.items()]
-        self._api_lost += len(lost)
-        gen.api.clear()
-        return lost
+        return self._api.lose(gen.gen_id, reason)
 
     def _generation(self, generation: int | None) -> Generation | None:
         current = self._current
@@ -406,7 +411,7 @@ class GateProtocol:
                     return []
                 channel, key = route
                 return self._deliver(cast("DataEvent", event), channel, key, now, wall_time)
-            return self._dispatch(event, gen, now)
+            return self._dispatch(event, gen, now, wall_time)
         except Exception as exc:  # noqa: BLE001 - Rule 3: a hostile value is one bad frame
             # The decoder let a value through that broke routing or correlation (a bug to fix
             # in the decoder, but never a reason to end the client).
@@ -453,7 +458,7 @@ class GateProtocol:
         try:
             route = FRAME_ROUTES.get(type(event))
             if route is None:
-                return self._dispatch(event, gen, now)
+                return self._dispatch(event, gen, now, wall_time)
             if self._retiring and self._handover.second_copy(text, gen):
                 return []
             frame: DataEvent = event  # type: ignore[assignment]  # (no cast(): a call a frame)
@@ -536,7 +541,9 @@ class GateProtocol:
                     sub.latency_ms = latency
         return out
 
-    def _dispatch(self, event: Event, gen: Generation, now: float) -> list[Output]:
+    def _dispatch(
+        self, event: Event, gen: Generation, now: float, wall_time: float | None
+    ) -> list[Output]:
         current = gen is self._current
         match event:
             case SubscribeAck():
@@ -561,19 +568,12 @@ class GateProtocol:
             case SystemNotice():
                 return [Notice(event)]
             case ApiAck():
-                if event.request_id not in gen.api:
-                    return self._unmatched_api(event)
-                return [ApiAcked(event.request_id, event)]
+                return self._count_unmatched(self._api.on_ack(event, gen.gen_id))
             case ApiResult() | ApiError():
-                channel = gen.api.pop(event.request_id, None)
-                if channel is None:
-                    return self._unmatched_api(event)
-                if channel == Login.channel and isinstance(event, ApiResult):
-                    gen.logged_in = True
-                out: list[Output] = [ApiCompleted(event.request_id, event)]
+                out = self._api.on_reply(event, gen.gen_id, now=now, wall_time=wall_time)
                 if not current:
                     out.extend(self._handover.closable("handed over: every reply arrived"))
-                return out
+                return self._count_unmatched(out)
             case UnknownEvent():
                 self._unknown += 1
                 return [Unknown(event)]
@@ -584,12 +584,9 @@ class GateProtocol:
                     raise ProtocolError(f"no route for {type(event).__name__}")
                 return self._deliver(event, event.channel, key, now, None)
 
-    def _unmatched_api(self, event: ApiAck | ApiResult | ApiError) -> list[Output]:
-        self._unmatched += 1
-        request_id = event.request_id
-        if any(request_id in g.api for g in (self._current, *self._retiring.values()) if g):
-            self._wrong_socket += 1  # Rule 5: never taken for the right socket's reply
-        return [Unmatched(event)]
+    def _count_unmatched(self, out: list[Output]) -> list[Output]:
+        self._unmatched += sum(isinstance(o, Unmatched) for o in out)
+        return out
 
     def _on_ack(self, ack: SubscribeAck, gen: Generation, now: float) -> list[Output]:
         req_id = find_request(gen.requests, ack.id, ack.channel, ack.event, ack.payload)
@@ -687,6 +684,9 @@ class GateProtocol:
             deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(self._handover.deadlines())
+        api = self._api.deadline()
+        if api is not None:
+            deadlines.append(api)
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
@@ -709,8 +709,8 @@ class GateProtocol:
         heartbeat = self._heartbeat
         if current is not None:
             heartbeat.check(now)  # before any state changes: a raise must lose no outputs
-        outputs = self._handover.handle_timer(now)
-        self._api_lost += sum(isinstance(o, ApiLost) for o in outputs)
+        outputs = self._api.expire(now)
+        outputs.extend(self._handover.handle_timer(now))
         if current is None:
             return TimerResult([], outputs)
         frames: list[str] = []
@@ -735,61 +735,47 @@ class GateProtocol:
 
     # -------------------------------------------------------------------------- trading API
 
-    def is_logged_in(self, generation: int) -> bool:
-        """True once a futures.login succeeded on connection `generation`."""
-        gen = self._generation(generation)
-        return gen is not None and gen.logged_in
+    @property
+    def trading(self) -> ApiCalls:
+        """The owner of trading requests (`_api.py`): logins, rate-limit slots, statistics."""
+        return self._api
 
     def api_request(
         self,
-        request: ApiRequest,
+        request: TradingRequest[object],
         *,
         wall_time: float,
+        now: float | None = None,
+        deadline: float | None = None,
         generation: int | None = None,
         req_header: Mapping[str, str] | None = None,
-    ) -> tuple[str, str]:
-        """Register a trading request on connection `generation` (default: the current one);
-        return its req_id and the frame to send there.
-
-        Replies are matched by `request_id`, on that connection only (Rule 5): an `ApiAcked`
-        for the ack echo (order placement), then one `ApiCompleted`. If the connection closes
-        first, `on_disconnected` reports `ApiLost`; the request is never resent. With
-        credentials every request is signed.
+    ) -> SentRequest:
+        """Register a trading request on connection `generation` (default: the current one)
+        and return what to send there (`ApiCalls.send`: its rules and outcomes).
 
         Raises:
             UsageError: `generation` is not live, or is being handed over (new requests go to
-                the current connection), or what `encode_request` rejects (bad wall_time or
-                req_header, Login without credentials).
+                the current connection), or what `ApiCalls.send` rejects.
         """
         gen = self._generation(generation)
         if gen is None or gen is not self._current:
             raise UsageError("trading requests need the current connection: wait until connected")
-        req_id = str(self._next_api_id)
-        frame = encode_request(
+        now = self._now if now is None else now
+        return self._api.send(
             request,
+            generation=gen.gen_id,
+            now=now,
             wall_time=wall_time,
-            req_id=req_id,
-            credentials=self._credentials,
+            deadline=deadline,
             req_header=req_header,
         )
-        self._next_api_id += 1
-        gen.api[req_id] = request.channel
-        return req_id, frame
-
-    def forget_api(self, req_id: str) -> None:
-        """Stop waiting for trading request `req_id` (its waiter was cancelled).
-
-        A reply arriving later is reported as `Unmatched`. Unknown ids are ignored.
-        """
-        for gen in (self._current, *self._retiring.values()):
-            if gen is not None:
-                gen.api.pop(req_id, None)
 
     # --------------------------------------------------------------------------- statistics
 
     def statistics(self) -> ProtocolStatistics:
         """A snapshot of the counters (see `ProtocolStatistics`)."""
         gens = [g for g in (self._current, *self._retiring.values()) if g is not None]
+        trading = self._api.statistics()
         return ProtocolStatistics(
             connected=self._current is not None,
             frames_received=self._frames_received,
@@ -802,18 +788,19 @@ class GateProtocol:
             pings_sent=self._pings_sent,
             pongs_received=self._pongs,
             last_rtt=self._last_rtt,
-            pending_api_requests=sum(len(g.api) for g in gens),
-            api_requests_lost=self._api_lost,
+            pending_api_requests=trading.pending,
+            api_requests_lost=trading.lost,
             subscriptions=len(self._subs),
             ready_subscriptions=sum(1 for s in self._subs.values() if s.ready),
             generation=self.current_generation,
             live_connections=len(gens),
             duplicates_dropped=self._handover.duplicates,
-            replies_on_wrong_socket=self._wrong_socket,
+            replies_on_wrong_socket=trading.replies_on_wrong_socket,
             stale_frames=self._stale,
             subscribe_timeouts=self._subscribe_timeouts,
             last_latency_ms=self._last_latency_ms,
             connects=self._next_generation - 1,
             upgrades=self._upgrades,
             silences=self._silence.silences,
+            trading=trading,
         )

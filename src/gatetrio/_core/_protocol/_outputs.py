@@ -148,25 +148,39 @@ class ApiAcked:
 @typing.final
 @attrs.frozen
 class ApiCompleted:
-    """The final reply to trading request `req_id`: `ApiResult` or `ApiError`."""
+    """Trading request `req_id` succeeded: `result` is its typed result (the request class's
+    result type), `event` the reply it was read from."""
 
     req_id: str
-    event: ApiResult | ApiError
+    result: object
+    event: ApiResult
 
 
 @typing.final
 @attrs.frozen
-class ApiLost:
-    """Trading request `req_id` will get no reply: its connection closed first, or it was
-    handed over and the grace period ended.
+class ApiFailed:
+    """Trading request `req_id` ended without a result; `error` says how.
 
-    The request may or may not have reached Gate; it is never resent (Rule 4). `reason` says
-    which of the two happened.
+    `RequestRejected` (a subclass per label): Gate refused it. `RequestTimeout`: no final reply
+    within its deadline. `RequestLost`: its connection closed first, or it was handed over and
+    the grace period ended. `ReplyUnreadable`: a success whose result could not be read. The
+    last three are `RequestInDoubt`: it is never resent (Rule 4).
     """
 
     req_id: str
+    error: GateTrioError = attrs.field(eq=False)
+
+
+@typing.final
+@attrs.frozen
+class RateLimitPaused:
+    """Gate said the rate limit of `group` ("orders": place/amend, "cancels") is spent: no
+    request of it goes out before `until` (trio's clock), `delay` seconds from now."""
+
+    group: str
+    until: float
+    delay: float
     channel: str
-    reason: str = "connection lost before the reply"
 
 
 @typing.final
@@ -237,7 +251,8 @@ Output: TypeAlias = (
     | Notice
     | ApiAcked
     | ApiCompleted
-    | ApiLost
+    | ApiFailed
+    | RateLimitPaused
     | CloseConnection
     | SubscriptionSilent
     | Malformed
@@ -256,9 +271,9 @@ class TimerResult:
     - `outputs`: subscriptions that just went silent (`SubscriptionSilent`: once per silence,
       when one has had no data for its limit since it became ready or last received data, and
       again only after data resumed and stopped again), subscriptions whose subscribe deadline
-      passed (`SubscriptionFailed` with `SubscribeTimeout`), trading requests lost when a
-      handover's grace ended (`ApiLost`), and handed-over connections to close
-      (`CloseConnection`).
+      passed (`SubscriptionFailed` with `SubscribeTimeout`), trading requests past their
+      deadline or lost when a handover's grace ended (`ApiFailed`), and handed-over connections
+      to close (`CloseConnection`).
     """
 
     frames: list[str]
@@ -281,6 +296,51 @@ class SubscriptionStatus:
     silences: int
     last_latency_ms: float | None
     had_data: bool = False  # any data on the current connection yet
+
+
+@typing.final
+@attrs.frozen
+class TradingStatistics:
+    """Counters of the trading API since the client was created (`ClientStatistics.trading`)."""
+
+    requests_sent: int = 0
+    """Trading requests sent (logins included)."""
+    pending: int = 0
+    """Sent and not yet answered, timed out or lost."""
+    completed: int = 0
+    """Answered with a result."""
+    rejected: int = 0
+    """Answered with Gate's error (`RequestRejected`)."""
+    timed_out: int = 0
+    """No final reply within the deadline (`RequestTimeout` after sending)."""
+    lost: int = 0
+    """Their socket closed before the final reply (`RequestLost`)."""
+    unreadable: int = 0
+    """A success whose result could not be read (`ReplyUnreadable`)."""
+    acks: int = 0
+    """Ack echoes received for pending requests."""
+    duplicate_replies: int = 0
+    """Replies (acks included) for a request already answered."""
+    late_replies: int = 0
+    """Replies for a request that had already timed out or been lost."""
+    unmatched_replies: int = 0
+    """Replies under an id never sent, or naming another channel than the request's."""
+    replies_on_wrong_socket: int = 0
+    """Replies on a socket other than the one their request went out on (ignored)."""
+    rate_limited: int = 0
+    """Gate's 429 TOO_MANY_REQUESTS replies."""
+    rate_limit_pauses: int = 0
+    """Times sending was paused until Gate's reset time (after a 429, or none remaining)."""
+    rate_limit_waits: int = 0
+    """Requests that waited for the client's own limiter before going out."""
+    rate_limit_refusals: int = 0
+    """Requests the client's limiter refused at once (`Throttled`)."""
+    not_sent: int = 0
+    """Requests that ran out of time before going out (`RequestTimeout` with sent=False)."""
+    abandoned: int = 0
+    """Order requests whose caller was cancelled after sending them (outcome unknown)."""
+    resolutions: int = 0
+    """In-doubt requests resolved with `Client.resolve`."""
 
 
 @typing.final
@@ -313,3 +373,4 @@ class ProtocolStatistics:
     connects: int = 0  # connections made (`on_connected` calls), the first included
     upgrades: int = 0  # upgrade notices on the current connection (`Upgrade` outputs)
     silences: int = 0  # `SubscriptionSilent` outputs, all subscriptions together
+    trading: TradingStatistics = attrs.field(factory=TradingStatistics)

@@ -104,10 +104,8 @@ class Generation:
     """
 
     __slots__ = (
-        "api",
         "closing",
         "gen_id",
-        "logged_in",
         "requests",
         "retiring_since",
         "server",
@@ -119,8 +117,6 @@ class Generation:
         self.gen_id = gen_id
         self.server: dict[Target, int] = {}  # target -> pending request id, or LIVE
         self.requests: dict[int, Request] = {}  # insertion order = send order (FIFO fallback)
-        self.api: dict[str, str] = {}  # trading req_id -> channel, sent on this socket
-        self.logged_in = False
         self.retiring_since: float | None = None  # when a successor connected
         # when the successor was resubscribed (or the subscribe deadline passed): from then on
         # this socket only waits for replies to its own trading requests, for a grace period
