@@ -46,8 +46,9 @@ Gaps. Gate numbers each order's pushes (`update_id` 1, 2, ...) and each position
 means pushes were lost (on a live socket too): the account becomes unsynced and asks for a
 snapshot. So do a lost connection and a subscription that dropped items (`lost`).
 
-Fills. Trades are reported once by id. A snapshot after the first also lists the trades since
-the previous one (`fills_since_ms`); any not seen on a push is reported as recovered.
+Fills. Trades are reported once by id (the latest `KEPT_FILLS` ids are remembered, whatever
+their age: a repeat of an old push is still a repeat). A snapshot lists the trades since shortly
+before the previous one (`fills_since_ms`); any not seen on a push is reported as recovered.
 """
 
 from __future__ import annotations
@@ -500,7 +501,6 @@ class AccountSync:
         self._as_of_ms = as_of
         since = as_of - FILLS_MARGIN_MS
         self._fills_since_ms = since
-        self._forget_fills_before(since - FILLS_MARGIN_MS)
         corrections = 0 if first else len(out)
         if self._dirty_seq > ticket.seq:  # lost more while it was taken: not current yet
             self._need = True
@@ -578,13 +578,18 @@ class AccountSync:
         else:
             if window and same_amount(window[0].balance - window[0].change, total):
                 start = 0
+        # the snapshot stands where the pushes it includes end; those after it replay by the
+        # live rule (a repeat of an older one is stale here too)
         self._balance = total
-        self._balance_ms = read_by
+        self._balance_ms = balance_ms(window[start - 1]) if start else as_of
         self._balance_from_snapshot = True
         for push in (*window[start:], *after):
-            self._balance = push.balance
-            self._balance_ms = balance_ms(push)
-            self._balance_from_snapshot = False
+            if balance_ms(push) >= self._balance_ms:
+                self._balance = push.balance
+                self._balance_ms = balance_ms(push)
+                self._balance_from_snapshot = False
+        if self._balance_from_snapshot:
+            self._balance_ms = read_by  # nothing after it: it is as new as the read
 
     def _diff_orders(
         self,
@@ -635,11 +640,3 @@ class AccountSync:
         for key, old in before.items():
             if key not in self._positions:
                 out.append(PositionChange(key, None, old, reason))
-
-    def _forget_fills_before(self, ms: int) -> None:
-        fills = self._fills
-        while fills:
-            trade_id, created = next(iter(fills.items()))
-            if created >= ms:
-                break
-            del fills[trade_id]
