@@ -295,6 +295,9 @@ def publish_options(ns: argparse.Namespace) -> PublishOptions:
         beyond_window=ns.beyond_window,
         **connect_options(ns),  # type: ignore[arg-type]
     )
+    from gatetrio.nats._bridge import require_nats  # noqa: PLC0415
+
+    require_nats()  # the extra, said before connecting
     if not options.snapshot_every > 0:
         raise UsageError(f"--snapshot-every must be > 0 seconds, got {options.snapshot_every}")
     publish_plan(options, _PROBE if options.all_contracts else ())
@@ -305,7 +308,10 @@ def publish_options(ns: argparse.Namespace) -> PublishOptions:
 def consume_options(ns: argparse.Namespace) -> ConsumeOptions:
     """`consume`'s options, checked before connecting."""
     from gatetrio.nats import Reorder  # noqa: PLC0415
+    from gatetrio.nats._bridge import require_nats  # noqa: PLC0415
     from gatetrio.nats._consumer import check_subjects, feed_spec  # noqa: PLC0415
+
+    require_nats()  # the extra, said before connecting
 
     if ns.duration is not None and not ns.duration > 0:
         raise UsageError(f"--duration must be > 0 seconds, got {ns.duration}")
