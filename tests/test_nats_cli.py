@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def test_publish_and_consume_commands_against_a_real_server(tmp_path: Path) -> N
         publisher = subprocess.Popen(
             [
                 *BASE, "publish", "--nats", url, "--simulate", "trades,tickers,obu",
-                "BTC_USDT", "--duration", "9",
+                "BTC_USDT", "--duration", "120",
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
         )  # fmt: skip
@@ -158,9 +159,16 @@ def test_publish_and_consume_commands_against_a_real_server(tmp_path: Path) -> N
             first = subprocess.Popen(
                 durable, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
             )
-            time.sleep(3)
+            # its first line says its signal handler is in (a loaded machine may take
+            # seconds to start it: a SIGTERM before would be Python's default, a kill)
+            assert first.stdout is not None
+            ready, _, _ = select.select([first.stdout], [], [], 60)
+            assert ready, "the durable consumer printed nothing in 60 s"
+            head = first.stdout.readline()
+            time.sleep(1)
             first.send_signal(signal.SIGTERM)  # a clean stop, as Ctrl-C or a supervisor's
             out1, err1 = first.communicate(timeout=30)
+            out1 = head + out1
             consumer = subprocess.run(
                 [*BASE, "consume", "--nats", url, "gate.futures.usdt.>", "--duration", "3"],
                 capture_output=True, text=True, timeout=60, env=ENV, check=False,
@@ -170,6 +178,7 @@ def test_publish_and_consume_commands_against_a_real_server(tmp_path: Path) -> N
                 capture_output=True, text=True, timeout=60, env=ENV, check=False,
             )  # fmt: skip
         finally:
+            publisher.send_signal(signal.SIGTERM)  # it published for seconds: its handler is in
             _, publish_err = publisher.communicate(timeout=60)
     assert publisher.returncode == 0, publish_err
     assert "duplicate window 60s (asked 120s)" in publish_err
