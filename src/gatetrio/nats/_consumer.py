@@ -262,6 +262,7 @@ class BusSubscription:
             ("received", "messages", "malformed", "redeliveries", "repeats_dropped", "acks"), 0
         )
         self._last_seq = 0
+        self._troubles = (0, 0, 0)  # (late, gaps, overflows) last reported
         self._closed = False
 
     def statistics(self) -> ConsumerStatistics:
@@ -372,9 +373,25 @@ class BusSubscription:
         out: list[Released] = []
         for msg in msgs:
             self._take(msg, now, out)
-        if seq is not None and self._gate_open(now):
-            seq.expire(now, out)
+        if seq is not None:
+            if self._gate_open(now):
+                seq.expire(now, out)
+            if seq.troubles() != self._troubles:
+                self._report(seq.troubles())
         self._ready.extend(out)
+
+    def _report(self, troubles: tuple[int, int, int]) -> None:
+        """Say it when events could not be put in order: the first time, then every 1000."""
+        before, self._troubles = sum(self._troubles), troubles
+        total = sum(troubles)
+        if before == 0 or total // 1000 != before // 1000:
+            log.warning(
+                "NATS consumer on %s: events not in the exchange's order so far: %d late, "
+                "%d gaps (a predecessor that never came), %d let go by a full window "
+                "(Reorder.window / max_held)",
+                self._puller.spec.stream,
+                *troubles,
+            )
 
     def _next_deadline(self) -> float | None:
         if self._gate is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 import trio
 
@@ -34,13 +34,30 @@ from ._wire import Envelope, book_subject, envelope, sequence, snapshot_envelope
 if TYPE_CHECKING:
     from gatetrio._core._book import OrderBook
     from gatetrio._core._requests import ChannelSpec
-    from gatetrio._shell._client import ClientEvent
+    from gatetrio._shell._client import Client, ClientEvent
     from gatetrio._shell._subscription import Subscription
 
-    from ._publisher import Publisher
     from ._wire import BusItem
 
 log: Final = logging.getLogger("gatetrio.nats")
+
+
+class Sink(Protocol):
+    """What a feed needs of its `Publisher` (a protocol: `_publisher` imports this module)."""
+
+    @property
+    def settle(self) -> str: ...
+    @property
+    def prefix(self) -> str: ...
+    @property
+    def client(self) -> Client: ...
+
+    async def put(self, env: Envelope) -> None: ...
+
+    def note_chain_break(self) -> None: ...
+
+    def note_snapshot(self) -> None: ...
+
 
 SUBSCRIPTION_BUFFER: Final = 8192
 GAP_EVENTS: Final = frozenset({ClientEventKind.DISCONNECTED, ClientEventKind.SUBSCRIPTION_FAILED})
@@ -73,7 +90,7 @@ class GapWatch:
 
 
 async def forward(
-    publisher: Publisher,
+    publisher: Sink,
     spec: ChannelSpec[BusItem],
     watch: GapWatch,
     *,
@@ -105,7 +122,7 @@ async def forward(
 
 
 async def forward_book(
-    publisher: Publisher,
+    publisher: Sink,
     contract: str,
     level: int,
     every: float,
