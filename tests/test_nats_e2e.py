@@ -307,7 +307,9 @@ async def test_a_collector_that_lost_its_connection_vouches_for_nothing_across_i
 # ------------------------------------------------------------------- the operator's stream
 
 
-def _config(name: str, subjects: list[str], storage: str, window: float) -> Any:
+def _config(
+    name: str, subjects: list[str], storage: str, window: float, *, replicas: int = 1
+) -> Any:
     from nats.js import api
 
     return api.StreamConfig(
@@ -316,7 +318,7 @@ def _config(name: str, subjects: list[str], storage: str, window: float) -> Any:
         max_age=3600.0,
         max_bytes=10**8,
         duplicate_window=window,
-        num_replicas=1,
+        num_replicas=replicas,
         storage=api.StorageType(storage),
     )
 
