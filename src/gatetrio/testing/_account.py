@@ -62,6 +62,12 @@ class RiskChecks(Protocol):
     def check(self, now_ms: int, after: list[Callable[[], None]]) -> None: ...
 
 
+class TriggerChecks(RiskChecks, Protocol):
+    """What the engine asks of its price-triggered orders on every tick."""
+
+    def watching(self) -> bool: ...
+
+
 class ApiFailure(Exception):
     """A request the trading API refuses: HTTP-like `status`, Gate's `label` and message."""
 
@@ -109,6 +115,7 @@ class Account:
         self.balance = START_BALANCE
         self.dual_mode = False
         self.risk: RiskChecks | None = None  # liquidations on ticks (`_risk.Risk`)
+        self.triggers: TriggerChecks | None = None  # price-triggered orders (`_price_orders`)
         self.require_text_prefix = False  # an order `text` must start with "t-" (spec 15)
         # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
         self._next_order_id = rng.randrange(5 * 10**16, 6 * 10**16)
@@ -168,7 +175,13 @@ class Account:
     def place(
         self, conn: Connection, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
     ) -> EngineOrder:
-        market = self.market_of(conn)
+        """Place an order sent on `conn` (its contract must be of the connection's market)."""
+        return self.place_on(self.market_of(conn), p, now_ms, after)
+
+    def place_on(
+        self, market: Market, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
+    ) -> EngineOrder:
+        """Place an order `p` (the trading API's `req_param`) on `market`."""
         contract = p.get("contract")
         if not isinstance(contract, str) or not market.has_contract(contract):
             raise ApiFailure("400", "CONTRACT_NOT_FOUND")
@@ -552,8 +565,13 @@ class Account:
         return any(o.status == "open" for o in self.orders.values())
 
     def needs_ticks(self) -> bool:
-        """Resting orders to match, or positions the market may liquidate."""
-        return self.has_open_orders() or any(pos.units for pos in self.positions.values())
+        """Resting orders to match, positions the market may liquidate, or price-triggered
+        orders to watch."""
+        return (
+            self.has_open_orders()
+            or any(pos.units for pos in self.positions.values())
+            or (self.triggers is not None and self.triggers.watching())
+        )
 
     def on_tick(self, now_ms: int) -> None:
         """Fill what the market traded through since the last tick and liquidate what it
@@ -563,6 +581,8 @@ class Account:
             self.match_resting(now_ms, after)
         if self.risk is not None:
             self.risk.check(now_ms, after)
+        if self.triggers is not None and self.triggers.watching():
+            self.triggers.check(now_ms, after)
         for push in after:
             push()
 

@@ -6,9 +6,9 @@ private-push faults (dropped for a while, delayed). Every verb takes effect at o
 Gate's pushes for it, in Gate's shapes, to the subscribed connections; the fake's REST agrees
 with them from then on.
 
-Price-triggered (auto) orders: the fake's engine does not run them (no REST ``price_orders``);
-`futures.autoorders` is acked and pushes only what a test sends with
-`FakeGateServer.push_private`.
+Price-triggered (auto) orders run in the engine too: REST ``/futures/{settle}/price_orders``
+creates, lists and cancels them, a tick fires or expires them, and `futures.autoorders` pushes
+each change (`_price_orders.py`).
 """
 
 from __future__ import annotations
