@@ -182,6 +182,7 @@ class AccountModel(RuleBasedStateMachine):
         self.dropping = False
         self.delaying = False
         self.held: list[AccountItem] = []
+        self.lost_any = False
         self.sent: list[AccountItem] = []
         self.ticket: SnapshotTicket | None = None
         self.as_of = 0
@@ -214,6 +215,7 @@ class AccountModel(RuleBasedStateMachine):
 
     def lose(self) -> None:
         self.faults = True
+        self.lost_any = True
         self.clock += 1
         self.last_loss = self.clock
 
@@ -378,6 +380,11 @@ class AccountModel(RuleBasedStateMachine):
             self.max_balance = sync.balance
 
     @invariant()
+    def no_gap_without_a_loss(self) -> None:
+        if not self.lost_any:
+            assert self.sync.counts()["gaps"] == 0
+
+    @invariant()
     def no_fault_no_correction(self) -> None:
         if not self.faults:
             assert self.sync.counts()["corrections"] == 0
@@ -403,7 +410,7 @@ class AccountModel(RuleBasedStateMachine):
         }
         assert sync.balance == truth.balance
         assert self.first_as_of is not None
-        expected = {t.id for t in truth.fills if t.create_time_ms >= self.first_as_of}
+        expected = {t.id for t in truth.fills if t.create_time_ms > self.first_as_of}
         assert expected <= set(self.reported)
 
 

@@ -195,7 +195,15 @@ def nats_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsCluster]
         yield cluster
 
 
-NATS_BLOCKS: Final = ("open_publisher", "open_consumer", "nats.open_order_book")
+NATS_BLOCKS: Final = ("open_publisher", "publisher.events", "open_consumer", "nats.open_order_book")
+
+
+@contextlib.asynccontextmanager
+async def _publisher_events(client: gatetrio.Client, url: str) -> AsyncIterator[object]:
+    from gatetrio.nats import open_publisher
+
+    async with open_publisher(client, url) as publisher, publisher.events() as events:
+        yield events
 
 
 @pytest.mark.slow  # a nats-server subprocess
@@ -219,6 +227,8 @@ async def test_the_nats_blocks_let_the_exception_through(
                 block: contextlib.AbstractAsyncContextManager[object]
                 if name == "open_publisher":
                     block = open_publisher(client, url)
+                elif name == "publisher.events":
+                    block = _publisher_events(client, url)
                 elif name == "open_consumer":
                     block = open_consumer(url, ["gate.futures.>"], start="new")
                 else:

@@ -23,6 +23,7 @@ from gatetrio._core._auth import sign_rest, sign_subscription
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_request
 from gatetrio._core._events import (
+    AdlWarningUpdate,
     AutoDeleveragesUpdate,
     BalancesUpdate,
     DataEvent,
@@ -519,3 +520,41 @@ async def test_every_private_push_decodes_typed_and_has_the_captured_fields(
             # live pushes carry JSON numbers where the documented ones do (spec 15)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 assert isinstance(raw[channel][name], (int, float)), (channel, name)
+
+
+async def test_adl_warnings_follow_the_documented_rhythm(
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    # spec 6.11: nothing while normal; once a second while at risk; once on return to normal;
+    # a subscriber arriving while at risk gets an `all` snapshot before its ack
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
+    assert isinstance(await subscribe(ws, gate, "futures.adl_warning", ["!all"]), SubscribeAck)
+    gate.account.set_adl_warning("BTC_USDT", "warning")
+    first = decode_message(await ws.get_message())
+    start = trio.current_time()
+    second = decode_message(await ws.get_message())
+    assert trio.current_time() - start == pytest.approx(1.0)
+    for push in (first, second):
+        assert isinstance(push, AdlWarningUpdate)
+        assert (push.event, push.result.contract, push.result.state, push.result.settle) == (
+            "update",
+            "BTC_USDT",
+            "warning",
+            "usdt",
+        )
+    late = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
+    snapshot = await subscribe(late, gate, "futures.adl_warning", ["BTC_USDT"])
+    assert isinstance(snapshot, AdlWarningUpdate)
+    assert (snapshot.event, snapshot.result.state) == ("all", "warning")
+    assert isinstance(decode_message(await late.get_message()), SubscribeAck)
+    gate.account.set_adl_warning("BTC_USDT", "normal")
+    back = decode_message(await ws.get_message())
+    while isinstance(back, AdlWarningUpdate) and back.result.state == "warning":
+        back = decode_message(await ws.get_message())
+    assert isinstance(back, AdlWarningUpdate)
+    assert back.result.state == "normal"
+    with trio.move_on_after(3.0) as quiet:
+        await ws.get_message()
+    assert quiet.cancelled_caught  # nothing more while normal
+    with pytest.raises(ValueError, match="adl_risk"):
+        gate.account.set_adl_warning("BTC_USDT", "panic")

@@ -159,6 +159,18 @@ def test_ccxt_private_rest(serve: Served) -> None:
     ]
 
 
+def test_ccxt_private_streams(serve: Served) -> None:
+    # ccxt pro's private watchers, unchanged: each gets the fake's pushes of one market buy
+    checks = run_client("ccxt", f"127.0.0.1:{serve.port}", KEY, SECRET, "private")
+    assert checks == [
+        "watch_positions_snapshot",
+        "watch_orders",
+        "watch_my_trades",
+        "watch_positions",
+        "watch_balance",
+    ]
+
+
 @pytest.mark.parametrize("serve", [True], indirect=True, ids=["tls"])
 def test_cryptofeed_over_tls(serve: Served) -> None:
     assert serve.ca is not None

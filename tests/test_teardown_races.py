@@ -236,3 +236,23 @@ def test_loopback_timings_end_in_operation_or_a_gatetrio_error(
 
     out = trio.run(main)
     assert all(isinstance(exc, gatetrio.GateTrioError) for exc in out)
+
+
+async def test_a_pool_used_after_its_block_says_so(autojump_clock: trio.testing.MockClock) -> None:
+    """A pool's nursery takes no new shard once its block ended: a typed error, not trio's."""
+    from gatetrio.testing import FakeGateServer
+
+    gate = FakeGateServer(seed=1)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(gate.run)
+        async with (
+            gatetrio.open_pool(
+                connector=gate.connector, wall_clock=gate.wall_time, streams_per_connection=1
+            ) as pool,
+            pool.subscribe(channels.trades("BTC_USDT")) as trades,
+        ):
+            await trades.receive()
+        with pytest.raises(gatetrio.UsageError, match="pool is closed"):
+            async with pool.subscribe(channels.trades("ETH_USDT")):
+                pytest.fail("subscribed on a closed pool")  # pragma: no cover
+        nursery.cancel_scope.cancel()

@@ -52,6 +52,20 @@ from ._core._book import BookSync as BookSync
 from ._core._book import OrderBook as OrderBook
 from ._core._book import SyncStatus as SyncStatus
 
+# live accounts: orders, positions and balance kept true across reconnects, and what changed
+from ._shell._account import LiveAccount as LiveAccount
+from ._core._account import AccountChange as AccountChange
+from ._core._account import AccountStatistics as AccountStatistics
+from ._core._account import AccountView as AccountView
+from ._core._account import BalanceChange as BalanceChange
+from ._core._account import ChangeReason as ChangeReason
+from ._core._account import FillChange as FillChange
+from ._core._account import OrderChange as OrderChange
+from ._core._account import PositionChange as PositionChange
+from ._core._account import PositionEvent as PositionEvent
+from ._core._account import PositionKey as PositionKey
+from ._core._account import SyncChange as SyncChange
+
 # the records subscriptions yield (one per item of a push), and their parts
 from ._core._events import AdlWarning as AdlWarning
 from ._core._events import AutoDeleverage as AutoDeleverage
@@ -98,6 +112,7 @@ from ._core._resolve import Resolution as Resolution
 from ._core._protocol import TradingStatistics as TradingStatistics
 
 # errors: one root, GateTrioError (its docstring draws the tree)
+from ._core._errors import AccountUnsynced as AccountUnsynced
 from ._core._errors import AuthenticationError as AuthenticationError
 from ._core._errors import BookGap as BookGap
 from ._core._errors import ConnectionLost as ConnectionLost
@@ -127,5 +142,6 @@ from ._core._errors import SubscriptionRejected as SubscriptionRejected
 from ._core._errors import Throttled as Throttled
 from ._core._errors import UnknownContract as UnknownContract
 from ._core._errors import UsageError as UsageError
+from ._core._errors import UserIdMismatch as UserIdMismatch
 
 from . import channels as channels

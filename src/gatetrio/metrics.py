@@ -71,7 +71,7 @@ _SECONDS: Final = {"_ms": 1e-3, "_rtt": 1.0, "_seconds": 1.0}
 _SKIP: Final = frozenset({"url", "method", "level", "contract", "last_failure", "waiting"})
 
 
-def _import_prometheus() -> Any:
+def require_prometheus() -> Any:
     try:
         import prometheus_client.core  # noqa: PLC0415 - optional dependency
     except ImportError:
@@ -181,7 +181,7 @@ class Metrics:
     """
 
     def __init__(self, registry: Any = None, *, labels: Mapping[str, str] | None = None) -> None:
-        core = _import_prometheus()
+        core = require_prometheus()
         self._core = core
         self.registry: Final = core.REGISTRY if registry is None else registry
         self.labels: Final = dict(labels or {})
@@ -265,7 +265,7 @@ def register(
 def serve(port: int, registry: Any = None, *, host: str = "127.0.0.1") -> Iterator[int]:
     """Serve `registry` (default `REGISTRY`) on http://host:port/metrics for the block (a
     prometheus-client thread); yield the port (0 picks a free one)."""
-    core = _import_prometheus()
+    core = require_prometheus()
     from prometheus_client import start_http_server  # noqa: PLC0415
 
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:

@@ -2,7 +2,9 @@
 its URLs. Run by tests/test_foreign.py in ccxt's own virtualenv: `python ccxt_client.py HOST:PORT
 KEY SECRET [rest]`. Prints `ok <check>` per check and exits 0 when all pass, 1 with the failure.
 With `rest`, it runs ccxt's signed REST calls (fetch_balance, fetch_positions, fetch_open_orders,
-fetch_order, fetch_my_trades) around orders placed over the WebSocket trading API.
+fetch_order, fetch_my_trades) around orders placed over the WebSocket trading API; with
+`private`, its private watchers (watch_orders, watch_my_trades, watch_positions, watch_balance)
+around a market buy.
 """
 
 import asyncio
@@ -19,7 +21,9 @@ def point_at(exchange: ccxt.pro.gate, hostport: str) -> None:
     for side in ("public", "private"):
         for name in api[side]:
             api[side][name] = f"http://{hostport}/api/v4"
-    for kind, prefix in (("swap", ""), ("future", "delivery/")):
+    # ccxt tells a swap socket by its URL ("fx" in live's host, or testnet's /ws/futures/): the
+    # testnet spelling, which the fake serves too, keeps its private handlers on swap
+    for kind, prefix in (("swap", "futures/"), ("future", "delivery/")):
         for settle in api[kind]:
             api[kind][settle] = f"ws://{hostport}/v4/ws/{prefix}{settle}"
 
@@ -128,12 +132,41 @@ async def rest_checks(exchange: ccxt.pro.gate) -> None:
     print("ok fetch_positions", flush=True)
 
 
+async def private_checks(exchange: ccxt.pro.gate) -> None:
+    """ccxt's private watchers around one market buy: each sees what the fake pushed."""
+    await exchange.load_markets()
+    snapshot = await exchange.watch_positions([SYMBOL])  # ccxt's REST snapshot comes first
+    assert [p for p in snapshot if p["contracts"]] == [], snapshot
+    print("ok watch_positions_snapshot", flush=True)
+    orders = asyncio.ensure_future(exchange.watch_orders(SYMBOL))
+    trades = asyncio.ensure_future(exchange.watch_my_trades(SYMBOL))
+    positions = asyncio.ensure_future(exchange.watch_positions([SYMBOL]))
+    balance = asyncio.ensure_future(exchange.watch_balance({"type": "swap"}))
+    await asyncio.sleep(0.5)  # let the private subscriptions land before the order
+    bought = await exchange.create_order_ws(SYMBOL, "market", "buy", 2)
+    pushed = await asyncio.wait_for(orders, 10)
+    assert any(o["id"] == bought["id"] for o in pushed), pushed
+    print("ok watch_orders", flush=True)
+    mine = await asyncio.wait_for(trades, 10)
+    assert mine and mine[0]["order"] == bought["id"] and mine[0]["side"] == "buy", mine
+    assert mine[0]["amount"] == 2 and mine[0]["symbol"] == SYMBOL, mine
+    print("ok watch_my_trades", flush=True)
+    held = await asyncio.wait_for(positions, 10)
+    long = [p for p in held if p["symbol"] == SYMBOL]
+    assert long and long[0]["contracts"] == 2 and long[0]["side"] == "long", held
+    print("ok watch_positions", flush=True)
+    funds = await asyncio.wait_for(balance, 10)
+    total = funds["USDT"]["total"]
+    assert total and 9_000 < total < 10_000, funds  # the fake's 10 000 less the fee
+    print("ok watch_balance", flush=True)
+
+
 async def main(hostport: str, key: str, secret: str, mode: str = "ws") -> int:
     # uid: ccxt asks for it (a credential, as live) to subscribe futures.orders
     exchange = ccxt.pro.gate({"apiKey": key, "secret": secret, "uid": "20011"})
     point_at(exchange, hostport)
     try:
-        run = rest_checks if mode == "rest" else checks
+        run = {"rest": rest_checks, "private": private_checks}.get(mode, checks)
         await asyncio.wait_for(run(exchange), DEADLINE)
     except Exception as exc:
         import traceback

@@ -67,8 +67,8 @@ def check_port(port: int | None) -> None:
     if port is None:
         return
     from gatetrio._core._errors import UsageError  # noqa: PLC0415
-    from gatetrio.metrics import _import_prometheus  # noqa: PLC0415
+    from gatetrio.metrics import require_prometheus  # noqa: PLC0415
 
     if not 0 <= port <= 65535:
         raise UsageError(f"--metrics-port must be 0-65535, got {port}")
-    _import_prometheus()
+    require_prometheus()

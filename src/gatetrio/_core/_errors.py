@@ -2,6 +2,7 @@
 
     GateTrioError
     ├── UsageError (ValueError)       a bad argument from the caller; the message says what to do
+    │   └── UserIdMismatch            Credentials.user_id is another account's; .configured .actual
     ├── ProtocolError                 the server sent something undecodable / out of contract; .raw
     │   ├── BookGap                   U/u sequence gap in a book stream; .contract .expected .got
     │   └── ResponseTooLarge          a REST body went past its size cap (never buffered); .limit
@@ -29,6 +30,7 @@
     │       └── RestTimeout (TimeoutError)  ... within its total deadline (a trickled body too)
     ├── SubscribeTimeout (TimeoutError)  no ack within subscribe_deadline; .channel
     ├── SubscriptionOverflow          a FAIL-policy subscription overflowed; .channel .buffer
+    ├── AccountUnsynced               a live account's state is not current now; .reason
     └── GateTrioInternalError         a bug in gatetrio; please report it
 
 No module here imports trio: this file is part of the sans-IO core.
@@ -277,6 +279,33 @@ class RestUnavailable(ConnectionLost):
 class RestTimeout(RestUnavailable, TimeoutError):
     """A REST call did not complete within its total deadline (connect, send, answer and the
     whole body: a body trickled a byte at a time ends here too)."""
+
+
+class UserIdMismatch(UsageError):
+    """`Credentials.user_id` names another account than the one the API key belongs to (Gate
+    said so: the login reply or REST ``/accounts``). `configured` is the credentials' UID,
+    `actual` the key's."""
+
+    def __init__(self, *, configured: str, actual: str) -> None:
+        super().__init__(
+            f"Credentials(user_id={configured!r}) but the API key belongs to Gate user "
+            f"{actual!r}: pass user_id={actual!r}, or leave it out and let the client learn it"
+        )
+        self.configured = configured
+        self.actual = actual
+
+
+class AccountUnsynced(GateTrioError):
+    """A live account's state was read while it is not current: pushes may have been missed
+    (`reason`: a lost connection, a gap) and no snapshot has corrected it yet. Wait with
+    `await account.wait_synced()`, or read `account.view()`, which says how current it is."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(
+            f"the account is not synced ({reason}); await account.wait_synced(), or read "
+            "account.view() for its last known state"
+        )
+        self.reason = reason
 
 
 class GateTrioInternalError(GateTrioError):

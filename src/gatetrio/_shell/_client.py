@@ -20,12 +20,20 @@ from typing import TYPE_CHECKING, Final, TypeVar, final
 import attrs
 import trio
 
+from gatetrio._core._account import read_account
 from gatetrio._core._config import CLOSE_GRACE, DEFAULT_BUFFER, ClientConfig, endpoint_url
-from gatetrio._core._errors import GateTrioError, UsageError
+from gatetrio._core._errors import GateTrioError, ProtocolError, UsageError, UserIdMismatch
 from gatetrio._core._protocol import GateProtocol
-from gatetrio._core._requests import ChannelSpec
+from gatetrio._core._requests import ChannelSpec, Login
 from gatetrio._core._rest import RestRoute, rest_route
 
+from ._account import (
+    CHANGES_BUFFER,
+    DEFAULT_CHECK_INTERVAL,
+    AccountHost,
+    LiveAccount,
+    open_account,
+)
 from ._book_host import BookHost
 from ._client_events import ClientEvent, ClientEventKind, ClientStatistics, assemble_statistics
 from ._contracts import ContractCheck
@@ -80,6 +88,8 @@ class Client:
         self._rest = rest
         self._contracts = ContractCheck(rest, self.subscribe)
         self._trading = Trading(runtime, self.wait_connected, rest)
+        self._user_id: str | None = None
+        self._user_id_lock = trio.Lock()
 
     @property
     def rest(self) -> RestClient:
@@ -237,6 +247,119 @@ class Client:
         return open_order_book(
             host, contract, depth=depth, method=method, snapshot_fetcher=snapshot_fetcher
         )
+
+    def account(
+        self,
+        *,
+        changes_buffer: int = CHANGES_BUFFER,
+        check_interval: float | None = DEFAULT_CHECK_INTERVAL,
+    ) -> contextlib.AbstractAsyncContextManager[LiveAccount]:
+        """Keep the account's open orders, positions and balance true for an `async with`.
+
+        It learns the account's UID (`user_id()`), subscribes every private channel that
+        changes them for every contract (orders, usertrades, positions, balances, liquidates,
+        auto_deleverages, position_closes), and takes a signed REST snapshot (open and recent
+        finished orders, positions, the account, the trades since the last one) at start,
+        after every reconnect (once its subscriptions are acked again), after a gap in the
+        pushes' update ids, every `check_interval` seconds (None: never) and on
+        `LiveAccount.resync()`. Pushes and snapshots are merged by version, so a push older
+        than a snapshot never reverts it and no trade is reported twice; what a snapshot
+        finds the pushes missed is a correction (`ChangeReason.CORRECTION`, counted in
+        `statistics()`, and an `ACCOUNT_CORRECTION` client event). While pushes may have been
+        missed the account is unsynced (an `ACCOUNT_RESYNC` event) and its state raises
+        `AccountUnsynced` rather than pass for current.
+
+        Args:
+            changes_buffer: changes `async for change in account` holds before dropping the
+                oldest (counted in `statistics().changes_dropped`).
+            check_interval: seconds between snapshots that check a synced account, or None.
+
+        Needs credentials (`UsageError` at once without them, and on delivery endpoints).
+        Raises `UserIdMismatch` if `Credentials.user_id` is not the key's account. A private
+        subscription Gate refuses ends the block with `SubscriptionRejected`.
+
+        Example::
+
+            async with client.account() as account:
+                await account.wait_synced()
+                print(account.balance, account.orders, account.positions)
+                async for change in account:
+                    print(change)
+        """
+        self._check_open()
+        if self.config.credentials is None:
+            raise UsageError("a live account needs credentials=gatetrio.Credentials(...)")
+        if "/delivery/" in self.config.url:
+            raise UsageError("live accounts are for perpetual endpoints (not delivery)")
+        if isinstance(changes_buffer, bool) or not isinstance(changes_buffer, int):
+            raise UsageError(f"changes_buffer must be a positive int, got {changes_buffer!r}")
+        if changes_buffer < 1:
+            raise UsageError(f"changes_buffer must be a positive int, got {changes_buffer!r}")
+        if check_interval is not None and not (
+            isinstance(check_interval, int | float)
+            and not isinstance(check_interval, bool)
+            and check_interval > 0
+        ):
+            raise UsageError(f"check_interval must be seconds > 0 or None, got {check_interval!r}")
+        return self._open_account(changes_buffer, check_interval)
+
+    @contextlib.asynccontextmanager
+    async def _open_account(
+        self, changes_buffer: int, check_interval: float | None
+    ) -> AsyncIterator[LiveAccount]:
+        rt = self._rt
+        user_id = await self.user_id()
+
+        def emit(kind: ClientEventKind, reason: str, channel: str) -> None:
+            rt.feeds.emit(kind, reason=reason, channel=channel)
+
+        host = AccountHost(
+            subscribe=self.subscribe,
+            rest=self._rest,
+            wall_clock=rt.wall_clock,
+            rng=self.config.rng,
+            emit=emit,
+            watch_lost=rt.links.watch_lost,
+            wait_change=rt.changed.wait,
+        )
+        async with open_account(
+            host, user_id, changes_buffer=changes_buffer, check_interval=check_interval
+        ) as account:
+            yield account
+
+    async def user_id(self) -> str:
+        """The account's Gate UID, as Gate says it: learned once, from REST
+        ``/futures/{settle}/accounts`` (``user``), or, with REST off, from the socket's
+        ``futures.login`` reply (``uid``), then kept.
+
+        Raises `UsageError` without credentials, and `UserIdMismatch` if
+        `Credentials.user_id` is set to another account's UID (the private channels would
+        refuse it, or serve another account's data under it).
+        """
+        self._check_open()
+        creds = self.config.credentials
+        if creds is None:
+            raise UsageError("the account's user id needs credentials=gatetrio.Credentials(...)")
+        if self._user_id is None:
+            async with self._user_id_lock:
+                if self._user_id is None:
+                    learned = await self._learn_user_id()
+                    if creds.user_id and creds.user_id != learned:
+                        raise UserIdMismatch(configured=creds.user_id, actual=learned)
+                    self._user_id = learned
+        await trio.lowlevel.checkpoint()
+        return self._user_id
+
+    async def _learn_user_id(self) -> str:
+        rest = self._rest
+        if rest.enabled:
+            body = await rest.get(rest.route.market_path("accounts"), signed=True)
+            uid = read_account(body).user_id
+        else:
+            uid = (await self.request(Login())).uid
+        if not uid.isascii() or not uid.isdigit():
+            raise ProtocolError(f"Gate gave no user id the client can use: {uid!r:.40}")
+        return uid
 
     async def wait_connected(self) -> None:
         """Return once the client has a live connection (at once if it already has one)."""

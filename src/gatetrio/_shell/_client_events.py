@@ -58,6 +58,13 @@ class ClientEventKind(enum.Enum):
     BOOK_RESYNC = "book_resync"
     """A live order book saw a gap and is rebuilding that contract's book from a fresh
     snapshot; `channel` names the contract."""
+    ACCOUNT_RESYNC = "account_resync"
+    """A live account may have missed pushes (`reason`: a lost connection, an update-id gap,
+    dropped pushes) and is unsynced until its next REST snapshot loads."""
+    ACCOUNT_CORRECTION = "account_correction"
+    """A live account's REST snapshot differed from what the pushes had said and corrected
+    it; `reason` says what (an order, a position, the balance, a trade no push brought), and
+    `channel` names the contract where there is one."""
     NOTICE = "notice"
     """A system notice from Gate, passed on as `reason`."""
     REQUEST_TIMEOUT = "request_timeout"

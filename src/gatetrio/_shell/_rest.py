@@ -198,10 +198,18 @@ class RestClient:
         signed: bool = False,
         max_body: int | None = None,
         deadline: float | None = None,
+        answer_headers: dict[str, str] | None = None,
     ) -> object:
-        """`GET path?query`: its decoded JSON. Retried (paced) while it may succeed."""
+        """`GET path?query`: its decoded JSON. Retried (paced) while it may succeed.
+        `answer_headers`: filled with the answer's headers (see `request`)."""
         return await self.request(
-            "GET", path, query=query, signed=signed, max_body=max_body, deadline=deadline
+            "GET",
+            path,
+            query=query,
+            signed=signed,
+            max_body=max_body,
+            deadline=deadline,
+            answer_headers=answer_headers,
         )
 
     async def post(
@@ -227,6 +235,7 @@ class RestClient:
         max_body: int | None = None,
         retries: int | None = None,
         deadline: float | None = None,
+        answer_headers: dict[str, str] | None = None,
     ) -> object:
         """One REST call within `config.rest_deadline`, retries included; see the class.
 
@@ -239,6 +248,8 @@ class RestClient:
             max_body: the size cap for this call (default `config.rest_max_body`).
             retries: attempts after the first (default `config.rest_retries`).
             deadline: seconds for the whole call (default `config.rest_deadline`).
+            answer_headers: filled with the answer's headers (lower-case names), e.g.
+                Gate's ``x-in-time`` (when its gateway took the request, microseconds).
         """
         if self._closed:
             raise UsageError("this client is closed; its REST session with it")
@@ -285,7 +296,8 @@ class RestClient:
                     )
                     headers.extend(signature.items())
                 try:
-                    return await self._attempt(_Call(call, method, url, payload, limit), headers)
+                    spec = _Call(call, method, url, payload, limit)
+                    return await self._attempt(spec, headers, answer_headers)
                 except GateTrioError as exc:
                     last = exc
                     self._failed(call, exc, attempt)
@@ -331,7 +343,9 @@ class RestClient:
 
     # ------------------------------------------------------------------------ helpers
 
-    async def _attempt(self, spec: _Call, headers: list[tuple[str, str]]) -> object:
+    async def _attempt(
+        self, spec: _Call, headers: list[tuple[str, str]], keep: dict[str, str] | None
+    ) -> object:
         self._count("attempts")
         call = spec.call
         try:
@@ -348,6 +362,9 @@ class RestClient:
             raise
         except Exception as exc:
             raise RestUnavailable(f"{call}: {type(exc).__name__}: {exc}") from exc
+        if keep is not None:
+            keep.clear()
+            keep.update(answer_headers)
         return interpret_answer(
             call, Answer(status, answer_headers, body), wall_time=self._wall_clock()
         )

@@ -11,8 +11,9 @@ of trio's `MemoryChannelState`, which only its two endpoints change):
     links     Links            the live sockets by generation. The supervisor `add`s, `announce`s
                                and `remove`s them; anyone reads `current()` and sends on it.
     feeds     Feeds            the producer ends: subscriptions (`attach`/`retire`, by
-                               `Client.subscribe`), event watchers and raw taps (`attached`).
-                               The reader and `handle` push into them; nobody else does.
+                               `Client.subscribe`), event watchers (`watching`) and raw taps
+                               (`tapping`). The reader and `handle` push into them; nobody
+                               else does.
     waiters   Waiters          trading requests awaiting their outcome: `Trading` expects and
                                forgets them; `handle` completes or fails them.
     changed   Broadcast        "a deadline may have moved, a subscription became ready or
@@ -23,7 +24,9 @@ of trio's `MemoryChannelState`, which only its two endpoints change):
 
 `handle` is the one place where the protocol's outputs become wake-ups, events and log
 records. Nothing here keeps a copy of protocol state: `Client.statistics()` assembles the
-owners' own statistics (`assemble_statistics` in `_client_events.py`).
+owners' own statistics (`assemble_statistics` in `_client_events.py`). Who opens and closes
+which socket, and when, is the supervisor's essay (`_supervisor.py`); what may be asked of a
+live socket, at any moment of its life, is `_connection.py`'s.
 """
 
 from __future__ import annotations

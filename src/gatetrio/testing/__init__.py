@@ -13,14 +13,18 @@ ETH_USD1; delivery BTC_USDT_20261225, ETH_USDT_20261225, BTC_USD_20261225). Faul
 `FakeGateServer.inject_gap`, `drop`, `stall`/`resume`, `send_upgrade`, `refuse`,
 `send_malformed`, `close`; or the `--fault` language of `gatetrio serve` (`parse_fault`).
 Trading: `FakeGateServer.trading` (`TradingApi`) answers past Gate's rate limits with its 429,
-measures the rate requests arrived at (`max_rate`), and misbehaves on demand (`misbehave`).
+measures the rate requests arrived at (`max_rate`), and misbehaves on demand (`misbehave`). The
+account (`FakeGateServer.account`, a `FakeAccount`): market moves that liquidate,
+auto-deleverages, risk-limit reductions, ADL ranks, dual mode, deposits, and private pushes
+dropped or delayed on a live socket.
 
 Options: `ConnectionOptions` (queues, pong timeout), `MarketOptions` (how markets push) and a
 `FakeProfile` (where live Gate and its docs disagree; `PROFILES` holds "live" and "docs").
 
 Layout: `_server` is the trio shell (FakeGateServer: routing, the market clock), with
 `_connection` (the WebSocket-serving path both servers share, and one connection's queue and
-tasks), `_subscriptions`, `_trading_api` and `_account` (the trading engine), `_replies`,
+tasks), `_subscriptions`, `_trading_api` and `_account` (the trading engine, with
+`_positions`, `_risk`, `_private_pushes` and the `_fake_account` facade), `_replies`,
 `_rest`, `_faults` and `_memory` (in-memory sockets and dialing) around it; `_market/` is the
 pure, seeded market simulation (books, trades, tickers, candles, ...); `_replay` serves a
 recording; `_loopback` serves either on a real TCP port (`python -m gatetrio serve`).
@@ -32,6 +36,7 @@ from ._connection import Connection as Connection
 from ._connection import ConnectionOptions as ConnectionOptions
 from ._connection import Received as Received
 from ._connection import route as route
+from ._fake_account import FakeAccount as FakeAccount
 from ._faults import FAULT_KINDS as FAULT_KINDS
 from ._faults import FaultSpec as FaultSpec
 from ._faults import parse_fault as parse_fault
@@ -61,6 +66,7 @@ __all__ = [
     "Connection",
     "ConnectionOptions",
     "ContractSpec",
+    "FakeAccount",
     "FakeGateServer",
     "FakeProfile",
     "FaultSpec",

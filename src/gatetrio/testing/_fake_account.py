@@ -170,6 +170,13 @@ class FakeAccount:
         pos = self._position(contract, side)
         self._run(lambda now_ms, after: self._risk.set_adl_rank(pos, rank, now_ms, after))
 
+    def set_adl_warning(self, contract: str, state: str) -> None:
+        """Put `contract` in ADL state `normal`, `warning` or `adl_risk`: the public
+        `futures.adl_warning` channel pushes it once a second while not normal, once on its
+        return to normal, and as an `all` snapshot before a new subscriber's ack (spec 6.11)."""
+        self._market(contract).set_adl_state(contract, state, self._now())
+        self._wake_clock()
+
     def deposit(self, amount: Decimal | int | str, currency: str = "usdt") -> None:
         """Add `amount` (negative: withdraw) to the balance: a ``dnw`` balance change."""
         change = Decimal(amount)
@@ -190,6 +197,10 @@ class FakeAccount:
         """Send every private push `delay` seconds late, in order, for `seconds` (None: until
         `resume_pushes`)."""
         self._pushes.delay(delay, seconds)
+
+    async def wait_pushes_sent(self) -> None:
+        """Return once every private push held back by `delay_pushes` has gone out."""
+        await self._pushes.wait_sent()
 
     def resume_pushes(self) -> None:
         """End `drop_pushes` and `delay_pushes`; pushes held back still go out at their time."""

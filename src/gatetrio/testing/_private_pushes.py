@@ -50,6 +50,7 @@ class PrivatePushes:
             collections.deque()
         )
         self._wake = trio.Event()
+        self._emptied = trio.Event()  # set (and replaced) whenever the held pushes are out
         self._running = False
         self.dropped = 0
         """Private pushes lost to `drop` (count)."""
@@ -60,6 +61,12 @@ class PrivatePushes:
     def held(self) -> int:
         """Private pushes waiting to go out now."""
         return len(self._queue)
+
+    async def wait_sent(self) -> None:
+        """Return once no push is held back (at once if none is)."""
+        while self._queue:
+            await self._emptied.wait()
+        await trio.lowlevel.checkpoint()
 
     def drop(self, seconds: float | None = None) -> None:
         """Lose every private push for `seconds` (None: until `resume`)."""
@@ -106,3 +113,6 @@ class PrivatePushes:
             await trio.sleep_until(start + due)
             queue.popleft()
             self._deliver(channel, contract, event)
+            if not queue:
+                self._emptied.set()
+                self._emptied = trio.Event()

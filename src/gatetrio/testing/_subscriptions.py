@@ -192,7 +192,10 @@ class Subscriptions:
                 for push in market.initial_pushes(topic, now)
             )
         self._host.wake_clock()
-        before_ack = channel == "futures.obu" and self._host.obu_snapshot_before_ack
+        # adl_warning: contracts already at risk get their `all` push before the ack (6.11)
+        before_ack = channel == "futures.adl_warning" or (
+            channel == "futures.obu" and self._host.obu_snapshot_before_ack
+        )
         if before_ack:
             for frame in firsts:
                 self._replies.send(conn, frame)

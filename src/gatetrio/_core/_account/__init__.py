@@ -23,4 +23,4 @@ from ._snapshot import server_time_ms as server_time_ms
 from ._sync import AccountItem as AccountItem
 from ._sync import AccountSync as AccountSync
 from ._sync import SnapshotTicket as SnapshotTicket
-from ._sync import position_key as position_key
+from ._versions import position_key as position_key

@@ -7,7 +7,8 @@ account (``/accounts``: the balance and the user id) and, after the first, the t
 previous one (``/my_trades_timerange``). `as_of_ms` is when the server took the requests: Gate's
 ``X-In-Time`` answer header (microseconds), or the local wall time they were sent.
 
-The readers turn the JSON the REST helper returns (`json.loads` values: non-integer numbers as
+Orders are read by `_results.read_order`, as the trading API's results are. The readers here
+turn the JSON the REST helper returns (`json.loads` values: non-integer numbers as
 float, read back exactly from their shortest text) into the records pushes carry, in the
 pushes' conventions: REST positions say `update_time` in seconds where position pushes say
 `time` and `time_ms`; trades say `create_time` as float seconds and their id as `id` (an int)

@@ -46,15 +46,15 @@ Gaps. Gate numbers each order's pushes (`update_id` 1, 2, ...) and each position
 means pushes were lost (on a live socket too): the account becomes unsynced and asks for a
 snapshot. So do a lost connection and a subscription that dropped items (`lost`).
 
-Fills. Trades are reported once by id. A snapshot after the first also lists the trades since
-the previous one (`fills_since_ms`); any not seen on a push is reported as recovered.
+Fills. Trades are reported once by id (the latest `KEPT_FILLS` ids are remembered, whatever
+their age: a repeat of an old push is still a repeat). A snapshot lists the trades since shortly
+before the previous one (`fills_since_ms`); any not seen on a push is reported as recovered.
 """
 
 from __future__ import annotations
 
 import collections
 import typing
-from decimal import Decimal
 from typing import TYPE_CHECKING, Final, TypeAlias
 
 import attrs
@@ -80,9 +80,22 @@ from ._records import (
     PositionEvent,
     SyncChange,
 )
+from ._versions import (
+    balance_ms,
+    compare_orders,
+    finished,
+    order_core,
+    order_ms,
+    position_key,
+    position_ms,
+    position_newer,
+    same_amount,
+    trade_ms,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from decimal import Decimal
 
     from ._records import AccountChange, PositionKey
     from ._snapshot import AccountSnapshot
@@ -96,67 +109,10 @@ KEPT_FINISHED: Final = 10_000  # finished orders remembered, so late pushes cann
 KEPT_FILLS: Final = 100_000  # trade ids remembered, so no trade is reported twice
 # `my_trades_timerange` takes whole seconds: ask from a little before the last snapshot
 FILLS_MARGIN_MS: Final = 2_000
+
+
 # Balances arrive as JSON floats (spec 15): Gate's total and the sum of a push's balance and
 # change agree to about this many places, not exactly
-AMOUNT_TOLERANCE: Final = Decimal("1e-8")
-SINGLE: Final = "single"
-
-
-def position_key(position: Position) -> PositionKey:
-    """``(contract, mode)``; a position without a mode is a single-mode one."""
-    return position.contract, position.mode or SINGLE
-
-
-def _finished(order: Order) -> bool:
-    return order.status != "open"
-
-
-def _filled(order: Order) -> Decimal:
-    return abs(Decimal(order.size) - Decimal(order.left))
-
-
-def _order_ms(order: Order, fallback: int = 0) -> int:
-    """When the order last changed (ms): its `update_time`; else, once finished, its finish
-    time; else `fallback` (a snapshot's `as_of`), else its create time (live pushes repeat the
-    create time as the finish time while the order is open)."""
-    if order.update_time:
-        return order.update_time
-    created = order.create_time_ms or order.create_time * 1000
-    if _finished(order):
-        return max(created, order.finish_time_ms or order.finish_time * 1000)
-    return fallback or created
-
-
-def _order_core(order: Order) -> tuple[object, ...]:
-    """What a change to an order is (lifecycle markers such as ``_new`` aside)."""
-    finish_as = order.finish_as if _finished(order) else ""
-    return (order.size, order.left, order.price, order.status, finish_as)
-
-
-def _position_ms(position: Position) -> int:
-    return position.time_ms or position.time * 1000
-
-
-def _position_newer(a: Position, b: Position) -> int:
-    """1 if `a` is a newer version than `b`, -1 if older, 0 if the same."""
-    if a.update_id and b.update_id:
-        return (a.update_id > b.update_id) - (a.update_id < b.update_id)
-    ta, tb = _position_ms(a), _position_ms(b)
-    return (ta > tb) - (ta < tb)
-
-
-def _same_amount(a: Decimal, b: Decimal) -> bool:
-    return abs(a - b) <= AMOUNT_TOLERANCE * max(Decimal(1), abs(b))
-
-
-def _balance_ms(push: Balance) -> int:
-    return push.time_ms or push.time * 1000
-
-
-def _trade_ms(trade: UserTrade) -> int:
-    return trade.create_time_ms or trade.create_time * 1000
-
-
 @attrs.frozen
 class SnapshotTicket:
     """A snapshot under way: `seq` counts the items fed before it began; `local_ms` is the
@@ -350,12 +306,14 @@ class AccountSync:
 
     def _feed_order(self, order: Order, out: list[AccountChange], *, replay: bool) -> None:
         held = self._held(order.id)
-        ms = _order_ms(order)
+        ms = order_ms(order)
         if held is not None:
-            newer = _compare_orders(order, ms, held.order, held.ms)
+            newer = compare_orders(order, ms, held.order, held.ms)
             if newer == 0 and (not order.update_id or order.update_id <= held.update_id):
                 newer = -1  # the same version again: a repeat, or a tie the first one won
             if newer < 0:
+                # seen, if too late to count: a later push must not take its number for a gap
+                held.update_id = max(held.update_id, order.update_id)
                 if not replay:
                     self._counts["stale_pushes"] += 1
                 return
@@ -379,12 +337,12 @@ class AccountSync:
         seen = max(order.update_id, held.update_id if held is not None else 0)
         self._hold(_HeldOrder(order, ms, seen))
         before = held.order if held is not None else None
-        if not replay and (before is None or _order_core(before) != _order_core(order)):
+        if not replay and (before is None or order_core(before) != order_core(order)):
             out.append(OrderChange(order, before, ChangeReason.PUSH))
 
     def _hold(self, held: _HeldOrder) -> None:
         oid = held.order.id
-        if _finished(held.order):
+        if finished(held.order):
             self._orders.pop(oid, None)
             self._finished[oid] = held
             self._finished.move_to_end(oid)
@@ -398,7 +356,7 @@ class AccountSync:
         key = position_key(position)
         before = self._positions.get(key)
         if before is not None:
-            newer = _position_newer(position, before)
+            newer = position_newer(position, before)
             if newer <= 0:
                 if not replay:
                     self._counts["stale_pushes"] += 1
@@ -420,7 +378,7 @@ class AccountSync:
             out.append(PositionChange(key, position, before, ChangeReason.PUSH))
 
     def _feed_balance(self, push: Balance, out: list[AccountChange]) -> None:
-        ms = _balance_ms(push)
+        ms = balance_ms(push)
         before = self._balance
         if before is not None:
             if ms < self._balance_ms:
@@ -428,7 +386,7 @@ class AccountSync:
             elif ms == self._balance_ms and self._balance_from_snapshot:
                 # the snapshot's millisecond: its change may be in the snapshot already; take
                 # it only if it follows on from the snapshot's total
-                take = _same_amount(push.balance - push.change, before) and not _same_amount(
+                take = same_amount(push.balance - push.change, before) and not same_amount(
                     push.balance, before
                 )
             else:
@@ -446,7 +404,7 @@ class AccountSync:
         """Remember a trade id; False if it was seen already."""
         if trade.id in self._fills:
             return False
-        self._fills[trade.id] = _trade_ms(trade)
+        self._fills[trade.id] = trade_ms(trade)
         while len(self._fills) > self._kept_fills:
             self._fills.popitem(last=False)
         return True
@@ -526,15 +484,15 @@ class AccountSync:
         if not first:
             counts["position_corrections"] += len(out) - n
         if self._balance is not None and (
-            before_balance is None or not _same_amount(self._balance, before_balance)
+            before_balance is None or not same_amount(self._balance, before_balance)
         ):
             out.append(BalanceChange(self._balance, before_balance, reason))
             if not first:
                 counts["balance_corrections"] += 1
         recovered = [
             FillChange(trade, ChangeReason.CORRECTION)
-            for trade in sorted(snapshot.trades, key=_trade_ms)
-            if self._remember_fill(trade) and (not first or _trade_ms(trade) >= as_of)
+            for trade in sorted(snapshot.trades, key=trade_ms)
+            if self._remember_fill(trade) and (not first or trade_ms(trade) > as_of)
         ]
         counts["fills_recovered"] += len(recovered)
         out.extend(recovered)
@@ -543,7 +501,6 @@ class AccountSync:
         self._as_of_ms = as_of
         since = as_of - FILLS_MARGIN_MS
         self._fills_since_ms = since
-        self._forget_fills_before(since - FILLS_MARGIN_MS)
         corrections = 0 if first else len(out)
         if self._dirty_seq > ticket.seq:  # lost more while it was taken: not current yet
             self._need = True
@@ -559,9 +516,9 @@ class AccountSync:
         rebuilt: dict[int, _HeldOrder] = {}
         known_finished = [o for o in snapshot.finished if self._held(o.id) is not None]
         for order in (*known_finished, *snapshot.orders):
-            ms = _order_ms(order, as_of)
+            ms = order_ms(order, as_of)
             held = self._held(order.id)
-            if held is not None and _compare_orders(held.order, held.ms, order, ms) >= 0:
+            if held is not None and compare_orders(held.order, held.ms, order, ms) >= 0:
                 rebuilt[order.id] = held  # the account's is as new (or newer: a lagging replica)
             else:
                 rebuilt[order.id] = _HeldOrder(order, ms, held.update_id if held else 0)
@@ -583,10 +540,10 @@ class AccountSync:
         for position in snapshot.positions:
             key = position_key(position)
             held = self._positions.get(key)
-            keep = held is not None and _position_newer(held, position) >= 0
+            keep = held is not None and position_newer(held, position) >= 0
             rebuilt[key] = held if held is not None and keep else position
         for key, held in self._positions.items():
-            if key not in rebuilt and _position_ms(held) >= as_of:
+            if key not in rebuilt and position_ms(held) >= as_of:
                 rebuilt[key] = held
         self._positions = rebuilt
 
@@ -611,23 +568,28 @@ class AccountSync:
         ):
             return  # a push fed before the requests, yet stamped after the read: clocks differ
         total = snapshot.balance
-        window = [b for b in pushed if as_of <= _balance_ms(b) <= read_by]
-        after = [b for b in pushed if _balance_ms(b) > read_by]
+        window = [b for b in pushed if as_of <= balance_ms(b) <= read_by]
+        after = [b for b in pushed if balance_ms(b) > read_by]
         start = len(window)
         for i in range(len(window) - 1, -1, -1):
-            if _same_amount(window[i].balance, total):
+            if same_amount(window[i].balance, total):
                 start = i + 1
                 break
         else:
-            if window and _same_amount(window[0].balance - window[0].change, total):
+            if window and same_amount(window[0].balance - window[0].change, total):
                 start = 0
+        # the snapshot stands where the pushes it includes end; those after it replay by the
+        # live rule (a repeat of an older one is stale here too)
         self._balance = total
-        self._balance_ms = read_by
+        self._balance_ms = balance_ms(window[start - 1]) if start else as_of
         self._balance_from_snapshot = True
         for push in (*window[start:], *after):
-            self._balance = push.balance
-            self._balance_ms = _balance_ms(push)
-            self._balance_from_snapshot = False
+            if balance_ms(push) >= self._balance_ms:
+                self._balance = push.balance
+                self._balance_ms = balance_ms(push)
+                self._balance_from_snapshot = False
+        if self._balance_from_snapshot:
+            self._balance_ms = read_by  # nothing after it: it is as new as the read
 
     def _diff_orders(
         self,
@@ -640,7 +602,7 @@ class AccountSync:
     ) -> None:
         for oid, held in self._orders.items():
             old = before.get(oid)
-            if old is None or _order_core(old) != _order_core(held.order):
+            if old is None or order_core(old) != order_core(held.order):
                 out.append(OrderChange(held.order, old, reason))
         for oid, old in before.items():
             if oid not in self._orders:
@@ -658,9 +620,9 @@ class AccountSync:
         for order in snapshot.finished:
             if order.id in before or order.id in self._orders or order.id in self._finished:
                 continue  # reported already (or open again)
-            if since is not None and _order_ms(order) < since:
+            if since is not None and order_ms(order) < since:
                 continue  # finished before the previous snapshot: history, not missed
-            self._hold(_HeldOrder(order, _order_ms(order), 0))
+            self._hold(_HeldOrder(order, order_ms(order), 0))
             out.append(OrderChange(order, None, reason))
 
     def _diff_positions(
@@ -670,7 +632,7 @@ class AccountSync:
             old = before.get(key)
             if old is None:
                 out.append(PositionChange(key, position, None, reason))
-            elif _position_newer(position, old) != 0 or (
+            elif position_newer(position, old) != 0 or (
                 not position.update_id
                 and (position.size, position.entry_price) != (old.size, old.entry_price)
             ):
@@ -678,29 +640,3 @@ class AccountSync:
         for key, old in before.items():
             if key not in self._positions:
                 out.append(PositionChange(key, None, old, reason))
-
-    def _forget_fills_before(self, ms: int) -> None:
-        fills = self._fills
-        while fills:
-            trade_id, created = next(iter(fills.items()))
-            if created >= ms:
-                break
-            del fills[trade_id]
-
-
-def _compare_orders(a: Order, a_ms: int, b: Order, b_ms: int) -> int:
-    """1 if `a` is a newer version of the order than `b`, -1 if older, 0 if they tie.
-
-    Time first; within one millisecond, finished beats open (an order never reopens) and more
-    filled beats less (a fill is never undone); then the per-order push counter."""
-    if a_ms != b_ms:
-        return 1 if a_ms > b_ms else -1
-    fa, fb = _finished(a), _finished(b)
-    if fa != fb:
-        return 1 if fa else -1
-    ga, gb = _filled(a), _filled(b)
-    if ga != gb:
-        return 1 if ga > gb else -1
-    if a.update_id and b.update_id and a.update_id != b.update_id:
-        return 1 if a.update_id > b.update_id else -1
-    return 0

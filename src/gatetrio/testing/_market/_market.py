@@ -388,6 +388,19 @@ class Market:
         c.jump(self.epoch_ms + self._step * STEP_MS, target - c.mark_tick())
         return c.price(c.mark_tick())
 
+    def set_adl_state(self, contract: str, state: str, now: float) -> None:
+        """Put `contract` in ADL state `state` (``normal``, ``warning``, ``adl_risk``) for
+        `futures.adl_warning` (spec 6.11)."""
+        if state not in ("normal", "warning", "adl_risk"):
+            raise ValueError(f"state must be normal, warning or adl_risk, got {state!r}")
+        self.advance(now)
+        c = self._contract(contract)
+        if state == c.adl_state:
+            return
+        c.adl_back_to_normal = state == "normal"
+        c.adl_state = state
+        c.adl_update_ms = self.epoch_ms + self._step * STEP_MS
+
     def inject_gap(self, contract: str, size: int, now: float) -> tuple[int, int]:
         """Make `size` real book changes now that no stream will carry.
 
@@ -448,6 +461,8 @@ class Market:
                 push = self._stats_push
             case "futures.order_book":
                 push = self.order_book_push
+            case "futures.adl_warning":
+                push = self._adl_warning_push
         if push is not None:
             state.push = functools.partial(push, topic)
 
@@ -539,6 +554,10 @@ class Market:
             return [self._contract_info_push(topic, t_ms)]
         if channel == "futures.order_book":
             return [self.order_book_push(topic, t_ms)]
+        if channel == "futures.adl_warning":
+            c = self._contracts[topic[1]]
+            first = _pushes.adl_warning_push(c, topic, t_ms, self.settle, snapshot=True)
+            return [] if first is None else [first]
         return []
 
     # Adapters from a topic to its `_pushes` builder. They read this market's `options` when the
@@ -591,6 +610,9 @@ class Market:
 
     def _contract_info_push(self, topic: Topic, t_ms: int) -> Push:
         return _pushes.contract_info_push(self._contracts[topic[1]], topic, t_ms)
+
+    def _adl_warning_push(self, topic: Topic, t_ms: int) -> Push | None:
+        return _pushes.adl_warning_push(self._contracts[topic[1]], topic, t_ms, self.settle)
 
 
 def _delivery_details(c: Contract, tick: str) -> dict[str, object]:

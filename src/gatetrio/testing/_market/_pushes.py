@@ -12,6 +12,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from gatetrio._core._events import (
+    AdlWarning,
+    AdlWarningUpdate,
     BookDelta,
     BookLevel,
     BookSnapshot,
@@ -473,5 +475,26 @@ def contract_info_push(c: Contract, topic: Topic, t_ms: int) -> Push:
         time=t_ms // 1000,
         time_ms=t_ms,
         event="all",
+    )
+    return Push(topic, lambda _d: ev)
+
+
+def adl_warning_push(
+    c: Contract, topic: Topic, t_ms: int, settle: str, *, snapshot: bool = False
+) -> Push | None:
+    """`futures.adl_warning` (spec 6.11): once a second while the contract is in `warning` or
+    `adl_risk`, once on its return to `normal`; `snapshot`: the `all` push a subscriber gets
+    before its ack when the contract is not normal. None: nothing due."""
+    if c.adl_state == "normal" and (snapshot or not c.adl_back_to_normal):
+        return None
+    if not snapshot:
+        c.adl_back_to_normal = False
+    ev = AdlWarningUpdate(
+        result=AdlWarning(
+            contract=c.name, settle=settle, state=c.adl_state, update_time=c.adl_update_ms
+        ),
+        time=t_ms // 1000,
+        time_ms=t_ms,
+        event="all" if snapshot else "update",
     )
     return Push(topic, lambda _d: ev)

@@ -77,6 +77,10 @@ class Contract(Book):
         self.sell_low: int | None = None  # the last take_trade_extremes()
         self.long_liq = 0
         self.short_liq = 0
+        # futures.adl_warning (spec 6.11): normal until told; one push on return to normal
+        self.adl_state = "normal"
+        self.adl_update_ms = 0
+        self.adl_back_to_normal = False
 
     def base_amount(self, units: int, tick: int) -> Decimal:
         contracts = Decimal(units_text(units, self.size_exp))

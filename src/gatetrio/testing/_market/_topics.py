@@ -46,7 +46,7 @@ CADENCES: Final = {
     "futures.public_liquidates": 100,  # spec 6.8: aggregated per contract per 1 s window
     "futures.order_book": 100,
     "futures.contract_info": 6000,  # snapshot on subscribe only; no periodic push
-    "futures.adl_warning": 6000,  # every contract stays `normal`: nothing to push
+    "futures.adl_warning": 100,  # once a second while not `normal` (spec 6.11)
 }
 
 
