@@ -70,6 +70,12 @@ async def test_a_publisher_after_its_block_refuses_every_call(nats_url: str) -> 
             )
             with pytest.raises(gatetrio.UsageError):
                 await publisher.put(env)
+            # one of its own feeds, woken with an item as the block ended, runs in the block's
+            # cancelled nursery: it ends there, cancelled, not with an error out of the block
+            with trio.CancelScope() as scope:
+                scope.cancel()
+                await publisher.put(env)
+            assert scope.cancelled_caught
             with pytest.raises(gatetrio.UsageError):
                 async with publisher.events():
                     pass  # pragma: no cover - refused before the body

@@ -337,7 +337,11 @@ class Publisher:
 
     async def put(self, env: Envelope) -> None:
         """Enqueue one message, applying the buffer policy."""
-        self._check_open("put")
+        if self._closed:
+            # One of our own feeds, woken with an item just as the block ended, is cancelled
+            # here (it runs in the block's cancelled nursery); anyone else gets the error.
+            await trio.lowlevel.checkpoint()
+            self._check_open("put")
         while self._size() >= self.capacity:
             self._mark_full()
             if self.policy is BufferPolicy.FAIL:
