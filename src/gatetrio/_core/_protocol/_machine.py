@@ -278,7 +278,9 @@ class GateProtocol:
         within `subscribe_deadline`, `handle_timer` fails it with `SubscribeTimeout`.
 
         `now` starts the silence clock and the subscribe deadline; it defaults to the latest
-        `now` this object was given.
+        `now` this object was given. That deadline is the subscription's until its first ack,
+        across connections: a reconnect re-sends the frame but never restarts it, and it runs
+        out while disconnected too (see "Deadlines a server cannot restart" in `__init__.py`).
 
         Raises:
             UsageError: a malformed spec, a private spec without credentials, a bad `wall_time`.
@@ -290,6 +292,8 @@ class GateProtocol:
             )
         now = self._now if now is None else now
         sub = Sub(self._next_sub_id, spec, groups_of(spec))
+        limit = self._subscribe_deadline
+        sub.ack_by = None if limit is None else now + limit
         frames: list[str] = []
         current = self._current
         if current is not None:
@@ -302,6 +306,7 @@ class GateProtocol:
             self._needs.setdefault(target, set()).add(sub.sub_id)
         if current is not None and all(current.server.get(t) == LIVE for t in sub.targets):
             sub.ready = True
+            sub.ack_by = None
             sub.last_data = now
         self._routes = build_routes(self._subs.values())
         return sub.sub_id, frames
@@ -362,12 +367,24 @@ class GateProtocol:
         deadline = None if limit is None or event != "subscribe" else now + limit
         for channel, _, payload, targets in plan:
             req_id = self._take_id()
-            gen.requests[req_id] = Request(event, channel, payload, targets, deadline)
+            due = deadline if deadline is None else self._ack_due(targets, deadline)
+            gen.requests[req_id] = Request(event, channel, payload, targets, due)
             for target in targets:
                 if event == "subscribe":
                     gen.server[target] = req_id
                 else:
                     del gen.server[target]
+
+    def _ack_due(self, targets: tuple[Target, ...], deadline: float) -> float:
+        """`deadline`, or the earlier first-ack deadline of a subscription waiting on `targets`
+        (a resubscription never gives a subscription that was not acked yet more time)."""
+        subs = self._subs
+        for target in targets:
+            for sub_id in self._needs.get(target, ()):
+                ack_by = subs[sub_id].ack_by
+                if ack_by is not None and ack_by < deadline:
+                    deadline = ack_by
+        return deadline
 
     def _take_id(self) -> int:
         req_id = self._next_id
@@ -605,6 +622,7 @@ class GateProtocol:
         for sub in self._waiting_on(acked):
             if all(server.get(t) == LIVE for t in sub.targets):
                 sub.ready = True
+                sub.ack_by = None
                 sub.silent = False
                 sub.last_data = now  # the silence clock starts at readiness
                 out.append(SubscriptionReady(sub.sub_id))
@@ -644,6 +662,7 @@ class GateProtocol:
         for sub in waiting:
             sub.failed = True
             sub.ready = False
+            sub.ack_by = None
             out.append(SubscriptionFailed(sub.sub_id, error))
         if out:
             self._routes = build_routes(self._subs.values())
@@ -671,9 +690,10 @@ class GateProtocol:
         """The earliest deadline at which `handle_timer` has work, or None if there is none.
 
         That is the pong deadline while a ping is outstanding, else the next ping; the earliest
-        silence deadline of a ready subscription; the earliest subscribe deadline; and the
-        handover deadlines of retiring connections. Deadlines can move earlier after
-        `subscribe`, `receive_text` or `on_connected`, but never to before ``now`` of that call.
+        silence deadline of a ready subscription; the earliest subscribe deadline (a first ack's
+        runs while disconnected too); and the handover deadlines of retiring connections.
+        Deadlines can move earlier after `subscribe`, `receive_text` or `on_connected`, but
+        never to before ``now`` of that call.
         """
         deadlines: list[float] = []
         current = self._current
@@ -683,6 +703,7 @@ class GateProtocol:
                 deadlines.append(beat)
             deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
+        deadlines.extend(s.ack_by for s in self._subs.values() if s.ack_by is not None)
         deadlines.extend(self._handover.deadlines())
         api = self._api.deadline()
         if api is not None:
@@ -712,6 +733,7 @@ class GateProtocol:
         outputs = self._api.expire(now)
         outputs.extend(self._handover.handle_timer(now))
         if current is None:
+            outputs.extend(self._expire_first_acks(now))
             return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
@@ -729,9 +751,30 @@ class GateProtocol:
             limit = cast("float", self._subscribe_deadline)
             error = SubscribeTimeout(request.channel, deadline=limit)
             outputs.extend(self._fail_request(current, req_id, request, error))
-        if overdue and self._retiring:
+        expired = self._expire_first_acks(now)  # (a fallback: request deadlines come first)
+        outputs.extend(expired)
+        if (overdue or expired) and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
         return TimerResult(frames, silent + outputs)
+
+    def _expire_first_acks(self, now: float) -> list[Output]:
+        """Fail the subscriptions whose first ack is overdue (`SubscribeTimeout`)."""
+        out: list[Output] = []
+        for sub in self._subs.values():
+            ack_by = sub.ack_by
+            if ack_by is None or now < ack_by or sub.failed:
+                continue
+            self._subscribe_timeouts += 1
+            sub.failed = True
+            sub.ready = False
+            sub.ack_by = None
+            limit = cast("float", self._subscribe_deadline)
+            out.append(
+                SubscriptionFailed(sub.sub_id, SubscribeTimeout(sub.spec.channel, deadline=limit))
+            )
+        if out:
+            self._routes = build_routes(self._subs.values())
+        return out
 
     # -------------------------------------------------------------------------- trading API
 
