@@ -117,6 +117,8 @@ class Client:
         before the ack (obu snapshots) are kept. Leaving the block unsubscribes.
 
         Cancellation, or any error, while waiting for the ack leaves nothing registered.
+        A private spec built without a user id (``channels.orders()``) gets the account's,
+        learned from Gate first (`user_id()`).
 
         Example::
 
@@ -129,6 +131,8 @@ class Client:
             raise UsageError(f"buffer must be a positive int, got {buffer!r}")
         if not isinstance(overflow, OverflowPolicy):
             raise UsageError(f"overflow must be an OverflowPolicy, got {overflow!r}")
+        if isinstance(spec, ChannelSpec) and spec.learns_user_id:
+            spec = spec.with_user_id(await self.user_id())  # channels.orders() and the like
         rt = self._rt
         protocol = self._protocol
         # checks the spec (and credentials for a private one) before registering anything

@@ -165,6 +165,11 @@ def check_spec(spec: ChannelSpec[object]) -> None:
         raise UsageError(f"a ChannelSpec needs a channel and non-empty payloads, got {spec!r}")
     if not all(isinstance(e, str) for payload in spec.payloads for e in payload):
         raise UsageError(f"payload elements are always strings on the wire, got {spec.payloads!r}")
+    if spec.learns_user_id:
+        raise UsageError(
+            f"{spec.channel} was built without a user id: subscribe with Client.subscribe, which "
+            "puts in the one it learns, or pass user_id=... to the builder"
+        )
 
 
 def plan_subscribe(subs: Iterable[Sub], server: Mapping[Target, int]) -> list[Planned]:
