@@ -57,7 +57,9 @@ Layout:
     _machine.py    GateProtocol: subscriptions, generations, correlation, timers
     _api.py        trading requests: correlation, deadlines, client order ids, rate limits
     _handover.py   retiring connections: overlap, switch, close
-    _table.py      records: subscriptions, targets, requests, generations, frame de-dupe
+    _table.py      records: subscriptions, targets, requests, generations, frame de-dupe;
+                   subscribe plans, refcounts
+    _sub_replies.py  replies to subscribe/unsubscribe: acks, errors, missed deadlines
     _heartbeat.py  ping / pong deadlines
     _routing.py    each data frame's routing key (from the channel catalogue)
     _silence.py    data-silence limits and what a silence means
@@ -67,7 +69,6 @@ Layout:
 from __future__ import annotations
 
 from ._api import SentRequest as SentRequest
-from ._machine import AUTH_ERROR_CODES as AUTH_ERROR_CODES
 from ._machine import GateProtocol as GateProtocol
 from ._outputs import ApiAcked as ApiAcked
 from ._outputs import ApiCompleted as ApiCompleted
@@ -94,3 +95,4 @@ from ._outputs import UnsubscribeAcked as UnsubscribeAcked
 from ._outputs import UnsubscribeFailed as UnsubscribeFailed
 from ._outputs import Upgrade as Upgrade
 from ._routing import Item as Item
+from ._sub_replies import AUTH_ERROR_CODES as AUTH_ERROR_CODES
