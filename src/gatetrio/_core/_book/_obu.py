@@ -146,7 +146,7 @@ class ObuSync:
                 counts["duplicates"] += 1
                 self._duplicate_run += 1
                 if self._duplicate_run >= MAX_DUPLICATE_RUN:
-                    reason = went_back(book.contract, update_id, delta)
+                    reason = went_back(book.contract, update_id, delta.U, delta.u)
                     return self._resync(ObuStatus.GAP, reason)
                 return ObuStatus.DUPLICATE
             try:

@@ -31,11 +31,12 @@ if TYPE_CHECKING:
 MAX_DUPLICATE_RUN: Final = 100
 
 
-def went_back(contract: str, update_id: int, delta: BookDelta) -> str:
-    """Why a run of `MAX_DUPLICATE_RUN` deltas at or below `update_id` resyncs the book."""
+def went_back(contract: str, update_id: int, first: int, last: int) -> str:
+    """Why a run of `MAX_DUPLICATE_RUN` deltas at or below `update_id` resyncs the book (the
+    latest covering ids `first..last`)."""
     return (
         f"order book ids went back on {contract}: {MAX_DUPLICATE_RUN} deltas in a row at or "
-        f"below update id {update_id} (the latest {delta.U}..{delta.u})"
+        f"below update id {update_id} (the latest {first}..{last})"
     )
 
 
@@ -233,7 +234,7 @@ class BookSync:
                 if self._duplicate_run >= MAX_DUPLICATE_RUN:
                     counts["gaps"] += 1
                     self.last_gap = BookGap(book.contract, expected=update_id + 1, got=delta.U)
-                    self._restart(delta, went_back(book.contract, update_id, delta))
+                    self._restart(delta, went_back(book.contract, update_id, delta.U, delta.u))
                 return self._status
             self._duplicate_run = 0
             try:
