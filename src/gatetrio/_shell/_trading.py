@@ -217,7 +217,7 @@ class Trading:
         # the timer task sleeps until protocol.get_timer() at the latest: wake it only if this
         # deadline comes first (most requests end long before the next ping is due)
         timer = protocol.get_timer()
-        sent = protocol.api_request(
+        sent = protocol.trading.send(
             request,
             wall_time=rt.wall_clock(),
             now=trio.current_time(),
