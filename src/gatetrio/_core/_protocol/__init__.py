@@ -41,6 +41,17 @@ arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell
 requests still unanswered then are lost (`RequestLost`) with a reason that says so. A socket
 that closes while retiring was *handed over*; the current one closing is *lost*.
 
+Deadlines a server cannot restart. A subscription owes its first ack within `subscribe_deadline`
+of `subscribe()` (`Sub.ack_by`), however many connections carry its frame: a reconnect or a
+handover re-sends the frame with a request deadline no later than that one, and while there is
+no connection at all `handle_timer` still fails the subscription when its time is up. Were the
+deadline counted from each frame's send, a server that ends every connection, or asks to move
+with an upgrade notice, sooner than the deadline would keep `Client.subscribe` waiting for
+ever, each new socket restarting the clock. Once a subscription was ready, its resubscription
+after a reconnect has the plain deadline from the frame's send: nobody waits on it, its
+consumer sees the reconnects as client events, and how often a bouncing server can make one
+is the reconnect pacer's bound (`_backoff.py`, `ReconnectPacer`).
+
 Layout:
 
     _machine.py    GateProtocol: subscriptions, generations, correlation, timers

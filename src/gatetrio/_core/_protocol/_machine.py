@@ -51,7 +51,7 @@ from ._outputs import (
 )
 from ._routing import FRAME_ROUTES, Item, KeyFn, Sink, key_for
 from ._silence import SilenceWatch
-from ._sub_replies import acked, overdue, rejected
+from ._sub_replies import ack_due, acked, first_acks_overdue, overdue, rejected
 from ._table import (
     LIVE,
     ChannelRoutes,
@@ -265,7 +265,8 @@ class GateProtocol:
         within `subscribe_deadline`, `handle_timer` fails it with `SubscribeTimeout`.
 
         `now` starts the silence clock and the subscribe deadline; it defaults to the latest
-        `now` this object was given.
+        `now` this object was given. Until the first ack that deadline is the subscription's,
+        whatever the connections do ("Deadlines a server cannot restart", `__init__.py`).
 
         Raises:
             UsageError: a malformed spec, a private spec without credentials, a bad `wall_time`.
@@ -277,6 +278,8 @@ class GateProtocol:
             )
         now = self._now if now is None else now
         sub = Sub(self._next_sub_id, spec, groups_of(spec))
+        limit = self._subscribe_deadline
+        sub.ack_by = None if limit is None else now + limit
         frames: list[str] = []
         current = self._current
         if current is not None:
@@ -288,6 +291,7 @@ class GateProtocol:
         add_needs(self._needs, sub)
         if current is not None and all(current.server.get(t) == LIVE for t in sub.targets):
             sub.ready = True
+            sub.ack_by = None
             sub.last_data = now
         self._routes = build_routes(self._subs.values())
         return sub.sub_id, frames
@@ -337,7 +341,11 @@ class GateProtocol:
     def _commit(self, gen: Generation, plan: list[Planned], event: str, now: float) -> None:
         limit = self._subscribe_deadline
         deadline = None if limit is None or event != "subscribe" else now + limit
-        self._next_id = commit_plan(gen, plan, event, self._next_id, deadline)
+        req_id, subs, needs = self._next_id, self._subs, self._needs
+        for item in plan:  # one at a time: each request's deadline is its own
+            due = None if deadline is None else ack_due(subs, needs, item[3], deadline)
+            req_id = commit_plan(gen, [item], event, req_id, due)
+        self._next_id = req_id
 
     def _take_id(self) -> int:
         req_id = self._next_id
@@ -594,9 +602,10 @@ class GateProtocol:
         """The earliest deadline at which `handle_timer` has work, or None if there is none.
 
         That is the pong deadline while a ping is outstanding, else the next ping; the earliest
-        silence deadline of a ready subscription; the earliest subscribe deadline; and the
-        handover deadlines of retiring connections. Deadlines can move earlier after
-        `subscribe`, `receive_text` or `on_connected`, but never to before ``now`` of that call.
+        silence deadline of a ready subscription; the earliest subscribe deadline (a first ack's
+        runs while disconnected too); and the handover deadlines of retiring connections.
+        Deadlines can move earlier after `subscribe`, `receive_text` or `on_connected`, but
+        never to before ``now`` of that call.
         """
         deadlines: list[float] = []
         current = self._current
@@ -606,6 +615,7 @@ class GateProtocol:
                 deadlines.append(beat)
             deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
+        deadlines.extend(s.ack_by for s in self._subs.values() if s.ack_by is not None)
         deadlines.extend(self._handover.deadlines())
         api = self._api.deadline()
         if api is not None:
@@ -635,6 +645,7 @@ class GateProtocol:
         outputs = self._api.expire(now)
         outputs.extend(self._handover.handle_timer(now))
         if current is None:
+            outputs.extend(self._expire_first_acks(now))
             return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
@@ -649,9 +660,20 @@ class GateProtocol:
             self._subscribe_timeouts += late
             self._failed(failed)
             outputs.extend(failed)
-        if late and self._retiring:
+        expired = self._expire_first_acks(now)  # (a fallback: request deadlines come first)
+        outputs.extend(expired)
+        if (late or expired) and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
         return TimerResult(frames, silent + outputs)
+
+    def _expire_first_acks(self, now: float) -> list[Output]:
+        limit = self._subscribe_deadline
+        if limit is None:
+            return []
+        failed = first_acks_overdue(self._subs, now, limit)
+        self._subscribe_timeouts += len(failed)
+        self._failed(failed)
+        return failed
 
     # -------------------------------------------------------------------------- trading API
 

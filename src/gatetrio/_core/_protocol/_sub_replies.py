@@ -1,5 +1,9 @@
 """Replies to subscribe and unsubscribe requests: acks, errors and missed deadlines. Pure.
 
+A subscription's first ack has a deadline of its own (`Sub.ack_by`, "Deadlines a server
+cannot restart" in `__init__.py`): `ack_due` holds every request that carries it to that
+deadline, and `first_acks_overdue` fails it when the time is up, even without a connection.
+
 `GateProtocol` finds the request a reply answers (`find_request`) and hands it here with the
 subscriptions and their target refcounts, which these functions read and mark (ready, failed)
 but never add to or remove from; the protocol rebuilds its routes when one fails.
@@ -46,6 +50,7 @@ def acked(gen: Generation, req_id: int, subs: Subs, needs: Needs, now: float) ->
     for sub in waiting_on(subs, needs, targets):
         if all(server.get(t) == LIVE for t in sub.targets):
             sub.ready = True
+            sub.ack_by = None
             sub.silent = False
             sub.last_data = now  # the silence clock starts at readiness
             out.append(SubscriptionReady(sub.sub_id))
@@ -97,7 +102,36 @@ def fail(
     for sub in waiting:
         sub.failed = True
         sub.ready = False
+        sub.ack_by = None
         out.append(SubscriptionFailed(sub.sub_id, error))
+    return out
+
+
+def ack_due(subs: Subs, needs: Needs, targets: Iterable[Target], deadline: float) -> float:
+    """`deadline`, or the earlier first-ack deadline of a subscription waiting on `targets`:
+    a resubscription never gives one that was not acked yet more time (`Sub.ack_by`)."""
+    for target in targets:
+        for sub_id in needs.get(target, ()):
+            ack_by = subs[sub_id].ack_by
+            if ack_by is not None and ack_by < deadline:
+                deadline = ack_by
+    return deadline
+
+
+def first_acks_overdue(subs: Subs, now: float, limit: float) -> list[Output]:
+    """Fail the subscriptions whose first ack is overdue at `now`, connected or not
+    (`SubscribeTimeout`); while connected their requests' deadlines normally come first."""
+    out: list[Output] = []
+    for sub in subs.values():
+        ack_by = sub.ack_by
+        if ack_by is None or now < ack_by or sub.failed:
+            continue
+        sub.failed = True
+        sub.ready = False
+        sub.ack_by = None
+        out.append(
+            SubscriptionFailed(sub.sub_id, SubscribeTimeout(sub.spec.channel, deadline=limit))
+        )
     return out
 
 

@@ -44,6 +44,7 @@ Planned: TypeAlias = tuple[str, bool, tuple[str, ...], tuple[Target, ...]]
 
 class Sub:
     __slots__ = (
+        "ack_by",
         "failed",
         "groups",
         "had_data",
@@ -69,6 +70,9 @@ class Sub:
         self.targets: tuple[Target, ...] = tuple(t for group in groups for t in group)
         self.ready = False
         self.failed = False
+        # Until its first ack: when it fails without one, however many connections carried its
+        # frame (`GateProtocol`, "Deadlines a server cannot restart"); None once ready.
+        self.ack_by: float | None = None
         self.silent = False
         self.silences = 0
         self.last_data = 0.0
