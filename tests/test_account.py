@@ -321,3 +321,19 @@ async def test_a_liquidation_is_reported_and_the_position_follows(
         assert position is not None
         assert position.size == 0
         assert_true_to(gate, account)
+
+
+async def test_private_channels_built_without_a_user_id_get_the_learned_one(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with open_against(gate, credentials=KEY_ONLY) as client:
+        spec = gatetrio.channels.orders()
+        async with client.subscribe(spec) as orders:
+            assert orders.spec.payloads == (("20011", "!all"),)
+            await buy(client, gate)
+            with deadline("an order push"):
+                order = await orders.receive()
+            assert order.contract == "BTC_USDT"
+        assert await client.user_id() == "20011"
+        with pytest.raises(UsageError, match="built without a user id"):
+            client._protocol.subscribe(spec, wall_time=gate.wall_time())

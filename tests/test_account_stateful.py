@@ -18,9 +18,9 @@ Hypothesis draws a handful of examples per run (each is a session of tens of vir
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -46,9 +46,6 @@ from gatetrio.testing import FakeGateServer
 from .helpers import CREDS, open_against
 from .test_account import assert_true_to
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
 pytestmark = pytest.mark.slow
 
 CONTRACTS = ("BTC_USDT", "ETH_USDT")
@@ -60,6 +57,23 @@ class Place:
     buy: bool
     ticks: int  # from the touch: < 0 rests, >= 0 crosses
     size: int
+    reduce_only: bool = False  # in dual mode: closes the other side
+
+
+@attrs.frozen
+class Deleverage:
+    contract: str
+    size: int | None  # None: all of it
+
+
+@attrs.frozen
+class CutRisk:
+    contract: str
+
+
+@attrs.frozen
+class Deposit:
+    amount: int
 
 
 @attrs.frozen
@@ -107,7 +121,20 @@ class Check:
     pass
 
 
-Action = Place | Amend | Cancel | Jump | Drop | LosePushes | DelayPushes | Sleep | Check
+Action = (
+    Place
+    | Amend
+    | Cancel
+    | Jump
+    | Deleverage
+    | CutRisk
+    | Deposit
+    | Drop
+    | LosePushes
+    | DelayPushes
+    | Sleep
+    | Check
+)
 
 actions = st.one_of(
     st.builds(
@@ -116,7 +143,11 @@ actions = st.one_of(
         st.booleans(),
         st.integers(-40, 3),
         st.integers(1, 30),
+        st.booleans(),
     ),
+    st.builds(Deleverage, st.sampled_from(CONTRACTS), st.none() | st.integers(1, 10)),
+    st.builds(CutRisk, st.sampled_from(CONTRACTS)),
+    st.builds(Deposit, st.integers(-50, 200)),
     st.builds(Amend, st.integers(0, 20), st.integers(-30, 5)),
     st.builds(Cancel, st.integers(0, 20)),
     st.builds(Jump, st.sampled_from(CONTRACTS), st.integers(-15, 15)),
@@ -167,10 +198,11 @@ class Watcher:
             self.take(change)
 
 
-async def session(script: list[Action]) -> None:
+async def session(script: list[Action], *, dual: bool = False) -> None:
     gate = FakeGateServer(seed=1, credentials=CREDS)
     async with trio.open_nursery() as nursery:
         await nursery.start(gate.run)
+        gate.account.set_dual_mode(dual)
         async with (
             open_against(gate, credentials=CREDS, max_reconnects=None) as client,
             client.account(check_interval=None) as account,
@@ -216,15 +248,31 @@ async def play(
 ) -> bool:
     """Play one action; True if it may lose pushes on a live socket."""
     match action:
-        case Place(contract=contract, buy=buy, ticks=ticks, size=size):
+        case Place(contract=contract, buy=buy, ticks=ticks, size=size, reduce_only=reduce):
             book = gate.book(contract, 1)
             tick = Decimal("0.1") if contract == "BTC_USDT" else Decimal("0.01")
             touch = book.asks[0][0] if buy else book.bids[0][0]
             price = touch + ticks * tick if buy else touch - ticks * tick
             units = Decimal(size) / (1 if contract == "BTC_USDT" else 10)
-            order = PlaceOrder(contract=contract, size=units if buy else -units, price=str(price))
+            order = PlaceOrder(
+                contract=contract,
+                size=units if buy else -units,
+                price=str(price),
+                reduce_only=reduce and gate.account.dual_mode,
+            )
             with contextlib.suppress(RequestRejected):
                 await other.request(order)
+        case Deleverage(contract=contract, size=size):
+            sides: list[str | None] = ["long", "short"] if gate.account.dual_mode else [None]
+            for side in sides:
+                if gate.account.position_size(contract, side):
+                    with contextlib.suppress(ValueError):
+                        gate.account.auto_deleverage(contract, size, side=side)
+                    break
+        case CutRisk(contract=contract):
+            gate.account.reduce_risk_limit(contract, 500_000)
+        case Deposit(amount=amount):
+            gate.account.deposit(amount)
         case Amend(pick=pick, ticks=ticks):
             opened = open_orders(gate)
             if opened:
@@ -272,9 +320,10 @@ def open_orders(gate: FakeGateServer) -> list[tuple[str, Decimal, str]]:
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-@given(script=st.lists(actions, min_size=3, max_size=30))
-def test_the_account_stays_true_whatever_happens(script: list[Action]) -> None:
-    trio.run(session, script, clock=trio.testing.MockClock(autojump_threshold=0))
+@given(script=st.lists(actions, min_size=3, max_size=30), dual=st.booleans())
+def test_the_account_stays_true_whatever_happens(script: list[Action], dual: bool) -> None:
+    run = functools.partial(session, script, dual=dual)
+    trio.run(run, clock=trio.testing.MockClock(autojump_threshold=0))
 
 
 def test_a_scripted_session_with_every_fault() -> None:
@@ -295,9 +344,12 @@ def test_a_scripted_session_with_every_fault() -> None:
         Jump("BTC_USDT", -12),
         Jump("ETH_USDT", 12),
         Check(),
+        Place("BTC_USDT", buy=True, ticks=1, size=8),
+        Deleverage("BTC_USDT", 3),
+        CutRisk("BTC_USDT"),
+        Deposit(120),
+        LosePushes(0.5),
+        Deleverage("BTC_USDT", None),
+        Check(),
     ]
     trio.run(session, script, clock=trio.testing.MockClock(autojump_threshold=0))
-
-
-async def _unused() -> AsyncIterator[Any]:  # pragma: no cover - keeps the import for typing
-    yield None

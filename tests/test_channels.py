@@ -219,7 +219,7 @@ Builder = Callable[..., ChannelSpec[object]]
         (channels.orders, ("٣",), {}, "numeric Gate UID"),  # a non-ASCII digit
         (channels.usertrades, ("1", "eth_usdt"), {}, "pass 'ETH_USDT'"),
         (channels.positions, ("1", ""), {}, "non-empty str"),
-        (channels.balances, (None,), {}, "numeric Gate UID"),
+        (channels.balances, (True,), {}, "numeric Gate UID"),
         (channels.position_adl_rank, ("all",), {}, "BASE_QUOTE"),
         (channels.autoorders, (1.5,), {}, "numeric Gate UID"),
     ],
@@ -267,3 +267,15 @@ def test_candle_key_is_the_pushed_n_field(contract: str, interval: str, price: s
     # a push's `n` is "<interval>_<payload contract>"; its split on the first "_" gives them back
     (key,) = built.keys
     assert key.split("_", 1) == list(payload)
+
+
+def test_a_private_builder_without_a_user_id_leaves_it_to_the_client() -> None:
+    for builder in (channels.orders, channels.usertrades, channels.positions, channels.balances):
+        spec = builder()
+        assert spec.learns_user_id
+        assert all(payload[0] == "" for payload in spec.payloads)
+        filled = spec.with_user_id("20011")
+        assert not filled.learns_user_id
+        assert filled == builder("20011")
+    assert channels.orders(None, "BTC_USDT").with_user_id("7") == channels.orders("7", "BTC_USDT")
+    assert not channels.position_adl_rank().learns_user_id  # it has no user id (spec 7.9)

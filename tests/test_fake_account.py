@@ -25,6 +25,7 @@ from gatetrio._core._encode import encode_request
 from gatetrio._core._events import (
     AdlWarningUpdate,
     AutoDeleveragesUpdate,
+    AutoOrdersUpdate,
     BalancesUpdate,
     DataEvent,
     ErrorReply,
@@ -77,8 +78,8 @@ async def private_socket(
     for channel in USER_CHANNELS:
         assert isinstance(await subscribe(ws, gate, channel, [UID, "!all"]), SubscribeAck)
     assert isinstance(await subscribe(ws, gate, "futures.balances", [UID]), SubscribeAck)
-    ack = await subscribe(ws, gate, "futures.position_adl_rank", ["!all"])
-    assert isinstance(ack, SubscribeAck)
+    for channel in ("futures.position_adl_rank", "futures.autoorders"):
+        assert isinstance(await subscribe(ws, gate, channel, ["!all"]), SubscribeAck)
     return ws
 
 
@@ -507,13 +508,21 @@ async def test_every_private_push_decodes_typed_and_has_the_captured_fields(
     await take(6)
     gate.account.move_market("BTC_USDT", gate.account.liquidation_price("BTC_USDT") - 10)
     await take(8)
+    far = {"contract": "BTC_USDT", "size": 1, "price": "0", "tif": "ioc"}
+    trigger = {"strategy_type": 0, "price_type": 0, "price": "1", "rule": 2, "expiration": 0}
+    assert signed(gate, "POST", "price_orders", {"initial": far, "trigger": trigger})[0] == 200
+    await take(1)
     captured = capture_items(shared_data)
     pushed = set(raw)
-    wanted = set(USER_CHANNELS) | {"futures.balances", "futures.position_adl_rank"}
+    wanted = set(USER_CHANNELS) | {
+        "futures.balances",
+        "futures.position_adl_rank",
+        "futures.autoorders",
+    }
     assert pushed >= wanted, wanted - pushed
     for channel, item in captured.items():
         if channel not in pushed:
-            continue  # autoorders: the engine does not run price-triggered orders
+            continue  # public ones
         missing = set(item) - set(raw[channel])
         assert not missing, (channel, missing)
         for name, value in item.items():
@@ -558,3 +567,90 @@ async def test_adl_warnings_follow_the_documented_rhythm(
     assert quiet.cancelled_caught  # nothing more while normal
     with pytest.raises(ValueError, match="adl_risk"):
         gate.account.set_adl_warning("BTC_USDT", "panic")
+
+
+# ------------------------------------------------------------------ price-triggered orders
+
+
+def signed(gate: FakeGateServer, method: str, path: str, body: object = None) -> Any:
+    """A signed REST call to the fake (decimal sizes); its status and JSON answer."""
+    route, _, query = f"/api/v4/futures/usdt/{path}".partition("?")
+    payload = b"" if body is None else json.dumps(body).encode()
+    stamp = str(int(gate.wall_time()))
+    headers = sign_rest(
+        method, route, query, payload, timestamp=stamp, key=CREDS.key, secret=CREDS.secret
+    )
+    target = f"{route}?{query}" if query else route
+    status, answer = gate.handle_http(
+        method, target, {**headers, "X-Gate-Size-Decimal": "1"}, payload
+    )
+    return status, json.loads(answer)
+
+
+async def test_price_triggered_orders_fire_expire_and_cancel_with_their_pushes(
+    gate: FakeGateServer, nursery: trio.Nursery, autojump_clock: trio.testing.MockClock
+) -> None:
+    ws = await gate.trio_websocket_connector(nursery, USDT, DECIMAL)
+    for channel in ("futures.autoorders", "futures.orders"):
+        assert isinstance(await subscribe(ws, gate, channel, [UID, "!all"]), SubscribeAck)
+    mark = gate.account.liquidation_price("BTC_USDT") or gate.book("BTC_USDT", 1).bids[0][0]
+    below = mark - 500
+    body: dict[str, Any] = {
+        "initial": {
+            "contract": "BTC_USDT",
+            "size": 2,
+            "price": "0",
+            "tif": "ioc",
+            "text": "t-stop",
+        },
+        "trigger": {
+            "strategy_type": 0,
+            "price_type": 1,
+            "price": str(below),
+            "rule": 2,
+            "expiration": 0,
+        },
+        "order_type": "plan-close-short-position",
+    }
+    status, created = signed(gate, "POST", "price_orders", body)
+    assert status == 200
+    (push,) = await frames(ws, 1)
+    assert isinstance(push, AutoOrdersUpdate)
+    auto = push.result[0]
+    assert (auto.id, auto.status, auto.name, auto.user) == (
+        created["id"],
+        "open",
+        "price_autoorders",
+        int(UID),
+    )
+    status, listed = signed(gate, "GET", "price_orders?status=open")
+    assert [o["id"] for o in listed] == [created["id"]]
+    gate.account.move_market("BTC_USDT", below - 10)  # the mark price crosses the trigger
+    pushes = await frames(ws, 3)  # the market order's two order pushes, then the auto order's
+    fired = pushes[-1]
+    assert isinstance(fired, AutoOrdersUpdate)
+    placed = pushes[0]
+    assert isinstance(placed, OrdersUpdate)
+    assert (fired.result[0].status, fired.result[0].finish_as) == ("finished", "succeeded")
+    assert fired.result[0].trade_id == placed.result[0].id
+    assert placed.result[0].text == "t-stop"
+    assert gate.account.position_size("BTC_USDT") == 2
+    # one that expires, one cancelled
+    far = {**body, "trigger": {**body["trigger"], "price": "1", "expiration": 5}}
+    _, expiring = signed(gate, "POST", "price_orders", far)
+    _, cancelled = signed(
+        gate, "POST", "price_orders", {**far, "trigger": {**far["trigger"], "expiration": 0}}
+    )
+    await frames(ws, 2)
+    status, answer = signed(gate, "DELETE", f"price_orders/{cancelled['id']}")
+    assert (status, answer["finish_as"]) == (200, "cancelled")
+    (gone,) = await frames(ws, 1)
+    assert isinstance(gone, AutoOrdersUpdate)
+    assert gone.result[0].finish_as == "cancelled"
+    (late,) = await frames(ws, 1)  # 5 s later
+    assert isinstance(late, AutoOrdersUpdate)
+    assert (late.result[0].id, late.result[0].finish_as) == (expiring["id"], "expired")
+    status, refused = signed(gate, "POST", "price_orders", {"initial": {}, "trigger": {}})
+    assert (status, refused["label"]) == (400, "CONTRACT_NOT_FOUND")
+    status, finished = signed(gate, "GET", "price_orders?status=finished")
+    assert {o["finish_as"] for o in finished} == {"succeeded", "expired", "cancelled"}

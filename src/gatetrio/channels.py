@@ -6,7 +6,9 @@ what to pass instead, so a typo fails here rather than as a server error after a
 Payload shapes follow the spec (sections 6 and 7): list channels (`tickers`, `trades`, ...) take
 any number of contracts in one payload; positional channels (`order_book`, `candlesticks`, ...)
 take one contract each; private channels take ``[user_id, contract]`` with ``"!all"`` for every
-contract. All payload elements are strings, as Gate requires.
+contract. All payload elements are strings, as Gate requires. A private builder's `user_id` may
+be left out (None): `Client.subscribe` then puts in the account's UID, which the client learns
+from Gate (`Client.user_id()`), so ``channels.orders()`` is every order of the account.
 
 `ChannelSpec.keys` names the pushed items the subscription receives: the contract for most
 channels, the stream name ``ob.BTC_USDT.400`` for `obu`, ``1m_BTC_USDT`` (or ``1m_mark_BTC_USDT``)
@@ -24,6 +26,8 @@ Example::
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+import attrs
 
 from ._core._catalog import (
     CANDLE_PRICE_PREFIXES,
@@ -172,13 +176,15 @@ def _positional(channel: str, payload: tuple[str, ...], key: str) -> ChannelSpec
 
 
 def _user_id(user_id: object) -> str:
+    if user_id is None:
+        return ""  # learned: `Client.subscribe` fills it in (`ChannelSpec.with_user_id`)
     if isinstance(user_id, int) and not isinstance(user_id, bool) and user_id >= 0:
         return str(user_id)
     if isinstance(user_id, str) and user_id.isascii() and user_id.isdigit():
         return user_id
     raise UsageError(
-        f"user_id must be your numeric Gate UID, e.g. '20011' (the futures.login reply has it "
-        f"as uid), got {user_id!r}"
+        f"user_id must be your numeric Gate UID, e.g. '20011', or None to let the client "
+        f"learn it (contracts go second: orders(None, 'BTC_USDT')), got {user_id!r}"
     )
 
 
@@ -186,9 +192,13 @@ def _contract_or_all(contract: object) -> str:
     return ALL if contract == ALL else check_contract(contract)
 
 
-def _user_channel(channel: str, user_id: str | int, contract: str) -> ChannelSpec[Any]:
+def _user_channel(channel: str, user_id: str | int | None, contract: str) -> ChannelSpec[Any]:
     uid, target = _user_id(user_id), _contract_or_all(contract)
-    return _spec(channel, (uid, target), _keys((target,)))
+    return _learned(_spec(channel, (uid, target), _keys((target,))), uid)
+
+
+def _learned(spec: ChannelSpec[Any], uid: str) -> ChannelSpec[Any]:
+    return spec if uid else attrs.evolve(spec, learns_user_id=True)
 
 
 # --------------------------------------------------------------------------- public channels
@@ -364,18 +374,19 @@ def adl_warning(*contracts: str) -> ChannelSpec[AdlWarning]:
 # --------------------------------------------------------------------------- private channels
 
 
-def orders(user_id: str | int, contract: str = ALL) -> ChannelSpec[Order]:
+def orders(user_id: str | int | None = None, contract: str = ALL) -> ChannelSpec[Order]:
     """``futures.orders`` (private): your order updates, for one contract or all.
 
     Example::
 
+        orders()  # payload [<the UID the client learns>, "!all"]
         orders("20011")  # payload ["20011", "!all"]
         orders("20011", "BTC_USDT")  # payload ["20011", "BTC_USDT"]
     """
     return _user_channel("futures.orders", user_id, contract)
 
 
-def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec[UserTrade]:
+def usertrades(user_id: str | int | None = None, contract: str = ALL) -> ChannelSpec[UserTrade]:
     """``futures.usertrades`` (private): your fills.
 
     Example::
@@ -385,7 +396,7 @@ def usertrades(user_id: str | int, contract: str = ALL) -> ChannelSpec[UserTrade
     return _user_channel("futures.usertrades", user_id, contract)
 
 
-def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec[Liquidation]:
+def liquidates(user_id: str | int | None = None, contract: str = ALL) -> ChannelSpec[Liquidation]:
     """``futures.liquidates`` (private): your liquidations.
 
     Example::
@@ -395,7 +406,9 @@ def liquidates(user_id: str | int, contract: str = ALL) -> ChannelSpec[Liquidati
     return _user_channel("futures.liquidates", user_id, contract)
 
 
-def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec[AutoDeleverage]:
+def auto_deleverages(
+    user_id: str | int | None = None, contract: str = ALL
+) -> ChannelSpec[AutoDeleverage]:
     """``futures.auto_deleverages`` (private): auto-deleverages of your positions.
 
     Example::
@@ -405,7 +418,9 @@ def auto_deleverages(user_id: str | int, contract: str = ALL) -> ChannelSpec[Aut
     return _user_channel("futures.auto_deleverages", user_id, contract)
 
 
-def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec[PositionClose]:
+def position_closes(
+    user_id: str | int | None = None, contract: str = ALL
+) -> ChannelSpec[PositionClose]:
     """``futures.position_closes`` (private): your closed positions and their pnl.
 
     Example::
@@ -415,7 +430,9 @@ def position_closes(user_id: str | int, contract: str = ALL) -> ChannelSpec[Posi
     return _user_channel("futures.position_closes", user_id, contract)
 
 
-def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec[ReduceRiskLimit]:
+def reduce_risk_limits(
+    user_id: str | int | None = None, contract: str = ALL
+) -> ChannelSpec[ReduceRiskLimit]:
     """``futures.reduce_risk_limits`` (private): risk-limit reductions.
 
     Example::
@@ -425,7 +442,7 @@ def reduce_risk_limits(user_id: str | int, contract: str = ALL) -> ChannelSpec[R
     return _user_channel("futures.reduce_risk_limits", user_id, contract)
 
 
-def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec[Position]:
+def positions(user_id: str | int | None = None, contract: str = ALL) -> ChannelSpec[Position]:
     """``futures.positions`` (private): your position updates.
 
     Gate documents the user id here as a placeholder, but it is still sent.
@@ -437,14 +454,15 @@ def positions(user_id: str | int, contract: str = ALL) -> ChannelSpec[Position]:
     return _user_channel("futures.positions", user_id, contract)
 
 
-def balances(user_id: str | int) -> ChannelSpec[Balance]:
+def balances(user_id: str | int | None = None) -> ChannelSpec[Balance]:
     """``futures.balances`` (private): every change of your futures balance.
 
     Example::
 
         balances("20011")  # payload ["20011"]
     """
-    return _spec("futures.balances", (_user_id(user_id),), _keys((ALL,)))
+    uid = _user_id(user_id)
+    return _learned(_spec("futures.balances", (uid,), _keys((ALL,))), uid)
 
 
 def position_adl_rank(contract: str = ALL) -> ChannelSpec[PositionAdlRank]:
@@ -460,7 +478,7 @@ def position_adl_rank(contract: str = ALL) -> ChannelSpec[PositionAdlRank]:
     return _spec("futures.position_adl_rank", (target,), _keys((target,)))
 
 
-def autoorders(user_id: str | int, contract: str = ALL) -> ChannelSpec[AutoOrder]:
+def autoorders(user_id: str | int | None = None, contract: str = ALL) -> ChannelSpec[AutoOrder]:
     """``futures.autoorders`` (private): your price-triggered (TP/SL) orders.
 
     Example::

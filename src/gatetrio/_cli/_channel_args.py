@@ -46,26 +46,24 @@ def channel_spec(
 
     `name=value` arguments are passed by keyword, the others by position. A private channel's
     `user_id` comes from `user_id` (the credentials' or the simulated account's) unless given
-    as `user_id=...`. `command` names the command in the usage line of an error.
+    as `user_id=...`; without either, the client learns it from Gate when it subscribes.
+    `command` names the command in the usage line of an error.
 
     Raises:
-        UsageError: unknown channel, a private one without a user id, wrong arguments, or a
-            bad value (the builder's own message).
+        UsageError: unknown channel, wrong arguments, or a bad value (the builder's own
+            message).
     """
     name = channel.removeprefix("futures.")
     builder = PUBLIC_CHANNELS.get(name) or PRIVATE_CHANNELS.get(name)
     if builder is None:
         choices = ", ".join([*PUBLIC_CHANNELS, *PRIVATE_CHANNELS])
         raise UsageError(f"unknown channel {channel!r}; choose one of {choices}")
-    positional = [a for a in args if "=" not in a]
+    positional: list[str | None] = [a for a in args if "=" not in a]
     keywords = dict(a.split("=", 1) for a in args if "=" in a)
     signature = inspect.signature(builder)
     if "user_id" in signature.parameters and "user_id" not in keywords:
-        if not user_id:
-            raise UsageError(
-                f"{channel} needs your Gate UID: set {USER_VARIABLE} or pass user_id=..."
-            )
-        positional.insert(0, user_id)  # user_id is every private builder's first parameter
+        # user_id is every private builder's first parameter; None: the client learns it
+        positional.insert(0, user_id or None)
     try:
         signature.bind(*positional, **keywords)
     except TypeError as exc:
@@ -101,7 +99,8 @@ def checked_spec(channel: str, args: Sequence[str], options: ConnectOptions) -> 
         if credentials is None:
             raise UsageError(
                 f"{channel} is a private channel: set {KEY_VARIABLE} and "
-                f"{SECRET_VARIABLE} (and {USER_VARIABLE}) in the environment, or use --simulate"
+                f"{SECRET_VARIABLE} in the environment ({USER_VARIABLE} is optional: the "
+                "client learns it), or use --simulate"
             )
     elif options.simulate and not user_id:
         user_id = SIMULATED_USER_ID

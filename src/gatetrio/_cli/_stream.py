@@ -257,9 +257,10 @@ def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
             "builder in gatetrio.channels: positional, or name=value. Examples: "
             "`stream trades BTC_USDT ETH_USDT`, `stream obu BTC_USDT level=50`, "
             "`stream candlesticks BTC_USDT 1m`, `stream orders BTC_USDT`. Private channels "
-            "read credentials from GATE_API_KEY and GATE_API_SECRET and the user id from "
-            "GATE_USER_ID (never from the command line); with --simulate they run against "
-            "a demo account. When stderr is a terminal, a status line there shows progress."
+            "read credentials from GATE_API_KEY and GATE_API_SECRET (never from the command "
+            "line) and learn the user id from Gate (GATE_USER_ID, if set, is checked against "
+            "it); with --simulate they run against a demo account. When stderr is a "
+            "terminal, a status line there shows progress."
         ),
     )
     parser.add_argument(

@@ -205,6 +205,14 @@ class ChannelSpec(Generic[ItemT_co]):
     # True when each payload element is an independent target (trades: contracts; obu: streams),
     # so overlapping subscriptions can share elements; False for positional payloads.
     batched: bool = False
+    # True when the payloads start with the account's user id, not given: `Client.subscribe`
+    # puts the one it learned from Gate there (`with_user_id`) before anything is sent.
+    learns_user_id: bool = False
+
+    def with_user_id(self, user_id: str) -> ChannelSpec[ItemT_co]:
+        """This spec with `user_id` as the first element of every payload."""
+        payloads = tuple((user_id, *payload[1:]) for payload in self.payloads)
+        return attrs.evolve(self, payloads=payloads, learns_user_id=False)
 
 
 @attrs.frozen(kw_only=True)

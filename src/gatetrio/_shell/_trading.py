@@ -154,10 +154,19 @@ class Trading:
         """The current connection, logged in (unless `request` is the login)."""
         protocol = self._protocol
         rt = self._rt
+        conn = rt.links.current()
+        if (  # the usual case, without a cancel scope (its deadline costs the scheduler)
+            conn is not None
+            and not conn.closing
+            and (isinstance(request, Login) or protocol.trading.is_logged_in(conn.generation))
+        ):
+            return conn
         with trio.move_on_at(deadline):
             while True:
-                await self._wait_connected()
                 conn = rt.links.current()
+                if conn is None:
+                    await self._wait_connected()
+                    conn = rt.links.current()
                 if conn is None or conn.closing:
                     await rt.changed.wait()  # until that one is gone (or another came)
                     continue
@@ -205,7 +214,10 @@ class Trading:
         protocol = self._protocol
         if conn.closing or not protocol.is_live(conn.generation):
             raise _NotSent
-        sent = protocol.api_request(
+        # the timer task sleeps until protocol.get_timer() at the latest: wake it only if this
+        # deadline comes first (most requests end long before the next ping is due)
+        timer = protocol.get_timer()
+        sent = protocol.trading.send(
             request,
             wall_time=rt.wall_clock(),
             now=trio.current_time(),
@@ -214,7 +226,8 @@ class Trading:
             req_header=req_header,
         )
         waiter = rt.waiters.expect(sent.req_id)
-        rt.changed.notify()  # the timer task must see the new deadline
+        if timer is None or deadline < timer:
+            rt.changed.notify()
         try:
             await self._send(conn, sent.frame, deadline)
             await waiter.done.wait()  # the protocol reports the outcome by the deadline
@@ -237,6 +250,10 @@ class Trading:
 
     async def _send(self, conn: Connection, frame: str, deadline: float) -> None:
         try:
+            if deadline >= trio.current_time() + self._config.send_deadline:
+                # the connection's own send deadline comes first: it aborts a stuck send
+                await conn.send([frame])
+                return
             with trio.move_on_at(deadline) as scope:
                 await conn.send([frame])
         except ConnectionLost:

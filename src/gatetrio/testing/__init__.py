@@ -24,7 +24,7 @@ Options: `ConnectionOptions` (queues, pong timeout), `MarketOptions` (how market
 Layout: `_server` is the trio shell (FakeGateServer: routing, the market clock), with
 `_connection` (the WebSocket-serving path both servers share, and one connection's queue and
 tasks), `_subscriptions`, `_trading_api` and `_account` (the trading engine, with
-`_positions`, `_risk`, `_private_pushes` and the `_fake_account` facade), `_replies`,
+`_orders`, `_positions`, `_risk`, `_private_pushes` and the `_fake_account` facade), `_replies`,
 `_rest`, `_faults` and `_memory` (in-memory sockets and dialing) around it; `_market/` is the
 pure, seeded market simulation (books, trades, tickers, candles, ...); `_replay` serves a
 recording; `_loopback` serves either on a real TCP port (`python -m gatetrio serve`).

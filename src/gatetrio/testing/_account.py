@@ -16,18 +16,25 @@ from gatetrio._core._events import (
     Balance,
     BalancesUpdate,
     Event,
-    Order,
     OrdersUpdate,
     PositionAdlRank,
     PositionAdlRanksUpdate,
     PositionClose,
     PositionClosesUpdate,
     PositionsUpdate,
-    UserTrade,
     UserTradesUpdate,
 )
 
-from ._market._numbers import dec_text, plain
+from ._market._numbers import plain
+from ._orders import (
+    MAKER_FEE_RATE,
+    TAKER_FEE_RATE,
+    EngineOrder,
+    Fill,
+    order_item,
+    order_rest,
+    trade_item,
+)
 from ._positions import ADL_RANK, DUAL_LONG, DUAL_SHORT, SINGLE, FakePosition
 
 if TYPE_CHECKING:
@@ -39,9 +46,7 @@ if TYPE_CHECKING:
     from ._connection import Connection, MarketKey
     from ._market import Market
 
-_TKFR: Final = Decimal("0.0005")
 _FEE_QUANTUM: Final = Decimal("1e-10")
-_MKFR: Final = Decimal("0.0002")
 DEFAULT_USER_ID: Final = "20011"  # the docs' example UID, the fake account's unless told
 START_BALANCE: Final = Decimal(10000)
 # Gate finds an order by its custom id (text) while it is open and for 60 s after it finished;
@@ -51,55 +56,16 @@ KEPT_ORDERS: Final = 10_000  # orders kept for order_status/order_list; older fi
 KEPT_FILLS: Final = 10_000  # the account's latest trades, for REST my_trades
 
 
-@attrs.frozen
-class Fill:
-    """One of the account's trades, as REST `my_trades` lists them (pushes carry the same)."""
-
-    id: int
-    order_id: int
-    contract: str
-    units: int  # signed, in size steps
-    close_units: int  # signed, the part that closed a position
-    price: Decimal
-    role: str
-    text: str
-    fee: Decimal
-    create_ms: int
-
-
-@attrs.define(eq=False)
-class _Order:
-    id: int
-    contract: str
-    units: int  # signed size in size steps
-    price: Decimal  # 0: market order
-    tif: str
-    text: str
-    create_ms: int
-    left: int = 0  # signed, like `units`
-    filled_value: Decimal = Decimal(0)  # sum of price * units filled, for fill_price
-    status: str = "open"
-    finish_as: str = ""
-    finish_ms: int = 0
-    update_ms: int = 0
-    update_id: int = 0
-    reduce_only: bool = False
-    is_close: bool = False
-    iceberg: int = 0
-    amend_text: str = "-"
-    stp_act: str = "-"
-    role: str = ""
-    is_liq: bool = False
-
-    def fill_price(self) -> Decimal:
-        done = abs(self.units - self.left)
-        return (self.filled_value / done) if done else Decimal(0)
-
-
 class RiskChecks(Protocol):
     """What the engine asks of its risk side on every tick (`_risk.Risk`)."""
 
     def check(self, now_ms: int, after: list[Callable[[], None]]) -> None: ...
+
+
+class TriggerChecks(RiskChecks, Protocol):
+    """What the engine asks of its price-triggered orders on every tick."""
+
+    def watching(self) -> bool: ...
 
 
 class ApiFailure(Exception):
@@ -143,12 +109,13 @@ class Account:
 
     def __init__(self, host: AccountHost, rng: random.Random) -> None:
         self._host = host
-        self.orders: dict[int, _Order] = {}
+        self.orders: dict[int, EngineOrder] = {}
         self.positions: dict[tuple[str, str], FakePosition] = {}
         self.fills: deque[Fill] = deque(maxlen=KEPT_FILLS)  # oldest first
         self.balance = START_BALANCE
         self.dual_mode = False
         self.risk: RiskChecks | None = None  # liquidations on ticks (`_risk.Risk`)
+        self.triggers: TriggerChecks | None = None  # price-triggered orders (`_price_orders`)
         self.require_text_prefix = False  # an order `text` must start with "t-" (spec 15)
         # above 2**53 on purpose: JS/float parsers corrupt such ids (spec 13.10)
         self._next_order_id = rng.randrange(5 * 10**16, 6 * 10**16)
@@ -183,7 +150,7 @@ class Account:
         """The market of the connection's path (orders may only name its contracts)."""
         return self._host.market(conn.market_key)
 
-    def find(self, order_id: object, *, now_ms: int | None = None) -> _Order:
+    def find(self, order_id: object, *, now_ms: int | None = None) -> EngineOrder:
         """An order by its id, or by its `t-` text while it is open or finished less than
         TEXT_LOOKUP_MS ago (Gate's rule for custom ids); `now_ms`: the server's wall time."""
         text = str(order_id) if isinstance(order_id, int | str) else ""
@@ -198,7 +165,7 @@ class Account:
                 return order
         raise ApiFailure("400", "ORDER_NOT_FOUND")
 
-    def lookup(self, ref: str) -> _Order | None:
+    def lookup(self, ref: str) -> EngineOrder | None:
         """The order of this id or `text` (by Gate's rule), if the account still keeps it."""
         try:
             return self.find(ref)
@@ -207,8 +174,14 @@ class Account:
 
     def place(
         self, conn: Connection, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
-    ) -> _Order:
-        market = self.market_of(conn)
+    ) -> EngineOrder:
+        """Place an order sent on `conn` (its contract must be of the connection's market)."""
+        return self.place_on(self.market_of(conn), p, now_ms, after)
+
+    def place_on(
+        self, market: Market, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
+    ) -> EngineOrder:
+        """Place an order `p` (the trading API's `req_param`) on `market`."""
         contract = p.get("contract")
         if not isinstance(contract, str) or not market.has_contract(contract):
             raise ApiFailure("400", "CONTRACT_NOT_FOUND")
@@ -257,7 +230,7 @@ class Account:
         if price == 0 and tif not in ("ioc", "fok"):
             raise ApiFailure("400", "INVALID_PARAM_VALUE", "market orders need tif ioc or fok")
         self._next_order_id += 1
-        order = _Order(
+        order = EngineOrder(
             id=self._next_order_id,
             contract=contract,
             units=units,
@@ -307,7 +280,7 @@ class Account:
 
     def _fill(
         self,
-        order: _Order,
+        order: EngineOrder,
         price: Decimal,
         units: int,
         now_ms: int,
@@ -328,7 +301,11 @@ class Account:
             notional = contracts * spec.quanto_multiplier * price
         else:
             notional = contracts / price
-        fee = plain((notional * (_TKFR if role == "taker" else _MKFR)).quantize(_FEE_QUANTUM))
+        fee = plain(
+            (notional * (TAKER_FEE_RATE if role == "taker" else MAKER_FEE_RATE)).quantize(
+                _FEE_QUANTUM
+            )
+        )
         pos = self.position_for(order.contract, units, reduce_only=order.reduce_only)
         old = pos.units
         pnl = plain(pos.trade(units, price, spec.size_step * (spec.quanto_multiplier or 1)))
@@ -367,31 +344,8 @@ class Account:
         market = self._host.market_for(fill.contract)
 
         def build(size_decimal: bool) -> Event:
-            close = market.units_size(fill.contract, fill.close_units, size_decimal=True)
-            return UserTradesUpdate(
-                result=(
-                    UserTrade(
-                        id=str(fill.id),
-                        order_id=str(fill.order_id),
-                        contract=fill.contract,
-                        size=market.units_size(
-                            fill.contract, fill.units, size_decimal=size_decimal
-                        ),
-                        price=fill.price,
-                        role=fill.role,
-                        text=fill.text,
-                        fee=fill.fee,
-                        point_fee=Decimal(0),
-                        create_time=now_ms // 1000,
-                        create_time_ms=now_ms,
-                        amend_text="-",
-                        biz_info="-",
-                        close_size=Decimal(close),
-                    ),
-                ),
-                time=now_ms // 1000,
-                time_ms=now_ms + 1,
-            )
+            item = trade_item(market, fill, now_ms, size_decimal=size_decimal)
+            return UserTradesUpdate(result=(item,), time=now_ms // 1000, time_ms=now_ms + 1)
 
         self._host.push_private("futures.usertrades", fill.contract, build)
 
@@ -480,58 +434,25 @@ class Account:
             lambda: self._host.push_private("futures.position_adl_rank", pos.contract, event)
         )
 
-    def _push_order(self, order: _Order, finish_as: str, after: list[Callable[[], None]]) -> None:
+    def _push_order(
+        self, order: EngineOrder, finish_as: str, after: list[Callable[[], None]]
+    ) -> None:
         order.update_id += 1
         snapshot = attrs.evolve(order, finish_as=finish_as)
         market = self._host.market_for(order.contract)
         user = self.user_id
 
         def build(size_decimal: bool) -> Event:
-            o = snapshot
-            end_ms = o.finish_ms or o.create_ms  # live: finish_time = create time while open
+            item = order_item(market, snapshot, user, size_decimal=size_decimal)
             return OrdersUpdate(
-                result=(
-                    Order(
-                        id=o.id,
-                        contract=o.contract,
-                        size=market.units_size(o.contract, o.units, size_decimal=size_decimal),
-                        price=o.price,
-                        status=o.status,
-                        left=market.units_size(o.contract, o.left, size_decimal=size_decimal),
-                        fill_price=o.fill_price(),
-                        finish_as=o.finish_as,
-                        create_time=o.create_ms // 1000,
-                        create_time_ms=o.create_ms,
-                        finish_time=end_ms // 1000,
-                        finish_time_ms=end_ms,
-                        update_time=o.update_ms,
-                        update_id=o.update_id,
-                        text=o.text,
-                        tif=o.tif,
-                        iceberg=0,
-                        is_close=o.is_close,
-                        is_liq=o.is_liq,
-                        is_reduce_only=o.reduce_only,
-                        mkfr=_MKFR,
-                        tkfr=_TKFR,
-                        user=user,
-                        id_string=str(o.id),
-                        amend_text=o.amend_text,
-                        biz_info="-",
-                        stp_act="-",
-                        stp_id="0",
-                        refr=Decimal(0),
-                    ),
-                ),
-                time=o.update_ms // 1000,
-                time_ms=o.update_ms + 2,
+                result=(item,), time=snapshot.update_ms // 1000, time_ms=snapshot.update_ms + 2
             )
 
         after.append(lambda: self._host.push_private("futures.orders", order.contract, build))
 
     def cancel(
         self,
-        order: _Order,
+        order: EngineOrder,
         now_ms: int,
         after: list[Callable[[], None]],
         *,
@@ -559,11 +480,11 @@ class Account:
         text: str,
         reduce_only: bool = True,
         is_liq: bool = False,
-    ) -> _Order:
+    ) -> EngineOrder:
         """An order of the exchange's own (a liquidation, an auto-deleverage) filled at once at
         `price` against its insurance fund or counterparty, not the book: one finished push."""
         self._next_order_id += 1
-        order = _Order(
+        order = EngineOrder(
             id=self._next_order_id,
             contract=contract,
             units=units,
@@ -584,8 +505,8 @@ class Account:
         return order
 
     def amend(
-        self, order: _Order, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
-    ) -> _Order:
+        self, order: EngineOrder, p: dict[str, Any], now_ms: int, after: list[Callable[[], None]]
+    ) -> EngineOrder:
         if order.status != "open":
             raise ApiFailure("404", "ORDER_NOT_FOUND")
         market = self._host.market_for(order.contract)
@@ -644,8 +565,13 @@ class Account:
         return any(o.status == "open" for o in self.orders.values())
 
     def needs_ticks(self) -> bool:
-        """Resting orders to match, or positions the market may liquidate."""
-        return self.has_open_orders() or any(pos.units for pos in self.positions.values())
+        """Resting orders to match, positions the market may liquidate, or price-triggered
+        orders to watch."""
+        return (
+            self.has_open_orders()
+            or any(pos.units for pos in self.positions.values())
+            or (self.triggers is not None and self.triggers.watching())
+        )
 
     def on_tick(self, now_ms: int) -> None:
         """Fill what the market traded through since the last tick and liquidate what it
@@ -655,43 +581,15 @@ class Account:
             self.match_resting(now_ms, after)
         if self.risk is not None:
             self.risk.check(now_ms, after)
+        if self.triggers is not None and self.triggers.watching():
+            self.triggers.check(now_ms, after)
         for push in after:
             push()
 
-    def order_json(self, order: _Order, *, size_decimal: bool) -> dict[str, object]:
+    def order_json(self, order: EngineOrder, *, size_decimal: bool) -> dict[str, object]:
+        """The order as the trading API's results and REST bodies show it."""
         market = self._host.market_for(order.contract)
-
-        def size(units: int) -> object:
-            value = market.units_size(order.contract, units, size_decimal=size_decimal)
-            return str(value) if isinstance(value, Decimal) else value
-
-        out: dict[str, object] = {
-            "id": order.id,
-            "user": int(self.user_id) if self.user_id.isdigit() else self.user_id,
-            "contract": order.contract,
-            "create_time": order.create_ms / 1000,
-            "update_time": order.update_ms / 1000,
-            "size": size(order.units),
-            "left": size(order.left),
-            "price": dec_text(order.price),
-            "fill_price": dec_text(order.fill_price()),
-            "status": order.status,
-            "tif": order.tif,
-            "text": order.text,
-            "iceberg": 0,
-            "is_reduce_only": order.reduce_only,
-            "is_close": order.is_close,
-            "is_liq": order.is_liq,
-            "tkfr": str(_TKFR),
-            "mkfr": str(_MKFR),
-            "biz_info": "-",
-            "amend_text": order.amend_text,
-            "stp_act": "-",
-        }
-        if order.status == "finished":
-            out["finish_as"] = order.finish_as
-            out["finish_time"] = order.finish_ms / 1000
-        return out
+        return order_rest(market, order, self.user_id, size_decimal=size_decimal)
 
 
 def _positive_decimal(value: object) -> Decimal:

@@ -6,9 +6,9 @@ private-push faults (dropped for a while, delayed). Every verb takes effect at o
 Gate's pushes for it, in Gate's shapes, to the subscribed connections; the fake's REST agrees
 with them from then on.
 
-Price-triggered (auto) orders: the fake's engine does not run them (no REST ``price_orders``);
-`futures.autoorders` is acked and pushes only what a test sends with
-`FakeGateServer.push_private`.
+Price-triggered (auto) orders run in the engine too: REST ``/futures/{settle}/price_orders``
+creates, lists and cancels them, a tick fires or expires them, and `futures.autoorders` pushes
+each change (`_price_orders.py`).
 """
 
 from __future__ import annotations
@@ -76,14 +76,18 @@ class FakeAccount:
         return self._account.dual_mode
 
     def position_size(self, contract: str, side: str | None = None) -> Decimal:
-        """A position's size in contracts (signed; 0 when flat)."""
-        pos = self._position(contract, side)
+        """A position's size in contracts (signed; 0 when flat or never opened)."""
+        pos = self._account.positions.get((contract, mode_of(self._account, side)))
+        if pos is None:
+            return Decimal(0)
         market = self._market(contract)
         return Decimal(market.units_size(contract, pos.units, size_decimal=True))
 
     def liquidation_price(self, contract: str, side: str | None = None) -> Decimal:
-        """Where the mark price liquidates the position (0 when flat)."""
-        pos = self._position(contract, side)
+        """Where the mark price liquidates the position (0 when flat or never opened)."""
+        pos = self._account.positions.get((contract, mode_of(self._account, side)))
+        if pos is None:
+            return Decimal(0)
         return pos.liq_price(self._market(contract).spec(contract).tick)
 
     @property
@@ -216,7 +220,12 @@ class FakeAccount:
         self._wake_clock()
 
     def _position(self, contract: str, side: str | None) -> FakePosition:
-        return self._account.position(contract, mode_of(self._account, side))
+        """An existing position (asking about one must not make it: REST would list it)."""
+        mode = mode_of(self._account, side)
+        pos = self._account.positions.get((contract, mode))
+        if pos is None:
+            raise ValueError(f"the account has never held a {contract} position ({mode})")
+        return pos
 
     def _units(self, contract: str, size: Decimal | int) -> int:
         units = self._market(contract).size_units(contract, Decimal(size))

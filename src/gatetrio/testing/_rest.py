@@ -29,7 +29,10 @@ from gatetrio._core._encode import encode_event
 from gatetrio._core._events import TickersUpdate
 
 from . import _rest_account
+from ._account import ApiFailure
 from ._market._numbers import dec_text
+from ._price_orders import PriceOrders
+from ._price_orders import serve_rest as serve_price_orders
 from ._rest_reply import RestReply, error, ok
 
 if TYPE_CHECKING:
@@ -74,6 +77,10 @@ class RestHost:
     """The trading engine behind the private routes (None: they are not found)."""
     auth: RestAuth | None = None
     """Checks signatures and rate limits of private routes (None: no checks)."""
+    triggers: PriceOrders | None = None
+    """The engine's price-triggered orders (None: their routes are not found)."""
+    wake: Callable[[], None] | None = None
+    """Tells the engine's clock to look again (an auto order to watch)."""
 
 
 @attrs.frozen
@@ -199,7 +206,9 @@ def _page(query: Mapping[str, str], *, default: int) -> tuple[int, int] | RestRe
 
 # ------------------------------------------------------------------------------ private
 
-_PRIVATE: Final = frozenset({"orders", "my_trades", "my_trades_timerange", "positions", "accounts"})
+_PRIVATE: Final = frozenset(
+    {"orders", "my_trades", "my_trades_timerange", "positions", "accounts", "price_orders"}
+)
 
 
 def _check(
@@ -228,11 +237,27 @@ def _private(request: _Request, host: RestHost, settle: str, rest: list[str]) ->
     checked = _check(request, host, endpoint)
     if isinstance(checked, RestReply):
         return checked
+    now = host.now()
+    if rest[0] == "price_orders" and host.triggers is not None:
+        try:
+            answer = serve_price_orders(
+                host.triggers,
+                found,
+                method=request.method,
+                rest=rest,
+                query=request.query,
+                body=request.body,
+                now_ms=found.wall_ms(now),
+            )
+        except ApiFailure as exc:
+            return error(int(exc.status), exc.label, exc.message, headers=checked)
+        if host.wake is not None:
+            host.wake()  # a new auto order is watched from the next tick
+        return ok(answer, headers=checked)
     if request.method not in ("GET", "HEAD"):
         return error(405, "METHOD_NOT_ALLOWED", f"{request.method} is not served by the fake")
     size_decimal = request.size_decimal
     query = request.query
-    now = host.now()
     match rest:
         case ["accounts"]:
             return ok(_rest_account.futures_account(account, settle), headers=checked)

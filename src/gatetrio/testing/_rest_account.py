@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Final
 from ._market._numbers import dec_text
 
 if TYPE_CHECKING:
-    from ._account import Account, Fill
+    from ._account import Account
     from ._market import Market
+    from ._orders import Fill
 
 _SPOT_CURRENCIES: Final = ("BTC", "ETH", "SOL", "USDT", "USD1")
 

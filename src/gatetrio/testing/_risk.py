@@ -182,8 +182,7 @@ class Risk:
                 cancelled += 1
         market = self._host.market_for(contract)
         tick = market.spec(contract).tick
-        modes = [p for p in account.positions.values() if p.contract == contract]
-        for pos in modes or [account.position(contract)]:
+        for pos in [p for p in account.positions.values() if p.contract == contract]:
             ratio = risk_limit / pos.risk_limit
             pos.leverage_max = max(
                 Decimal(1), (pos.leverage_max * ratio).to_integral_value(ROUND_FLOOR)

@@ -43,6 +43,7 @@ from ._fake_account import FakeAccount
 from ._host import EngineHost
 from ._market import DEFAULT_CONTRACTS, DEFAULT_EPOCH_MS, STEP_MS, Market, MarketOptions
 from ._memory import MemoryDial, connect_trio_websocket, memory_dial
+from ._price_orders import PriceOrders
 from ._private_pushes import PrivatePushes
 from ._profile import FakeProfile, resolve_profile
 from ._replies import Replies
@@ -194,6 +195,8 @@ class FakeGateServer:
         self._account = Account(host, self._rng)
         self._account.require_text_prefix = self.profile.order_text_prefix
         risk = self._account.risk = Risk(self._account, host)
+        triggers = PriceOrders(self._account, host, self._rng.randrange(10**8, 10**9))
+        self._account.triggers = triggers
         self.account = FakeAccount(
             self._account,
             risk,
@@ -203,15 +206,19 @@ class FakeGateServer:
             now=self.now,
             wake_clock=self._wake_clock,
         )
-        """The fake's account: its balance and positions, liquidations, auto-deleverages and
-        risk-limit reductions on demand, and private-push faults (`FakeAccount`)."""
+        """The fake's account: its truth, and happenings and push faults on demand."""
         self.rest_auth = RestAuth(
             credentials=lambda: self.credentials,
             wall_ms=self._wall_ms,
             max_time_skew=lambda: self.max_time_skew,
         )
         self._rest_host = _rest.RestHost(
-            market=self._listed_market, now=self.now, account=self._account, auth=self.rest_auth
+            market=self._listed_market,
+            now=self.now,
+            account=self._account,
+            auth=self.rest_auth,
+            triggers=triggers,
+            wake=self._wake_clock,
         )
         # the REST requests received (method, target, headers with lower-case names, body)
         self.rest_received: deque[RestRequest] = deque(maxlen=REST_RECEIVED)

@@ -177,6 +177,11 @@ class Market:
         c = self._contract(contract)
         return c.price(c.mark_tick())
 
+    def last_price(self, contract: str) -> Decimal:
+        """The price of the latest trade."""
+        c = self._contract(contract)
+        return c.price(c.last_price)
+
     def book(self, contract: str, depth: int | None = None) -> BookState:
         """The current book (all levels, or the best `depth` per side)."""
         return self._contract(contract).snapshot(None, depth)
