@@ -2,7 +2,7 @@
 
 The outputs are frozen msgspec Structs, not attrs classes: they are internal (the shell matches
 on them and drops them), and msgspec builds a class in C where attrs generates and compiles
-Python source for it: about 0.14 M instructions a class against 2.6 M (callgrind), 50 M of the
+Python source for it: about 0.14 M instructions a class against 2.6 M (callgrind), 45 M of the
 first use's import (benchmarks/README.md, "Issue 22"). The statistics stay attrs classes: they
 are public, and `attrs.fields` lists their counters for the metrics and the client's roll-up.
 """
