@@ -138,7 +138,14 @@ class AccountSync:
     whenever `needs_snapshot`, and passes on the changes each call returns.
     """
 
-    def __init__(self, *, kept_finished: int = KEPT_FINISHED, kept_fills: int = KEPT_FILLS) -> None:
+    def __init__(
+        self,
+        *,
+        currency: str = "",
+        kept_finished: int = KEPT_FINISHED,
+        kept_fills: int = KEPT_FILLS,
+    ) -> None:
+        self._currency = currency.lower()  # the settle currency ("": the first snapshot's)
         self._kept_finished = kept_finished
         self._kept_fills = kept_fills
         self._orders: dict[int, _HeldOrder] = {}  # open
@@ -169,6 +176,7 @@ class AccountSync:
                 "stale_pushes",
                 "pushes",
                 "unsynced",
+                "other_balance_pushes",
             ),
             0,
         )
@@ -289,7 +297,10 @@ class AccountSync:
             case Position():
                 self._feed_position(item, out, replay=False)
             case Balance():
-                self._feed_balance(item, out)
+                if self._other_balance(item):
+                    self._counts["other_balance_pushes"] += 1
+                else:
+                    self._feed_balance(item, out)
             case UserTrade():
                 if self._remember_fill(item):
                     out.append(FillChange(item, ChangeReason.PUSH))
@@ -377,6 +388,15 @@ class AccountSync:
         if not replay:
             out.append(PositionChange(key, position, before, ChangeReason.PUSH))
 
+    def _other_balance(self, push: Balance) -> bool:
+        """A push that is not about the settle currency's total: another currency's (a
+        multi-currency account), or the point balance's (``point_dnw``, ``point_fee``,
+        ``point_refr``: REST keeps points apart from ``total``)."""
+        if push.type.startswith("point_"):
+            return True
+        currency = push.currency.lower()
+        return bool(currency and self._currency and currency != self._currency)
+
     def _feed_balance(self, push: Balance, out: list[AccountChange]) -> None:
         ms = balance_ms(push)
         before = self._balance
@@ -463,7 +483,10 @@ class AccountSync:
 
         self._rebuild_orders(snapshot, as_of)
         self._rebuild_positions(snapshot, as_of)
-        self._rebuild_balance(snapshot, [b for b in in_flight if isinstance(b, Balance)])
+        if not self._currency:
+            self._currency = snapshot.currency.lower()
+        pushed = [b for b in in_flight if isinstance(b, Balance) and not self._other_balance(b)]
+        self._rebuild_balance(snapshot, pushed)
         for item in in_flight:  # those the snapshot includes change nothing
             match item:
                 case Order():
