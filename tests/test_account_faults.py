@@ -330,3 +330,41 @@ async def test_an_account_that_ended_synced_is_not_current_any_more(
         with pytest.raises(AccountUnsynced, match="block has ended"):
             _ = account.positions
         assert "block has ended" in repr(account)
+
+
+async def test_dual_mode_positions_are_kept_apart_across_a_reconnect(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    gate.account.set_dual_mode(True)
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector,
+            rest_transport=gate.rest_transport,
+            config=client_config(),
+            wall_clock=gate.wall_time,
+            credentials=CREDS,
+        ) as client,
+        client.account(check_interval=None) as account,
+        trader(gate) as other,
+    ):
+        await account.wait_synced()
+        await buy(client, gate, 3)  # the long
+        await next_change(account, PositionChange, key=("BTC_USDT", "dual_long"))
+        gate.refuse(2)
+        gate.drop(gate.connections[0])
+        await next_change(account, SyncChange, synced=False)
+        bid = gate.book("BTC_USDT", 1).bids[0][0]
+        short = gatetrio.PlaceOrder(contract="BTC_USDT", size=-2, price=str(bid), tif="ioc")
+        await other.request(short)  # the short opens while the account is away
+        with deadline("synced after the reconnect"):
+            await account.wait_synced()
+        assert_true_to(gate, account)
+        long, short_now = (
+            account.position("BTC_USDT", "dual_long"),
+            account.position("BTC_USDT", "dual_short"),
+        )
+        assert long is not None
+        assert short_now is not None
+        assert (long.size, short_now.size) == (3, -2)
+        assert account.position("BTC_USDT") is None  # no single-mode position in dual mode
+        assert account.statistics().position_corrections == 1  # the short, not the long
