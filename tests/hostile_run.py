@@ -103,7 +103,7 @@ class Outcome:
 async def drive(
     scripts: Sequence[Script],
     *,
-    then: Script | None = None,
+    then: Script | tuple[Script, ...] | None = None,
     config: gatetrio.ClientConfig | None = None,
     loopback: bool = False,
     until: float | None = None,

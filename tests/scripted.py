@@ -6,15 +6,15 @@
     async with open_scripted_server(scripts, loopback=True) as server:      # a real TCP port
         async with gatetrio.open_client(url=server.url, ...) as client: ...
 
-Each connection the client makes runs the next `Script` (after the list, `then`): a list of
-steps that write exactly the bytes they are given, when they are told to, so anything a server
-can do on the wire can be written down, handshakes included. The in-memory connector hands the
-client's end of a `gatetrio.testing.memory_socket_pair` to the client's own transport
-(`connect_websocket`, as `default_connector` does after dialing), so under `autojump_clock` a
-script's sleeps are virtual and exact; on loopback the same scripts run over TCP on trio's real
-clock. `ScriptedRest` does the same for REST answers (`open_client(rest_transport=...)`).
-Hypothesis builds scripts from `tests/strategies.py` (`hostile_scripts`), so it draws
-both what the server does and when.
+Each connection the client makes runs the next `Script` (after the list, `then`, or a tuple of
+them in turn for ever): a list of steps that write exactly the bytes they are given, when they
+are told to, so anything a server can do on the wire can be written down, handshakes included.
+The in-memory connector hands the client's end of a `gatetrio.testing.memory_socket_pair` to
+the client's own transport (`connect_websocket`, as `default_connector` does after dialing), so
+under `autojump_clock` a script's sleeps are virtual and exact; on loopback the same scripts run
+over TCP on trio's real clock. `ScriptedRest` does the same for REST answers
+(`open_client(rest_transport=...)`). Hypothesis builds scripts from `tests/strategies.py`
+(`hostile_scripts`), so it draws both what the server does and when.
 
 Steps (run in order; the connection stays open afterwards until the client leaves):
 
@@ -407,7 +407,7 @@ class ScriptedServer:
     def __init__(
         self,
         scripts: Sequence[Script],
-        then: Script,
+        then: Script | tuple[Script, ...],
         *,
         max_message_size: int = MAX_MESSAGE_SIZE,
         capacity: int = 65536,
@@ -420,6 +420,10 @@ class ScriptedServer:
         self.connections: list[ConnectionRecord] = []
         self._changed = trio.Event()
         self._nursery: trio.Nursery | None = None
+
+    def _then(self, index: int) -> Script:
+        then = self.then
+        return then if isinstance(then, Script) else then[(index - len(self.scripts)) % len(then)]
 
     def _notify(self) -> None:
         self._changed.set()
@@ -458,7 +462,7 @@ class ScriptedServer:
         record = ConnectionRecord(len(self.connections) + 1)
         self.connections.append(record)
         index = record.index - 1
-        script = self.scripts[index] if index < len(self.scripts) else self.then
+        script = self.scripts[index] if index < len(self.scripts) else self._then(index)
         peer = _Peer(stream, record, self._notify)
         self._notify()
         try:
@@ -634,13 +638,14 @@ async def _read_request(peer: _Peer) -> bytes | None:
 async def open_scripted_server(
     scripts: Sequence[Script],
     *,
-    then: Script = GOOD,
+    then: Script | tuple[Script, ...] = GOOD,
     loopback: bool = False,
     max_message_size: int = MAX_MESSAGE_SIZE,
     capacity: int = 65536,
 ) -> AsyncIterator[ScriptedServer]:
     """Serve `scripts` for the block: in memory (`server.connector`), or also on a loopback
-    port (`server.url`, for the default connector) with `loopback=True`."""
+    port (`server.url`, for the default connector) with `loopback=True`. After `scripts`,
+    every connection runs `then`, or the next of several in turn (a tuple: for ever)."""
     server = ScriptedServer(scripts, then, max_message_size=max_message_size, capacity=capacity)
     async with trio.open_nursery() as nursery:
         server._nursery = nursery

@@ -172,13 +172,47 @@ def test_attempts_never_start_closer_than_the_minimum_interval() -> None:
     assert pacer.after_failure(101.2) == 102.2  # backoff 1.0 s now exceeds the interval
 
 
-def test_an_upgrade_costs_no_backoff_but_keeps_the_interval() -> None:
+def test_an_upgrade_after_a_stable_connection_costs_no_backoff_but_keeps_the_interval() -> None:
     pacer = _pacer()
     pacer.started(10.0)
     pacer.connected(10.0)
-    assert pacer.for_upgrade(10.2) == 11.0
-    assert pacer.for_upgrade(15.0) == 15.0
+    pacer.backoff.next_delay()  # (a failure before: a stable connection starts over)
+    assert pacer.for_upgrade(30.0) == 30.0
     assert pacer.backoff.attempt == 0
+    pacer.started(30.0)
+    pacer.connected(30.0)
+    pacer.started(50.0)  # (an attempt that has not come back yet)
+    assert pacer.for_upgrade(50.5) == 51.0
+    assert pacer.statistics().upgrades_paced == 0
+
+
+def test_upgrades_on_young_connections_back_off_like_losses() -> None:
+    # a server that asks to move at once on every connection: the delays grow to the cap
+    pacer = _pacer()
+    delays = []
+    now = 0.0
+    for _ in range(7):
+        pacer.started(now)
+        pacer.connected(now)
+        now += 0.1
+        at = pacer.for_upgrade(now)
+        delays.append(round(at - now, 6))
+        now = at
+    assert delays == [0.9, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert pacer.statistics() == PacerStatistics(connect_failures=0, reconnects=0, upgrades_paced=7)
+
+
+def test_an_upgrade_never_gives_up_but_a_loss_after_it_does() -> None:
+    pacer = _pacer(max_attempts=2)
+    now = 0.0
+    for expected in (0.9, 1.0, 8.0, 8.0):  # exhausted after two: the cap, and no None
+        pacer.started(now)
+        pacer.connected(now)
+        now += 0.1
+        at = pacer.for_upgrade(now)
+        assert round(at - now, 6) == expected
+        now = at
+    assert pacer.after_loss(now + 0.1) is None  # the budget went to a server that kept moving
 
 
 def test_a_connection_that_dies_at_once_keeps_backing_off() -> None:

@@ -735,7 +735,7 @@ ORDER = PlaceOrder(contract="SOL_USDT", size=1, price="100")
 
 def test_api_ack_then_result_correlation() -> None:
     proto = make()
-    req_id, frame, _, _ = proto.api_request(ORDER, wall_time=WALL)
+    req_id, frame, _, _ = proto.trading.send(ORDER, wall_time=WALL)
     sent = parse(frame)
     assert (sent["channel"], sent["event"], sent["payload"]["req_id"]) == (
         "futures.order_place",
@@ -760,7 +760,7 @@ def test_api_ack_then_result_correlation() -> None:
 
 def test_api_error_completes_the_request() -> None:
     proto = make()
-    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
+    req_id = proto.trading.send(ORDER, wall_time=WALL).req_id
     out = proto.receive_text(api_reply(req_id, errs=True), now=T0)
     assert len(out) == 1
     assert isinstance(out[0], ApiFailed)
@@ -776,7 +776,7 @@ def test_unknown_api_reply_is_unmatched() -> None:
 
 def test_forget_api_makes_a_late_reply_unmatched() -> None:
     proto = make()
-    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
+    req_id = proto.trading.send(ORDER, wall_time=WALL).req_id
     proto.trading.forget(req_id)
     proto.trading.forget("never-sent")
     assert [type(o) for o in proto.receive_text(api_reply(req_id), now=T0)] == [Unmatched]
@@ -785,8 +785,8 @@ def test_forget_api_makes_a_late_reply_unmatched() -> None:
 def test_api_requests_are_lost_on_disconnect_and_never_replayed() -> None:
     proto = make()
     subscribe_ready(proto, channels.trades("BTC_USDT"))
-    first = proto.api_request(ORDER, wall_time=WALL).req_id
-    second = proto.api_request(ORDER, wall_time=WALL).req_id
+    first = proto.trading.send(ORDER, wall_time=WALL).req_id
+    second = proto.trading.send(ORDER, wall_time=WALL).req_id
     assert first != second
     lost = proto.on_disconnected(T0)
     assert [o.req_id for o in lost if isinstance(o, ApiFailed)] == [first, second]
@@ -805,13 +805,13 @@ def test_api_requests_are_lost_on_disconnect_and_never_replayed() -> None:
 def test_api_request_while_disconnected_is_a_usage_error() -> None:
     proto = make(connect=False)
     with pytest.raises(UsageError):
-        proto.api_request(ORDER, wall_time=WALL)
+        proto.trading.send(ORDER, wall_time=WALL)
 
 
 def test_a_reply_counts_only_on_the_socket_its_request_went_out_on() -> None:
     proto = make()
     old = proto.current_generation
-    req_id = proto.api_request(ORDER, wall_time=WALL).req_id
+    req_id = proto.trading.send(ORDER, wall_time=WALL).req_id
     new = proto.on_connected(T0 + 1.0, wall_time=WALL).generation  # upgrade handover
     wrong = proto.receive_text(api_reply(req_id), now=T0 + 1.0, generation=new)
     assert [type(o) for o in wrong] == [Unmatched]
@@ -1026,7 +1026,7 @@ def test_receive_text_never_raises(texts: list[str | bytes], connected: bool) ->
     proto.subscribe(channels.obu("BTC_USDT"), wall_time=WALL)
     proto.subscribe(channels.balances("20011"), wall_time=WALL)
     if connected:
-        proto.api_request(ORDER, wall_time=WALL)
+        proto.trading.send(ORDER, wall_time=WALL)
         proto.handle_timer(T0 + 5.0, wall_time=WALL)  # a ping is outstanding
     malformed = 0
     for i, text in enumerate(texts):

@@ -88,7 +88,7 @@ def send(
     **kw: Any,
 ) -> tuple[str, dict[str, Any], TradingRequest[object]]:
     deadline = None if timeout is None else now + timeout
-    req_id, frame, sent, _ = proto.api_request(
+    req_id, frame, sent, _ = proto.trading.send(
         request, wall_time=WALL + now - T0, now=now, deadline=deadline, **kw
     )
     return req_id, json.loads(frame), sent

@@ -159,10 +159,15 @@ class Backoff:
 class ReconnectPacer:
     """When the next connection attempt may start, whatever the server does.
 
-    Two rules on top of `Backoff`: no two attempts start closer than `min_interval` (an upgrade
-    notice after every subscribe, or a server that accepts and closes at once, cannot make a
-    storm), and the backoff starts over only after a connection stayed up `stable_after`
-    seconds: a connection that dies at once counts as a failed attempt.
+    Three rules on top of `Backoff`: no two attempts start closer than `min_interval`; the
+    backoff starts over only after a connection stayed up `stable_after` seconds, so a
+    connection that dies at once (refused, closed cleanly or not, right after the handshake)
+    counts as a failed attempt; and an upgrade notice on a connection younger than
+    `stable_after` is paced like such a loss too. Gate sends upgrade notices before a server
+    restart, rarely; a server that sends one on every new connection would otherwise get a new
+    connection every `min_interval` for ever. With the backoff it gets at most one about every
+    `maximum` seconds once the delays have grown (the current socket keeps serving meanwhile,
+    so a slower move costs nothing but the move).
 
     Example::
 
@@ -172,7 +177,8 @@ class ReconnectPacer:
         at = pacer.after_loss(now)       # it was lost: sleep until `at`, then try again
         if at is None: ...               # (None: `max_attempts` reached, give up)
 
-    It counts what it sees (`statistics()`): failed attempts and lost connections.
+    It counts what it sees (`statistics()`): failed attempts, lost connections and upgrade
+    notices it paced with the backoff.
     """
 
     __slots__ = (
@@ -180,6 +186,7 @@ class ReconnectPacer:
         "_failures",
         "_last_start",
         "_losses",
+        "_upgrades_paced",
         "backoff",
         "min_interval",
         "stable_after",
@@ -195,6 +202,7 @@ class ReconnectPacer:
         self._connected_at: float | None = None
         self._failures = 0
         self._losses = 0
+        self._upgrades_paced = 0
 
     def started(self, now: float) -> None:
         """An attempt starts at `now`."""
@@ -220,24 +228,51 @@ class ReconnectPacer:
         self._losses += 1
         if self.backoff.exhausted:
             return None
-        up_since = self._connected_at
+        stable = self._stable(now)
         self._connected_at = None
-        if up_since is not None and now - up_since >= self.stable_after:
+        if stable:
             self.backoff.reset()
         return self._retry(now)
+
+    def _stable(self, now: float) -> bool:
+        up_since = self._connected_at
+        return up_since is not None and now - up_since >= self.stable_after
 
     def _retry(self, now: float) -> float:
         return self._paced(now + self.backoff.next_delay())
 
     def for_upgrade(self, now: float) -> float:
-        """Gate asked for a new connection (upgrade notice): when to make it. No backoff: the
-        current connection still serves, so only the minimum interval applies.
+        """Gate asked for a new connection (upgrade notice) at `now`: when to make it.
+
+        After a connection that stayed up `stable_after`, at once (the minimum interval
+        applies): the backoff starts over. On a younger one, after the backoff's next delay,
+        as if it had been lost (its attempt counts towards `max_attempts`); once those are
+        exhausted, after the longest delay, and never giving up: the current connection
+        still serves, and giving up is for when it is gone (`after_loss`).
         """
-        return self._paced(now)
+        if self._stable(now):
+            self.backoff.reset()
+            return self._paced(now)
+        self._upgrades_paced += 1
+        backoff = self.backoff
+        if backoff.exhausted:
+            delay = compute_backoff(
+                _MAX_EXPONENT,  # (the cap)
+                initial=backoff.initial,
+                maximum=backoff.maximum,
+                jitter=backoff.jitter,
+                rng=backoff.rng,
+            )
+            return self._paced(now + delay)
+        return self._retry(now)
 
     def statistics(self) -> PacerStatistics:
         """What the pacer has counted so far."""
-        return PacerStatistics(connect_failures=self._failures, reconnects=self._losses)
+        return PacerStatistics(
+            connect_failures=self._failures,
+            reconnects=self._losses,
+            upgrades_paced=self._upgrades_paced,
+        )
 
 
 @typing.final
@@ -247,3 +282,4 @@ class PacerStatistics:
 
     connect_failures: int  # attempts that failed
     reconnects: int  # live connections lost (each followed by a reconnect, unless given up)
+    upgrades_paced: int = 0  # upgrade notices on connections younger than `stable_after`

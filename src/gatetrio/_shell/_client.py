@@ -110,11 +110,12 @@ class Client:
     ) -> AsyncIterator[Subscription[T]]:
         """Subscribe to `spec` (from `gatetrio.channels`) and yield its items as they arrive.
 
-        Waits for the exchange's ack: at most `config.subscribe_deadline` once the subscribe
-        frame is out (`SubscribeTimeout`), and while disconnected, until the client is
-        connected again. Raises `SubscriptionRejected` (code and message from the exchange,
-        e.g. an unknown contract) or `AuthenticationError` if it refuses. Items that arrive
-        before the ack (obu snapshots) are kept. Leaving the block unsubscribes.
+        Waits for the exchange's ack at most `config.subscribe_deadline` from the call
+        (`SubscribeTimeout`), reconnecting included: a reconnect or a handover re-sends the
+        subscribe frame but never restarts that deadline, so no server can keep this waiting
+        by ending its connections. Raises `SubscriptionRejected` (code and message from the
+        exchange, e.g. an unknown contract) or `AuthenticationError` if it refuses. Items
+        that arrive before the ack (obu snapshots) are kept. Leaving the block unsubscribes.
 
         Cancellation, or any error, while waiting for the ack leaves nothing registered.
         A private spec built without a user id (``channels.orders()``) gets the account's,

@@ -143,6 +143,10 @@ class ClientStatistics:
     """Times a subscription went without data for `silence_timeout` and was resubscribed."""
     connect_failures: int = 0
     """Connection attempts that failed (count)."""
+    upgrades_paced: int = 0
+    """Upgrade notices on a connection younger than ``ping_interval + pong_timeout``, answered
+    after a backoff delay rather than at once, so that a server asking to move on every new
+    connection gets no storm of them (the current connection serves meanwhile)."""
     duplicates_dropped: int = 0
     """Items seen twice while two connections overlapped in a handover, dropped once."""
     replies_on_wrong_socket: int = 0

@@ -160,7 +160,12 @@ class LiveOrderBook:
         return self._driver.ready
 
     async def wait_ready(self) -> None:
-        """Return once the book is in sync (at once if it is)."""
+        """Return once the book is in sync (at once if it is).
+
+        A server that keeps the book from syncing (gaps, failing snapshots) keeps this waiting,
+        each resync counted and reported (`BOOK_RESYNC`): bound it with `trio.fail_after`;
+        `statistics().waiting` says what it waits for.
+        """
         while not self.ready:
             await self._driver.changed.wait()
         await trio.lowlevel.checkpoint()

@@ -51,9 +51,23 @@ current socket only; the retiring one's login and replies stay its own.
 
 Pacing (`ReconnectPacer`, core): no two connection attempts start closer than
 `min_reconnect_interval`, failures back off exponentially with jitter, and the backoff only
-starts over once a connection stayed up through a heartbeat. So no server behaviour (refusals,
-instant closes, an upgrade notice on every connection) makes more than about one connect per
-`min_reconnect_interval`.
+starts over once a connection stayed up through a heartbeat (`ping_interval + pong_timeout`).
+A connection that ends sooner, whether refused, reset, closed cleanly or ended by an upgrade
+notice, is paced like a failed attempt. So a server that does any of these on every connection
+gets about one connection per `backoff_max` once the delays have grown, and one that lets each
+connection live through a heartbeat first gets at most one per heartbeat: never a storm. Nor
+can it keep a waiter waiting by bouncing connections: `Client.subscribe`'s deadline is the
+subscription's, not the socket's (the core's "Deadlines a server cannot restart").
+
+The rule for every public wait: a wait for an answer has a deadline that no server behaviour
+restarts: the handshake (`connect_deadline`), the first connection (`first_connect_timeout`),
+a subscribe ack (`subscribe_deadline` from the call), a trading request (`request_timeout`,
+connecting and logging in included), a REST call (`rest_deadline`), a send (`send_deadline`),
+a pong (`pong_timeout`). A wait for state instead (a live book ready, an account synced, the
+next item or event) lasts while the server keeps it from being true, and every failed attempt
+on the way is counted, reported as a client event and retried at a paced rate: the caller
+bounds it with `trio.fail_after` (tests/test_hostile_every_connection.py draws servers against
+both).
 
 The first connection must come within `first_connect_timeout`, else `FirstConnectTimeout`
 (carrying the last attempt's failure) ends `open_client`: a client that cannot reach Gate says

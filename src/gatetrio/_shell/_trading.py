@@ -217,7 +217,7 @@ class Trading:
         # the timer task sleeps until protocol.get_timer() at the latest: wake it only if this
         # deadline comes first (most requests end long before the next ping is due)
         timer = protocol.get_timer()
-        sent = protocol.api_request(
+        sent = protocol.trading.send(
             request,
             wall_time=rt.wall_clock(),
             now=trio.current_time(),
@@ -336,7 +336,9 @@ class Trading:
             if via == "websocket":
                 return await self.request(GetOrder(order_id=key), request_timeout=seconds)
             rest = self._rest
-            body = await rest.get(rest.route.market_path("orders", key), signed=True)
+            body = await rest.get(
+                rest.route.market_path("orders", key), signed=True, deadline=seconds
+            )
         except OrderNotFound:
             return None
         return read_order(body)
@@ -355,5 +357,7 @@ class Trading:
             query["limit"] = limit
         rest = self._rest
         return read_orders(
-            await rest.get(rest.route.market_path("orders"), query=query, signed=True)
+            await rest.get(
+                rest.route.market_path("orders"), query=query, signed=True, deadline=seconds
+            )
         )

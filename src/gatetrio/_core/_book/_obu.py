@@ -20,6 +20,7 @@ import attrs
 from gatetrio._core._errors import BookGap, ProtocolError
 
 from ._orderbook import OrderBook
+from ._sync import MAX_DUPLICATE_RUN, went_back
 
 if TYPE_CHECKING:
     from gatetrio._core._events import ObuDelta
@@ -40,7 +41,8 @@ class ObuStatus(enum.Enum):
     overlapped): skipped, counted."""
 
     GAP = "gap"
-    """`U` is not `update_id + 1`: updates were lost. The book is cleared."""
+    """`U` is not `update_id + 1`: updates were lost, or `MAX_DUPLICATE_RUN` duplicates came
+    in a row (the ids went back). The book is cleared."""
 
     MALFORMED = "malformed"
     """A bad level or `u < U`. The book is cleared."""
@@ -99,7 +101,7 @@ class ObuSync:
     ready, the book is never crossed.
     """
 
-    __slots__ = ("_counts", "book", "last_resync")
+    __slots__ = ("_counts", "_duplicate_run", "book", "last_resync")
 
     def __init__(self, contract: str) -> None:
         self.book: Final = OrderBook(contract)
@@ -107,6 +109,7 @@ class ObuSync:
         self.last_resync = ""
         """Why the last status that `needs_resync` was returned, for logging."""
         self._counts = dict.fromkeys(_COUNTERS, 0)
+        self._duplicate_run = 0  # duplicates since the last push that changed the book
 
     def __repr__(self) -> str:
         return f"<ObuSync {self.book.contract} update_id={self.book.update_id}>"
@@ -117,6 +120,7 @@ class ObuSync:
 
     def reset(self) -> None:
         """Forget the book (e.g. after a reconnect): wait for the next full push."""
+        self._duplicate_run = 0
         self.book.clear()
 
     def feed(self, delta: ObuDelta) -> ObuStatus:
@@ -140,6 +144,10 @@ class ObuSync:
                 return ObuStatus.WAITING
             if delta.U <= delta.u <= update_id:  # u < U falls through to MALFORMED
                 counts["duplicates"] += 1
+                self._duplicate_run += 1
+                if self._duplicate_run >= MAX_DUPLICATE_RUN:
+                    reason = went_back(book.contract, update_id, delta.U, delta.u)
+                    return self._resync(ObuStatus.GAP, reason)
                 return ObuStatus.DUPLICATE
             try:
                 book.apply_delta(delta.U, delta.u, delta.b, delta.a, t=delta.t)
@@ -152,9 +160,11 @@ class ObuSync:
                 ObuStatus.CROSSED, f"crossed book on {book.contract} at update id {delta.u}"
             )
         counts["updates_applied"] += 1
+        self._duplicate_run = 0
         return ObuStatus.APPLIED
 
     def _resync(self, status: ObuStatus, reason: str) -> ObuStatus:
+        self._duplicate_run = 0
         self._counts[RESYNC_COUNTERS[status]] += 1
         self.last_resync = reason
         self.book.clear()

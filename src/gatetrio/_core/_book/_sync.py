@@ -23,6 +23,23 @@ if TYPE_CHECKING:
     from gatetrio._core._events import BookDelta, BookLevel
 
 
+# A delta the book is already past is skipped as a duplicate: while two connections overlap (a
+# handover) an update can come twice, between new ones. A long run of them with nothing new in
+# between is no overlap: the stream's ids went back (a server that restarted its sequence, or a
+# hostile one), and skipping on would keep a stale book ready for ever while every real change
+# is thrown away. After this many in a row the book resyncs as on a gap (counted in `gaps`).
+MAX_DUPLICATE_RUN: Final = 100
+
+
+def went_back(contract: str, update_id: int, first: int, last: int) -> str:
+    """Why a run of `MAX_DUPLICATE_RUN` deltas at or below `update_id` resyncs the book (the
+    latest covering ids `first..last`)."""
+    return (
+        f"order book ids went back on {contract}: {MAX_DUPLICATE_RUN} deltas in a row at or "
+        f"below update id {update_id} (the latest {first}..{last})"
+    )
+
+
 class SyncStatus(enum.Enum):
     """Where a `BookSync` stands; each value says what the caller does next."""
 
@@ -72,7 +89,8 @@ class BookSync:
     snapshot is too old, fetch another; else apply from the delta with `U <= baseId+1 <= u`, and
     from then on every delta must have `U == update_id + 1`. A `full` delta syncs at once.
     Once synced, a delta the book is already past (`u <= update_id`, seen twice while two
-    connections overlap) is skipped and counted.
+    connections overlap) is skipped and counted; `MAX_DUPLICATE_RUN` of them in a row mean the
+    ids went back, and restart the sync like a gap.
 
     Pure and sync: the trio shell owns the fetching. It feeds every decoded delta to `feed` and
     fetches a snapshot whenever the status is `NEED_SNAPSHOT`:
@@ -99,6 +117,7 @@ class BookSync:
     __slots__ = (
         "_buffer",
         "_counts",
+        "_duplicate_run",
         "_reject_crossed",
         "_status",
         "book",
@@ -120,6 +139,7 @@ class BookSync:
         self._status = SyncStatus.NEED_SNAPSHOT
         self._buffer: deque[BookDelta] = deque(maxlen=max_buffered)
         self._reject_crossed = reject_crossed
+        self._duplicate_run = 0  # duplicates since the last delta that changed the book
         # one dict of counters rather than nine slots: statistics() names them
         self._counts = dict.fromkeys(_COUNTERS, 0)
 
@@ -137,6 +157,7 @@ class BookSync:
 
     def reset(self) -> None:
         """Start over (e.g. after a reconnect): empty the book and the buffer, need a snapshot."""
+        self._duplicate_run = 0
         self._buffer.clear()
         self.book.clear()
         self._status = SyncStatus.NEED_SNAPSHOT
@@ -206,9 +227,16 @@ class BookSync:
             self._status = SyncStatus.SYNCED
             counts["updates_applied"] += 1
         elif status is SyncStatus.SYNCED:
-            if delta.U <= delta.u <= typing.cast("int", book.update_id):
+            update_id = typing.cast("int", book.update_id)
+            if delta.U <= delta.u <= update_id:
                 counts["duplicates"] += 1  # seen twice while two connections overlapped
-                return status
+                self._duplicate_run += 1
+                if self._duplicate_run >= MAX_DUPLICATE_RUN:
+                    counts["gaps"] += 1
+                    self.last_gap = BookGap(book.contract, expected=update_id + 1, got=delta.U)
+                    self._restart(delta, went_back(book.contract, update_id, delta.U, delta.u))
+                return self._status
+            self._duplicate_run = 0
             try:
                 book.apply_delta(delta.U, delta.u, delta.b, delta.a, t=delta.t)
             except BookGap as gap:

@@ -41,12 +41,25 @@ arrives, or `handover_grace` after the switch, `CloseConnection` tells the shell
 requests still unanswered then are lost (`RequestLost`) with a reason that says so. A socket
 that closes while retiring was *handed over*; the current one closing is *lost*.
 
+Deadlines a server cannot restart. A subscription owes its first ack within `subscribe_deadline`
+of `subscribe()` (`Sub.ack_by`), however many connections carry its frame: a reconnect or a
+handover re-sends the frame with a request deadline no later than that one, and while there is
+no connection at all `handle_timer` still fails the subscription when its time is up. Were the
+deadline counted from each frame's send, a server that ends every connection, or asks to move
+with an upgrade notice, sooner than the deadline would keep `Client.subscribe` waiting for
+ever, each new socket restarting the clock. Once a subscription was ready, its resubscription
+after a reconnect has the plain deadline from the frame's send: nobody waits on it, its
+consumer sees the reconnects as client events, and how often a bouncing server can make one
+is the reconnect pacer's bound (`_backoff.py`, `ReconnectPacer`).
+
 Layout:
 
     _machine.py    GateProtocol: subscriptions, generations, correlation, timers
     _api.py        trading requests: correlation, deadlines, client order ids, rate limits
     _handover.py   retiring connections: overlap, switch, close
-    _table.py      records: subscriptions, targets, requests, generations, frame de-dupe
+    _table.py      records: subscriptions, targets, requests, generations, frame de-dupe;
+                   subscribe plans, refcounts
+    _sub_replies.py  replies to subscribe/unsubscribe: acks, errors, missed deadlines
     _heartbeat.py  ping / pong deadlines
     _routing.py    each data frame's routing key (from the channel catalogue)
     _silence.py    data-silence limits and what a silence means
@@ -56,7 +69,6 @@ Layout:
 from __future__ import annotations
 
 from ._api import SentRequest as SentRequest
-from ._machine import AUTH_ERROR_CODES as AUTH_ERROR_CODES
 from ._machine import GateProtocol as GateProtocol
 from ._outputs import ApiAcked as ApiAcked
 from ._outputs import ApiCompleted as ApiCompleted
@@ -83,3 +95,4 @@ from ._outputs import UnsubscribeAcked as UnsubscribeAcked
 from ._outputs import UnsubscribeFailed as UnsubscribeFailed
 from ._outputs import Upgrade as Upgrade
 from ._routing import Item as Item
+from ._sub_replies import AUTH_ERROR_CODES as AUTH_ERROR_CODES

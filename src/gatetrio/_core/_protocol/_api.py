@@ -1,7 +1,9 @@
 """Trading-API correlation: requests out, replies in, deadlines, rate limits, logins. Pure.
 
-`ApiCalls` is owned by `GateProtocol`, which hands it every trading reply and asks it for its
-deadlines; nothing else touches a pending trading request. Its rules, on top of the protocol's:
+`ApiCalls` is owned by `GateProtocol`, which tells it which connection is current, hands it
+every trading reply and asks it for its deadlines; the shell sends through
+`GateProtocol.trading.send`. Nothing else touches a pending trading request. Its rules, on top
+of the protocol's:
 
 Rule A (one outcome): every request registered here ends in exactly one output, `ApiCompleted`
 with the typed result or `ApiFailed` with a typed error: the rejection Gate sent
@@ -44,7 +46,7 @@ from gatetrio._core._errors import (
     Throttled,
     UsageError,
 )
-from gatetrio._core._events import ApiError
+from gatetrio._core._events import ApiError, ApiResult
 from gatetrio._core._ratelimit import MAX_PAUSE, RateLimiter
 from gatetrio._core._requests import Login
 from gatetrio._core._results import rejection
@@ -62,7 +64,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from gatetrio._core._config import Credentials
-    from gatetrio._core._events import ApiAck, ApiResult
+    from gatetrio._core._events import ApiAck
     from gatetrio._core._request_base import RateGroup, TradingRequest
 
     from ._outputs import Output
@@ -116,6 +118,7 @@ class ApiCalls:
         self._calls: dict[str, Call] = {}
         self._by_generation: dict[int, dict[str, Call]] = {}
         self._logged_in: set[int] = set()
+        self._current: int | None = None  # the connection new requests go out on
         self._next_id = 1  # never reset: a req_id is never reused by this object
         # req_id -> True if it was answered, False if it timed out or was lost
         self._recent: collections.OrderedDict[str, bool] = collections.OrderedDict()
@@ -173,28 +176,42 @@ class ApiCalls:
         if request.rate_group is not None:
             self._limiters[request.rate_group].release(slot)
 
+    def connected(self, generation: int, now: float) -> None:
+        """Connection `generation` is now the current one: new requests go out there only
+        (`GateProtocol.on_connected`; its predecessor keeps its pending requests)."""
+        self._current = generation
+        self._now = now
+
     def send(
         self,
         request: TradingRequest[object],
         *,
-        generation: int,
-        now: float,
         wall_time: float,
+        now: float | None = None,
         deadline: float | None = None,
+        generation: int | None = None,
         req_header: Mapping[str, str] | None = None,
     ) -> SentRequest:
-        """Register `request` on connection `generation`; return what to send (Rule C).
+        """Register `request` on the current connection; return what to send (Rule C).
 
         Replies are matched by `request_id` on that connection only: an `ApiAcked` for the ack
         echo (order placement), then exactly one `ApiCompleted` (the typed result) or
         `ApiFailed` (Gate's rejection; `RequestTimeout` from `expire` once `deadline` passes;
         `RequestLost` from `lose`). The request is never resent; with credentials it is signed.
         `deadline` is on trio's clock (None: none); what is left of it at `now` becomes the
-        request's `x-gate-exptime` if it changes orders and the caller set no expiry.
+        request's `x-gate-exptime` if it changes orders and the caller set no expiry. `now`
+        defaults to the latest `now` this object saw; `generation`, if given, must be the
+        current connection (the one the caller is about to send on).
 
         Raises:
-            UsageError: what `encode_request` rejects; nothing is registered then.
+            UsageError: no current connection, `generation` is not it (it is gone or being
+                handed over), or what `encode_request` rejects; nothing is registered then.
         """
+        current = self._current
+        if current is None or generation not in (None, current):
+            raise UsageError("trading requests need the current connection: wait until connected")
+        generation = current
+        now = self._now if now is None else now
         self._now = now
         if deadline is not None and not deadline > now:
             raise UsageError(f"the request's deadline {deadline!r} is not after now ({now!r})")
@@ -248,6 +265,19 @@ class ApiCalls:
         self._counts["resolutions"] += 1
 
     # ------------------------------------------------------------------------------ replies
+
+    def receive(
+        self,
+        event: ApiAck | ApiResult | ApiError,
+        generation: int,
+        *,
+        now: float,
+        wall_time: float | None,
+    ) -> list[Output]:
+        """A trading reply from connection `generation` (`GateProtocol` hands each over)."""
+        if isinstance(event, ApiResult | ApiError):
+            return self.on_reply(event, generation, now=now, wall_time=wall_time)
+        return self.on_ack(event, generation)
 
     def on_ack(self, event: ApiAck, generation: int) -> list[Output]:
         call = self._match(event, generation)
@@ -395,8 +425,10 @@ class ApiCalls:
         return out
 
     def lose(self, generation: int, reason: str) -> list[Output]:
-        """`RequestLost` for every request still pending on connection `generation`."""
+        """Connection `generation` closed: `RequestLost` for every request still pending on it."""
         self._logged_in.discard(generation)
+        if generation == self._current:
+            self._current = None
         out: list[Output] = []
         for call in list(self._by_generation.get(generation, {}).values()):
             self._finish(call, answered=False)
@@ -425,9 +457,9 @@ class ApiCalls:
     def is_logged_in(self, generation: int) -> bool:
         return generation in self._logged_in
 
-    def deadline(self) -> float | None:
-        """The earliest deadline of a pending request, or None."""
-        return min((c.deadline for c in self._calls.values()), default=None)
+    def deadlines(self) -> list[float]:
+        """The earliest deadline of a pending request ([] if none is pending)."""
+        return [min(c.deadline for c in self._calls.values())] if self._calls else []
 
     @property
     def clock_offset(self) -> float | None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import typing
 from typing import TYPE_CHECKING, Final, cast
 
+from gatetrio._core._config import check_timeout
 from gatetrio._core._decode import decode_message
 from gatetrio._core._encode import encode_request
 from gatetrio._core._errors import (
-    AuthenticationError,
     ExchangeError,
     ProtocolError,
-    SubscribeTimeout,
-    SubscriptionRejected,
     UsageError,
 )
 from gatetrio._core._events import (
@@ -31,7 +28,7 @@ from gatetrio._core._events import (
 )
 from gatetrio._core._requests import ChannelSpec, Ping
 
-from ._api import ApiCalls, SentRequest
+from ._api import ApiCalls
 from ._handover import Handover
 from ._heartbeat import Heartbeat
 from ._outputs import (
@@ -49,54 +46,40 @@ from ._outputs import (
     TimerResult,
     Unknown,
     Unmatched,
-    UnsubscribeAcked,
     UnsubscribeFailed,
     Upgrade,
 )
 from ._routing import FRAME_ROUTES, Item, KeyFn, Sink, key_for
 from ._silence import SilenceWatch
+from ._sub_replies import acked, commit, rejected, subscribe_timeouts
 from ._table import (
     LIVE,
     ChannelRoutes,
     Generation,
     Planned,
-    Request,
     Sub,
     Target,
+    add_needs,
     build_routes,
     check_spec,
+    drop_needs,
     encode_plan,
     find_request,
     following_id,
     groups_of,
-    payload_of,
     plan_subscribe,
+    plan_unsubscribe,
+    unready,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping
+    from collections.abc import Callable, Mapping
 
     from gatetrio._core._config import Credentials
-    from gatetrio._core._errors import GateTrioError
-    from gatetrio._core._request_base import TradingRequest
 
-# Gate documents code 4 as "authentication fail" (spec 2.4). ccxt also maps 6 and 11 to auth
-# errors, but their meaning is undocumented, so they stay SubscriptionRejected.
-AUTH_ERROR_CODES: Final = frozenset({4})
 _MALFORMED_REQUEST_CODE: Final = 1
 # time_ms stamps a latency sample is taken from: anything else is a hostile or broken stamp
 _STAMP_RANGE: Final = range(1, 2**53)
-
-
-def _positive(name: str, value: float | None, *, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise UsageError(
-            f"{name} must be {'None or ' if optional else ''}> 0 seconds, got {value!r}"
-        )
-    if not math.isfinite(value):
-        raise UsageError(f"{name} must be finite, got {value!r}")
 
 
 @typing.final
@@ -130,12 +113,16 @@ class GateProtocol:
         cancel_rate_limit: int = 200,
         rate_limit_window: float = 1.05,
     ) -> None:
-        _positive("ping_interval", ping_interval)
-        _positive("pong_timeout", pong_timeout)
-        _positive("silence_timeout", silence_timeout, optional=True)
-        _positive("first_data_timeout", first_data_timeout, optional=True)
-        _positive("subscribe_deadline", subscribe_deadline, optional=True)
-        _positive("handover_grace", handover_grace)
+        for name, value in (
+            ("ping_interval", ping_interval),
+            ("pong_timeout", pong_timeout),
+            ("handover_grace", handover_grace),
+            ("silence_timeout (or None)", silence_timeout),
+            ("first_data_timeout (or None)", first_data_timeout),
+            ("subscribe_deadline (or None)", subscribe_deadline),
+        ):
+            if value is not None or "None" not in name:
+                check_timeout(value, name)
         self._silence = SilenceWatch(silence=silence_timeout, first_data=first_data_timeout)
         self._track_data = self._silence.tracking  # (read on the hot path)
         self._subscribe_deadline = subscribe_deadline
@@ -216,9 +203,8 @@ class GateProtocol:
             UsageError: a bad `wall_time` (nothing changes).
         """
         plan = plan_subscribe((s for s in self._subs.values() if not s.failed), {})
-        frames = encode_plan(
-            self._next_id, self._credentials, plan, "subscribe", wall_time
-        )  # may raise: nothing committed yet
+        # (this may raise: nothing is committed yet)
+        frames = encode_plan(self._next_id, self._credentials, plan, "subscribe", wall_time)
         self._now = now
         old = self._current
         if old is not None:
@@ -226,13 +212,11 @@ class GateProtocol:
         new = self._current = Generation(self._next_generation)
         self._next_generation += 1
         self._heartbeat.start(now)
-        for sub in self._subs.values():
-            sub.ready = sub.silent = sub.had_data = False
+        self._api.connected(new.gen_id, now)
+        unready(self._subs.values())
         self._commit(new, plan, "subscribe", now)
-        outputs: list[Output] = []
-        if self._retiring and not plan:  # nothing to resubscribe: older sockets are done
-            outputs = self._switch_if_resubscribed(now)
-        return Connected(new.gen_id, frames, outputs)
+        done = self._retiring and not plan  # nothing to resubscribe: older sockets are done
+        return Connected(new.gen_id, frames, self._switch_if_resubscribed(now) if done else [])
 
     def on_disconnected(self, now: float, *, generation: int | None = None) -> list[Output]:
         """Connection `generation` (default: the current one) is gone.
@@ -249,8 +233,7 @@ class GateProtocol:
         if gen is self._current:
             self._current = None
             self._heartbeat.stop()
-            for sub in self._subs.values():
-                sub.ready = sub.silent = sub.had_data = False
+            unready(self._subs.values())
             reason = "connection lost before the reply"
         else:
             self._handover.drop(gen.gen_id)
@@ -278,7 +261,8 @@ class GateProtocol:
         within `subscribe_deadline`, `handle_timer` fails it with `SubscribeTimeout`.
 
         `now` starts the silence clock and the subscribe deadline; it defaults to the latest
-        `now` this object was given.
+        `now` this object was given. Until the first ack that deadline is the subscription's,
+        whatever the connections do ("Deadlines a server cannot restart", `__init__.py`).
 
         Raises:
             UsageError: a malformed spec, a private spec without credentials, a bad `wall_time`.
@@ -290,6 +274,8 @@ class GateProtocol:
             )
         now = self._now if now is None else now
         sub = Sub(self._next_sub_id, spec, groups_of(spec))
+        limit = self._subscribe_deadline
+        sub.ack_by = None if limit is None else now + limit
         frames: list[str] = []
         current = self._current
         if current is not None:
@@ -298,10 +284,10 @@ class GateProtocol:
             self._commit(current, plan, "subscribe", now)
         self._next_sub_id += 1
         self._subs[sub.sub_id] = sub
-        for target in sub.targets:
-            self._needs.setdefault(target, set()).add(sub.sub_id)
+        add_needs(self._needs, sub)
         if current is not None and all(current.server.get(t) == LIVE for t in sub.targets):
             sub.ready = True
+            sub.ack_by = None
             sub.last_data = now
         self._routes = build_routes(self._subs.values())
         return sub.sub_id, frames
@@ -321,19 +307,10 @@ class GateProtocol:
             return []
         current = self._current
         server = current.server if current is not None else {}
-        dropped = {t for t in sub.targets if self._needs.get(t) == {sub_id}}
-        plan: list[Planned] = []
-        for group in sub.groups:
-            todo = tuple(t for t in group if t in dropped and t in server)
-            if todo:
-                plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
+        plan = plan_unsubscribe(sub, self._needs, server)
         frames = encode_plan(self._next_id, self._credentials, plan, "unsubscribe", wall_time)
         del self._subs[sub_id]
-        for target in sub.targets:
-            needs = self._needs[target]
-            needs.discard(sub_id)
-            if not needs:
-                del self._needs[target]
+        drop_needs(self._needs, sub)
         if current is not None:
             self._commit(current, plan, "unsubscribe", self._now)
         self._routes = build_routes(self._subs.values())
@@ -360,19 +337,8 @@ class GateProtocol:
     def _commit(self, gen: Generation, plan: list[Planned], event: str, now: float) -> None:
         limit = self._subscribe_deadline
         deadline = None if limit is None or event != "subscribe" else now + limit
-        for channel, _, payload, targets in plan:
-            req_id = self._take_id()
-            gen.requests[req_id] = Request(event, channel, payload, targets, deadline)
-            for target in targets:
-                if event == "subscribe":
-                    gen.server[target] = req_id
-                else:
-                    del gen.server[target]
-
-    def _take_id(self) -> int:
-        req_id = self._next_id
-        self._next_id = following_id(req_id)
-        return req_id
+        subs, needs = self._subs, self._needs
+        self._next_id = commit(gen, plan, event, self._next_id, deadline, subs=subs, needs=needs)
 
     # ---------------------------------------------------------------------------- inbound
 
@@ -567,13 +533,12 @@ class GateProtocol:
                 return [Upgrade(event, gen.gen_id)]
             case SystemNotice():
                 return [Notice(event)]
-            case ApiAck():
-                return self._count_unmatched(self._api.on_ack(event, gen.gen_id))
-            case ApiResult() | ApiError():
-                out = self._api.on_reply(event, gen.gen_id, now=now, wall_time=wall_time)
-                if not current:
+            case ApiAck() | ApiResult() | ApiError():
+                out = self._api.receive(event, gen.gen_id, now=now, wall_time=wall_time)
+                self._unmatched += sum(isinstance(o, Unmatched) for o in out)
+                if not current and not isinstance(event, ApiAck):
                     out.extend(self._handover.closable("handed over: every reply arrived"))
-                return self._count_unmatched(out)
+                return out
             case UnknownEvent():
                 self._unknown += 1
                 return [Unknown(event)]
@@ -584,31 +549,13 @@ class GateProtocol:
                     raise ProtocolError(f"no route for {type(event).__name__}")
                 return self._deliver(event, event.channel, key, now, None)
 
-    def _count_unmatched(self, out: list[Output]) -> list[Output]:
-        self._unmatched += sum(isinstance(o, Unmatched) for o in out)
-        return out
-
     def _on_ack(self, ack: SubscribeAck, gen: Generation, now: float) -> list[Output]:
         req_id = find_request(gen.requests, ack.id, ack.channel, ack.event, ack.payload)
         if req_id is None:
             self._unmatched += 1
             return [Unmatched(ack)]
-        request = gen.requests.pop(req_id)
-        if request.event == "unsubscribe":
-            return [UnsubscribeAcked(request.channel, request.payload)]
-        # Targets unsubscribed (or re-sent) since this frame went out are no longer ours.
-        server = gen.server
-        acked = [t for t in request.targets if server.get(t) == req_id]
-        for target in acked:
-            server[target] = LIVE
-        out: list[Output] = []
-        for sub in self._waiting_on(acked):
-            if all(server.get(t) == LIVE for t in sub.targets):
-                sub.ready = True
-                sub.silent = False
-                sub.last_data = now  # the silence clock starts at readiness
-                out.append(SubscriptionReady(sub.sub_id))
-        if out and self._retiring:
+        out = acked(gen, req_id, self._subs, self._needs, now)
+        if self._retiring and out and isinstance(out[0], SubscriptionReady):
             out.extend(self._switch_if_resubscribed(now))
         return out
 
@@ -621,43 +568,15 @@ class GateProtocol:
                 return [ProtocolViolation(error)]
             self._unmatched += 1
             return [Unmatched(reply)]
-        request = gen.requests.pop(req_id)
-        kind = AuthenticationError if reply.code in AUTH_ERROR_CODES else SubscriptionRejected
-        error = kind(reply.message, code=reply.code, channel=request.channel)
-        if request.event == "unsubscribe":
-            return [UnsubscribeFailed(request.channel, request.payload, error)]
-        out = self._fail_request(gen, req_id, request, error)
-        if self._retiring:
+        out = rejected(reply, gen, req_id, self._subs, self._needs)
+        self._failed(out)
+        if self._retiring and not (out and isinstance(out[0], UnsubscribeFailed)):
             out.extend(self._switch_if_resubscribed(self._now))
         return out
 
-    def _fail_request(
-        self, gen: Generation, req_id: int, request: Request, error: GateTrioError
-    ) -> list[Output]:
-        # Gate fails a batch atomically (spec 13.7): none of its targets is subscribed, so roll
-        # them back (a later subscribe re-sends them) and fail everything that waited on them.
-        failed = [t for t in request.targets if gen.server.get(t) == req_id]
-        waiting = self._waiting_on(failed)
-        for target in failed:
-            del gen.server[target]
-        out: list[Output] = []
-        for sub in waiting:
-            sub.failed = True
-            sub.ready = False
-            out.append(SubscriptionFailed(sub.sub_id, error))
-        if out:
-            self._routes = build_routes(self._subs.values())
-        return out
-
-    def _waiting_on(self, targets: Iterable[Target]) -> list[Sub]:
-        """Live, not-ready subscriptions needing any of `targets`, in sub_id order."""
-        ids: set[int] = set()
-        for target in targets:
-            ids.update(self._needs.get(target, ()))
-        subs = (self._subs[i] for i in sorted(ids))
-        return [s for s in subs if not s.failed and not s.ready]
-
-    # ------------------------------------------------------------------------- handover
+    def _failed(self, out: list[Output]) -> None:
+        if any(isinstance(o, SubscriptionFailed) for o in out):
+            self._routes = build_routes(self._subs.values())  # failed ones route nothing
 
     def _switch_if_resubscribed(self, now: float) -> list[Output]:
         """Retiring sockets whose successor is resubscribed stop delivering data."""
@@ -671,9 +590,10 @@ class GateProtocol:
         """The earliest deadline at which `handle_timer` has work, or None if there is none.
 
         That is the pong deadline while a ping is outstanding, else the next ping; the earliest
-        silence deadline of a ready subscription; the earliest subscribe deadline; and the
-        handover deadlines of retiring connections. Deadlines can move earlier after
-        `subscribe`, `receive_text` or `on_connected`, but never to before ``now`` of that call.
+        silence deadline of a ready subscription; the earliest subscribe deadline (a first ack's
+        runs while disconnected too); and the handover deadlines of retiring connections.
+        Deadlines can move earlier after `subscribe`, `receive_text` or `on_connected`, but
+        never to before ``now`` of that call.
         """
         deadlines: list[float] = []
         current = self._current
@@ -683,10 +603,9 @@ class GateProtocol:
                 deadlines.append(beat)
             deadlines.extend(self._silence.deadlines(self._subs.values()))
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
+        deadlines.extend(s.ack_by for s in self._subs.values() if s.ack_by is not None)
         deadlines.extend(self._handover.deadlines())
-        api = self._api.deadline()
-        if api is not None:
-            deadlines.append(api)
+        deadlines.extend(self._api.deadlines())
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
@@ -712,63 +631,37 @@ class GateProtocol:
         outputs = self._api.expire(now)
         outputs.extend(self._handover.handle_timer(now))
         if current is None:
+            outputs.extend(self._subscribe_deadlines(None, now)[1])
             return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
             frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
-            self._take_id()
+            self._next_id = following_id(self._next_id)
             self._pings_sent += 1
             heartbeat.sent_ping(now)
         silent: list[Output] = list(self._silence.check(self._subs.values(), now))
-        overdue = [
-            (rid, r) for rid, r in current.requests.items() if r.deadline and now >= r.deadline
-        ]
-        for req_id, request in overdue:
-            del current.requests[req_id]
-            self._subscribe_timeouts += 1
-            limit = cast("float", self._subscribe_deadline)
-            error = SubscribeTimeout(request.channel, deadline=limit)
-            outputs.extend(self._fail_request(current, req_id, request, error))
-        if overdue and self._retiring:
+        late, failed = self._subscribe_deadlines(current, now)
+        outputs.extend(failed)
+        if late and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
         return TimerResult(frames, silent + outputs)
+
+    def _subscribe_deadlines(self, gen: Generation | None, now: float) -> tuple[int, list[Output]]:
+        limit = self._subscribe_deadline
+        if limit is None:
+            return 0, []
+        late, failed = subscribe_timeouts(gen, now, limit, self._subs, self._needs)
+        self._subscribe_timeouts += late
+        self._failed(failed)
+        return late, failed
 
     # -------------------------------------------------------------------------- trading API
 
     @property
     def trading(self) -> ApiCalls:
-        """The owner of trading requests (`_api.py`): logins, rate-limit slots, statistics."""
+        """The owner of trading requests (`_api.py`): `send`, logins, rate-limit slots,
+        statistics. A trading request goes out on the current connection only."""
         return self._api
-
-    def api_request(
-        self,
-        request: TradingRequest[object],
-        *,
-        wall_time: float,
-        now: float | None = None,
-        deadline: float | None = None,
-        generation: int | None = None,
-        req_header: Mapping[str, str] | None = None,
-    ) -> SentRequest:
-        """Register a trading request on connection `generation` (default: the current one)
-        and return what to send there (`ApiCalls.send`: its rules and outcomes).
-
-        Raises:
-            UsageError: `generation` is not live, or is being handed over (new requests go to
-                the current connection), or what `ApiCalls.send` rejects.
-        """
-        gen = self._generation(generation)
-        if gen is None or gen is not self._current:
-            raise UsageError("trading requests need the current connection: wait until connected")
-        now = self._now if now is None else now
-        return self._api.send(
-            request,
-            generation=gen.gen_id,
-            now=now,
-            wall_time=wall_time,
-            deadline=deadline,
-            req_header=req_header,
-        )
 
     # --------------------------------------------------------------------------- statistics
 

@@ -44,6 +44,7 @@ Planned: TypeAlias = tuple[str, bool, tuple[str, ...], tuple[Target, ...]]
 
 class Sub:
     __slots__ = (
+        "ack_by",
         "failed",
         "groups",
         "had_data",
@@ -69,6 +70,9 @@ class Sub:
         self.targets: tuple[Target, ...] = tuple(t for group in groups for t in group)
         self.ready = False
         self.failed = False
+        # Until its first ack: when it fails without one, however many connections carried its
+        # frame (`GateProtocol`, "Deadlines a server cannot restart"); None once ready.
+        self.ack_by: float | None = None
         self.silent = False
         self.silences = 0
         self.last_data = 0.0
@@ -209,6 +213,57 @@ def encode_plan(
         )
         req_id = following_id(req_id)
     return frames
+
+
+def add_needs(needs: dict[Target, set[int]], sub: Sub) -> None:
+    """Count `sub` among those needing each of its targets."""
+    for target in sub.targets:
+        needs.setdefault(target, set()).add(sub.sub_id)
+
+
+def drop_needs(needs: dict[Target, set[int]], sub: Sub) -> None:
+    """`sub` needs its targets no more; a target nobody needs is forgotten."""
+    for target in sub.targets:
+        subs = needs[target]
+        subs.discard(sub.sub_id)
+        if not subs:
+            del needs[target]
+
+
+def unready(subs: Iterable[Sub]) -> None:
+    """A connection ended or began: nothing is ready, silent or has had data on it yet."""
+    for sub in subs:
+        sub.ready = sub.silent = sub.had_data = False
+
+
+def plan_unsubscribe(
+    sub: Sub, needs: Mapping[Target, set[int]], server: Mapping[Target, int]
+) -> list[Planned]:
+    """The unsubscribe frames for `sub`: its targets nobody else needs that the connection
+    (`server`) has subscribed or pending, one frame per group of its spec."""
+    dropped = {t for t in sub.targets if needs.get(t) == {sub.sub_id}}
+    plan: list[Planned] = []
+    for group in sub.groups:
+        todo = tuple(t for t in group if t in dropped and t in server)
+        if todo:
+            plan.append((sub.spec.channel, sub.spec.private, payload_of(todo), todo))
+    return plan
+
+
+def commit_plan(
+    gen: Generation, plan: list[Planned], event: str, req_id: int, deadline: float | None
+) -> int:
+    """Record the frames of `plan` (numbered from `req_id`, as `encode_plan` numbered them)
+    as pending on `gen`; return the next request id."""
+    for channel, _, payload, targets in plan:
+        gen.requests[req_id] = Request(event, channel, payload, targets, deadline)
+        for target in targets:
+            if event == "subscribe":
+                gen.server[target] = req_id
+            else:
+                del gen.server[target]
+        req_id = following_id(req_id)
+    return req_id
 
 
 def find_request(
