@@ -130,7 +130,7 @@ async def _gatetrio_send(url: str, stream: str, envs: list[Any], rate: float) ->
     import trio
 
     import gatetrio
-    from gatetrio.nats import StreamSettings, open_publisher
+    from gatetrio.nats import open_publisher
     from gatetrio.testing import FakeGateServer
 
     server = FakeGateServer(seed=1)
@@ -139,9 +139,7 @@ async def _gatetrio_send(url: str, stream: str, envs: list[Any], rate: float) ->
         await nursery.start(server.run)
         async with (
             gatetrio.open_client(connector=server.connector, wall_clock=server.wall_time) as c,
-            open_publisher(
-                c, url, stream=StreamSettings(name=stream), buffer=len(envs) + 1
-            ) as publisher,
+            open_publisher(c, url, stream=_settings(stream), buffer=len(envs) + 1) as publisher,
         ):
             await publisher.wait_ready()
             t0 = time.monotonic()
@@ -230,12 +228,29 @@ def _child(args: argparse.Namespace) -> None:
 # -------------------------------------------------------------------------------- parent
 
 
+def _settings(name: str) -> Any:
+    """The stream both paths use, as gatetrio's publisher is asked to find it (no warning)."""
+    from gatetrio.nats import StreamSettings
+
+    return StreamSettings(name=name, subjects=(f"{name.lower()}.>", "gate.>"))
+
+
 def _stream(url: str, name: str) -> None:
     import nats
+    from nats.js import api
+
+    settings = _settings(name)
 
     async def make() -> None:
         nc = await nats.connect(url)
-        await nc.jetstream().add_stream(name=name, subjects=[f"{name.lower()}.>", "gate.>"])
+        await nc.jetstream().add_stream(
+            name=name,
+            subjects=list(settings.subjects),
+            max_age=settings.max_age,
+            max_bytes=settings.max_bytes,
+            duplicate_window=settings.duplicate_window,
+            storage=api.StorageType(settings.storage),
+        )
         await nc.close()
 
     asyncio.run(make())

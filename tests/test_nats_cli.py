@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -148,7 +149,7 @@ def test_publish_and_consume_commands_against_a_real_server(tmp_path: Path) -> N
         publisher = subprocess.Popen(
             [
                 *BASE, "publish", "--nats", url, "--simulate", "trades,tickers,obu",
-                "BTC_USDT", "--duration", "9",
+                "BTC_USDT", "--duration", "120",
             ],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=ENV,
         )  # fmt: skip
@@ -158,28 +159,40 @@ def test_publish_and_consume_commands_against_a_real_server(tmp_path: Path) -> N
             first = subprocess.Popen(
                 durable, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV
             )
-            time.sleep(3)
+            # its first line says its signal handler is in (a loaded machine may take
+            # seconds to start it: a SIGTERM before would be Python's default, a kill)
+            assert first.stdout is not None
+            ready, _, _ = select.select([first.stdout], [], [], 60)
+            assert ready, "the durable consumer printed nothing in 60 s"
+            head = first.stdout.readline()
+            consumer = subprocess.Popen(  # meanwhile (the publisher is publishing), everything
+                [*BASE, "consume", "--nats", url, "gate.futures.usdt.>", "--duration", "4"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV,
+            )  # fmt: skip
+            time.sleep(1)
             first.send_signal(signal.SIGTERM)  # a clean stop, as Ctrl-C or a supervisor's
             out1, err1 = first.communicate(timeout=30)
-            consumer = subprocess.run(
-                [*BASE, "consume", "--nats", url, "gate.futures.usdt.>", "--duration", "3"],
-                capture_output=True, text=True, timeout=60, env=ENV, check=False,
-            )  # fmt: skip
+            out1 = head + out1
             second = subprocess.run(
                 [*durable, "--duration", "2"],
                 capture_output=True, text=True, timeout=60, env=ENV, check=False,
             )  # fmt: skip
+            consumer_out, consumer_err = consumer.communicate(timeout=60)
         finally:
+            publisher.send_signal(signal.SIGTERM)  # it published for seconds: its handler is in
             _, publish_err = publisher.communicate(timeout=60)
     assert publisher.returncode == 0, publish_err
     assert "duplicate window 60s (asked 120s)" in publish_err
     assert "used as it is" in publish_err
-    assert consumer.returncode == 0, consumer.stderr
-    kinds = {(item["type"], item.get("contract")) for item in _lines(consumer.stdout)}
+    assert consumer.returncode == 0, consumer_err
+    kinds = {(item["type"], item.get("contract")) for item in _lines(consumer_out)}
     assert {("Trade", "BTC_USDT"), ("Ticker", "BTC_USDT")} <= kinds
     assert any(kind == "ObuDelta" for kind, _ in kinds)
     assert first.returncode == 0, err1
     assert second.returncode == 0, second.stderr
+    for err in (err1, second.stderr):  # each ends saying what it read and what was out of order
+        assert "received " in err
+        assert "late 0 (0 dropped), gaps 0, window overflows 0" in err, err
     ids = [int(str(item["id"])) for item in _lines(out1) + _lines(second.stdout)]
     assert ids
     assert ids == sorted(set(ids)), "every trade once, in order, across the restart"

@@ -20,7 +20,7 @@ from gatetrio.nats import StreamSettings, open_consumer, open_order_book, open_p
 
 from .helpers import Recording, deadline
 from .nats_server import Names, nats_cluster
-from .test_nats_e2e import collector, fake_exchange, js_call
+from .test_nats_e2e import _config, collector, fake_exchange, js_call
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -41,9 +41,27 @@ def _more(mark: int, stats: PublisherStatistics) -> bool:
     return stats.published + stats.duplicates >= mark
 
 
+async def make_stream(url: str, config: object) -> None:
+    """Add a stream once the new cluster can place it (a request before then goes unanswered;
+    adding the same stream again is a no-op)."""
+    from nats.errors import TimeoutError as NatsTimeout
+
+    with deadline("the cluster to take a stream", 60):
+        while True:
+            try:
+                await js_call(url, lambda js: js.add_stream(config))
+            except NatsTimeout:
+                await trio.sleep(0.2)
+            else:
+                return
+
+
 async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path) -> None:
     names = Names()
-    settings = StreamSettings.for_prefix(names.prefix, name=names.stream, replicas=3, max_age=600.0)
+    # the operator's stream, made by hand (R3, a 60 s duplicate window); the collectors ask for
+    # the defaults (R1, 120 s): they say what differs, and publish into it as it is
+    settings = StreamSettings.for_prefix(names.prefix, name=names.stream)
+    hand = _config(names.stream, [f"{names.prefix}.>"], "file", 60.0, replicas=3)
     truth: dict[str, list[int]] = {c: [] for c in CONTRACTS}
     seen = Recording[gatetrio.Trade]()
     checked = {"updates": 0, "mismatches": 0}
@@ -108,6 +126,7 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
 
     with nats_cluster(tmp_path, size=3) as cluster, trio.fail_after(120):
         urls = cluster.urls
+        await make_stream(urls[0], hand)
         async with fake_exchange() as server, trio.open_nursery() as nursery:
             async with collector(server) as direct:
                 await nursery.start(witness, direct)
@@ -151,6 +170,8 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
                 )
                 book = live.statistics()
                 stats = [p.statistics() for p in publishers]
+                reports = [p.stream_report for p in publishers]
+                info = await js_call(urls[1], lambda js: js.stream_info(names.stream))
             nursery.cancel_scope.cancel()
     for contract in CONTRACTS:
         ids = [t.id for t in seen.items if t.contract == contract]
@@ -160,6 +181,13 @@ async def test_chaos_every_trade_once_in_order_and_the_book_exact(tmp_path: Path
     assert checked["updates"] > 50
     assert checked["mismatches"] == 0
     assert (book.resyncs, book.gaps) == (0, 0)
+    assert (info.config.num_replicas, info.config.duplicate_window) == (3, 60.0)  # unchanged
+    for report in reports:
+        assert report is not None
+        assert not report.created
+        assert not report.updated
+        assert "replicas 3 (asked 1)" in report.differences
+        assert "duplicate window 60s (asked 120s)" in report.differences
     for s in stats:
         assert s.dropped == 0
         assert s.published + s.duplicates + s.buffered == s.enqueued

@@ -5,6 +5,7 @@ One node for the module (`nats_url`); each test has a stream and prefix of its o
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import math
 import os
@@ -21,14 +22,14 @@ import trio
 pytest.importorskip("nats")
 
 import gatetrio
-from gatetrio.nats import NatsError, envelope, open_consumer
+from gatetrio.nats import NatsError, Reorder, envelope, open_consumer
 
 from .nats_server import Names, nats_url
 from .test_nats_e2e import _config, js_call, publish_raw
 
 if TYPE_CHECKING:
     from gatetrio.nats import BusMessage, BusSubscription
-    from gatetrio.nats._wire import Envelope
+    from gatetrio.nats._wire import BusItem, Envelope
 
 __all__ = ["nats_url"]  # the module-scoped node fixture, used by name
 
@@ -47,6 +48,14 @@ async def setup(url: str) -> Names:
     config = _config(names.stream, [f"{names.prefix}.>"], "memory", 60.0)
     await js_call(url, lambda js: js.add_stream(config))
     return names
+
+
+def trade_ids(batch: list[tuple[BusMessage, BusItem]]) -> list[int]:
+    out = []
+    for _, item in batch:
+        assert isinstance(item, gatetrio.Trade)
+        out.append(item.id)
+    return out
 
 
 async def take(sub: BusSubscription, n: int) -> list[tuple[BusMessage, int]]:
@@ -244,11 +253,11 @@ class Reader:
         self.process = process
         self._pending = b""
 
-    async def lines(self, n: float) -> list[tuple[int, bool]]:
+    async def raw(self, n: float) -> list[bytes]:
         """`n` lines (or, n = inf, every line until the process is gone)."""
         stdout = self.process.stdout
         assert stdout is not None
-        out: list[tuple[int, bool]] = []
+        out: list[bytes] = []
         while len(out) < n:
             if b"\n" not in self._pending:
                 data = await stdout.receive_some()
@@ -258,9 +267,13 @@ class Reader:
                 self._pending += data
                 continue
             line, self._pending = self._pending.split(b"\n", 1)
-            trade_id, redelivered = line.split()
-            out.append((int(trade_id), redelivered == b"1"))
+            out.append(line)
         return out
+
+    async def lines(self, n: float) -> list[tuple[int, bool]]:
+        """`n` lines of "trade-id redelivered" (n = inf: until the process is gone)."""
+        pairs = [line.split() for line in await self.raw(n)]
+        return [(int(trade_id), redelivered == b"1") for trade_id, redelivered in pairs]
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -343,3 +356,124 @@ async def test_cancelling_a_receive_loses_nothing(nats_url: str) -> None:
     assert stats.acks == 300
     with pytest.raises(gatetrio.UsageError, match="max must be"):
         await sub.receive_batch(0)
+
+
+async def test_a_batch_reader_that_raises_mid_batch_acknowledges_none_of_it(
+    nats_url: str,
+) -> None:
+    """Acknowledged is only what the reader said it was done with: a batch it raised in the
+    middle of comes again whole, and what waited in the re-sequencing window (never delivered)
+    was not acknowledged either."""
+    names = await setup(nats_url)
+    subjects = [names.subject("trades")]
+    # 21 has no predecessor from its collector (say it reconnected): it waits `settle`,
+    # long enough for the rest to come; 46 to 60 wait for 45, which is late
+    later = trades(names, range(21, 61))
+    missing = later.pop(24)
+    reorder = Reorder(settle=1.0)
+    with trio.fail_after(30):
+        await publish_raw(nats_url, trades(names, range(1, 21)))
+        with pytest.raises(ZeroDivisionError):
+            async with open_consumer(
+                nats_url, subjects, stream=names.stream, durable="b", start="all", reorder=reorder
+            ) as sub:
+                first = await sub.receive_batch(20)
+                sub.acknowledge()  # done with 1-20
+                await publish_raw(nats_url, later)
+                second = await sub.receive_batch(20)
+                assert sub.statistics().reorder.held == 15  # type: ignore[union-attr]
+                raise ZeroDivisionError  # while processing 21-40
+        assert sub.statistics().acks == 20
+        await publish_raw(nats_url, [missing])
+        async with open_consumer(
+            nats_url, subjects, stream=names.stream, durable="b", start="all"
+        ) as sub:
+            again = await take(sub, 40)
+            with trio.move_on_after(0.3) as idle:  # 1-20 were acknowledged: never again
+                await sub.receive_message()
+            assert idle.cancelled_caught
+    assert trade_ids(first) == list(range(1, 21))
+    assert trade_ids(second) == list(range(21, 41))
+    assert [i for _, i in again] == list(range(21, 61))
+
+
+SHARED_WORKER = textwrap.dedent(
+    """
+    import sys, trio
+    from gatetrio.nats import open_consumer
+
+    async def main(url, stream, subject):
+        async with open_consumer(
+            url, [subject], stream=stream, durable="team", shared=True, start="all",
+            ack_wait=1, batch=8,
+        ) as sub:
+            while True:
+                msg, trade = await sub.receive_message()
+                print(trade.id, flush=True)
+                await trio.sleep(0.01)
+
+    trio.run(main, *sys.argv[1:])
+    """
+)
+
+
+@pytest.mark.slow
+async def test_a_killed_shared_worker_leaves_its_events_to_the_others(nats_url: str) -> None:
+    """SIGKILL one of two workers of a shared durable: what it had not acknowledged goes to the
+    other after ack_wait (flagged), and every event reaches a worker; only what the killed one
+    may have processed without its ack leaving comes twice."""
+    names = await setup(nats_url)
+    subject = names.subject("trades")
+    everything = set(range(1, 301))
+    mine: list[tuple[int, bool]] = []
+    theirs: list[int] = []
+    done = trio.Event()
+
+    async def worker() -> None:
+        async with open_consumer(
+            nats_url,
+            [subject],
+            stream=names.stream,
+            durable="team",
+            shared=True,
+            ack_wait=1,
+            batch=8,
+        ) as sub:
+            while True:
+                msg, trade = await sub.receive_message()
+                assert isinstance(trade, gatetrio.Trade)
+                mine.append((trade.id, msg.redelivered))
+                if {i for i, _ in mine} | set(theirs) >= everything:
+                    done.set()
+                await trio.sleep(0.01)
+
+    with trio.fail_after(60):
+        await publish_raw(nats_url, trades(names, range(1, 301)))
+        other = Reader(
+            await trio.lowlevel.open_process(
+                [sys.executable, "-c", SHARED_WORKER, nats_url, names.stream, subject],
+                stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            )
+        )
+        try:
+            theirs += map(int, await other.raw(20))  # it made the durable and reads
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(worker)
+                theirs += map(int, await other.raw(20))
+                other.kill()  # a batch fetched: some printed, some acknowledged, some neither
+                await other.process.wait()
+                theirs += map(int, await other.raw(math.inf))
+                await done.wait()
+                nursery.cancel_scope.cancel()
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                other.kill()
+            await other.process.wait()
+    ids = [i for i, _ in mine]
+    assert set(ids) | set(theirs) == everything
+    assert len(ids) == len(set(ids)), "each event once to this worker"
+    twice = set(ids) & set(theirs)
+    assert all(redelivered for i, redelivered in mine if i in twice), "a repeat is flagged"
+    assert len(twice) <= 16  # at most what the killed one had without its ack out
+    assert any(redelivered for _, redelivered in mine), "the killed one's unacked came here"

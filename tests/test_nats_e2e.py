@@ -307,7 +307,9 @@ async def test_a_collector_that_lost_its_connection_vouches_for_nothing_across_i
 # ------------------------------------------------------------------- the operator's stream
 
 
-def _config(name: str, subjects: list[str], storage: str, window: float) -> Any:
+def _config(
+    name: str, subjects: list[str], storage: str, window: float, *, replicas: int = 1
+) -> Any:
     from nats.js import api
 
     return api.StreamConfig(
@@ -316,7 +318,7 @@ def _config(name: str, subjects: list[str], storage: str, window: float) -> Any:
         max_age=3600.0,
         max_bytes=10**8,
         duplicate_window=window,
-        num_replicas=1,
+        num_replicas=replicas,
         storage=api.StorageType(storage),
     )
 
@@ -483,6 +485,53 @@ async def test_an_event_beyond_the_window_is_late_or_dropped_as_asked(nats_url: 
             assert [msg.late for msg, _ in got] == [False, False, False, True][: len(ids)]
             assert stats is not None
             assert (stats.gaps, stats.late, stats.late_dropped) == (1, 1, int(late == "drop"))
+
+
+async def test_a_full_window_lets_go_in_order_counted_and_reported(
+    nats_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """2 never comes; 3 and on wait for it, more than the window holds: the oldest goes past
+    the missing one at once (no wait for max_delay), the rest follow in order, and the
+    overflow and the gap are counted in the statistics and said in the log."""
+    names = Names()
+    await js_call(
+        nats_url,
+        lambda js: js.add_stream(_config(names.stream, [f"{names.prefix}.>"], "memory", 60.0)),
+    )
+    envs = [
+        envelope(
+            _trade(k, "BTC_USDT"), settle="usdt", prefix=names.prefix, prev=k - 1 if k > 1 else None
+        )
+        for k in (1, *range(3, 13))
+    ]
+    caplog.set_level(logging.WARNING, logger="gatetrio.nats")
+    with trio.fail_after(20):  # far less than max_delay
+        await publish_raw(nats_url, envs[:1])
+        async with open_consumer(
+            nats_url,
+            [names.subject("trades")],
+            stream=names.stream,
+            start="all",
+            reorder=Reorder(window=4, max_delay=600),
+        ) as sub:
+            got = [await sub.receive_message()]  # the subject's first: after `settle`
+            await publish_raw(nats_url, envs[1:])
+            got += [(await sub.receive_message()) for _ in range(10)]
+            stats = sub.statistics().reorder
+    assert [getattr(item, "id", None) for _, item in got] == [1, *range(3, 13)]
+    assert not any(msg.late for msg, _ in got)
+    assert stats is not None
+    assert (stats.overflows, stats.gaps, stats.late, stats.held) == (1, 1, 0, 0)
+    said = [
+        r.getMessage() for r in caplog.records if "not in the exchange's order" in r.getMessage()
+    ]
+    assert said == [
+        (
+            f"NATS consumer on {names.stream}: events not in the exchange's order so far: "
+            "0 late, 1 gaps (a predecessor that never came), 1 let go by a full window "
+            "(Reorder.window / max_held)"
+        )
+    ]
 
 
 def _longer(length: int, items: list[int]) -> bool:

@@ -9,7 +9,7 @@ import logging
 import os
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import hypothesis
 import msgspec
@@ -28,6 +28,8 @@ from gatetrio._core._encode import encode_event
 from gatetrio._core._events import (
     AdlWarning,
     AdlWarningUpdate,
+    Candlestick,
+    CandlesticksUpdate,
     LegacyBookEntry,
     LegacyOrderBookUpdate,
 )
@@ -35,7 +37,7 @@ from gatetrio.recording import FrameLine, Line, open_recorder, read_manifest, re
 from gatetrio.recording._files import PartWriter, writer_gone
 from gatetrio.recording._format import DropLine, EventLine, Manifest, encode_line
 from gatetrio.recording._parquet import export_parquet
-from gatetrio.recording._tables import TABLES
+from gatetrio.recording._tables import TABLES, fits
 from gatetrio.testing import FakeGateServer
 
 from . import strategies
@@ -184,8 +186,30 @@ async def test_every_public_channel_exports_typed_and_reads_back_in_pandas_and_p
     assert frames_table.num_rows == len(frames)  # the untypable frame is there, raw
 
 
+# pyarrow rounds a decimal with 40 fractional digits into decimal128(38, 18) silently (to 0)
+_TINY_LOW: Final = CandlesticksUpdate(
+    result=(
+        Candlestick(
+            t=0,
+            o=Decimal(1),
+            h=Decimal(0),
+            l=Decimal("5.2899999999999593745571526814873742334708E-37"),
+            c=Decimal("0.000000"),
+            n="",
+            v=None,
+            a=None,
+            w=False,
+        ),
+    ),
+    time=0,
+    time_ms=0,
+    event="",
+)
+
+
 @hypothesis.settings(max_examples=30, deadline=None)
 @hypothesis.given(st.lists(strategies.data_events, min_size=1, max_size=6))
+@hypothesis.example([_TINY_LOW])
 def test_any_data_frame_exports_exactly_or_stays_raw(events: list[Any]) -> None:
     """Whatever the values (extreme decimals, int64 ends, private channels), an exported cell
     equals the record's value exactly: a decimal too wide for 38 digits widens, then falls back
@@ -333,3 +357,26 @@ def test_a_read_only_killed_recording_is_repaired_in_memory(tmp_path: Path) -> N
         (tmp_path / "ro").chmod(0o700)
     if os.geteuid() != 0:  # root writes anyway
         assert json.loads((tmp_path / "ro" / "manifest.json").read_text())["frames"] == 0
+
+
+@hypothesis.given(
+    st.decimals(allow_nan=False, allow_infinity=False),
+    st.sampled_from([(38, 18), (76, 38), (5, 2)]),
+)
+@hypothesis.example(Decimal("5.2899999999999593745571526814873742334708E-37"), (38, 18))
+@hypothesis.example(Decimal("1.500000000000000000000000000000"), (38, 18))
+@hypothesis.example(Decimal("-99999999999999999999.999999999999999999"), (38, 18))
+@hypothesis.example(Decimal("1E+20"), (38, 18))
+@hypothesis.example(Decimal("0E-100"), (38, 18))
+def test_a_decimal_fits_a_column_exactly_when_nothing_is_lost(
+    value: Decimal, shape: tuple[int, int]
+) -> None:
+    import decimal
+
+    precision, scale = shape
+    with decimal.localcontext(decimal.Context(prec=1000, Emax=10**6, Emin=-(10**6))):
+        exact = (
+            value.quantize(Decimal(1).scaleb(-scale)) == value if value.adjusted() < 900 else False
+        )
+        small = abs(value) < Decimal(10) ** (precision - scale)
+    assert fits(value, precision, scale) == (exact and small)

@@ -198,7 +198,10 @@ def test_single_order_ids(factory: type[CancelOrder | GetOrder]) -> None:
     assert factory(order_id="t-abc").req_param() == {"order_id": "t-abc"}
 
 
-@pytest.mark.parametrize("order_id", [0, -5, True, "", "1 2", None, 1.0])
+@pytest.mark.parametrize(
+    "order_id",
+    [0, -5, True, "", "1 2", None, 1.0, "abc", "0", "000", "-1", "t-", "t-a b", "\uff11\uff12"],
+)
 @pytest.mark.parametrize("factory", [CancelOrder, GetOrder])
 def test_bad_order_ids(factory: type[CancelOrder | GetOrder], order_id: object) -> None:
     with pytest.raises(UsageError, match="order_id must be"):

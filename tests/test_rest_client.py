@@ -185,6 +185,62 @@ async def test_a_429_waits_until_gates_reset_then_succeeds(
     assert (stats.rate_limited, stats.rejected, stats.retries) == (1, 1, 1)
 
 
+async def test_a_429_holds_every_other_call_until_gates_reset(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Gate's budget is the user's, not the call's: after one 429 no call goes out before the
+    # reset, not even one that had nothing to do with it, and none is refused for it
+    reset_ms = str((1_700_000_000 + 3) * 1000)
+    limited = Step(
+        429,
+        b'{"label":"TOO_MANY_REQUESTS","message":"Request Rate limit Exceeded"}',
+        (*JSON, ("X-Gate-RateLimit-Reset-Timestamp", reset_ms)),
+        delay=0.5,
+    )
+    transport = ScriptedTransport(limited, Step(body=b"{}"))
+    rest = make_rest(transport)
+    answers: list[tuple[str, float]] = []
+
+    async def call(path: str, start: float) -> None:
+        await trio.sleep(start)
+        await rest.get(path)
+        answers.append((path, trio.current_time()))
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(call, "/first", 0.0)  # refused at 0.5 s, Gate resets at 3 s
+        for i, start in enumerate((1.0, 2.0, 2.9)):
+            nursery.start_soon(call, f"/other{i}", start)
+    sent = [(s.url.rsplit("/", 1)[1], s.at) for s in transport.sent]
+    assert sent[0] == ("first", 0.0)
+    assert sorted(at for _, at in sent[1:]) == [3.0, 3.0, 3.0, 3.0]  # all held until the reset
+    assert len(answers) == 4
+    stats = rest.statistics()
+    assert (stats.rate_limited, stats.paused, stats.failed) == (1, 3, 0)
+
+
+async def test_a_call_whose_deadline_ends_inside_the_pause_is_refused_unsent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    reset_ms = str((1_700_000_000 + 30) * 1000)
+    limited = Step(
+        429,
+        b'{"label":"TOO_MANY_REQUESTS"}',
+        (*JSON, ("X-Gate-RateLimit-Reset-Timestamp", reset_ms)),
+    )
+    transport = ScriptedTransport(limited, Step(body=b"{}"))
+    rest = make_rest(transport, rest_deadline=10.0)
+    with pytest.raises(RateLimited):
+        await rest.get("/first")  # its own reset is past its deadline: said at once
+    with pytest.raises(RateLimited, match="not sent") as held:
+        await rest.get("/second")
+    assert held.value.reset_at == 1_700_000_030.0
+    assert trio.current_time() == 0.0
+    assert [s.url.rsplit("/", 1)[1] for s in transport.sent] == ["first"]
+    await trio.sleep(30)
+    assert await rest.get("/third") == {}  # the pause is over
+    assert rest.statistics().paused == 1
+
+
 async def test_a_reset_past_the_deadline_is_reported_at_once(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

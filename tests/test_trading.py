@@ -26,7 +26,9 @@ from gatetrio.testing import FakeGateServer, Misbehaviour
 from .helpers import client_config, open_against, record_events
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Sequence
+
+    from gatetrio._shell._rest import HttpAnswer
 
 CREDS = gatetrio.Credentials(key="k-test", secret="s-test", user_id="20011")
 CONTRACT = "BTC_USDT"
@@ -552,6 +554,49 @@ async def test_resolve_falls_back_to_rest_when_the_socket_goes_while_asking(
         gate.trading.misbehave(Misbehaviour.DROP_BEFORE, channel="futures.order_status")
         resolution = await client.resolve(exc)
         assert (resolution.via, resolution.placed) == ("rest", True)
+
+
+class StuckRest:
+    """A REST transport that never answers."""
+
+    def __init__(self) -> None:
+        self.opened = 0
+
+    @contextlib.asynccontextmanager
+    async def open(
+        self, method: str, url: str, headers: Sequence[tuple[str, str]], body: bytes
+    ) -> AsyncIterator[HttpAnswer]:
+        self.opened += 1
+        await trio.sleep_forever()
+        yield  # type: ignore[unreachable]  # pragma: no cover - never reached
+
+    async def aclose(self) -> None:
+        await trio.lowlevel.checkpoint()
+
+
+async def test_resolve_over_rest_that_never_answers_ends_by_its_request_timeout(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    rest = StuckRest()
+    async with gatetrio.open_client(
+        connector=gate.connector,
+        rest_transport=rest,
+        config=client_config(backoff_initial=60.0, backoff_max=60.0),
+        wall_clock=gate.wall_time,
+        credentials=CREDS,
+    ) as client:
+        await client.request(gatetrio.Login())
+        gate.refuse(100)
+        gate.trading.misbehave(Misbehaviour.DROP_AFTER, channel="futures.order_place")
+        exc = await in_doubt(client, resting_buy(gate))
+        assert exc.expires_at is not None
+        final = exc.expires_at + client.config.resolve_margin - gate.wall_time()
+        start = trio.current_time()
+        with pytest.raises(gatetrio.RestTimeout, match="within 3s"):
+            await client.resolve(exc, request_timeout=3.0)
+        assert trio.current_time() - start == pytest.approx(max(final, 0.0) + 3.0, abs=0.002)
+        assert rest.opened >= 1
+        assert client.statistics().trading.resolutions == 0  # nothing was resolved
 
 
 # ---------------------------------------------------------------------------- rate limits

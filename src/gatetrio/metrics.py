@@ -188,10 +188,16 @@ class Metrics:
         self._sources: list[_Source] = []
         self._lock = threading.Lock()
         self.registry.register(self)
+        self._registered = True
 
     def add(self, source: object, *, name: str = "") -> None:
         """Export `source.statistics()` (a client, pool, recorder, publisher, consumer or book),
         labelled `name`. Call it from the trio run that owns `source`."""
+        if not self._registered:
+            raise UsageError(
+                "this Metrics was unregistered: nothing added to it is scraped; make a new "
+                "one with gatetrio.metrics.register()"
+            )
         stats = getattr(source, "statistics", None)
         if not callable(stats) or type(stats()).__name__ not in SUBSYSTEMS:
             raise UsageError(
@@ -211,8 +217,12 @@ class Metrics:
             self._sources = [s for s in self._sources if s.obj is not source]
 
     def unregister(self) -> None:
-        """Take this collector out of its registry."""
-        self.registry.unregister(self)
+        """Take this collector out of its registry (idempotent); `add` refuses from now."""
+        with self._lock:
+            registered, self._registered = self._registered, False
+            self._sources = []
+        if registered:
+            self.registry.unregister(self)
 
     def _statistics(self, source: _Source) -> object | None:
         stats: object

@@ -40,7 +40,13 @@ if TYPE_CHECKING:
 
     from gatetrio._core._requests import ChannelSpec
     from gatetrio._shell._client import Client
-    from gatetrio.nats import BusOrderBook, BusSubscription, Publisher, StreamSettings
+    from gatetrio.nats import (
+        BusOrderBook,
+        BusSubscription,
+        ConsumerStatistics,
+        Publisher,
+        StreamSettings,
+    )
 
 BOOK_LINE_DEPTH: Final = 10
 DEFAULT_STREAM: Final = "GATE_FUTURES"
@@ -229,6 +235,21 @@ async def _consume_items(sub: BusSubscription) -> None:
         sub.acknowledge()  # on stdout: done with (a durable consumer goes on after them)
 
 
+def _consumer_summary(stats: ConsumerStatistics) -> str:
+    """The line `consume` ends with: what it read, and what could not be put in order."""
+    line = (
+        f"received {stats.received}, redeliveries {stats.redeliveries}, repeats dropped "
+        f"{stats.repeats_dropped}, malformed {stats.malformed}, acknowledged {stats.acks}"
+    )
+    r = stats.reorder
+    if r is not None:
+        line += (
+            f"; reordered {r.reordered}, duplicates dropped {r.duplicates}, late {r.late} "
+            f"({r.late_dropped} dropped), gaps {r.gaps}, window overflows {r.overflows}"
+        )
+    return line
+
+
 async def _consume_body(options: ConsumeOptions) -> None:
     from gatetrio.nats import Reorder, open_consumer, open_order_book  # noqa: PLC0415
 
@@ -245,22 +266,34 @@ async def _consume_body(options: ConsumeOptions) -> None:
             if live.subscription is not None:
                 _metrics.add(live.subscription)
             _metrics.add(live)
-            async for _ in live:
-                if not await _write(encode_lines([_book_line(live)])):
-                    return
+            try:
+                async for _ in live:
+                    if not await _write(encode_lines([_book_line(live)])):
+                        return
+            finally:
+                b = live.statistics()
+                line = f"book updates {b.updates_applied}, gaps {b.gaps}, resyncs {b.resyncs}"
+                if live.subscription is not None:
+                    line += "; " + _consumer_summary(live.subscription.statistics())
+                print_error(line, prefix="info")
         return  # pragma: no cover - a live book never ends by itself
-    async with open_consumer(
-        options.nats,
-        list(options.subjects),
-        stream=options.stream,
-        start=options.start,
-        durable=options.durable,
-        shared=options.shared,
-        ack_wait=options.ack_wait,
-        reorder=reorder,
-    ) as sub:
-        _metrics.add(sub)
-        await _consume_items(sub)
+    subscription: BusSubscription | None = None
+    try:
+        async with open_consumer(
+            options.nats,
+            list(options.subjects),
+            stream=options.stream,
+            start=options.start,
+            durable=options.durable,
+            shared=options.shared,
+            ack_wait=options.ack_wait,
+            reorder=reorder,
+        ) as subscription:
+            _metrics.add(subscription)
+            await _consume_items(subscription)
+    finally:
+        if subscription is not None:  # after the block: its last acknowledgements counted
+            print_error(_consumer_summary(subscription.statistics()), prefix="info")
 
 
 async def consume(options: ConsumeOptions) -> int:
@@ -295,6 +328,9 @@ def publish_options(ns: argparse.Namespace) -> PublishOptions:
         beyond_window=ns.beyond_window,
         **connect_options(ns),  # type: ignore[arg-type]
     )
+    from gatetrio.nats._bridge import require_nats  # noqa: PLC0415
+
+    require_nats()  # the extra, said before connecting
     if not options.snapshot_every > 0:
         raise UsageError(f"--snapshot-every must be > 0 seconds, got {options.snapshot_every}")
     publish_plan(options, _PROBE if options.all_contracts else ())
@@ -305,7 +341,10 @@ def publish_options(ns: argparse.Namespace) -> PublishOptions:
 def consume_options(ns: argparse.Namespace) -> ConsumeOptions:
     """`consume`'s options, checked before connecting."""
     from gatetrio.nats import Reorder  # noqa: PLC0415
+    from gatetrio.nats._bridge import require_nats  # noqa: PLC0415
     from gatetrio.nats._consumer import check_subjects, feed_spec  # noqa: PLC0415
+
+    require_nats()  # the extra, said before connecting
 
     if ns.duration is not None and not ns.duration > 0:
         raise UsageError(f"--duration must be > 0 seconds, got {ns.duration}")

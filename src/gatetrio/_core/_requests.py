@@ -14,7 +14,6 @@ left at their default are omitted. `_encode.encode_request` turns them into fram
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from decimal import Decimal, InvalidOperation
 from typing import (
@@ -31,6 +30,7 @@ from typing import (
 
 import attrs
 
+from ._client_ids import is_client_id
 from ._errors import UsageError
 from ._request_base import JsonValue, RateGroup, TradingRequest
 from ._results import (
@@ -64,7 +64,6 @@ _AUTO_SIZES: Final = ("close_long", "close_short")
 _STP_ACTS: Final = ("cn", "co", "cb")
 _SIDES: Final = ("bid", "ask")
 _STATUSES: Final = ("open", "finished")
-_TEXT_RE: Final = re.compile(r"t-[0-9A-Za-z_.\-]{1,28}", re.ASCII)
 MAX_BATCH_ORDERS: Final = 10
 MAX_CANCEL_IDS: Final = 20
 MAX_LIST_LIMIT: Final = 1000
@@ -172,12 +171,16 @@ def _bool(value: object, what: str) -> None:
 
 
 def check_order_id(order_id: object, what: str = "order_id") -> str:
-    """An order id as sent: a positive int or a non-empty str (the numeric id or the `t-` text)."""
+    """An order id as sent: a positive int, or a str of one (its digits) or of the order's
+    `t-` text. Anything else Gate could only refuse (or take for another order's): at once."""
     if isinstance(order_id, int) and not isinstance(order_id, bool):
         if order_id <= 0:
             raise UsageError(f"{what} must be a positive order id, got {order_id!r}")
         return str(order_id)
-    if isinstance(order_id, str) and order_id and order_id.isprintable() and " " not in order_id:
+    if isinstance(order_id, str) and (
+        (order_id.isascii() and order_id.isdigit() and order_id.strip("0"))
+        or is_client_id(order_id)
+    ):
         return order_id
     raise UsageError(
         f"{what} must be the order's id (int or str) or its 't-...' text, got {order_id!r}"
@@ -318,7 +321,7 @@ class PlaceOrder(TradingRequest["Order"]):
                 "pass one of those or a limit price"
             )
         if self.text is not None and (
-            not isinstance(self.text, str) or _TEXT_RE.fullmatch(self.text) is None
+            not isinstance(self.text, str) or not is_client_id(self.text)
         ):
             raise UsageError(
                 "text must be 't-' followed by 1-28 characters of [0-9A-Za-z_.-], "

@@ -46,6 +46,7 @@ from ._errors import (
     RestUnavailable,
     UsageError,
 )
+from ._ratelimit import MAX_PAUSE
 from ._results import rejection
 
 if TYPE_CHECKING:
@@ -70,6 +71,7 @@ AUTH_LABELS: Final = frozenset(
     }
 )
 RATE_LIMIT_LABEL: Final = "TOO_MANY_REQUESTS"
+DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0  # a 429 without a reset time
 RESET_HEADER: Final = "x-gate-ratelimit-reset-timestamp"
 _MESSAGE_CHARS: Final = 300  # of a server's text kept in an error message
 _MS_THRESHOLD: Final = 10**11  # a reset timestamp above this is in milliseconds
@@ -458,6 +460,15 @@ def retry_delay(
     if isinstance(error, RateLimited) and error.reset_at is not None:
         delay = max(delay, error.reset_at - wall_time)
     return delay
+
+
+def rate_limit_pause(error: RateLimited, *, wall_time: float) -> float:
+    """Seconds every REST call of the client holds back after Gate's 429: until its reset
+    (`reset_at`), a second when it named none (Gate's windows are seconds), never more than
+    `MAX_PAUSE` (a reset far off is a broken header, not a reason to stop for hours)."""
+    if error.reset_at is None:
+        return DEFAULT_RATE_LIMIT_PAUSE
+    return min(max(error.reset_at - wall_time, 0.0), MAX_PAUSE)
 
 
 def describe_call(method: str, path: str, query: str) -> str:

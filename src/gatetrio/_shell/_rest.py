@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import typing
 from typing import TYPE_CHECKING, Final, Protocol, final
 
@@ -45,6 +46,7 @@ from gatetrio._core._errors import (
     UsageError,
 )
 from gatetrio._core._rest import (
+    RATE_LIMIT_LABEL,
     Answer,
     BodyReader,
     content_length,
@@ -54,6 +56,7 @@ from gatetrio._core._rest import (
     interpret_answer,
     lower_headers,
     may_retry,
+    rate_limit_pause,
     request_headers,
     retry_delay,
 )
@@ -122,6 +125,8 @@ class RestStatistics:
     """Attempts Gate refused with its error label, rate limits and authentication included."""
     rate_limited: int = 0
     """Attempts Gate refused for its rate limit (429) (count)."""
+    paused: int = 0
+    """Calls held back until Gate's reset after a 429 (count): one refusal pauses every call."""
     bytes_received: int = 0
     """Body bytes received, as sent (before decompression)."""
     last_failure: str = ""
@@ -179,6 +184,9 @@ class RestClient:
         }
         self._last_failure = ""
         self._closed = False
+        # after Gate's 429, no call goes out before its reset (trio's clock), nor its retries
+        self._paused_until = -math.inf
+        self._pause_reset: float | None = None  # the reset Gate named (unix seconds)
 
     def __repr__(self) -> str:
         return f"<RestClient {self.route.base}{self.route.prefix}>"
@@ -282,6 +290,9 @@ class RestClient:
         with trio.move_on_after(seconds) as scope:
             while True:
                 attempt += 1
+                if not await self._wait_for_reset(call, scope.deadline):
+                    last = self._held(call)
+                    break
                 headers = list(base_headers)
                 if signed and creds is not None:
                     stamp = str(int(self._wall_clock()))
@@ -301,6 +312,8 @@ class RestClient:
                 except GateTrioError as exc:
                     last = exc
                     self._failed(call, exc, attempt)
+                    if isinstance(exc, RateLimited):
+                        self._pause(exc)
                     if attempt > extra or not may_retry(exc, method=method):
                         break
                     delay = retry_delay(
@@ -342,6 +355,39 @@ class RestClient:
             await self._transport.aclose()
 
     # ------------------------------------------------------------------------ helpers
+
+    def _pause(self, error: RateLimited) -> None:
+        until = trio.current_time() + rate_limit_pause(error, wall_time=self._wall_clock())
+        if until > self._paused_until:
+            self._paused_until = until
+            self._pause_reset = error.reset_at
+
+    async def _wait_for_reset(self, call: str, deadline: float) -> bool:
+        """Wait out a 429 pause; False (at once) if it lasts past `deadline`."""
+        now = trio.current_time()
+        if now >= self._paused_until:
+            return True
+        if self._paused_until >= deadline:
+            return False
+        self._count("paused")
+        log.debug("REST %s waits %.3fs for Gate's rate-limit reset", call, self._paused_until - now)
+        await trio.sleep_until(self._paused_until)
+        return True
+
+    def _held(self, call: str) -> RateLimited:
+        reset = self._pause_reset
+        error = RateLimited(
+            f"{call}: not sent: Gate's rate limit holds every REST call until its reset"
+            + (f" at {reset:.3f}" if reset is not None else "")
+            + ", after this call's deadline",
+            label=RATE_LIMIT_LABEL,
+            status="429",
+            req_id="",
+            reset_at=reset,
+        )
+        self._count("paused")
+        self._failed(call, error, 0, counted=False)
+        return error
 
     async def _attempt(
         self, spec: _Call, headers: list[tuple[str, str]], keep: dict[str, str] | None

@@ -336,7 +336,9 @@ class Trading:
             if via == "websocket":
                 return await self.request(GetOrder(order_id=key), request_timeout=seconds)
             rest = self._rest
-            body = await rest.get(rest.route.market_path("orders", key), signed=True)
+            body = await rest.get(
+                rest.route.market_path("orders", key), signed=True, deadline=seconds
+            )
         except OrderNotFound:
             return None
         return read_order(body)
@@ -355,5 +357,7 @@ class Trading:
             query["limit"] = limit
         rest = self._rest
         return read_orders(
-            await rest.get(rest.route.market_path("orders"), query=query, signed=True)
+            await rest.get(
+                rest.route.market_path("orders"), query=query, signed=True, deadline=seconds
+            )
         )

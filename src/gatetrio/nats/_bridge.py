@@ -124,8 +124,27 @@ class NatsOptions:
         return kwargs
 
 
+def require_nats() -> None:
+    """Raise `UsageError` saying how to install nats-py when it is missing (the `nats` extra).
+
+    Every `open_*` of `gatetrio.nats` (and the `publish`/`consume` commands) checks first, so
+    a missing package is said at once, in the caller's thread, not as a `ModuleNotFoundError`
+    from the asyncio thread mid-connect.
+    """
+    try:
+        import nats.aio.client  # noqa: PLC0415, F401 - nats-py is optional
+    except ImportError:
+        from gatetrio._install import install_hint  # noqa: PLC0415 - cold path
+
+        raise UsageError(f"gatetrio.nats needs nats-py: {install_hint('nats')}") from None
+
+
 def nats_options(nats: NatsOptions | str | Sequence[str]) -> NatsOptions:
-    """A `NatsOptions` from options, one URL, a comma-separated list or a list of URLs."""
+    """A `NatsOptions` from options, one URL, a comma-separated list or a list of URLs.
+
+    Raises `UsageError` if nats-py is missing (`require_nats`) or the servers are not URLs.
+    """
+    require_nats()
     if isinstance(nats, NatsOptions):
         return nats
     return NatsOptions(servers=nats)  # the converter checks it

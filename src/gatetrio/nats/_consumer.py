@@ -262,6 +262,8 @@ class BusSubscription:
             ("received", "messages", "malformed", "redeliveries", "repeats_dropped", "acks"), 0
         )
         self._last_seq = 0
+        self._troubles = (0, 0, 0)  # (late, gaps, overflows) last reported
+        self._closed = False
 
     def statistics(self) -> ConsumerStatistics:
         return ConsumerStatistics(
@@ -303,6 +305,7 @@ class BusSubscription:
         """
         if isinstance(max, bool) or not isinstance(max, int) or max < 1:
             raise UsageError(f"max must be a positive int, got {max!r}")
+        self._check_open("receive")
         self.acknowledge()
         if not self._ready:
             while not self._ready:
@@ -327,9 +330,17 @@ class BusSubscription:
     def acknowledge(self) -> None:
         """Done with everything returned so far (durable): it is acknowledged with the next
         pull, or when the block is left. Without it, the next `receive_*` call says so."""
+        self._check_open("acknowledge")
         current, self._current = self._current, []
         for msg in current:
             self._ack(msg.stream_seq)
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise UsageError(
+                f"{what} after the consumer's block: it is closed (what it had is acknowledged "
+                "or given back); open a new one with gatetrio.nats.open_consumer()"
+            )
 
     def _ack(self, stream_seq: int) -> None:
         reply = self._unacked.pop(stream_seq, None)
@@ -362,9 +373,25 @@ class BusSubscription:
         out: list[Released] = []
         for msg in msgs:
             self._take(msg, now, out)
-        if seq is not None and self._gate_open(now):
-            seq.expire(now, out)
+        if seq is not None:
+            if self._gate_open(now):
+                seq.expire(now, out)
+            if seq.troubles() != self._troubles:
+                self._report(seq.troubles())
         self._ready.extend(out)
+
+    def _report(self, troubles: tuple[int, int, int]) -> None:
+        """Say it when events could not be put in order: the first time, then every 1000."""
+        before, self._troubles = sum(self._troubles), troubles
+        total = sum(troubles)
+        if before == 0 or total // 1000 != before // 1000:
+            log.warning(
+                "NATS consumer on %s: events not in the exchange's order so far: %d late, "
+                "%d gaps (a predecessor that never came), %d let go by a full window "
+                "(Reorder.window / max_held)",
+                self._puller.spec.stream,
+                *troubles,
+            )
 
     def _next_deadline(self) -> float | None:
         if self._gate is not None:
@@ -434,6 +461,7 @@ class BusSubscription:
         with trio.CancelScope(shield=True):
             if clean:  # else what is being processed is given back with the rest
                 self.acknowledge()
+            self._closed = True
             self._current = []
             # Stop pulling first: a pull request still open would take the messages given
             # back below, for a reader that is gone (they would come again after ack_wait).

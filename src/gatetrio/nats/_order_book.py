@@ -23,6 +23,7 @@ import attrs
 import trio
 
 from gatetrio._core._catalog import OBU_LEVEL
+from gatetrio._core._errors import UsageError
 from gatetrio._core._events import ObuDelta
 from gatetrio._core._requests import check_contract
 from gatetrio._shell._excgroups import open_host_nursery
@@ -67,6 +68,7 @@ class BusOrderBook:
         self.resyncs = 0
         self.subscription: BusSubscription | None = None
         """What the book reads through (its statistics: the re-sequencing counters)."""
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"<BusOrderBook {self.contract} level={self.level} ready={self.ready}>"
@@ -80,17 +82,36 @@ class BusOrderBook:
         return self.sync.book.ready
 
     async def wait_ready(self) -> None:
-        while not self.ready:
-            await self.changed.wait()
+        """Wait until the book is exact (`UsageError` after the block: it never will be)."""
         await trio.lowlevel.checkpoint()
+        while not self.ready:
+            self._check_open("wait_ready")
+            await self.changed.wait()
 
     async def wait_update(self) -> int:
-        """The book's update id after the next change (conflated, like `LiveOrderBook`)."""
+        """The book's update id after the next change (conflated, like `LiveOrderBook`).
+
+        After the block nothing changes any more: it raises `UsageError`.
+        """
         while True:
+            self._check_open("wait_update")
             await self.changed.wait()
             update_id = self.book.update_id
             if self.ready and update_id is not None:
                 return update_id
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise UsageError(
+                f"{what}() after the book's block: it is no longer fed; open a new one with "
+                "gatetrio.nats.open_order_book()"
+            )
+
+    def mark_closed(self) -> None:
+        """`open_order_book`'s block is over: wake every waiter (they raise `UsageError`)."""
+        self._closed = True
+        self.changed.set()
+        self.changed = trio.Event()
 
     def __aiter__(self) -> BusOrderBook:
         return self
@@ -178,4 +199,7 @@ async def open_order_book(
     ):
         live.subscription = sub
         nursery.start_soon(_feed_book, live, sub)
-        yield live
+        try:
+            yield live
+        finally:
+            live.mark_closed()

@@ -26,11 +26,9 @@ stream can no longer recognise. Each one is counted (`beyond_window`) and report
 `beyond_window="drop"` drops them instead; the consumers' re-sequencing drops the copies they
 recognise.
 
-Order. For trades, book tickers and tickers each message carries the key of the event the
-collector saw just before on the same subject (`Gatetrio-Prev`, see `_reorder`), so consumers
-can put two collectors' copies back in order without waiting. After anything that may have
-cost this collector events (a reconnect to the exchange, items its subscription dropped) the
-next events of the batch carry none: it does not know what it missed.
+What goes into the buffer, and with which predecessor (`Gatetrio-Prev`, for the consumers'
+order), is `_feeds`'. The block's tasks live in its nursery: once the block is left, every
+method but `statistics()` raises `UsageError` (nothing can be added, flushed or waited for).
 """
 
 from __future__ import annotations
@@ -51,40 +49,25 @@ import trio
 
 from gatetrio import channels
 from gatetrio._core._backoff import Backoff
-from gatetrio._core._book import ObuStatus, ObuSync
 from gatetrio._core._catalog import OBU_LEVEL
 from gatetrio._core._errors import UsageError
-from gatetrio._core._events import ObuDelta, ObuLevel
 from gatetrio._core._requests import check_contract
-from gatetrio._shell._client_events import ClientEventKind
 from gatetrio._shell._excgroups import open_host_nursery
 
 from ._bridge import NatsLink, NatsOptions, PublishOutcome, nats_options, open_asyncio_thread
 from ._errors import NatsError, PublishBufferFull, StreamMismatch
-from ._reorder import Kind
-from ._wire import (
-    DEFAULT_PREFIX,
-    Envelope,
-    StreamReport,
-    StreamSettings,
-    book_subject,
-    check_prefix,
-    check_settle,
-    envelope,
-    sequence,
-    snapshot_envelope,
-)
+from ._feeds import GapWatch, forward, forward_book
+from ._wire import DEFAULT_PREFIX, StreamReport, StreamSettings, check_prefix, check_settle
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Sequence
 
-    from gatetrio._core._book import OrderBook
     from gatetrio._core._requests import ChannelSpec
     from gatetrio._shell._client import Client, ClientEvent
     from gatetrio._shell._subscription import Subscription
 
     from ._bridge import AsyncioThread
-    from ._wire import BusItem
+    from ._wire import Envelope
 
 log: Final = logging.getLogger("gatetrio.nats")
 
@@ -92,7 +75,6 @@ DEFAULT_BUFFER: Final = 100_000
 MAX_BATCH: Final = 512
 MAX_IN_FLIGHT: Final = 2048  # messages sent and awaiting their acks
 ACK_TIMEOUT: Final = 2.0  # seconds for JetStream to acknowledge a batch's messages
-SUBSCRIPTION_BUFFER: Final = 8192
 EVENT_BUFFER: Final = 256
 
 
@@ -202,8 +184,8 @@ class Publisher:
         self.stream_report: StreamReport | None = None
         """What `wait_ready` found: the stream created, or as it is and how it differs."""
         self._window_ms = stream.duplicate_window * 1000.0
-        self._epoch = 0  # bumped on every client event that may have cost us events
-        self._client_events = client_events
+        self._watch = GapWatch(client_events)
+        self._closed = False
         self._queue: collections.deque[Envelope] = collections.deque()
         self._in_flight = 0  # messages handed to the bridge, not yet acked or failed
         self._retry_at = 0.0  # after a failed batch: no new batch before this (backoff)
@@ -248,31 +230,38 @@ class Publisher:
         Checked whenever a count or the connection changes (a message enqueued, dropped,
         published or retried; a snapshot; a connect or disconnect), so a monitor or a test
         waits instead of polling. It waits as long as it takes: bound it with a deadline.
+        After the block (the counts no longer change) it raises `UsageError`.
         """
+        self._check_open("wait_statistics")
         await trio.lowlevel.checkpoint()
         while not condition(stats := self.statistics()):
             await self._changed.wait()
+            self._check_open("wait_statistics")
         return stats
 
     @contextlib.asynccontextmanager
     async def events(self) -> AsyncIterator[trio.MemoryReceiveChannel[PublisherEvent]]:
-        """Publisher events (bounded: a slow reader loses the oldest... newest, counted)."""
+        """Publisher events (bounded: a slow reader misses the newest, counted in
+        `events_dropped`). The channel ends when the publisher's block does."""
+        self._check_open("events")
         send, recv = trio.open_memory_channel[PublisherEvent](EVENT_BUFFER)
         self._watchers.append(send)
         try:
             with recv:
                 yield recv
         finally:
-            self._watchers.remove(send)
+            with contextlib.suppress(ValueError):  # already ended by `close`
+                self._watchers.remove(send)
             send.close()
 
     async def add(self, spec: ChannelSpec[object]) -> None:
         """Publish every item of `spec` (a public channel) until the publisher closes.
 
         Returns once the exchange acknowledged the subscription; raises what `subscribe`
-        raises (`SubscriptionRejected`, ...).
+        raises (`SubscriptionRejected`, ...), and `UsageError` after the block.
         """
-        await self._nursery.start(self._forward, spec)
+        self._check_open("add")
+        await self._nursery.start(forward, self, spec, self._watch)
 
     async def add_book(
         self, contract: str, *, level: int = int(OBU_LEVEL), snapshot_every: float = 5.0
@@ -282,14 +271,42 @@ class Publisher:
         Consumers build an exact book from them with `gatetrio.nats.open_order_book`. obu is
         Gate's USDT-perpetual book stream (spec 6.6); other settles are not supported here.
         """
+        self._check_open("add_book")
         check_contract(contract)
         if self.settle != "usdt":
             raise UsageError(
                 f"books over the bus use futures.obu, USDT perpetuals only, not {self.settle}"
             )
-        if not snapshot_every > 0:
+        channels.obu(contract, level=level)  # a level Gate does not offer raises here
+        if isinstance(snapshot_every, bool) or not snapshot_every > 0:
             raise UsageError(f"snapshot_every must be seconds > 0, got {snapshot_every!r}")
-        await self._nursery.start(self._forward_book, contract, level, snapshot_every)
+        await self._nursery.start(forward_book, self, contract, level, snapshot_every)
+
+    def _check_open(self, what: str) -> None:
+        if self._closed:
+            raise UsageError(
+                f"publisher.{what}() after its block: this publisher is closed; open a new "
+                "one with gatetrio.nats.open_publisher()"
+            )
+
+    def mark_closed(self) -> None:
+        """`open_publisher`'s block is over: end the event channels; from now on every method
+        but `statistics()` raises `UsageError`."""
+        self._closed = True
+        self._connected = False  # the link closes next (not a disconnect: not counted)
+        watchers, self._watchers = self._watchers, []
+        for watcher in watchers:
+            watcher.close()
+        self._notify()
+
+    def note_chain_break(self) -> None:
+        """A feed could not vouch for what came before its next events (`_feeds`)."""
+        self._counts["chain_breaks"] += 1
+
+    def note_snapshot(self) -> None:
+        """A feed enqueued a book snapshot."""
+        self._counts["snapshots"] += 1
+        self._notify()
 
     # ------------------------------------------------------------------------------ buffer
 
@@ -320,6 +337,11 @@ class Publisher:
 
     async def put(self, env: Envelope) -> None:
         """Enqueue one message, applying the buffer policy."""
+        if self._closed:
+            # One of our own feeds, woken with an item just as the block ended, is cancelled
+            # here (it runs in the block's cancelled nursery); anyone else gets the error.
+            await trio.lowlevel.checkpoint()
+            self._check_open("put")
         while self._size() >= self.capacity:
             self._mark_full()
             if self.policy is BufferPolicy.FAIL:
@@ -335,86 +357,12 @@ class Publisher:
                     return
                 break
             await self._changed.wait()  # BLOCK: until the pump frees room
+            self._check_open("put")
         self._queue.append(env)
         self._counts["enqueued"] += 1
         size = self._size()
         self._counts["peak_buffered"] = max(self._counts["peak_buffered"], size)
         self._notify()
-
-    # ----------------------------------------------------------------------------- feeding
-
-    def epoch(self) -> int:
-        """A counter bumped by each client event that may have cost a subscription events.
-
-        Read right after taking a batch: an event the client logged before the batch's last
-        item arrived is in its watcher by then, so a batch that spans a reconnect sees it.
-        """
-        events = self._client_events
-        if events is None:
-            return self._epoch
-        with contextlib.suppress(trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-            for event in events.receive_batch_nowait(1024):
-                if event.kind in _GAP_EVENTS:
-                    self._epoch += 1
-        if events.statistics().messages_dropped:  # events lost: assume the worst, always
-            self._epoch += 1
-        return self._epoch
-
-    async def _forward(
-        self, spec: ChannelSpec[BusItem], *, task_status: trio.TaskStatus[None]
-    ) -> None:
-        settle, prefix = self.settle, self.prefix
-        last: dict[str, int] = {}  # subject -> key of the last event seen on it
-        async with self.client.subscribe(spec, buffer=SUBSCRIPTION_BUFFER) as sub:
-            task_status.started()
-            epoch, dropped = self.epoch(), 0
-            async for batch in sub.batches():
-                now_epoch, now_dropped = self.epoch(), sub.statistics().messages_dropped
-                broken = now_epoch != epoch or now_dropped != dropped
-                if broken:
-                    epoch, dropped = now_epoch, now_dropped
-                    self._counts["chain_breaks"] += 1
-                for item in batch:
-                    kind, key, _ = sequence(item)
-                    if kind is Kind.CHAIN:
-                        env = envelope(item, settle=settle, prefix=prefix)
-                        prev = None if broken else last.get(env.subject)
-                        last[env.subject] = key
-                        if prev is not None and prev < key:
-                            env = Envelope(
-                                env.subject, env.msg_id, env.payload, env.exact, prev, env.time_ms
-                            )
-                    else:
-                        env = envelope(item, settle=settle, prefix=prefix)
-                    await self.put(env)
-
-    async def _forward_book(
-        self, contract: str, level: int, every: float, *, task_status: trio.TaskStatus[None]
-    ) -> None:
-        settle, prefix = self.settle, self.prefix
-        spec = channels.obu(contract, level=level)
-        delta_subject = book_subject(contract, str(level), settle=settle, prefix=prefix)
-        sync = ObuSync(contract)  # our own copy, to snapshot; the consumers' sync is their own
-        started = False
-        while True:
-            async with self.client.subscribe(spec, buffer=SUBSCRIPTION_BUFFER) as sub:
-                if not started:
-                    task_status.started()
-                    started = True
-                next_snapshot = trio.current_time()
-                async for delta in sub:
-                    await self.put(envelope(delta, settle=settle, prefix=prefix))
-                    status = sync.feed(delta)
-                    if status.needs_resync:
-                        log.info("book %s resubscribing: %s", contract, sync.last_resync)
-                        break
-                    if status is ObuStatus.APPLIED and trio.current_time() >= next_snapshot:
-                        snapshot = _full_push(sync.book, delta.s)
-                        await self.put(snapshot_envelope(snapshot, delta_subject))
-                        self._counts["snapshots"] += 1
-                        self._notify()
-                        next_snapshot = trio.current_time() + every
-            sync.reset()
 
     # -------------------------------------------------------------------------------- pump
 
@@ -427,7 +375,7 @@ class Publisher:
                 self._token.run_sync_soon(self._set_connected, state == "connected", detail)
 
     def _connect_failed(self, detail: str) -> None:
-        if self._connected:
+        if self._connected or self._closed:
             return  # an error on a live connection; a disconnect, if any, is reported as one
         self._counts["connect_failures"] += 1
         if self._counts["connect_failures"] % 20 == 1:  # not a line per retry
@@ -436,7 +384,7 @@ class Publisher:
         self._notify()
 
     def _set_connected(self, connected: bool, detail: str) -> None:
-        if connected == self._connected:
+        if connected == self._connected or self._closed:
             return
         self._connected = connected
         if connected:
@@ -601,37 +549,28 @@ class Publisher:
         self._notify()
 
     async def wait_ready(self) -> None:
-        """Return once connected to NATS with the stream set up."""
+        """Return once connected to NATS with the stream set up (`UsageError` after the
+        block)."""
+        self._check_open("wait_ready")
+        await trio.lowlevel.checkpoint()
         while not (self._stream_ready and self._connected):
             await self._changed.wait()
-        await trio.lowlevel.checkpoint()
+            self._check_open("wait_ready")
 
     async def close_link(self) -> None:
         await self._thread.run(self._link.close)
 
     async def flush(self) -> None:
-        """Wait until everything enqueued so far is acknowledged (or dropped)."""
+        """Wait until everything enqueued so far is acknowledged (or dropped).
+
+        After the block nothing is sent any more: it raises `UsageError` (what was left is
+        `statistics().buffered`).
+        """
+        self._check_open("flush")
+        await trio.lowlevel.checkpoint()
         while self._size():
             await self._changed.wait()
-
-
-_GAP_EVENTS: Final = frozenset({ClientEventKind.DISCONNECTED, ClientEventKind.SUBSCRIPTION_FAILED})
-
-
-def _full_push(book: OrderBook, stream: str) -> ObuDelta:
-    """The whole `book` as an obu full push (what Gate sends on subscribing)."""
-    return ObuDelta(
-        t=book.t,
-        s=stream,
-        u=book.update_id or 0,
-        b=tuple(ObuLevel(str(price), _size_text(size)) for price, size in book.bids()),
-        a=tuple(ObuLevel(str(price), _size_text(size)) for price, size in book.asks()),
-        full=True,
-    )
-
-
-def _size_text(size: object) -> int | str:
-    return size if isinstance(size, int) else str(size)
+            self._check_open("flush")
 
 
 def settle_of(url: str) -> str:
@@ -713,5 +652,6 @@ async def open_publisher(
             # the pump first: closing the link under it would fail its sends; what is still
             # unacknowledged is counted as buffered (`_published`)
             nursery.cancel_scope.cancel(reason="publisher closed")
+            publisher.mark_closed()
             with trio.CancelScope(shield=True):
                 await publisher.close_link()

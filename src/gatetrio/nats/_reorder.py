@@ -219,6 +219,11 @@ class Resequencer(Generic[T]):
     def held(self) -> int:
         return self._held
 
+    def troubles(self) -> tuple[int, int, int]:
+        """(late, gaps, overflows) so far: what could not be put in order (to report)."""
+        counts = self._counts
+        return counts["late"], counts["gaps"], counts["overflows"]
+
     def next_deadline(self) -> float | None:
         """When `expire` next has something to release (None: nothing is held)."""
         deadlines = self._deadlines

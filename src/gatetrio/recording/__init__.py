@@ -22,6 +22,7 @@ from ._format import Line as Line
 from ._format import Manifest as Manifest
 from ._format import PartInfo as PartInfo
 from ._format import RestSnapshotLine as RestSnapshotLine
+from ._parquet import export_parquet as export_parquet
 from ._read import read_manifest as read_manifest
 from ._read import read_recording as read_recording
 from ._recorder import Recorder as Recorder
@@ -38,6 +39,7 @@ __all__ = [
     "Recorder",
     "RecorderStatistics",
     "RestSnapshotLine",
+    "export_parquet",
     "open_recorder",
     "read_manifest",
     "read_recording",

@@ -29,7 +29,17 @@ from gatetrio._core._errors import ProtocolError, UsageError
 from ._files import DIRECTORY_MODE, FILE_MODE
 from ._format import DropLine, EventLine, FrameLine, RestSnapshotLine
 from ._read import read_recording
-from ._tables import COMMON, SCHEMA_VERSION, TABLES, TIER_FIELDS, contract_of, generic_columns, ms
+from ._tables import (
+    COMMON,
+    SCHEMA_VERSION,
+    TABLES,
+    TIER_FIELDS,
+    contract_of,
+    decimals_in,
+    fits,
+    generic_columns,
+    ms,
+)
 
 if TYPE_CHECKING:
     from ._tables import Column, Kind
@@ -161,7 +171,10 @@ class _Arrow:
         pa = self.pa
         if kind in {"decimal", "levels", "tiers"}:
             make = {"decimal": lambda d: d, "levels": self._levels, "tiers": self._tiers}[kind]
+            numbers = list(decimals_in(values))
             for decimal in self.decimals:  # exact: widened rather than rounded
+                if not all(fits(n, decimal.precision, decimal.scale) for n in numbers):
+                    continue  # (pyarrow would round some of them silently)
                 try:
                     return pa.array(values, type=make(decimal))
                 except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):

@@ -50,7 +50,7 @@ from gatetrio._core._events import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     import msgspec
 
@@ -119,6 +119,41 @@ def number(value: object) -> Decimal | None:
     if isinstance(value, int) and not isinstance(value, bool):
         return Decimal(value)
     return Decimal(str(value))  # a wire text such as quanto_base_rate "2.895e-05"
+
+
+def fits(value: Decimal, precision: int, scale: int) -> bool:
+    """Whether `value` is exactly a `decimal(precision, scale)`: at most `scale` digits after
+    the point and `precision - scale` before it (trailing zeros do not count).
+
+    Checked before Arrow sees the column: pyarrow rounds a value with too many fractional
+    digits for decimal128 silently (5.29E-37 became 0E-18), where decimal256 raises.
+    """
+    if not value.is_finite():
+        return False
+    _, digits, exponent = value.as_tuple()
+    if not isinstance(exponent, int):  # pragma: no cover - finite, so an int
+        return False
+    count = len(digits)
+    while count > 1 and digits[count - 1] == 0:  # 1.500 needs one fractional digit
+        count -= 1
+        exponent += 1
+    if digits == (0,) * len(digits):
+        return True
+    fraction = max(0, -exponent)
+    whole = max(0, count + exponent)
+    return fraction <= scale and whole <= precision - scale
+
+
+def decimals_in(value: object) -> Iterator[Decimal]:
+    """Every Decimal in a cell (a decimal, a book side's levels, risk-limit tiers)."""
+    if isinstance(value, Decimal):
+        yield value
+    elif isinstance(value, list | tuple):
+        for part in value:
+            yield from decimals_in(part)
+    elif isinstance(value, dict):
+        for part in value.values():
+            yield from decimals_in(part)
 
 
 def levels(side: Iterable[typing.Any]) -> list[dict[str, Decimal]]:

@@ -457,9 +457,9 @@ class ApiCalls:
     def is_logged_in(self, generation: int) -> bool:
         return generation in self._logged_in
 
-    def deadline(self) -> float | None:
-        """The earliest deadline of a pending request, or None."""
-        return min((c.deadline for c in self._calls.values()), default=None)
+    def deadlines(self) -> list[float]:
+        """The earliest deadline of a pending request ([] if none is pending)."""
+        return [min(c.deadline for c in self._calls.values())] if self._calls else []
 
     @property
     def clock_offset(self) -> float | None:

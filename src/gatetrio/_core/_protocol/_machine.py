@@ -51,7 +51,7 @@ from ._outputs import (
 )
 from ._routing import FRAME_ROUTES, Item, KeyFn, Sink, key_for
 from ._silence import SilenceWatch
-from ._sub_replies import ack_due, acked, first_acks_overdue, overdue, rejected
+from ._sub_replies import acked, commit, rejected, subscribe_timeouts
 from ._table import (
     LIVE,
     ChannelRoutes,
@@ -62,7 +62,6 @@ from ._table import (
     add_needs,
     build_routes,
     check_spec,
-    commit_plan,
     drop_needs,
     encode_plan,
     find_request,
@@ -204,9 +203,8 @@ class GateProtocol:
             UsageError: a bad `wall_time` (nothing changes).
         """
         plan = plan_subscribe((s for s in self._subs.values() if not s.failed), {})
-        frames = encode_plan(
-            self._next_id, self._credentials, plan, "subscribe", wall_time
-        )  # may raise: nothing committed yet
+        # (this may raise: nothing is committed yet)
+        frames = encode_plan(self._next_id, self._credentials, plan, "subscribe", wall_time)
         self._now = now
         old = self._current
         if old is not None:
@@ -217,10 +215,8 @@ class GateProtocol:
         self._api.connected(new.gen_id, now)
         unready(self._subs.values())
         self._commit(new, plan, "subscribe", now)
-        outputs: list[Output] = []
-        if self._retiring and not plan:  # nothing to resubscribe: older sockets are done
-            outputs = self._switch_if_resubscribed(now)
-        return Connected(new.gen_id, frames, outputs)
+        done = self._retiring and not plan  # nothing to resubscribe: older sockets are done
+        return Connected(new.gen_id, frames, self._switch_if_resubscribed(now) if done else [])
 
     def on_disconnected(self, now: float, *, generation: int | None = None) -> list[Output]:
         """Connection `generation` (default: the current one) is gone.
@@ -341,16 +337,8 @@ class GateProtocol:
     def _commit(self, gen: Generation, plan: list[Planned], event: str, now: float) -> None:
         limit = self._subscribe_deadline
         deadline = None if limit is None or event != "subscribe" else now + limit
-        req_id, subs, needs = self._next_id, self._subs, self._needs
-        for item in plan:  # one at a time: each request's deadline is its own
-            due = None if deadline is None else ack_due(subs, needs, item[3], deadline)
-            req_id = commit_plan(gen, [item], event, req_id, due)
-        self._next_id = req_id
-
-    def _take_id(self) -> int:
-        req_id = self._next_id
-        self._next_id = following_id(req_id)
-        return req_id
+        subs, needs = self._subs, self._needs
+        self._next_id = commit(gen, plan, event, self._next_id, deadline, subs=subs, needs=needs)
 
     # ---------------------------------------------------------------------------- inbound
 
@@ -617,9 +605,7 @@ class GateProtocol:
             deadlines.extend(r.deadline for r in current.requests.values() if r.deadline)
         deadlines.extend(s.ack_by for s in self._subs.values() if s.ack_by is not None)
         deadlines.extend(self._handover.deadlines())
-        api = self._api.deadline()
-        if api is not None:
-            deadlines.append(api)
+        deadlines.extend(self._api.deadlines())
         return min(deadlines, default=None)
 
     def handle_timer(self, now: float, *, wall_time: float) -> TimerResult:
@@ -645,35 +631,29 @@ class GateProtocol:
         outputs = self._api.expire(now)
         outputs.extend(self._handover.handle_timer(now))
         if current is None:
-            outputs.extend(self._expire_first_acks(now))
+            outputs.extend(self._subscribe_deadlines(None, now)[1])
             return TimerResult([], outputs)
         frames: list[str] = []
         if heartbeat.ping_due(now):
             frames.append(encode_request(Ping(), wall_time=wall_time, req_id=self._next_id))
-            self._take_id()
+            self._next_id = following_id(self._next_id)
             self._pings_sent += 1
             heartbeat.sent_ping(now)
         silent: list[Output] = list(self._silence.check(self._subs.values(), now))
-        late = 0
-        if current.requests and self._subscribe_deadline is not None:
-            late, failed = overdue(current, now, self._subscribe_deadline, self._subs, self._needs)
-            self._subscribe_timeouts += late
-            self._failed(failed)
-            outputs.extend(failed)
-        expired = self._expire_first_acks(now)  # (a fallback: request deadlines come first)
-        outputs.extend(expired)
-        if (late or expired) and self._retiring:
+        late, failed = self._subscribe_deadlines(current, now)
+        outputs.extend(failed)
+        if late and self._retiring:
             outputs.extend(self._switch_if_resubscribed(now))
         return TimerResult(frames, silent + outputs)
 
-    def _expire_first_acks(self, now: float) -> list[Output]:
+    def _subscribe_deadlines(self, gen: Generation | None, now: float) -> tuple[int, list[Output]]:
         limit = self._subscribe_deadline
         if limit is None:
-            return []
-        failed = first_acks_overdue(self._subs, now, limit)
-        self._subscribe_timeouts += len(failed)
+            return 0, []
+        late, failed = subscribe_timeouts(gen, now, limit, self._subs, self._needs)
+        self._subscribe_timeouts += late
         self._failed(failed)
-        return failed
+        return late, failed
 
     # -------------------------------------------------------------------------- trading API
 

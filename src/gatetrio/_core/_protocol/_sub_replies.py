@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Final
 from gatetrio._core._errors import AuthenticationError, SubscribeTimeout, SubscriptionRejected
 
 from ._outputs import SubscriptionFailed, SubscriptionReady, UnsubscribeAcked, UnsubscribeFailed
-from ._table import LIVE
+from ._table import LIVE, commit_plan
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from gatetrio._core._events import ErrorReply
 
     from ._outputs import Output
-    from ._table import Generation, Request, Sub, Target
+    from ._table import Generation, Planned, Request, Sub, Target
 
     Subs = Mapping[int, Sub]
     Needs = Mapping[Target, set[int]]
@@ -105,6 +105,37 @@ def fail(
         sub.ack_by = None
         out.append(SubscriptionFailed(sub.sub_id, error))
     return out
+
+
+def commit(
+    gen: Generation,
+    plan: list[Planned],
+    event: str,
+    req_id: int,
+    deadline: float | None,
+    *,
+    subs: Subs,
+    needs: Needs,
+) -> int:
+    """`commit_plan` one frame at a time, each subscribe due by `deadline` or by the earlier
+    first-ack deadline of a subscription waiting on it (`ack_due`); return the next id."""
+    for item in plan:
+        due = None if deadline is None else ack_due(subs, needs, item[3], deadline)
+        req_id = commit_plan(gen, [item], event, req_id, due)
+    return req_id
+
+
+def subscribe_timeouts(
+    gen: Generation | None, now: float, limit: float, subs: Subs, needs: Needs
+) -> tuple[int, list[Output]]:
+    """The subscribe deadlines due at `now`: requests on `gen` (the current connection, if
+    any) past theirs, then first acks overdue whatever the connections did (a fallback:
+    request deadlines normally come first). How many timed out, and the subscriptions failed."""
+    late, out = (
+        (0, []) if gen is None or not gen.requests else overdue(gen, now, limit, subs, needs)
+    )
+    expired = first_acks_overdue(subs, now, limit)
+    return late + len(expired), out + expired
 
 
 def ack_due(subs: Subs, needs: Needs, targets: Iterable[Target], deadline: float) -> float:
