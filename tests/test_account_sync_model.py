@@ -153,7 +153,9 @@ class Truth:
     def open_ids(self) -> list[int]:
         return sorted(oid for oid, o in self.orders.items() if o.status == "open")
 
-    def snapshot(self, as_of: int, fills_since: int) -> AccountSnapshot:
+    def snapshot(self, as_of: int, fills_since: int, finished: int = 100) -> AccountSnapshot:
+        """What REST shows; `finished`: how many of the latest finished orders it lists."""
+
         # REST orders carry no update_id; their update_time is there (spec 8.5)
         def rest(order: Order) -> Order:
             return msgspec.structs.replace(order, update_id=0, finish_as=order.finish_as.strip("_"))
@@ -162,7 +164,7 @@ class Truth:
         return AccountSnapshot(
             as_of_ms=as_of,
             orders=tuple(o for o in orders if o.status == "open"),
-            finished=tuple(o for o in orders if o.status != "open")[-100:],
+            finished=tuple(o for o in orders if o.status != "open")[::-1][:finished][::-1],
             positions=tuple(self.positions.values()),
             balance=self.balance,
             currency="usdt",
@@ -192,6 +194,9 @@ class AccountModel(RuleBasedStateMachine):
         self.last_loss = 0
         self.read_step = 0
         self.fixed_upto = 0
+        self.told = 0  # the step of the latest loss the sync was told of (`lost`)
+        self.begun = 0  # the step the snapshot under way began at
+        self.fixed_told = 0  # the begin step of the latest snapshot loaded
         self.faults = False
         self.max_version: dict[int, int] = {}
         self.max_position: dict[str, int] = {}
@@ -301,6 +306,8 @@ class AccountModel(RuleBasedStateMachine):
             self.lose()
         self.held.clear()
         self.faults = True
+        self.clock += 1
+        self.told = self.clock
         self.take(self.sync.lost("connection lost"))
 
     # ---------------------------------------------------------------------- snapshots
@@ -311,23 +318,31 @@ class AccountModel(RuleBasedStateMachine):
         self.fills_since = self.sync.fills_since_ms(self.truth.now)
         self.ticket = self.sync.begin_snapshot(self.truth.now)
         self.as_of = self.truth.now
+        self.clock += 1
+        self.begun = self.clock
 
     @precondition(lambda self: self.ticket is not None and self.read is None)
-    @rule()
-    def server_reads(self) -> None:
+    @rule(finished=st.sampled_from([100, 1, 0]))
+    def server_reads(self, finished: int = 100) -> None:
         self.clock += 1
         self.read_step = self.clock
         self.read = attrs.evolve(
-            self.truth.snapshot(self.as_of, self.fills_since), read_by_ms=self.truth.now
+            self.truth.snapshot(self.as_of, self.fills_since, finished), read_by_ms=self.truth.now
         )
 
     @precondition(lambda self: self.read is not None)
-    @rule()
-    def answer(self) -> None:
+    @rule(forgotten=st.booleans())
+    def answer(self, forgotten: bool = False) -> None:
+        """The answers come; with `forgotten`, Gate no longer finds the finished orders the
+        account looks up (they aged out of its history)."""
         assert self.ticket is not None
         assert self.read is not None
         read = self.read
-        found = [self.truth.look_up(oid) for oid in self.sync.vanished(read)]
+        found = [
+            self.truth.look_up(oid)
+            for oid in self.sync.vanished(read)
+            if not forgotten or self.truth.orders[oid].status == "open"
+        ]
         read = attrs.evolve(
             read,
             orders=read.orders + tuple(o for o in found if o.status == "open"),
@@ -337,6 +352,7 @@ class AccountModel(RuleBasedStateMachine):
         if self.first_as_of is None:
             self.first_as_of = read.as_of_ms
         self.fixed_upto = self.read_step
+        self.fixed_told = self.begun
         self.ticket, self.read = None, None
 
     @precondition(lambda self: self.ticket is None)
@@ -380,6 +396,13 @@ class AccountModel(RuleBasedStateMachine):
             self.max_balance = sync.balance
 
     @invariant()
+    def synced_means_no_known_loss_since_a_snapshot_began(self) -> None:
+        """A loss the account was told of while a snapshot was under way may have come after
+        the server read it: only a snapshot begun after the loss makes the account current."""
+        if self.sync.synced:
+            assert self.told < self.fixed_told
+
+    @invariant()
     def no_gap_without_a_loss(self) -> None:
         if not self.lost_any:
             assert self.sync.counts()["gaps"] == 0
@@ -415,3 +438,73 @@ class AccountModel(RuleBasedStateMachine):
 
 
 TestAccountModel = AccountModel.TestCase
+
+
+def load(sync: AccountSync, truth: Truth, *, finished: int = 100) -> list[AccountChange]:
+    """One whole snapshot of `truth`, with no look-up finding anything (Gate forgot)."""
+    ticket = sync.begin_snapshot(truth.now)
+    return sync.load_snapshot(ticket, truth.snapshot(truth.now, truth.now - 2000, finished))
+
+
+def test_an_order_gate_no_longer_lists_anywhere_is_finished_how_unknown() -> None:
+    truth, sync = Truth(), AccountSync(currency="usdt")
+    (order,) = truth.place("BTC_USDT", 1, 100)
+    assert isinstance(order, Order)
+    load(sync, truth)
+    assert set(sync.orders) == {order.id}
+    truth.tick(1000)
+    truth.cancel(order.id)  # its push is lost, and Gate's history no longer has it
+    truth.tick(1000)
+    changes = load(sync, truth, finished=0)
+    (change,) = [c for c in changes if isinstance(c, OrderChange)]
+    assert change.reason is ChangeReason.CORRECTION
+    assert change.before is not None
+    assert (change.before.id, change.before.status) == (order.id, "open")
+    assert (change.order.status, change.order.finish_as) == ("finished", "")
+    assert sync.orders == {}
+    assert sync.finished_order(order.id) == change.order
+    assert sync.counts()["order_corrections"] == 1
+    # a late push about it cannot reopen it
+    assert sync.feed(order) == []
+    assert sync.orders == {}
+
+
+def test_balance_pushes_about_other_currencies_or_points_are_set_aside() -> None:
+    truth, sync = Truth(), AccountSync(currency="USDT")
+    load(sync, truth)
+    now = truth.now + 1
+
+    def push(kind: str, currency: str) -> list[AccountChange]:
+        item = Balance(
+            balance=Decimal(7), change=Decimal(1), type=kind, time_ms=now, currency=currency
+        )
+        return sync.feed(item)
+
+    assert push("dnw", "btc") == []
+    assert push("point_fee", "usdt") == []
+    assert push("point_dnw", "") == []
+    assert sync.balance == truth.balance
+    assert sync.counts()["other_balance_pushes"] == 3
+    (change,) = push("dnw", "usdt")  # the settle currency's, in either case
+    assert isinstance(change, BalanceChange)
+    assert sync.balance == Decimal(7)
+    # a snapshot under way replays only the settle currency's
+    ticket = sync.begin_snapshot(now)
+    now += 1
+    push("dnw", "btc")
+    loaded = sync.load_snapshot(ticket, truth.snapshot(now, now - 2000))
+    assert sync.balance == truth.balance
+    assert [c.balance for c in loaded if isinstance(c, BalanceChange)] == [truth.balance]
+
+
+def test_a_loss_just_after_a_snapshot_began_keeps_it_unsynced() -> None:
+    truth, sync = Truth(), AccountSync()
+    load(sync, truth)
+    ticket = sync.begin_snapshot(truth.now)
+    sync.lost("connection lost")  # no push in between: the server may read after the loss
+    changes = sync.load_snapshot(ticket, truth.snapshot(truth.now, truth.now - 2000))
+    assert not any(isinstance(c, SyncChange) and c.synced for c in changes)
+    assert not sync.synced
+    assert sync.needs_snapshot
+    load(sync, truth)
+    assert sync.synced

@@ -34,6 +34,7 @@ import math
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
+import msgspec
 import trio
 
 from gatetrio import channels
@@ -96,6 +97,7 @@ MAX_TRADE_PAGES: Final = 10
 MAX_LOOKUPS: Final = 20  # orders a snapshot looks up by id; past it, as_of decides
 SNAPSHOT_RETRY_INITIAL: Final = 0.5
 SNAPSHOT_RETRY_MAX: Final = 30.0
+ENDED: Final = "its async with block has ended"
 
 _CHANGES_SPEC: Final[ChannelSpec[AccountChange]] = ChannelSpec(
     channel="gatetrio.account", payloads=(), keys=frozenset()
@@ -103,10 +105,9 @@ _CHANGES_SPEC: Final[ChannelSpec[AccountChange]] = ChannelSpec(
 
 
 @final
-@attrs.frozen
-class AccountHost:
+class AccountHost(msgspec.Struct, frozen=True, eq=False):
     """What a live account needs from its client, as a record of callables (so this module
-    never imports the client's)."""
+    never imports the client's). A msgspec Struct like `BookHost`, for the same reason."""
 
     subscribe: SubscribeFunction
     rest: RestClient
@@ -116,12 +117,10 @@ class AccountHost:
     """The client's randomness (snapshot retry backoff)."""
     emit: Callable[[ClientEventKind, str, str], None]
     """`emit(kind, reason, channel)`: a client event."""
-    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]] = (
-        attrs.field(eq=False)
-    )
+    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]]
     """`with watch_lost(callback):` the client calls `callback()` whenever its connection
     drops, for the block."""
-    wait_change: Callable[[], Awaitable[None]] = attrs.field(eq=False)
+    wait_change: Callable[[], Awaitable[None]]
     """`await wait_change()`: returns when a subscription became ready or failed."""
 
 
@@ -143,14 +142,15 @@ class LiveAccount:
         """The account's Gate UID (learned from Gate)."""
 
     def __repr__(self) -> str:
-        sync = self._driver.sync
-        state = "synced" if sync.synced else f"unsynced: {sync.unsynced_reason}"
+        view = self._driver.view()
+        state = "synced" if view.synced else f"unsynced: {view.unsynced_reason}"
         return f"<LiveAccount user {self.user_id} {state}>"
 
     @property
     def synced(self) -> bool:
-        """True while the state is current (a snapshot loaded, nothing missed since)."""
-        return self._driver.sync.synced
+        """True while the state is current (a snapshot loaded, nothing missed since, and the
+        account's block still running)."""
+        return self._driver.synced
 
     @property
     def orders(self) -> Mapping[int, Order]:
@@ -180,7 +180,7 @@ class LiveAccount:
 
     def view(self) -> AccountView:
         """The state as the account has it now, current or not (`AccountView.synced`)."""
-        return self._driver.sync.view()
+        return self._driver.view()
 
     async def wait_synced(self) -> None:
         """Return once the account is synced (at once if it is).
@@ -189,7 +189,7 @@ class LiveAccount:
         ended.
         """
         driver = self._driver
-        while not driver.sync.synced:
+        while not driver.synced:
             driver.check_open()
             await driver.changed.wait()
         await trio.lowlevel.checkpoint()
@@ -214,7 +214,7 @@ class LiveAccount:
         return await self._driver.changes.__anext__()
 
     def _current(self) -> AccountView:
-        view = self._driver.sync.view()
+        view = self._driver.view()
         if not view.synced:
             raise AccountUnsynced(view.unsynced_reason)
         return view
@@ -229,7 +229,7 @@ class _Driver:
     ) -> None:
         self.host: Final = host
         self.user_id: Final = user_id
-        self.sync: Final = AccountSync()
+        self.sync: Final = AccountSync(currency=host.rest.route.settle)
         self.check_interval: Final = check_interval
         self.changed = trio.Event()
         """Set (and replaced) on every change: readers of `synced` wait on it."""
@@ -268,6 +268,17 @@ class _Driver:
         if self.sync.needs_snapshot:
             self._wanted.set()
 
+    @property
+    def synced(self) -> bool:
+        return self.sync.synced and not self._closed
+
+    def view(self) -> AccountView:
+        """The sync's view; after the block, never current (no push reaches it any more)."""
+        view = self.sync.view()
+        if self._closed:
+            return attrs.evolve(view, synced=False, unsynced_reason=ENDED)
+        return view
+
     def _notify(self) -> None:
         self.changed.set()
         self.changed = trio.Event()
@@ -277,7 +288,7 @@ class _Driver:
 
     def check_open(self) -> None:
         if self._closed:
-            raise UsageError("this live account has ended with its async with block")
+            raise UsageError(f"this live account is over: {ENDED}")
 
     def close(self) -> None:
         self._closed = True
@@ -458,6 +469,11 @@ class _Driver:
             raise ProtocolError(
                 f"REST accounts names user {account.user_id}, the account is {self.user_id}"
             )
+        if account.currency and account.currency != rest.route.settle:
+            raise ProtocolError(
+                f"REST accounts is in {account.currency}, the account settles in "
+                f"{rest.route.settle}"
+            )
         return AccountSnapshot(
             as_of_ms=min(server_time_ms(s, local_ms) for s in stamps),
             read_by_ms=max(_out_time(s, received_ms) for s in stamps),
@@ -510,7 +526,7 @@ class _Driver:
         counts = self.sync.counts()
         as_of = self.sync.as_of_ms
         return AccountStatistics(
-            synced=self.sync.synced,
+            synced=self.synced,
             user_id=self.user_id,
             snapshots=counts["snapshots"],
             snapshot_failures=counts["snapshot_failures"],
@@ -524,8 +540,9 @@ class _Driver:
             pushes=counts["pushes"],
             unsynced=counts["unsynced"],
             last_sync_time=None if as_of is None else as_of / 1000,
-            unsynced_reason=self.sync.unsynced_reason,
+            unsynced_reason=self.view().unsynced_reason,
             changes_dropped=self.changes.statistics().messages_dropped,
+            other_balance_pushes=counts["other_balance_pushes"],
         )
 
 

@@ -199,3 +199,6 @@ class AccountStatistics:
     changes_dropped: int = 0
     """Changes a slow `async for change in account` consumer lost (the oldest go first); the
     account's own state is not affected."""
+    other_balance_pushes: int = 0
+    """`futures.balances` pushes about another currency than the settle one, or about the
+    point balance (``point_*`` types): not the settle total, so ignored (count)."""

@@ -115,11 +115,11 @@ FILLS_MARGIN_MS: Final = 2_000
 # change agree to about this many places, not exactly
 @attrs.frozen
 class SnapshotTicket:
-    """A snapshot under way: `seq` counts the items fed before it began; `local_ms` is the
-    local wall time (ms) when its requests went out, the `as_of` to use if the server's own
-    receive time is unknown."""
+    """A snapshot under way: `losses` counts the losses and gaps before it began; `local_ms`
+    is the local wall time (ms) when its requests went out, the `as_of` to use if the server's
+    own receive time is unknown."""
 
-    seq: int
+    losses: int
     local_ms: int
 
 
@@ -138,7 +138,14 @@ class AccountSync:
     whenever `needs_snapshot`, and passes on the changes each call returns.
     """
 
-    def __init__(self, *, kept_finished: int = KEPT_FINISHED, kept_fills: int = KEPT_FILLS) -> None:
+    def __init__(
+        self,
+        *,
+        currency: str = "",
+        kept_finished: int = KEPT_FINISHED,
+        kept_fills: int = KEPT_FILLS,
+    ) -> None:
+        self._currency = currency.lower()  # the settle currency ("": the first snapshot's)
         self._kept_finished = kept_finished
         self._kept_fills = kept_fills
         self._orders: dict[int, _HeldOrder] = {}  # open
@@ -150,8 +157,10 @@ class AccountSync:
         self._fills: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._fills_since_ms: int | None = None
         self._as_of_ms: int | None = None  # of the latest snapshot loaded
-        self._seq = 0  # items fed
-        self._dirty_seq = 0  # `_seq` at the latest loss or gap
+        # losses and gaps so far: one after a snapshot began may have come after the server
+        # read it (a count, not a push number: a loss with no push since the snapshot began
+        # is just as likely to be after the read)
+        self._losses = 0
         self._synced = False
         self._need = True
         self._reason = "waiting for the first snapshot"
@@ -169,6 +178,7 @@ class AccountSync:
                 "stale_pushes",
                 "pushes",
                 "unsynced",
+                "other_balance_pushes",
             ),
             0,
         )
@@ -265,7 +275,7 @@ class AccountSync:
         self._need = True
 
     def _unsync(self, reason: str) -> list[AccountChange]:
-        self._dirty_seq = self._seq
+        self._losses += 1
         self._need = True
         self._reason = reason
         if not self._synced:
@@ -278,7 +288,6 @@ class AccountSync:
 
     def feed(self, item: AccountItem) -> list[AccountChange]:
         """Take in one pushed item; returns what it changed (nothing for a stale one)."""
-        self._seq += 1
         self._counts["pushes"] += 1
         if self._ticket is not None:
             self._in_flight.append(item)
@@ -289,7 +298,10 @@ class AccountSync:
             case Position():
                 self._feed_position(item, out, replay=False)
             case Balance():
-                self._feed_balance(item, out)
+                if self._other_balance(item):
+                    self._counts["other_balance_pushes"] += 1
+                else:
+                    self._feed_balance(item, out)
             case UserTrade():
                 if self._remember_fill(item):
                     out.append(FillChange(item, ChangeReason.PUSH))
@@ -377,6 +389,15 @@ class AccountSync:
         if not replay:
             out.append(PositionChange(key, position, before, ChangeReason.PUSH))
 
+    def _other_balance(self, push: Balance) -> bool:
+        """A push that is not about the settle currency's total: another currency's (a
+        multi-currency account), or the point balance's (``point_dnw``, ``point_fee``,
+        ``point_refr``: REST keeps points apart from ``total``)."""
+        if push.type.startswith("point_"):
+            return True
+        currency = push.currency.lower()
+        return bool(currency and self._currency and currency != self._currency)
+
     def _feed_balance(self, push: Balance, out: list[AccountChange]) -> None:
         ms = balance_ms(push)
         before = self._balance
@@ -417,7 +438,7 @@ class AccountSync:
 
     def begin_snapshot(self, local_ms: int) -> SnapshotTicket:
         """A snapshot's REST requests go out now (every push received so far was fed)."""
-        self._ticket = SnapshotTicket(seq=self._seq, local_ms=local_ms)
+        self._ticket = SnapshotTicket(losses=self._losses, local_ms=local_ms)
         self._in_flight = []
         self._need = False
         return self._ticket
@@ -463,7 +484,10 @@ class AccountSync:
 
         self._rebuild_orders(snapshot, as_of)
         self._rebuild_positions(snapshot, as_of)
-        self._rebuild_balance(snapshot, [b for b in in_flight if isinstance(b, Balance)])
+        if not self._currency:
+            self._currency = snapshot.currency.lower()
+        pushed = [b for b in in_flight if isinstance(b, Balance) and not self._other_balance(b)]
+        self._rebuild_balance(snapshot, pushed)
         for item in in_flight:  # those the snapshot includes change nothing
             match item:
                 case Order():
@@ -502,7 +526,7 @@ class AccountSync:
         since = as_of - FILLS_MARGIN_MS
         self._fills_since_ms = since
         corrections = 0 if first else len(out)
-        if self._dirty_seq > ticket.seq:  # lost more while it was taken: not current yet
+        if self._losses > ticket.losses:  # lost more while it was taken: not current yet
             self._need = True
         elif not self._synced:
             self._synced = True
