@@ -508,3 +508,25 @@ def test_a_loss_just_after_a_snapshot_began_keeps_it_unsynced() -> None:
     assert sync.needs_snapshot
     load(sync, truth)
     assert sync.synced
+
+
+def test_too_many_pushes_during_a_snapshot_keep_it_from_syncing() -> None:
+    truth, sync = Truth(), AccountSync(kept_in_flight=3)
+    load(sync, truth)
+    ticket = sync.begin_snapshot(truth.now)
+    changes: list[AccountChange] = []
+    for price in (95, 96, 97, 98, 99):  # each push is kept for the replay, up to 3
+        truth.tick(1)
+        for item in truth.place("BTC_USDT", 1, price):
+            changes.extend(sync.feed(item))
+    unsynced = [c for c in changes if isinstance(c, SyncChange)]
+    assert [(c.synced, c.reason) for c in unsynced] == [
+        (False, "too many pushes while a snapshot was under way")
+    ]
+    assert len(sync.orders) == 5  # live all the same
+    sync.load_snapshot(ticket, truth.snapshot(truth.now, truth.now - 2000))
+    assert not sync.synced
+    assert sync.needs_snapshot
+    load(sync, truth)
+    assert sync.view().synced
+    assert len(sync.orders) == 5
