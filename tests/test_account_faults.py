@@ -394,3 +394,45 @@ async def test_a_slow_change_reader_loses_the_oldest_changes_counted_never_the_s
         assert account.position("BTC_USDT").size == 3  # type: ignore[union-attr]
         assert_true_to(gate, account)
         assert stats.corrections == 0
+
+
+async def test_two_accounts_on_one_client_both_stay_true(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector,
+            rest_transport=gate.rest_transport,
+            config=client_config(),
+            wall_clock=gate.wall_time,
+            credentials=CREDS,
+        ) as client,
+        client.account(check_interval=None) as one,
+        client.account(check_interval=None) as two,
+    ):
+        await one.wait_synced()
+        await two.wait_synced()
+        await buy(client, gate, 2)
+        for account in (one, two):
+            fill = await next_change(account, FillChange)
+            assert fill.reason is ChangeReason.PUSH
+        gate.refuse(1)
+        gate.drop(gate.connections[0])
+        for account in (one, two):
+            await next_change(account, SyncChange, synced=False)
+        gate.account.deposit(10)
+        for account in (one, two):
+            with deadline("synced again"):
+                await account.wait_synced()
+            assert_true_to(gate, account)
+            assert account.statistics().balance_corrections == 1
+
+
+async def test_an_account_without_rest_is_refused_at_once(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with gatetrio.open_client(
+        connector=gate.connector, config=client_config(), credentials=CREDS
+    ) as client:
+        with pytest.raises(UsageError, match="needs REST for its snapshots"):
+            client.account()
