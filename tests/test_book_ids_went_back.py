@@ -1,10 +1,12 @@
-"""A book stream whose update ids go back: skipped as duplicates at first, then a resync.
+"""Book streams below the book: ids that went back, and a REST snapshot from the future.
 
 A delta the book is already past is a duplicate (two connections overlapping); a run of
 `MAX_DUPLICATE_RUN` of them with nothing new between is a stream whose ids went back (a server
 that restarted its sequence). Skipping those for ever kept a stale book `ready` while every
 real change was thrown away (found from outside: 594 deltas skipped in a minute, the book
-still "ready" at the old ids). Now the book resyncs as on a gap, counted and reported.
+still "ready" at the old ids). Now the book resyncs as on a gap, counted and reported. Alike, a
+REST snapshot whose id the stream never reaches kept the book waiting for ever, silently; now
+it is fetched again after that many deltas below it (`snapshots_ahead`).
 """
 
 from __future__ import annotations
@@ -88,6 +90,27 @@ def test_an_order_book_update_run_of_duplicates_needs_a_snapshot() -> None:
     assert sync.last_resync.startswith("order book ids went back on BTC_USDT: 100 deltas")
     stats = sync.statistics()
     assert (stats.duplicates, stats.gaps, stats.buffered) == (MAX_DUPLICATE_RUN, 1, 1)
+
+
+def test_a_snapshot_the_stream_never_reaches_is_fetched_again() -> None:
+    sync = BookSync("BTC_USDT", reject_crossed=True)
+    for i in range(150):  # buffered before the snapshot: older than it, and no evidence
+        sync.feed(oba(10 + i))
+    ahead = 2**62
+    levels = (BookLevel(p="99", s="1"),), (BookLevel(p="101", s="1"),)
+    assert sync.load_snapshot(ahead, *levels) is SyncStatus.WAITING
+    for i in range(MAX_DUPLICATE_RUN - 1):
+        assert sync.feed(oba(160 + i)) is SyncStatus.WAITING
+    assert sync.feed(oba(500)) is SyncStatus.NEED_SNAPSHOT
+    assert sync.last_resync == (
+        f"REST snapshot {ahead} is ahead of the BTC_USDT stream: 100 deltas in a row below it "
+        "(the latest 500)"
+    )
+    stats = sync.statistics()
+    assert (stats.snapshots_ahead, stats.deltas_discarded, stats.gaps) == (1, 250, 0)
+    # the next snapshot is a true one: the stream goes on from it
+    assert sync.load_snapshot(500, *levels) is SyncStatus.WAITING
+    assert sync.feed(oba(501)) is SyncStatus.SYNCED
 
 
 @given(st.lists(st.booleans(), max_size=400))

@@ -146,6 +146,7 @@ async def test_a_server_that_reads_and_never_answers_ends_at_the_deadline() -> N
 async def test_a_hang_up_is_retried_then_reported() -> None:
     error, server, rest, _ = await run(hang_up, RestUnavailable)
     assert isinstance(error, RestUnavailable)
+    assert str(error).endswith(": no answer, the connection closed"), str(error)
     assert error.sent  # it may have been read: a state change would not be repeated
     assert server.connections == 3  # the first try and two paced retries
     assert rest.statistics().retries == 2

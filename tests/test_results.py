@@ -247,6 +247,9 @@ def test_batch_outcomes_in_order_with_labels() -> None:
         read_batch(result[:2], ("t-a", "t-b", "t-c"))
     with pytest.raises(ProtocolError, match="succeeded"):
         read_batch([{"id": 1}], ("t-a",))
+    # entries out of order: an order under another's position is attributed to no one
+    with pytest.raises(ProtocolError, match=r"result\[0\]: the order sent as t-a, not t-b"):
+        read_batch(result[:1], ("t-b",))
 
 
 def test_cancel_outcomes_take_the_label_gate_puts_in_message() -> None:
@@ -265,6 +268,19 @@ def test_cancel_outcomes_take_the_label_gate_puts_in_message() -> None:
     assert isinstance(missing.error, gatetrio.OrderNotFound)
     with pytest.raises(ProtocolError, match="not one of the ids sent"):
         read_cancel_outcomes([{"id": "999", "succeeded": True}], ("1",))
+
+
+def test_every_cancelled_id_is_answered_once_and_in_the_order_sent() -> None:
+    ok = {"id": "5", "succeeded": True}
+    # an id left out: its order's fate is unknown, so the reply is unreadable (in doubt)
+    with pytest.raises(ProtocolError, match=r"no outcome for 1 id\(s\) sent: \['6'\]"):
+        read_cancel_outcomes([ok], ("5", "6"))
+    with pytest.raises(ProtocolError, match="answered twice"):
+        read_cancel_outcomes([ok, ok], ("5", "6"))
+    with pytest.raises(ProtocolError, match="no outcome"):
+        read_cancel_outcomes([], ("5",))
+    both = read_cancel_outcomes([{"id": 6, "message": "ORDER_NOT_FOUND"}, ok], ("5", "6"))
+    assert [(o.order_id, o.succeeded) for o in both] == [("5", True), ("6", False)]
 
 
 def test_login_result_keeps_the_uid_and_never_the_key() -> None:

@@ -266,7 +266,8 @@ class PlaceOrder(TradingRequest["Order"]):
     which need ``size=0``. `price` ``"0"`` with ``tif="ioc"`` or ``"fok"`` is a market order.
     `text` is the client order id: ``"t-"`` and 1-28 characters of ``[0-9A-Za-z_.-]``; the
     client gives the order a unique one when you leave it out, so an order whose reply never
-    came can be looked up (`Client.resolve`). The result is the `Order` as Gate placed it.
+    came can be looked up (`Client.resolve`); one you give must be unique for that too. The
+    result is the `Order` as Gate placed it.
 
     Example::
 

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Final, NamedTuple
 
 import attrs
 
-from ._errors import UsageError
+from ._errors import ProtocolError, UsageError
 from ._requests import (
     AmendOrder,
     BatchPlaceOrders,
@@ -116,6 +116,11 @@ def find_in(orders: Sequence[Order], text: str) -> Order | None:
     return next((order for order in orders if order.text == text), None)
 
 
+def answers(order: Order, key: str) -> bool:
+    """Is `order` the one looked up by `key` (its id, or its ``t-`` text)?"""
+    return order.text == key if key.startswith("t-") else str(order.id) == key
+
+
 def decide(
     request: TradingRequest[object],
     found: Mapping[str, Order | None],
@@ -134,6 +139,12 @@ def decide(
             and (request.side is None or (order.size > 0) == (request.side == "bid"))
         )
         return Resolution(request, not left, left, via=via)
+    for key, order in found.items():
+        if order is not None and not answers(order, key):  # never taken for the one asked about
+            raise ProtocolError(
+                f"the lookup of order {key} was answered with another order "
+                f"(id {order.id}, text {order.text!r:.40})"
+            )
     keys = [lookup.key for lookup in lookups(request)]
     orders = tuple(order for key in keys if (order := found.get(key)) is not None)
     missing = tuple(key for key in keys if found.get(key) is None)

@@ -253,6 +253,8 @@ def read_batch(value: object, texts: tuple[str, ...]) -> list[BatchOrderOutcome]
             raise ProtocolError(f"{what}: succeeded must be true or false, got {succeeded!r:.40}")
         if succeeded:
             order = read_order({k: v for k, v in entry.items() if k != "succeeded"}, what)
+            if order.text and text and order.text != text:  # out of order: none can be trusted
+                raise ProtocolError(f"{what}: the order sent as {order.text}, not {text}")
             outcomes.append(
                 BatchOrderOutcome(succeeded=True, text=order.text or text, order=order, raw=entry)
             )
@@ -273,12 +275,13 @@ def read_batch(value: object, texts: tuple[str, ...]) -> list[BatchOrderOutcome]
 
 def read_cancel_outcomes(value: object, order_ids: tuple[str, ...]) -> list[CancelOutcome]:
     """`order_cancel_ids`' array (spec 8.8): `{"id", "succeeded"}` or `{"id", "message"}` where
-    the message is the label (ORDER_NOT_FOUND). Entries come in the order the ids were sent;
-    each names its id, which must be one of them."""
+    the message is the label (ORDER_NOT_FOUND). Each entry names its id: every id sent must be
+    answered exactly once (an id left out would leave its order's fate unknown, so the reply
+    is unreadable and the request in doubt). The outcomes come in the order the ids were sent."""
     if type(value) is not list:
         raise ProtocolError(f"cancel result: expected a JSON array, got {type(value).__name__}")
     sent = set(order_ids)
-    outcomes: list[CancelOutcome] = []
+    outcomes: dict[str, CancelOutcome] = {}
     for i, item in enumerate(value):
         what = f"cancel result[{i}]"
         entry = _object(item, what)
@@ -287,6 +290,8 @@ def read_cancel_outcomes(value: object, order_ids: tuple[str, ...]) -> list[Canc
             order_id = str(order_id)
         if type(order_id) is not str or order_id not in sent:
             raise ProtocolError(f"{what}: id {order_id!r:.40} is not one of the ids sent")
+        if order_id in outcomes:
+            raise ProtocolError(f"{what}: id {order_id} answered twice")
         succeeded = entry.get("succeeded", False)
         if type(succeeded) is not bool:
             raise ProtocolError(f"{what}: succeeded must be true or false, got {succeeded!r:.40}")
@@ -294,10 +299,13 @@ def read_cancel_outcomes(value: object, order_ids: tuple[str, ...]) -> list[Canc
         label = _text(entry.get("label"), f"{what}.label")
         if not succeeded and not label and re.fullmatch(r"[A-Z][A-Z0-9_]*", message):
             label, message = message, ""  # Gate puts the label in `message` here (spec 8.8)
-        outcomes.append(
-            CancelOutcome(order_id, succeeded, label, clean_message(label, message), raw=entry)
+        outcomes[order_id] = CancelOutcome(
+            order_id, succeeded, label, clean_message(label, message), raw=entry
         )
-    return outcomes
+    missing = [i for i in order_ids if i not in outcomes]
+    if missing:
+        raise ProtocolError(f"cancel result: no outcome for {len(missing)} id(s) sent: {missing}")
+    return [outcomes[i] for i in order_ids]
 
 
 def read_login(value: object) -> LoginResult:

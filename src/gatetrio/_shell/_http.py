@@ -73,6 +73,10 @@ class _Connection:
                 if event is not h11.NEED_DATA:
                     return event
                 data = await self.stream.receive_some(RECEIVE)
+            if not data and self.h11.their_state is h11.SEND_RESPONSE:  # (h11: "can't handle
+                # event type ConnectionClosed when role=SERVER ...", which says nothing useful)
+                raise RestUnavailable(f"{self.origin}: no answer, the connection closed")
+            with self._mapped("reading the answer"):
                 self.received += len(data)
                 self.h11.receive_data(bytes(data))
 

@@ -127,6 +127,9 @@ class BookStatistics:
     snapshots_too_old: int = 0
     """REST snapshots older than the deltas buffered meanwhile (the fetch took too long); each
     is fetched again after a backoff and reported (`BOOK_RESYNC`)."""
+    snapshots_ahead: int = 0
+    """REST snapshots the stream stayed below for 100 deltas (an id from the future); each is
+    fetched again and reported (`BOOK_RESYNC`)."""
 
 
 @final
@@ -242,6 +245,7 @@ class _Driver:
         unused: int,
         waiting: str = "",
         too_old: int = 0,
+        ahead: int = 0,
     ) -> BookStatistics:
         """The one set of counters both methods report (`unused`: deltas the sync could not
         use; the subscription's own drops are added here)."""
@@ -262,6 +266,7 @@ class _Driver:
             deltas_dropped=unused + self.dropped + self.live_dropped(),
             waiting=waiting,
             snapshots_too_old=too_old,
+            snapshots_ahead=ahead,
         )
 
     def resync(self, reason: str) -> None:
@@ -493,6 +498,7 @@ class _RestDriver(_Driver):
             unused=counts.deltas_dropped,
             waiting=self._waiting(),
             too_old=counts.snapshots_too_old,
+            ahead=counts.snapshots_ahead,
         )
 
 

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 # between is no overlap: the stream's ids went back (a server that restarted its sequence, or a
 # hostile one), and skipping on would keep a stale book ready for ever while every real change
 # is thrown away. After this many in a row the book resyncs as on a gap (counted in `gaps`).
+# The same holds for a REST snapshot that the stream never reaches: this many deltas in a row
+# below it after it loaded mean it is ahead of the stream (a bogus id), and it is fetched again
+# (`snapshots_ahead`) rather than waited past for ever.
 MAX_DUPLICATE_RUN: Final = 100
 
 
@@ -78,6 +81,8 @@ class BookSyncStatistics:
     """Malformed deltas (`u < U`, a bad level); each one reset the sync."""
     crossed: int = 0
     """Deltas that left the book crossed, with `reject_crossed`; each one restarted the sync."""
+    snapshots_ahead: int = 0
+    """Snapshots the stream stayed below for `MAX_DUPLICATE_RUN` deltas; each fetched again."""
 
 
 @typing.final
@@ -212,6 +217,7 @@ class BookSync:
         try:
             for delta in pending:
                 self._feed(delta)
+                self._duplicate_run = 0  # (deltas buffered before the snapshot: no evidence)
         except ProtocolError as exc:
             self._malformed(exc)
             raise
@@ -225,6 +231,7 @@ class BookSync:
             book.load_snapshot(delta.u, delta.b, delta.a, t=delta.t)
             self._buffer.clear()  # everything buffered is older than a full push
             self._status = SyncStatus.SYNCED
+            self._duplicate_run = 0
             counts["updates_applied"] += 1
         elif status is SyncStatus.SYNCED:
             update_id = typing.cast("int", book.update_id)
@@ -249,7 +256,15 @@ class BookSync:
             next_id = typing.cast("int", book.update_id) + 1
             if delta.u < next_id:
                 counts["deltas_discarded"] += 1
-                return status
+                self._duplicate_run += 1
+                if self._duplicate_run >= MAX_DUPLICATE_RUN:
+                    counts["snapshots_ahead"] += 1
+                    self.last_resync = (
+                        f"REST snapshot {next_id - 1} is ahead of the {book.contract} stream: "
+                        f"{MAX_DUPLICATE_RUN} deltas in a row below it (the latest {delta.u})"
+                    )
+                    self.reset()
+                return self._status
             if next_id < delta.U:
                 counts["snapshots_too_old"] += 1
                 too_old = BookGap(book.contract, expected=next_id, got=delta.U)
@@ -260,6 +275,7 @@ class BookSync:
             # of its levels apply on top of the snapshot (spec 6.5 step 4).
             book.apply_delta(next_id, delta.u, delta.b, delta.a, t=delta.t)
             self._status = SyncStatus.SYNCED
+            self._duplicate_run = 0
             counts["updates_applied"] += 1
         else:
             self._buffer_delta(delta)
