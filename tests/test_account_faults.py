@@ -436,3 +436,30 @@ async def test_an_account_without_rest_is_refused_at_once(
     ) as client:
         with pytest.raises(UsageError, match="needs REST for its snapshots"):
             client.account()
+
+
+async def test_a_failing_check_leaves_a_synced_account_synced_and_live(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    rest = FlakyRest(gate)
+    async with (
+        flaky_client(gate, rest) as client,
+        client.account(check_interval=5) as account,
+    ):
+        await account.wait_synced()
+        rest.mode = "fail"
+        await trio.sleep(6)  # the check is due, and fails
+        stats = account.statistics()
+        assert stats.snapshot_failures >= 1
+        assert (stats.synced, stats.unsynced_reason) == (True, "")
+        await buy(client, gate, 2)  # pushes still keep it true
+        fill = await next_change(account, FillChange)
+        assert fill.reason is ChangeReason.PUSH
+        moved = await next_change(account, PositionChange, reason=ChangeReason.PUSH)
+        assert moved.position is not None
+        assert moved.position.size == 2
+        assert account.position("BTC_USDT") == moved.position  # current, so readable
+        rest.mode = "ok"
+        with deadline("a check that loads"):
+            assert await account.resync() == 0
+        assert_true_to(gate, account)
