@@ -19,7 +19,7 @@ from operator import attrgetter
 from types import MappingProxyType
 from typing import Final, Literal, TypeAlias, cast
 
-import attrs
+import msgspec
 
 from ._events import (
     AdlWarning,
@@ -187,8 +187,7 @@ Payload: TypeAlias = Literal[
 _BATCHED: Final = frozenset({"contracts", "streams"})
 
 
-@attrs.frozen
-class Route:
+class Route(msgspec.Struct, frozen=True):
     """How one frame class of a channel routes: its item class, the item's routing key, and
     the item's stream on the NATS bus (None: not published; private channels, the legacy
     order_book update)."""
@@ -205,8 +204,7 @@ def _one(
     return (Route(frame, item, key, stream),)
 
 
-@attrs.frozen
-class Depth:
+class Depth(msgspec.Struct, frozen=True):
     """One depth stream of a book channel: `level` price levels a side, pushed every
     `interval` (spec 6.5, 6.6)."""
 
@@ -222,9 +220,12 @@ class Depth:
         return int(self.interval.removesuffix("ms"))
 
 
-@attrs.frozen(kw_only=True)
-class Channel:
-    """One Gate data channel and everything the client derives from it."""
+class Channel(msgspec.Struct, frozen=True, kw_only=True):
+    """One Gate data channel and everything the client derives from it.
+
+    The rows are msgspec Structs, not attrs classes: msgspec builds a class in C, attrs
+    compiles generated source for it (the first use's import; benchmarks/README.md, issue 22).
+    """
 
     routes: tuple[Route, ...]  # several when Gate switches the result's shape (order_book)
     payload: Payload

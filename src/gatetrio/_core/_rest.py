@@ -32,7 +32,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlencode, urlsplit
 
-import attrs
+import msgspec
 
 from ._backoff import backoff_base
 from ._config import LIVE_HOST, LIVE_REST, SIZE_DECIMAL_HEADER, TESTNET_REST, parse_endpoint
@@ -80,11 +80,11 @@ _MS_THRESHOLD: Final = 10**11  # a reset timestamp above this is in milliseconds
 # ------------------------------------------------------------------------------------- where
 
 
-@attrs.frozen
-class RestRoute:
+class RestRoute(msgspec.Struct, frozen=True, gc=False):
     """Where a client's REST calls go: `base` (``https://api.gateio.ws/api/v4``), and the
     market's path prefix, ``/futures/usdt`` or ``/delivery/btc``."""
 
+    # a msgspec Struct rather than attrs: its class builds in C (the first use's import)
     base: str
     market: str  # "futures" or "delivery"
     settle: str
@@ -313,14 +313,17 @@ def _no_nan(text: str) -> object:
     raise ValueError(f"{text} is not JSON")
 
 
-@attrs.frozen
-class Answer:
+class Answer(msgspec.Struct, frozen=True):
     """One HTTP answer as the shell collected it: status, headers (names lower case), body
     (complete, within its cap, content-encoding undone)."""
 
     status: int
     headers: Mapping[str, str]
-    body: bytes = attrs.field(repr=lambda body: f"<{len(body)} bytes>")
+    body: bytes
+
+    def __repr__(self) -> str:  # the body's size, not the body
+        size = len(self.body)
+        return f"Answer(status={self.status!r}, headers={self.headers!r}, body=<{size} bytes>)"
 
 
 def interpret_answer(call: str, answer: Answer, *, wall_time: float) -> object:

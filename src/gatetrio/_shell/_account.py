@@ -34,6 +34,7 @@ import math
 from typing import TYPE_CHECKING, Any, Final, final
 
 import attrs
+import msgspec
 import trio
 
 from gatetrio import channels
@@ -104,10 +105,9 @@ _CHANGES_SPEC: Final[ChannelSpec[AccountChange]] = ChannelSpec(
 
 
 @final
-@attrs.frozen
-class AccountHost:
+class AccountHost(msgspec.Struct, frozen=True, eq=False):
     """What a live account needs from its client, as a record of callables (so this module
-    never imports the client's)."""
+    never imports the client's). A msgspec Struct like `BookHost`, for the same reason."""
 
     subscribe: SubscribeFunction
     rest: RestClient
@@ -117,12 +117,10 @@ class AccountHost:
     """The client's randomness (snapshot retry backoff)."""
     emit: Callable[[ClientEventKind, str, str], None]
     """`emit(kind, reason, channel)`: a client event."""
-    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]] = (
-        attrs.field(eq=False)
-    )
+    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]]
     """`with watch_lost(callback):` the client calls `callback()` whenever its connection
     drops, for the block."""
-    wait_change: Callable[[], Awaitable[None]] = attrs.field(eq=False)
+    wait_change: Callable[[], Awaitable[None]]
     """`await wait_change()`: returns when a subscription became ready or failed."""
 
 

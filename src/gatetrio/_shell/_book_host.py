@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol, TypeVar, final
 
-import attrs
+import msgspec
 
 if TYPE_CHECKING:
     import contextlib
@@ -31,9 +31,12 @@ class SubscribeFunction(Protocol):
 
 
 @final
-@attrs.frozen
-class BookHost:
-    """The client's side of a live order book."""
+class BookHost(msgspec.Struct, frozen=True, eq=False):
+    """The client's side of a live order book.
+
+    A msgspec Struct, not an attrs class: built once per client, compared never, and msgspec
+    builds its class in C (first use's import; benchmarks/README.md, "Issue 22").
+    """
 
     url: str
     """The client's WebSocket URL: picks obu or order_book_update, and the REST host."""
@@ -48,8 +51,6 @@ class BookHost:
     fetch_snapshot: Callable[[str, int], Awaitable[object]]
     """`await fetch_snapshot(contract, limit)`: the REST order book, through the client's
     REST helper (`_live_book.snapshot_fetcher`)."""
-    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]] = (
-        attrs.field(eq=False)
-    )
+    watch_lost: Callable[[Callable[[], None]], contextlib.AbstractContextManager[None]]
     """`with watch_lost(callback):` the client calls `callback()` whenever its connection
     drops, for the block (a book, while it runs)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import typing
 from typing import TYPE_CHECKING, Final
 
-import attrs
+import msgspec
 
 from gatetrio._core._errors import ProtocolError
 from gatetrio._core._events import BookLevel
@@ -28,17 +28,23 @@ _MAX_SECONDS: Final = (2**63 - 1) // 1000
 
 
 @typing.final
-@attrs.frozen
-class RestSnapshot:
+class RestSnapshot(msgspec.Struct, frozen=True):
     """A parsed REST order book: its update `id`, levels, and Gate's time `t` in ms (0 if none).
 
-    Levels keep Gate's text; `OrderBook.load_snapshot` validates prices and sizes.
+    Levels keep Gate's text; `OrderBook.load_snapshot` validates prices and sizes. A msgspec
+    Struct, not attrs: its class builds in C (the first use's import).
     """
 
     id: int
-    bids: list[BookLevel] = attrs.field(repr=lambda levels: f"<{len(levels)} levels>")
-    asks: list[BookLevel] = attrs.field(repr=lambda levels: f"<{len(levels)} levels>")
+    bids: list[BookLevel]
+    asks: list[BookLevel]
     t: int = 0
+
+    def __repr__(self) -> str:  # the levels' counts, not the levels
+        return (
+            f"RestSnapshot(id={self.id!r}, bids=<{len(self.bids)} levels>, "
+            f"asks=<{len(self.asks)} levels>, t={self.t!r})"
+        )
 
 
 def parse_rest_snapshot(body: object) -> RestSnapshot:

@@ -78,8 +78,10 @@ if TYPE_CHECKING:
     from gatetrio._core._config import Credentials
 
 _MALFORMED_REQUEST_CODE: Final = 1
-# time_ms stamps a latency sample is taken from: anything else is a hostile or broken stamp
-_STAMP_RANGE: Final = range(1, 2**53)
+# time_ms stamps a latency sample is taken from (1 .. 2**53 - 1; compared, not `in range()`:
+# range containment subtracts and takes a remainder, ~550 instructions a frame): anything else
+# is a hostile or broken stamp
+_STAMP_END: Final = 2**53
 
 
 @typing.final
@@ -442,7 +444,7 @@ class GateProtocol:
                 self._unrouted += 1
                 return False
             latency: float | None = None
-            if wall_time is not None and frame.time_ms in _STAMP_RANGE:
+            if wall_time is not None and 0 < frame.time_ms < _STAMP_END:
                 latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
             by_key, wildcard, everyone = routes
             name = key(item)
@@ -486,7 +488,7 @@ class GateProtocol:
             self._unrouted += len(items)
             return []
         latency: float | None = None
-        if wall_time is not None and frame.time_ms in _STAMP_RANGE:
+        if wall_time is not None and 0 < frame.time_ms < _STAMP_END:
             latency = self._last_latency_ms = wall_time * 1000 - frame.time_ms
         by_key, wildcard, everyone = routes
         track = self._track_data
