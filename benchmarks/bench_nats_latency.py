@@ -20,6 +20,8 @@ MONOTONIC is one clock for every process on a Linux machine), each reader just a
 the event; the parent joins them by trade id. Reported: p50, p99 and p99.9 of each path, the
 added latency of gatetrio's paths over bare (per round, then the median), and whether every
 event arrived. The goal (issue 21.6): at most +2 ms p50 and +10 ms p99 at 5 000 events/s.
+Then the floor of the design, in the same run: one crossing between trio's thread and nats-py's
+asyncio thread, each way, paced at the same rate (each event makes two; bare nats-py none).
 """
 
 from __future__ import annotations
@@ -298,6 +300,57 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
+# --------------------------------------------------------------------------------- floor
+
+
+async def _handoffs(rate: float, seconds: float) -> dict[str, list[float]]:
+    """The floor of gatetrio's design: nats-py runs on an asyncio thread beside trio's, so
+    each event crosses between threads twice on its way (the publisher's trio -> asyncio, the
+    consumer's asyncio -> trio), which bare nats-py never does. Each crossing alone, paced at
+    `rate`, in one otherwise idle process: milliseconds from the call to the other side."""
+    import threading
+
+    import trio
+
+    count = int(rate * (WARMUP + seconds))
+    skip = int(rate * WARMUP)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    token = trio.lowlevel.current_trio_token()
+    to_trio: list[float] = []
+    done = trio.Event()
+
+    def arrived(stamp: int) -> None:
+        to_trio.append((time.monotonic_ns() - stamp) / 1e6)
+        if len(to_trio) >= count:
+            done.set()
+
+    async def pace() -> None:
+        start = time.monotonic()
+        for i in range(count):
+            delay = start + i / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            token.run_sync_soon(arrived, time.monotonic_ns())
+
+    asyncio.run_coroutine_threadsafe(pace(), loop)
+    await done.wait()
+    to_asyncio: list[float] = []
+
+    def landed(stamp: int) -> None:
+        to_asyncio.append((time.monotonic_ns() - stamp) / 1e6)
+
+    start = trio.current_time()
+    for i in range(count):
+        await trio.sleep_until(start + i / rate)
+        loop.call_soon_threadsafe(landed, time.monotonic_ns())
+    await trio.sleep(0.2)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(5)
+    return {"trio -> asyncio": to_asyncio[skip:], "asyncio -> trio": to_trio[skip:]}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_nats_latency")
     parser.add_argument("--rate", type=float, default=RATE)
@@ -370,6 +423,15 @@ def main(argv: list[str] | None = None) -> None:
         verdict = "met" if p50 <= 2.0 and p99 <= 10.0 else "MISSED"
         print(
             f"  added by {path}: p50 {p50:+.2f} ms, p99 {p99:+.2f} ms (goal +2/+10 ms: {verdict})"
+        )
+    import trio
+
+    floor = trio.run(_handoffs, args.rate, args.seconds)
+    print("the floor, one thread crossing alone (each event makes two; bare nats-py none):")
+    for name, values in floor.items():
+        print(
+            f"  {name:32} p50 {_pct(values, 0.5):6.2f} ms   p99 {_pct(values, 0.99):6.2f} ms"
+            f"   p99.9 {_pct(values, 0.999):6.2f} ms"
         )
 
 
