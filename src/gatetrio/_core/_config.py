@@ -9,6 +9,7 @@ from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 import attrs
+import msgspec
 
 from ._errors import UsageError
 from ._redact import redacted
@@ -96,10 +97,10 @@ def endpoint_url(settle: str, *, delivery: bool = False, testnet: bool = False) 
         ) from None
 
 
-@attrs.frozen
-class Endpoint:
+class Endpoint(msgspec.Struct, frozen=True):
     """The market a socket URL serves: a settle currency, perpetual or delivery, or the legacy
-    path (``/v4/ws``, served as BTC settle, spec 1)."""
+    path (``/v4/ws``, served as BTC settle, spec 1). A msgspec Struct: internal, and its class
+    builds in C where attrs compiles generated source (the first use's import)."""
 
     settle: str
     delivery: bool = False

@@ -319,13 +319,19 @@ def _member(members: list[SubscriptionFeed[Any]], feed: SubscriptionFeed[Any]) -
 
 
 @final
-@attrs.define(eq=False)
 class ApiWaiter:
-    """One trading request's wait; `Waiters` fills in its outcome: a result or an error."""
+    """One trading request's wait; `Waiters` fills in its outcome: a result or an error.
 
-    done: trio.Event = attrs.field(factory=trio.Event)
-    result: object = None
-    error: GateTrioError | None = None
+    A plain slotted class (identity equality, as it was with attrs' eq=False): attrs would
+    compile its generated methods at import time (benchmarks/README.md, issue 22).
+    """
+
+    __slots__ = ("done", "error", "result")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.result: object = None
+        self.error: GateTrioError | None = None
 
 
 @final
