@@ -11,6 +11,8 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from gatetrio._core._book import ObuStatus, ObuSync, ObuSyncStatistics
 from gatetrio._core._events import ObuDelta, ObuLevel
 
+from .helpers import capped_examples
+
 D = Decimal
 STREAM = "ob.BTC_USDT.50"
 
@@ -253,6 +255,6 @@ class ObuSyncComparison(RuleBasedStateMachine):
 
 
 ObuSyncComparison.TestCase.settings = settings(
-    settings.default, stateful_step_count=20, deadline=None
+    settings.default, stateful_step_count=20, deadline=None, max_examples=capped_examples(300)
 )
 TestObuSyncComparison = ObuSyncComparison.TestCase

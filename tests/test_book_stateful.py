@@ -18,6 +18,8 @@ from gatetrio._core._book import OrderBook
 from gatetrio._core._errors import BookGap, ProtocolError
 from gatetrio._core._events import BookDelta, BookLevel, ObuDelta, ObuLevel, Size
 
+from .helpers import capped_examples
+
 # A small price grid so that levels collide (resize, delete, re-insert) all the time. Bids come
 # from the lower part and asks from the upper part, and the two ranges overlap: the model
 # decides whether the book is crossed, and the book must agree.
@@ -331,9 +333,9 @@ class OrderBookComparison(RuleBasedStateMachine):
             assert self.book.spread() == best_ask[0] - best_bid[0]
 
 
-# 20 steps: a run still mixes loads, deltas and every error path, and the `ci` profile's
-# 1000 examples take under 20 seconds on a 2-core machine.
+# 20 steps: a run still mixes loads, deltas and every error path; at most 300 runs, because
+# 1000 took a minute of CI's fifteen on a loaded 2-core machine.
 OrderBookComparison.TestCase.settings = settings(
-    settings.default, stateful_step_count=20, deadline=None
+    settings.default, stateful_step_count=20, deadline=None, max_examples=capped_examples(300)
 )
 TestOrderBookComparison = OrderBookComparison.TestCase

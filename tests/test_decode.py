@@ -57,7 +57,7 @@ from gatetrio._core._events import (
 from gatetrio._core._reference_decode import MAX_DEPTH, decode_message_reference
 
 from . import strategies
-from .helpers import DOCS_OBU_FULL
+from .helpers import DOCS_OBU_FULL, capped_examples
 
 D = Decimal
 
@@ -731,6 +731,7 @@ def test_nesting_up_to_the_limit_is_accepted() -> None:
 
 
 @given(strategies.typed_path_events)
+@settings(max_examples=capped_examples(400))
 def test_hot_frames_take_the_typed_path(event: Event) -> None:
     frame = encode_event(event)
     assert _decode_typed(frame) == event
@@ -815,7 +816,7 @@ def near_miss_frames(draw: st.DrawFn) -> str:
 
 
 @given(near_miss_frames())
-@settings(suppress_health_check=[HealthCheck.too_slow])
+@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=capped_examples(400))
 @example('{"channel":"futures.trades","result":[],"channel":"futures.tickers"}')
 @example('{"channel":"futures.tickers","result":[],"channel":"futures.trades"}')
 @example('{"channel":"futures.trades","result":[{"id":1,"contract":"X","price":" 1_0 ","size":1}]}')

@@ -23,6 +23,7 @@ from gatetrio._core._events import Event, Ticker, TradesUpdate, record_fields
 from gatetrio._core._reference_decode import INT64_MAX, INT64_MIN, decode_message_reference
 
 from . import strategies
+from .helpers import capped_examples
 from .test_decode import TRADES_LIVE, _paths, assert_agree
 
 _JSON_NUMBERS = msgspec.json.Encoder(decimal_format="number")
@@ -83,7 +84,10 @@ def substitute_hostile(draw: st.DrawFn, frame: str) -> str:
 
 
 @given(hostile_frames())
-@settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    max_examples=capped_examples(400),
+)
 def test_hostile_values_only_protocol_error_and_agree(frame: str) -> None:
     assert_hardened(frame)
     assert_hardened(frame.encode())

