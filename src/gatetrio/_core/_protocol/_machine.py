@@ -660,8 +660,7 @@ class GateProtocol:
 
     @property
     def trading(self) -> ApiCalls:
-        """The owner of trading requests (`_api.py`): `send`, logins, rate-limit slots,
-        statistics. A trading request goes out on the current connection only."""
+        """Trading requests' owner (`_api.py`): `send` (current connection), logins, limits."""
         return self._api
 
     # --------------------------------------------------------------------------- statistics
