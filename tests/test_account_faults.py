@@ -368,3 +368,98 @@ async def test_dual_mode_positions_are_kept_apart_across_a_reconnect(
         assert (long.size, short_now.size) == (3, -2)
         assert account.position("BTC_USDT") is None  # no single-mode position in dual mode
         assert account.statistics().position_corrections == 1  # the short, not the long
+
+
+async def test_a_slow_change_reader_loses_the_oldest_changes_counted_never_the_state(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector,
+            rest_transport=gate.rest_transport,
+            config=client_config(),
+            wall_clock=gate.wall_time,
+            credentials=CREDS,
+        ) as client,
+        client.account(changes_buffer=2, check_interval=None) as account,
+    ):
+        await account.wait_synced()
+        for _ in range(3):
+            await buy(client, gate, 1)
+        await trio.sleep(0.1)  # every push taken in, none read
+        stats = account.statistics()
+        assert stats.changes_dropped > 0
+        kept = await changes_within(account, 0.001)
+        assert len(kept) == 2  # the newest two
+        assert account.position("BTC_USDT").size == 3  # type: ignore[union-attr]
+        assert_true_to(gate, account)
+        assert stats.corrections == 0
+
+
+async def test_two_accounts_on_one_client_both_stay_true(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with (
+        gatetrio.open_client(
+            connector=gate.connector,
+            rest_transport=gate.rest_transport,
+            config=client_config(),
+            wall_clock=gate.wall_time,
+            credentials=CREDS,
+        ) as client,
+        client.account(check_interval=None) as one,
+        client.account(check_interval=None) as two,
+    ):
+        await one.wait_synced()
+        await two.wait_synced()
+        await buy(client, gate, 2)
+        for account in (one, two):
+            fill = await next_change(account, FillChange)
+            assert fill.reason is ChangeReason.PUSH
+        gate.refuse(1)
+        gate.drop(gate.connections[0])
+        for account in (one, two):
+            await next_change(account, SyncChange, synced=False)
+        gate.account.deposit(10)
+        for account in (one, two):
+            with deadline("synced again"):
+                await account.wait_synced()
+            assert_true_to(gate, account)
+            assert account.statistics().balance_corrections == 1
+
+
+async def test_an_account_without_rest_is_refused_at_once(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    async with gatetrio.open_client(
+        connector=gate.connector, config=client_config(), credentials=CREDS
+    ) as client:
+        with pytest.raises(UsageError, match="needs REST for its snapshots"):
+            client.account()
+
+
+async def test_a_failing_check_leaves_a_synced_account_synced_and_live(
+    gate: FakeGateServer, autojump_clock: trio.testing.MockClock
+) -> None:
+    rest = FlakyRest(gate)
+    async with (
+        flaky_client(gate, rest) as client,
+        client.account(check_interval=5) as account,
+    ):
+        await account.wait_synced()
+        rest.mode = "fail"
+        await trio.sleep(6)  # the check is due, and fails
+        stats = account.statistics()
+        assert stats.snapshot_failures >= 1
+        assert (stats.synced, stats.unsynced_reason) == (True, "")
+        await buy(client, gate, 2)  # pushes still keep it true
+        fill = await next_change(account, FillChange)
+        assert fill.reason is ChangeReason.PUSH
+        moved = await next_change(account, PositionChange, reason=ChangeReason.PUSH)
+        assert moved.position is not None
+        assert moved.position.size == 2
+        assert account.position("BTC_USDT") == moved.position  # current, so readable
+        rest.mode = "ok"
+        with deadline("a check that loads"):
+            assert await account.resync() == 0
+        assert_true_to(gate, account)

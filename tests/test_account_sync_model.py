@@ -508,3 +508,51 @@ def test_a_loss_just_after_a_snapshot_began_keeps_it_unsynced() -> None:
     assert sync.needs_snapshot
     load(sync, truth)
     assert sync.synced
+
+
+def test_too_many_pushes_during_a_snapshot_keep_it_from_syncing() -> None:
+    truth, sync = Truth(), AccountSync(kept_in_flight=3)
+    load(sync, truth)
+    ticket = sync.begin_snapshot(truth.now)
+    changes: list[AccountChange] = []
+    for price in (95, 96, 97, 98, 99):  # each push is kept for the replay, up to 3
+        truth.tick(1)
+        for item in truth.place("BTC_USDT", 1, price):
+            changes.extend(sync.feed(item))
+    unsynced = [c for c in changes if isinstance(c, SyncChange)]
+    assert [(c.synced, c.reason) for c in unsynced] == [
+        (False, "too many pushes while a snapshot was under way")
+    ]
+    assert len(sync.orders) == 5  # live all the same
+    sync.load_snapshot(ticket, truth.snapshot(truth.now, truth.now - 2000))
+    assert not sync.synced
+    assert sync.needs_snapshot
+    load(sync, truth)
+    assert sync.view().synced
+    assert len(sync.orders) == 5
+
+
+def test_a_snapshot_older_than_the_pushes_already_taken_never_reverts_them() -> None:
+    """A REST replica that lags the stream: the snapshot shows an order still open and a
+    position one update behind what pushes already said; the account keeps the newer. (REST's
+    balance has no version: a lagging total is taken, and the next push or check fixes it.)"""
+    truth, sync = Truth(), AccountSync()
+    (order,) = truth.place("BTC_USDT", 4, 100)
+    assert isinstance(order, Order)
+    truth.tick(5)
+    truth.fill(order.id, 1)
+    load(sync, truth)
+    stale = truth.snapshot(truth.now, truth.now - 2000)  # read before what follows
+    truth.tick(5)
+    for item in truth.fill(order.id, 3):
+        sync.feed(item)
+    assert sync.orders == {}
+    position = sync.positions["BTC_USDT", "single"]
+    assert position.size == 4
+    truth.tick(5)
+    ticket = sync.begin_snapshot(truth.now)
+    changes = sync.load_snapshot(ticket, attrs.evolve(stale, as_of_ms=truth.now))
+    assert not [c for c in changes if isinstance(c, OrderChange | PositionChange)]
+    assert sync.orders == {}
+    assert sync.positions["BTC_USDT", "single"] == position
+    assert sync.counts()["order_corrections"] == sync.counts()["position_corrections"] == 0

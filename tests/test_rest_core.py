@@ -462,6 +462,32 @@ def test_listing_stops_when_the_server_ignores_offset() -> None:
     assert len(pager.entries) == 10
 
 
+def test_listing_keeps_of_each_entry_only_what_it_reads() -> None:
+    # fat entries (a hostile listing: 100 pages of them were all held at once)
+    pager = ListingPager(page_size=2)
+    fat = [
+        {"name": "A_USDT", "pad": "x" * 100_000},
+        {"name": "B_USDT", "in_delisting": True, "pad": "x" * 100_000},
+    ]
+    assert pager.take(fat)
+    assert not pager.take([{"pad": "y" * 100_000}])
+    assert pager.entries == [
+        {"name": "A_USDT", "in_delisting": False},
+        {"name": "B_USDT", "in_delisting": True},
+        "{'pad': '" + "y" * 191,  # a nameless entry, cut short: refused below
+    ]
+    assert listed_contracts(pager.entries[:2]) == ("A_USDT",)
+    with pytest.raises(ProtocolError, match="no name"):
+        listed_contracts(pager.entries)
+
+
+@pytest.mark.parametrize("name", ["", "!all", "btc_usdt", "BTCUSDT", "A B_C", "\x00_X"])
+def test_a_listed_name_that_is_no_contract_is_a_protocol_error(name: str) -> None:
+    # (it would surface later as a UsageError, blaming the caller for the server's data)
+    with pytest.raises(ProtocolError, match="which is no contract name"):
+        listed_contracts([{"name": "BTC_USDT"}, {"name": name}])
+
+
 def test_listing_refuses_what_is_not_a_listing() -> None:
     with pytest.raises(ProtocolError, match="not a JSON array"):
         ListingPager().take({"name": "BTC_USDT"})

@@ -11,6 +11,7 @@ import typing
 from typing import TYPE_CHECKING, Final
 
 from ._errors import ProtocolError, UsageError
+from ._requests import check_contract
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -20,7 +21,9 @@ def listed_contracts(body: object, *, keep: Callable[[str], bool] | None = None)
     """The names of the listed contracts in a `/contracts` body, sorted; `keep` filters them.
 
     Raises:
-        ProtocolError: the body is not a list of objects with a string `name`.
+        ProtocolError: the body is not a list of objects with a string `name`, or a name is
+            no contract name (`check_contract`: it could only be refused later, as the
+            caller's mistake).
     """
     if not isinstance(body, list):
         raise ProtocolError("the contracts listing is not a JSON array", raw=str(body)[:200])
@@ -31,6 +34,11 @@ def listed_contracts(body: object, *, keep: Callable[[str], bool] | None = None)
         if item.get("in_delisting") is True:
             continue
         name: str = item["name"]
+        try:
+            check_contract(name)
+        except UsageError as exc:
+            why = f"the contracts listing names {name[:80]!r}, which is no contract name"
+            raise ProtocolError(why, raw=name[:200]) from exc
         if keep is None or keep(name):
             names.append(name)
     return tuple(sorted(names))
@@ -49,7 +57,10 @@ class ListingPager:
     explicitly is right either way: `query()` is the next page's query, `take(page)` adds one
     answer and says whether another page is due (a full page), and `entries` is everything so
     far. A page that repeats names already seen (a server ignoring `offset`) ends the listing
-    rather than looping; more than `max_pages` full pages is a `ProtocolError`.
+    rather than looping; more than `max_pages` full pages is a `ProtocolError`. Of each entry
+    it keeps only what `listed_contracts` reads (the name, and whether it is being delisted):
+    a listing of fat entries, up to `max_pages` bodies of the REST size cap each, would
+    otherwise all be held at once.
 
         pager = ListingPager()
         while True:
@@ -88,12 +99,14 @@ class ListingPager:
         fresh = 0
         for item in page:
             name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str):
-                if name in self._names:
-                    continue
-                self._names.add(name)
-                fresh += 1
-            self.entries.append(item)  # nameless entries stay: `listed_contracts` refuses them
+            if not isinstance(name, str):  # stays, cut short: `listed_contracts` refuses it
+                self.entries.append(str(item)[:200])
+                continue
+            if name in self._names:
+                continue
+            self._names.add(name)
+            fresh += 1
+            self.entries.append({"name": name, "in_delisting": item.get("in_delisting") is True})
         if len(page) != self.page_size:
             return False  # a short page is the last; a longer one than asked is all of it
         if page and not fresh:

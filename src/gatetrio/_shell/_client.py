@@ -279,7 +279,8 @@ class Client:
                 oldest (counted in `statistics().changes_dropped`).
             check_interval: seconds between snapshots that check a synced account, or None.
 
-        Needs credentials (`UsageError` at once without them, and on delivery endpoints).
+        Needs credentials and REST (`UsageError` at once without them, and on delivery
+        endpoints).
         Raises `UserIdMismatch` if `Credentials.user_id` is not the key's account. A private
         subscription Gate refuses ends the block with `SubscriptionRejected`.
 
@@ -296,6 +297,11 @@ class Client:
             raise UsageError("a live account needs credentials=gatetrio.Credentials(...)")
         if "/delivery/" in self.config.url:
             raise UsageError("live accounts are for perpetual endpoints (not delivery)")
+        if not self._rest.enabled:  # its snapshots would fail forever: it could never sync
+            raise UsageError(
+                "a live account needs REST for its snapshots, and this client's REST is off "
+                "(a connector without a rest_transport): pass rest_transport= to open_client"
+            )
         if isinstance(changes_buffer, bool) or not isinstance(changes_buffer, int):
             raise UsageError(f"changes_buffer must be a positive int, got {changes_buffer!r}")
         if changes_buffer < 1:

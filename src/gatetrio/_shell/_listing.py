@@ -14,7 +14,8 @@ log: Final = logging.getLogger("gatetrio.rest")
 
 
 async def fetch_listing(rest: RestClient, *, page_size: int = LISTING_PAGE) -> list[object]:
-    """Every entry of the market's `/contracts` listing, page after page until a short one.
+    """The market's `/contracts` listing, page after page until a short one: each entry's
+    name and whether it is being delisted (`ListingPager`).
 
     Raises:
         RestUnavailable, RestTimeout, RequestRejected, ResponseTooLarge: a page failed (after

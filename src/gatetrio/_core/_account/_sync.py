@@ -107,6 +107,9 @@ AccountItem: TypeAlias = (
 
 KEPT_FINISHED: Final = 10_000  # finished orders remembered, so late pushes cannot reopen them
 KEPT_FILLS: Final = 100_000  # trade ids remembered, so no trade is reported twice
+# pushes kept while a snapshot is under way; past it the replay is incomplete, so that
+# snapshot cannot make the account synced (another is taken)
+KEPT_IN_FLIGHT: Final = 100_000
 # `my_trades_timerange` takes whole seconds: ask from a little before the last snapshot
 FILLS_MARGIN_MS: Final = 2_000
 
@@ -144,10 +147,12 @@ class AccountSync:
         currency: str = "",
         kept_finished: int = KEPT_FINISHED,
         kept_fills: int = KEPT_FILLS,
+        kept_in_flight: int = KEPT_IN_FLIGHT,
     ) -> None:
         self._currency = currency.lower()  # the settle currency ("": the first snapshot's)
         self._kept_finished = kept_finished
         self._kept_fills = kept_fills
+        self._kept_in_flight = kept_in_flight
         self._orders: dict[int, _HeldOrder] = {}  # open
         self._finished: collections.OrderedDict[int, _HeldOrder] = collections.OrderedDict()
         self._positions: dict[PositionKey, Position] = {}
@@ -289,9 +294,12 @@ class AccountSync:
     def feed(self, item: AccountItem) -> list[AccountChange]:
         """Take in one pushed item; returns what it changed (nothing for a stale one)."""
         self._counts["pushes"] += 1
-        if self._ticket is not None:
-            self._in_flight.append(item)
         out: list[AccountChange] = []
+        if self._ticket is not None:
+            if len(self._in_flight) < self._kept_in_flight:
+                self._in_flight.append(item)
+            elif self._losses == self._ticket.losses:
+                out.extend(self._unsync("too many pushes while a snapshot was under way"))
         match item:
             case Order():
                 self._feed_order(item, out, replay=False)
