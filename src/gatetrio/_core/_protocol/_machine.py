@@ -78,9 +78,8 @@ if TYPE_CHECKING:
     from gatetrio._core._config import Credentials
 
 _MALFORMED_REQUEST_CODE: Final = 1
-# time_ms stamps a latency sample is taken from (1 .. 2**53 - 1; compared, not `in range()`:
-# range containment subtracts and takes a remainder, ~550 instructions a frame): anything else
-# is a hostile or broken stamp
+# time_ms stamps a latency sample is taken from: 1 .. 2**53 - 1, anything else is hostile or
+# broken (compared, not `in range()`: containment costs ~550 instructions a frame)
 _STAMP_END: Final = 2**53
 
 
@@ -661,8 +660,7 @@ class GateProtocol:
 
     @property
     def trading(self) -> ApiCalls:
-        """The owner of trading requests (`_api.py`): `send`, logins, rate-limit slots,
-        statistics. A trading request goes out on the current connection only."""
+        """Trading requests' owner (`_api.py`): `send` (current connection), logins, limits."""
         return self._api
 
     # --------------------------------------------------------------------------- statistics
