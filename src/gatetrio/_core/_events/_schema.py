@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from decimal import Decimal
 from types import UnionType
 from typing import TYPE_CHECKING, Annotated, Final, NamedTuple, TypeAlias, get_args, get_type_hints
 
@@ -30,6 +31,8 @@ class FieldSpec(NamedTuple):
 REQUIRED: Final = msgspec.NODEFAULT
 # Gate's integers (ids, times, update ids, integer sizes) are int64 on the wire.
 Int64: TypeAlias = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+Size: TypeAlias = int | Decimal
+"""A contract size: `int` by default, `Decimal` with `X-Gate-Size-Decimal` (spec section 10)."""
 _ANNOTATION_TEXT: Final[dict[type, dict[str, str]]] = {}
 
 
