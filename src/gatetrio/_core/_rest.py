@@ -46,6 +46,7 @@ from ._errors import (
     RestUnavailable,
     UsageError,
 )
+from ._json_values import MS_THRESHOLD
 from ._ratelimit import MAX_PAUSE
 from ._results import rejection
 
@@ -74,7 +75,6 @@ RATE_LIMIT_LABEL: Final = "TOO_MANY_REQUESTS"
 DEFAULT_RATE_LIMIT_PAUSE: Final = 1.0  # a 429 without a reset time
 RESET_HEADER: Final = "x-gate-ratelimit-reset-timestamp"
 _MESSAGE_CHARS: Final = 300  # of a server's text kept in an error message
-_MS_THRESHOLD: Final = 10**11  # a reset timestamp above this is in milliseconds
 
 
 # ------------------------------------------------------------------------------------- where
@@ -427,7 +427,7 @@ def reset_time(headers: Mapping[str, str], *, wall_time: float) -> float | None:
     except ValueError:
         value = math.nan
     if math.isfinite(value) and value > 0:
-        return value / 1000 if value > _MS_THRESHOLD else value
+        return value / 1000 if value >= MS_THRESHOLD else value
     after = headers.get("retry-after", "").strip()
     if after.isdigit() and len(after) < 10:
         return wall_time + int(after)

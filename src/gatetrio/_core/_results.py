@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import typing
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -34,6 +34,7 @@ from ._errors import (
     RequestUnauthorized,
 )
 from ._events import Order, with_raw
+from ._json_values import json_ms, json_object
 from ._reference_decode import build_record
 
 if TYPE_CHECKING:
@@ -169,44 +170,18 @@ class CancelOutcome:
 
 # ---------------------------------------------------------------------------------- readers
 
-_MS_THRESHOLD: Final = 100_000_000_000  # 1e11: as ms, 1973; as seconds, year 5138
-
-
-def _number(value: object, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | Decimal | str):
-        raise ProtocolError(f"{what}: unexpected {type(value).__name__} {value!r:.60}")
-    try:
-        number = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise ProtocolError(f"{what}: not a number: {value!r:.60}") from None
-    if not number.is_finite() or abs(number) >= 2**63:
-        raise ProtocolError(f"{what}: out of range: {value!r:.60}")
-    return number
-
-
-def _ms(value: object, what: str) -> int:
-    """A time Gate sent as seconds (float or int) or milliseconds, as integer milliseconds."""
-    number = _number(value, what)
-    return int(number if abs(number) >= _MS_THRESHOLD else (number * 1000).to_integral_value())
-
-
-def _object(value: object, what: str) -> dict[str, object]:
-    if type(value) is not dict:
-        raise ProtocolError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return typing.cast("dict[str, object]", value)
-
 
 def read_order(value: object, what: str = "order") -> Order:
     """An `Order` from a trading result or REST body (spec 8.5) in the push's conventions."""
-    raw = _object(value, what)
+    raw = json_object(value, what)
     fields = dict(raw)
     for name in ("create_time", "finish_time"):
         if name in fields and fields[name] is not None:
-            ms = _ms(fields[name], f"{what}.{name}")
+            ms = json_ms(fields[name], f"{what}.{name}")
             fields[name] = ms // 1000
             fields.setdefault(f"{name}_ms", ms)
     if fields.get("update_time") is not None:
-        fields["update_time"] = _ms(fields["update_time"], f"{what}.update_time")
+        fields["update_time"] = json_ms(fields["update_time"], f"{what}.update_time")
     user = fields.get("user")
     if type(user) is int:
         fields["user"] = str(user)
@@ -247,7 +222,7 @@ def read_batch(value: object, texts: tuple[str, ...]) -> list[BatchOrderOutcome]
     outcomes: list[BatchOrderOutcome] = []
     for i, (item, text) in enumerate(zip(value, texts, strict=True)):
         what = f"batch result[{i}]"
-        entry = _object(item, what)
+        entry = json_object(item, what)
         succeeded = entry.get("succeeded")
         if type(succeeded) is not bool:
             raise ProtocolError(f"{what}: succeeded must be true or false, got {succeeded!r:.40}")
@@ -284,7 +259,7 @@ def read_cancel_outcomes(value: object, order_ids: tuple[str, ...]) -> list[Canc
     outcomes: dict[str, CancelOutcome] = {}
     for i, item in enumerate(value):
         what = f"cancel result[{i}]"
-        entry = _object(item, what)
+        entry = json_object(item, what)
         order_id = entry.get("id")
         if type(order_id) is int:
             order_id = str(order_id)
@@ -310,7 +285,7 @@ def read_cancel_outcomes(value: object, order_ids: tuple[str, ...]) -> list[Canc
 
 def read_login(value: object) -> LoginResult:
     """`futures.login`'s result: `{"uid": "15564602", "api_key": ...}` (the key is not kept)."""
-    entry = _object(value, "login result")
+    entry = json_object(value, "login result")
     uid = entry.get("uid")
     if type(uid) is int:
         uid = str(uid)

@@ -18,13 +18,14 @@ or `trade_id` (a string). Anything they cannot read raises `ProtocolError`.
 from __future__ import annotations
 
 import typing
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from gatetrio._core._errors import ProtocolError
 from gatetrio._core._events import Position, UserTrade, record_fields
+from gatetrio._core._json_values import MS_THRESHOLD, json_list, json_ms, json_number, json_object
 from gatetrio._core._reference_decode import build_record
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ if TYPE_CHECKING:
 
     from gatetrio._core._events import Order
 
-_MS_THRESHOLD: Final = 100_000_000_000  # 1e11: as ms, 1973; as seconds, year 5138
 _US_THRESHOLD: Final = 100_000_000_000_000  # 1e14: as us, 1973; as ms, year 5138
 _POSITION_FIELDS: Final = frozenset(f.name for f in record_fields(Position))
 _TRADE_FIELDS: Final = frozenset(f.name for f in record_fields(UserTrade))
@@ -61,36 +61,6 @@ class AccountSnapshot:
     server read the account between `as_of_ms` and this (0: at `as_of_ms`)."""
 
 
-def _object(value: object, what: str) -> dict[str, object]:
-    if type(value) is not dict:
-        raise ProtocolError(f"{what}: expected a JSON object, got {type(value).__name__}")
-    return typing.cast("dict[str, object]", value)
-
-
-def _list(value: object, what: str) -> list[object]:
-    if type(value) is not list:
-        raise ProtocolError(f"{what}: expected a JSON array, got {type(value).__name__}")
-    return typing.cast("list[object]", value)
-
-
-def _number(value: object, what: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ProtocolError(f"{what}: not a number: {value!r:.60}")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
-    except InvalidOperation:
-        raise ProtocolError(f"{what}: not a number: {value!r:.60}") from None
-    if not number.is_finite() or abs(number) >= 2**63:
-        raise ProtocolError(f"{what}: out of range: {value!r:.60}")
-    return number
-
-
-def _ms(value: object, what: str) -> int:
-    """A time Gate sent as seconds (float or int) or milliseconds, in milliseconds."""
-    number = _number(value, what)
-    return int(number if abs(number) >= _MS_THRESHOLD else (number * 1000).to_integral_value())
-
-
 def _fields(raw: Mapping[str, object], names: frozenset[str]) -> dict[str, object]:
     """The record's fields of a REST object, floats exact (from their shortest text)."""
     return {
@@ -102,10 +72,10 @@ def _fields(raw: Mapping[str, object], names: frozenset[str]) -> dict[str, objec
 
 def read_position(value: object, what: str = "position") -> Position:
     """A `Position` from a ``GET /positions`` entry, in the push's conventions."""
-    raw = _object(value, what)
+    raw = json_object(value, what)
     fields = _fields(raw, _POSITION_FIELDS)
     if raw.get("update_time") is not None and "time_ms" not in raw:
-        ms = _ms(raw["update_time"], f"{what}.update_time")
+        ms = json_ms(raw["update_time"], f"{what}.update_time")
         fields["time"], fields["time_ms"] = ms // 1000, ms
     if type(fields.get("user")) is int:
         fields["user"] = str(fields["user"])
@@ -118,7 +88,8 @@ def read_position(value: object, what: str = "position") -> Position:
 
 def read_positions(value: object) -> tuple[Position, ...]:
     return tuple(
-        read_position(item, f"positions[{i}]") for i, item in enumerate(_list(value, "positions"))
+        read_position(item, f"positions[{i}]")
+        for i, item in enumerate(json_list(value, "positions"))
     )
 
 
@@ -134,7 +105,7 @@ class FuturesAccount:
 
 def read_account(value: object) -> FuturesAccount:
     """``GET /accounts``: `total`, `currency` and `user` (an int live; kept as its digits)."""
-    raw = _object(value, "account")
+    raw = json_object(value, "account")
     if "total" not in raw:
         raise ProtocolError("account: no total")
     user = raw.get("user", "")
@@ -145,13 +116,13 @@ def read_account(value: object) -> FuturesAccount:
     currency = raw.get("currency", "")
     if type(currency) is not str:
         raise ProtocolError(f"account.currency: expected text, got {currency!r:.40}")
-    return FuturesAccount(_number(raw["total"], "account.total"), currency.lower(), user)
+    return FuturesAccount(json_number(raw["total"], "account.total"), currency.lower(), user)
 
 
 def read_trade(value: object, what: str = "trade") -> UserTrade:
     """A `UserTrade` from a ``my_trades`` entry (``id``) or a ``my_trades_timerange`` one
     (``trade_id``), in the push's conventions (string ids, int seconds plus milliseconds)."""
-    raw = _object(value, what)
+    raw = json_object(value, what)
     fields = _fields(raw, _TRADE_FIELDS)
     trade_id = raw.get("trade_id", raw.get("id"))
     if type(trade_id) is int:
@@ -163,7 +134,7 @@ def read_trade(value: object, what: str = "trade") -> UserTrade:
     if type(order_id) is int:
         fields["order_id"] = str(order_id)
     if raw.get("create_time") is not None:
-        ms = _ms(raw["create_time"], f"{what}.create_time")
+        ms = json_ms(raw["create_time"], f"{what}.create_time")
         fields["create_time"], fields["create_time_ms"] = ms // 1000, ms
     for name in ("fee", "point_fee", "close_size"):
         if fields.get(name) == "":
@@ -173,7 +144,9 @@ def read_trade(value: object, what: str = "trade") -> UserTrade:
 
 
 def read_trades(value: object) -> tuple[UserTrade, ...]:
-    return tuple(read_trade(item, f"trades[{i}]") for i, item in enumerate(_list(value, "trades")))
+    return tuple(
+        read_trade(item, f"trades[{i}]") for i, item in enumerate(json_list(value, "trades"))
+    )
 
 
 def server_time_ms(headers: Mapping[str, str], fallback_ms: int) -> int:
@@ -184,6 +157,6 @@ def server_time_ms(headers: Mapping[str, str], fallback_ms: int) -> int:
         stamp = int(text)
         if stamp >= _US_THRESHOLD:
             return stamp // 1000
-        if stamp >= _MS_THRESHOLD:
+        if stamp >= MS_THRESHOLD:
             return stamp
     return fallback_ms
