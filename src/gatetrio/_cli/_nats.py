@@ -32,7 +32,7 @@ from . import _metrics
 from ._channel_args import channel_specs, listed
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
 from ._jsonl import encode_lines
-from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command, silence_stdout
+from ._process import EXIT_OK, print_error, run_checked, silence_stdout
 
 if TYPE_CHECKING:
     import argparse
@@ -387,21 +387,11 @@ def consume_options(ns: argparse.Namespace) -> ConsumeOptions:
 
 
 def _run_publish(ns: argparse.Namespace) -> int:
-    try:
-        options = publish_options(ns)
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(publish, options)
+    return run_checked(publish, publish_options, ns)
 
 
 def _run_consume(ns: argparse.Namespace) -> int:
-    try:
-        options = consume_options(ns)
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(consume, options)
+    return run_checked(consume, consume_options, ns)
 
 
 def _add_nats_arguments(parser: argparse.ArgumentParser) -> None:

@@ -26,6 +26,7 @@ from gatetrio._core._errors import GateTrioError, UsageError
 from gatetrio._shell._excgroups import leaves
 
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Awaitable, Callable
 
 T = TypeVar("T")
@@ -111,6 +112,21 @@ async def _until_signal(command: Callable[[T], Awaitable[int]], options: T) -> i
         code = await command(options)
         nursery.cancel_scope.cancel(reason="command finished")
     return EXIT_INTERRUPTED if stop.signum == signal.SIGINT else code
+
+
+def run_checked(
+    command: Callable[[T], Awaitable[int]],
+    check: Callable[[argparse.Namespace], T],
+    ns: argparse.Namespace,
+) -> int:
+    """Check the arguments with `check` (its `UsageError`: one line, `EXIT_USAGE`, before
+    anything connects), then `run_command` with the options it returned."""
+    try:
+        options = check(ns)
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_USAGE
+    return run_command(command, options)
 
 
 def run_command(command: Callable[[T], Awaitable[int]], options: T) -> int:

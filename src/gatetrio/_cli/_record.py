@@ -18,12 +18,10 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
-from gatetrio._core._errors import UsageError
-
 from . import _metrics
 from ._channel_args import channel_specs, resolve_specs
 from ._connect import ConnectOptions, add_connect_arguments, connect_options, with_client
-from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command
+from ._process import EXIT_OK, run_checked
 
 if TYPE_CHECKING:
     import argparse
@@ -81,25 +79,25 @@ async def record(options: RecordOptions) -> int:
 
 def run_record(ns: argparse.Namespace) -> int:
     """`func` of the `record` parser: check the arguments, then record."""
-    try:
-        options = RecordOptions(
-            channel=ns.channel,
-            args=tuple(ns.args),
-            all_contracts=ns.all,
-            out=ns.out,
-            **connect_options(ns),  # type: ignore[arg-type]
-        )
-        # a bad argument fails before connecting (`--all` is checked against one contract)
-        probe = ("BTC_USDT",) if options.all_contracts else ()
-        channel_specs(options.channel, options.args, contracts=probe, command="record")
-        from gatetrio.recording._files import check_directory, import_zstandard  # noqa: PLC0415
+    return run_checked(record, _record_options, ns)
 
-        import_zstandard()
-        check_directory(Path(options.out))  # a folder it cannot use fails before connecting
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(record, options)
+
+def _record_options(ns: argparse.Namespace) -> RecordOptions:
+    options = RecordOptions(
+        channel=ns.channel,
+        args=tuple(ns.args),
+        all_contracts=ns.all,
+        out=ns.out,
+        **connect_options(ns),  # type: ignore[arg-type]
+    )
+    # a bad argument fails before connecting (`--all` is checked against one contract)
+    probe = ("BTC_USDT",) if options.all_contracts else ()
+    channel_specs(options.channel, options.args, contracts=probe, command="record")
+    from gatetrio.recording._files import check_directory, import_zstandard  # noqa: PLC0415
+
+    import_zstandard()
+    check_directory(Path(options.out))  # a folder it cannot use fails before connecting
+    return options
 
 
 def add_record(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

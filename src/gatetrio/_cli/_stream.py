@@ -22,8 +22,6 @@ from typing import TYPE_CHECKING, Final
 import attrs
 import trio
 
-from gatetrio._core._errors import UsageError
-
 from ._channel_args import PRIVATE_CHANNELS, PUBLIC_CHANNELS, checked_spec, resolve_specs
 from ._connect import (
     ConnectOptions,
@@ -33,7 +31,7 @@ from ._connect import (
     with_client,
 )
 from ._jsonl import encode_lines
-from ._process import EXIT_OK, EXIT_USAGE, print_error, run_command, silence_stdout
+from ._process import EXIT_OK, print_error, run_checked, silence_stdout
 
 if TYPE_CHECKING:
     import argparse
@@ -231,19 +229,19 @@ async def stream(options: StreamOptions) -> int:
 
 def run_stream(ns: argparse.Namespace) -> int:
     """`func` of the `stream` parser: check the arguments, then stream."""
-    try:
-        options = StreamOptions(
-            channel=ns.channel,
-            args=tuple(ns.args),
-            all_contracts=ns.all,
-            **connect_options(ns),  # type: ignore[arg-type]
-        )
-        if not options.all_contracts:
-            checked_spec(options.channel, options.args, options)  # fails before connecting
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(stream, options)
+    return run_checked(stream, _stream_options, ns)
+
+
+def _stream_options(ns: argparse.Namespace) -> StreamOptions:
+    options = StreamOptions(
+        channel=ns.channel,
+        args=tuple(ns.args),
+        all_contracts=ns.all,
+        **connect_options(ns),  # type: ignore[arg-type]
+    )
+    if not options.all_contracts:
+        checked_spec(options.channel, options.args, options)  # fails before connecting
+    return options
 
 
 def add_stream(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -33,7 +33,7 @@ from ._connect import (
     connect_options,
     with_client,
 )
-from ._process import EXIT_USAGE, print_error, run_command
+from ._process import EXIT_USAGE, print_error, run_checked
 from ._stream import run_streams, stream_specs
 
 if TYPE_CHECKING:
@@ -244,19 +244,19 @@ def run_watch(ns: argparse.Namespace) -> int:
     if not ns.contracts and not ns.all:
         print_error("name a contract (e.g. BTC_USDT), several, or --all")
         return EXIT_USAGE
-    try:
-        options = WatchOptions(
-            contract=ns.contracts[0] if ns.contracts else "",
-            more=tuple(ns.contracts[1:]),
-            all_contracts=ns.all,
-            **connect_options(ns),  # type: ignore[arg-type]
-        )
-        for contract in ns.contracts:
-            check_contract(contract)  # a bad contract fails before connecting
-    except UsageError as exc:
-        print_error(str(exc))
-        return EXIT_USAGE
-    return run_command(watch, options)
+    return run_checked(watch, _watch_options, ns)
+
+
+def _watch_options(ns: argparse.Namespace) -> WatchOptions:
+    options = WatchOptions(
+        contract=ns.contracts[0] if ns.contracts else "",
+        more=tuple(ns.contracts[1:]),
+        all_contracts=ns.all,
+        **connect_options(ns),  # type: ignore[arg-type]
+    )
+    for contract in ns.contracts:
+        check_contract(contract)  # a bad contract fails before connecting
+    return options
 
 
 def add_watch(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
